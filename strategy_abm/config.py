@@ -1,0 +1,832 @@
+"""Scenarios as validated data.
+
+A scenario is a TOML file: actors' initial states, budgets, toolkits, objective weights, strategy
+per actor, the move catalogue, routes, events, horizon and turn length. It is validated on load
+with pydantic; every world figure names its source id (from ``configs/sources.toml``, which
+restates ``shared/calibration/SOURCES.md``) or says ``assumption: <why>`` / ``derived: <how>``.
+
+Errors are raised as :class:`ConfigError` with a one-line message naming the field.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .ids import (
+    BLOCS,
+    CREDITORS,
+    ENERGY_DESTINATIONS,
+    HOSTS,
+    MINERALS,
+    OFFTAKERS,
+    POWERS,
+    ROUTES,
+    TRADE_PARTNERS,
+    TWO_BLOCS,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def configs_dir() -> Path:
+    """Folder of the built-in scenarios (``STRATEGY_ABM_CONFIGS`` overrides it)."""
+    env = os.environ.get("STRATEGY_ABM_CONFIGS")
+    return Path(env) if env else PACKAGE_DIR.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A scenario or override is invalid; ``str(err)`` is a one-line message naming the field."""
+
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Opinion = Annotated[float, Field(ge=-1.0, le=1.0)]
+SHARE_TOLERANCE = 1e-3
+
+
+class Strict(BaseModel):
+    """Base of every config table: unknown keys are errors, numbers must be finite."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+def _check_vector(value: dict[str, float], keys: tuple[str, ...], what: str) -> dict[str, float]:
+    """A share vector must name exactly ``keys`` and sum to 1."""
+    missing = [k for k in keys if k not in value]
+    unknown = [k for k in value if k not in keys]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r} (expected one of {', '.join(keys)})")
+    if missing:
+        raise ValueError(f"missing {what} {missing[0]!r}")
+    for k, v in value.items():
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"share of {k!r} is {v}, must be within [0, 1]")
+    total = sum(value.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"shares sum to {total:.4f}, must sum to 1")
+    return {k: value[k] / total for k in keys}  # exact sum, fixed key order
+
+
+SOURCE_RE = re.compile(r"^(assumption|derived): \S.*$")
+# "ID", "ID+ID", optionally followed by a note: "ID; China 10.4% ..." or "ID (note)".
+SOURCE_IDS_RE = re.compile(r"^([A-Z0-9_]+(?:\+[A-Z0-9_]+)*)(?:[;( ].*)?$")
+
+
+@functools.lru_cache(maxsize=4)
+def known_sources(folder: str | None = None) -> dict[str, str]:
+    """Source ids and titles from ``configs/sources.toml``."""
+    path = Path(folder) if folder else configs_dir()
+    with open(path / "sources.toml", "rb") as fh:
+        return {k: v["title"] for k, v in tomllib.load(fh)["sources"].items()}
+
+
+def _check_sources(sources: dict[str, str], figures: list[str]) -> None:
+    """Every figure has a source entry, each entry names a known id or says why it has none."""
+    known = known_sources()
+    for key, ref in sources.items():
+        if key not in figures:
+            raise ValueError(f"sources.{key}: names no figure of this table")
+        ids = SOURCE_IDS_RE.match(ref)
+        if not (SOURCE_RE.match(ref) or (ids and all(i in known for i in ids.group(1).split("+")))):
+            raise ValueError(
+                f"sources.{key}: {ref!r} is neither a source id of configs/sources.toml "
+                "nor 'assumption: ...' / 'derived: ...'"
+            )
+    for fig in figures:
+        if fig not in sources:
+            raise ValueError(f"sources.{fig}: missing (every world figure needs a source)")
+
+
+class Creditor(Strict):
+    """One creditor class's part of a host's public external debt."""
+
+    share: Share
+    rate: Annotated[float, Field(ge=0.0, le=0.5)]
+    maturity_years: Annotated[float, Field(gt=0.0, le=60.0)]
+    refinanced: Share = 0.0  # part of amortisation rolled over by the same creditor class
+
+
+class Mineral(Strict):
+    """A host's output of one critical mineral and who takes it."""
+
+    output_t: NonNeg = 0.0
+    offtake: dict[str, float] = Field(
+        default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0}
+    )
+    local_processing: Share = 0.0
+    developable: bool = True  # deposits a critical_minerals venture can develop
+
+    @field_validator("offtake")
+    @classmethod
+    def _offtake(cls, v):
+        return _check_vector(v, OFFTAKERS, "offtaker")
+
+
+HOST_VECTORS = {
+    "trade_shares": (TRADE_PARTNERS, "trade partner"),
+    "telecom_vendor_shares": (BLOCS, "bloc"),
+    "cloud_shares": (TWO_BLOCS, "bloc"),
+    "logistics_platform_shares": (TWO_BLOCS, "bloc"),
+    "energy_export_shares": (ENERGY_DESTINATIONS, "destination"),
+    "green_tech_origin": (TWO_BLOCS, "bloc"),
+}
+
+
+class HostConfig(Strict):
+    """A Central Asian state: its calibrated initial state and its response strategy."""
+
+    name: str
+    strategy: str
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    gdp_usd_bn: Positive
+    growth_rate: Annotated[float, Field(ge=-0.3, le=0.3)]
+    revenue_share_gdp: Annotated[float, Field(gt=0.0, le=1.0)]
+    population_m: Positive
+    labour_entrants_k: NonNeg
+    public_external_debt_usd_bn: NonNeg
+    creditors: dict[str, Creditor]
+    governance: Annotated[float, Field(ge=0.0, le=100.0)]
+    opinion: dict[str, Opinion]
+    trade_shares: dict[str, float]
+    telecom_vendor_shares: dict[str, float]
+    satellite_coverage: Share
+    cloud_shares: dict[str, float]
+    logistics_platform_shares: dict[str, float]
+    energy_export_shares: dict[str, float]
+    energy_exports_usd_bn: NonNeg
+    renewables_share: Share
+    green_tech_origin: dict[str, float]
+    minerals: dict[str, Mineral] = Field(default_factory=dict)
+    environment_damage: Annotated[float, Field(ge=0.0, le=100.0)]
+    absorption_pct_gdp: Annotated[float, Field(gt=0.0, le=50.0)]
+    debt_ceiling_pct_gdp: Annotated[float, Field(gt=0.0, le=300.0)]
+    sources: dict[str, str]
+
+    @field_validator("creditors")
+    @classmethod
+    def _creditors(cls, v):
+        _check_vector({k: c.share for k, c in v.items()}, CREDITORS, "creditor")
+        return {k: v[k] for k in CREDITORS}
+
+    @field_validator("opinion")
+    @classmethod
+    def _opinion(cls, v):
+        unknown = [k for k in v if k not in POWERS]
+        if unknown:
+            raise ValueError(f"unknown power {unknown[0]!r} (expected one of {', '.join(POWERS)})")
+        missing = [k for k in POWERS if k not in v]
+        if missing:
+            raise ValueError(f"missing power {missing[0]!r}")
+        return {k: v[k] for k in POWERS}
+
+    @field_validator(*HOST_VECTORS)
+    @classmethod
+    def _vector(cls, v, info):
+        keys, what = HOST_VECTORS[info.field_name]
+        return _check_vector(v, keys, what)
+
+    @field_validator("minerals")
+    @classmethod
+    def _minerals(cls, v):
+        unknown = [k for k in v if k not in MINERALS]
+        if unknown:
+            raise ValueError(
+                f"unknown mineral {unknown[0]!r} (expected one of {', '.join(MINERALS)})"
+            )
+        return {k: v.get(k, Mineral(developable=False)) for k in MINERALS}
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        _check_sources(self.sources, HOST_FIGURES)
+        return self
+
+
+HOST_FIGURES = [
+    "gdp_usd_bn", "growth_rate", "revenue_share_gdp", "population_m", "labour_entrants_k",
+    "public_external_debt_usd_bn", "creditors", "governance", "opinion", "trade_shares",
+    "telecom_vendor_shares", "satellite_coverage", "cloud_shares", "logistics_platform_shares",
+    "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
+    "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
+]  # fmt: skip
+
+OBJECTIVES = (
+    "influence",
+    "leverage",
+    "digital",
+    "energy",
+    "minerals",
+    "corridor",
+    "opinion",
+    "cost",
+)
+CORRIDOR_INTERESTS = ("chinese_transit", "ca_exports_west", "northern_share")
+
+
+class PowerConfig(Strict):
+    """A great power: budget, toolkit (move -> efficiency), objectives and strategy."""
+
+    name: str
+    strategy: str
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+    budget_usd_bn_per_year: NonNeg
+    toolkit: dict[str, Annotated[float, Field(gt=0.0, le=3.0)]]
+    objectives: dict[str, NonNeg]
+    corridor_interest: Literal["chinese_transit", "ca_exports_west", "northern_share"]
+    sources: dict[str, str]
+
+    @field_validator("toolkit")
+    @classmethod
+    def _toolkit(cls, v):
+        if not v:
+            raise ValueError("toolkit is empty: a power needs at least one move")
+        return v
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, v):
+        unknown = [k for k in v if k not in OBJECTIVES]
+        if unknown:
+            raise ValueError(
+                f"unknown objective {unknown[0]!r} (expected one of {', '.join(OBJECTIVES)})"
+            )
+        return {k: v.get(k, 0.0) for k in OBJECTIVES}
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        _check_sources(self.sources, ["budget_usd_bn_per_year", "toolkit", "objectives"])
+        return self
+
+
+class Effects(Strict):
+    """What a completed project does. Share and opinion effects are per 1% of host GDP invested
+    (intensity = size / GDP * 100); capacity, output and jobs effects are per USD bn."""
+
+    influence: NonNeg = 0.0
+    opinion: float = 0.0
+    gdp_level_pct: float = 0.0
+    jobs_k_per_bn: NonNeg = 0.0
+    governance: float = 0.0
+    environment: float = 0.0
+    telecom_shift: Share = 0.0
+    satellite_coverage: Share = 0.0
+    cloud_shift: Share = 0.0
+    logistics_shift: Share = 0.0
+    energy_export_shift: Share = 0.0
+    renewables: Share = 0.0
+    green_tech_shift: Share = 0.0
+    mineral_output_t_per_bn: dict[str, NonNeg] = Field(default_factory=dict)
+    mineral_offtake_shift: Share = 0.0
+    local_processing: Share = 0.0
+    route_capacity_mt_per_bn: dict[str, float] = Field(default_factory=dict)
+    route_delay_days_per_bn: dict[str, NonNeg] = Field(default_factory=dict)
+    export_split_shift_per_bn: Share = 0.0
+    debt_relief: Share = 0.0
+
+    @field_validator("mineral_output_t_per_bn")
+    @classmethod
+    def _minerals(cls, v):
+        for k in v:
+            if k not in MINERALS:
+                raise ValueError(f"unknown mineral {k!r}")
+        return v
+
+    @field_validator("route_capacity_mt_per_bn", "route_delay_days_per_bn")
+    @classmethod
+    def _routes(cls, v):
+        for k in v:
+            if k not in ROUTES:
+                raise ValueError(f"unknown route {k!r} (expected one of {', '.join(ROUTES)})")
+        return v
+
+
+class MoveType(Strict):
+    """One entry of the move catalogue (see the table in docs/model.md)."""
+
+    domain: Literal["financing", "infrastructure", "digital", "energy"]
+    label: str
+    purpose: str = ""
+    size_min_usd_bn: Positive
+    size_max_usd_bn: Positive
+    lag_years: NonNeg
+    debt_fraction: Share
+    loan_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    loan_maturity_years: Annotated[float, Field(gt=0.0, le=60.0)] = 15.0
+    private_per_public: NonNeg = 0.0
+    standards: Share
+    effects: Effects = Field(default_factory=Effects)
+    source: str
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.size_max_usd_bn < self.size_min_usd_bn:
+            raise ValueError("size_max_usd_bn is below size_min_usd_bn")
+        _check_sources({"move": self.source}, ["move"])
+        return self
+
+    @property
+    def public_cost_share(self) -> float:
+        """Share of a project's size the offering power pays (the rest is private capital)."""
+        return 1.0 / (1.0 + self.private_per_public)
+
+
+class RouteConfig(Strict):
+    """A corridor for China-Europe transit and Central Asian exports westward."""
+
+    name: str
+    capacity_mt: NonNeg
+    volume_mt: NonNeg
+    transit_days: Positive
+    delay_days: NonNeg
+    tariff_usd_per_t: NonNeg
+    political_risk: Share
+    ca_export_share: Share
+    sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        _check_sources(
+            self.sources,
+            ["capacity_mt", "volume_mt", "transit_days", "delay_days", "tariff_usd_per_t",
+             "political_risk", "ca_export_share"],
+        )  # fmt: skip
+        return self
+
+
+class TradeConfig(Strict):
+    """Corridor cargo demand and how shippers choose routes (logit over generalised cost)."""
+
+    demand_mt: Positive
+    demand_growth: Annotated[float, Field(ge=-0.5, le=0.5)]
+    value_of_time_usd_per_t_day: NonNeg
+    risk_cost_usd_per_t: NonNeg
+    logit_scale_usd_per_t: Positive
+    adjustment_rate: Annotated[float, Field(gt=0.0, le=20.0)]
+    sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        _check_sources(
+            self.sources,
+            ["demand_mt", "demand_growth", "value_of_time_usd_per_t_day", "risk_cost_usd_per_t",
+             "logit_scale_usd_per_t", "adjustment_rate"],
+        )  # fmt: skip
+        return self
+
+
+class WorldMineral(Strict):
+    world_output_t: Positive
+    china_share: Share
+
+
+class WorldConfig(Strict):
+    """Global supply of the critical minerals the region produces."""
+
+    minerals: dict[str, WorldMineral]
+    sources: dict[str, str]
+
+    @field_validator("minerals")
+    @classmethod
+    def _all(cls, v):
+        missing = [m for m in MINERALS if m not in v]
+        if missing:
+            raise ValueError(f"missing mineral {missing[0]!r}")
+        unknown = [m for m in v if m not in MINERALS]
+        if unknown:
+            raise ValueError(f"unknown mineral {unknown[0]!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        _check_sources(self.sources, ["minerals"])
+        return self
+
+
+class RulesConfig(Strict):
+    """Coefficients of the rules (docs/model.md, Submodels). Most are assumptions, stated."""
+
+    influence_decay: Annotated[float, Field(gt=0.0, le=5.0)]
+    presence_weights: dict[str, NonNeg]
+    western_split: dict[str, float]
+    opinion_reversion: Annotated[float, Field(ge=0.0, le=5.0)]
+    opinion_influence: NonNeg
+    distress_service_ratio: Annotated[float, Field(gt=0.0, le=1.0)]
+    distress_opinion_swing: Annotated[float, Field(ge=0.0, le=2.0)]
+    distress_growth_penalty: Annotated[float, Field(ge=0.0, le=0.5)]
+    restructure_maturity_years: NonNeg
+    failure_hazard: Annotated[float, Field(ge=0.0, le=1.0)]
+    delay_hazard: Annotated[float, Field(ge=0.0, le=1.0)]
+    failure_opinion: Annotated[float, Field(ge=0.0, le=1.0)]
+    environment_opinion: NonNeg
+    jobs_opinion: NonNeg
+    budget_carryover_years: Annotated[float, Field(ge=0.0, le=5.0)]
+    host_payoff_weights: dict[str, NonNeg]
+    sources: dict[str, str]
+
+    @field_validator("presence_weights")
+    @classmethod
+    def _presence(cls, v):
+        keys = ("trade", "debt", "digital", "energy", "minerals")
+        unknown = [k for k in v if k not in keys]
+        if unknown:
+            raise ValueError(
+                f"unknown presence channel {unknown[0]!r} (expected {', '.join(keys)})"
+            )
+        return {k: v.get(k, 0.0) for k in keys}
+
+    @field_validator("western_split")
+    @classmethod
+    def _split(cls, v):
+        return _check_vector(v, ("us", "g7"), "western power")
+
+    @field_validator("host_payoff_weights")
+    @classmethod
+    def _host_weights(cls, v):
+        keys = ("growth", "autonomy", "debt", "jobs")
+        unknown = [k for k in v if k not in keys]
+        if unknown:
+            raise ValueError(f"unknown host objective {unknown[0]!r} (expected {', '.join(keys)})")
+        return {k: v.get(k, 0.0) for k in keys}
+
+    @model_validator(mode="after")
+    def _sourced(self):
+        figures = [n for n in type(self).model_fields if n != "sources"]
+        _check_sources(self.sources, figures)
+        return self
+
+
+PATH_RE = re.compile(
+    r"^(hosts\.(\*|\{host\}|[a-z]+)(\.[a-z_]+){1,3}|routes\.[a-z]+\.[a-z_]+|trade\.[a-z_]+)$"
+)
+
+
+class EventEffect(Strict):
+    """A change to state: ``path`` such as ``routes.northern.political_risk`` or
+    ``hosts.{host}.gdp_usd_bn`` (``{host}`` is the event's target, ``*`` every host)."""
+
+    path: str
+    op: Literal["add", "mul", "set"]
+    value: float
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v):
+        if not PATH_RE.match(v):
+            raise ValueError(
+                f"path {v!r} is not hosts.<id>.<field>, routes.<id>.<field> or trade.<field>"
+            )
+        return v
+
+
+class EventConfig(Strict):
+    """A scripted event (``at`` a date) or a random shock (``probability_per_year``)."""
+
+    name: str
+    text: str
+    at: str | None = None
+    probability_per_year: Share | None = None
+    target: str | None = None
+    duration_turns: Annotated[int, Field(ge=1)] | None = None
+    effects: list[EventEffect]
+    source: str
+
+    @model_validator(mode="after")
+    def _when(self):
+        if (self.at is None) == (self.probability_per_year is None):
+            raise ValueError(
+                "give exactly one of 'at' (scripted) or 'probability_per_year' (random)"
+            )
+        if self.at is not None:
+            parse_date(self.at)
+        if self.target not in (None, "random_host", *HOSTS):
+            raise ValueError(f"target {self.target!r} is not a host id or 'random_host'")
+        uses_target = any("{host}" in e.path for e in self.effects)
+        if uses_target and self.target is None:
+            raise ValueError("an effect path uses {host} but the event has no target")
+        _check_sources({"event": self.source}, ["event"])
+        return self
+
+
+DATE_RE = re.compile(r"^(\d{4})(?:Q([1-4])|-(0[1-9]|1[0-2]))?$")
+
+
+def parse_date(text: str) -> float:
+    """``2025Q1`` / ``2025-03`` / ``2025`` -> fractional year at the period's start."""
+    m = DATE_RE.match(text)
+    if not m:
+        raise ValueError(f"date {text!r} is not YYYY, YYYYQn or YYYY-MM")
+    year, quarter, month = m.groups()
+    if quarter:
+        return int(year) + (int(quarter) - 1) / 4
+    if month:
+        return int(year) + (int(month) - 1) / 12
+    return float(year)
+
+
+def format_date(year: float, turns_per_year: int) -> str:
+    """Fractional year -> label in the scenario's turn unit (``2025Q3``, ``2025-07``, ``2025``)."""
+    whole = math.floor(year + 1e-9)
+    part = round((year - whole) * turns_per_year)
+    if turns_per_year == 4:
+        return f"{whole}Q{part + 1}"
+    if turns_per_year == 12:
+        return f"{whole}-{part + 1:02d}"
+    if turns_per_year == 1:
+        return str(whole)
+    return f"{whole}.{part + 1}"
+
+
+class Scenario(Strict):
+    """A whole game: the nine actors, the move catalogue, routes, rules, events and horizon."""
+
+    name: str
+    description: str
+    start: str
+    turns_per_year: Literal[1, 2, 4, 12]
+    horizon_turns: Annotated[int, Field(ge=1, le=400)]
+    powers: dict[str, PowerConfig]
+    hosts: dict[str, HostConfig]
+    moves: dict[str, MoveType]
+    routes: dict[str, RouteConfig]
+    trade: TradeConfig
+    world: WorldConfig
+    rules: RulesConfig
+    events: list[EventConfig] = Field(default_factory=list)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v):
+        parse_date(v)
+        return v
+
+    @field_validator("powers")
+    @classmethod
+    def _powers(cls, v):
+        return _exact_ids(v, POWERS, "power")
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v):
+        return _exact_ids(v, HOSTS, "host")
+
+    @field_validator("routes")
+    @classmethod
+    def _routes(cls, v):
+        return _exact_ids(v, ROUTES, "route")
+
+    @field_validator("moves")
+    @classmethod
+    def _moves(cls, v):
+        if len(v) < 1:
+            raise ValueError("the move catalogue is empty")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self):
+        from .strategies import check_strategy  # strategies register on import
+
+        for pid, p in self.powers.items():
+            for move in p.toolkit:
+                if move not in self.moves:
+                    raise _field_error(
+                        f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue"
+                    )
+            check_strategy(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit)
+        for hid, h in self.hosts.items():
+            check_strategy(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None)
+        start = parse_date(self.start)
+        state = None
+        for i, ev in enumerate(self.events):
+            if ev.at is not None and parse_date(ev.at) < start - 1e-9:
+                raise _field_error(
+                    f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}"
+                )
+            for j, eff in enumerate(ev.effects):
+                state = state or self.model_dump(include={"hosts", "routes", "trade"})
+                if not _path_exists(state, eff.path, ev.target):
+                    raise _field_error(
+                        f"events.{i}.effects.{j}.path", f"{eff.path!r} names no state variable"
+                    )
+        return self
+
+    @property
+    def dt(self) -> float:
+        """Length of a turn in years: every annual rate in the config is scaled by it."""
+        return 1.0 / self.turns_per_year
+
+
+def _path_exists(state: dict, path: str, target: str | None) -> bool:
+    parts = path.split(".")
+    if parts[0] == "hosts" and parts[1] in ("*", "{host}"):
+        parts[1] = target if target in HOSTS else HOSTS[0]
+    node: Any = state
+    for p in parts:
+        if not isinstance(node, dict) or p not in node or p == "sources":
+            return False
+        node = node[p]
+    return isinstance(node, int | float) and not isinstance(node, bool)
+
+
+def _exact_ids(v: dict, ids: tuple[str, ...], what: str) -> dict:
+    unknown = [k for k in v if k not in ids]
+    if unknown:
+        raise ValueError(f"unknown {what} id {unknown[0]!r} (expected {', '.join(ids)})")
+    missing = [k for k in ids if k not in v]
+    if missing:
+        raise ValueError(f"missing {what} {missing[0]!r}")
+    return {k: v[k] for k in ids}
+
+
+class _FieldError(ValueError):
+    """Raised inside validators to point at a nested field by its dotted path."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _field_error(field: str, problem: str) -> _FieldError:
+    return _FieldError(field, problem)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overrides, errors
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    """Built-in scenario names and files (every ``configs/*.toml`` but ``sources.toml``)."""
+    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem != "sources"}
+
+
+def resolve_path(name_or_path: str | os.PathLike) -> Path:
+    """A built-in scenario name, or a path to a TOML file."""
+    text = str(name_or_path)
+    builtins = builtin_scenarios()
+    if text in builtins:
+        return builtins[text]
+    path = Path(text)
+    if path.suffix == ".toml" or os.sep in text or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"scenario: file {text!r} does not exist")
+        return path
+    raise ConfigError(
+        f"scenario: {text!r} is neither a built-in scenario ({', '.join(builtins)}) nor a .toml file"
+    )
+
+
+def read_toml(path: Path) -> dict:
+    """Read a TOML file with a one-line error for unreadable or malformed files."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"scenario: cannot read {str(path)!r}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario: {path.name} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"scenario: {path.name} is not UTF-8 text") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``powers.china.strategy=bri_2`` -> (["powers", "china", "strategy"], "bri_2").
+
+    The value is read as a TOML value (numbers, booleans, arrays, quoted strings); anything
+    else is taken as a bare string."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted KEY")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: KEY must be dotted names like powers.china.strategy")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    """Apply dotted ``KEY=VALUE`` overrides to a raw scenario dict (returns a new dict)."""
+    import copy
+
+    data = copy.deepcopy(raw)
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = data
+        for i, k in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                if not k.isdigit() or int(k) >= len(node):
+                    raise ConfigError(f"{'.'.join(keys[: i + 1])}: no such list item")
+                node = node[int(k)]
+                continue
+            if k not in node:
+                raise ConfigError(f"{'.'.join(keys[: i + 1])}: unknown key")
+            if not isinstance(node[k], dict | list):
+                raise ConfigError(f"{'.'.join(keys[: i + 1])}: is a value, not a table")
+            node = node[k]
+        last = keys[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"{'.'.join(keys)}: no such list item")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    err = errors[0]
+    loc = [str(p) for p in err["loc"]]
+    msg = err["msg"]
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _FieldError):
+        return inner.args[0]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "missing (required)"
+    elif "input" in err and not isinstance(err["input"], dict | list):
+        msg = f"{msg} (got {err['input']!r})"
+    # Messages that name a sub-field ("sources.x: ...") already say where they point.
+    m = re.match(r"^([a-z_]+\.[a-z_.0-9]+): (.*)$", msg)
+    if m:
+        loc, msg = [*loc, m.group(1)], m.group(2)
+    field = ".".join(loc) if loc else "scenario"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return f"{field}: {msg}{more}"
+
+
+def validate_scenario(data: dict) -> Scenario:
+    """Validate a raw scenario dict, raising :class:`ConfigError` with a one-line message."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+    except _FieldError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Deep-merge tables; any other value (lists included) in ``over`` replaces the base's."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Raw scenario dict with ``extends = "other"`` resolved (the base is merged under it)."""
+    raw = read_toml(path)
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str):
+        raise ConfigError("extends: must be a scenario name or path")
+    base_path = resolve_path(
+        base_name if base_name in builtin_scenarios() else path.parent / base_name
+    )
+    if base_path.resolve() in _seen:
+        raise ConfigError(f"extends: {base_name!r} extends itself")
+    return _merge(read_scenario_raw(base_path, (*_seen, path.resolve())), raw)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(path: str, mtime: float, overrides: tuple[str, ...]) -> Scenario:
+    raw = read_scenario_raw(Path(path))
+    return validate_scenario(apply_overrides(raw, list(overrides)))
+
+
+def load_scenario(
+    name_or_path: str | os.PathLike | Scenario = "baseline", overrides: list[str] | None = None
+) -> Scenario:
+    """Load and validate a scenario by built-in name or path, with dotted overrides.
+
+    Returns a fresh copy each call (models mutate nothing in it, but callers may)."""
+    if isinstance(name_or_path, Scenario):
+        if not overrides:
+            return name_or_path
+        raw = name_or_path.model_dump(mode="python")
+        return validate_scenario(apply_overrides(raw, overrides))
+    path = resolve_path(name_or_path)
+    return _load_cached(str(path.resolve()), path.stat().st_mtime, tuple(overrides or ()))
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """The fully resolved scenario as TOML text (re-loads to an identical scenario)."""
+    import tomli_w
+
+    data = scenario.model_dump(mode="python", exclude_none=True)
+    return tomli_w.dumps(data)

@@ -1,0 +1,153 @@
+"""Scripted events and random shocks: changes to state named by dotted paths.
+
+A path is ``hosts.<id>.<field>[.<key>[.<key>]]`` (``<id>`` may be ``*`` for every host or
+``{host}`` for the event's target), ``routes.<id>.<field>`` or ``trade.<field>``. Effects with a
+``duration_turns`` are undone when it runs out. Random shocks draw from the model's generator
+only, in the order they are listed, so a seed fixes them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .config import EventConfig, parse_date
+from .ids import HOSTS, display
+
+# Bounds that state variables keep whatever an event does to them.
+BOUNDS = {
+    "political_risk": (0.0, 1.0),
+    "satellite_coverage": (0.0, 1.0),
+    "renewables_share": (0.0, 1.0),
+    "ca_export_share": (0.0, 1.0),
+    "governance": (0.0, 100.0),
+    "environment_damage": (0.0, 100.0),
+    "opinion": (-1.0, 1.0),
+}
+POSITIVE = ("gdp_usd_bn", "maturity_years", "demand_mt", "logit_scale_usd_per_t", "transit_days",
+            "revenue_share_gdp")  # fmt: skip
+
+
+class EventEngine:
+    """Fires the scenario's events each turn and undoes temporary ones when they expire."""
+
+    def __init__(self, events: list[EventConfig], model):
+        self.model = model
+        self.scripted: dict[int, list[EventConfig]] = {}
+        start = model.start_year
+        for ev in events:
+            if ev.at is not None:
+                turn = round((parse_date(ev.at) - start) * model.turns_per_year) + 1
+                self.scripted.setdefault(turn, []).append(ev)
+        self.random = [ev for ev in events if ev.probability_per_year is not None]
+        self.active: list[tuple[int, EventConfig, list[tuple]]] = []  # (expiry turn, event, undo)
+
+    def step(self, turn: int) -> None:
+        model = self.model
+        still = []
+        for expiry, ev, undo in self.active:
+            if turn >= expiry:
+                for container, key, op, amount in reversed(undo):
+                    _undo(container, key, op, amount)
+                model.log(
+                    actor="world",
+                    status="event_end",
+                    text=f"End of: {ev.text.replace('{host}', 'the host')}",
+                )
+            else:
+                still.append((expiry, ev, undo))
+        self.active = still
+        for ev in self.scripted.get(turn, []):
+            self._fire(ev, ev.target, turn)
+        for ev in self.random:
+            p = 1.0 - (1.0 - ev.probability_per_year) ** model.dt
+            if model.rng.random() < p:
+                target = ev.target
+                if target == "random_host":
+                    target = HOSTS[int(model.rng.integers(len(HOSTS)))]
+                self._fire(ev, target, turn)
+
+    def _fire(self, ev: EventConfig, target: str | None, turn: int) -> None:
+        undo = []
+        for eff in ev.effects:
+            for container, key in self._resolve(eff.path, target):
+                undo.append(_apply(container, key, eff.op, eff.value))
+        if ev.duration_turns:
+            self.active.append((turn + ev.duration_turns, ev, undo))
+        text = ev.text.replace("{host}", display(target) if target else "")
+        kind = "scripted" if ev.at is not None else "random"
+        self.model.log(
+            actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text
+        )
+
+    def _resolve(self, path: str, target: str | None) -> list[tuple[object, str]]:
+        """(container, key) pairs a path names: dicts of the model's or agents' state."""
+        parts = path.split(".")
+        model = self.model
+        if parts[0] == "routes":
+            return [(model.routes[parts[1]], parts[2])]
+        if parts[0] == "trade":
+            return [(model.trade, parts[1])]
+        hosts = HOSTS if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
+        out = []
+        for h in hosts:
+            agent = model.hosts[h]
+            if len(parts) == 3:
+                out.append((agent, parts[2]))
+                continue
+            node = getattr(agent, parts[2])
+            for p in parts[3:-1]:
+                node = node[p]
+            out.append((node, parts[-1]))
+        return out
+
+
+def _get(container, key):
+    return container[key] if isinstance(container, dict) else getattr(container, key)
+
+
+def _set(container, key, value):
+    if isinstance(container, dict):
+        container[key] = value
+    else:
+        setattr(container, key, value)
+
+
+def _bounded(key: str, value: float, container) -> float:
+    if key in BOUNDS:
+        lo, hi = BOUNDS[key]
+        return min(hi, max(lo, value))
+    if key in POSITIVE:
+        return max(value, 1e-9)
+    if key in ("rate", "capacity_mt", "volume_mt", "delay_days", "tariff_usd_per_t"):
+        return max(value, 0.0)
+    return value
+
+
+def _undo(container, key: str, op: str, amount: float) -> None:
+    """Reverse a change recorded by :func:`_apply`."""
+    if op == "add":
+        _apply(container, key, "add", -amount)
+    elif op == "mul":
+        _apply(container, key, "mul", amount)
+    else:
+        _set(container, key, amount)
+
+
+def _apply(container, key: str, op: str, value: float) -> tuple:
+    """Apply one change within bounds; returns the change that undoes it."""
+    # opinion.<power> lives in a dict named opinion: bound by the dict's name via key lookup.
+    bound_key = (
+        "opinion" if isinstance(container, dict) and key in ("china", "us", "g7", "russia") else key
+    )
+    old = _get(container, key)
+    if op == "add":
+        new = _bounded(bound_key, old + value, container)
+        _set(container, key, new)
+        return (container, key, "add", new - old)
+    if op == "mul":
+        new = _bounded(bound_key, old * value, container)
+        _set(container, key, new)
+        factor = old / new if new and math.isfinite(old / new) else 1.0
+        return (container, key, "mul", factor)
+    _set(container, key, _bounded(bound_key, value, container))
+    return (container, key, "set", old)

@@ -1,0 +1,202 @@
+"""Strategy base classes, the registry and the legality checks every strategy is held to.
+
+A strategy is a small class with a ``name``, a docstring citing its doctrine, a ``classifier``
+(which actor kinds may use it, whether it is stochastic, what it inspects) and ``params`` with
+their bounds (``tunable``). Powers' strategies implement :meth:`PowerStrategy.propose`;
+hosts' strategies implement :meth:`HostStrategy.respond`. Randomness comes only from the
+acting agent's generator (``actor.model.rng``), so games are reproducible from their seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ..agents import Offer
+
+REGISTRY: dict[str, type[Strategy]] = {}
+
+
+class StrategyError(RuntimeError):
+    """A strategy returned an illegal decision (a bug in the strategy, never a user error)."""
+
+
+class Strategy:
+    """Base of all strategies.
+
+    Class attributes:
+        name: registry id, used in scenario configs.
+        classifier: ``kinds`` (``power``/``host``), ``stochastic`` (bool), ``inspects``
+            (what state it reads), ``actors`` (the actors whose doctrine it is, or ``any``).
+        defaults: parameter defaults; ``tunable`` gives (low, high) bounds of numeric ones.
+    """
+
+    name: ClassVar[str] = ""
+    classifier: ClassVar[dict[str, Any]] = {}
+    defaults: ClassVar[dict[str, Any]] = {}
+    tunable: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            REGISTRY[cls.name] = cls
+
+    def __init__(self, **params: Any):
+        self.params = self.validate_params(params)
+
+    @classmethod
+    def validate_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults merged with ``params``; unknown names and out-of-bound values raise ValueError."""
+        out = dict(cls.defaults)
+        for key, value in params.items():
+            if key not in cls.defaults:
+                known = ", ".join(cls.defaults) or "none"
+                raise ValueError(
+                    f"{key}: unknown parameter of strategy {cls.name!r} (known: {known})"
+                )
+            if key in cls.tunable:
+                lo, hi = cls.tunable[key]
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{key}: must be a number, got {value!r}")
+                if not lo <= value <= hi:
+                    raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
+            elif isinstance(cls.defaults[key], dict):
+                if not isinstance(value, dict) or any(
+                    isinstance(v, bool) or not isinstance(v, int | float) or v < 0
+                    for v in value.values()
+                ):
+                    raise ValueError(f"{key}: must be a table of non-negative numbers")
+            out[key] = value
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params})"
+
+
+class PowerStrategy(Strategy):
+    """Chooses a power's offers. ``propose`` returns offers whose total public cost fits
+    ``actor.budget_available``, each a move of the actor's toolkit within the move's size bounds."""
+
+    def propose(self, actor, world) -> list[Offer]:
+        raise NotImplementedError
+
+
+class HostStrategy(Strategy):
+    """Chooses which offers a host accepts, within absorption and debt ceiling."""
+
+    def respond(self, actor, offers: list[Offer], world) -> list[Offer]:
+        raise NotImplementedError
+
+    @staticmethod
+    def within_limits(
+        actor, ordered: list[Offer], world, absorption_scale: float = 1.0
+    ) -> list[Offer]:
+        """Accept offers in the given order while they fit absorption and the debt ceiling."""
+        room = actor.absorption_room * absorption_scale
+        debt_room = actor.debt_room()
+        accepted = []
+        for offer in ordered:
+            move = world.moves[offer.move]
+            new_debt = offer.size_usd_bn * move.debt_fraction
+            if offer.size_usd_bn <= room + 1e-12 and new_debt <= debt_room + 1e-12:
+                accepted.append(offer)
+                room -= offer.size_usd_bn
+                debt_room -= new_debt
+        return accepted
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})"
+        ) from None
+
+
+def strategies_for(kind: str, **classifier: Any) -> list[str]:
+    """Names of registered strategies usable by ``kind`` whose classifier matches the filters,
+    e.g. ``strategies_for("power", stochastic=False, actors="china")``."""
+    out = []
+    for name, cls in sorted(REGISTRY.items()):
+        c = cls.classifier
+        if kind not in c.get("kinds", ()):
+            continue
+        ok = True
+        for key, want in classifier.items():
+            have = c.get(key)
+            if key == "actors":
+                ok &= have == "any" or want in have
+            else:
+                ok &= have == want
+        if ok:
+            out.append(name)
+    return out
+
+
+def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strategy:
+    return get_strategy(name)(**(params or {}))
+
+
+def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], toolkit) -> None:
+    """Config-time check: the strategy exists, suits the actor kind and accepts the params."""
+    from ..config import _field_error
+
+    if name not in REGISTRY:
+        raise _field_error(
+            f"{where}.strategy", f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})"
+        )
+    cls = REGISTRY[name]
+    if kind not in cls.classifier.get("kinds", ()):
+        raise _field_error(
+            f"{where}.strategy",
+            f"{name!r} is a strategy for {'/'.join(cls.classifier['kinds'])}s, not {kind}s",
+        )
+    try:
+        validated = cls.validate_params(params)
+    except ValueError as exc:
+        raise _field_error(f"{where}.strategy_params", str(exc)) from None
+    if toolkit is not None:
+        for move in validated.get("move_weights", {}):
+            if move not in toolkit:
+                raise _field_error(
+                    f"{where}.strategy_params.move_weights.{move}", "is not in this power's toolkit"
+                )
+
+
+def check_offers(actor, offers: list[Offer], world) -> None:
+    """Raise StrategyError unless the offers are legal for this power this turn."""
+    total = 0.0
+    for o in offers:
+        if o.power != actor.actor_id:
+            raise StrategyError(f"{actor.actor_id}: offer made in the name of {o.power}")
+        if o.move not in actor.toolkit:
+            raise StrategyError(f"{actor.actor_id}: {o.move} is not in its toolkit")
+        if o.host not in world.hosts:
+            raise StrategyError(f"{actor.actor_id}: unknown host {o.host}")
+        move = world.moves[o.move]
+        if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
+            raise StrategyError(
+                f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds"
+            )
+        total += o.size_usd_bn * move.public_cost_share
+    if total > actor.budget_available + 1e-9:
+        raise StrategyError(
+            f"{actor.actor_id}: offers cost {total:.3f} > budget {actor.budget_available:.3f}"
+        )
+
+
+def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) -> None:
+    """Raise StrategyError unless the accepted offers were made and fit the host's limits."""
+    pool = list(offers)
+    size = debt = 0.0
+    for o in accepted:
+        if o not in pool:
+            raise StrategyError(f"{actor.actor_id}: accepted an offer that was not made: {o}")
+        pool.remove(o)
+        size += o.size_usd_bn
+        debt += o.size_usd_bn * world.moves[o.move].debt_fraction
+    if size > actor.absorption_room + 1e-9:
+        raise StrategyError(f"{actor.actor_id}: accepted USD {size:.3f} bn beyond absorption")
+    if debt > actor.debt_room() + 1e-9:
+        raise StrategyError(f"{actor.actor_id}: accepted debt beyond its ceiling")

@@ -1,0 +1,91 @@
+"""Strategies any actor may use: ``random`` (uniform over legal decisions) and ``greedy``
+(myopic best response). Each serves powers and hosts under one registry name."""
+
+from __future__ import annotations
+
+from ..agents import Offer
+from ..ids import HOSTS
+from .base import HostStrategy, PowerStrategy
+from .hosts import greedy_response, random_response
+from .powers import MAX_OFFERS, _max_size, estimate_gain
+
+
+class Random(PowerStrategy, HostStrategy):
+    """Uniform over legal decisions. As a power: a random number of offers, each a uniformly drawn toolkit
+    move and host with a uniform size between the move's bounds and what the budget allows.
+    As a host: accepts each offer with ``accept_probability``, within its limits."""
+
+    name = "random"
+    classifier = {
+        "kinds": ("power", "host"),
+        "stochastic": True,
+        "inspects": ("budget",),
+        "actors": "any",
+    }
+    defaults = {"accept_probability": 0.5}
+    tunable = {"accept_probability": (0.0, 1.0)}
+
+    def propose(self, actor, world) -> list[Offer]:
+        rng = actor.model.rng
+        moves = sorted(actor.toolkit)
+        budget_left = actor.budget_available
+        offers = []
+        for _ in range(int(rng.integers(0, MAX_OFFERS + 1))):
+            move_id = moves[int(rng.integers(len(moves)))]
+            host_id = HOSTS[int(rng.integers(len(HOSTS)))]
+            move = world.moves[move_id]
+            hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
+            if hi < move.size_min_usd_bn:
+                continue
+            size = float(rng.uniform(move.size_min_usd_bn, hi))
+            offers.append(Offer(actor.actor_id, move_id, host_id, size))
+            budget_left -= size * move.public_cost_share
+        return offers
+
+    def respond(self, actor, offers, world):
+        return random_response(actor, offers, world, self.params["accept_probability"])
+
+
+class Greedy(PowerStrategy, HostStrategy):
+    """Myopic best response: offers the (move, host) pairs with the highest estimated gain in
+    its own payoff per unit of public cost, at the largest acceptable size, until the budget
+    is spent. Gains are estimated from the move's effects on the payoff components.
+    As a host: accepts the offers of highest one-turn benefit, within its limits."""
+
+    name = "greedy"
+    classifier = {
+        "kinds": ("power", "host"),
+        "stochastic": False,
+        "inspects": ("budget", "objectives", "host state"),
+        "actors": "any",
+    }
+    defaults = {"spend_share": 1.0}
+    tunable = {"spend_share": (0.0, 1.0)}
+
+    def propose(self, actor, world) -> list[Offer]:
+        budget_left = actor.budget_available * self.params["spend_share"]
+        scored = []
+        for move_id in sorted(actor.toolkit):
+            for host_id in HOSTS:
+                cap = _max_size(actor, world, move_id, host_id, budget_left)
+                if cap <= 0:
+                    continue
+                gain = estimate_gain(actor, world, move_id, host_id, cap)
+                cost = cap * world.moves[move_id].public_cost_share
+                scored.append(
+                    (gain / cost * actor.acceptance_rate(host_id, move_id), move_id, host_id)
+                )
+        scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+        offers = []
+        for value, move_id, host_id in scored:
+            if value <= 0 or len(offers) >= MAX_OFFERS:
+                break
+            cap = _max_size(actor, world, move_id, host_id, budget_left)
+            if cap <= 0:
+                continue
+            offers.append(Offer(actor.actor_id, move_id, host_id, round(cap, 6)))
+            budget_left -= cap * world.moves[move_id].public_cost_share
+        return offers
+
+    def respond(self, actor, offers, world):
+        return greedy_response(actor, offers, world)

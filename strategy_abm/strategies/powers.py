@@ -1,0 +1,266 @@
+"""Powers' strategies: the doctrines of the brief as portfolios, plus random, greedy and parametric.
+
+A *portfolio* strategy spreads a share of the available budget over moves and hosts by weights,
+offering next whichever move (and host) is furthest below its target share of what has been
+offered so far, so that over a game the spending mix follows the doctrine's weights. Hosts that
+keep refusing a move get fewer such offers (acceptance memory).
+"""
+
+from __future__ import annotations
+
+from ..agents import Offer
+from ..ids import HOSTS
+from .base import PowerStrategy
+
+MAX_OFFERS = 6
+
+
+def _max_size(actor, world, move_id: str, host_id: str, budget_left: float) -> float:
+    """Largest legal and acceptable size of ``move_id`` for ``host_id`` (0 if none)."""
+    move = world.moves[move_id]
+    host = world.hosts[host_id]
+    cap = min(
+        move.size_max_usd_bn, budget_left / move.public_cost_share, host.room_next_turn(world.dt)
+    )
+    if move.effects.debt_relief:
+        # Relief of one's own loans only, and only for a state in distress.
+        cap = min(cap, host.creditors[actor.actor_id]["debt"]) if host.distress else 0.0
+    if move.debt_fraction > 0:
+        cap = min(cap, host.debt_room() / move.debt_fraction)
+    return cap if cap >= move.size_min_usd_bn else 0.0
+
+
+class PortfolioStrategy(PowerStrategy):
+    """Weights over moves and hosts; the base of the doctrines and the tunable ``parametric``."""
+
+    defaults = {
+        "move_weights": {},
+        "host_weights": dict.fromkeys(HOSTS, 1.0),
+        "spend_share": 0.8,
+        "offer_size": 0.5,
+    }
+    tunable = {"spend_share": (0.0, 1.0), "offer_size": (0.0, 1.0)}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._offered_move: dict[str, float] = {}
+        self._offered_host: dict[str, float] = {}
+
+    def propose(self, actor, world) -> list[Offer]:
+        p = self.params
+        weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(actor.toolkit, 1.0)).items()
+                   if m in actor.toolkit and w > 0}  # fmt: skip
+        host_w = {h: p["host_weights"].get(h, 0.0) for h in HOSTS}
+        if not weights or sum(host_w.values()) <= 0:
+            return []
+        wm, wh = sum(weights.values()), sum(host_w.values())
+        budget_left = actor.budget_available * p["spend_share"]
+        offers: list[Offer] = []
+        excluded: set[str] = set()
+        while len(offers) < MAX_OFFERS:
+            total_m = sum(self._offered_move.values()) or 1.0
+            candidates = [m for m in weights if m not in excluded]
+            if not candidates:
+                break
+            move_id = max(
+                candidates, key=lambda m: weights[m] / wm - self._offered_move.get(m, 0.0) / total_m
+            )
+            move = world.moves[move_id]
+            total_h = sum(self._offered_host.get(h, 0.0) for h in HOSTS) or 1.0
+            best, best_score, best_cap = None, -1e9, 0.0
+            for h in HOSTS:
+                if host_w[h] <= 0 or any(o.host == h and o.move == move_id for o in offers):
+                    continue
+                cap = _max_size(actor, world, move_id, h, budget_left)
+                if cap <= 0:
+                    continue
+                score = (
+                    host_w[h] / wh - self._offered_host.get(h, 0.0) / total_h
+                ) * actor.acceptance_rate(h, move_id)
+                if score > best_score:
+                    best, best_score, best_cap = h, score, cap
+            if best is None:
+                excluded.add(move_id)
+                continue
+            size = move.size_min_usd_bn + p["offer_size"] * (
+                move.size_max_usd_bn - move.size_min_usd_bn
+            )
+            size = round(min(max(size, move.size_min_usd_bn), best_cap), 6)
+            offers.append(Offer(actor.actor_id, move_id, best, size))
+            budget_left -= size * move.public_cost_share
+            self._offered_move[move_id] = self._offered_move.get(move_id, 0.0) + size
+            self._offered_host[best] = self._offered_host.get(best, 0.0) + size
+        return offers
+
+
+class Parametric(PortfolioStrategy):
+    """Weights over moves and hosts, a spending share and an offer size: the strategy to tune.
+
+    With no ``move_weights`` it spreads evenly over the toolkit."""
+
+    name = "parametric"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": "any",
+    }
+
+
+class BriClassic(PortfolioStrategy):
+    """China's classic Belt and Road (brief, 'The two models of engagement'): state-directed
+    policy-bank lending, big hard infrastructure, Huawei 5G and energy, large offers with low
+    standards, concentrated where China already leads."""
+
+    name = "bri_classic"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("china",),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"policy_bank_loan": 0.30, "hard_infrastructure": 0.25, "telecom_5g": 0.12,
+                         "fossil_energy": 0.08, "power_grid": 0.10, "surveillance_tech": 0.05,
+                         "logistics_platform": 0.04, "grant_aid": 0.03, "debt_relief": 0.03},
+        "host_weights": {"kaz": 0.15, "uzb": 0.15, "kgz": 0.3, "tjk": 0.3, "tkm": 0.1},
+        "spend_share": 0.9,
+        "offer_size": 0.6,
+    }  # fmt: skip
+
+
+class Bri2(PortfolioStrategy):
+    """'BRI 2.0' (brief): smaller, greener, more local projects; digital (Digital Silk Road
+    2.0 cloud and AI), green-tech exports, training and jobs; fewer loans."""
+
+    name = "bri_2"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("china",),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"green_tech": 0.25, "cloud_ai": 0.12, "telecom_5g": 0.10, "logistics_platform": 0.08,
+                         "grant_aid": 0.08, "training": 0.08, "critical_minerals": 0.10,
+                         "corridor_upgrade": 0.10, "policy_bank_loan": 0.05, "debt_relief": 0.04},
+        "host_weights": {"kaz": 0.3, "uzb": 0.3, "kgz": 0.15, "tjk": 0.1, "tkm": 0.15},
+        "spend_share": 0.7,
+        "offer_size": 0.2,
+    }  # fmt: skip
+
+
+class PgiiAsymmetric(PortfolioStrategy):
+    """The US/G7 asymmetric strategy (brief, PGII): soft infrastructure (customs, digital
+    documents, tariffs), DFC/EXIM blended finance, training, Open RAN and satellite internet,
+    C5+1 critical minerals, B5+1 business platform, TRIPP."""
+
+    name = "pgii_asymmetric"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("us", "g7"),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"soft_infrastructure": 0.18, "blended_finance": 0.20, "training": 0.10, "open_ran": 0.10,
+                         "satellite_internet": 0.06, "cloud_ai": 0.06, "critical_minerals": 0.12,
+                         "business_platform": 0.10, "route_realignment": 0.08},
+        "host_weights": {"kaz": 0.4, "uzb": 0.35, "kgz": 0.1, "tjk": 0.05, "tkm": 0.1},
+        "spend_share": 0.8,
+        "offer_size": 0.4,
+    }  # fmt: skip
+
+
+class FossilFirst(PortfolioStrategy):
+    """The US fossil-fuel push (brief, 'The energy twist'): energy-first, funding upstream oil
+    and gas and pipelines, which cuts against PGII's soft-infrastructure basis."""
+
+    name = "fossil_first"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("us",),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"fossil_energy": 0.55, "critical_minerals": 0.15, "blended_finance": 0.15,
+                         "corridor_upgrade": 0.10, "grant_aid": 0.05},
+        "host_weights": {"kaz": 0.4, "uzb": 0.2, "kgz": 0.05, "tjk": 0.05, "tkm": 0.3},
+        "spend_share": 0.9,
+        "offer_size": 0.5,
+    }  # fmt: skip
+
+
+class GlobalGateway(PortfolioStrategy):
+    """The EU's Global Gateway (brief; EUR 12 bn package 2025): standards, green energy and
+    water, the Middle Corridor and soft infrastructure, critical raw materials."""
+
+    name = "global_gateway"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("g7",),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"green_tech": 0.22, "corridor_upgrade": 0.18, "soft_infrastructure": 0.15,
+                         "critical_minerals": 0.12, "blended_finance": 0.10, "training": 0.08,
+                         "open_ran": 0.05, "grant_aid": 0.05, "power_grid": 0.05},
+        "host_weights": {"kaz": 0.3, "uzb": 0.3, "kgz": 0.15, "tjk": 0.15, "tkm": 0.1},
+        "spend_share": 0.8,
+        "offer_size": 0.4,
+    }  # fmt: skip
+
+
+class Incumbent(PortfolioStrategy):
+    """Russia the incumbent (design.md): energy and nuclear/grid (Rosatom), the Northern
+    corridor, security-backed grants and surveillance, debt relief for states in distress."""
+
+    name = "incumbent"
+    classifier = {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": ("russia",),
+    }
+    defaults = {
+        **PortfolioStrategy.defaults,
+        "move_weights": {"fossil_energy": 0.30, "power_grid": 0.20, "grant_aid": 0.15, "debt_relief": 0.10,
+                         "policy_bank_loan": 0.10, "surveillance_tech": 0.08, "training": 0.07},
+        "host_weights": {"kaz": 0.2, "uzb": 0.2, "kgz": 0.25, "tjk": 0.25, "tkm": 0.1},
+        "spend_share": 0.8,
+        "offer_size": 0.3,
+    }  # fmt: skip
+
+
+def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> float:
+    """First-order estimate of the change in a power's weighted payoff components once a
+    project completes (used by ``greedy``)."""
+    move = world.moves[move_id]
+    e = move.effects
+    host = world.hosts[host_id]
+    w = actor.cfg.objectives
+    x = 100.0 * size / host.gdp_usd_bn * actor.toolkit[move_id]
+    gdp_w = host.gdp_usd_bn / world.total_gdp()
+    stocks = sum(host.influence.values()) or 1.0
+    gain = w["influence"] * gdp_w * e.influence * x / stocks
+    gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host.debt_total, 1e-9)
+    gain += (
+        w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
+    )
+    gain += (
+        w["energy"]
+        * e.energy_export_shift
+        * x
+        * host.energy_exports_usd_bn
+        / max(world.total_energy_exports(), 1e-9)
+    )
+    gain += w["minerals"] * sum(e.mineral_output_t_per_bn.values()) * size * 1e-6
+    gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
+    return gain
