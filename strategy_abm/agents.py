@@ -268,9 +268,7 @@ class HostAgent(mesa.Agent):
         )
         self.opinion[power] = rules.clip_opinion(self.opinion[power] + opinion_gain)
         if e.telecom_shift:
-            self.telecom_vendor_shares = rules.shift_toward(
-                self.telecom_vendor_shares, bloc, e.telecom_shift * x
-            )
+            self.telecom_vendor_shares = rules.shift_toward(self.telecom_vendor_shares, bloc, e.telecom_shift * x)
         if e.satellite_coverage:
             self.satellite_coverage = min(1.0, self.satellite_coverage + e.satellite_coverage * x)
         if e.cloud_shift:
@@ -286,9 +284,7 @@ class HostAgent(mesa.Agent):
         if e.renewables:
             self.renewables_share = min(1.0, self.renewables_share + e.renewables * x)
         if e.green_tech_shift:
-            self.green_tech_origin = rules.shift_toward(
-                self.green_tech_origin, bloc, e.green_tech_shift * x
-            )
+            self.green_tech_origin = rules.shift_toward(self.green_tech_origin, bloc, e.green_tech_shift * x)
         if e.mineral_output_t_per_bn or e.mineral_offtake_shift or e.local_processing:
             self._develop_minerals(power, e, size, x)
         if e.debt_relief:
@@ -310,15 +306,11 @@ class HostAgent(mesa.Agent):
             mineral["offtake"] = {k: (v * old + (added if k == power else 0.0)) / new
                                   for k, v in shifted.items()}  # fmt: skip
             mineral["output_t"] = new
-            mineral["local_processing"] = min(
-                1.0, mineral["local_processing"] + e.local_processing * x
-            )
+            mineral["local_processing"] = min(1.0, mineral["local_processing"] + e.local_processing * x)
         if not developable:
             for mineral in self.minerals.values():
                 if mineral["output_t"] > 0:
-                    mineral["offtake"] = rules.shift_toward(
-                        mineral["offtake"], power, e.mineral_offtake_shift * x
-                    )
+                    mineral["offtake"] = rules.shift_toward(mineral["offtake"], power, e.mineral_offtake_shift * x)
 
     def fail(self, offer: Offer, failure_opinion: float) -> None:
         """A failed project: its debt stays, opinion of the offerer drops."""
@@ -334,6 +326,4 @@ class HostAgent(mesa.Agent):
 
     def snapshot(self) -> dict:
         """Deep copy of the mutable state (for tests and debriefs)."""
-        return copy.deepcopy(
-            {k: v for k, v in vars(self).items() if k not in ("model", "cfg", "strategy")}
-        )
+        return copy.deepcopy({k: v for k, v in vars(self).items() if k not in ("model", "cfg", "strategy")})

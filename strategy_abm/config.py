@@ -119,9 +119,7 @@ class Mineral(Strict):
     """A host's output of one critical mineral and who takes it."""
 
     output_t: NonNeg = 0.0
-    offtake: dict[str, float] = Field(
-        default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0}
-    )
+    offtake: dict[str, float] = Field(default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0})
     local_processing: Share = 0.0
     developable: bool = True  # deposits a critical_minerals venture can develop
 
@@ -199,9 +197,7 @@ class HostConfig(Strict):
     def _minerals(cls, v):
         unknown = [k for k in v if k not in MINERALS]
         if unknown:
-            raise ValueError(
-                f"unknown mineral {unknown[0]!r} (expected one of {', '.join(MINERALS)})"
-            )
+            raise ValueError(f"unknown mineral {unknown[0]!r} (expected one of {', '.join(MINERALS)})")
         return {k: v.get(k, Mineral(developable=False)) for k in MINERALS}
 
     @model_validator(mode="after")
@@ -255,9 +251,7 @@ class PowerConfig(Strict):
     def _objectives(cls, v):
         unknown = [k for k in v if k not in OBJECTIVES]
         if unknown:
-            raise ValueError(
-                f"unknown objective {unknown[0]!r} (expected one of {', '.join(OBJECTIVES)})"
-            )
+            raise ValueError(f"unknown objective {unknown[0]!r} (expected one of {', '.join(OBJECTIVES)})")
         return {k: v.get(k, 0.0) for k in OBJECTIVES}
 
     @model_validator(mode="after")
@@ -437,9 +431,7 @@ class RulesConfig(Strict):
         keys = ("trade", "debt", "digital", "energy", "minerals")
         unknown = [k for k in v if k not in keys]
         if unknown:
-            raise ValueError(
-                f"unknown presence channel {unknown[0]!r} (expected {', '.join(keys)})"
-            )
+            raise ValueError(f"unknown presence channel {unknown[0]!r} (expected {', '.join(keys)})")
         return {k: v.get(k, 0.0) for k in keys}
 
     @field_validator("western_split")
@@ -463,9 +455,7 @@ class RulesConfig(Strict):
         return self
 
 
-PATH_RE = re.compile(
-    r"^(hosts\.(\*|\{host\}|[a-z]+)(\.[a-z_]+){1,3}|routes\.[a-z]+\.[a-z_]+|trade\.[a-z_]+)$"
-)
+PATH_RE = re.compile(r"^(hosts\.(\*|\{host\}|[a-z]+)(\.[a-z_]+){1,3}|routes\.[a-z]+\.[a-z_]+|trade\.[a-z_]+)$")
 
 
 class EventEffect(Strict):
@@ -480,9 +470,7 @@ class EventEffect(Strict):
     @classmethod
     def _path(cls, v):
         if not PATH_RE.match(v):
-            raise ValueError(
-                f"path {v!r} is not hosts.<id>.<field>, routes.<id>.<field> or trade.<field>"
-            )
+            raise ValueError(f"path {v!r} is not hosts.<id>.<field>, routes.<id>.<field> or trade.<field>")
         return v
 
 
@@ -501,9 +489,7 @@ class EventConfig(Strict):
     @model_validator(mode="after")
     def _when(self):
         if (self.at is None) == (self.probability_per_year is None):
-            raise ValueError(
-                "give exactly one of 'at' (scripted) or 'probability_per_year' (random)"
-            )
+            raise ValueError("give exactly one of 'at' (scripted) or 'probability_per_year' (random)")
         if self.at is not None:
             parse_date(self.at)
         if self.target not in (None, "random_host", *HOSTS):
@@ -596,9 +582,7 @@ class Scenario(Strict):
         for pid, p in self.powers.items():
             for move in p.toolkit:
                 if move not in self.moves:
-                    raise _field_error(
-                        f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue"
-                    )
+                    raise _field_error(f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue")
             check_strategy(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit)
         for hid, h in self.hosts.items():
             check_strategy(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None)
@@ -606,15 +590,11 @@ class Scenario(Strict):
         state = None
         for i, ev in enumerate(self.events):
             if ev.at is not None and parse_date(ev.at) < start - 1e-9:
-                raise _field_error(
-                    f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}"
-                )
+                raise _field_error(f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}")
             for j, eff in enumerate(ev.effects):
                 state = state or self.model_dump(include={"hosts", "routes", "trade"})
                 if not _path_exists(state, eff.path, ev.target):
-                    raise _field_error(
-                        f"events.{i}.effects.{j}.path", f"{eff.path!r} names no state variable"
-                    )
+                    raise _field_error(f"events.{i}.effects.{j}.path", f"{eff.path!r} names no state variable")
         return self
 
     @property
@@ -678,9 +658,7 @@ def resolve_path(name_or_path: str | os.PathLike) -> Path:
         if not path.is_file():
             raise ConfigError(f"scenario: file {text!r} does not exist")
         return path
-    raise ConfigError(
-        f"scenario: {text!r} is neither a built-in scenario ({', '.join(builtins)}) nor a .toml file"
-    )
+    raise ConfigError(f"scenario: {text!r} is neither a built-in scenario ({', '.join(builtins)}) nor a .toml file")
 
 
 def read_toml(path: Path) -> dict:
@@ -795,9 +773,7 @@ def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         return raw
     if not isinstance(base_name, str):
         raise ConfigError("extends: must be a scenario name or path")
-    base_path = resolve_path(
-        base_name if base_name in builtin_scenarios() else path.parent / base_name
-    )
+    base_path = resolve_path(base_name if base_name in builtin_scenarios() else path.parent / base_name)
     if base_path.resolve() in _seen:
         raise ConfigError(f"extends: {base_name!r} extends itself")
     return _merge(read_scenario_raw(base_path, (*_seen, path.resolve())), raw)

@@ -75,9 +75,7 @@ class EventEngine:
             self.active.append((turn + ev.duration_turns, ev, undo))
         text = ev.text.replace("{host}", display(target) if target else "")
         kind = "scripted" if ev.at is not None else "random"
-        self.model.log(
-            actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text
-        )
+        self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
 
     def _resolve(self, path: str, target: str | None) -> list[tuple[object, str]]:
         """(container, key) pairs a path names: dicts of the model's or agents' state."""
@@ -136,9 +134,7 @@ def _undo(container, key: str, op: str, amount: float) -> None:
 def _apply(container, key: str, op: str, value: float) -> tuple:
     """Apply one change within bounds; returns the change that undoes it."""
     # opinion.<power> lives in a dict named opinion: bound by the dict's name via key lookup.
-    bound_key = (
-        "opinion" if isinstance(container, dict) and key in ("china", "us", "g7", "russia") else key
-    )
+    bound_key = "opinion" if isinstance(container, dict) and key in ("china", "us", "g7", "russia") else key
     old = _get(container, key)
     if op == "add":
         new = _bounded(bound_key, old + value, container)

@@ -81,12 +81,8 @@ def mineral_shares(model) -> dict[str, float]:
                   for p in POWERS}  # fmt: skip
         region_total = sum(h.minerals[m]["output_t"] for h in model.hosts.values())
         # Region output above the calibrated level adds to world supply.
-        world_output = world["world_output_t"] + max(
-            0.0, region_total - model.initial_region_output[m]
-        )
-        out["china"] += (
-            world["china_share"] * world["world_output_t"] + region["china"]
-        ) / world_output
+        world_output = world["world_output_t"] + max(0.0, region_total - model.initial_region_output[m])
+        out["china"] += (world["china_share"] * world["world_output_t"] + region["china"]) / world_output
         for p in ("us", "g7", "russia"):
             out[p] += region[p] / world_output
     return {p: v / len(MINERALS) for p, v in out.items()}
@@ -154,9 +150,7 @@ def compute_metrics(model) -> dict[str, float]:
         }  # fmt: skip
         w = power.cfg.objectives
         power.components = comps
-        power.payoff = (
-            sum(w[k] * v for k, v in comps.items() if k != "cost") - w["cost"] * comps["cost"]
-        )
+        power.payoff = sum(w[k] * v for k, v in comps.items() if k != "cost") - w["cost"] * comps["cost"]
         if model.turn > 0:
             power.payoff_total += power.payoff
         m[f"influence_{p}"] = regional[p]
@@ -205,19 +199,13 @@ def compute_metrics(model) -> dict[str, float]:
             "payoff_total": host.payoff_total,
             **{f"influence_share_{p}": shares[h][p] for p in POWERS},
             **{f"opinion_{p}": host.opinion[p] for p in POWERS},
-            **{
-                f"debt_share_{p}": host.creditors[p]["debt"] / total_debt if total_debt else 0.0
-                for p in POWERS
-            },
+            **{f"debt_share_{p}": host.creditors[p]["debt"] / total_debt if total_debt else 0.0 for p in POWERS},
             **{f"telecom_{b}": host.telecom_vendor_shares[b] for b in BLOCS},
             "satellite_coverage": host.satellite_coverage,
             "cloud_western": host.cloud_shares["western"],
             "logistics_western": host.logistics_platform_shares["western"],
             "renewables_share": host.renewables_share,
-            **{
-                f"energy_exports_to_{d}": host.energy_export_shares[d]
-                for d in ("china", "russia", "west")
-            },
+            **{f"energy_exports_to_{d}": host.energy_export_shares[d] for d in ("china", "russia", "west")},
             **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in MINERALS},
         }
     return m

@@ -94,9 +94,7 @@ class CompetitionModel(mesa.Model):
         for host in self.hosts.values():
             for p in POWERS:
                 host.influence[p] = self._presence_inflow(host, p) / self.rules.influence_decay
-        self.initial_region_output = {
-            m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in MINERALS
-        }
+        self.initial_region_output = {m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in MINERALS}
         self.metrics: dict[str, float] = {}
         self._update_metrics()
         self.datacollector = mesa.DataCollector(
@@ -262,9 +260,7 @@ class CompetitionModel(mesa.Model):
             self.routes[r]["delay_days"] = max(0.0, self.routes[r]["delay_days"] - per_bn * size)
         if effects.export_split_shift_per_bn:
             mid = self.routes["middle"]
-            mid["ca_export_share"] = min(
-                1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size
-            )
+            mid["ca_export_share"] = min(1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size)
 
     def _economy(self) -> None:
         """GDP grows, debt amortises, and debt service above the threshold is distress."""
@@ -284,9 +280,7 @@ class CompetitionModel(mesa.Model):
         dsr = host.debt_service_ratio
         text = f"{display(host.actor_id, start=True)} is in debt distress (debt service {dsr:.0%} of revenue)"
         if creditor is not None:
-            host.opinion[creditor] = rules.clip_opinion(
-                host.opinion[creditor] - self.rules.distress_opinion_swing
-            )
+            host.opinion[creditor] = rules.clip_opinion(host.opinion[creditor] - self.rules.distress_opinion_swing)
             host.creditors[creditor]["maturity_years"] += self.rules.restructure_maturity_years
             text += f"; opinion turns against {display(creditor)}, which restructures its loans"
         self.log(
@@ -325,9 +319,7 @@ class CompetitionModel(mesa.Model):
         for host in self.hosts.values():
             for p in POWERS:
                 inflow = self._presence_inflow(host, p)
-                host.influence[p] = rules.influence_step(
-                    host.influence[p], inflow, r.influence_decay, self.dt
-                )
+                host.influence[p] = rules.influence_step(host.influence[p], inflow, r.influence_decay, self.dt)
                 host.opinion[p] = rules.opinion_step(
                     host.opinion[p], host.opinion_anchor[p], r.opinion_reversion, self.dt
                 )

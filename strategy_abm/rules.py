@@ -58,9 +58,7 @@ def debt_service(creditors: Mapping[str, Mapping[str, float]]) -> float:
     return sum(c["debt"] * (c["rate"] + 1.0 / c["maturity_years"]) for c in creditors.values())
 
 
-def amortise(
-    creditors: Mapping[str, Mapping[str, float]], dt: float, gdp_growth: float
-) -> dict[str, float]:
+def amortise(creditors: Mapping[str, Mapping[str, float]], dt: float, gdp_growth: float) -> dict[str, float]:
     """Debt by creditor after one turn: the part not rolled over amortises, the rolled-over part
     (share rho_c) keeps pace with the economy (background borrowing from multilateral and
     private lenders): D_c' = D_c (1 - (1 - rho_c) dt / m_c) (1 + g dt)^rho_c."""
@@ -78,9 +76,7 @@ def blend_rate(old_debt: float, old_rate: float, new_debt: float, new_rate: floa
     return old_rate if total <= 0.0 else (old_debt * old_rate + new_debt * new_rate) / total
 
 
-def largest_power_creditor(
-    creditors: Mapping[str, Mapping[str, float]], powers: Iterable[str]
-) -> str | None:
+def largest_power_creditor(creditors: Mapping[str, Mapping[str, float]], powers: Iterable[str]) -> str | None:
     """The great power holding most of a host's debt (None if it owes none of them)."""
     best, best_debt = None, 0.0
     for p in powers:
@@ -93,9 +89,7 @@ def largest_power_creditor(
 # --------------------------------------------------------------------------------------- projects
 
 
-def hazards(
-    governance: float, standards: float, failure: float, delay: float, dt: float
-) -> tuple[float, float]:
+def hazards(governance: float, standards: float, failure: float, delay: float, dt: float) -> tuple[float, float]:
     """Per-turn probabilities that a running project fails or slips a turn.
 
     Both scale with (1 - governance/100)(1 - standards): low governance and low standards fail
@@ -162,9 +156,7 @@ def western_credit(power: str, western_split: Mapping[str, float]) -> float:
     return western_split.get(power, 1.0) if POWER_BLOC[power] == "western" else 1.0
 
 
-def presence(
-    host, power: str, weights: Mapping[str, float], western_split: Mapping[str, float]
-) -> float:
+def presence(host, power: str, weights: Mapping[str, float], western_split: Mapping[str, float]) -> float:
     """Ongoing presence of a power in a host, 0..1: trade, debt, digital, energy and mineral ties.
 
     Reads the host's state (duck-typed: any object with the host's state attributes)."""

@@ -51,9 +51,7 @@ class Strategy:
         for key, value in params.items():
             if key not in cls.defaults:
                 known = ", ".join(cls.defaults) or "none"
-                raise ValueError(
-                    f"{key}: unknown parameter of strategy {cls.name!r} (known: {known})"
-                )
+                raise ValueError(f"{key}: unknown parameter of strategy {cls.name!r} (known: {known})")
             if key in cls.tunable:
                 lo, hi = cls.tunable[key]
                 if isinstance(value, bool) or not isinstance(value, int | float):
@@ -62,8 +60,7 @@ class Strategy:
                     raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
             elif isinstance(cls.defaults[key], dict):
                 if not isinstance(value, dict) or any(
-                    isinstance(v, bool) or not isinstance(v, int | float) or v < 0
-                    for v in value.values()
+                    isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in value.values()
                 ):
                     raise ValueError(f"{key}: must be a table of non-negative numbers")
             out[key] = value
@@ -88,9 +85,7 @@ class HostStrategy(Strategy):
         raise NotImplementedError
 
     @staticmethod
-    def within_limits(
-        actor, ordered: list[Offer], world, absorption_scale: float = 1.0
-    ) -> list[Offer]:
+    def within_limits(actor, ordered: list[Offer], world, absorption_scale: float = 1.0) -> list[Offer]:
         """Accept offers in the given order while they fit absorption and the debt ceiling."""
         room = actor.absorption_room * absorption_scale
         debt_room = actor.debt_room()
@@ -109,9 +104,7 @@ def get_strategy(name: str) -> type[Strategy]:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})"
-        ) from None
+        raise ValueError(f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})") from None
 
 
 def strategies_for(kind: str, **classifier: Any) -> list[str]:
@@ -143,9 +136,7 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
     from ..config import _field_error
 
     if name not in REGISTRY:
-        raise _field_error(
-            f"{where}.strategy", f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})"
-        )
+        raise _field_error(f"{where}.strategy", f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})")
     cls = REGISTRY[name]
     if kind not in cls.classifier.get("kinds", ()):
         raise _field_error(
@@ -159,9 +150,7 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
     if toolkit is not None:
         for move in validated.get("move_weights", {}):
             if move not in toolkit:
-                raise _field_error(
-                    f"{where}.strategy_params.move_weights.{move}", "is not in this power's toolkit"
-                )
+                raise _field_error(f"{where}.strategy_params.move_weights.{move}", "is not in this power's toolkit")
 
 
 def check_offers(actor, offers: list[Offer], world) -> None:
@@ -176,14 +165,10 @@ def check_offers(actor, offers: list[Offer], world) -> None:
             raise StrategyError(f"{actor.actor_id}: unknown host {o.host}")
         move = world.moves[o.move]
         if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
-            raise StrategyError(
-                f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds"
-            )
+            raise StrategyError(f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds")
         total += o.size_usd_bn * move.public_cost_share
     if total > actor.budget_available + 1e-9:
-        raise StrategyError(
-            f"{actor.actor_id}: offers cost {total:.3f} > budget {actor.budget_available:.3f}"
-        )
+        raise StrategyError(f"{actor.actor_id}: offers cost {total:.3f} > budget {actor.budget_available:.3f}")
 
 
 def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) -> None:

@@ -72,9 +72,7 @@ class Greedy(PowerStrategy, HostStrategy):
                     continue
                 gain = estimate_gain(actor, world, move_id, host_id, cap)
                 cost = cap * world.moves[move_id].public_cost_share
-                scored.append(
-                    (gain / cost * actor.acceptance_rate(host_id, move_id), move_id, host_id)
-                )
+                scored.append((gain / cost * actor.acceptance_rate(host_id, move_id), move_id, host_id))
         scored.sort(key=lambda t: (-t[0], t[1], t[2]))
         offers = []
         for value, move_id, host_id in scored:

@@ -46,9 +46,7 @@ def debt_cost(host, offer: Offer, world, soft_ceiling: float) -> float:
     if new_debt <= 0:
         return 0.0
     after = (host.debt_total + new_debt) / host.gdp_usd_bn
-    cost = (
-        100.0 * new_debt / host.gdp_usd_bn * (0.1 + max(0.0, after - soft_ceiling) / soft_ceiling)
-    )
+    cost = 100.0 * new_debt / host.gdp_usd_bn * (0.1 + max(0.0, after - soft_ceiling) / soft_ceiling)
     if host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio:
         cost *= 3.0
     return cost * (1.0 - (1.0 - move.standards) * (1.0 - host.governance / 100.0))
@@ -90,9 +88,7 @@ class ScoringHost(HostStrategy):
         scored = [
             (self.score(actor, o, world), i, o)
             for i, o in enumerate(offers)
-            if allowed is None
-            or world.moves[o.move].domain in allowed
-            or o.move in self.allowed_moves
+            if allowed is None or world.moves[o.move].domain in allowed or o.move in self.allowed_moves
         ]
         # Capacity is the scarce resource: rank by value per USD bn of absorption used.
         scored.sort(key=lambda t: (-t[0] / t[2].size_usd_bn, t[1]))

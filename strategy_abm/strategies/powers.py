@@ -19,9 +19,7 @@ def _max_size(actor, world, move_id: str, host_id: str, budget_left: float) -> f
     """Largest legal and acceptable size of ``move_id`` for ``host_id`` (0 if none)."""
     move = world.moves[move_id]
     host = world.hosts[host_id]
-    cap = min(
-        move.size_max_usd_bn, budget_left / move.public_cost_share, host.room_next_turn(world.dt)
-    )
+    cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, host.room_next_turn(world.dt))
     if move.effects.debt_relief:
         # Relief of one's own loans only, and only for a state in distress.
         cap = min(cap, host.creditors[actor.actor_id]["debt"]) if host.distress else 0.0
@@ -62,9 +60,7 @@ class PortfolioStrategy(PowerStrategy):
             candidates = [m for m in weights if m not in excluded]
             if not candidates:
                 break
-            move_id = max(
-                candidates, key=lambda m: weights[m] / wm - self._offered_move.get(m, 0.0) / total_m
-            )
+            move_id = max(candidates, key=lambda m: weights[m] / wm - self._offered_move.get(m, 0.0) / total_m)
             move = world.moves[move_id]
             total_h = sum(self._offered_host.get(h, 0.0) for h in HOSTS) or 1.0
             best, best_score, best_cap = None, -1e9, 0.0
@@ -74,17 +70,13 @@ class PortfolioStrategy(PowerStrategy):
                 cap = _max_size(actor, world, move_id, h, budget_left)
                 if cap <= 0:
                     continue
-                score = (
-                    host_w[h] / wh - self._offered_host.get(h, 0.0) / total_h
-                ) * actor.acceptance_rate(h, move_id)
+                score = (host_w[h] / wh - self._offered_host.get(h, 0.0) / total_h) * actor.acceptance_rate(h, move_id)
                 if score > best_score:
                     best, best_score, best_cap = h, score, cap
             if best is None:
                 excluded.add(move_id)
                 continue
-            size = move.size_min_usd_bn + p["offer_size"] * (
-                move.size_max_usd_bn - move.size_min_usd_bn
-            )
+            size = move.size_min_usd_bn + p["offer_size"] * (move.size_max_usd_bn - move.size_min_usd_bn)
             size = round(min(max(size, move.size_min_usd_bn), best_cap), 6)
             offers.append(Offer(actor.actor_id, move_id, best, size))
             budget_left -= size * move.public_cost_share
@@ -251,15 +243,9 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     stocks = sum(host.influence.values()) or 1.0
     gain = w["influence"] * gdp_w * e.influence * x / stocks
     gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host.debt_total, 1e-9)
+    gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
     gain += (
-        w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
-    )
-    gain += (
-        w["energy"]
-        * e.energy_export_shift
-        * x
-        * host.energy_exports_usd_bn
-        / max(world.total_energy_exports(), 1e-9)
+        w["energy"] * e.energy_export_shift * x * host.energy_exports_usd_bn / max(world.total_energy_exports(), 1e-9)
     )
     gain += w["minerals"] * sum(e.mineral_output_t_per_bn.values()) * size * 1e-6
     gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
