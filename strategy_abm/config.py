@@ -73,7 +73,9 @@ def _check_vector(value: dict[str, float], keys: tuple[str, ...], what: str) -> 
     total = sum(value.values())
     if abs(total - 1.0) > SHARE_TOLERANCE:
         raise ValueError(f"shares sum to {total:.4f}, must sum to 1")
-    return {k: value[k] / total for k in keys}  # exact sum, fixed key order
+    if abs(total - 1.0) <= 1e-9:  # leave exact inputs alone: a resolved config re-loads identically
+        return {k: value[k] for k in keys}
+    return {k: value[k] / total for k in keys}
 
 
 SOURCE_RE = re.compile(r"^(assumption|derived): \S.*$")
@@ -707,7 +709,11 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
                 node = node[int(k)]
                 continue
             if k not in node:
-                raise ConfigError(f"{'.'.join(keys[: i + 1])}: unknown key")
+                if "strategy_params" in keys[: i + 1]:  # free-form table: create nested tables
+                    node[k] = {}
+                else:
+                    known = ", ".join(map(str, node)) or "none"
+                    raise ConfigError(f"{'.'.join(keys[: i + 1])}: unknown key (expected one of {known})")
             if not isinstance(node[k], dict | list):
                 raise ConfigError(f"{'.'.join(keys[: i + 1])}: is a value, not a table")
             node = node[k]

@@ -8,6 +8,7 @@ twice on the first collect, so they must not compute or draw anything.
 from __future__ import annotations
 
 from .agents import HostAgent, PowerAgent
+from .config import OBJECTIVES
 from .ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
 
 METRIC_COLUMNS: list[str] = [
@@ -31,7 +32,7 @@ METRIC_COLUMNS: list[str] = [
 POWER_FIELDS = [
     "budget_available", "spent_turn", "spent_total", "private_mobilised", "offers_made",
     "offers_accepted", "payoff", "payoff_total", "regional_influence",
-    *(f"component_{c}" for c in ("influence", "leverage", "digital", "energy", "minerals", "corridor", "opinion", "cost")),
+    *(f"component_{c}" for c in OBJECTIVES),
 ]  # fmt: skip
 HOST_FIELDS = [
     "gdp_usd_bn", "growth_rate", "debt_usd_bn", "debt_to_gdp", "china_debt_share",

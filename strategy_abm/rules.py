@@ -125,18 +125,18 @@ def route_targets(
     cmin = min(costs.values())
     weights = {r: math.exp(-(c - cmin) / scale) for r, c in costs.items()}
     targets = dict.fromkeys(costs, 0.0)
-    open_routes = set(costs)
+    open_routes = list(costs)  # a list, not a set: float sums must not depend on hash order
     remaining = demand
     while remaining > 1e-12 and open_routes:
         wsum = sum(weights[r] for r in open_routes)
         alloc = {r: remaining * weights[r] / wsum for r in open_routes}
         remaining = 0.0
-        for r in sorted(open_routes):  # sorted: deterministic iteration
+        for r in list(open_routes):
             room = capacities[r] - targets[r]
             if alloc[r] >= room:
                 targets[r] = capacities[r]
                 remaining += alloc[r] - room
-                open_routes.discard(r)
+                open_routes.remove(r)
             else:
                 targets[r] += alloc[r]
     return targets

@@ -58,16 +58,19 @@ class Strategy:
                     raise ValueError(f"{key}: must be a number, got {value!r}")
                 if not lo <= value <= hi:
                     raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
-            elif isinstance(cls.defaults[key], dict):
-                if not isinstance(value, dict) or any(
-                    isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in value.values()
-                ):
-                    raise ValueError(f"{key}: must be a table of non-negative numbers")
+            elif isinstance(cls.defaults[key], dict) and not _non_negative_table(value):
+                raise ValueError(f"{key}: must be a table of non-negative numbers")
             out[key] = value
         return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
+
+
+def _non_negative_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value.values()
+    )
 
 
 class PowerStrategy(Strategy):

@@ -1,0 +1,148 @@
+"""Command line: ``strategy-abm run | scenarios | validate``.
+
+Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
+field and the problem and exits with code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, builtin_scenarios, load_scenario, read_toml
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A bad command-line option (one-line message)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line (no usage dump) and exit 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="strategy-abm", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="play one game and write its outputs")
+    run.add_argument("scenario", nargs="?", default="baseline", help="built-in scenario name or path to a TOML file")
+    run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    run.add_argument("--turns", type=_positive_int, default=None, help="horizon in turns (default: the scenario's)")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default runs/<scenario>_seed<seed>)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config value by dotted key, e.g. powers.china.strategy=bri_2")  # fmt: skip
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+    sub.add_parser("scenarios", help="list the built-in scenarios")
+
+    val = sub.add_parser("validate", help="check a scenario config")
+    val.add_argument("path", help="scenario name or path to a TOML file")
+    val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def cmd_scenarios(args) -> int:
+    for name, path in builtin_scenarios().items():
+        data = read_toml(path)
+        print(f"{name:<16} {data.get('description', '')}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    sc = load_scenario(args.path, args.overrides)
+    print(f"ok: {sc.name} ({sc.start}, {sc.horizon_turns} turns of 1/{sc.turns_per_year} year, "
+          f"{len(sc.moves)} move types, {len(sc.events)} events)")  # fmt: skip
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tqdm import tqdm
+
+    from .model import CompetitionModel
+    from .output import check_out_dir, write_run
+
+    scenario = load_scenario(args.scenario, args.overrides)  # fails fast, before any work
+    out = args.out or Path("runs") / f"{scenario.name}_seed{args.seed}"
+    check_out_dir(out)
+    model = CompetitionModel(scenario=scenario, seed=args.seed, turns=args.turns)
+    with tqdm(total=model.horizon, desc=f"{scenario.name} seed {args.seed}", unit="turn",
+              disable=args.quiet, file=sys.stderr, leave=False) as bar:  # fmt: skip
+        while model.running:
+            model.step()
+            bar.update(1)
+    write_run(model, out, plots=not args.no_plots)
+    if not args.quiet:
+        print(summary_table(model))
+    print(f"outputs: {out}/ (model.csv, actors.csv, events.csv, summary.json, config.toml"
+          f"{', plots/' if not args.no_plots else ''})")  # fmt: skip
+    return 0
+
+
+def summary_table(model) -> str:
+    """End-of-game table: influence by power; debt, China's share and diversification by host."""
+    from .ids import HOSTS, NAMES, POWERS
+
+    first = model.datacollector.get_model_vars_dataframe().iloc[0]
+    m = model.metrics
+    lines = [f"{model.scenario.name}, seed {model.seed}: {model.date_of(1)} to {model.date} ({model.turn} turns)", ""]
+    lines.append(f"{'power':<10}{'influence':>10}{'change':>9}{'payoff':>9}{'spent bn':>10}{'accepted':>10}")
+    for p in POWERS:
+        a = model.powers[p]
+        lines.append(
+            f"{NAMES[p]:<10}{m[f'influence_{p}']:>10.3f}{m[f'influence_{p}'] - first[f'influence_{p}']:>+9.3f}"
+            f"{a.payoff_total:>9.2f}{a.ledger.total:>10.1f}{a.offers_accepted:>5}/{a.offers_made:<4}"
+        )
+    lines += ["", f"{'host':<14}{'debt/GDP':>9}{'China share':>12}{'DS/revenue':>11}{'distress':>9}{'divers.':>8}"]
+    for h in HOSTS:
+        lines.append(
+            f"{NAMES[h]:<14}{m[f'debt_to_gdp_{h}']:>9.3f}{m[f'china_debt_share_{h}']:>12.3f}"
+            f"{m[f'debt_service_ratio_{h}']:>11.3f}{model.hosts[h].distress_turns:>9}{m[f'diversification_{h}']:>8.3f}"
+        )
+    lines += ["", "corridors (Mt/yr): " + ", ".join(f"{r} {m[f'route_volume_mt_{r}']:.1f}" for r in model.routes)]
+    return "\n".join(lines)
+
+
+COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "validate": cmd_validate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``strategy-abm`` console script."""
+    from .output import OutputError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, OutputError) as exc:
+        print(f"strategy-abm: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("strategy-abm: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

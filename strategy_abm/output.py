@@ -1,0 +1,142 @@
+"""A game's outputs as pandas frames and as files a researcher can analyse.
+
+``write_run`` writes ``model.csv``, ``actors.csv``, ``events.csv``, ``summary.json``,
+``config.toml`` and ``plots/`` into a fresh temporary folder beside the target and renames it
+into place only when everything is written, so a failed run never leaves a partial folder and
+never half-overwrites an earlier one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import mesa
+import pandas as pd
+
+from .agents import HostAgent, PowerAgent
+from .config import scenario_to_toml
+from .ids import HOSTS, POWERS
+from .metrics import METRIC_COLUMNS
+
+EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
+ACTOR_ORDER = {a: i for i, a in enumerate((*POWERS, *HOSTS))}
+
+
+class OutputError(RuntimeError):
+    """The output folder cannot be written (one-line message for the CLI)."""
+
+
+def model_frame(model) -> pd.DataFrame:
+    """One row per turn from turn 0: ``turn``, ``date`` and the metric columns."""
+    df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    df.insert(0, "date", [model.date_of(t) for t in range(len(df))])
+    df.insert(0, "turn", range(len(df)))
+    return df[["turn", "date", *METRIC_COLUMNS]]
+
+
+def actors_frame(model) -> pd.DataFrame:
+    """One row per actor per turn: ``turn``, ``actor``, ``kind``, then that actor's state."""
+    dc = model.datacollector
+    parts = [dc.get_agenttype_vars_dataframe(cls).reset_index() for cls in (PowerAgent, HostAgent)]
+    df = pd.concat(parts, ignore_index=True).rename(columns={"Step": "turn"}).drop(columns=["AgentID"])
+    df = df.sort_values(["turn", "actor"], key=lambda s: s.map(ACTOR_ORDER) if s.name == "actor" else s)
+    first = ["turn", "actor", "kind"]
+    return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
+
+
+def events_frame(model) -> pd.DataFrame:
+    """One row per offer, response, completion, failure, distress and event."""
+    return pd.DataFrame(model.event_log, columns=EVENT_COLUMNS)
+
+
+def summary(model) -> dict:
+    """Final metrics and what exactly was run."""
+    from . import __version__
+
+    resolved = scenario_to_toml(model.scenario)
+    return {
+        "scenario": model.scenario.name,
+        "seed": model.seed,
+        "turns": model.turn,
+        "start": model.scenario.start,
+        "end": model.date,
+        "package_version": __version__,
+        "mesa_version": mesa.__version__,
+        "python_version": platform.python_version(),
+        "config_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+        "final": {k: float(v) for k, v in model.metrics.items()},
+        "powers": {
+            p: {
+                "payoff_total": a.payoff_total,
+                "spent_usd_bn": a.ledger.total,
+                "private_mobilised_usd_bn": a.ledger.private_mobilised,
+                "offers_made": a.offers_made,
+                "offers_accepted": a.offers_accepted,
+                "spent_by_domain_usd_bn": dict(sorted(a.ledger.by_domain.items())),
+            }
+            for p, a in model.powers.items()
+        },
+        "hosts": {
+            h: {"payoff_total": a.payoff_total, "distress_turns": a.distress_turns, "jobs_created_k": a.jobs_created_k}
+            for h, a in model.hosts.items()
+        },
+    }
+
+
+def _is_previous_run(path: Path) -> bool:
+    return (path / "summary.json").is_file() and (path / "model.csv").is_file()
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse, before any work, a target that is a file or a folder that is not a previous run."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out: {str(out)!r} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_previous_run(out):
+        raise OutputError(f"--out: {str(out)!r} is a non-empty folder that is not a strategy-abm run; choose another")
+    parent = out.resolve().parent
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise OutputError(f"--out: cannot write in {str(parent)!r}")
+
+
+def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
+    """Write every output of a finished game to ``out`` (replacing an earlier run there)."""
+    out = Path(out)
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
+    try:
+        mdf = model_frame(model)
+        mdf.to_csv(tmp / "model.csv", index=False)
+        adf = actors_frame(model)
+        adf.to_csv(tmp / "actors.csv", index=False)
+        events_frame(model).to_csv(tmp / "events.csv", index=False)
+        (tmp / "summary.json").write_text(json.dumps(summary(model), indent=2, sort_keys=False) + "\n")
+        header = (
+            f"# Fully resolved scenario of this run (seed {model.seed}).\n"
+            f"# Re-run: strategy-abm run {out / 'config.toml'} --seed {model.seed}\n"
+        )
+        (tmp / "config.toml").write_text(header + scenario_to_toml(model.scenario))
+        if plots:
+            from .plots import plot_run
+
+            plot_run(mdf, adf, tmp / "plots")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
