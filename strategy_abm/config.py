@@ -318,6 +318,9 @@ class MoveType(Strict):
     loan_maturity_years: Annotated[float, Field(gt=0.0, le=60.0)] = 15.0
     private_per_public: NonNeg = 0.0
     standards: Share
+    # Share of the project that draws on the host's implementation capacity: turnkey projects
+    # built by the lender's own contractors draw less (brief: little participation of local firms).
+    local_absorption: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     effects: Effects = Field(default_factory=Effects)
     source: str
 

@@ -201,7 +201,7 @@ class CompetitionModel(mesa.Model):
             power.offers_accepted += 1
             power.ledger.by_move[o.move] = power.ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
             host.accepted_turn_usd_bn += o.size_usd_bn
-            host.absorption_room -= o.size_usd_bn
+            host.absorption_room -= o.size_usd_bn * move.local_absorption
             if move.debt_fraction > 0:
                 host.borrow(
                     o.power,

@@ -96,9 +96,10 @@ class HostStrategy(Strategy):
         for offer in ordered:
             move = world.moves[offer.move]
             new_debt = offer.size_usd_bn * move.debt_fraction
-            if offer.size_usd_bn <= room + 1e-12 and new_debt <= debt_room + 1e-12:
+            use = offer.size_usd_bn * move.local_absorption
+            if use <= room + 1e-12 and new_debt <= debt_room + 1e-12:
                 accepted.append(offer)
-                room -= offer.size_usd_bn
+                room -= use
                 debt_room -= new_debt
         return accepted
 
@@ -182,7 +183,7 @@ def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) ->
         if o not in pool:
             raise StrategyError(f"{actor.actor_id}: accepted an offer that was not made: {o}")
         pool.remove(o)
-        size += o.size_usd_bn
+        size += o.size_usd_bn * world.moves[o.move].local_absorption
         debt += o.size_usd_bn * world.moves[o.move].debt_fraction
     if size > actor.absorption_room + 1e-9:
         raise StrategyError(f"{actor.actor_id}: accepted USD {size:.3f} bn beyond absorption")

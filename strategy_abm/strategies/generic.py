@@ -78,7 +78,7 @@ class Greedy(PowerStrategy, HostStrategy):
         for value, move_id, host_id in scored:
             if value <= 0 or len(offers) >= MAX_OFFERS:
                 break
-            cap = _max_size(actor, world, move_id, host_id, budget_left)
+            cap = _max_size(actor, world, move_id, host_id, budget_left, offers)
             if cap <= 0:
                 continue
             offers.append(Offer(actor.actor_id, move_id, host_id, round(cap, 6)))

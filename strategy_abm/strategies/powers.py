@@ -15,16 +15,21 @@ from .base import PowerStrategy
 MAX_OFFERS = 6
 
 
-def _max_size(actor, world, move_id: str, host_id: str, budget_left: float) -> float:
-    """Largest legal and acceptable size of ``move_id`` for ``host_id`` (0 if none)."""
+def _max_size(actor, world, move_id: str, host_id: str, budget_left: float, planned: list[Offer] = ()) -> float:
+    """Largest legal and acceptable size of ``move_id`` for ``host_id`` (0 if none), leaving
+    room for the offers already ``planned`` this turn to the same host (a host cannot take
+    two offers that each fill its whole capacity)."""
     move = world.moves[move_id]
     host = world.hosts[host_id]
-    cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, host.room_next_turn(world.dt))
+    mine = [o for o in planned if o.host == host_id]
+    room = host.room_next_turn(world.dt) - sum(o.size_usd_bn * world.moves[o.move].local_absorption for o in mine)
+    cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, room / move.local_absorption)
     if move.effects.debt_relief:
         # Relief of one's own loans only, and only for a state in distress.
         cap = min(cap, host.creditors[actor.actor_id]["debt"]) if host.distress else 0.0
     if move.debt_fraction > 0:
-        cap = min(cap, host.debt_room() / move.debt_fraction)
+        debt_room = host.debt_room() - sum(o.size_usd_bn * world.moves[o.move].debt_fraction for o in mine)
+        cap = min(cap, debt_room / move.debt_fraction)
     return cap if cap >= move.size_min_usd_bn else 0.0
 
 
@@ -67,7 +72,7 @@ class PortfolioStrategy(PowerStrategy):
             for h in HOSTS:
                 if host_w[h] <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                cap = _max_size(actor, world, move_id, h, budget_left)
+                cap = _max_size(actor, world, move_id, h, budget_left, offers)
                 if cap <= 0:
                     continue
                 score = (host_w[h] / wh - self._offered_host.get(h, 0.0) / total_h) * actor.acceptance_rate(h, move_id)
