@@ -345,6 +345,7 @@ class RouteConfig(Strict):
     volume_mt: NonNeg
     transit_days: Positive
     delay_days: NonNeg
+    min_delay_days: NonNeg
     tariff_usd_per_t: NonNeg
     political_risk: Share
     ca_export_share: Share
@@ -354,7 +355,7 @@ class RouteConfig(Strict):
     def _sourced(self):
         _check_sources(
             self.sources,
-            ["capacity_mt", "volume_mt", "transit_days", "delay_days", "tariff_usd_per_t",
+            ["capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days", "tariff_usd_per_t",
              "political_risk", "ca_export_share"],
         )  # fmt: skip
         return self

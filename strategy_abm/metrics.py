@@ -49,19 +49,13 @@ HOST_FIELDS = [
 
 
 def actor_reporters() -> dict[type, dict]:
-    """Mesa ``agenttype_reporters``: each reads the agent's precomputed ``record``."""
+    """Mesa ``agenttype_reporters``: one reporter per actor type returning the agent's record
+    (a fresh dict each turn), so collecting costs one call per agent, not one per field."""
 
-    def reader(key):
-        def read(agent):
-            return agent.record[key]
+    def state(agent):
+        return agent.record
 
-        return read
-
-    base = {"actor": "actor_id", "kind": "kind"}
-    return {
-        PowerAgent: base | {k: reader(k) for k in POWER_FIELDS},
-        HostAgent: base | {k: reader(k) for k in HOST_FIELDS},
-    }
+    return {PowerAgent: {"state": state}, HostAgent: {"state": state}}
 
 
 def _digital_share(host, bloc: str) -> float:
@@ -158,6 +152,8 @@ def compute_metrics(model) -> dict[str, float]:
         m[f"payoff_{p}"] = power.payoff
         m[f"spent_usd_bn_{p}"] = power.ledger.total
         power.record = {
+            "actor": p,
+            "kind": "power",
             "budget_available": power.budget_available,
             "spent_turn": power.spent_turn,
             "spent_total": power.ledger.total,
@@ -185,6 +181,8 @@ def compute_metrics(model) -> dict[str, float]:
             host.payoff_total += host.payoff
         total_debt = host.debt_total
         host.record = {
+            "actor": h,
+            "kind": "host",
             "gdp_usd_bn": host.gdp_usd_bn,
             "growth_rate": host.growth_realised,
             "debt_usd_bn": total_debt,

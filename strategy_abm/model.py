@@ -78,13 +78,14 @@ class CompetitionModel(mesa.Model):
             for hid, cfg in sc.hosts.items()
         }
         self.routes = {
-            rid: {k: getattr(r, k) for k in ("capacity_mt", "volume_mt", "transit_days", "delay_days",
+            rid: {k: getattr(r, k) for k in ("capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days",
                                              "tariff_usd_per_t", "political_risk", "ca_export_share")}
             for rid, r in sc.routes.items()
         }  # fmt: skip
         self.trade = sc.trade.model_dump(exclude={"sources"})
         self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
         self.projects: list[Project] = []
+        self._running: list[Project] = []
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
         self.offers_this_turn: list[tuple[Offer, bool]] = []
@@ -209,38 +210,31 @@ class CompetitionModel(mesa.Model):
                     move.loan_rate,
                     move.loan_maturity_years,
                 )
-            self.projects.append(
-                Project(
-                    len(self.projects),
-                    o,
-                    self.turn,
-                    rules.lag_turns(move.lag_years, self.turns_per_year),
-                )
-            )
+            project = Project(len(self.projects), o, self.turn, rules.lag_turns(move.lag_years, self.turns_per_year))
+            self.projects.append(project)
+            self._running.append(project)
 
     def _progress(self) -> None:
         """Running projects advance a turn, may slip or fail, and apply effects on completion."""
-        running = [p for p in self.projects if p.status is ProjectStatus.RUNNING]
+        running = self.running_projects
         if not running:
             return
-        draws = self.rng.random((len(running), 2))
+        draws = self.rng.random((len(running), 2)).tolist()
+        hazard_cache: dict[tuple[float, float], tuple[float, float]] = {}
+        r = self.rules
         for project, (u_fail, u_delay) in zip(running, draws, strict=True):
             o = project.offer
             move = self.moves[o.move]
             host = self.hosts[o.host]
-            p_fail, p_delay = rules.hazards(
-                host.governance,
-                move.standards,
-                self.rules.failure_hazard,
-                self.rules.delay_hazard,
-                self.dt,
-            )
-            name = f"{display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {display(o.host)}"
+            key = (host.governance, move.standards)
+            if key not in hazard_cache:
+                hazard_cache[key] = rules.hazards(*key, r.failure_hazard, r.delay_hazard, self.dt)
+            p_fail, p_delay = hazard_cache[key]
             if project.committed_turn < self.turn and u_fail < p_fail:
                 project.status = ProjectStatus.FAILED
-                host.fail(o, self.rules.failure_opinion)
+                host.fail(o, r.failure_opinion)
                 self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
-                         size=o.size_usd_bn, status="failed", text=f"{name} fails")  # fmt: skip
+                         size=o.size_usd_bn, status="failed", text=f"{_project_name(o, move)} fails")  # fmt: skip
                 continue
             if project.committed_turn < self.turn and u_delay < p_delay:
                 project.delays += 1
@@ -249,15 +243,24 @@ class CompetitionModel(mesa.Model):
             if project.remaining_turns <= 0:
                 project.status = ProjectStatus.COMPLETED
                 host.complete(o, move, self.powers[o.power].toolkit[o.move], self)
+                hazard_cache.clear()  # completion can change a host's governance
+                text = f"{_project_name(o, move)} is completed"
                 self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
-                         size=o.size_usd_bn, status="completed", text=f"{name} is completed")  # fmt: skip
+                         size=o.size_usd_bn, status="completed", text=text)  # fmt: skip
+
+    @property
+    def running_projects(self) -> list[Project]:
+        """Projects still under way, in commitment order (the order random draws follow)."""
+        self._running = [p for p in self._running if p.status is ProjectStatus.RUNNING]
+        return self._running
 
     def apply_route_effects(self, effects, size: float, power: str) -> None:
         """Corridor effects of a completed project (capacity, delays, cargo split)."""
         for r, per_bn in effects.route_capacity_mt_per_bn.items():
             self.routes[r]["capacity_mt"] = max(0.0, self.routes[r]["capacity_mt"] + per_bn * size)
         for r, per_bn in effects.route_delay_days_per_bn.items():
-            self.routes[r]["delay_days"] = max(0.0, self.routes[r]["delay_days"] - per_bn * size)
+            route = self.routes[r]
+            route["delay_days"] = max(route["min_delay_days"], route["delay_days"] - per_bn * size)
         if effects.export_split_shift_per_bn:
             mid = self.routes["middle"]
             mid["ca_export_share"] = min(1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size)
@@ -337,6 +340,10 @@ class CompetitionModel(mesa.Model):
         while self.running:
             self.step()
         return self
+
+
+def _project_name(o: Offer, move) -> str:
+    return f"{display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {display(o.host)}"
 
 
 def _metric_reader(name: str):

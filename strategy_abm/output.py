@@ -43,8 +43,13 @@ def model_frame(model) -> pd.DataFrame:
 def actors_frame(model) -> pd.DataFrame:
     """One row per actor per turn: ``turn``, ``actor``, ``kind``, then that actor's state."""
     dc = model.datacollector
-    parts = [dc.get_agenttype_vars_dataframe(cls).reset_index() for cls in (PowerAgent, HostAgent)]
-    df = pd.concat(parts, ignore_index=True).rename(columns={"Step": "turn"}).drop(columns=["AgentID"])
+    parts = []
+    for cls in (PowerAgent, HostAgent):
+        collected = dc.get_agenttype_vars_dataframe(cls).reset_index()
+        states = pd.DataFrame(list(collected["state"]))
+        states.insert(0, "turn", collected["Step"].to_numpy())
+        parts.append(states)
+    df = pd.concat(parts, ignore_index=True)
     df = df.sort_values(["turn", "actor"], key=lambda s: s.map(ACTOR_ORDER) if s.name == "actor" else s)
     first = ["turn", "actor", "kind"]
     return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)

@@ -7,7 +7,7 @@ from ..agents import Offer
 from ..ids import HOSTS
 from .base import HostStrategy, PowerStrategy
 from .hosts import greedy_response, random_response
-from .powers import MAX_OFFERS, _max_size, estimate_gain
+from .powers import MAX_OFFERS, HostRoom, estimate_gain
 
 
 class Random(PowerStrategy, HostStrategy):
@@ -64,25 +64,30 @@ class Greedy(PowerStrategy, HostStrategy):
 
     def propose(self, actor, world) -> list[Offer]:
         budget_left = actor.budget_available * self.params["spend_share"]
+        limits = HostRoom(actor, world)
         scored = []
         for move_id in sorted(actor.toolkit):
+            move = world.moves[move_id]
             for host_id in HOSTS:
-                cap = _max_size(actor, world, move_id, host_id, budget_left)
+                cap = limits.cap(move, host_id, budget_left)
                 if cap <= 0:
                     continue
                 gain = estimate_gain(actor, world, move_id, host_id, cap)
-                cost = cap * world.moves[move_id].public_cost_share
+                cost = cap * move.public_cost_share
                 scored.append((gain / cost * actor.acceptance_rate(host_id, move_id), move_id, host_id))
         scored.sort(key=lambda t: (-t[0], t[1], t[2]))
         offers = []
         for value, move_id, host_id in scored:
             if value <= 0 or len(offers) >= MAX_OFFERS:
                 break
-            cap = _max_size(actor, world, move_id, host_id, budget_left, offers)
+            move = world.moves[move_id]
+            cap = limits.cap(move, host_id, budget_left)
             if cap <= 0:
                 continue
-            offers.append(Offer(actor.actor_id, move_id, host_id, round(cap, 6)))
-            budget_left -= cap * world.moves[move_id].public_cost_share
+            size = round(cap, 6)
+            offers.append(Offer(actor.actor_id, move_id, host_id, size))
+            limits.take(move, host_id, size)
+            budget_left -= size * move.public_cost_share
         return offers
 
     def respond(self, actor, offers, world):

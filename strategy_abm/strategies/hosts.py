@@ -26,15 +26,15 @@ def offer_benefit(host, offer: Offer, world) -> float:
     return growth + jobs - environment + relief + 0.02 * x * (1.0 + host.opinion[offer.power])
 
 
-def concentration_cost(host, offer: Offer, world) -> float:
+def concentration_cost(host, offer: Offer, world, shares: dict[str, float] | None = None) -> float:
     """Penalty for deepening a power's lead beyond an equal share (multi-vector balance):
-    0.15 x intensity x (share above 1/4)."""
-    shares = host.influence_shares()
+    0.15 x intensity x (share above 1/4). ``shares``: the host's influence shares, if known."""
+    shares = shares or host.influence_shares()
     x = 100.0 * offer.size_usd_bn / host.gdp_usd_bn
     return 0.15 * max(0.0, shares[offer.power] - 1.0 / len(POWERS)) * x
 
 
-def debt_cost(host, offer: Offer, world, soft_ceiling: float) -> float:
+def debt_cost(host, offer: Offer, world, soft_ceiling: float, near_distress: bool | None = None) -> float:
     """Penalty for new debt: grows with debt above ``soft_ceiling`` (share of GDP) and
     trebles when the debt-service ratio nears the distress threshold.
 
@@ -47,9 +47,16 @@ def debt_cost(host, offer: Offer, world, soft_ceiling: float) -> float:
         return 0.0
     after = (host.debt_total + new_debt) / host.gdp_usd_bn
     cost = 100.0 * new_debt / host.gdp_usd_bn * (0.1 + max(0.0, after - soft_ceiling) / soft_ceiling)
-    if host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio:
+    if near_distress is None:
+        near_distress = is_near_distress(host, world)
+    if near_distress:
         cost *= 3.0
     return cost * (1.0 - (1.0 - move.standards) * (1.0 - host.governance / 100.0))
+
+
+def is_near_distress(host, world) -> bool:
+    """In distress, or with debt service above 80% of the distress threshold."""
+    return host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio
 
 
 class ScoringHost(HostStrategy):
@@ -73,20 +80,24 @@ class ScoringHost(HostStrategy):
     }
     allowed_domains: tuple[str, ...] | None = None
 
-    def score(self, actor, offer: Offer, world) -> float:
+    def score(self, actor, offer: Offer, world, view: tuple | None = None) -> float:
+        """Value of an offer to this host. ``view`` = (influence shares, near distress), the
+        parts of the host's state that are the same for every offer of a turn."""
         p = self.params
+        shares, near = view or (actor.influence_shares(), is_near_distress(actor, world))
         x = 100.0 * offer.size_usd_bn / actor.gdp_usd_bn
         return (
             offer_benefit(actor, offer, world)
-            - p["concentration_penalty"] * concentration_cost(actor, offer, world)
-            - p["debt_penalty"] * debt_cost(actor, offer, world, p["soft_debt_ceiling"])
+            - p["concentration_penalty"] * concentration_cost(actor, offer, world, shares)
+            - p["debt_penalty"] * debt_cost(actor, offer, world, p["soft_debt_ceiling"], near)
             + p["bias"].get(offer.power, 0.0) * x
         )
 
     def respond(self, actor, offers: list[Offer], world) -> list[Offer]:
         allowed = self.allowed_domains
+        view = (actor.influence_shares(), is_near_distress(actor, world))
         scored = [
-            (self.score(actor, o, world), i, o)
+            (self.score(actor, o, world, view), i, o)
             for i, o in enumerate(offers)
             if allowed is None or world.moves[o.move].domain in allowed or o.move in self.allowed_moves
         ]
@@ -138,10 +149,11 @@ class ChinaLeaning(ScoringHost):
     }
     defaults = {**ScoringHost.defaults, "concentration_penalty": 0.5, "bias": {"china": 0.1}}
 
-    def score(self, actor, offer, world):
-        base = super().score(actor, offer, world)
+    def score(self, actor, offer, world, view=None):
+        base = super().score(actor, offer, world, view)
         if offer.power == "china":
-            base += self.params["concentration_penalty"] * concentration_cost(actor, offer, world)
+            shares = view[0] if view else None
+            base += self.params["concentration_penalty"] * concentration_cost(actor, offer, world, shares)
         return base
 
 

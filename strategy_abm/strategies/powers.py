@@ -15,22 +15,36 @@ from .base import PowerStrategy
 MAX_OFFERS = 6
 
 
-def _max_size(actor, world, move_id: str, host_id: str, budget_left: float, planned: list[Offer] = ()) -> float:
-    """Largest legal and acceptable size of ``move_id`` for ``host_id`` (0 if none), leaving
-    room for the offers already ``planned`` this turn to the same host (a host cannot take
-    two offers that each fill its whole capacity)."""
-    move = world.moves[move_id]
-    host = world.hosts[host_id]
-    mine = [o for o in planned if o.host == host_id]
-    room = host.room_next_turn(world.dt) - sum(o.size_usd_bn * world.moves[o.move].local_absorption for o in mine)
-    cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, room / move.local_absorption)
-    if move.effects.debt_relief:
-        # Relief of one's own loans only, and only for a state in distress.
-        cap = min(cap, host.creditors[actor.actor_id]["debt"]) if host.distress else 0.0
-    if move.debt_fraction > 0:
-        debt_room = host.debt_room() - sum(o.size_usd_bn * world.moves[o.move].debt_fraction for o in mine)
-        cap = min(cap, debt_room / move.debt_fraction)
-    return cap if cap >= move.size_min_usd_bn else 0.0
+class HostRoom:
+    """What each host can still take this turn, net of the offers this power has planned.
+
+    A host cannot take two offers that each fill its whole capacity, so a power sizes each offer
+    to the room its earlier offers of the turn leave (computed once per turn: strategies run in
+    the hot loop of every sweep)."""
+
+    __slots__ = ("debt", "distress", "owed", "power", "room")
+
+    def __init__(self, actor, world):
+        dt = world.dt
+        self.power = actor.actor_id
+        self.room = {h: a.room_next_turn(dt) for h, a in world.hosts.items()}
+        self.debt = {h: a.debt_room() for h, a in world.hosts.items()}
+        self.owed = {h: a.creditors[self.power]["debt"] for h, a in world.hosts.items()}
+        self.distress = {h: a.distress for h, a in world.hosts.items()}
+
+    def cap(self, move, host: str, budget_left: float) -> float:
+        """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
+        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host] / move.local_absorption)
+        if move.effects.debt_relief:
+            # Relief of one's own loans only, and only for a state in distress.
+            cap = min(cap, self.owed[host]) if self.distress[host] else 0.0
+        if move.debt_fraction > 0:
+            cap = min(cap, self.debt[host] / move.debt_fraction)
+        return cap if cap >= move.size_min_usd_bn else 0.0
+
+    def take(self, move, host: str, size: float) -> None:
+        self.room[host] -= size * move.local_absorption
+        self.debt[host] -= size * move.debt_fraction
 
 
 class PortfolioStrategy(PowerStrategy):
@@ -47,46 +61,52 @@ class PortfolioStrategy(PowerStrategy):
     def __init__(self, **params):
         super().__init__(**params)
         self._offered_move: dict[str, float] = {}
-        self._offered_host: dict[str, float] = {}
+        self._offered_host: dict[str, float] = dict.fromkeys(HOSTS, 0.0)
+        self._offered_total = 0.0
 
     def propose(self, actor, world) -> list[Offer]:
         p = self.params
         weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(actor.toolkit, 1.0)).items()
                    if m in actor.toolkit and w > 0}  # fmt: skip
         host_w = {h: p["host_weights"].get(h, 0.0) for h in HOSTS}
-        if not weights or sum(host_w.values()) <= 0:
-            return []
         wm, wh = sum(weights.values()), sum(host_w.values())
+        if not weights or wh <= 0:
+            return []
+        targets_m = {m: w / wm for m, w in weights.items()}
+        targets_h = [(h, w / wh) for h, w in host_w.items() if w > 0]
         budget_left = actor.budget_available * p["spend_share"]
+        limits = HostRoom(actor, world)
         offers: list[Offer] = []
-        excluded: set[str] = set()
-        while len(offers) < MAX_OFFERS:
-            total_m = sum(self._offered_move.values()) or 1.0
-            candidates = [m for m in weights if m not in excluded]
-            if not candidates:
-                break
-            move_id = max(candidates, key=lambda m: weights[m] / wm - self._offered_move.get(m, 0.0) / total_m)
+        candidates = [
+            m for m in weights if world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share <= budget_left
+        ]
+        offered_move, offered_host = self._offered_move, self._offered_host
+        while len(offers) < MAX_OFFERS and candidates:
+            total = self._offered_total or 1.0
+            # The move, then the host, furthest below its target share of what was offered.
+            move_id = max(candidates, key=lambda m: targets_m[m] - offered_move.get(m, 0.0) / total)
             move = world.moves[move_id]
-            total_h = sum(self._offered_host.get(h, 0.0) for h in HOSTS) or 1.0
             best, best_score, best_cap = None, -1e9, 0.0
-            for h in HOSTS:
-                if host_w[h] <= 0 or any(o.host == h and o.move == move_id for o in offers):
+            for h, target in targets_h:
+                cap = limits.cap(move, h, budget_left)
+                if cap <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                cap = _max_size(actor, world, move_id, h, budget_left, offers)
-                if cap <= 0:
-                    continue
-                score = (host_w[h] / wh - self._offered_host.get(h, 0.0) / total_h) * actor.acceptance_rate(h, move_id)
+                score = (target - offered_host[h] / total) * actor.acceptance_rate(h, move_id)
                 if score > best_score:
                     best, best_score, best_cap = h, score, cap
             if best is None:
-                excluded.add(move_id)
+                candidates.remove(move_id)
                 continue
             size = move.size_min_usd_bn + p["offer_size"] * (move.size_max_usd_bn - move.size_min_usd_bn)
             size = round(min(max(size, move.size_min_usd_bn), best_cap), 6)
             offers.append(Offer(actor.actor_id, move_id, best, size))
+            limits.take(move, best, size)
             budget_left -= size * move.public_cost_share
-            self._offered_move[move_id] = self._offered_move.get(move_id, 0.0) + size
-            self._offered_host[best] = self._offered_host.get(best, 0.0) + size
+            offered_move[move_id] = offered_move.get(move_id, 0.0) + size
+            offered_host[best] += size
+            self._offered_total += size
+            candidates = [m for m in candidates
+                          if world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share <= budget_left]  # fmt: skip
         return offers
 
 
