@@ -77,9 +77,8 @@ class PortfolioStrategy(PowerStrategy):
         budget_left = actor.budget_available * p["spend_share"]
         limits = HostRoom(actor, world)
         offers: list[Offer] = []
-        candidates = [
-            m for m in weights if world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share <= budget_left
-        ]
+        min_cost = {m: world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share for m in weights}
+        candidates = [m for m in weights if min_cost[m] <= budget_left]
         offered_move, offered_host = self._offered_move, self._offered_host
         while len(offers) < MAX_OFFERS and candidates:
             total = self._offered_total or 1.0
@@ -105,8 +104,7 @@ class PortfolioStrategy(PowerStrategy):
             offered_move[move_id] = offered_move.get(move_id, 0.0) + size
             offered_host[best] += size
             self._offered_total += size
-            candidates = [m for m in candidates
-                          if world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share <= budget_left]  # fmt: skip
+            candidates = [m for m in candidates if min_cost[m] <= budget_left]
         return offers
 
 
