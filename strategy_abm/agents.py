@@ -174,7 +174,8 @@ class HostAgent(mesa.Agent):
         self.jobs_turn_k = 0.0
         self.distress = False
         self.distress_turns = 0
-        self.growth_realised = cfg.growth_rate
+        self.growth_realised = cfg.growth_rate  # annualised GDP growth of the last turn, projects included
+        self.gdp_turn_start = cfg.gdp_usd_bn
         self.payoff = 0.0
         self.payoff_total = 0.0
         self.accepted_turn_usd_bn = 0.0
@@ -286,19 +287,24 @@ class HostAgent(mesa.Agent):
         if e.green_tech_shift:
             self.green_tech_origin = rules.shift_toward(self.green_tech_origin, bloc, e.green_tech_shift * x)
         if e.mineral_output_t_per_bn or e.mineral_offtake_shift or e.local_processing:
-            self._develop_minerals(power, e, size, x)
+            world_output = {m: v["world_output_t"] for m, v in region.world_minerals.items()}
+            self._develop_minerals(power, e, size, x, world_output)
         if e.debt_relief:
             relief = min(self.creditors[power]["debt"], e.debt_relief * offer.size_usd_bn)
             self.creditors[power]["debt"] -= relief
         region.apply_route_effects(e, size, power)
         return {"intensity": x}
 
-    def _develop_minerals(self, power: str, e, size: float, x: float) -> None:
-        developable = [m for m in MINERALS if self.minerals[m]["developable"]
-                       and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
+    def _develop_minerals(self, power: str, e, size: float, x: float, world_output: dict[str, float]) -> None:
+        """A venture develops one deposit: the developable mineral where its output adds most
+        to world supply (output per bn / world output), e.g. Kazakhstan's tungsten, so that the
+        Cove calibration (12,000 t for USD 1.1 bn) holds whole."""
+        candidates = [m for m in MINERALS if self.minerals[m]["developable"]
+                      and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
+        developable = sorted(candidates, key=lambda m: -e.mineral_output_t_per_bn[m] / world_output[m])[:1]
         for m in developable:
             mineral = self.minerals[m]
-            added = e.mineral_output_t_per_bn[m] * size / len(developable)
+            added = e.mineral_output_t_per_bn[m] * size
             old = mineral["output_t"]
             new = old + added
             # New output is the offerer's offtake; the old output's offtake shifts a little.
@@ -319,7 +325,6 @@ class HostAgent(mesa.Agent):
     def economy_step(self, dt: float, penalty: float) -> None:
         """GDP grows; non-rolled-over debt amortises."""
         growth = self.growth_rate - (penalty if self.distress else 0.0)
-        self.growth_realised = growth
         self.gdp_usd_bn *= 1.0 + growth * dt
         for k, d in rules.amortise(self.creditors, dt, growth).items():
             self.creditors[k]["debt"] = d

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, OutputError) as exc:
-        print(f"strategy-abm: error: {exc}", file=sys.stderr)
+        print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("strategy-abm: interrupted; nothing was written", file=sys.stderr)

@@ -54,19 +54,36 @@ SHARE_TOLERANCE = 1e-3
 
 
 class Strict(BaseModel):
-    """Base of every config table: unknown keys are errors, numbers must be finite."""
+    """Base of every config table: unknown keys are errors, numbers must be finite, types are
+    strict (``true`` is not a number, ``"12"`` is not an integer) and a loaded scenario is
+    immutable (loads are cached and shared)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True, frozen=True)
+
+
+class _KeyProblem(ValueError):
+    """A problem with one key of a table: the error message names ``<table>.<key>``."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def _check_keys(value: dict, keys: tuple[str, ...], what: str, *, complete: bool = True) -> None:
+    """Every key of ``value`` is one of ``keys`` (and, if ``complete``, every one is there)."""
+    for k in value:
+        if k not in keys:
+            raise _KeyProblem(str(k), f"unknown {what} (expected one of {', '.join(keys)})")
+    if complete:
+        for k in keys:
+            if k not in value:
+                raise _KeyProblem(k, f"missing {what}")
 
 
 def _check_vector(value: dict[str, float], keys: tuple[str, ...], what: str) -> dict[str, float]:
     """A share vector must name exactly ``keys`` and sum to 1."""
-    missing = [k for k in keys if k not in value]
-    unknown = [k for k in value if k not in keys]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r} (expected one of {', '.join(keys)})")
-    if missing:
-        raise ValueError(f"missing {what} {missing[0]!r}")
+    _check_keys(value, keys, what)
     for k, v in value.items():
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"share of {k!r} is {v}, must be within [0, 1]")
@@ -91,18 +108,26 @@ def known_sources(folder: str | None = None) -> dict[str, str]:
         return {k: v["title"] for k, v in tomllib.load(fh)["sources"].items()}
 
 
+def _check_source_ref(ref: str) -> None:
+    """A source reference names known ids (``ID`` or ``ID+ID``, optionally with a note) or says
+    ``assumption: <why>`` / ``derived: <how>``."""
+    known = known_sources()
+    ids = SOURCE_IDS_RE.match(ref)
+    if not (SOURCE_RE.match(ref) or (ids and all(i in known for i in ids.group(1).split("+")))):
+        raise ValueError(
+            f"{ref!r} is neither a source id of configs/sources.toml nor 'assumption: ...' / 'derived: ...'"
+        )
+
+
 def _check_sources(sources: dict[str, str], figures: list[str]) -> None:
     """Every figure has a source entry, each entry names a known id or says why it has none."""
-    known = known_sources()
     for key, ref in sources.items():
         if key not in figures:
             raise ValueError(f"sources.{key}: names no figure of this table")
-        ids = SOURCE_IDS_RE.match(ref)
-        if not (SOURCE_RE.match(ref) or (ids and all(i in known for i in ids.group(1).split("+")))):
-            raise ValueError(
-                f"sources.{key}: {ref!r} is neither a source id of configs/sources.toml "
-                "nor 'assumption: ...' / 'derived: ...'"
-            )
+        try:
+            _check_source_ref(ref)
+        except ValueError as exc:
+            raise ValueError(f"sources.{key}: {exc}") from None
     for fig in figures:
         if fig not in sources:
             raise ValueError(f"sources.{fig}: missing (every world figure needs a source)")
@@ -180,12 +205,7 @@ class HostConfig(Strict):
     @field_validator("opinion")
     @classmethod
     def _opinion(cls, v):
-        unknown = [k for k in v if k not in POWERS]
-        if unknown:
-            raise ValueError(f"unknown power {unknown[0]!r} (expected one of {', '.join(POWERS)})")
-        missing = [k for k in POWERS if k not in v]
-        if missing:
-            raise ValueError(f"missing power {missing[0]!r}")
+        _check_keys(v, POWERS, "power")
         return {k: v[k] for k in POWERS}
 
     @field_validator(*HOST_VECTORS)
@@ -197,9 +217,7 @@ class HostConfig(Strict):
     @field_validator("minerals")
     @classmethod
     def _minerals(cls, v):
-        unknown = [k for k in v if k not in MINERALS]
-        if unknown:
-            raise ValueError(f"unknown mineral {unknown[0]!r} (expected one of {', '.join(MINERALS)})")
+        _check_keys(v, MINERALS, "mineral", complete=False)
         return {k: v.get(k, Mineral(developable=False)) for k in MINERALS}
 
     @model_validator(mode="after")
@@ -251,9 +269,7 @@ class PowerConfig(Strict):
     @field_validator("objectives")
     @classmethod
     def _objectives(cls, v):
-        unknown = [k for k in v if k not in OBJECTIVES]
-        if unknown:
-            raise ValueError(f"unknown objective {unknown[0]!r} (expected one of {', '.join(OBJECTIVES)})")
+        _check_keys(v, OBJECTIVES, "objective", complete=False)
         return {k: v.get(k, 0.0) for k in OBJECTIVES}
 
     @model_validator(mode="after")
@@ -290,17 +306,13 @@ class Effects(Strict):
     @field_validator("mineral_output_t_per_bn")
     @classmethod
     def _minerals(cls, v):
-        for k in v:
-            if k not in MINERALS:
-                raise ValueError(f"unknown mineral {k!r}")
+        _check_keys(v, MINERALS, "mineral", complete=False)
         return v
 
     @field_validator("route_capacity_mt_per_bn", "route_delay_days_per_bn")
     @classmethod
     def _routes(cls, v):
-        for k in v:
-            if k not in ROUTES:
-                raise ValueError(f"unknown route {k!r} (expected one of {', '.join(ROUTES)})")
+        _check_keys(v, ROUTES, "route", complete=False)
         return v
 
 
@@ -320,7 +332,7 @@ class MoveType(Strict):
     standards: Share
     # Share of the project that draws on the host's implementation capacity: turnkey projects
     # built by the lender's own contractors draw less (brief: little participation of local firms).
-    local_absorption: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    local_absorption: Share = 1.0
     effects: Effects = Field(default_factory=Effects)
     source: str
 
@@ -328,8 +340,13 @@ class MoveType(Strict):
     def _bounds(self):
         if self.size_max_usd_bn < self.size_min_usd_bn:
             raise ValueError("size_max_usd_bn is below size_min_usd_bn")
-        _check_sources({"move": self.source}, ["move"])
         return self
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v):
+        _check_source_ref(v)
+        return v
 
     @property
     def public_cost_share(self) -> float:
@@ -396,12 +413,7 @@ class WorldConfig(Strict):
     @field_validator("minerals")
     @classmethod
     def _all(cls, v):
-        missing = [m for m in MINERALS if m not in v]
-        if missing:
-            raise ValueError(f"missing mineral {missing[0]!r}")
-        unknown = [m for m in v if m not in MINERALS]
-        if unknown:
-            raise ValueError(f"unknown mineral {unknown[0]!r}")
+        _check_keys(v, MINERALS, "mineral")
         return v
 
     @model_validator(mode="after")
@@ -435,9 +447,7 @@ class RulesConfig(Strict):
     @classmethod
     def _presence(cls, v):
         keys = ("trade", "debt", "digital", "energy", "minerals")
-        unknown = [k for k in v if k not in keys]
-        if unknown:
-            raise ValueError(f"unknown presence channel {unknown[0]!r} (expected {', '.join(keys)})")
+        _check_keys(v, keys, "presence channel", complete=False)
         return {k: v.get(k, 0.0) for k in keys}
 
     @field_validator("western_split")
@@ -449,9 +459,7 @@ class RulesConfig(Strict):
     @classmethod
     def _host_weights(cls, v):
         keys = ("growth", "autonomy", "debt", "jobs")
-        unknown = [k for k in v if k not in keys]
-        if unknown:
-            raise ValueError(f"unknown host objective {unknown[0]!r} (expected {', '.join(keys)})")
+        _check_keys(v, keys, "host objective", complete=False)
         return {k: v.get(k, 0.0) for k in keys}
 
     @model_validator(mode="after")
@@ -492,18 +500,28 @@ class EventConfig(Strict):
     effects: list[EventEffect]
     source: str
 
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v):
+        if v is not None:
+            parse_date(v)
+        return v
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v):
+        _check_source_ref(v)
+        return v
+
     @model_validator(mode="after")
     def _when(self):
         if (self.at is None) == (self.probability_per_year is None):
             raise ValueError("give exactly one of 'at' (scripted) or 'probability_per_year' (random)")
-        if self.at is not None:
-            parse_date(self.at)
         if self.target not in (None, "random_host", *HOSTS):
             raise ValueError(f"target {self.target!r} is not a host id or 'random_host'")
         uses_target = any("{host}" in e.path for e in self.effects)
         if uses_target and self.target is None:
             raise ValueError("an effect path uses {host} but the event has no target")
-        _check_sources({"event": self.source}, ["event"])
         return self
 
 
@@ -559,17 +577,17 @@ class Scenario(Strict):
         parse_date(v)
         return v
 
-    @field_validator("powers")
+    @field_validator("powers", mode="before")
     @classmethod
     def _powers(cls, v):
         return _exact_ids(v, POWERS, "power")
 
-    @field_validator("hosts")
+    @field_validator("hosts", mode="before")
     @classmethod
     def _hosts(cls, v):
         return _exact_ids(v, HOSTS, "host")
 
-    @field_validator("routes")
+    @field_validator("routes", mode="before")
     @classmethod
     def _routes(cls, v):
         return _exact_ids(v, ROUTES, "route")
@@ -598,15 +616,39 @@ class Scenario(Strict):
             if ev.at is not None and parse_date(ev.at) < start - 1e-9:
                 raise _field_error(f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}")
             for j, eff in enumerate(ev.effects):
-                state = state or self.model_dump(include={"hosts", "routes", "trade"})
+                state = state or _state_shape(self)
+                where = f"events.{i}.effects.{j}.path"
+                parts = eff.path.split(".")
+                if parts[0] == "hosts" and (parts[2] in HOST_VECTORS or "offtake" in parts):
+                    raise _field_error(where, f"{eff.path!r} is part of a share vector, which events cannot change")
                 if not _path_exists(state, eff.path, ev.target):
-                    raise _field_error(f"events.{i}.effects.{j}.path", f"{eff.path!r} names no state variable")
+                    raise _field_error(where, f"{eff.path!r} names no state variable")
         return self
 
     @property
     def dt(self) -> float:
         """Length of a turn in years: every annual rate in the config is scaled by it."""
         return 1.0 / self.turns_per_year
+
+
+# Config fields that are not state variables of the running game (events cannot touch them).
+NOT_STATE = ("name", "strategy", "strategy_params", "sources", "public_external_debt_usd_bn")
+
+
+def _state_shape(sc: Scenario) -> dict:
+    """The shape of the game's state, as events address it: the config's tables less what is
+    not state, with each creditor's ``share`` replaced by its ``debt`` stock (as HostAgent holds it)."""
+    data = sc.model_dump(include={"hosts", "routes", "trade"})
+    for host in data["hosts"].values():
+        for k in NOT_STATE:
+            host.pop(k, None)
+        for c in host["creditors"].values():
+            c["debt"] = c.pop("share")
+    for route in data["routes"].values():
+        route.pop("name")
+        route.pop("sources")
+    data["trade"].pop("sources")
+    return data
 
 
 def _path_exists(state: dict, path: str, target: str | None) -> bool:
@@ -622,12 +664,9 @@ def _path_exists(state: dict, path: str, target: str | None) -> bool:
 
 
 def _exact_ids(v: dict, ids: tuple[str, ...], what: str) -> dict:
-    unknown = [k for k in v if k not in ids]
-    if unknown:
-        raise ValueError(f"unknown {what} id {unknown[0]!r} (expected {', '.join(ids)})")
-    missing = [k for k in ids if k not in v]
-    if missing:
-        raise ValueError(f"missing {what} {missing[0]!r}")
+    if not isinstance(v, dict):
+        raise ValueError(f"must be a table of {what}s keyed by id")
+    _check_keys(v, ids, f"{what} id")
     return {k: v[k] for k in ids}
 
 
@@ -661,6 +700,8 @@ def resolve_path(name_or_path: str | os.PathLike) -> Path:
         return builtins[text]
     path = Path(text)
     if path.suffix == ".toml" or os.sep in text or path.exists():
+        if path.is_dir():
+            raise ConfigError(f"scenario: {text!r} is a folder, not a TOML file")
         if not path.is_file():
             raise ConfigError(f"scenario: file {text!r} does not exist")
         return path
@@ -713,11 +754,7 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
                 node = node[int(k)]
                 continue
             if k not in node:
-                if "strategy_params" in keys[: i + 1]:  # free-form table: create nested tables
-                    node[k] = {}
-                else:
-                    known = ", ".join(map(str, node)) or "none"
-                    raise ConfigError(f"{'.'.join(keys[: i + 1])}: unknown key (expected one of {known})")
+                node[k] = {}  # a table the file leaves to its defaults; validation rejects unknown keys
             if not isinstance(node[k], dict | list):
                 raise ConfigError(f"{'.'.join(keys[: i + 1])}: is a value, not a table")
             node = node[k]
@@ -738,8 +775,11 @@ def _format_validation_error(exc: ValidationError) -> str:
     msg = err["msg"]
     ctx = err.get("ctx") or {}
     inner = ctx.get("error")
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     if isinstance(inner, _FieldError):
-        return inner.args[0]
+        return inner.args[0] + more
+    if isinstance(inner, _KeyProblem):
+        return ".".join([*loc, inner.key]) + f": {inner.problem}{more}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if err["type"] == "extra_forbidden":
@@ -753,7 +793,6 @@ def _format_validation_error(exc: ValidationError) -> str:
     if m:
         loc, msg = [*loc, m.group(1)], m.group(2)
     field = ".".join(loc) if loc else "scenario"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return f"{field}: {msg}{more}"
 
 
@@ -783,7 +822,10 @@ def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         return raw
     if not isinstance(base_name, str):
         raise ConfigError("extends: must be a scenario name or path")
-    base_path = resolve_path(base_name if base_name in builtin_scenarios() else path.parent / base_name)
+    try:
+        base_path = resolve_path(base_name if base_name in builtin_scenarios() else path.parent / base_name)
+    except ConfigError as exc:
+        raise ConfigError(f"extends: {str(exc).removeprefix('scenario: ')}") from None
     if base_path.resolve() in _seen:
         raise ConfigError(f"extends: {base_name!r} extends itself")
     return _merge(read_scenario_raw(base_path, (*_seen, path.resolve())), raw)
@@ -800,7 +842,8 @@ def load_scenario(
 ) -> Scenario:
     """Load and validate a scenario by built-in name or path, with dotted overrides.
 
-    Returns a fresh copy each call (models mutate nothing in it, but callers may)."""
+    Loads are cached by file, modification time and overrides; the scenario is immutable, so
+    the cached object is shared safely."""
     if isinstance(name_or_path, Scenario):
         if not overrides:
             return name_or_path

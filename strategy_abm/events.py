@@ -46,8 +46,8 @@ class EventEngine:
         still = []
         for expiry, ev, undo in self.active:
             if turn >= expiry:
-                for container, key, op, amount in reversed(undo):
-                    _undo(container, key, op, amount)
+                for change in reversed(undo):
+                    _undo(*change)
                 model.log(
                     actor="world",
                     status="event_end",
@@ -69,33 +69,34 @@ class EventEngine:
     def _fire(self, ev: EventConfig, target: str | None, turn: int) -> None:
         undo = []
         for eff in ev.effects:
-            for container, key in self._resolve(eff.path, target):
-                undo.append(_apply(container, key, eff.op, eff.value))
+            for container, key, bound in self._resolve(eff.path, target):
+                undo.append(_apply(container, key, eff.op, eff.value, bound))
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, undo))
         text = ev.text.replace("{host}", display(target) if target else "")
         kind = "scripted" if ev.at is not None else "random"
         self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
 
-    def _resolve(self, path: str, target: str | None) -> list[tuple[object, str]]:
-        """(container, key) pairs a path names: dicts of the model's or agents' state."""
+    def _resolve(self, path: str, target: str | None) -> list[tuple[object, str, str]]:
+        """(container, key, bound name) triples a path names in the model's or agents' state."""
         parts = path.split(".")
         model = self.model
         if parts[0] == "routes":
-            return [(model.routes[parts[1]], parts[2])]
+            return [(model.routes[parts[1]], parts[2], parts[2])]
         if parts[0] == "trade":
-            return [(model.trade, parts[1])]
+            return [(model.trade, parts[1], parts[1])]
         hosts = HOSTS if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
         out = []
         for h in hosts:
             agent = model.hosts[h]
             if len(parts) == 3:
-                out.append((agent, parts[2]))
+                out.append((agent, parts[2], parts[2]))
                 continue
             node = getattr(agent, parts[2])
             for p in parts[3:-1]:
                 node = node[p]
-            out.append((node, parts[-1]))
+            # hosts.kgz.opinion.china is bounded as an opinion, creditors.x.rate as a rate.
+            out.append((node, parts[-1], parts[2] if parts[2] in BOUNDS else parts[-1]))
         return out
 
 
@@ -110,7 +111,7 @@ def _set(container, key, value):
         setattr(container, key, value)
 
 
-def _bounded(key: str, value: float, container) -> float:
+def _bounded(key: str, value: float) -> float:
     if key in BOUNDS:
         lo, hi = BOUNDS[key]
         return min(hi, max(lo, value))
@@ -121,29 +122,28 @@ def _bounded(key: str, value: float, container) -> float:
     return value
 
 
-def _undo(container, key: str, op: str, amount: float) -> None:
+def _undo(container, key: str, op: str, amount: float, bound: str) -> None:
     """Reverse a change recorded by :func:`_apply`."""
     if op == "add":
-        _apply(container, key, "add", -amount)
+        _apply(container, key, "add", -amount, bound)
     elif op == "mul":
-        _apply(container, key, "mul", amount)
+        _apply(container, key, "mul", amount, bound)
     else:
         _set(container, key, amount)
 
 
-def _apply(container, key: str, op: str, value: float) -> tuple:
-    """Apply one change within bounds; returns the change that undoes it."""
-    # opinion.<power> lives in a dict named opinion: bound by the dict's name via key lookup.
-    bound_key = "opinion" if isinstance(container, dict) and key in ("china", "us", "g7", "russia") else key
+def _apply(container, key: str, op: str, value: float, bound: str) -> tuple:
+    """Apply one change, keeping the variable within the bounds of ``bound`` (its field name);
+    returns the change that undoes it."""
     old = _get(container, key)
     if op == "add":
-        new = _bounded(bound_key, old + value, container)
+        new = _bounded(bound, old + value)
         _set(container, key, new)
-        return (container, key, "add", new - old)
+        return (container, key, "add", new - old, bound)
     if op == "mul":
-        new = _bounded(bound_key, old * value, container)
+        new = _bounded(bound, old * value)
         _set(container, key, new)
         factor = old / new if new and math.isfinite(old / new) else 1.0
-        return (container, key, "mul", factor)
-    _set(container, key, _bounded(bound_key, value, container))
-    return (container, key, "set", old)
+        return (container, key, "mul", factor, bound)
+    _set(container, key, _bounded(bound, value))
+    return (container, key, "set", old, bound)

@@ -121,7 +121,10 @@ def compute_metrics(model) -> dict[str, float]:
     total_volume = sum(volumes.values()) or 1.0
     ca_exports = sum(volumes[r] * model.routes[r]["ca_export_share"] for r in ROUTES) or 1.0
     corridor = {
-        "chinese_transit": min(1.0, total_volume / model.trade["demand_mt"]),
+        # Chinese transit cargo moved, as a share of all corridor demand.
+        "chinese_transit": min(
+            1.0, sum(volumes[r] * (1.0 - model.routes[r]["ca_export_share"]) for r in ROUTES) / model.trade["demand_mt"]
+        ),
         "ca_exports_west": volumes["middle"] * mid["ca_export_share"] / ca_exports,
         "northern_share": volumes["northern"] / total_volume,
     }
@@ -169,6 +172,8 @@ def compute_metrics(model) -> dict[str, float]:
     hw = model.rules.host_payoff_weights
     for h in HOSTS:
         host = hosts[h]
+        if model.turn > 0:
+            host.growth_realised = (host.gdp_usd_bn / host.gdp_turn_start - 1.0) / model.dt
         div = m[f"diversification_{h}"]
         jobs = min(1.0, host.jobs_turn_k / max(host.labour_entrants_k * model.dt, 1e-9))
         host.payoff = (

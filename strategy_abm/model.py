@@ -56,6 +56,8 @@ class CompetitionModel(mesa.Model):
             seed = int(seed) if seed.strip().lstrip("-").isdigit() else seed
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1)[0])
+        if isinstance(seed, int) and seed < 0:
+            raise ValueError(f"seed: must be 0 or more, got {seed}")
         super().__init__(seed=seed)
         self.seed = seed
         extra = [f"horizon_turns={int(turns)}"] if turns is not None else []
@@ -136,6 +138,8 @@ class CompetitionModel(mesa.Model):
     def step(self) -> None:
         """Play one turn in the order of design.md."""
         self.turn += 1
+        for host in self.hosts.values():
+            host.gdp_turn_start = host.gdp_usd_bn
         self.events.step(self.turn)
         offers = self._offers()
         accepted = self._responses(offers)

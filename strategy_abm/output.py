@@ -102,6 +102,9 @@ def check_out_dir(out: Path) -> None:
     """Refuse, before any work, a target that is a file or a folder that is not a previous run."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out: {str(out)!r} is a file, not a folder")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"--out: {str(parent)!r} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not _is_previous_run(out):
         raise OutputError(f"--out: {str(out)!r} is a non-empty folder that is not a strategy-abm run; choose another")
     parent = out.resolve().parent
@@ -113,8 +116,11 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
     """Write every output of a finished game to ``out`` (replacing an earlier run there)."""
     out = Path(out)
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
     tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
     try:
         mdf = model_frame(model)

@@ -215,16 +215,7 @@ def test_bri_classic_raises_china_debt_share(host):
     assert horizon_china_debt_share("bri_classic", host) > CHINA_DEBT_SHARE_T0[host]
 
 
-KGZ_DISTRESS_XFAIL = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="not reproduced by the calibration at commit 4399ede: under bri_classic (seeds 0-4) KGZ is never "
-    "in distress (mean distress_turns 0.0, like KAZ 0.0; TJK 0.6, UZB 1.4): KGZ's debt-service ratio "
-    "peaks at 0.113 in every seed against the 0.14 threshold",
-)
-
-
-@pytest.mark.parametrize("host", [pytest.param("kgz", marks=KGZ_DISTRESS_XFAIL), "tjk"])
+@pytest.mark.parametrize("host", ["kgz", "tjk"])
 def test_bri_classic_distress_hits_kgz_tjk_more_than_kaz(host):
     """Under bri_classic, Kyrgyzstan and Tajikistan spend more turns in debt distress than
     Kazakhstan (the small, poorer borrowers bear BRI's debt risk), and more than under bri_2."""

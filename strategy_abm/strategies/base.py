@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..agents import Offer
+from ..ids import HOSTS, POWERS
 
 REGISTRY: dict[str, type[Strategy]] = {}
+# Keys that tables of strategy parameters must use.
+TABLE_KEYS = {"host_weights": HOSTS, "bias": POWERS}
 
 
 class StrategyError(RuntimeError):
@@ -58,8 +61,13 @@ class Strategy:
                     raise ValueError(f"{key}: must be a number, got {value!r}")
                 if not lo <= value <= hi:
                     raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
-            elif isinstance(cls.defaults[key], dict) and not _non_negative_table(value):
-                raise ValueError(f"{key}: must be a table of non-negative numbers")
+            elif isinstance(cls.defaults[key], dict):
+                if not _non_negative_table(value):
+                    raise ValueError(f"{key}: must be a table of non-negative numbers")
+                ids = TABLE_KEYS.get(key)
+                unknown = [k for k in value if ids is not None and k not in ids]
+                if unknown:
+                    raise ValueError(f"{key}.{unknown[0]}: unknown id (expected one of {', '.join(ids)})")
             out[key] = value
         return out
 
@@ -148,11 +156,13 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
             f"{name!r} is a strategy for {'/'.join(cls.classifier['kinds'])}s, not {kind}s",
         )
     try:
-        validated = cls.validate_params(params)
+        cls.validate_params(params)
     except ValueError as exc:
         raise _field_error(f"{where}.strategy_params", str(exc)) from None
     if toolkit is not None:
-        for move in validated.get("move_weights", {}):
+        # Only weights the config gives: a doctrine's defaults may name moves a power lacks
+        # (they are skipped), so one doctrine can serve several powers.
+        for move in (params or {}).get("move_weights", {}):
             if move not in toolkit:
                 raise _field_error(f"{where}.strategy_params.move_weights.{move}", "is not in this power's toolkit")
 

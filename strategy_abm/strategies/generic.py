@@ -7,7 +7,7 @@ from ..agents import Offer
 from ..ids import HOSTS
 from .base import HostStrategy, PowerStrategy
 from .hosts import greedy_response, random_response
-from .powers import MAX_OFFERS, HostRoom, estimate_gain
+from .powers import MAX_OFFERS, HostRoom, estimate_gain, round_down
 
 
 class Random(PowerStrategy, HostStrategy):
@@ -84,7 +84,7 @@ class Greedy(PowerStrategy, HostStrategy):
             cap = limits.cap(move, host_id, budget_left)
             if cap <= 0:
                 continue
-            size = round(cap, 6)
+            size = round_down(cap)
             offers.append(Offer(actor.actor_id, move_id, host_id, size))
             limits.take(move, host_id, size)
             budget_left -= size * move.public_cost_share

@@ -54,6 +54,12 @@ def debt_cost(host, offer: Offer, world, soft_ceiling: float, near_distress: boo
     return cost * (1.0 - (1.0 - move.standards) * (1.0 - host.governance / 100.0))
 
 
+def absorption_used(offer: Offer, world) -> float:
+    """Host capacity an offer would use (USD bn); relief and other capacity-free moves use a
+    token amount so that ranking by value per capacity stays finite."""
+    return max(offer.size_usd_bn * world.moves[offer.move].local_absorption, 1e-9)
+
+
 def is_near_distress(host, world) -> bool:
     """In distress, or with debt service above 80% of the distress threshold."""
     return host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio
@@ -102,7 +108,7 @@ class ScoringHost(HostStrategy):
             if allowed is None or world.moves[o.move].domain in allowed or o.move in self.allowed_moves
         ]
         # Capacity is the scarce resource: rank by value per USD bn of absorption used.
-        scored.sort(key=lambda t: (-t[0] / t[2].size_usd_bn, t[1]))
+        scored.sort(key=lambda t: (-t[0] / absorption_used(t[2], world), t[1]))
         ordered = [o for s, _, o in scored if s > self.params["threshold"]]
         return self.within_limits(actor, ordered, world, self.params["absorption_scale"])
 
@@ -185,6 +191,6 @@ def greedy_response(actor, offers: list[Offer], world) -> list[Offer]:
     """Accept the offers of highest one-turn benefit (no balance or debt penalty)."""
     scored = sorted(
         ((offer_benefit(actor, o, world), i, o) for i, o in enumerate(offers)),
-        key=lambda t: (-t[0], t[1]),
+        key=lambda t: (-t[0] / absorption_used(t[2], world), t[1]),
     )
     return HostStrategy.within_limits(actor, [o for s, _, o in scored if s > 0], world)

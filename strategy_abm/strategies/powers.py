@@ -8,11 +8,22 @@ keep refusing a move get fewer such offers (acceptance memory).
 
 from __future__ import annotations
 
+import math
+
 from ..agents import Offer
 from ..ids import HOSTS
 from .base import PowerStrategy
 
 MAX_OFFERS = 6
+# A portfolio stops offering a move to a host that accepted fewer than this share of them
+# (with a prior of one acceptance, that is after five straight refusals).
+GIVE_UP_RATE = 0.2
+
+
+def round_down(size: float) -> float:
+    """Offer sizes in whole thousands of USD, rounded down so that a size capped by a budget or
+    a host's room never rounds past it (sizes come from bounds that are multiples of 1e-6)."""
+    return math.floor(size * 1e6 + 1e-6) / 1e6
 
 
 class HostRoom:
@@ -34,7 +45,9 @@ class HostRoom:
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
-        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host] / move.local_absorption)
+        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
+        if move.local_absorption > 0:
+            cap = min(cap, self.room[host] / move.local_absorption)
         if move.effects.debt_relief:
             # Relief of one's own loans only, and only for a state in distress.
             cap = min(cap, self.owed[host]) if self.distress[host] else 0.0
@@ -90,14 +103,17 @@ class PortfolioStrategy(PowerStrategy):
                 cap = limits.cap(move, h, budget_left)
                 if cap <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                score = (target - offered_host[h] / total) * actor.acceptance_rate(h, move_id)
+                rate = actor.acceptance_rate(h, move_id)
+                if rate < GIVE_UP_RATE:  # this host keeps refusing this move: stop offering it
+                    continue
+                score = (target - offered_host[h] / total) * rate
                 if score > best_score:
                     best, best_score, best_cap = h, score, cap
             if best is None:
                 candidates.remove(move_id)
                 continue
             size = move.size_min_usd_bn + p["offer_size"] * (move.size_max_usd_bn - move.size_min_usd_bn)
-            size = round(min(max(size, move.size_min_usd_bn), best_cap), 6)
+            size = round_down(min(max(size, move.size_min_usd_bn), best_cap))
             offers.append(Offer(actor.actor_id, move_id, best, size))
             limits.take(move, best, size)
             budget_left -= size * move.public_cost_share

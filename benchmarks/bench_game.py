@@ -1,0 +1,326 @@
+"""Benchmark: a full 40-turn baseline game against a bare Mesa 3.3.1 model of the same shape.
+
+(a) ``CompetitionModel(scenario="baseline", seed=0).run()``: construction plus 40 turns, with
+    the model's data collection (model and agent-type reporters), as a user runs it.
+(b) A bare ``mesa.Model`` with nine do-nothing agents, the same number of turns and as many model
+    reporters as ``CompetitionModel`` (``len(strategy_abm.metrics.METRIC_COLUMNS)``), each a
+    function returning a float attribute; it collects at init and after each step (the Mesa
+    convention), so (b) is the cost of the Mesa machinery alone.
+
+The two are interleaved (round r runs a then b, round r+1 runs b then a) so that drift of the
+machine affects both alike. The report gives medians and ``ratio = median(a) / median(b)``:
+how many times a bare Mesa loop of the same size the game costs. Target: ratio <= 5.
+
+The first game of the process is timed on its own ("cold": it loads and validates the scenario
+file, which is then cached) and is not part of the medians. A breakdown of (a) by timing
+wrappers (construction, rules, metrics, ``DataCollector.collect``) and, unless
+``--profile-games 0``, a cProfile table of the top functions by cumulative time follow.
+
+Usage: ``python benchmarks/bench_game.py [--rounds 30] [--json PATH] [--profile-games 20] [--sort tottime]``
+(``make bench`` runs it with the defaults). ``--check`` exits 1 when the ratio is above target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import mesa
+
+import strategy_abm
+from strategy_abm import model as model_module
+from strategy_abm.metrics import METRIC_COLUMNS
+from strategy_abm.model import CompetitionModel
+
+TARGET_RATIO = 5.0
+SCENARIO = "baseline"
+SEED = 0
+N_AGENTS = 9  # four powers and five hosts
+
+
+# ---------------------------------------------------------------------------- (a) the game
+
+
+def full_game(seed: int = SEED) -> float:
+    """Seconds to construct and play a baseline game to its horizon (with data collection)."""
+    t0 = time.perf_counter()
+    model = CompetitionModel(scenario=SCENARIO, seed=seed)
+    model.run()
+    elapsed = time.perf_counter() - t0
+    _release(model)
+    return elapsed
+
+
+def game_turns() -> int:
+    model = CompetitionModel(scenario=SCENARIO, seed=SEED)
+    turns = model.horizon
+    _release(model)
+    return turns
+
+
+# ---------------------------------------------------------------------------- (b) bare Mesa
+
+
+class IdleAgent(mesa.Agent):
+    """Does nothing."""
+
+    def step(self) -> None:
+        pass
+
+
+def _attr_reader(name: str):
+    def read(model):
+        return getattr(model, name)
+
+    read.__name__ = f"read_{name}"
+    return read
+
+
+class BareModel(mesa.Model):
+    """Nine idle agents, ``n_reporters`` float model reporters, collect at init and each step."""
+
+    def __init__(self, *, seed: int = SEED, turns: int = 40, n_reporters: int = len(METRIC_COLUMNS)):
+        super().__init__(seed=seed)
+        self.turns = turns
+        self.turn = 0
+        for _ in range(N_AGENTS):
+            IdleAgent(self)
+        names = [f"x{i}" for i in range(n_reporters)]
+        for i, name in enumerate(names):
+            setattr(self, name, float(i))
+        self.datacollector = mesa.DataCollector(model_reporters={n: _attr_reader(n) for n in names})
+        self.datacollector.collect(self)
+
+    def step(self) -> None:
+        self.turn += 1
+        self.agents.shuffle_do("step")
+        self.datacollector.collect(self)
+        if self.turn >= self.turns:
+            self.running = False
+
+
+def bare_game(turns: int) -> float:
+    t0 = time.perf_counter()
+    model = BareModel(turns=turns)
+    while model.running:
+        model.step()
+    elapsed = time.perf_counter() - t0
+    _release(model)
+    return elapsed
+
+
+def _release(model) -> None:
+    """Mesa 3.3.1 keeps every model alive in ``Agent._ids`` (mesa-notes): drop it, as a batch should."""
+    mesa.Agent._ids.pop(model, None)
+
+
+# ---------------------------------------------------------------------------- breakdown of (a)
+
+
+class _Timer:
+    """Wraps a callable and adds up the seconds spent in it."""
+
+    def __init__(self, func):
+        self.func = func
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.func(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += 1
+
+
+def breakdown(games: int) -> dict[str, float]:
+    """Seconds per game in construction, turn rules, compute_metrics and DataCollector.collect.
+
+    ``collect`` and ``compute_metrics`` are timed by wrappers; "rules" is what remains of
+    ``step`` (events, offers, responses, projects, economy, trade, influence)."""
+    collect = _Timer(mesa.DataCollector.collect)
+    metrics = _Timer(model_module.compute_metrics)
+    construct_s = run_s = 0.0
+    init_collect_s = init_metrics_s = 0.0
+    mesa.DataCollector.collect = lambda self, model: collect(self, model)
+    model_module.compute_metrics = metrics
+    try:
+        for _ in range(games):
+            c0, m0 = collect.seconds, metrics.seconds
+            t0 = time.perf_counter()
+            model = CompetitionModel(scenario=SCENARIO, seed=SEED)
+            t1 = time.perf_counter()
+            init_collect_s += collect.seconds - c0
+            init_metrics_s += metrics.seconds - m0
+            model.run()
+            run_s += time.perf_counter() - t1
+            construct_s += t1 - t0
+            _release(model)
+    finally:
+        mesa.DataCollector.collect = collect.func
+        model_module.compute_metrics = metrics.func
+    step_collect = collect.seconds - init_collect_s
+    step_metrics = metrics.seconds - init_metrics_s
+    parts = {
+        "construct (excl. collect, metrics)": construct_s - init_collect_s - init_metrics_s,
+        "step rules (events .. influence)": run_s - step_collect - step_metrics,
+        "compute_metrics (init + steps)": metrics.seconds,
+        "DataCollector.collect (init + steps)": collect.seconds,
+    }
+    return {k: v / games for k, v in parts.items()}
+
+
+def profile(games: int, top: int, sort: str = "cumulative") -> tuple[str, list[dict]]:
+    """cProfile of ``games`` warm games: the text table and the top rows by ``sort`` time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(games):
+        model = CompetitionModel(scenario=SCENARIO, seed=SEED)
+        model.run()
+        _release(model)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    rows = []
+    for func, (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():
+        filename, line, name = func
+        rows.append(
+            {
+                "function": f"{_short(filename)}:{line}({name})" if line else name,
+                "ncalls": ncalls,
+                "tottime_s": tottime,
+                "cumtime_s": cumtime,
+            }
+        )
+    key = "cumtime_s" if sort == "cumulative" else "tottime_s"
+    rows.sort(key=lambda r: -r[key])
+    total = stats.total_tt
+    lines = [f"{'cum s':>8} {'cum %':>6} {'own s':>8} {'own %':>6} {'calls':>9}  function"]
+    for r in rows[:top]:
+        lines.append(
+            f"{r['cumtime_s']:>8.3f} {100 * r['cumtime_s'] / total:>5.1f}% {r['tottime_s']:>8.3f} "
+            f"{100 * r['tottime_s'] / total:>5.1f}% {r['ncalls']:>9}  {r['function']}"
+        )
+    return "\n".join(lines), rows[:top]
+
+
+def _short(filename: str) -> str:
+    for marker in ("strategy_abm", "site-packages", "lib/python"):
+        if marker in filename:
+            return filename[filename.index(marker) :].removeprefix("site-packages/")
+    return os.path.basename(filename)
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def _stats(xs: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(xs, n=4) if len(xs) >= 2 else [xs[0]] * 3
+    return {"median": statistics.median(xs), "min": min(xs), "q1": q[0], "q3": q[2], "n": len(xs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds of (a) and (b) (default 30)")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--breakdown-games", type=int, default=10, help="games timed with wrappers (default 10)")
+    parser.add_argument("--profile-games", type=int, default=20, help="games under cProfile; 0 skips (default 20)")
+    parser.add_argument("--top", type=int, default=25, help="rows of the cProfile table (default 25)")
+    parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
+                        help="order of the cProfile table: cumulative (default) or own time")  # fmt: skip
+    parser.add_argument("--check", action="store_true", help="exit 1 if the ratio is above the target")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+
+    # Cold: the process's first game loads and validates the scenario file (then cached).
+    cold = full_game()
+    turns = game_turns()
+    bare_game(turns)  # warm-up of (b), untimed
+
+    a_times: list[float] = []
+    b_times: list[float] = []
+    for r in range(args.rounds):
+        order = ("a", "b") if r % 2 == 0 else ("b", "a")
+        for which in order:
+            gc.collect()
+            if which == "a":
+                a_times.append(full_game())
+            else:
+                b_times.append(bare_game(turns))
+
+    a, b = _stats(a_times), _stats(b_times)
+    ratio = a["median"] / b["median"]
+    parts = breakdown(args.breakdown_games) if args.breakdown_games > 0 else {}
+    prof_text, prof_rows = profile(args.profile_games, args.top, args.sort) if args.profile_games > 0 else ("", [])
+
+    ms = 1000.0
+    print(f"strategy_abm {strategy_abm.__version__}, mesa {mesa.__version__}, Python {platform.python_version()}, "
+          f"{platform.machine()} ({platform.processor() or platform.system()})")  # fmt: skip
+    print(f"{args.rounds} interleaved rounds; {turns} turns; {len(METRIC_COLUMNS)} model reporters; {N_AGENTS} agents")
+    print()
+    print(f"{'':<44}{'median ms':>10}{'q1 ms':>9}{'q3 ms':>9}{'min ms':>9}")
+    rows = [
+        (f"(a) {SCENARIO} game, cold first game", {"median": cold, "q1": cold, "q3": cold, "min": cold}),
+        (f"(a) {SCENARIO} game, warm (construct + run)", a),
+        ("(b) bare Mesa model, same shape", b),
+    ]
+    for label, s in rows:
+        print(f"{label:<44}{s['median'] * ms:>10.2f}{s['q1'] * ms:>9.2f}{s['q3'] * ms:>9.2f}{s['min'] * ms:>9.2f}")
+    verdict = "meets" if ratio <= TARGET_RATIO else "ABOVE"
+    print()
+    print(f"ratio median(a) / median(b) = {ratio:.1f}   (target <= {TARGET_RATIO:g}: {verdict} target)")
+    if parts:
+        total = sum(parts.values())
+        print()
+        print(f"where (a)'s time goes (timing wrappers, mean of {args.breakdown_games} games):")
+        for label, sec in parts.items():
+            print(f"  {label:<42}{sec * ms:>9.2f} ms {100 * sec / total:>6.1f}%")
+        print(f"  {'total':<42}{total * ms:>9.2f} ms")
+    if prof_text:
+        print()
+        order = "own" if args.sort == "tottime" else "cumulative"
+        print(f"cProfile of {args.profile_games} warm games, top {args.top} by {order} time "
+              "(profiling slows the game; read shares, not absolute times):")  # fmt: skip
+        print(prof_text)
+
+    if args.json:
+        result = {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "processor": platform.processor(),
+                "cpus": os.cpu_count(),
+            },
+            "versions": {"strategy_abm": strategy_abm.__version__, "mesa": mesa.__version__},
+            "rounds": args.rounds,
+            "turns": turns,
+            "model_reporters": len(METRIC_COLUMNS),
+            "cold_game_s": cold,
+            "game_s": a | {"samples": a_times},
+            "bare_mesa_s": b | {"samples": b_times},
+            "ratio": ratio,
+            "target_ratio": TARGET_RATIO,
+            "meets_target": ratio <= TARGET_RATIO,
+            "breakdown_s_per_game": parts,
+            "profile_top": prof_rows,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nresults: {args.json}")
+    return 1 if args.check and ratio > TARGET_RATIO else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
