@@ -284,7 +284,7 @@ class Effects(Strict):
 
     influence: NonNeg = 0.0
     opinion: float = 0.0
-    gdp_level_pct: float = 0.0
+    gdp_level_pct: NonNeg = 0.0  # projects add to the GDP level; their costs are environment and debt
     jobs_k_per_bn: NonNeg = 0.0
     governance: float = 0.0
     environment: float = 0.0
@@ -370,6 +370,8 @@ class RouteConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
+        if self.volume_mt > self.capacity_mt:
+            raise _FieldError("volume_mt", f"{self.volume_mt} is above capacity_mt {self.capacity_mt}")
         _check_sources(
             self.sources,
             ["capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days", "tariff_usd_per_t",
@@ -777,7 +779,7 @@ def _format_validation_error(exc: ValidationError) -> str:
     inner = ctx.get("error")
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     if isinstance(inner, _FieldError):
-        return inner.args[0] + more
+        return ".".join([*loc, inner.field]) + f": {inner.problem}{more}"
     if isinstance(inner, _KeyProblem):
         return ".".join([*loc, inner.key]) + f": {inner.problem}{more}"
     if msg.startswith("Value error, "):

@@ -9,6 +9,7 @@ acting agent's generator (``actor.model.rng``), so games are reproducible from t
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -50,7 +51,7 @@ class Strategy:
     @classmethod
     def validate_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults merged with ``params``; unknown names and out-of-bound values raise ValueError."""
-        out = dict(cls.defaults)
+        out = copy.deepcopy(cls.defaults)  # each instance owns its tables: a doctrine is never edited
         for key, value in params.items():
             if key not in cls.defaults:
                 known = ", ".join(cls.defaults) or "none"
@@ -68,7 +69,7 @@ class Strategy:
                 unknown = [k for k in value if ids is not None and k not in ids]
                 if unknown:
                     raise ValueError(f"{key}.{unknown[0]}: unknown id (expected one of {', '.join(ids)})")
-            out[key] = value
+            out[key] = copy.deepcopy(value)
         return out
 
     def __repr__(self) -> str:
@@ -170,6 +171,7 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
 def check_offers(actor, offers: list[Offer], world) -> None:
     """Raise StrategyError unless the offers are legal for this power this turn."""
     total = 0.0
+    relief = dict.fromkeys(world.hosts, 0.0)
     for o in offers:
         if o.power != actor.actor_id:
             raise StrategyError(f"{actor.actor_id}: offer made in the name of {o.power}")
@@ -180,6 +182,10 @@ def check_offers(actor, offers: list[Offer], world) -> None:
         move = world.moves[o.move]
         if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
             raise StrategyError(f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds")
+        if move.effects.debt_relief:
+            relief[o.host] += o.size_usd_bn
+            if relief[o.host] > world.hosts[o.host].creditors[o.power]["debt"] + 1e-9:
+                raise StrategyError(f"{actor.actor_id}: debt relief offered exceeds what {o.host} owes it")
         total += o.size_usd_bn * move.public_cost_share
     if total > actor.budget_available + 1e-9:
         raise StrategyError(f"{actor.actor_id}: offers cost {total:.3f} > budget {actor.budget_available:.3f}")

@@ -29,17 +29,22 @@ class Random(PowerStrategy, HostStrategy):
         rng = actor.model.rng
         moves = sorted(actor.toolkit)
         budget_left = actor.budget_available
+        owed = {h: world.hosts[h].creditors[actor.actor_id]["debt"] for h in HOSTS}  # what relief can forgive
         offers = []
         for _ in range(int(rng.integers(0, MAX_OFFERS + 1))):
             move_id = moves[int(rng.integers(len(moves)))]
             host_id = HOSTS[int(rng.integers(len(HOSTS)))]
             move = world.moves[move_id]
             hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
+            if move.effects.debt_relief:
+                hi = min(hi, owed[host_id])
             if hi < move.size_min_usd_bn:
                 continue
             size = float(rng.uniform(move.size_min_usd_bn, hi))
             offers.append(Offer(actor.actor_id, move_id, host_id, size))
             budget_left -= size * move.public_cost_share
+            if move.effects.debt_relief:
+                owed[host_id] -= size
         return offers
 
     def respond(self, actor, offers, world):

@@ -58,6 +58,8 @@ class HostRoom:
     def take(self, move, host: str, size: float) -> None:
         self.room[host] -= size * move.local_absorption
         self.debt[host] -= size * move.debt_fraction
+        if move.effects.debt_relief:
+            self.owed[host] -= size
 
 
 class PortfolioStrategy(PowerStrategy):

@@ -1,0 +1,87 @@
+"""Shared helpers of the strategy and invariant tests: cached games and the offers and responses
+each actor made during a game (recorded around the agents' ``propose``/``respond``)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import pytest
+
+from strategy_abm import CompetitionModel
+from strategy_abm.ids import HOSTS, POWERS
+
+
+@dataclass
+class Record:
+    """What the actors decided each turn, with the limits they decided under."""
+
+    # (turn, power, budget_available when proposing, offers)
+    offers: list[tuple[int, str, float, list]] = field(default_factory=list)
+    # (turn, host, offers made, accepted, absorption_room, debt_room)
+    responses: list[tuple[int, str, list, list, float, float]] = field(default_factory=list)
+
+
+def record_decisions(model: CompetitionModel) -> Record:
+    """Wrap every agent's ``propose``/``respond`` so the decisions are recorded (the model's
+    own legality checks still run after them)."""
+    rec = Record()
+    for pid in POWERS:
+        power = model.powers[pid]
+
+        def propose(power=power, inner=power.propose):
+            budget = power.budget_available
+            offers = inner()
+            rec.offers.append((model.turn, power.actor_id, budget, list(offers)))
+            return offers
+
+        power.propose = propose
+    for hid in HOSTS:
+        host = model.hosts[hid]
+
+        def respond(offers, host=host, inner=host.respond):
+            room, debt_room = host.absorption_room, host.debt_room()
+            accepted = inner(offers)
+            rec.responses.append((model.turn, host.actor_id, list(offers), list(accepted), room, debt_room))
+            return accepted
+
+        host.respond = respond
+    return rec
+
+
+def play_recorded(overrides=(), seed=0, turns=8, scenario="baseline") -> tuple[CompetitionModel, Record]:
+    model = CompetitionModel(scenario=scenario, seed=seed, overrides=list(overrides), turns=turns)
+    rec = record_decisions(model)
+    return model.run(), rec
+
+
+@functools.cache
+def _play(scenario: str, seed: int, overrides: tuple[str, ...], turns: int | None) -> CompetitionModel:
+    return CompetitionModel(scenario=scenario, seed=seed, overrides=list(overrides), turns=turns).run()
+
+
+@pytest.fixture(scope="session")
+def play():
+    """``play(overrides=(), seed=0, turns=None)``: a game played to its horizon, cached per
+    session (tests must only read it)."""
+
+    def _get(overrides=(), seed=0, turns=None, scenario="baseline"):
+        return _play(scenario, seed, tuple(overrides), turns)
+
+    return _get
+
+
+_play_recorded_cached = functools.cache(play_recorded)
+
+
+@pytest.fixture(scope="session")
+def recorded():
+    """``recorded(overrides=(), seed=0, turns=8)``: a game played with every decision recorded,
+    ``(model, Record)``, cached per session (tests must only read it; ``overrides`` a tuple)."""
+    return _play_recorded_cached
+
+
+@pytest.fixture(scope="session")
+def recorded_fresh():
+    """As ``recorded``, but a new game every call (to compare with a cached one)."""
+    return play_recorded
