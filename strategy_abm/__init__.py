@@ -9,10 +9,21 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .config import ConfigError, Scenario, load_scenario
 from .model import CompetitionModel
+from .results import load_failures, load_manifest, load_results, load_series
 
 try:
     __version__ = version("strategy_abm")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+local"
 
-__all__ = ["CompetitionModel", "ConfigError", "Scenario", "load_scenario", "__version__"]
+__all__ = [
+    "CompetitionModel",
+    "ConfigError",
+    "Scenario",
+    "__version__",
+    "load_failures",
+    "load_manifest",
+    "load_results",
+    "load_scenario",
+    "load_series",
+]

@@ -1,4 +1,4 @@
-"""Command line: ``strategy-abm run | scenarios | validate``.
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written.
@@ -62,6 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a scenario config")
     val.add_argument("path", help="scenario name or path to a TOML file")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    sw = sub.add_parser("sweep", help="run every (design point, replication) of an experiment")
+    sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
+    sw.add_argument("--out", type=Path, default=None, help="results folder (default runs/sweeps/<experiment>)")
+    sw.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="a Dask scheduler (tcp://HOST:PORT), or 'local' for a LocalCluster of --workers")  # fmt: skip
+    sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
+                    help="runs per Parquet part: at most this many finished runs are redone after a crash")  # fmt: skip
+
+    sens = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep's results")
+    sens.add_argument("results", type=Path, help="results folder of a sobol or morris sweep")
+
+    plot = sub.add_parser("plot", help="fan charts and comparison plots of a sweep's results")
+    plot.add_argument("results", type=Path, help="results folder")
     return parser
 
 
@@ -126,7 +143,65 @@ def summary_table(model) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "validate": cmd_validate}
+def cmd_sweep(args) -> int:
+    from .analysis import format_summary, summarise
+    from .experiment import load_experiment
+    from .results import ResultStore, load_results
+    from .sweep import run_sweep
+
+    experiment = load_experiment(args.experiment)
+    if args.scheduler and args.scheduler != "local" and "://" not in args.scheduler:
+        raise UsageError(f"argument --scheduler: expected tcp://HOST:PORT or 'local', got {args.scheduler!r}")
+    out = args.out or Path("runs") / "sweeps" / experiment.config.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"argument --out: {str(out)!r} is a file, not a folder")
+    store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
+    report = run_sweep(experiment, store, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    cfg = experiment.config
+    if not args.quiet:
+        results = load_results(out)
+        if not results.empty:
+            metrics = cfg.record.final
+            print(format_summary(summarise(results, metrics, list(cfg.factors)), metrics, list(cfg.factors)))
+    print(f"{experiment.config.name}: {report.done} runs done, {report.skipped} already stored, "
+          f"{report.failed} failed, of {report.total}; results in {out}/")  # fmt: skip
+    if report.failed:
+        print(f"strategy-abm: {report.failed} runs failed (errors in {out}/failures/; "
+              "strategy_abm.load_failures reads them)", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from .analysis import plot_sensitivity, sensitivity
+
+    indices = sensitivity(args.results)
+    out = args.results / "analysis"
+    out.mkdir(exist_ok=True)
+    indices.to_csv(out / "sensitivity.csv", index=False)
+    paths = plot_sensitivity(indices, out)
+    with __import__("pandas").option_context("display.width", 160, "display.max_rows", 500):
+        print(indices.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"table: {out / 'sensitivity.csv'}; plots: {', '.join(p.name for p in paths)}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .analysis import plot_results
+
+    paths = plot_results(args.results)
+    print(f"{len(paths)} plots in {args.results / 'plots'}/")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "scenarios": cmd_scenarios,
+    "validate": cmd_validate,
+    "sweep": cmd_sweep,
+    "sensitivity": cmd_sensitivity,
+    "plot": cmd_plot,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,8 @@ class CompetitionModel(mesa.Model):
             to ``int`` (SolaraViz passes strings). ``None`` draws a seed and records it.
         overrides: dotted ``KEY=VALUE`` overrides of the scenario (as the CLI's ``--set``).
         turns: horizon in turns (overrides the scenario's ``horizon_turns``).
+        record: keep Mesa's DataCollector and the event log (``False`` for batch runs that
+            only read ``metrics``: the rules and results are the same, the bookkeeping lighter).
 
     Attributes:
         turn: turns played (0 before the first step).
@@ -51,6 +53,7 @@ class CompetitionModel(mesa.Model):
         seed: int | str | None = None,
         overrides: list[str] | None = None,
         turns: int | None = None,
+        record: bool = True,
     ):
         if isinstance(seed, str):
             seed = int(seed) if seed.strip().lstrip("-").isdigit() else seed
@@ -100,11 +103,14 @@ class CompetitionModel(mesa.Model):
         self.initial_region_output = {m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in MINERALS}
         self.metrics: dict[str, float] = {}
         self._update_metrics()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={c: _metric_reader(c) for c in METRIC_COLUMNS},
-            agenttype_reporters=actor_reporters(),
-        )
-        self.datacollector.collect(self)
+        self.record = record
+        self.datacollector = None
+        if record:
+            self.datacollector = mesa.DataCollector(
+                model_reporters={c: _metric_reader(c) for c in METRIC_COLUMNS},
+                agenttype_reporters=actor_reporters(),
+            )
+            self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ public helpers
 
@@ -128,6 +134,8 @@ class CompetitionModel(mesa.Model):
     def log(self, *, actor: str, target: str = "", domain: str = "", move: str = "",
             size: float = float("nan"), status: str, text: str) -> None:  # fmt: skip
         """Append a row to the event log (``events.csv``)."""
+        if not self.record:
+            return
         self.event_log.append({
             "turn": self.turn, "date": self.date, "actor": actor, "target": target, "domain": domain,
             "move": move, "size_usd_bn": size, "status": status, "text": text,
@@ -149,7 +157,8 @@ class CompetitionModel(mesa.Model):
         self._trade()
         self._influence()
         self._update_metrics()
-        self.datacollector.collect(self)
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
         if self.turn >= self.horizon:
             self.running = False
 

@@ -1,0 +1,181 @@
+"""Storage of sweep results: Parquet parts written atomically, a manifest, and loading for pandas.
+
+A results folder holds ``manifest.json`` (what exactly was run), ``results/part-*.parquet`` (one
+row per successful run: key, point, replication, seed, factor values, final metrics),
+``series/part-*.parquet`` (one row per run and turn, when series are recorded) and
+``failures/part-*.parquet`` (runs that raised, with error and traceback). Each part is written to
+a temporary name and renamed into place, so a process killed mid-write leaves no half-written
+part: a part exists whole or not at all, and a resumed sweep reruns exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .config import ConfigError
+
+TABLES = ("results", "series", "failures")
+KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
+
+
+def _versions() -> dict[str, str | None]:
+    out = {"python": platform.python_version()}
+    for name in ("strategy_abm", *KEY_PACKAGES):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def manifest_for(experiment) -> dict:
+    """Everything needed to know, and redo, what a sweep ran."""
+    runs = list(experiment.runs())
+    return {
+        "experiment_name": experiment.config.name,
+        "experiment_file": str(experiment.path) if experiment.path else None,
+        "experiment_text": experiment.source_text,
+        "experiment": experiment.config.model_dump(mode="json"),
+        "experiment_hash": experiment.hash,
+        "resolved_scenario": experiment.resolved_scenario,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "design": {
+            "kind": experiment.config.design.kind,
+            "factors": list(experiment.config.factors),
+            "points": experiment.points,
+        },
+        "runs": {
+            "key": [r.key for r in runs],
+            "point": [r.point for r in runs],
+            "replication": [r.replication for r in runs],
+            "seed": [r.seed for r in runs],
+        },
+    }
+
+
+class ResultStore:
+    """Appends run records to a results folder in Parquet parts of ``flush_rows`` rows."""
+
+    def __init__(self, folder: str | os.PathLike, experiment, *, resume: bool = False, flush_rows: int = 256):
+        self.folder = Path(folder)
+        self.flush_rows = flush_rows
+        self.buffers: dict[str, list[dict]] = {t: [] for t in TABLES}
+        manifest = self.folder / "manifest.json"
+        if manifest.exists():
+            if not resume:
+                raise ConfigError(f"--out: {str(self.folder)!r} already holds results; add --resume or choose another")
+            stored = json.loads(manifest.read_text())
+            if stored.get("experiment_hash") != experiment.hash:
+                raise ConfigError(
+                    f"--resume: {str(self.folder)!r} holds results of another experiment "
+                    f"({stored.get('experiment_name')!r}, hash {str(stored.get('experiment_hash'))[:12]}); "
+                    "resuming would mix them"
+                )
+        elif self.folder.exists() and any(self.folder.iterdir()):
+            raise ConfigError(f"--out: {str(self.folder)!r} is a non-empty folder without a manifest; choose another")
+        for table in TABLES:
+            (self.folder / table).mkdir(parents=True, exist_ok=True)
+            for stale in (self.folder / table).glob("*.tmp"):
+                stale.unlink()  # a part being written when the process died: it was never committed
+        if not manifest.exists():
+            _atomic_write_text(manifest, json.dumps(manifest_for(experiment), indent=1) + "\n")
+        self._next = {t: self._count_parts(t) for t in TABLES}
+
+    def _count_parts(self, table: str) -> int:
+        parts = sorted((self.folder / table).glob("part-*.parquet"))
+        return 1 + max((int(p.stem.split("-")[1]) for p in parts), default=-1)
+
+    def done_keys(self) -> set[str]:
+        """Keys of the runs already stored as successful."""
+        keys: set[str] = set()
+        for part in sorted((self.folder / "results").glob("part-*.parquet")):
+            keys.update(pq.read_table(part, columns=["key"]).column("key").to_pylist())
+        return keys
+
+    def add(self, table: str, rows: list[dict]) -> None:
+        self.buffers[table].extend(rows)
+        if len(self.buffers[table]) >= self.flush_rows:
+            self.flush(table)
+
+    def flush(self, table: str | None = None) -> None:
+        """Write buffered rows as a new part (atomically: temporary name, then rename)."""
+        for t in [table] if table else TABLES:
+            rows = self.buffers[t]
+            if not rows:
+                continue
+            name = f"part-{self._next[t]:06d}.parquet"
+            tmp = self.folder / t / (name + ".tmp")
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+            os.replace(tmp, self.folder / t / name)
+            self._next[t] += 1
+            self.buffers[t] = []
+
+
+def _read_table(folder: Path, table: str) -> pd.DataFrame:
+    parts = sorted((Path(folder) / table).glob("part-*.parquet"))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+
+
+def load_manifest(folder: str | os.PathLike) -> dict:
+    """The manifest of a results folder."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise ConfigError(f"results: {str(folder)!r} has no manifest.json (not a sweep's results folder)")
+    return json.loads(path.read_text())
+
+
+def load_results(folder: str | os.PathLike) -> pd.DataFrame:
+    """One row per successful run (key, point, replication, seed, factors, final metrics), in
+    design order: the same frame whatever the number of workers or the order runs finished."""
+    load_manifest(folder)
+    df = _read_table(Path(folder), "results")
+    if df.empty:
+        return df
+    return df.drop_duplicates("key").sort_values(["point", "replication"]).reset_index(drop=True)
+
+
+def load_series(folder: str | os.PathLike) -> pd.DataFrame:
+    """One row per run and turn of the recorded series metrics, in design order."""
+    load_manifest(folder)
+    df = _read_table(Path(folder), "series")
+    if df.empty:
+        return df
+    return df.drop_duplicates(["key", "turn"]).sort_values(["point", "replication", "turn"]).reset_index(drop=True)
+
+
+def load_failures(folder: str | os.PathLike) -> pd.DataFrame:
+    """Runs that raised and have not succeeded since (error and traceback of the last attempt)."""
+    load_manifest(folder)
+    df = _read_table(Path(folder), "failures")
+    if df.empty:
+        return df
+    done = set(_read_table(Path(folder), "results").get("key", pd.Series(dtype=str)))
+    df = df[~df["key"].isin(done)].drop_duplicates("key", keep="last")
+    return df.sort_values(["point", "replication"]).reset_index(drop=True)

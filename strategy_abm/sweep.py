@@ -1,0 +1,223 @@
+"""The sweep runner: every (design point, replication) of an experiment once, in one process, in
+local worker processes, or on a Dask cluster, with results streamed to a :class:`ResultStore`.
+
+Runs are grouped into batches (``batch_size`` runs of consecutive keys per task) so scheduling
+costs little; at most a few batches per worker are in flight, so memory does not grow with the
+number of runs. A run's result depends only on its seed and point, so the stored results are the
+same whatever the number of workers, the scheduler, or the order in which runs finish.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import traceback
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import mesa
+
+from .config import ConfigError, load_scenario
+from .results import ResultStore
+
+IN_FLIGHT_PER_WORKER = 3
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did: counts of runs skipped (already stored), done and failed."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    failed_keys: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ worker side
+
+_SCENARIOS: OrderedDict = OrderedDict()  # per worker process: (experiment hash, point) -> Scenario
+
+
+def _point_scenario(task: dict, point: int, overrides: list[str]):
+    key = (task["hash"], point)
+    if key not in _SCENARIOS:
+        base = _SCENARIOS.get((task["hash"], None))
+        if base is None:
+            base = _from_text(task)
+            _SCENARIOS[(task["hash"], None)] = base
+        _SCENARIOS[key] = load_scenario(base, overrides)
+        while len(_SCENARIOS) > 64:
+            _SCENARIOS.popitem(last=False)
+    return _SCENARIOS[key]
+
+
+def _from_text(task: dict):
+    import tomllib
+
+    from .config import validate_scenario
+
+    return validate_scenario(tomllib.loads(task["scenario_text"]))
+
+
+def ishigami(x1: float, x2: float, x3: float, a: float = 7.0, b: float = 0.1) -> float:
+    """The Ishigami function (Ishigami and Homma 1990), the standard test of sensitivity analysis."""
+    return math.sin(x1) + a * math.sin(x2) ** 2 + b * x3**4 * math.sin(x1)
+
+
+def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
+    """Play a batch of runs (worker side). Returns ``(table, rows)`` pairs for the store; a run
+    that raises becomes a failure row with its error and traceback, and the batch goes on."""
+    from .model import CompetitionModel
+
+    out: list[tuple[str, list[dict]]] = []
+    final, series = task["final"], task["series"]
+    for run in task["runs"]:
+        ident = {k: run[k] for k in ("key", "point", "replication", "seed")}
+        try:
+            factors = run["factors"]
+            if task["model"] == "ishigami":
+                values = {"y": ishigami(factors["x1"], factors["x2"], factors["x3"])}
+                out.append(("results", [{**ident, **factors, **{m: values[m] for m in final}}]))
+                continue
+            scenario = _point_scenario(task, run["point"], run["overrides"])
+            model = CompetitionModel(scenario=scenario, seed=run["seed"], record=False)
+            rows = []
+            try:
+                if series:
+                    rows.append({**ident, "turn": 0, **{m: model.metrics[m] for m in series}})
+                while model.running:
+                    model.step()
+                    if series:
+                        rows.append({**ident, "turn": model.turn, **{m: model.metrics[m] for m in series}})
+                result = {**ident, **factors, **{m: model.metrics[m] for m in final}}
+            finally:
+                mesa.Agent._ids.pop(model, None)  # Mesa keeps every model alive through this dict
+            out.append(("results", [result]))
+            if rows:
+                out.append(("series", rows))
+        except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
+            out.append(("failures", [{**ident, "error": f"{type(exc).__name__}: {exc}",
+                                      "traceback": traceback.format_exc()}]))  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------------------------ driver side
+
+
+def _tasks(experiment, pending: Iterable, scenario_text: str | None) -> Iterator[dict]:
+    cfg = experiment.config
+    batch: list[dict] = []
+    for run in pending:
+        batch.append({
+            "key": run.key, "point": run.point, "replication": run.replication, "seed": run.seed,
+            "factors": experiment.points[run.point], "overrides": experiment.point_overrides(run.point),
+        })  # fmt: skip
+        if len(batch) >= cfg.batch_size:
+            yield _task(experiment, batch, scenario_text)
+            batch = []
+    if batch:
+        yield _task(experiment, batch, scenario_text)
+
+
+def _task(experiment, runs, scenario_text):
+    cfg = experiment.config
+    return {
+        "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text,
+        "final": cfg.record.final, "series": cfg.record.series, "runs": runs,
+    }  # fmt: skip
+
+
+def run_sweep(
+    experiment,
+    store: ResultStore,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> SweepReport:
+    """Run every run of ``experiment`` not yet in ``store``; returns what was done."""
+    from tqdm import tqdm
+
+    done_keys = store.done_keys()
+    report = SweepReport(total=experiment.n_runs, skipped=len(done_keys))
+    pending = (r for r in experiment.runs() if r.key not in done_keys)
+    tasks = _tasks(experiment, pending, experiment.resolved_scenario or None)
+    bar = tqdm(total=report.total, initial=report.skipped, unit="run", disable=not progress, smoothing=0.05,
+               desc=experiment.config.name, dynamic_ncols=True)  # fmt: skip
+
+    def collect(batch_rows):
+        for table, rows in batch_rows:
+            store.add(table, rows)
+            n = len(rows) if table != "series" else 0
+            if table == "results":
+                report.done += n
+            elif table == "failures":
+                report.failed += n
+                report.failed_keys.extend(r["key"] for r in rows)
+            bar.update(n)
+        bar.set_postfix(done=report.done, failed=report.failed, refresh=False)
+
+    try:
+        if scheduler:
+            _run_dask(tasks, collect, scheduler, workers)
+        elif workers <= 1:
+            for task in tasks:
+                collect(run_batch(task))
+        else:
+            _run_processes(tasks, collect, workers)
+    finally:
+        store.flush()
+        bar.close()
+    return report
+
+
+def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
+    # Mesa sets the spawn start method for the whole process; fork (where there is one) starts
+    # workers in milliseconds and they inherit the imported package.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
+        in_flight = set()
+        for task in tasks:
+            in_flight.add(pool.submit(run_batch, task))
+            if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    collect(f.result())
+        for f in in_flight:
+            collect(f.result())
+
+
+def _run_dask(tasks: Iterator[dict], collect, scheduler: str, workers: int) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise ConfigError("--scheduler: dask.distributed is not installed") from None
+    cluster = None
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)  # fmt: skip
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout=10)
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
+        with client:
+            n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+            window = as_completed()
+            in_flight = 0
+            for task in tasks:
+                window.add(client.submit(run_batch, task, pure=False))
+                in_flight += 1
+                if in_flight >= n_workers * IN_FLIGHT_PER_WORKER:
+                    collect(next(window).result())
+                    in_flight -= 1
+            for future in window:
+                collect(future.result())
+    finally:
+        if cluster is not None:
+            cluster.close()
