@@ -196,6 +196,13 @@ class HostConfig(Strict):
     debt_ceiling_pct_gdp: Annotated[float, Field(gt=0.0, le=300.0)]
     sources: dict[str, str]
 
+    @field_validator("creditors", mode="before")
+    @classmethod
+    def _creditor_ids(cls, v):
+        if isinstance(v, dict):
+            _check_keys(v, CREDITORS, "creditor")
+        return v
+
     @field_validator("creditors")
     @classmethod
     def _creditors(cls, v):
@@ -372,6 +379,8 @@ class RouteConfig(Strict):
     def _sourced(self):
         if self.volume_mt > self.capacity_mt:
             raise _FieldError("volume_mt", f"{self.volume_mt} is above capacity_mt {self.capacity_mt}")
+        if self.delay_days < self.min_delay_days:
+            raise _FieldError("delay_days", f"{self.delay_days} is below min_delay_days {self.min_delay_days}")
         _check_sources(
             self.sources,
             ["capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days", "tariff_usd_per_t",
@@ -471,7 +480,9 @@ class RulesConfig(Strict):
         return self
 
 
-PATH_RE = re.compile(r"^(hosts\.(\*|\{host\}|[a-z]+)(\.[a-z_]+){1,3}|routes\.[a-z]+\.[a-z_]+|trade\.[a-z_]+)$")
+PATH_RE = re.compile(
+    r"^(hosts\.(\*|\{host\}|[a-z0-9_]+)(\.[a-z0-9_]+){1,3}|routes\.[a-z0-9_]+\.[a-z0-9_]+|trade\.[a-z0-9_]+)$"
+)
 
 
 class EventEffect(Strict):

@@ -22,6 +22,10 @@ BOUNDS = {
     "governance": (0.0, 100.0),
     "environment_damage": (0.0, 100.0),
     "opinion": (-1.0, 1.0),
+    "refinanced": (0.0, 1.0),
+    "local_processing": (0.0, 1.0),
+    "revenue_share_gdp": (1e-9, 1.0),
+    "absorption_pct_gdp": (1e-9, 50.0),
 }
 POSITIVE = ("gdp_usd_bn", "maturity_years", "demand_mt", "logit_scale_usd_per_t", "transit_days",
             "revenue_share_gdp")  # fmt: skip
@@ -117,7 +121,19 @@ def _bounded(key: str, value: float) -> float:
         return min(hi, max(lo, value))
     if key in POSITIVE:
         return max(value, 1e-9)
-    if key in ("rate", "capacity_mt", "volume_mt", "delay_days", "tariff_usd_per_t"):
+    if key in (
+        "rate",
+        "debt",
+        "output_t",
+        "capacity_mt",
+        "volume_mt",
+        "delay_days",
+        "min_delay_days",
+        "tariff_usd_per_t",
+        "labour_entrants_k",
+        "energy_exports_usd_bn",
+        "debt_ceiling_pct_gdp",
+    ):
         return max(value, 0.0)
     return value
 
@@ -137,13 +153,20 @@ def _apply(container, key: str, op: str, value: float, bound: str) -> tuple:
     returns the change that undoes it."""
     old = _get(container, key)
     if op == "add":
-        new = _bounded(bound, old + value)
+        new = _floor(container, key, _bounded(bound, old + value))
         _set(container, key, new)
         return (container, key, "add", new - old, bound)
     if op == "mul":
-        new = _bounded(bound, old * value)
+        new = _floor(container, key, _bounded(bound, old * value))
         _set(container, key, new)
         factor = old / new if new and math.isfinite(old / new) else 1.0
         return (container, key, "mul", factor, bound)
-    _set(container, key, _bounded(bound, value))
+    _set(container, key, _floor(container, key, _bounded(bound, value)))
     return (container, key, "set", old, bound)
+
+
+def _floor(container, key: str, value: float) -> float:
+    """A route's delay never falls below what paperwork cannot remove (its min_delay_days)."""
+    if key == "delay_days" and isinstance(container, dict) and "min_delay_days" in container:
+        return max(value, container["min_delay_days"])
+    return value

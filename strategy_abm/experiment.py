@@ -245,7 +245,8 @@ def _check_factors(config: ExperimentConfig, scenario) -> None:
             try:
                 load_scenario(scenario, [f"{key}={_toml_value(value)}"])
             except ConfigError as exc:
-                raise ConfigError(f"factors.{key}: {exc}") from None
+                problem = str(exc).removeprefix(f"{key}: ")  # the scenario's message already names the key
+                raise ConfigError(f"factors.{key}: {problem}") from None
         if factor.range is not None:
             current = _lookup(raw, key)
             if isinstance(current, bool) or not isinstance(current, int | float):

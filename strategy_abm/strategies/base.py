@@ -159,7 +159,8 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
     try:
         cls.validate_params(params)
     except ValueError as exc:
-        raise _field_error(f"{where}.strategy_params", str(exc)) from None
+        key, _, problem = str(exc).partition(": ")  # "host_weights.zzz: unknown id ..." names the key
+        raise _field_error(f"{where}.strategy_params.{key}", problem) from None
     if toolkit is not None:
         # Only weights the config gives: a doctrine's defaults may name moves a power lacks
         # (they are skipped), so one doctrine can serve several powers.

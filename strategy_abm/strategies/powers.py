@@ -288,6 +288,12 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     gain += (
         w["energy"] * e.energy_export_shift * x * host.energy_exports_usd_bn / max(world.total_energy_exports(), 1e-9)
     )
-    gain += w["minerals"] * sum(e.mineral_output_t_per_bn.values()) * size * 1e-6
+    # A venture develops the host's best deposit (HostAgent._develop_minerals): its share of
+    # world supply, which the offerer takes, averaged over the minerals as the payoff is.
+    deposits = [e.mineral_output_t_per_bn[m] / world.world_minerals[m]["world_output_t"]
+                for m, mineral in host.minerals.items()
+                if mineral["developable"] and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
+    if deposits:
+        gain += w["minerals"] * max(deposits) * size * actor.toolkit[move_id] / len(world.world_minerals)
     gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
     return gain
