@@ -147,7 +147,7 @@ def cmd_sweep(args) -> int:
     from .analysis import format_summary, summarise
     from .experiment import load_experiment
     from .results import ResultStore, load_results
-    from .sweep import run_sweep
+    from .sweep import open_executor, run_sweep
 
     experiment = load_experiment(args.experiment)
     if args.scheduler and args.scheduler != "local" and "://" not in args.scheduler:
@@ -155,8 +155,9 @@ def cmd_sweep(args) -> int:
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"argument --out: {str(out)!r} is a file, not a folder")
-    store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
-    report = run_sweep(experiment, store, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    with open_executor(args.workers, args.scheduler) as executor:  # fails before anything is written
+        store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
+        report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
     cfg = experiment.config
     if not args.quiet:
         results = load_results(out)

@@ -132,8 +132,9 @@ class Experiment:
         path: where it was read from (``None`` if built in code).
         scenario: the resolved base scenario (overrides applied), or ``None`` for test models.
         points: one dict per design point, factor key -> value.
-        hash: SHA-256 of the experiment and its resolved scenario: results of another hash are
-            another experiment.
+        hash: SHA-256 of what determines the runs (the experiment less replications, batch size
+            and description, plus its resolved scenario): results of another hash are another
+            experiment; the same hash with more replications extends it.
     """
 
     def __init__(self, config: ExperimentConfig, path: Path | None = None, source_text: str = ""):
@@ -153,7 +154,10 @@ class Experiment:
                 raise ConfigError("record.series: test models have no time series")
         self.points = design_points(config)
         resolved = scenario_to_toml(self.scenario) if self.scenario is not None else ""
-        canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        # What determines each run's result. Not the replications (more of them extend an
+        # experiment: the first runs keep their keys and seeds), the batch size or the prose.
+        identity = config.model_dump(mode="json", exclude={"replications", "batch_size", "description"})
+        canonical = json.dumps(identity, sort_keys=True)
         self.hash = hashlib.sha256((canonical + "\n" + resolved).encode()).hexdigest()
         self.resolved_scenario = resolved
 

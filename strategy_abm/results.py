@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from .config import ConfigError
 
-TABLES = ("results", "series", "failures")
+TABLES = ("series", "results", "failures")  # flush order: series first (see ResultStore.flush)
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
 
 
@@ -102,8 +102,9 @@ class ResultStore:
             (self.folder / table).mkdir(parents=True, exist_ok=True)
             for stale in (self.folder / table).glob("*.tmp"):
                 stale.unlink()  # a part being written when the process died: it was never committed
-        if not manifest.exists():
-            _atomic_write_text(manifest, json.dumps(manifest_for(experiment), indent=1) + "\n")
+        # A new sweep, or a resume that extends the experiment (more replications): the manifest
+        # describes the experiment as it is now run.
+        _atomic_write_text(manifest, json.dumps(manifest_for(experiment), indent=1) + "\n")
         self._next = {t: self._count_parts(t) for t in TABLES}
 
     def _count_parts(self, table: str) -> int:
@@ -119,12 +120,17 @@ class ResultStore:
 
     def add(self, table: str, rows: list[dict]) -> None:
         self.buffers[table].extend(rows)
-        if len(self.buffers[table]) >= self.flush_rows:
+        if len(self.buffers[table]) >= self.flush_rows * (1 if table != "series" else 64):
             self.flush(table)
 
     def flush(self, table: str | None = None) -> None:
-        """Write buffered rows as a new part (atomically: temporary name, then rename)."""
-        for t in [table] if table else TABLES:
+        """Write buffered rows as new parts (atomically: temporary name, then rename).
+
+        Results are flushed only after the series buffered before them: a run's series rows
+        enter the store before its result row, so a result on disk implies its series is too,
+        and a run resumed as done never lacks its series."""
+        tables = TABLES if table in (None, "results") else (table,)
+        for t in tables:
             rows = self.buffers[t]
             if not rows:
                 continue

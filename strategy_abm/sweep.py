@@ -9,11 +9,12 @@ same whatever the number of workers, the scheduler, or the order in which runs f
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import traceback
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -83,9 +84,10 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
                 out.append(("results", [{**ident, **factors, **{m: values[m] for m in final}}]))
                 continue
             scenario = _point_scenario(task, run["point"], run["overrides"])
-            model = CompetitionModel(scenario=scenario, seed=run["seed"], record=False)
             rows = []
+            known = set(mesa.Agent._ids)
             try:
+                model = CompetitionModel(scenario=scenario, seed=run["seed"], record=False)
                 if series:
                     rows.append({**ident, "turn": 0, **{m: model.metrics[m] for m in series}})
                 while model.running:
@@ -94,10 +96,14 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
                         rows.append({**ident, "turn": model.turn, **{m: model.metrics[m] for m in series}})
                 result = {**ident, **factors, **{m: model.metrics[m] for m in final}}
             finally:
-                mesa.Agent._ids.pop(model, None)  # Mesa keeps every model alive through this dict
-            out.append(("results", [result]))
-            if rows:
+                # Mesa keeps every model ever built alive through Agent._ids (a model that failed
+                # half-built too): drop this run's entries so a worker's memory stays flat.
+                for m in [m for m in mesa.Agent._ids if m not in known]:
+                    del mesa.Agent._ids[m]
+                del known
+            if rows:  # series before results: a stored result implies its series is stored
                 out.append(("series", rows))
+            out.append(("results", [result]))
         except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
             out.append(("failures", [{**ident, "error": f"{type(exc).__name__}: {exc}",
                                       "traceback": traceback.format_exc()}]))  # fmt: skip
@@ -137,8 +143,15 @@ def run_sweep(
     workers: int = 1,
     scheduler: str | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> SweepReport:
-    """Run every run of ``experiment`` not yet in ``store``; returns what was done."""
+    """Run every run of ``experiment`` not yet in ``store``; returns what was done.
+
+    ``executor`` is an open :func:`open_executor` (the CLI opens it before creating the store, so
+    that an unreachable scheduler writes nothing); without one, it is opened here."""
+    if executor is None:
+        with open_executor(workers, scheduler) as opened:
+            return run_sweep(experiment, store, progress=progress, executor=opened)
     from tqdm import tqdm
 
     done_keys = store.done_keys()
@@ -161,17 +174,32 @@ def run_sweep(
         bar.set_postfix(done=report.done, failed=report.failed, refresh=False)
 
     try:
-        if scheduler:
-            _run_dask(tasks, collect, scheduler, workers)
-        elif workers <= 1:
-            for task in tasks:
-                collect(run_batch(task))
-        else:
-            _run_processes(tasks, collect, workers)
+        executor(tasks, collect)
     finally:
         store.flush()
         bar.close()
     return report
+
+
+Executor = Callable[[Iterator[dict], Callable], None]
+
+
+@contextlib.contextmanager
+def open_executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executor]:
+    """Where batches run: this process, local worker processes, or a Dask cluster (an address,
+    or ``"local"`` for a LocalCluster of ``workers`` processes). Yields ``execute(tasks, collect)``."""
+    if scheduler:
+        with _dask_client(scheduler, workers) as client:
+            yield lambda tasks, collect: _run_dask(client, tasks, collect)
+    elif workers <= 1:
+        yield _run_here
+    else:
+        yield lambda tasks, collect: _run_processes(tasks, collect, workers)
+
+
+def _run_here(tasks: Iterator[dict], collect) -> None:
+    for task in tasks:
+        collect(run_batch(task))
 
 
 def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
@@ -190,34 +218,36 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
             collect(f.result())
 
 
-def _run_dask(tasks: Iterator[dict], collect, scheduler: str, workers: int) -> None:
+@contextlib.contextmanager
+def _dask_client(scheduler: str, workers: int):
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
-    cluster = None
+    if scheduler == "local":
+        with LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+            yield client
+        return
     try:
-        if scheduler == "local":
-            cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)  # fmt: skip
-            client = Client(cluster)
-        else:
-            try:
-                client = Client(scheduler, timeout=10)
-            except (OSError, TimeoutError) as exc:
-                raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
-        with client:
-            n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
-            window = as_completed()
-            in_flight = 0
-            for task in tasks:
-                window.add(client.submit(run_batch, task, pure=False))
-                in_flight += 1
-                if in_flight >= n_workers * IN_FLIGHT_PER_WORKER:
-                    collect(next(window).result())
-                    in_flight -= 1
-            for future in window:
-                collect(future.result())
-    finally:
-        if cluster is not None:
-            cluster.close()
+        client = Client(scheduler, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
+    with client:
+        yield client
+
+
+def _run_dask(client, tasks: Iterator[dict], collect) -> None:
+    from distributed import as_completed
+
+    n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    window = as_completed()
+    in_flight = 0
+    for task in tasks:
+        window.add(client.submit(run_batch, task, pure=False))
+        in_flight += 1
+        if in_flight >= n_workers * IN_FLIGHT_PER_WORKER:
+            collect(next(window).result())
+            in_flight -= 1
+    for future in window:
+        collect(future.result())
