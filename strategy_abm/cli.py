@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
-                    help="runs per Parquet part: at most this many finished runs are redone after a crash")  # fmt: skip
+                    help="rows per Parquet part (runs, for the results table): at most this many "
+                    "finished runs are redone after a crash")  # fmt: skip
 
     sens = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep's results")
     sens.add_argument("results", type=Path, help="results folder of a sobol or morris sweep")
@@ -157,7 +158,12 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"argument --out: {str(out)!r} is a file, not a folder")
     with open_executor(args.workers, args.scheduler) as executor:  # fails before anything is written
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
-        report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
+        try:
+            report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
+        except KeyboardInterrupt:
+            print(f"strategy-abm: interrupted; finished runs are stored in {out}/ and --resume continues",
+                  file=sys.stderr)  # fmt: skip
+            return 130
     cfg = experiment.config
     if not args.quiet:
         results = load_results(out)
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("strategy-abm: interrupted; nothing was written", file=sys.stderr)
+        print("strategy-abm: interrupted", file=sys.stderr)
         return 130
 
 

@@ -783,7 +783,8 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
 
 def _format_validation_error(exc: ValidationError) -> str:
     errors = exc.errors()
-    err = errors[0]
+    # An unknown key is usually a typo of a required one: name it rather than the missing one.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in err["loc"]]
     msg = err["msg"]
     ctx = err.get("ctx") or {}

@@ -153,10 +153,18 @@ class Experiment:
             if config.record.series:
                 raise ConfigError("record.series: test models have no time series")
         self.points = design_points(config)
+        if self.scenario is not None:
+            # A sampled factor on an integer field (horizon_turns, a lag in turns) takes whole values.
+            raw = self.scenario.model_dump(mode="python")
+            whole = [k for k, f in config.factors.items() if f.range is not None and _is_int(_lookup(raw, k))]
+            for point in self.points:
+                for k in whole:
+                    point[k] = int(round(point[k]))
         resolved = scenario_to_toml(self.scenario) if self.scenario is not None else ""
         # What determines each run's result. Not the replications (more of them extend an
         # experiment: the first runs keep their keys and seeds), the batch size or the prose.
         identity = config.model_dump(mode="json", exclude={"replications", "batch_size", "description"})
+        identity["package_version"] = package_version()  # another version of the rules is another experiment
         canonical = json.dumps(identity, sort_keys=True)
         self.hash = hashlib.sha256((canonical + "\n" + resolved).encode()).hexdigest()
         self.resolved_scenario = resolved
@@ -245,6 +253,8 @@ def _check_factors(config: ExperimentConfig, scenario) -> None:
     raw = scenario.model_dump(mode="python", exclude_none=True)
     for key, factor in config.factors.items():
         probes = factor.values if factor.values is not None else list(factor.range)
+        if factor.range is not None and _is_int(_lookup(raw, key)):
+            probes = [int(round(v)) for v in probes]
         for value in probes:
             try:
                 load_scenario(scenario, [f"{key}={_toml_value(value)}"])
@@ -255,6 +265,16 @@ def _check_factors(config: ExperimentConfig, scenario) -> None:
             current = _lookup(raw, key)
             if isinstance(current, bool) or not isinstance(current, int | float):
                 raise ConfigError(f"factors.{key}: a range needs a numeric scenario value, not {current!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def package_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _lookup(raw: dict, key: str) -> Any:

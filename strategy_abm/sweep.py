@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import mesa
 
 from .config import ConfigError, load_scenario
+from .experiment import package_version
 from .results import ResultStore
 
 IN_FLIGHT_PER_WORKER = 3
@@ -74,6 +75,10 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     from .model import CompetitionModel
 
     out: list[tuple[str, list[dict]]] = []
+    if task["version"] != package_version():  # a cluster worker with other rules would mix results
+        error = f"worker runs strategy_abm {package_version()}, the sweep {task['version']}"
+        return [("failures", [{**{k: r[k] for k in ("key", "point", "replication", "seed")}, "error": error,
+                               "traceback": ""} for r in task["runs"]])]  # fmt: skip
     final, series = task["final"], task["series"]
     for run in task["runs"]:
         ident = {k: run[k] for k in ("key", "point", "replication", "seed")}
@@ -131,7 +136,7 @@ def _tasks(experiment, pending: Iterable, scenario_text: str | None) -> Iterator
 def _task(experiment, runs, scenario_text):
     cfg = experiment.config
     return {
-        "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text,
+        "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text, "version": package_version(),
         "final": cfg.record.final, "series": cfg.record.series, "runs": runs,
     }  # fmt: skip
 

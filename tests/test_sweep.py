@@ -372,8 +372,6 @@ BAD_EXPERIMENTS = {
     "empty_range": (HEAD + LHS + DSR + "range = [0.2, 0.2]\n" + REC, "factors.rules.distress_service_ratio"),
     "range_of_three": (HEAD + LHS + DSR + "range = [0.1, 0.2, 0.3]\n" + REC, "factors.rules.distress_service_ratio"),
     "range_on_string_field": (HEAD + LHS + STRAT + "range = [0.0, 1.0]\n" + REC, "factors.powers.china.strategy"),
-    "range_on_integer_field": (HEAD + LHS + '[factors."horizon_turns"]\nrange = [2.0, 4.0]\n' + REC,
-                               "factors.horizon_turns"),
     "values_in_sobol": (HEAD + SOBOL + DSR + "values = [0.1, 0.2]\n" + REC, "factors.rules.distress_service_ratio"),
     "range_in_full_factorial": (HEAD + FF + DSR + "range = [0.1, 0.2]\n" + REC, "factors.rules.distress_service_ratio"),
     "values_and_range": (HEAD + FF + DSR + "values = [0.1]\nrange = [0.1, 0.2]\n" + REC,
@@ -642,3 +640,11 @@ def test_run_batch_leaves_no_models_when_a_model_fails_to_build(tmp_path, monkey
         mesa.Agent._ids.pop(model)
     assert [t for t, _ in out] == ["failures"] * 10
     assert not leaked
+
+
+def test_a_sampled_factor_on_an_integer_field_takes_whole_values(tmp_path):
+    """horizon_turns is an integer: a Latin hypercube over [2, 6] plays whole numbers of turns."""
+    text = HEAD + LHS + '[factors."horizon_turns"]\nrange = [2.0, 6.0]\n' + REC
+    exp = load_experiment(write(tmp_path / "int.toml", text))
+    values = [p["horizon_turns"] for p in exp.points]
+    assert all(isinstance(v, int) and 2 <= v <= 6 for v in values), values
