@@ -65,6 +65,14 @@ def is_near_distress(host, world) -> bool:
     return host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio
 
 
+SCORING_CLASSIFIER = {
+    "kinds": ("host",),
+    "stochastic": False,
+    "inspects": ("offers", "influence", "debt"),
+    "actors": "any",
+}
+
+
 class ScoringHost(HostStrategy):
     """Benefit minus weighted concentration and debt penalties; accepts the best positive
     offers within its limits."""
@@ -120,12 +128,7 @@ class MultiVector(ScoringHost):
     growth and jobs, but balance between powers and keep debt sustainable."""
 
     name = "multi_vector"
-    classifier = {
-        "kinds": ("host",),
-        "stochastic": False,
-        "inspects": ("offers", "influence", "debt"),
-        "actors": "any",
-    }
+    classifier = SCORING_CLASSIFIER
 
 
 class DebtAverse(ScoringHost):
@@ -133,12 +136,7 @@ class DebtAverse(ScoringHost):
     Tajikistan's exposure to Chinese credit in the brief): heavy debt penalty, low soft ceiling."""
 
     name = "debt_averse"
-    classifier = {
-        "kinds": ("host",),
-        "stochastic": False,
-        "inspects": ("offers", "influence", "debt"),
-        "actors": "any",
-    }
+    classifier = SCORING_CLASSIFIER
     defaults = {**ScoringHost.defaults, "debt_penalty": 5.0, "soft_debt_ceiling": 0.25}
 
 
@@ -147,12 +145,7 @@ class ChinaLeaning(ScoringHost):
     penalty for China's lead."""
 
     name = "china_leaning"
-    classifier = {
-        "kinds": ("host",),
-        "stochastic": False,
-        "inspects": ("offers", "influence", "debt"),
-        "actors": "any",
-    }
+    classifier = SCORING_CLASSIFIER
     defaults = {**ScoringHost.defaults, "concentration_penalty": 0.5, "bias": {"china": 0.1}}
 
     def score(self, actor, offer, world, view=None):
@@ -168,12 +161,7 @@ class ClosedNeutral(ScoringHost):
     relief only, at half its absorption capacity."""
 
     name = "closed_neutral"
-    classifier = {
-        "kinds": ("host",),
-        "stochastic": False,
-        "inspects": ("offers", "debt"),
-        "actors": "any",
-    }
+    classifier = {"kinds": ("host",), "stochastic": False, "inspects": ("offers", "debt"), "actors": "any"}
     defaults = {**ScoringHost.defaults, "absorption_scale": 0.5, "debt_penalty": 2.0}
     allowed_domains = ("energy",)
     allowed_moves = ("grant_aid", "debt_relief")

@@ -62,6 +62,16 @@ class HostRoom:
             self.owed[host] -= size
 
 
+def portfolio_classifier(*actors: str) -> dict:
+    """Classifier of a portfolio strategy: deterministic, for powers; ``actors`` whose doctrine it is."""
+    return {
+        "kinds": ("power",),
+        "stochastic": False,
+        "inspects": ("budget", "host limits", "acceptance"),
+        "actors": "any" if actors == ("any",) else actors,
+    }
+
+
 class PortfolioStrategy(PowerStrategy):
     """Weights over moves and hosts; the base of the doctrines and the tunable ``parametric``."""
 
@@ -132,12 +142,7 @@ class Parametric(PortfolioStrategy):
     With no ``move_weights`` it spreads evenly over the toolkit."""
 
     name = "parametric"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": "any",
-    }
+    classifier = portfolio_classifier("any")
 
 
 class BriClassic(PortfolioStrategy):
@@ -146,12 +151,7 @@ class BriClassic(PortfolioStrategy):
     standards, concentrated where China already leads."""
 
     name = "bri_classic"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("china",),
-    }
+    classifier = portfolio_classifier("china")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"policy_bank_loan": 0.30, "hard_infrastructure": 0.25, "telecom_5g": 0.12,
@@ -168,12 +168,7 @@ class Bri2(PortfolioStrategy):
     2.0 cloud and AI), green-tech exports, training and jobs; fewer loans."""
 
     name = "bri_2"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("china",),
-    }
+    classifier = portfolio_classifier("china")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"green_tech": 0.25, "cloud_ai": 0.12, "telecom_5g": 0.10, "logistics_platform": 0.08,
@@ -191,12 +186,7 @@ class PgiiAsymmetric(PortfolioStrategy):
     C5+1 critical minerals, B5+1 business platform, TRIPP."""
 
     name = "pgii_asymmetric"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("us", "g7"),
-    }
+    classifier = portfolio_classifier("us", "g7")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"soft_infrastructure": 0.18, "blended_finance": 0.20, "training": 0.10, "open_ran": 0.10,
@@ -213,12 +203,7 @@ class FossilFirst(PortfolioStrategy):
     and gas and pipelines, which cuts against PGII's soft-infrastructure basis."""
 
     name = "fossil_first"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("us",),
-    }
+    classifier = portfolio_classifier("us")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"fossil_energy": 0.55, "critical_minerals": 0.15, "blended_finance": 0.15,
@@ -234,12 +219,7 @@ class GlobalGateway(PortfolioStrategy):
     water, the Middle Corridor and soft infrastructure, critical raw materials."""
 
     name = "global_gateway"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("g7",),
-    }
+    classifier = portfolio_classifier("g7")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"green_tech": 0.22, "corridor_upgrade": 0.18, "soft_infrastructure": 0.15,
@@ -256,12 +236,7 @@ class Incumbent(PortfolioStrategy):
     corridor, security-backed grants and surveillance, debt relief for states in distress."""
 
     name = "incumbent"
-    classifier = {
-        "kinds": ("power",),
-        "stochastic": False,
-        "inspects": ("budget", "host limits", "acceptance"),
-        "actors": ("russia",),
-    }
+    classifier = portfolio_classifier("russia")
     defaults = {
         **PortfolioStrategy.defaults,
         "move_weights": {"fossil_energy": 0.30, "power_grid": 0.20, "grant_aid": 0.15, "debt_relief": 0.10,
