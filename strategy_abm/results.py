@@ -78,6 +78,15 @@ def manifest_for(experiment) -> dict:
     }
 
 
+def manifest_json(manifest: dict) -> str:
+    """The manifest as JSON: readable fields indented, the per-run columns on one line each (a
+    100,000-run sweep would otherwise take 400,000 lines)."""
+    head = {k: v for k, v in manifest.items() if k != "runs"}
+    text = json.dumps(head, indent=1)[:-2]  # reopen the object to append the runs
+    runs = ",\n".join(f'  "{k}": {json.dumps(v, separators=(",", ":"))}' for k, v in manifest["runs"].items())
+    return f'{text},\n "runs": {{\n{runs}\n }}\n}}\n'
+
+
 class ResultStore:
     """Appends run records to a results folder in Parquet parts of ``flush_rows`` rows."""
 
@@ -104,7 +113,7 @@ class ResultStore:
                 stale.unlink()  # a part being written when the process died: it was never committed
         # A new sweep, or a resume that extends the experiment (more replications): the manifest
         # describes the experiment as it is now run.
-        _atomic_write_text(manifest, json.dumps(manifest_for(experiment), indent=1) + "\n")
+        _atomic_write_text(manifest, manifest_json(manifest_for(experiment)))
         self._next = {t: self._count_parts(t) for t in TABLES}
 
     def _count_parts(self, table: str) -> int:
