@@ -8,22 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from .config import ConfigError
 from .results import load_manifest, load_results, load_series
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
-
 
 def summarise(results: pd.DataFrame, metrics: list[str], factors: list[str]) -> pd.DataFrame:
-    """Mean and 95% interval (normal approximation over replications) of each metric per point."""
+    """Mean and 95% confidence interval (Student's t over replications) of each metric per point."""
     rows = []
     for point, group in results.groupby("point", sort=True):
         row = {"point": point, "runs": len(group), **{f: group[f].iloc[0] for f in factors}}
         for m in metrics:
             values = group[m].to_numpy(dtype=float)
             mean = float(values.mean())
-            half = Z95 * float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+            n = len(values)
+            half = student_t.ppf(0.975, n - 1) * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
             row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = mean, mean - half, mean + half
         rows.append(row)
     return pd.DataFrame(rows)

@@ -148,7 +148,7 @@ class Mineral(Strict):
     output_t: NonNeg = 0.0
     offtake: dict[str, float] = Field(default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0})
     local_processing: Share = 0.0
-    developable: bool = True  # deposits a critical_minerals venture can develop
+    developable: bool = False  # a deposit a critical_minerals venture can develop (say so explicitly)
 
     @field_validator("offtake")
     @classmethod
@@ -225,7 +225,7 @@ class HostConfig(Strict):
     @classmethod
     def _minerals(cls, v):
         _check_keys(v, MINERALS, "mineral", complete=False)
-        return {k: v.get(k, Mineral(developable=False)) for k in MINERALS}
+        return {k: v.get(k, Mineral()) for k in MINERALS}
 
     @model_validator(mode="after")
     def _sourced(self):

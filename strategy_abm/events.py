@@ -40,7 +40,8 @@ class EventEngine:
         start = model.start_year
         for ev in events:
             if ev.at is not None:
-                turn = round((parse_date(ev.at) - start) * model.turns_per_year) + 1
+                # The turn whose period contains the date (floor, not round: halves must not go to even).
+                turn = math.floor((parse_date(ev.at) - start) * model.turns_per_year + 1e-9) + 1
                 self.scripted.setdefault(turn, []).append(ev)
         self.random = [ev for ev in events if ev.probability_per_year is not None]
         self.active: list[tuple[int, EventConfig, list[tuple]]] = []  # (expiry turn, event, undo)
@@ -61,16 +62,16 @@ class EventEngine:
                 still.append((expiry, ev, undo))
         self.active = still
         for ev in self.scripted.get(turn, []):
-            self._fire(ev, ev.target, turn)
+            self._fire(ev, turn)
         for ev in self.random:
             p = 1.0 - (1.0 - ev.probability_per_year) ** model.dt
             if model.rng.random() < p:
-                target = ev.target
-                if target == "random_host":
-                    target = HOSTS[int(model.rng.integers(len(HOSTS)))]
-                self._fire(ev, target, turn)
+                self._fire(ev, turn)
 
-    def _fire(self, ev: EventConfig, target: str | None, turn: int) -> None:
+    def _fire(self, ev: EventConfig, turn: int) -> None:
+        target = ev.target
+        if target == "random_host":  # scripted or random: the host is drawn from the model's generator
+            target = HOSTS[int(self.model.rng.integers(len(HOSTS)))]
         undo = []
         for eff in ev.effects:
             for container, key, bound in self._resolve(eff.path, target):
@@ -159,8 +160,9 @@ def _apply(container, key: str, op: str, value: float, bound: str) -> tuple:
     if op == "mul":
         new = _floor(container, key, _bounded(bound, old * value))
         _set(container, key, new)
-        factor = old / new if new and math.isfinite(old / new) else 1.0
-        return (container, key, "mul", factor, bound)
+        if new == 0 or not math.isfinite(old / new):
+            return (container, key, "set", old, bound)  # a product with zero cannot be divided back
+        return (container, key, "mul", old / new, bound)
     _set(container, key, _floor(container, key, _bounded(bound, value)))
     return (container, key, "set", old, bound)
 

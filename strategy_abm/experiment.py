@@ -10,6 +10,7 @@ SALib, seeded by the master seed, so the design too is a function of the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -164,7 +165,7 @@ class Experiment:
         # What determines each run's result. Not the replications (more of them extend an
         # experiment: the first runs keep their keys and seeds), the batch size or the prose.
         identity = config.model_dump(mode="json", exclude={"replications", "batch_size", "description"})
-        identity["package_version"] = package_version()  # another version of the rules is another experiment
+        identity["code"] = code_fingerprint()  # other rules (even uncommitted edits) make another experiment
         canonical = json.dumps(identity, sort_keys=True)
         self.hash = hashlib.sha256((canonical + "\n" + resolved).encode()).hexdigest()
         self.resolved_scenario = resolved
@@ -275,6 +276,18 @@ def package_version() -> str:
     from . import __version__
 
     return __version__
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 of the package's version and source files: the rules a run was played with. The
+    version alone misses edits to an editable install; the sources catch them."""
+    digest = hashlib.sha256(package_version().encode())
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _lookup(raw: dict, key: str) -> Any:

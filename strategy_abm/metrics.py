@@ -150,7 +150,7 @@ def compute_metrics(model) -> dict[str, float]:
         power.components = comps
         power.payoff = sum(w[k] * v for k, v in comps.items() if k != "cost") - w["cost"] * comps["cost"]
         if model.turn > 0:
-            power.payoff_total += power.payoff
+            power.payoff_total += power.payoff * model.dt  # payoff-years: totals comparable across turn lengths
         m[f"influence_{p}"] = regional[p]
         m[f"payoff_{p}"] = power.payoff
         m[f"spent_usd_bn_{p}"] = power.ledger.total
@@ -183,7 +183,7 @@ def compute_metrics(model) -> dict[str, float]:
             + hw["jobs"] * jobs
         )
         if model.turn > 0:
-            host.payoff_total += host.payoff
+            host.payoff_total += host.payoff * model.dt
         total_debt = host.debt_total
         host.record = {
             "actor": h,

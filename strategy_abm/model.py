@@ -93,7 +93,6 @@ class CompetitionModel(mesa.Model):
         self._running: list[Project] = []
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
-        self.offers_this_turn: list[tuple[Offer, bool]] = []
 
         # Turn 0: influence stocks at the equilibrium of today's presence, so that the initial
         # state is the calibration rather than a transient.
@@ -177,7 +176,6 @@ class CompetitionModel(mesa.Model):
 
     def _responses(self, offers: dict[str, list[Offer]]) -> list[Offer]:
         accepted_all = []
-        self.offers_this_turn = []
         for hid in HOSTS:
             host = self.hosts[hid]
             host.refill_absorption(self.dt)
@@ -190,7 +188,8 @@ class CompetitionModel(mesa.Model):
                 if ok:
                     pool.remove(o)
                 self.powers[o.power].remember(hid, o.move, ok)
-                self.offers_this_turn.append((o, ok))
+                if not self.record:  # batch runs keep no event log: skip building its sentences
+                    continue
                 move = self.moves[o.move]
                 purpose = f" {move.purpose}" if move.purpose else ""
                 self.log(

@@ -169,10 +169,11 @@ def load_manifest(folder: str | os.PathLike) -> dict:
 def load_results(folder: str | os.PathLike) -> pd.DataFrame:
     """One row per successful run (key, point, replication, seed, factors, final metrics), in
     design order: the same frame whatever the number of workers or the order runs finished."""
-    load_manifest(folder)
+    manifest = load_manifest(folder)
     df = _read_table(Path(folder), "results")
     if df.empty:
         return df
+    df = df[df["key"].isin(manifest["runs"]["key"])]  # runs of the experiment as last run (see --resume)
     return df.drop_duplicates("key").sort_values(["point", "replication"]).reset_index(drop=True)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import mesa
 
 from .config import ConfigError, load_scenario
-from .experiment import package_version
+from .experiment import code_fingerprint, package_version
 from .results import ResultStore
 
 IN_FLIGHT_PER_WORKER = 3
@@ -75,8 +75,8 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     from .model import CompetitionModel
 
     out: list[tuple[str, list[dict]]] = []
-    if task["version"] != package_version():  # a cluster worker with other rules would mix results
-        error = f"worker runs strategy_abm {package_version()}, the sweep {task['version']}"
+    if task["code"] != code_fingerprint():  # a cluster worker with other rules would mix results
+        error = f"worker runs other strategy_abm code ({package_version()}, {code_fingerprint()[:12]})"
         return [("failures", [{**{k: r[k] for k in ("key", "point", "replication", "seed")}, "error": error,
                                "traceback": ""} for r in task["runs"]])]  # fmt: skip
     final, series = task["final"], task["series"]
@@ -136,7 +136,7 @@ def _tasks(experiment, pending: Iterable, scenario_text: str | None) -> Iterator
 def _task(experiment, runs, scenario_text):
     cfg = experiment.config
     return {
-        "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text, "version": package_version(),
+        "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text, "code": code_fingerprint(),
         "final": cfg.record.final, "series": cfg.record.series, "runs": runs,
     }  # fmt: skip
 
@@ -159,7 +159,8 @@ def run_sweep(
             return run_sweep(experiment, store, progress=progress, executor=opened)
     from tqdm import tqdm
 
-    done_keys = store.done_keys()
+    # Only this experiment's runs count (a folder resumed with fewer replications keeps the others).
+    done_keys = store.done_keys() & {r.key for r in experiment.runs()}
     report = SweepReport(total=experiment.n_runs, skipped=len(done_keys))
     pending = (r for r in experiment.runs() if r.key not in done_keys)
     tasks = _tasks(experiment, pending, experiment.resolved_scenario or None)

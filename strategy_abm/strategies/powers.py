@@ -118,7 +118,9 @@ class PortfolioStrategy(PowerStrategy):
                 rate = actor.acceptance_rate(h, move_id)
                 if rate < GIVE_UP_RATE:  # this host keeps refusing this move: stop offering it
                     continue
-                score = (target - offered_host[h] / total) * rate
+                deficit = target - offered_host[h] / total
+                # Refusals lower a host's claim whether it is below (x rate) or above (/ rate) target.
+                score = deficit * rate if deficit >= 0 else deficit / rate
                 if score > best_score:
                     best, best_score, best_cap = h, score, cap
             if best is None:
