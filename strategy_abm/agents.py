@@ -325,7 +325,7 @@ class HostAgent(mesa.Agent):
     def economy_step(self, dt: float, penalty: float) -> None:
         """GDP grows; non-rolled-over debt amortises."""
         growth = self.growth_rate - (penalty if self.distress else 0.0)
-        self.gdp_usd_bn *= 1.0 + growth * dt
+        self.gdp_usd_bn *= (1.0 + growth) ** dt  # annual rate compounded per turn
         for k, d in rules.amortise(self.creditors, dt, growth).items():
             self.creditors[k]["debt"] = d
 

@@ -309,7 +309,7 @@ class CompetitionModel(mesa.Model):
     def _trade(self) -> None:
         """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
         t = self.trade
-        t["demand_mt"] *= 1.0 + t["demand_growth"] * self.dt
+        t["demand_mt"] *= (1.0 + t["demand_growth"]) ** self.dt
         costs = {
             r: rules.route_cost(v, t["value_of_time_usd_per_t_day"], t["risk_cost_usd_per_t"])
             for r, v in self.routes.items()

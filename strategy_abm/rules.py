@@ -61,11 +61,11 @@ def debt_service(creditors: Mapping[str, Mapping[str, float]]) -> float:
 def amortise(creditors: Mapping[str, Mapping[str, float]], dt: float, gdp_growth: float) -> dict[str, float]:
     """Debt by creditor after one turn: the part not rolled over amortises, the rolled-over part
     (share rho_c) keeps pace with the economy (background borrowing from multilateral and
-    private lenders): D_c' = D_c (1 - (1 - rho_c) dt / m_c) (1 + g dt)^rho_c."""
+    private lenders): D_c' = D_c (1 - (1 - rho_c) dt / m_c) (1 + g)^(rho_c dt)."""
     return {
         k: c["debt"]
         * max(0.0, 1.0 - (1.0 - c["refinanced"]) * dt / c["maturity_years"])
-        * (1.0 + gdp_growth * dt) ** c["refinanced"]
+        * (1.0 + gdp_growth) ** (dt * c["refinanced"])
         for k, c in creditors.items()
     }
 
