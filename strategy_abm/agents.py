@@ -62,7 +62,7 @@ class PowerAgent(mesa.Agent):
     Attributes:
         actor_id: ``china``, ``us``, ``g7`` or ``russia``.
         budget_available: public money (USD bn) it may commit this turn.
-        spent: cumulative public spending; ``spent_turn`` this turn's.
+        ledger: cumulative public spending (total, by domain, by move); ``spent_turn`` this turn's.
         payoff: this turn's payoff; ``payoff_total`` the running sum.
     """
 
@@ -225,7 +225,7 @@ class HostAgent(mesa.Agent):
 
     def refill_absorption(self, dt: float) -> None:
         """Capacity comes back at the annual rate and can be saved up to one year's worth,
-        so a lumpy project larger than a quarter's capacity can still be taken on."""
+        so a lumpy project larger than one turn's capacity can still be taken on."""
         annual = self.absorption_per_year()
         self.absorption_room = min(annual, self.absorption_room + annual * dt)
 
@@ -246,8 +246,8 @@ class HostAgent(mesa.Agent):
         c["maturity_years"] = rules.blend_rate(c["debt"], c["maturity_years"], amount, maturity)
         c["debt"] += amount
 
-    def complete(self, offer: Offer, move: MoveType, efficiency: float, region) -> dict[str, float]:
-        """Apply a completed project's effects; returns what changed for the event log."""
+    def complete(self, offer: Offer, move: MoveType, efficiency: float, region) -> None:
+        """Apply a completed project's effects to this host (and its corridor effects to the region)."""
         e = move.effects
         power = offer.power
         bloc, partner = POWER_BLOC[power], POWER_PARTNER[power]
@@ -292,8 +292,7 @@ class HostAgent(mesa.Agent):
         if e.debt_relief:
             relief = min(self.creditors[power]["debt"], e.debt_relief * offer.size_usd_bn)
             self.creditors[power]["debt"] -= relief
-        region.apply_route_effects(e, size, power)
-        return {"intensity": x}
+        region.apply_route_effects(e, size)
 
     def _develop_minerals(self, power: str, e, size: float, x: float, world_output: dict[str, float]) -> None:
         """A venture develops one deposit: the developable mineral where its output adds most

@@ -864,7 +864,10 @@ def load_scenario(
         raw = name_or_path.model_dump(mode="python")
         return validate_scenario(apply_overrides(raw, overrides))
     path = resolve_path(name_or_path)
-    return _load_cached(str(path.resolve()), path.stat().st_mtime, tuple(overrides or ()))
+    # The cache key holds the modification times of the file's folder and of the built-in configs,
+    # so editing a base that a scenario extends is seen too.
+    stamp = max(p.stat().st_mtime for folder in {path.parent, configs_dir()} for p in folder.glob("*.toml"))
+    return _load_cached(str(path.resolve()), stamp, tuple(overrides or ()))
 
 
 def scenario_to_toml(scenario: Scenario) -> str:

@@ -266,7 +266,7 @@ class CompetitionModel(mesa.Model):
         self._running = [p for p in self._running if p.status is ProjectStatus.RUNNING]
         return self._running
 
-    def apply_route_effects(self, effects, size: float, power: str) -> None:
+    def apply_route_effects(self, effects, size: float) -> None:
         """Corridor effects of a completed project (capacity, delays, cargo split)."""
         for r, per_bn in effects.route_capacity_mt_per_bn.items():
             self.routes[r]["capacity_mt"] = max(0.0, self.routes[r]["capacity_mt"] + per_bn * size)

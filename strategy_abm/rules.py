@@ -99,7 +99,8 @@ def hazards(governance: float, standards: float, failure: float, delay: float, d
 
 
 def lag_turns(lag_years: float, turns_per_year: int) -> int:
-    """Turns from commitment to completion (at least one: effects come after commitment)."""
+    """Turns a project takes, counting the turn of commitment (which it works through): a
+    one-turn project completes at the end of the turn it is accepted in."""
     return max(1, math.ceil(lag_years * turns_per_year - 1e-9))
 
 

@@ -2,7 +2,7 @@
 
 A *portfolio* strategy spreads a share of the available budget over moves and hosts by weights,
 offering next whichever move (and host) is furthest below its target share of what has been
-offered so far, so that over a game the spending mix follows the doctrine's weights. Hosts that
+offered so far, so that over a game the mix of offers follows the doctrine's weights. Hosts that
 keep refusing a move get fewer such offers (acceptance memory).
 """
 
