@@ -179,10 +179,11 @@ def load_results(folder: str | os.PathLike) -> pd.DataFrame:
 
 def load_series(folder: str | os.PathLike) -> pd.DataFrame:
     """One row per run and turn of the recorded series metrics, in design order."""
-    load_manifest(folder)
+    manifest = load_manifest(folder)
     df = _read_table(Path(folder), "series")
     if df.empty:
         return df
+    df = df[df["key"].isin(manifest["runs"]["key"])]  # runs of the experiment as last run (see --resume)
     return df.drop_duplicates(["key", "turn"]).sort_values(["point", "replication", "turn"]).reset_index(drop=True)
 
 
