@@ -138,7 +138,6 @@ class HostAgent(mesa.Agent):
         self.cfg = cfg
         self.strategy = strategy
         self.gdp_usd_bn = cfg.gdp_usd_bn
-        self.gdp_initial = cfg.gdp_usd_bn
         self.growth_rate = cfg.growth_rate
         self.revenue_share_gdp = cfg.revenue_share_gdp
         self.population_m = cfg.population_m
@@ -178,7 +177,6 @@ class HostAgent(mesa.Agent):
         self.gdp_turn_start = cfg.gdp_usd_bn
         self.payoff = 0.0
         self.payoff_total = 0.0
-        self.accepted_turn_usd_bn = 0.0
         self.absorption_room = 0.0
 
     # ------------------------------------------------------------------ derived state

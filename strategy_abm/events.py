@@ -27,8 +27,7 @@ BOUNDS = {
     "revenue_share_gdp": (1e-9, 1.0),
     "absorption_pct_gdp": (1e-9, 50.0),
 }
-POSITIVE = ("gdp_usd_bn", "maturity_years", "demand_mt", "logit_scale_usd_per_t", "transit_days",
-            "revenue_share_gdp")  # fmt: skip
+POSITIVE = ("gdp_usd_bn", "maturity_years", "demand_mt", "logit_scale_usd_per_t", "transit_days")
 
 
 class EventEngine:

@@ -190,8 +190,7 @@ class Experiment:
 
     def problem(self) -> dict:
         """SALib's problem dict of the sampled factors."""
-        names = list(self.config.factors)
-        return {"num_vars": len(names), "names": names, "bounds": [list(self.config.factors[n].range) for n in names]}
+        return salib_problem(self.config)
 
 
 def run_seed(master_seed: int, point: int, replication: int) -> int:
@@ -204,6 +203,12 @@ def run_key(experiment_hash: str, point: int, replication: int) -> str:
     return hashlib.sha256(f"{experiment_hash}:{point}:{replication}".encode()).hexdigest()[:20]
 
 
+def salib_problem(config: ExperimentConfig) -> dict:
+    """SALib's problem dict: the sampled factors, in file order, with their ranges."""
+    names = list(config.factors)
+    return {"num_vars": len(names), "names": names, "bounds": [list(config.factors[n].range) for n in names]}
+
+
 def design_points(config: ExperimentConfig) -> list[dict[str, Any]]:
     """The design's points in a fixed order (a function of the file alone)."""
     names = list(config.factors)
@@ -211,7 +216,7 @@ def design_points(config: ExperimentConfig) -> list[dict[str, Any]]:
     if kind == "full_factorial":
         values = [config.factors[n].values for n in names]
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
-    problem = {"num_vars": len(names), "names": names, "bounds": [list(config.factors[n].range) for n in names]}
+    problem = salib_problem(config)
     n, seed = config.design.samples, config.master_seed
     if kind == "latin_hypercube":
         from SALib.sample import latin

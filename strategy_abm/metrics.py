@@ -7,6 +7,7 @@ twice on the first collect, so they must not compute or draw anything.
 
 from __future__ import annotations
 
+from . import rules
 from .agents import HostAgent, PowerAgent
 from .config import OBJECTIVES
 from .ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
@@ -56,14 +57,6 @@ def actor_reporters() -> dict[type, dict]:
         return agent.record
 
     return {PowerAgent: {"state": state}, HostAgent: {"state": state}}
-
-
-def _digital_share(host, bloc: str) -> float:
-    return (
-        host.telecom_vendor_shares.get(bloc, 0.0)
-        + host.cloud_shares.get(bloc, 0.0)
-        + host.logistics_platform_shares.get(bloc, 0.0)
-    ) / 3.0
 
 
 def mineral_shares(model) -> dict[str, float]:
@@ -137,7 +130,7 @@ def compute_metrics(model) -> dict[str, float]:
         comps = {
             "influence": regional[p],
             "leverage": sum(gdp_w[h] * hosts[h].creditors[p]["debt"] / debt_totals[h] for h in HOSTS),
-            "digital": sum(_digital_share(hosts[h], bloc) for h in HOSTS) / len(HOSTS),
+            "digital": sum(rules.digital_share(hosts[h], bloc) for h in HOSTS) / len(HOSTS),
             "energy": sum(hosts[h].energy_exports_usd_bn * hosts[h].energy_export_shares[partner] for h in HOSTS)
             / energy_total,
             "minerals": minerals[p],

@@ -213,7 +213,6 @@ class CompetitionModel(mesa.Model):
             power.charge(move, o.size_usd_bn)
             power.offers_accepted += 1
             power.ledger.by_move[o.move] = power.ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
-            host.accepted_turn_usd_bn += o.size_usd_bn
             host.absorption_room -= o.size_usd_bn * move.local_absorption
             if move.debt_fraction > 0:
                 host.borrow(
@@ -343,7 +342,6 @@ class CompetitionModel(mesa.Model):
         self.metrics = compute_metrics(self)
         for host in self.hosts.values():
             host.jobs_turn_k = 0.0
-            host.accepted_turn_usd_bn = 0.0
 
     # ------------------------------------------------------------------ running
 

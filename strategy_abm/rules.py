@@ -157,6 +157,16 @@ def western_credit(power: str, western_split: Mapping[str, float]) -> float:
     return western_split.get(power, 1.0) if POWER_BLOC[power] == "western" else 1.0
 
 
+def digital_share(host, bloc: str) -> float:
+    """A bloc's mean share of a host's telecom gear, cloud and logistics platform (0 where it
+    has no offer, as Russia in cloud and platforms)."""
+    return (
+        host.telecom_vendor_shares.get(bloc, 0.0)
+        + host.cloud_shares.get(bloc, 0.0)
+        + host.logistics_platform_shares.get(bloc, 0.0)
+    ) / 3.0
+
+
 def presence(host, power: str, weights: Mapping[str, float], western_split: Mapping[str, float]) -> float:
     """Ongoing presence of a power in a host, 0..1: trade, debt, digital, energy and mineral ties.
 
@@ -166,11 +176,7 @@ def presence(host, power: str, weights: Mapping[str, float], western_split: Mapp
     credit = western_credit(power, western_split)
     debt_total = sum(c["debt"] for c in host.creditors.values())
     debt = host.creditors[power]["debt"] / debt_total if debt_total > 0 else 0.0
-    digital = (
-        host.telecom_vendor_shares.get(bloc, 0.0)
-        + host.cloud_shares.get(bloc, 0.0)
-        + host.logistics_platform_shares.get(bloc, 0.0)
-    ) / 3.0
+    digital = digital_share(host, bloc)
     producing = [m for m in host.minerals.values() if m["output_t"] > 0]
     minerals = sum(m["offtake"][power] for m in producing) / len(producing) if producing else 0.0
     return (
