@@ -68,7 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", type=Path, default=None, help="results folder (default runs/sweeps/<experiment>)")
     sw.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
     sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="a Dask scheduler (tcp://HOST:PORT), or 'local' for a LocalCluster of --workers")  # fmt: skip
+                    help="a Dask scheduler (tcp://HOST:PORT or tls://HOST:PORT), or 'local' for a LocalCluster of "
+                    "--workers on this machine (loopback, TLS, no dashboard)")  # fmt: skip
+    sw.add_argument("--tls-ca-file", default=None, metavar="FILE", help="CA certificate of a tls:// scheduler (PEM)")
+    sw.add_argument("--tls-cert", default=None, metavar="FILE", help="this client's certificate for a tls:// scheduler")
+    sw.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
@@ -148,15 +152,22 @@ def cmd_sweep(args) -> int:
     from .analysis import format_summary, summarise
     from .experiment import load_experiment
     from .results import ResultStore, load_results
-    from .sweep import open_executor, run_sweep
+    from .sweep import TLSFiles, check_scheduler, open_executor, run_sweep
 
     experiment = load_experiment(args.experiment)
-    if args.scheduler and args.scheduler != "local" and "://" not in args.scheduler:
-        raise UsageError(f"argument --scheduler: expected tcp://HOST:PORT or 'local', got {args.scheduler!r}")
+    tls = None
+    if args.tls_ca_file or args.tls_cert or args.tls_key:
+        if not (args.tls_ca_file and args.tls_cert):
+            raise UsageError("argument --tls-ca-file/--tls-cert: a tls:// scheduler needs both")
+        tls = TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
+        if not args.scheduler:
+            raise UsageError("argument --tls-ca-file: certificates go with --scheduler tls://HOST:PORT")
+    if args.scheduler:
+        check_scheduler(args.scheduler, tls)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"argument --out: {str(out)!r} is a file, not a folder")
-    with open_executor(args.workers, args.scheduler) as executor:  # fails before anything is written
+    with open_executor(args.workers, args.scheduler, tls=tls) as executor:  # fails before anything is written
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import multiprocessing
+import os
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -191,11 +192,14 @@ Executor = Callable[[Iterator[dict], Callable], None]
 
 
 @contextlib.contextmanager
-def open_executor(workers: int = 1, scheduler: str | None = None) -> Iterator[Executor]:
+def open_executor(workers: int = 1, scheduler: str | None = None, *, tls: TLSFiles | None = None) -> Iterator[Executor]:
     """Where batches run: this process, local worker processes, or a Dask cluster (an address,
-    or ``"local"`` for a LocalCluster of ``workers`` processes). Yields ``execute(tasks, collect)``."""
+    or ``"local"`` for a LocalCluster of ``workers`` processes). Yields ``execute(tasks, collect)``.
+
+    ``tls`` holds the certificate files for a ``tls://`` scheduler. Raises :class:`ConfigError`
+    (one line) for a malformed address, missing certificate files or an unreachable scheduler."""
     if scheduler:
-        with _dask_client(scheduler, workers) as client:
+        with _dask_client(scheduler, workers, tls) as client:
             yield lambda tasks, collect: _run_dask(client, tasks, collect)
     elif workers <= 1:
         yield _run_here
@@ -224,21 +228,66 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
             collect(f.result())
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files that let this driver join a Dask cluster secured with TLS (Dask's
+    ``Security(tls_ca_file, tls_client_cert, tls_client_key, require_encryption=True)``)."""
+
+    ca_file: str
+    cert: str
+    key: str | None = None  # None: the key is in the certificate file
+
+
+def check_scheduler(address: str, tls: TLSFiles | None = None) -> None:
+    """A scheduler is ``local`` or ``tcp://HOST:PORT`` / ``tls://HOST:PORT``; certificate files go
+    with ``tls://`` only, and must be readable files. Raises :class:`ConfigError` (one line)."""
+    if address != "local":
+        scheme, sep, rest = address.partition("://")
+        host, colon, port = rest.rpartition(":")
+        if not sep or scheme not in ("tcp", "tls") or not colon or not host.strip("[]") or not port.isdigit() \
+                or not 0 < int(port) < 65536:  # fmt: skip
+            raise ConfigError(f"--scheduler: expected tcp://HOST:PORT, tls://HOST:PORT or 'local', got {address!r}")
+    if address.startswith("tls://") and tls is None:
+        raise ConfigError("--scheduler: a tls:// scheduler needs --tls-ca-file and --tls-cert (and --tls-key)")
+    if tls is not None:
+        if not address.startswith("tls://"):
+            raise ConfigError("--tls-ca-file: certificates go with a tls:// scheduler (a local cluster makes its own)")
+        for option, path in (("--tls-ca-file", tls.ca_file), ("--tls-cert", tls.cert), ("--tls-key", tls.key)):
+            if path is not None and not os.path.isfile(path):
+                raise ConfigError(f"{option}: {path!r} is not a file")
+
+
 @contextlib.contextmanager
-def _dask_client(scheduler: str, workers: int):
+def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
     try:
+        import dask
         from distributed import Client, LocalCluster
+        from distributed.security import Security
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
+    check_scheduler(scheduler, tls)
     if scheduler == "local":
-        with LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        # Loopback only, no dashboard, and TLS with throwaway certificates: another local user or
+        # process cannot connect to the scheduler and run code on the workers. The scheduler's
+        # HTTP server (Dask always starts one) binds a random loopback port and serves no routes.
+        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+            cluster = LocalCluster(
+                n_workers=max(workers, 1), threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, security=True,
+            )  # fmt: skip
+        with cluster, Client(cluster) as client:
             yield client
         return
+    security = None
+    if tls is not None:
+        security = Security(tls_ca_file=tls.ca_file, tls_client_cert=tls.cert, tls_client_key=tls.key,
+                            require_encryption=True)  # fmt: skip
     try:
-        client = Client(scheduler, timeout=10)
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
+        client = Client(scheduler, timeout=10, security=security)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        # TypeError/ValueError: Dask's words for a TLS scheduler reached without certificates
+        # or with unusable ones.
+        raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {' '.join(str(exc).split())}") from None
     with client:
         yield client
 

@@ -1,0 +1,173 @@
+"""Dask: the local cluster listens on loopback only, with no dashboard and TLS (a process without
+its throwaway certificate cannot join it and run code on the workers); a shared cluster can
+require certificates (``tls://`` with ``--tls-ca-file/--tls-cert/--tls-key``); bad addresses and
+certificate options are one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import psutil
+import pytest
+
+from strategy_abm.cli import main as cli_main
+from strategy_abm.experiment import experiments_dir
+from strategy_abm.results import load_results, load_series
+from strategy_abm.sweep import _dask_client
+
+PREFIX = "strategy-abm: error: "
+SMOKE = experiments_dir() / "smoke.toml"
+
+
+def run_cli(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(PREFIX), stderr
+    return lines[0]
+
+
+def _listening(pids: set[int]) -> list[tuple[str, int]]:
+    return [(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids]  # fmt: skip
+
+
+def test_local_cluster_is_loopback_tls_and_has_no_dashboard():
+    from distributed import Client
+
+    me = psutil.Process()
+    with _dask_client("local", 2) as client:
+        address = client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        pids = {me.pid, *(p.pid for p in me.children(recursive=True))}
+        listening = _listening(pids)
+        assert listening, "no listening socket found for the cluster"
+        assert all(ip == "127.0.0.1" for ip, _ in listening), listening
+        assert 8787 not in {port for _, port in listening}  # Dask's dashboard port
+        assert not _serves_dashboard(client)
+        # Another process on this machine, without the cluster's certificate, cannot connect.
+        with pytest.raises((TypeError, OSError, ValueError)):
+            Client(address, timeout=3)
+
+
+def _serves_dashboard(client) -> bool:
+    import urllib.error
+    import urllib.request
+
+    port = client.scheduler_info()["services"].get("dashboard")
+    if port is None:
+        return False
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=3)  # noqa: S310 - loopback
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
+    return True
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """A two-worker cluster that requires TLS client certificates, with its PEM files on disk
+    (as a shared cluster's administrator would hand them out)."""
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    security = Security.temporary()
+    folder = tmp_path_factory.mktemp("certs")
+    (folder / "ca.pem").write_text(security.tls_ca_file)
+    (folder / "client.pem").write_text(security.tls_client_cert)
+    (folder / "client.key").write_text(security.tls_client_key)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      security=security) as cluster:  # fmt: skip
+        yield cluster.scheduler_address, folder
+
+
+def test_sweep_on_a_tls_cluster_with_certificates_equals_a_local_sweep(tls_cluster, tmp_path):
+    address, certs = tls_cluster
+    assert address.startswith("tls://")
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", tmp_path / "tls", "--quiet", "--scheduler", address,
+                              "--tls-ca-file", certs / "ca.pem", "--tls-cert", certs / "client.pem",
+                              "--tls-key", certs / "client.key")  # fmt: skip
+    assert code == 0, stderr
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", tmp_path / "here", "--quiet")
+    assert code == 0, stderr
+    ref = load_results(tmp_path / "here")
+    assert len(ref) == 6
+    assert ref.equals(load_results(tmp_path / "tls"))
+    assert load_series(tmp_path / "here").equals(load_series(tmp_path / "tls"))
+
+
+def test_a_tls_cluster_refuses_a_certificate_it_did_not_issue(tls_cluster, tmp_path):
+    from distributed.security import Security
+
+    address, certs = tls_cluster
+    other = Security.temporary()  # a valid certificate, from another authority
+    (tmp_path / "ca.pem").write_text(other.tls_ca_file)
+    (tmp_path / "c.pem").write_text(other.tls_client_cert)
+    (tmp_path / "c.key").write_text(other.tls_client_key)
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--scheduler", address,
+                              "--tls-ca-file", tmp_path / "ca.pem", "--tls-cert", tmp_path / "c.pem",
+                              "--tls-key", tmp_path / "c.key")  # fmt: skip
+    assert code == 2
+    assert f"--scheduler: cannot reach {address!r}" in one_error_line(stderr)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (["--scheduler", "foo://x:1"], "--scheduler"),
+        (["--scheduler", "tcp://"], "--scheduler"),
+        (["--scheduler", "tcp://host"], "--scheduler"),
+        (["--scheduler", "tcp://:8786"], "--scheduler"),
+        (["--scheduler", "tcp://host:99999"], "--scheduler"),
+        (["--scheduler", "tls://127.0.0.1:8786"], "--tls-ca-file"),
+        (
+            ["--scheduler", "tls://127.0.0.1:8786", "--tls-ca-file", "@CERT", "--tls-cert", "@TMP/none.pem"],
+            "--tls-cert",
+        ),
+        (["--scheduler", "tls://127.0.0.1:8786", "--tls-ca-file", "@CERT"], "--tls-cert"),
+        (["--tls-ca-file", "@CERT", "--tls-cert", "@CERT"], "--tls-ca-file"),
+        (["--scheduler", "local", "--tls-ca-file", "@CERT", "--tls-cert", "@CERT"], "--tls-ca-file"),
+        (["--scheduler", "tcp://127.0.0.1:8786", "--tls-ca-file", "@CERT", "--tls-cert", "@CERT"], "--tls-ca-file"),
+    ],
+    ids=[
+        "scheme",
+        "no_host",
+        "no_port",
+        "empty_host",
+        "port_range",
+        "tls_without_certs",
+        "missing_cert_file",
+        "cert_missing",
+        "certs_without_scheduler",
+        "certs_with_local",
+        "certs_with_tcp",
+    ],  # fmt: skip
+)
+def test_bad_scheduler_and_certificate_options_are_one_line_errors(tmp_path, options, field):
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not really a certificate\n")
+    options = [o.replace("@CERT", str(cert)).replace("@TMP", str(tmp_path)) for o in options]
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", *options)
+    assert code == 2
+    assert field in one_error_line(stderr)
+    assert not out.exists()
+
+
+def test_unusable_certificate_files_are_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--scheduler", "tls://127.0.0.1:9",
+                              "--tls-ca-file", bad, "--tls-cert", bad)  # fmt: skip
+    assert code == 2
+    assert "--scheduler" in one_error_line(stderr)
+    assert not out.exists()
