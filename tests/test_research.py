@@ -8,6 +8,7 @@ import tracemalloc
 import weakref
 
 import mesa
+import pytest
 
 from strategy_abm import CompetitionModel
 from strategy_abm.agents import AGENT_IDS
@@ -62,3 +63,78 @@ def test_mesa_batch_run_leaves_no_model_alive():
     assert len(rows) == 3
     gc.collect()
     assert sum(isinstance(o, CompetitionModel) for o in gc.get_objects()) == before
+
+
+# ------------------------------------------------------------------ sweeps over strategy parameters (section 9)
+
+PARAMETRIC = """name = "par"
+scenario = "baseline"
+overrides = ["powers.us.strategy=parametric"]
+horizon_turns = 2
+replications = 1
+master_seed = 3
+[design]
+kind = "latin_hypercube"
+samples = 5
+[factors."{key}"]
+range = [{low}, {high}]
+[record]
+final = ["spent_usd_bn_us"]
+"""
+
+
+def _experiment(tmp_path, text: str, name: str = "exp.toml"):
+    from strategy_abm.experiment import load_experiment
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_experiment(path)
+
+
+def test_a_latin_hypercube_over_parametric_spend_share_runs_and_stores_the_sampled_values(tmp_path):
+    from strategy_abm.results import ResultStore, load_results
+    from strategy_abm.sweep import run_sweep
+
+    key = "powers.us.strategy_params.spend_share"
+    exp = _experiment(tmp_path, PARAMETRIC.format(key=key, low=0.2, high=0.9))
+    sampled = [p[key] for p in exp.points]
+    assert len(set(sampled)) == 5 and all(0.2 <= v <= 0.9 for v in sampled)
+    # One sample per fifth of the range: a Latin hypercube.
+    assert sorted(int((v - 0.2) / 0.7 * 5) for v in sampled) == [0, 1, 2, 3, 4]
+    report = run_sweep(exp, ResultStore(tmp_path / "out", exp), progress=False)
+    assert (report.done, report.failed) == (5, 0)
+    results = load_results(tmp_path / "out")
+    assert results[key].tolist() == sampled
+    # Each run plays its sampled share.
+    model = CompetitionModel(scenario=exp.scenario, overrides=exp.point_overrides(2), seed=0)
+    assert model.powers["us"].strategy.params["spend_share"] == sampled[2]
+
+
+def test_an_unset_strategy_parameter_plays_its_strategys_default():
+    from strategy_abm.config import load_scenario
+    from strategy_abm.experiment import _lookup
+    from strategy_abm.strategies import REGISTRY
+
+    raw = load_scenario("baseline", ["powers.us.strategy=parametric"]).model_dump(mode="python", exclude_none=True)
+    assert _lookup(raw, "powers.us.strategy_params.spend_share") == REGISTRY["parametric"].defaults["spend_share"]
+    china = raw["powers"]["china"]["strategy"]
+    assert _lookup(raw, "powers.china.strategy_params.offer_size") == REGISTRY[china].defaults["offer_size"]
+    assert _lookup(raw, "powers.us.strategy_params.host_weights") is None  # a table, not tunable
+
+
+@pytest.mark.parametrize(
+    ("key", "low", "high", "message"),
+    [
+        ("powers.us.strategy_params.spend_share", 0.2, 1.5, "spend_share: 1.5 is outside [0.0, 1.0]"),
+        ("powers.us.strategy_params.spend_share", -0.5, 0.5, "spend_share: -0.5 is outside [0.0, 1.0]"),
+        ("powers.us.strategy_params.host_weights", 0.2, 0.5, "host_weights: must be a table"),
+        ("powers.us.strategy_params.nope", 0.2, 0.5, "nope: unknown parameter of strategy 'parametric'"),
+    ],
+)
+def test_a_range_outside_a_strategy_parameters_bounds_is_refused_naming_the_factor(tmp_path, key, low, high, message):
+    from strategy_abm.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _experiment(tmp_path, PARAMETRIC.format(key=key, low=low, high=high))
+    assert str(err.value).startswith(f"factors.{key.rsplit('.', 1)[0]}.")
+    assert message in str(err.value)
