@@ -138,3 +138,62 @@ def test_a_range_outside_a_strategy_parameters_bounds_is_refused_naming_the_fact
         _experiment(tmp_path, PARAMETRIC.format(key=key, low=low, high=high))
     assert str(err.value).startswith(f"factors.{key.rsplit('.', 1)[0]}.")
     assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ distress counts and dates (section 9)
+
+LOW_THRESHOLD = "rules.distress_service_ratio=0.12"  # Uzbekistan and Tajikistan in distress from turn 1
+
+
+def test_distress_turns_count_the_turns_in_distress_in_model_csv_and_summary(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from strategy_abm.ids import HOSTS
+    from strategy_abm.output import write_run
+
+    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    write_run(model, tmp_path / "run", plots=False)
+    frame = pd.read_csv(tmp_path / "run" / "model.csv")
+    for h in HOSTS:
+        assert frame[f"distress_turns_{h}"].tolist() == frame[f"distress_{h}"].cumsum().tolist()
+    # Tajikistan leaves distress after 4 turns: the count keeps them.
+    assert frame["distress_tjk"].tolist() == [0, 1, 1, 1, 1, 0, 0]
+    assert frame["distress_turns_tjk"].tolist() == [0, 1, 2, 3, 4, 4, 4]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["final"]["distress_turns_tjk"] == 4.0 == summary["hosts"]["tjk"]["distress_turns"]
+    assert summary["final"]["distress_turns_uzb"] == 6.0
+
+
+def test_a_sweep_records_distress_turns_and_the_date_of_each_series_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from strategy_abm.output import model_frame
+    from strategy_abm.results import ResultStore, load_results, load_series
+    from strategy_abm.sweep import run_sweep
+
+    text = f"""name = "dates"
+scenario = "hindcast_2022"
+overrides = ["{LOW_THRESHOLD}"]
+horizon_turns = 6
+replications = 2
+master_seed = 11
+[record]
+final = ["distress_turns_tjk", "distress_turns_uzb"]
+series = ["distress_tjk", "distress_turns_tjk"]
+"""
+    exp = _experiment(tmp_path, text)
+    run_sweep(exp, ResultStore(tmp_path / "out", exp), progress=False)
+    results, series = load_results(tmp_path / "out"), load_series(tmp_path / "out")
+    for (_, run), (_, rows) in zip(results.iterrows(), series.groupby("key", sort=False), strict=True):
+        model = CompetitionModel(scenario=exp.scenario, seed=int(run["seed"])).run()
+        frame = model_frame(model)
+        assert rows["date"].tolist() == frame["date"].tolist()  # 2021Q4 (turn 0), 2022Q1, ...
+        assert rows["distress_turns_tjk"].tolist() == frame["distress_turns_tjk"].tolist()
+        assert run["distress_turns_tjk"] == rows["distress_turns_tjk"].iloc[-1] == model.hosts["tjk"].distress_turns
+        assert run["distress_turns_uzb"] == model.hosts["uzb"].distress_turns
+    assert series["date"].iloc[:2].tolist() == ["2021Q4", "2022Q1"]
+    for part in (tmp_path / "out" / "series").glob("part-*.parquet"):
+        assert pq.read_schema(part).field("date").type == pa.string()
