@@ -29,18 +29,106 @@ def summarise(results: pd.DataFrame, metrics: list[str], factors: list[str]) -> 
     return pd.DataFrame(rows)
 
 
-def format_summary(summary: pd.DataFrame, metrics: list[str], factors: list[str], max_points: int = 40) -> str:
-    """The summary as a text table (one line per design point)."""
+SUMMARY_WIDTH = 120  # columns of the terminal the sweep's summary is laid out for
+INTERVAL_NOTE = (
+    "Each metric: mean ± half-width of the 95% confidence interval of the mean over the point's "
+    "replications (Student's t, t(0.975, n - 1) sd / sqrt(n), n = runs; n/a with one run)."
+)
+
+
+def format_summary(
+    summary: pd.DataFrame, metrics: list[str], factors: list[str], max_points: int = 40, width: int = SUMMARY_WIDTH
+) -> str:
+    """The summary as text, no line longer than ``width``: a note saying what ± is, then tables
+    of one line per design point (the first ``max_points``). Columns that do not fit in one
+    table go to the next, each table repeating ``point`` and ``runs``; factors go to tables of
+    their own when they leave no room for a metric. Factor keys are shortened to their shortest
+    distinct dotted ending (``china.strategy``), with a key to the full names."""
+    import textwrap
+
     shown = summary.head(max_points)
-    head = ["point", *factors, *metrics]
-    lines = ["  ".join(f"{h:>22}" for h in head)]
-    for _, r in shown.iterrows():
-        cells = [f"{int(r['point']):>22}", *(f"{str(r[f]):>22}" for f in factors)]
-        cells += [f"{r[m + '_mean']:>10.4f} ±{(r[m + '_hi'] - r[m + '_mean']):>9.4f}" for m in metrics]
-        lines.append("  ".join(cells))
+    names = short_keys(factors)
+    key = [("point", [str(int(p)) for p in shown["point"]]), ("runs", [str(int(n)) for n in shown["runs"]])]
+    factor_cols = [(names[f], [_factor_value(v) for v in shown[f]]) for f in factors]
+    metric_cols = [
+        (m, [_estimate(r[f"{m}_mean"], r[f"{m}_hi"] - r[f"{m}_mean"]) for _, r in shown.iterrows()]) for m in metrics
+    ]
+    lines = textwrap.wrap(INTERVAL_NOTE, width)
+    renamed = [f"{names[f]} = {f}" for f in factors if names[f] != f]
+    if renamed:
+        lines.append("Factors:")
+        for text in renamed:
+            lines += textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    ")
+    fixed = key + factor_cols
+    if metric_cols and _table_width([*fixed, max(metric_cols, key=_column_width)]) > width:
+        tables = _pack(key, factor_cols, width) + _pack(key, metric_cols, width)
+    else:
+        tables = _pack(fixed, metric_cols, width)
+    for columns in tables:
+        widths = [_column_width(c) for c in columns]
+        lines.append("")
+        lines.append("  ".join(f"{h:>{w}}" for (h, _), w in zip(columns, widths, strict=True)))
+        for i in range(len(shown)):
+            lines.append("  ".join(f"{cells[i]:>{w}}" for (_, cells), w in zip(columns, widths, strict=True)))
     if len(summary) > max_points:
         lines.append(f"... {len(summary) - max_points} more design points (load_results for all)")
     return "\n".join(lines)
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """Short names of dotted factor keys: an actor's key keeps the actor and the last part
+    (``powers.china.strategy`` -> ``china.strategy``, ``powers.us.strategy_params.spend_share`` ->
+    ``us.spend_share``); another its shortest ending that no other key ends with
+    (``moves.policy_bank_loan.loan_rate`` -> ``loan_rate``). Names that would still clash stay whole."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) >= 3 and parts[0] in ("powers", "hosts"):
+            out[key] = f"{parts[1]}.{parts[-1]}"
+            continue
+        for n in range(1, len(parts) + 1):
+            ending = ".".join(parts[-n:])
+            if not any(other != key and (other == ending or other.endswith("." + ending)) for other in keys):
+                break
+        out[key] = ending
+    out = {k: _clip(v) for k, v in out.items()}
+    names = list(out.values())
+    return {k: v if names.count(v) == 1 else k for k, v in out.items()}
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _factor_value(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else _clip(str(value))
+
+
+def _estimate(mean: float, half: float) -> str:
+    return f"{mean:.4f} ± {'n/a' if math.isnan(half) else f'{half:.4f}'}"
+
+
+def _column_width(column: tuple[str, list[str]]) -> int:
+    header, cells = column
+    return max([len(header), *map(len, cells)])
+
+
+def _table_width(columns: list) -> int:
+    return sum(map(_column_width, columns)) + 2 * (len(columns) - 1)
+
+
+def _pack(fixed: list, columns: list, width: int) -> list[list]:
+    """Tables of ``fixed`` and as many of ``columns`` (in order, at least one) as fit in ``width``."""
+    tables: list[list] = []
+    current: list = []
+    for column in columns:
+        if current and _table_width([*fixed, *current, column]) > width:
+            tables.append([*fixed, *current])
+            current = []
+        current.append(column)
+    if current or not tables:
+        tables.append([*fixed, *current])
+    return tables
 
 
 def point_means(results: pd.DataFrame, metric: str, n_points: int) -> np.ndarray:

@@ -197,3 +197,93 @@ series = ["distress_tjk", "distress_turns_tjk"]
     assert series["date"].iloc[:2].tolist() == ["2021Q4", "2022Q1"]
     for part in (tmp_path / "out" / "series").glob("part-*.parquet"):
         assert pq.read_schema(part).field("date").type == pa.string()
+
+
+# ------------------------------------------------------------------ the sweep's summary table (section 9)
+
+LONG_FACTORS = [
+    "rules.distress_service_ratio",
+    "moves.policy_bank_loan.loan_rate",
+    "moves.policy_bank_loan.loan_maturity_years",
+    "moves.hard_infrastructure.debt_fraction",
+    "powers.china.budget_usd_bn_per_year",
+    "powers.us.strategy_params.spend_share",
+]
+
+
+def _fake_results(factors: list[str], metrics: list[str], points: int, reps: int, seed: int = 0):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(points):
+        values = {f: float(rng.uniform(0.1, 30.0)) for f in factors}
+        for r in range(reps):
+            rows.append({"point": p, "replication": r, **values, **{m: float(rng.normal(50, 40)) for m in metrics}})
+    return pd.DataFrame(rows)
+
+
+def test_the_summary_says_what_plus_minus_is_and_fits_120_columns():
+    from strategy_abm.analysis import format_summary, summarise
+    from strategy_abm.metrics import METRIC_COLUMNS
+
+    metrics = list(METRIC_COLUMNS)  # every metric: several tables
+    results = _fake_results(LONG_FACTORS, metrics, points=45, reps=3)
+    text = format_summary(summarise(results, metrics, LONG_FACTORS), metrics, LONG_FACTORS)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 120
+    note = " ".join(lines[:3])
+    assert "mean ± half-width of the 95% confidence interval of the mean" in note
+    assert "replications" in note and "Student's t" in note
+    # Every factor and metric has a column, under a short name keyed to its full name.
+    headers = [line.split() for line in lines if line.startswith("point")]
+    columns = [c for h in headers for c in h if c not in ("point", "runs")]
+    assert sorted(columns) == sorted(
+        [*metrics, "distress_service_ratio", "loan_rate", "loan_maturity_years", "debt_fraction",
+         "china.budget_usd_bn_per_year", "us.spend_share"]
+    )  # fmt: skip
+    assert "  us.spend_share = powers.us.strategy_params.spend_share" in lines
+    assert all(h[:2] == ["point", "runs"] for h in headers)
+    assert sum(line.strip().startswith("39 ") for line in lines) == len(headers)  # 40 points in each table
+    assert lines[-1] == "... 5 more design points (load_results for all)"
+
+
+def test_the_summary_shows_the_mean_and_the_t_interval_half_width():
+    import pandas as pd
+
+    from strategy_abm.analysis import format_summary, summarise
+
+    results = pd.DataFrame({"point": [0, 0, 0, 1], "replication": [0, 1, 2, 0], "powers.china.strategy":
+                            ["bri_2", "bri_2", "bri_2", "bri_classic"], "influence_china": [1.0, 2.0, 3.0, 5.0]})  # fmt: skip
+    factors = ["powers.china.strategy"]
+    text = format_summary(summarise(results, ["influence_china"], factors), ["influence_china"], factors)
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
+    # mean 2, half-width t(0.975, 2) * 1 / sqrt(3) = 4.3027 * 0.57735 = 2.4841; one run: no interval.
+    assert rows == [["0", "3", "bri_2", "2.0000", "±", "2.4841"], ["1", "1", "bri_classic", "5.0000", "±", "n/a"]]
+
+
+def test_the_sweep_command_prints_a_summary_within_120_columns(tmp_path, capsys):
+    from strategy_abm.cli import main
+    from strategy_abm.metrics import METRIC_COLUMNS
+
+    final = ", ".join(f'"{m}"' for m in METRIC_COLUMNS[:20])
+    text = f"""name = "wide"
+scenario = "baseline"
+horizon_turns = 1
+replications = 2
+master_seed = 1
+[factors."powers.china.strategy"]
+values = ["bri_classic", "bri_2"]
+[factors."moves.policy_bank_loan.loan_maturity_years"]
+values = [10.0, 20.0]
+[record]
+final = [{final}]
+"""
+    (tmp_path / "wide.toml").write_text(text, encoding="utf-8")
+    assert main(["sweep", str(tmp_path / "wide.toml"), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("wide: 8 runs done")  # the last line names the folder, whatever its length
+    assert max(map(len, out[:-1])) <= 120 and len(out) > 20
+    assert out[0].startswith("Each metric: mean ± half-width of the 95% confidence interval of the mean")
+    assert "  china.strategy = powers.china.strategy" in out

@@ -131,22 +131,24 @@ def test_sweep_prints_one_summary_line_per_design_point(smoke_runs):
     exp = load_experiment(SMOKE)
     metrics, factors = exp.config.record.final, list(exp.config.factors)
     lines = stdout.splitlines()
-    head = lines[0].split()
-    assert head == ["point", *factors, *metrics]
+    assert lines[0].startswith("Each metric: mean ± half-width of the 95% confidence interval of the mean")
+    start = next(i for i, line in enumerate(lines) if line.startswith("point"))
+    assert lines[start].split() == ["point", "runs", "china.strategy", *metrics]  # one table fits 120 columns
     summary = summarise(load_results(smoke_runs["one"]["dir"]), metrics, factors)
-    body = lines[1 : 1 + len(exp.points)]
+    body = lines[start + 1 : start + 1 + len(exp.points)]
     assert len(exp.points) == 2 and len(summary) == 2
     for line, (_, row), point in zip(body, summary.iterrows(), exp.points, strict=True):
         assert line.count("±") == len(metrics), line
         cells = line.split()
         assert int(cells[0]) == row["point"]
-        assert cells[1] == point["powers.china.strategy"]
-        for i, m in enumerate(metrics):  # each metric is "mean ±half"
-            mean, half = float(cells[2 + 3 * i]), float(cells[4 + 3 * i])
-            assert cells[3 + 3 * i] == "±"
+        assert int(cells[1]) == row["runs"] == 3
+        assert cells[2] == point["powers.china.strategy"]
+        for i, m in enumerate(metrics):  # each metric is "mean ± half"
+            mean, half = float(cells[3 + 3 * i]), float(cells[5 + 3 * i])
+            assert cells[4 + 3 * i] == "±"
             assert mean == pytest.approx(row[f"{m}_mean"], abs=1e-4)
             assert half == pytest.approx(row[f"{m}_hi"] - row[f"{m}_mean"], abs=1e-4)
-    assert lines[1 + len(exp.points)].startswith("smoke: 6 runs done")
+    assert lines[start + 1 + len(exp.points)].startswith("smoke: 6 runs done")
 
 
 # ------------------------------------------------------------------ 10. the manifest
