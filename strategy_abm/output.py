@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -131,7 +132,7 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
         (tmp / "summary.json").write_text(json.dumps(summary(model), indent=2, sort_keys=False) + "\n")
         header = (
             f"# Fully resolved scenario of this run (seed {model.seed}).\n"
-            f"# Re-run: strategy-abm run {out / 'config.toml'} --seed {model.seed}\n"
+            f"# Re-run: strategy-abm run {shlex.quote(str(out / 'config.toml'))} --seed {model.seed}\n"
         )
         (tmp / "config.toml").write_text(header + scenario_to_toml(model.scenario))
         if plots:
