@@ -30,6 +30,8 @@ METRIC_COLUMNS: list[str] = [
     "tungsten_non_china_share",
     "china_overland_energy_usd_bn",
 ]
+# Metrics that are 0/1 states: summarised over runs as the share of runs in the state.
+BINARY_METRICS = frozenset(f"distress_{h}" for h in HOSTS)
 
 POWER_FIELDS = [
     "budget_available", "spent_turn", "spent_total", "private_mobilised", "offers_made",

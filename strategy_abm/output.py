@@ -138,7 +138,7 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
         if plots:
             from .plots import plot_run
 
-            plot_run(mdf, adf, tmp / "plots")
+            plot_run(mdf, adf, tmp / "plots", scenario=model.scenario.name, seed=model.seed)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             if old.exists():

@@ -254,8 +254,12 @@ def test_the_summary_shows_the_mean_and_the_t_interval_half_width():
 
     from strategy_abm.analysis import format_summary, summarise
 
-    results = pd.DataFrame({"point": [0, 0, 0, 1], "replication": [0, 1, 2, 0], "powers.china.strategy":
-                            ["bri_2", "bri_2", "bri_2", "bri_classic"], "influence_china": [1.0, 2.0, 3.0, 5.0]})  # fmt: skip
+    results = pd.DataFrame({
+        "point": [0, 0, 0, 1],
+        "replication": [0, 1, 2, 0],
+        "powers.china.strategy": ["bri_2", "bri_2", "bri_2", "bri_classic"],
+        "influence_china": [1.0, 2.0, 3.0, 5.0],
+    })  # fmt: skip
     factors = ["powers.china.strategy"]
     text = format_summary(summarise(results, ["influence_china"], factors), ["influence_china"], factors)
     rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit()]
@@ -287,3 +291,215 @@ final = [{final}]
     assert max(map(len, out[:-1])) <= 120 and len(out) > 20
     assert out[0].startswith("Each metric: mean ± half-width of the 95% confidence interval of the mean")
     assert "  china.strategy = powers.china.strategy" in out
+
+
+# ------------------------------------------------------------------ sweep plots (section 9)
+
+FACTORIAL = f"""name = "plots"
+scenario = "baseline"
+overrides = ["{LOW_THRESHOLD}"]
+horizon_turns = 4
+replications = 4
+master_seed = 8
+[factors."powers.china.strategy"]
+values = ["bri_classic", "bri_2"]
+[factors."powers.us.budget_usd_bn_per_year"]
+values = [2.0, 4.0]
+[record]
+final = ["influence_china", "distress_tjk"]
+series = ["influence_china", "distress_tjk"]
+"""
+SAMPLED = """name = "sampled"
+scenario = "baseline"
+horizon_turns = 2
+replications = 1
+master_seed = 4
+[design]
+kind = "latin_hypercube"
+samples = 14
+[factors."rules.distress_service_ratio"]
+range = [0.10, 0.16]
+[factors."powers.china.budget_usd_bn_per_year"]
+range = [5.0, 15.0]
+[record]
+final = ["influence_china", "distress_tjk"]
+"""
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def factorial_sweep(tmp_path_factory):
+    """A 2 x 2 full factorial, 4 replications, 4 turns, distress frequent: its folder."""
+    from strategy_abm.results import ResultStore
+    from strategy_abm.sweep import run_sweep
+
+    tmp = tmp_path_factory.mktemp("factorial")
+    exp = _experiment(tmp, FACTORIAL)
+    run_sweep(exp, ResultStore(tmp / "out", exp), progress=False)
+    return tmp / "out"
+
+
+def _labels(folder):
+    from strategy_abm.analysis import point_label
+    from strategy_abm.results import load_manifest
+
+    manifest = load_manifest(folder)
+    factors = manifest["design"]["factors"]
+    return {p: point_label(point, factors) for p, point in enumerate(manifest["design"]["points"])}
+
+
+def test_sweep_plots_are_written(factorial_sweep):
+    from strategy_abm.analysis import plot_results
+
+    paths = plot_results(factorial_sweep)
+    names = sorted(p.name for p in paths)
+    assert names == ["compare_distress_tjk.png", "compare_influence_china.png", "fan_distress_tjk.png",
+                     "fan_influence_china.png"]  # fmt: skip
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in paths)
+
+
+def test_fan_chart_legends_name_the_full_factor_keys_and_the_x_axis_shows_dates(factorial_sweep):
+    from strategy_abm.analysis import fan_chart
+    from strategy_abm.results import load_series
+
+    series = load_series(factorial_sweep)
+    fig = fan_chart(series, "influence_china", _labels(factorial_sweep))
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [
+        "powers.china.strategy=bri_classic, powers.us.budget_usd_bn_per_year=2",
+        "powers.china.strategy=bri_classic, powers.us.budget_usd_bn_per_year=4",
+        "powers.china.strategy=bri_2, powers.us.budget_usd_bn_per_year=2",
+        "powers.china.strategy=bri_2, powers.us.budget_usd_bn_per_year=4",
+    ]
+    assert ax.get_ylabel() == "influence_china"
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    # The line is the median over replications, turn by turn.
+    first = series[series["point"] == 0].groupby("turn")["influence_china"].median()
+    assert ax.get_lines()[0].get_ydata().tolist() == pytest.approx(first.tolist())
+
+
+def test_a_0_1_metric_is_drawn_as_the_share_of_runs(factorial_sweep):
+    from strategy_abm.analysis import compare_chart, fan_chart
+    from strategy_abm.results import load_results, load_series
+
+    series, results = load_series(factorial_sweep), load_results(factorial_sweep)
+    labels = _labels(factorial_sweep)
+    fan = fan_chart(series, "distress_tjk", labels).axes[0]
+    shares = series.groupby(["point", "turn"])["distress_tjk"].mean()
+    assert 0 < shares.mean() < 1  # the sweep has runs in and out of distress
+    for point, line in enumerate(fan.get_lines()):
+        assert line.get_ydata().tolist() == pytest.approx(shares[point].tolist())
+    assert fan.get_ylabel() == "share of runs with distress_tjk = 1"
+    compare = compare_chart(results, "distress_tjk", labels).axes[0]
+    plotted = [line.get_xdata()[0] for line in compare.get_lines() if line.get_marker() == "o"]
+    assert plotted == pytest.approx(results.groupby("point")["distress_tjk"].mean().tolist())
+    assert compare.get_xlabel() == "share of runs with distress_tjk = 1"
+    assert [t.get_text() for t in compare.get_yticklabels()][0] == (
+        "powers.china.strategy=bri_classic\npowers.us.budget_usd_bn_per_year=2"
+    )
+
+
+def test_share_of_runs_has_the_wilson_interval():
+    from strategy_abm.analysis import share_of_runs
+
+    assert share_of_runs([0] * 10) == pytest.approx((0.0, 0.0, 0.2775), abs=1e-4)
+    assert share_of_runs([1] * 10) == pytest.approx((1.0, 0.7225, 1.0), abs=1e-4)
+    assert share_of_runs([1, 0, 0, 0]) == pytest.approx((0.25, 0.0456, 0.6993), abs=1e-4)
+
+
+def test_many_design_points_give_one_panel_per_factor(tmp_path):
+    from strategy_abm.analysis import factor_panels, plot_results
+    from strategy_abm.results import ResultStore, load_results
+    from strategy_abm.sweep import run_sweep
+
+    exp = _experiment(tmp_path, SAMPLED)
+    run_sweep(exp, ResultStore(tmp_path / "out", exp), progress=False)
+    paths = plot_results(tmp_path / "out")
+    assert sorted(p.name for p in paths) == ["compare_distress_tjk.png", "compare_influence_china.png"]
+    results = load_results(tmp_path / "out")
+    fig = factor_panels(results, "influence_china", list(exp.config.factors), bins=7)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in visible] == list(exp.config.factors)
+    for ax, factor in zip(visible, exp.config.factors, strict=True):
+        dots = ax.collections[0].get_offsets()
+        assert sorted(dots[:, 0].tolist()) == sorted(results[factor].tolist())  # every run
+        means = ax.get_lines()[0].get_ydata()
+        assert len(means) == 7  # 14 runs in 7 bins of 2
+        binned = results.sort_values(factor)["influence_china"].to_numpy().reshape(7, 2).mean(axis=1)
+        assert means.tolist() == pytest.approx(binned.tolist())
+
+
+def test_binned_means_of_a_factor_with_few_values_are_per_value():
+    import pandas as pd
+
+    from strategy_abm.analysis import binned_means
+
+    x = pd.Series(["b", "a", "b", "a", "c"])
+    y = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
+    centres, means, _, _ = binned_means(x, y)
+    assert centres.tolist() == ["a", "b", "c"] and means.tolist() == [3.0, 2.0, 5.0]
+    centres, shares, lo, hi = binned_means(pd.Series([1.0, 1.0, 2.0]), pd.Series([1.0, 0.0, 0.0]), binary=True)
+    assert centres.tolist() == [1.0, 2.0] and shares.tolist() == [0.5, 0.0]
+    assert (lo <= shares).all() and (shares <= hi).all()
+
+
+# ------------------------------------------------------------------ single-run plots (section 9)
+
+
+def test_every_figure_of_a_run_names_its_scenario_and_seed(tmp_path, monkeypatch):
+    from strategy_abm import plots
+    from strategy_abm.output import write_run
+
+    titles = []
+    finish = plots._finish
+
+    def record(fig, title, source, path):
+        fig = finish(fig, title, source, path)
+        titles.append((path.name, fig._suptitle.get_text()))
+        return fig
+
+    monkeypatch.setattr(plots, "_finish", record)
+    write_run(CompetitionModel(scenario="hindcast_2022", seed=3, turns=2).run(), tmp_path / "run")
+    assert sorted(name for name, _ in titles) == sorted(p.name for p in (tmp_path / "run" / "plots").iterdir())
+    assert len(titles) == 5
+    assert all(title.endswith(": hindcast_2022, seed 3") for _, title in titles), titles
+
+
+def test_debt_figure_shows_each_hosts_distress_turns(tmp_path):
+    from strategy_abm.ids import HOSTS, NAMES
+    from strategy_abm.output import model_frame
+    from strategy_abm.plots import plot_debt
+
+    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    frame = model_frame(model)
+    ax = plot_debt(frame, tmp_path / "debt.png", "baseline, seed 0").axes[3]
+    rows = list(reversed(HOSTS))  # first host on top
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{NAMES[h]} ({model.hosts[h].distress_turns})"
+                                                             for h in rows]  # fmt: skip
+    for h, bars in zip(rows, ax.collections, strict=True):
+        starts = sorted(path.vertices[:, 0].min() + 0.5 for path in bars.get_paths())
+        assert starts == frame.loc[frame[f"distress_{h}"] == 1, "turn"].tolist()
+    assert model.hosts["tjk"].distress_turns == 4 and model.hosts["kaz"].distress_turns == 0
+
+
+def test_payoffs_figure_and_end_of_game_table_use_payoff_years(tmp_path):
+    from strategy_abm.cli import summary_table
+    from strategy_abm.ids import POWERS
+    from strategy_abm.output import actors_frame, model_frame
+    from strategy_abm.plots import plot_payoffs
+
+    model = CompetitionModel(seed=0, turns=8).run()  # quarterly turns: payoff-years = payoff sum / 4
+    fig = plot_payoffs(model_frame(model), actors_frame(model), tmp_path / "payoffs.png")
+    cumulative = fig.axes[1]
+    assert cumulative.get_ylabel() == "payoff-years"
+    finals = [line.get_ydata()[-1] for line in cumulative.get_lines()]
+    assert finals == pytest.approx([model.powers[p].payoff_total for p in POWERS])
+    table = summary_table(model).splitlines()
+    header = next(line for line in table if line.startswith("power"))
+    assert "payoff-years" in header.split()
+    start = header.index("payoff-years")
+    for p, line in zip(POWERS, table[table.index(header) + 1 :], strict=False):
+        cell = line[start - 2 : start + len("payoff-years")]
+        assert float(cell) == pytest.approx(model.powers[p].payoff_total, abs=0.005)
