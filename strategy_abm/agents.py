@@ -8,6 +8,8 @@ Agents hold an actor's state and ask their strategy what to do; the rules they a
 from __future__ import annotations
 
 import copy
+import itertools
+import weakref
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -56,6 +58,25 @@ class Ledger:
     private_mobilised: float = 0.0
 
 
+class _AgentIds(weakref.WeakKeyDictionary):
+    """Per-model counters of agent ids that hold their models weakly.
+
+    Mesa 3.3.1 numbers agents from ``Agent._ids``, a class-level ``defaultdict`` keyed by model:
+    every model ever built stays alive through it (1.8 MB per 40-turn game). Our agents count
+    here instead, with the same numbering (1, 2, ... per model, powers then hosts), and a model
+    is freed as soon as its user drops it."""
+
+    def __getitem__(self, model) -> itertools.count:
+        try:
+            return super().__getitem__(model)
+        except KeyError:
+            counter = self[model] = itertools.count(1)
+            return counter
+
+
+AGENT_IDS = _AgentIds()
+
+
 class PowerAgent(mesa.Agent):
     """A great power: budget, toolkit, objectives; its strategy chooses offers each turn.
 
@@ -67,6 +88,7 @@ class PowerAgent(mesa.Agent):
     """
 
     kind = "power"
+    _ids = AGENT_IDS  # mesa.Agent.__init__ draws unique_id from it (see _AgentIds)
 
     def __init__(self, model, actor_id: str, cfg: PowerConfig, strategy):
         super().__init__(model)
@@ -131,6 +153,7 @@ class HostAgent(mesa.Agent):
     """
 
     kind = "host"
+    _ids = AGENT_IDS
 
     def __init__(self, model, actor_id: str, cfg: HostConfig, strategy):
         super().__init__(model)

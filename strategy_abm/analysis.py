@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from .config import ConfigError
+from .metrics import BINARY_METRICS
 from .results import load_manifest, load_results, load_series
 
 
@@ -29,18 +30,106 @@ def summarise(results: pd.DataFrame, metrics: list[str], factors: list[str]) -> 
     return pd.DataFrame(rows)
 
 
-def format_summary(summary: pd.DataFrame, metrics: list[str], factors: list[str], max_points: int = 40) -> str:
-    """The summary as a text table (one line per design point)."""
+SUMMARY_WIDTH = 120  # columns of the terminal the sweep's summary is laid out for
+INTERVAL_NOTE = (
+    "Each metric: mean ± half-width of the 95% confidence interval of the mean over the point's "
+    "replications (Student's t, t(0.975, n - 1) sd / sqrt(n), n = runs; n/a with one run)."
+)
+
+
+def format_summary(
+    summary: pd.DataFrame, metrics: list[str], factors: list[str], max_points: int = 40, width: int = SUMMARY_WIDTH
+) -> str:
+    """The summary as text, no line longer than ``width``: a note saying what ± is, then tables
+    of one line per design point (the first ``max_points``). Columns that do not fit in one
+    table go to the next, each table repeating ``point`` and ``runs``; factors go to tables of
+    their own when they leave no room for a metric. Factor keys are shortened to their shortest
+    distinct dotted ending (``china.strategy``), with a key to the full names."""
+    import textwrap
+
     shown = summary.head(max_points)
-    head = ["point", *factors, *metrics]
-    lines = ["  ".join(f"{h:>22}" for h in head)]
-    for _, r in shown.iterrows():
-        cells = [f"{int(r['point']):>22}", *(f"{str(r[f]):>22}" for f in factors)]
-        cells += [f"{r[m + '_mean']:>10.4f} ±{(r[m + '_hi'] - r[m + '_mean']):>9.4f}" for m in metrics]
-        lines.append("  ".join(cells))
+    names = short_keys(factors)
+    key = [("point", [str(int(p)) for p in shown["point"]]), ("runs", [str(int(n)) for n in shown["runs"]])]
+    factor_cols = [(names[f], [_factor_value(v) for v in shown[f]]) for f in factors]
+    metric_cols = [
+        (m, [_estimate(r[f"{m}_mean"], r[f"{m}_hi"] - r[f"{m}_mean"]) for _, r in shown.iterrows()]) for m in metrics
+    ]
+    lines = textwrap.wrap(INTERVAL_NOTE, width)
+    renamed = [f"{names[f]} = {f}" for f in factors if names[f] != f]
+    if renamed:
+        lines.append("Factors:")
+        for text in renamed:
+            lines += textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="    ")
+    fixed = key + factor_cols
+    if metric_cols and _table_width([*fixed, max(metric_cols, key=_column_width)]) > width:
+        tables = _pack(key, factor_cols, width) + _pack(key, metric_cols, width)
+    else:
+        tables = _pack(fixed, metric_cols, width)
+    for columns in tables:
+        widths = [_column_width(c) for c in columns]
+        lines.append("")
+        lines.append("  ".join(f"{h:>{w}}" for (h, _), w in zip(columns, widths, strict=True)))
+        for i in range(len(shown)):
+            lines.append("  ".join(f"{cells[i]:>{w}}" for (_, cells), w in zip(columns, widths, strict=True)))
     if len(summary) > max_points:
         lines.append(f"... {len(summary) - max_points} more design points (load_results for all)")
     return "\n".join(lines)
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """Short names of dotted factor keys: an actor's key keeps the actor and the last part
+    (``powers.china.strategy`` -> ``china.strategy``, ``powers.us.strategy_params.spend_share`` ->
+    ``us.spend_share``); another its shortest ending that no other key ends with
+    (``moves.policy_bank_loan.loan_rate`` -> ``loan_rate``). Names that would still clash stay whole."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) >= 3 and parts[0] in ("powers", "hosts"):
+            out[key] = f"{parts[1]}.{parts[-1]}"
+            continue
+        for n in range(1, len(parts) + 1):
+            ending = ".".join(parts[-n:])
+            if not any(other != key and (other == ending or other.endswith("." + ending)) for other in keys):
+                break
+        out[key] = ending
+    out = {k: _clip(v) for k, v in out.items()}
+    names = list(out.values())
+    return {k: v if names.count(v) == 1 else k for k, v in out.items()}
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _factor_value(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else _clip(str(value))
+
+
+def _estimate(mean: float, half: float) -> str:
+    return f"{mean:.4f} ± {'n/a' if math.isnan(half) else f'{half:.4f}'}"
+
+
+def _column_width(column: tuple[str, list[str]]) -> int:
+    header, cells = column
+    return max([len(header), *map(len, cells)])
+
+
+def _table_width(columns: list) -> int:
+    return sum(map(_column_width, columns)) + 2 * (len(columns) - 1)
+
+
+def _pack(fixed: list, columns: list, width: int) -> list[list]:
+    """Tables of ``fixed`` and as many of ``columns`` (in order, at least one) as fit in ``width``."""
+    tables: list[list] = []
+    current: list = []
+    for column in columns:
+        if current and _table_width([*fixed, *current, column]) > width:
+            tables.append([*fixed, *current])
+            current = []
+        current.append(column)
+    if current or not tables:
+        tables.append([*fixed, *current])
+    return tables
 
 
 def point_means(results: pd.DataFrame, metric: str, n_points: int) -> np.ndarray:
@@ -118,8 +207,15 @@ def plot_sensitivity(indices: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def plot_results(folder: str | Path) -> list[Path]:
-    """Fan charts (median and 5-95% band over replications) per series metric and design point,
-    and comparisons of final metrics across design points. PNGs go to ``<folder>/plots``."""
+    """Fan charts per series metric and comparisons of final metrics across design points.
+    PNGs go to ``<folder>/plots``.
+
+    With at most 12 design points: a fan chart per series metric over the series' dates (per
+    point, the median and 5-95% band over replications), and per final metric the median and
+    5-95% range per point. A 0/1 metric (:data:`~strategy_abm.metrics.BINARY_METRICS`) is drawn
+    as the share of runs in which it is 1, with its 95% interval. With more points (sampled
+    designs), one panel per factor: every run against the factor and the mean in bins of it.
+    Points are labelled with their full factor keys (``powers.china.strategy=bri_2``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,50 +231,162 @@ def plot_results(folder: str | Path) -> list[Path]:
     results = load_results(folder)
     if results.empty:
         raise ConfigError(f"plot: {str(folder)!r} holds no successful run yet")
-    labels = {p: _label(manifest["design"]["points"][p], factors) for p in results["point"].unique()}
+    labels = {p: point_label(manifest["design"]["points"][p], factors) for p in results["point"].unique()}
     few_points = len(labels) <= 12
 
     series = load_series(folder) if exp["record"]["series"] else pd.DataFrame()
     if not series.empty and few_points:
         for metric in exp["record"]["series"]:
-            fig, ax = plt.subplots(figsize=(8, 4.5))
-            for point, group in series.groupby("point", sort=True):
-                q = group.groupby("turn")[metric].quantile([0.05, 0.5, 0.95]).unstack()
-                (line,) = ax.plot(q.index, q[0.5], label=labels[point])
-                ax.fill_between(q.index, q[0.05], q[0.95], color=line.get_color(), alpha=0.2)
-            ax.set_title(f"{metric}: median and 5-95% band over replications", fontsize=10)
-            ax.set_xlabel("turn")
-            ax.legend(fontsize=7)
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
+            fig = fan_chart(series, metric, labels)
             paths.append(out_dir / f"fan_{metric}.png")
-            fig.savefig(paths[-1], dpi=110)
+            fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
             plt.close(fig)
 
     for metric in exp["record"]["final"]:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        if few_points:
-            grouped = results.groupby("point", sort=True)[metric]
-            q = grouped.quantile([0.05, 0.5, 0.95]).unstack()
-            x = np.arange(len(q))
-            ax.errorbar(x, q[0.5], yerr=[q[0.5] - q[0.05], q[0.95] - q[0.5]], fmt="o", capsize=4)
-            ax.set_xticks(x)
-            ax.set_xticklabels([labels[p] for p in q.index], rotation=30, ha="right", fontsize=7)
-            ax.set_title(f"{metric} at the horizon: median and 5-95% over replications", fontsize=10)
-        else:
-            for f in factors[:6]:
-                ax.scatter(results[f], results[metric], s=6, alpha=0.4, label=f)
-            ax.set_title(f"{metric} at the horizon against each factor", fontsize=10)
-            ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
+        fig = compare_chart(results, metric, labels) if few_points else factor_panels(results, metric, factors)
         paths.append(out_dir / f"compare_{metric}.png")
-        fig.savefig(paths[-1], dpi=110)
+        fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
         plt.close(fig)
     return paths
 
 
-def _label(point: dict, factors: list[str]) -> str:
+def point_label(point: dict, factors: list[str], sep: str = ", ") -> str:
+    """A design point as ``key=value`` pairs with full factor keys (``baseline`` without factors)."""
     if not factors:
         return "baseline"
-    return ", ".join(f"{f.split('.')[-2] if f.count('.') else f}={point[f]}" for f in factors)
+    return sep.join(f"{f}={_factor_value(point[f])}" for f in factors)
+
+
+def share_of_runs(values) -> tuple[float, float, float]:
+    """Share of runs in which a 0/1 metric is 1, and the 95% Wilson score interval of that
+    share: ``(share, low, high)`` (NaNs for no runs). Wilson's interval stays inside [0, 1] and
+    is not empty when every run agrees."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n == 0:
+        return (float("nan"),) * 3
+    share = float(v.sum()) / n
+    z = 1.959963984540054  # the normal quantile of 0.975
+    denom = 1.0 + z * z / n
+    centre = (share + z * z / (2 * n)) / denom
+    half = z * math.sqrt(share * (1.0 - share) / n + z * z / (4 * n * n)) / denom
+    return share, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _spread(values, binary: bool) -> tuple[float, float, float]:
+    """(centre, low, high): the share of runs and its 95% interval for a 0/1 metric, else the
+    median and the 5% and 95% quantiles."""
+    if binary:
+        return share_of_runs(values)
+    lo, mid, hi = np.quantile(np.asarray(values, dtype=float), [0.05, 0.5, 0.95])
+    return float(mid), float(lo), float(hi)
+
+
+def _what(metric: str, binary: bool) -> str:
+    return f"share of runs with {metric} = 1" if binary else metric
+
+
+def fan_chart(series: pd.DataFrame, metric: str, labels: dict):
+    """A series metric turn by turn, one line and band per design point (``labels``: point ->
+    legend text), dates on the x axis (turns for results stored without a ``date`` column)."""
+    import matplotlib.pyplot as plt
+
+    binary = metric in BINARY_METRICS
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    for point, group in series.groupby("point", sort=True):
+        turns = sorted(group["turn"].unique())
+        by_turn = group.groupby("turn")[metric]
+        stats = np.array([_spread(by_turn.get_group(t), binary) for t in turns])
+        (line,) = ax.plot(turns, stats[:, 0], label=labels[point])
+        ax.fill_between(turns, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=0.1 if binary else 0.2)
+    band = "share of runs and its 95% interval" if binary else "median and 5-95% band"
+    ax.set_title(f"{metric}: {band} over replications", fontsize=10)
+    ax.set_ylabel(_what(metric, binary), fontsize=9)
+    if binary:
+        ax.set_ylim(-0.02, 1.02)
+    turns = series.drop_duplicates("turn").sort_values("turn")
+    step = max(1, len(turns) // 8)
+    ticks = turns.iloc[::step]
+    ax.set_xticks(ticks["turn"].tolist())
+    if "date" in turns:
+        ax.set_xticklabels(ticks["date"].tolist(), rotation=45, ha="right", fontsize=8)
+    else:
+        ax.set_xlabel("turn")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), title="design point", title_fontsize=7)
+    return fig
+
+
+def compare_chart(results: pd.DataFrame, metric: str, labels: dict):
+    """A final metric per design point: median and 5-95% range over replications, or for a 0/1
+    metric the share of runs and its 95% interval; one row per point, labelled with its factors."""
+    import matplotlib.pyplot as plt
+
+    binary = metric in BINARY_METRICS
+    points = sorted(results["point"].unique())
+    lines_per_label = max(label.count(", ") + 1 for label in labels.values())
+    fig, ax = plt.subplots(figsize=(9, 1.4 + len(points) * (0.25 + 0.18 * lines_per_label)))
+    for row, point in enumerate(points):
+        mid, lo, hi = _spread(results.loc[results["point"] == point, metric], binary)
+        ax.errorbar([mid], [row], xerr=[[mid - lo], [hi - mid]], fmt="o", capsize=4, color="C0")
+    ax.set_yticks(range(len(points)))
+    ax.set_yticklabels([labels[p].replace(", ", "\n") for p in points], fontsize=7)
+    ax.set_ylim(len(points) - 0.5, -0.5)  # first point on top
+    ax.set_xlabel(_what(metric, binary), fontsize=9)
+    if binary:
+        ax.set_xlim(-0.02, 1.02)
+    spread = "share of runs and its 95% interval" if binary else "median and 5-95% range over replications"
+    ax.set_title(f"{metric} at the horizon: {spread}", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    return fig
+
+
+def factor_panels(results: pd.DataFrame, metric: str, factors: list[str], bins: int = 10):
+    """A final metric against each factor, one panel per factor (for many design points): every
+    run as a dot and the mean in ``bins`` quantile bins of the factor (each value of a factor
+    with few values) as a line; for a 0/1 metric, the share of runs per bin and its 95% interval."""
+    import matplotlib.pyplot as plt
+
+    binary = metric in BINARY_METRICS
+    ncols = min(3, len(factors))
+    nrows = math.ceil(len(factors) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.6), squeeze=False, sharey=True)
+    for ax, f in zip(axes.flat, factors, strict=False):
+        if not binary:
+            ax.scatter(results[f], results[metric], s=6, alpha=0.35, color="C0", label="runs")
+        x, mid, lo, hi = binned_means(results[f], results[metric], binary, bins)
+        ax.plot(x, mid, color="black", marker="o", ms=3, label="share of runs" if binary else "mean in bins")
+        if binary:
+            ax.fill_between(x, lo, hi, color="black", alpha=0.15, label="95% interval")
+        ax.set_xlabel(f, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(factors) :]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(_what(metric, binary), fontsize=8)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{metric} at the horizon against each factor", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def binned_means(x: pd.Series, y: pd.Series, binary: bool = False, bins: int = 10):
+    """The mean of ``y`` (the share of runs and its interval for a 0/1 metric) in ``bins``
+    quantile bins of a numeric ``x`` with more than ``bins`` values, else per value of ``x``.
+    Returns arrays ``(x centre, mean, low, high)``; low and high are NaN for a non-0/1 metric."""
+    frame = pd.DataFrame({"x": x.to_numpy(), "y": y.to_numpy(dtype=float)})
+    numeric = pd.api.types.is_numeric_dtype(frame["x"]) and not pd.api.types.is_bool_dtype(frame["x"])
+    if numeric and frame["x"].nunique() > bins:
+        frame["bin"] = pd.qcut(frame["x"], bins, labels=False, duplicates="drop")
+    else:
+        frame["bin"] = frame["x"]
+    rows = []
+    for _, group in frame.groupby("bin", sort=True):
+        centre = group["x"].mean() if numeric else group["x"].iloc[0]
+        if binary:
+            rows.append((centre, *share_of_runs(group["y"])))
+        else:
+            rows.append((centre, group["y"].mean(), float("nan"), float("nan")))
+    cols = list(zip(*rows, strict=True))
+    return tuple(np.asarray(c, dtype=object if (i == 0 and not numeric) else float) for i, c in enumerate(cols))

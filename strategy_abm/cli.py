@@ -131,12 +131,13 @@ def summary_table(model) -> str:
     first = model.datacollector.get_model_vars_dataframe().iloc[0]
     m = model.metrics
     lines = [f"{model.scenario.name}, seed {model.seed}: {model.date_of(1)} to {model.date} ({model.turn} turns)", ""]
-    lines.append(f"{'power':<10}{'influence':>10}{'change':>9}{'payoff':>9}{'spent bn':>10}{'accepted':>10}")
+    # payoff_total: payoff summed over turns times their length in years (payoffs.png: the same unit)
+    lines.append(f"{'power':<10}{'influence':>10}{'change':>9}{'payoff-years':>14}{'spent bn':>10}{'accepted':>10}")
     for p in POWERS:
         a = model.powers[p]
         lines.append(
             f"{NAMES[p]:<10}{m[f'influence_{p}']:>10.3f}{m[f'influence_{p}'] - first[f'influence_{p}']:>+9.3f}"
-            f"{a.payoff_total:>9.2f}{a.ledger.total:>10.1f}{a.offers_accepted:>5}/{a.offers_made:<4}"
+            f"{a.payoff_total:>14.2f}{a.ledger.total:>10.1f}{a.offers_accepted:>5}/{a.offers_made:<4}"
         )
     lines += ["", f"{'host':<14}{'debt/GDP':>9}{'China share':>12}{'DS/revenue':>11}{'distress':>9}{'divers.':>8}"]
     for h in HOSTS:

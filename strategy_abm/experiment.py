@@ -296,10 +296,28 @@ def code_fingerprint() -> str:
 
 
 def _lookup(raw: dict, key: str) -> Any:
+    """The value a run plays for a dotted scenario key (``None`` if there is none). A tunable
+    strategy parameter the scenario leaves unset (``powers.us.strategy_params.spend_share``)
+    plays its strategy's default, so a range over it needs no override first."""
     node: Any = raw
     for part in key.split("."):
         node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
+    if node is None:
+        node = _strategy_default(raw, key)
     return node
+
+
+def _strategy_default(raw: dict, key: str) -> Any:
+    """Default of ``<powers|hosts>.<id>.strategy_params.<p>`` when ``p`` is tunable in that
+    actor's strategy, else ``None``."""
+    from .strategies import REGISTRY
+
+    parts = key.split(".")
+    if len(parts) != 4 or parts[0] not in ("powers", "hosts") or parts[2] != "strategy_params":
+        return None
+    actor = raw.get(parts[0], {}).get(parts[1])
+    cls = REGISTRY.get(actor.get("strategy")) if isinstance(actor, dict) else None
+    return cls.defaults.get(parts[3]) if cls is not None and parts[3] in cls.tunable else None
 
 
 def _check_record(record: Record, known) -> None:

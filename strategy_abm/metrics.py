@@ -20,6 +20,7 @@ METRIC_COLUMNS: list[str] = [
     *(f"china_debt_share_{h}" for h in HOSTS),
     *(f"debt_service_ratio_{h}" for h in HOSTS),
     *(f"distress_{h}" for h in HOSTS),
+    *(f"distress_turns_{h}" for h in HOSTS),
     *(f"diversification_{h}" for h in HOSTS),
     *(f"gdp_usd_bn_{h}" for h in HOSTS),
     *(f"route_volume_mt_{r}" for r in ROUTES),
@@ -29,6 +30,8 @@ METRIC_COLUMNS: list[str] = [
     "tungsten_non_china_share",
     "china_overland_energy_usd_bn",
 ]
+# Metrics that are 0/1 states: summarised over runs as the share of runs in the state.
+BINARY_METRICS = frozenset(f"distress_{h}" for h in HOSTS)
 
 POWER_FIELDS = [
     "budget_available", "spent_turn", "spent_total", "private_mobilised", "offers_made",
@@ -92,6 +95,7 @@ def compute_metrics(model) -> dict[str, float]:
         m[f"china_debt_share_{h}"] = host.china_debt_share
         m[f"debt_service_ratio_{h}"] = host.debt_service_ratio
         m[f"distress_{h}"] = float(host.distress)
+        m[f"distress_turns_{h}"] = float(host.distress_turns)  # a float like every metric (one Parquet type)
         m[f"diversification_{h}"] = host.diversification(route_shares)
         m[f"gdp_usd_bn_{h}"] = host.gdp_usd_bn
     for r in ROUTES:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -131,13 +132,13 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
         (tmp / "summary.json").write_text(json.dumps(summary(model), indent=2, sort_keys=False) + "\n")
         header = (
             f"# Fully resolved scenario of this run (seed {model.seed}).\n"
-            f"# Re-run: strategy-abm run {out / 'config.toml'} --seed {model.seed}\n"
+            f"# Re-run: strategy-abm run {shlex.quote(str(out / 'config.toml'))} --seed {model.seed}\n"
         )
         (tmp / "config.toml").write_text(header + scenario_to_toml(model.scenario))
         if plots:
             from .plots import plot_run
 
-            plot_run(mdf, adf, tmp / "plots")
+            plot_run(mdf, adf, tmp / "plots", scenario=model.scenario.name, seed=model.seed)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             if old.exists():

@@ -1,4 +1,8 @@
-"""Figures of one game, drawn from its output frames (so a saved run can be re-plotted)."""
+"""Figures of one game, drawn from its output frames (so a saved run can be re-plotted).
+
+Each ``plot_*`` function saves its figure to ``path`` and returns it (closed to pyplot, still
+inspectable). ``source`` (e.g. ``"baseline, seed 0"``) goes into every figure's title, so a PNG
+says which game it shows."""
 
 from __future__ import annotations
 
@@ -32,7 +36,16 @@ def _lines(ax, model, columns, labels, colours, title, ylabel):
     _dates(ax, model)
 
 
-def plot_influence(model: pd.DataFrame, actors: pd.DataFrame, path: Path) -> None:
+def _finish(fig, title: str, source: str | None, path: Path):
+    """Title (with the game it shows), layout, save, release from pyplot; returns the figure."""
+    fig.suptitle(f"{title}: {source}" if source else title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return fig
+
+
+def plot_influence(model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None):
     """Regional influence shares and each host's influence shares over time."""
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharey=True)
     ax = axes[0, 0]
@@ -50,46 +63,51 @@ def plot_influence(model: pd.DataFrame, actors: pd.DataFrame, path: Path) -> Non
         _dates(ax, model)
     for ax in axes.flat:
         ax.set_ylim(0, 1)
-    fig.suptitle("Influence shares by power")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _finish(fig, "Influence shares by power", source, path)
 
 
-def plot_debt(model: pd.DataFrame, path: Path) -> None:
-    """Public external debt / GDP, China's share of it, and the debt-service ratio."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None):
+    """Public external debt / GDP, China's share of it, the debt-service ratio, and each host's
+    turns in debt distress (one row per host, a bar for each turn in distress)."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    axes = axes.flat
     names = [NAMES[h] for h in HOSTS]
     colours = [HOST_COLOURS[h] for h in HOSTS]
     _lines(axes[0], model, [f"debt_to_gdp_{h}" for h in HOSTS], names, colours, "Public external debt / GDP", "ratio")
     _lines(axes[1], model, [f"china_debt_share_{h}" for h in HOSTS], names, colours, "China's share of that debt",
            "share")  # fmt: skip
     _lines(axes[2], model, [f"debt_service_ratio_{h}" for h in HOSTS], names, colours,
-           "Debt service / revenue (shaded: distress)", "ratio")  # fmt: skip
-    for h in HOSTS:
-        distress = model[f"distress_{h}"] > 0
-        if distress.any():
-            axes[2].fill_between(model["turn"], 0, model[f"debt_service_ratio_{h}"], where=distress,
-                                 color=HOST_COLOURS[h], alpha=0.2)  # fmt: skip
+           "Debt service / revenue", "ratio")  # fmt: skip
+    plot_distress(axes[3], model)
+    _dates(axes[3], model)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _finish(fig, "Debt and distress", source, path)
 
 
-def plot_diversification(model: pd.DataFrame, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+def plot_distress(ax, model: pd.DataFrame) -> None:
+    """One row per host: a bar over each turn it spends in distress, and the count of those turns."""
+    for row, h in enumerate(reversed(HOSTS)):
+        turns = model.loc[model[f"distress_{h}"] > 0, "turn"]
+        ax.broken_barh([(t - 0.5, 1.0) for t in turns], (row - 0.35, 0.7), color=HOST_COLOURS[h])
+    ax.set_yticks(range(len(HOSTS)))
+    ax.set_yticklabels([f"{NAMES[h]} ({int((model[f'distress_{h}'] > 0).sum())})" for h in reversed(HOSTS)],
+                       fontsize=8)  # fmt: skip
+    ax.set_ylim(-0.6, len(HOSTS) - 0.4)
+    ax.set_xlim(model["turn"].iloc[0] - 0.5, model["turn"].iloc[-1] + 0.5)
+    ax.set_title("Debt distress: turns with debt service above the threshold (count)", fontsize=10)
+
+
+def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = None):
+    fig, ax = plt.subplots(figsize=(7, 4.6))
     _lines(ax, model, [f"diversification_{h}" for h in HOSTS], [NAMES[h] for h in HOSTS],
-           [HOST_COLOURS[h] for h in HOSTS], "Supply-chain diversification (1 = balanced)", "0..1")  # fmt: skip
+           [HOST_COLOURS[h] for h in HOSTS], "1 = balanced", "0..1")  # fmt: skip
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _finish(fig, "Supply-chain diversification", source, path)
 
 
-def plot_routes(model: pd.DataFrame, path: Path) -> None:
+def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
     """Corridor volumes (solid) and capacities (dashed), and the Middle Corridor's cargo split."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     colours = {"northern": "#7f7f7f", "middle": "#1f77b4", "southern": "#ff7f0e"}
     for r in ROUTES:
         axes[0].plot(model["turn"], model[f"route_volume_mt_{r}"], color=colours[r], label=f"{r} volume")
@@ -101,36 +119,40 @@ def plot_routes(model: pd.DataFrame, path: Path) -> None:
     axes[1].set_title("Middle Corridor: Central Asian exports' share of cargo (TRIPP)", fontsize=10)
     axes[1].set_ylim(0, 1)
     _dates(axes[1], model)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _finish(fig, "Corridors", source, path)
 
 
-def plot_payoffs(model: pd.DataFrame, path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+def plot_payoffs(model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None):
+    """Each power's payoff each turn (a rate per year) and its cumulative payoff in payoff-years
+    (payoff times the turn's length in years, summed): ``payoff_total`` of ``actors.csv`` and
+    ``summary.json``, the unit of the end-of-game table."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     names = [NAMES[p] for p in POWERS]
     colours = [POWER_COLOURS[p] for p in POWERS]
-    _lines(axes[0], model, [f"payoff_{p}" for p in POWERS], names, colours, "Payoff per turn", "payoff")
-    cum = model.copy()
-    for p in POWERS:
-        cum[f"payoff_{p}"] = model[f"payoff_{p}"].where(model["turn"] > 0, 0.0).cumsum()
-    _lines(axes[1], cum, [f"payoff_{p}" for p in POWERS], names, colours, "Cumulative payoff", "payoff")
+    _lines(axes[0], model, [f"payoff_{p}" for p in POWERS], names, colours,
+           "Payoff each turn (accrues payoff x turn length in years)", "payoff per year")  # fmt: skip
+    powers = actors[actors["kind"] == "power"]
+    cum = powers.pivot(index="turn", columns="actor", values="payoff_total").reset_index()
+    cum.insert(1, "date", model["date"].to_numpy())
+    _lines(axes[1], cum, list(POWERS), names, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _finish(fig, "Payoffs of the powers", source, path)
 
 
-def plot_run(model: pd.DataFrame, actors: pd.DataFrame, folder: Path) -> list[Path]:
-    """Write every figure of a run into ``folder``; returns their paths."""
+def plot_run(
+    model: pd.DataFrame, actors: pd.DataFrame, folder: Path, *, scenario: str | None = None, seed: int | None = None
+) -> list[Path]:
+    """Write every figure of a run into ``folder``; returns their paths. ``scenario`` and
+    ``seed`` name the game in every figure's title."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    source = ", ".join(x for x in (scenario, None if seed is None else f"seed {seed}") if x) or None
     paths = {
-        "influence.png": lambda p: plot_influence(model, actors, p),
-        "debt.png": lambda p: plot_debt(model, p),
-        "diversification.png": lambda p: plot_diversification(model, p),
-        "routes.png": lambda p: plot_routes(model, p),
-        "payoffs.png": lambda p: plot_payoffs(model, p),
+        "influence.png": lambda p: plot_influence(model, actors, p, source),
+        "debt.png": lambda p: plot_debt(model, p, source),
+        "diversification.png": lambda p: plot_diversification(model, p, source),
+        "routes.png": lambda p: plot_routes(model, p, source),
+        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source),
     }
     out = []
     for name, draw in paths.items():

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-import mesa
-
 from .config import ConfigError, load_scenario
 from .experiment import code_fingerprint, package_version
 from .results import ResultStore
@@ -91,22 +89,17 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
                 continue
             scenario = _point_scenario(task, run["point"], run["overrides"])
             rows = []
-            known = set(mesa.Agent._ids)
-            try:
-                model = CompetitionModel(scenario=scenario, seed=run["seed"], record=False)
+            # The model is freed when it goes out of scope (its agents count ids in
+            # agents.AGENT_IDS, which holds models weakly), so a worker's memory stays flat.
+            model = CompetitionModel(scenario=scenario, seed=run["seed"], record=False)
+            if series:
+                rows.append({**ident, "turn": 0, "date": model.date, **{m: model.metrics[m] for m in series}})
+            while model.running:
+                model.step()
                 if series:
-                    rows.append({**ident, "turn": 0, **{m: model.metrics[m] for m in series}})
-                while model.running:
-                    model.step()
-                    if series:
-                        rows.append({**ident, "turn": model.turn, **{m: model.metrics[m] for m in series}})
-                result = {**ident, **factors, **{m: model.metrics[m] for m in final}}
-            finally:
-                # Mesa keeps every model ever built alive through Agent._ids (a model that failed
-                # half-built too): drop this run's entries so a worker's memory stays flat.
-                for m in [m for m in mesa.Agent._ids if m not in known]:
-                    del mesa.Agent._ids[m]
-                del known
+                    rows.append({**ident, "turn": model.turn, "date": model.date,
+                                 **{m: model.metrics[m] for m in series}})  # fmt: skip
+            result = {**ident, **factors, **{m: model.metrics[m] for m in final}}
             if rows:  # series before results: a stored result implies its series is stored
                 out.append(("series", rows))
             out.append(("results", [result]))

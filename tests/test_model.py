@@ -28,7 +28,6 @@ EVENT_REQUIRED = ["turn", "actor", "target", "domain", "move", "size_usd_bn", "s
 def play(seed=0, turns: int | None = SHORT, **kwargs) -> CompetitionModel:
     model = CompetitionModel(seed=seed, turns=turns, **kwargs)
     model.run()
-    mesa.Agent._ids.pop(model, None)  # Mesa 3.3.1 keeps every model alive otherwise
     return model
 
 

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import math
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -119,6 +120,28 @@ def test_config_toml_is_the_resolved_scenario(run):
     assert set(data["powers"]) == set(POWERS)
     assert set(data["hosts"]) == set(HOSTS)
     assert f"--seed {SEED}" in text
+
+
+def test_the_rerun_line_is_shell_quoted_and_reproduces_the_run(tmp_path, monkeypatch):
+    """A folder name with a space and a quote: the printed command, split as a shell would,
+    re-runs the game into the default folder byte for byte."""
+    out = tmp_path / "my runs" / "it's here"
+    code, _, stderr = run_cli("run", "--turns", "3", "--seed", "7", "--no-plots", "--quiet", "--out", str(out))
+    assert code == 0, stderr
+    line = next(t for t in (out / "config.toml").read_text().splitlines() if t.startswith("# Re-run: "))
+    argv = shlex.split(line.removeprefix("# Re-run: "))
+    assert argv == ["strategy-abm", "run", str(out / "config.toml"), "--seed", "7"]
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_cli(*argv[1:], "--no-plots", "--quiet")
+    assert code == 0, stderr
+    again = tmp_path / "runs" / "baseline_seed7"
+    for name in ("model.csv", "actors.csv", "events.csv", "summary.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+    def body(path):  # the scenario, without the header naming the folder it came from
+        return [t for t in path.read_text().splitlines() if not t.startswith("#")]
+
+    assert body(again / "config.toml") == body(out / "config.toml")
 
 
 def test_plots_are_png_files(run):

@@ -9,6 +9,7 @@ and will start passing (and so fail as XPASS) once fixed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -130,22 +131,24 @@ def test_sweep_prints_one_summary_line_per_design_point(smoke_runs):
     exp = load_experiment(SMOKE)
     metrics, factors = exp.config.record.final, list(exp.config.factors)
     lines = stdout.splitlines()
-    head = lines[0].split()
-    assert head == ["point", *factors, *metrics]
+    assert lines[0].startswith("Each metric: mean ± half-width of the 95% confidence interval of the mean")
+    start = next(i for i, line in enumerate(lines) if line.startswith("point"))
+    assert lines[start].split() == ["point", "runs", "china.strategy", *metrics]  # one table fits 120 columns
     summary = summarise(load_results(smoke_runs["one"]["dir"]), metrics, factors)
-    body = lines[1 : 1 + len(exp.points)]
+    body = lines[start + 1 : start + 1 + len(exp.points)]
     assert len(exp.points) == 2 and len(summary) == 2
     for line, (_, row), point in zip(body, summary.iterrows(), exp.points, strict=True):
         assert line.count("±") == len(metrics), line
         cells = line.split()
         assert int(cells[0]) == row["point"]
-        assert cells[1] == point["powers.china.strategy"]
-        for i, m in enumerate(metrics):  # each metric is "mean ±half"
-            mean, half = float(cells[2 + 3 * i]), float(cells[4 + 3 * i])
-            assert cells[3 + 3 * i] == "±"
+        assert int(cells[1]) == row["runs"] == 3
+        assert cells[2] == point["powers.china.strategy"]
+        for i, m in enumerate(metrics):  # each metric is "mean ± half"
+            mean, half = float(cells[3 + 3 * i]), float(cells[5 + 3 * i])
+            assert cells[4 + 3 * i] == "±"
             assert mean == pytest.approx(row[f"{m}_mean"], abs=1e-4)
             assert half == pytest.approx(row[f"{m}_hi"] - row[f"{m}_mean"], abs=1e-4)
-    assert lines[1 + len(exp.points)].startswith("smoke: 6 runs done")
+    assert lines[start + 1 + len(exp.points)].startswith("smoke: 6 runs done")
 
 
 # ------------------------------------------------------------------ 10. the manifest
@@ -610,12 +613,21 @@ def _ten_run_task(tmp_path: Path, values=("bri_classic", "bri_2")) -> dict:
     return task
 
 
-def test_run_batch_leaves_no_models_in_mesa_agent_ids(tmp_path):
+def live_models() -> int:
+    """CompetitionModel objects still alive after a full collection."""
+    from strategy_abm.model import CompetitionModel
+
+    gc.collect()
+    return sum(isinstance(o, CompetitionModel) for o in gc.get_objects())
+
+
+def test_run_batch_leaves_no_models_alive(tmp_path):
     task = _ten_run_task(tmp_path)
-    before = len(mesa.Agent._ids)
+    before, ids_before = live_models(), len(mesa.Agent._ids)
     out = run_batch(task)
     assert [t for t, _ in out].count("results") == 10 and not [t for t, _ in out if t == "failures"]
-    assert len(mesa.Agent._ids) == before
+    assert live_models() == before
+    assert len(mesa.Agent._ids) == ids_before  # our agents never register in Mesa's own table
 
 
 def test_run_batch_leaves_no_models_when_a_model_fails_to_build(tmp_path, monkeypatch):
@@ -633,13 +645,10 @@ def test_run_batch_leaves_no_models_when_a_model_fails_to_build(tmp_path, monkey
                                                                   factor="hosts.tjk.strategy", replications=10,
                                                                   batch_size=10)))  # fmt: skip
     (task,) = list(_tasks(exp, exp.runs(), exp.resolved_scenario))
-    before = set(mesa.Agent._ids)
+    before = live_models()
     out = run_batch(task)
-    leaked = [m for m in list(mesa.Agent._ids) if m not in before]
-    for model in leaked:  # leave no leak to the tests that follow
-        mesa.Agent._ids.pop(model)
     assert [t for t, _ in out] == ["failures"] * 10
-    assert not leaked
+    assert live_models() == before
 
 
 def test_a_sampled_factor_on_an_integer_field_takes_whole_values(tmp_path):
