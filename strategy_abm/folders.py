@@ -148,7 +148,7 @@ def _check_target(out: Path, kind: str) -> None:
         raise OutputError(f"--out: {text!r} contains a NUL character")
     for part in out.parts:
         if len(os.fsencode(part)) > NAME_MAX_BYTES:
-            raise OutputError(f"--out: a folder name in it is {len(os.fsencode(part))} bytes long, "
+            raise OutputError(f"--out: the name {part[:20] + '...'!r} is {len(os.fsencode(part))} bytes long, "
                               f"above the limit of {NAME_MAX_BYTES}")  # fmt: skip
     if out.is_symlink():
         raise OutputError(f"--out: {text!r} is a symbolic link; give the folder itself ({str(out.resolve())!r})")
@@ -175,7 +175,7 @@ def _check_target(out: Path, kind: str) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".strategy-abm-probe-", dir=base))
     except OSError as exc:
-        raise OutputError(f"--out: cannot write in {str(base)!r}: {exc.strerror}") from None
+        raise OutputError(f"--out: cannot make a folder in {str(base)!r} ({exc.strerror})") from None
 
 
 class FolderLock:
