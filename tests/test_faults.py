@@ -194,6 +194,26 @@ def test_unwritable_out_is_refused_before_the_game_as_root_too(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["plot", "sensitivity"])
+def test_disk_full_while_writing_plots_is_one_line(tmp_path, sobol_folder, monkeypatch, command):
+    import matplotlib.figure
+
+    folder = tmp_path / "sobol"
+    shutil.copytree(sobol_folder, folder)
+    before = snapshot(folder)
+
+    def full(self, fname, *a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(fname))
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+    code, stdout, stderr = run_cli(command, folder)
+    assert code == 3
+    line = one_error_line(stderr)
+    assert "No space left on device" in line and "free some disk space" in line and str(folder) in line, line
+    stored = {k: v for k, v in snapshot(folder).items() if k.split("/")[0] not in ("plots", "analysis")}
+    assert stored == before, "the sweep's stored results changed"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
 def test_read_only_folders_by_chmod(tmp_path, reference):
     exp_file, ref = reference
