@@ -144,7 +144,7 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         fix = os_fault(exc, "write").fix
-        kept = "the earlier run there is unchanged" if existed else "nothing was left behind"
+        kept = "the earlier run there is unchanged" if existed else "no partial run was left"
         then = f"{fix}, then run again" if fix else "run again"
         raise FaultError(f"cannot write the run to {str(out)!r}: {exc.strerror or exc}; {kept}; {then}", fix) from None
     except BaseException:

@@ -175,7 +175,7 @@ def test_disk_full_for_a_new_run_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", full)
     code, _, stderr = run_cli("run", "--out", tmp_path / "new", *FAST_RUN)
     assert code == 3
-    assert "nothing was left behind" in one_error_line(stderr)
+    assert "no partial run was left" in one_error_line(stderr)
     assert list(tmp_path.iterdir()) == []
 
 
