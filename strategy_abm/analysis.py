@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from .config import ConfigError
+from .folders import file_in, subfolder
 from .metrics import BINARY_METRICS
 from .results import load_manifest, load_results, load_series
 
@@ -184,6 +185,7 @@ def plot_sensitivity(indices: pd.DataFrame, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for metric, group in indices.groupby("metric", sort=False):
+        path = file_in(folder, f"sensitivity_{metric}.png")  # metric names come from a manifest
         fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(group)))
         y = np.arange(len(group))
         if "S1" in group:
@@ -199,7 +201,6 @@ def plot_sensitivity(indices: pd.DataFrame, folder: Path) -> list[Path]:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="x")
         fig.tight_layout()
-        path = folder / f"sensitivity_{metric}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
@@ -225,12 +226,11 @@ def plot_results(folder: str | Path) -> list[Path]:
     manifest = load_manifest(folder)
     exp = manifest["experiment"]
     factors = list(exp["factors"])
-    out_dir = folder / "plots"
-    out_dir.mkdir(exist_ok=True)
     paths: list[Path] = []
     results = load_results(folder)
     if results.empty:
         raise ConfigError(f"plot: {str(folder)!r} holds no successful run yet")
+    out_dir = subfolder(folder, "plots")
     labels = {p: point_label(manifest["design"]["points"][p], factors) for p in results["point"].unique()}
     few_points = len(labels) <= 12
 
@@ -238,13 +238,13 @@ def plot_results(folder: str | Path) -> list[Path]:
     if not series.empty and few_points:
         for metric in exp["record"]["series"]:
             fig = fan_chart(series, metric, labels)
-            paths.append(out_dir / f"fan_{metric}.png")
+            paths.append(file_in(out_dir, f"fan_{metric}.png"))
             fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
             plt.close(fig)
 
     for metric in exp["record"]["final"]:
         fig = compare_chart(results, metric, labels) if few_points else factor_panels(results, metric, factors)
-        paths.append(out_dir / f"compare_{metric}.png")
+        paths.append(file_in(out_dir, f"compare_{metric}.png"))
         fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
         plt.close(fig)
     return paths

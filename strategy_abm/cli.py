@@ -1,18 +1,26 @@
 """Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
-field and the problem and exits with code 2, before anything is written.
+field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
+1 some runs of a sweep failed, 2 bad input, 3 a fault part-way (writing or reading failed, a
+stored file is damaged, a worker process died), 130 interrupted, 141 stdout closed early.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 from .config import ConfigError, builtin_scenarios, load_scenario, read_toml
 
+EXIT_RUNS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_FAULT = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader went away
 
 
 class UsageError(Exception):
@@ -43,6 +51,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the folder name is empty")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="strategy-abm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -51,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", nargs="?", default="baseline", help="built-in scenario name or path to a TOML file")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     run.add_argument("--turns", type=_positive_int, default=None, help="horizon in turns (default: the scenario's)")
-    run.add_argument("--out", type=Path, default=None, help="output folder (default runs/<scenario>_seed<seed>)")
+    run.add_argument("--out", type=_folder, default=None, help="output folder (default runs/<scenario>_seed<seed>)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted key, e.g. powers.china.strategy=bri_2")  # fmt: skip
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
@@ -65,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="run every (design point, replication) of an experiment")
     sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
-    sw.add_argument("--out", type=Path, default=None, help="results folder (default runs/sweeps/<experiment>)")
+    sw.add_argument("--out", type=_folder, default=None, help="results folder (default runs/sweeps/<experiment>)")
     sw.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
     sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="a Dask scheduler (tcp://HOST:PORT or tls://HOST:PORT), or 'local' for a LocalCluster of "
@@ -152,6 +166,7 @@ def summary_table(model) -> str:
 def cmd_sweep(args) -> int:
     from .analysis import format_summary, summarise
     from .experiment import load_experiment
+    from .folders import check_target
     from .results import ResultStore, load_results
     from .sweep import TLSFiles, check_scheduler, open_executor, run_sweep
 
@@ -166,8 +181,7 @@ def cmd_sweep(args) -> int:
     if args.scheduler:
         check_scheduler(args.scheduler, tls)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"argument --out: {str(out)!r} is a file, not a folder")
+    check_target(out, "sweep")
     with open_executor(args.workers, args.scheduler, tls=tls) as executor:  # fails before anything is written
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
@@ -175,7 +189,7 @@ def cmd_sweep(args) -> int:
         except KeyboardInterrupt:
             print(f"strategy-abm: interrupted; finished runs are stored in {out}/ and --resume continues",
                   file=sys.stderr)  # fmt: skip
-            return 130
+            return EXIT_INTERRUPTED
     cfg = experiment.config
     if not args.quiet:
         results = load_results(out)
@@ -187,16 +201,17 @@ def cmd_sweep(args) -> int:
     if report.failed:
         print(f"strategy-abm: {report.failed} runs failed (errors in {out}/failures/; "
               "strategy_abm.load_failures reads them)", file=sys.stderr)  # fmt: skip
-        return 1
+        return EXIT_RUNS_FAILED
     return 0
 
 
 def cmd_sensitivity(args) -> int:
     from .analysis import plot_sensitivity, sensitivity
+    from .folders import file_in, subfolder
 
     indices = sensitivity(args.results)
-    out = args.results / "analysis"
-    out.mkdir(exist_ok=True)
+    out = subfolder(args.results, "analysis")
+    file_in(out, "sensitivity.csv")
     indices.to_csv(out / "sensitivity.csv", index=False)
     paths = plot_sensitivity(indices, out)
     with __import__("pandas").option_context("display.width", 160, "display.max_rows", 500):
@@ -224,18 +239,38 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``strategy-abm`` console script."""
-    from .output import OutputError
+    """Entry point of the ``strategy-abm`` console script; returns the exit code (see the module)."""
+    from .folders import FaultError, OutputError
 
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+        return code
     except (UsageError, ConfigError, OutputError) as exc:
-        print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
-        return EXIT_BAD_INPUT
+        return _error(exc, EXIT_BAD_INPUT)
+    except FaultError as exc:
+        fix = f"; {exc.fix}" if exc.fix and exc.fix not in str(exc) else ""
+        return _error(f"{exc}{fix}", EXIT_FAULT)
+    except BrokenPipeError:
+        # The reader went away (`strategy-abm ... | head`): end quietly, as the Python docs advise,
+        # with stdout pointed at devnull so that the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:  # any other read or write that failed: a fault, not a traceback
+        from .folders import os_fault
+
+        fault = os_fault(exc, "read or write")
+        return _error(f"{fault}{'; ' + fault.fix if fault.fix else ''}", EXIT_FAULT)
     except KeyboardInterrupt:
         print("strategy-abm: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _error(exc, code: int) -> int:
+    with contextlib.suppress(OSError):  # stderr closed too: the exit code says it
+        print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
+    return code
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .folders import check_name
 from .ids import (
     BLOCS,
     CREDITORS,
@@ -583,6 +584,11 @@ class Scenario(Strict):
     world: WorldConfig
     rules: RulesConfig
     events: list[EventConfig] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return check_name(v)  # it names the default output folder: never a path
 
     @field_validator("start")
     @classmethod

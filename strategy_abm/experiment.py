@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
+from .folders import check_name
 from .metrics import METRIC_COLUMNS
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
@@ -88,6 +89,11 @@ class ExperimentConfig(Strict):
     design: Design = Field(default_factory=Design)
     factors: dict[str, Factor] = Field(default_factory=dict)
     record: Record
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return check_name(v)  # it names the default results folder: never a path
 
     @field_validator("factors")
     @classmethod

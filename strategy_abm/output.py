@@ -1,9 +1,10 @@
 """A game's outputs as pandas frames and as files a researcher can analyse.
 
 ``write_run`` writes ``model.csv``, ``actors.csv``, ``events.csv``, ``summary.json``,
-``config.toml`` and ``plots/`` into a fresh temporary folder beside the target and renames it
-into place only when everything is written, so a failed run never leaves a partial folder and
-never half-overwrites an earlier one.
+``config.toml``, ``plots/`` and the ``.strategy-abm-run`` marker into a fresh temporary folder
+beside the target and renames it into place only when everything is written, so a failed run
+never leaves a partial folder and never half-overwrites an earlier one. Only an empty folder or
+one holding the marker is ever replaced.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ import pandas as pd
 
 from .agents import HostAgent, PowerAgent
 from .config import scenario_to_toml
+from .folders import FaultError, OutputError, check_target, os_fault, temp_prefix, write_marker
 from .ids import HOSTS, POWERS
 from .metrics import METRIC_COLUMNS
 
 EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
 ACTOR_ORDER = {a: i for i, a in enumerate((*POWERS, *HOSTS))}
-
-
-class OutputError(RuntimeError):
-    """The output folder cannot be written (one-line message for the CLI)."""
 
 
 def model_frame(model) -> pd.DataFrame:
@@ -95,35 +93,38 @@ def summary(model) -> dict:
     }
 
 
-def _is_previous_run(path: Path) -> bool:
-    return (path / "summary.json").is_file() and (path / "model.csv").is_file()
-
-
 def check_out_dir(out: Path) -> None:
-    """Refuse, before any work, a target that is a file or a folder that is not a previous run."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out: {str(out)!r} is a file, not a folder")
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise OutputError(f"--out: {str(parent)!r} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_previous_run(out):
-        raise OutputError(f"--out: {str(out)!r} is a non-empty folder that is not a strategy-abm run; choose another")
-    parent = out.resolve().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise OutputError(f"--out: cannot write in {str(parent)!r}")
+    """Refuse, before any work, an ``--out`` a run cannot be written to: see
+    :func:`folders.check_target` (a folder is replaced only if it is empty or a run's).
+
+    Raises:
+        OutputError: with a one-line message naming ``--out`` and the problem.
+    """
+    check_target(Path(out), "run")
 
 
 def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
-    """Write every output of a finished game to ``out`` (replacing an earlier run there)."""
+    """Write every output of a finished game to ``out`` (replacing an earlier run there).
+
+    The files are written to a fresh temporary folder beside ``out`` and moved into place when
+    complete; an earlier run there is moved into a fresh backup folder first and deleted only
+    once the new one is in place. The program deletes only the temporary folders it made.
+
+    Raises:
+        OutputError: ``out`` cannot hold a run (see :func:`check_out_dir`).
+        FaultError: writing failed part-way (disk full, read-only folder): the earlier run is
+            unchanged and no temporary folder is left.
+    """
     out = Path(out)
     check_out_dir(out)
+    existed = out.exists()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
     except OSError as exc:
         raise OutputError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
-    tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
         mdf = model_frame(model)
         mdf.to_csv(tmp / "model.csv", index=False)
         adf = actors_frame(model)
@@ -139,16 +140,33 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
             from .plots import plot_run
 
             plot_run(mdf, adf, tmp / "plots", scenario=model.scenario.name, seed=model.seed)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        write_marker(tmp, "run")
+        _move_into_place(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        fix = os_fault(exc, "write").fix
+        kept = "the earlier run there is unchanged" if existed else "no partial run was left"
+        then = f"{fix}, then run again" if fix else "run again"
+        raise FaultError(f"cannot write the run to {str(out)!r}: {exc.strerror or exc}; {kept}; {then}", fix) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out``; an earlier run (or empty folder) there goes first
+    into a backup folder made for it, deleted only once ``tmp`` is in place."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    check_out_dir(out)  # still empty or a run: nothing else has appeared there during the game
+    backup = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    out.rename(backup / out.name)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        (backup / out.name).rename(out)
+        backup.rmdir()
+        raise
+    shutil.rmtree(backup, ignore_errors=True)  # made above: it holds only the run just replaced

@@ -10,6 +10,7 @@ part: a part exists whole or not at all, and a resumed sweep reruns exactly what
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -22,6 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import ConfigError
+from .experiment import TEST_MODELS
+from .folders import FaultError, FolderLock, OutputError, check_target, folder_kind, os_fault, write_marker
+from .metrics import METRIC_COLUMNS
 
 TABLES = ("series", "results", "failures")  # flush order: series first (see ResultStore.flush)
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
@@ -88,43 +92,106 @@ def manifest_json(manifest: dict) -> str:
 
 
 class ResultStore:
-    """Appends run records to a results folder in Parquet parts of ``flush_rows`` rows."""
+    """Appends run records to a results folder in Parquet parts of ``flush_rows`` rows.
+
+    The folder must be new, empty, or a sweep folder of the program (its ``.strategy-abm-sweep``
+    marker, written first); it is locked while the store is open (a second store on it gets
+    :class:`OutputError`). The manifest is written before any part, so a folder with parts always
+    has one. :func:`run_sweep` closes the store; :meth:`close` releases the lock.
+
+    Raises:
+        OutputError: ``folder`` cannot be used (see :func:`folders.check_target`) or is locked.
+        ConfigError: it holds results and ``resume`` is false, or results of another experiment.
+        FaultError: its manifest or a stored part is damaged and cannot be matched to ``experiment``.
+    """
 
     def __init__(self, folder: str | os.PathLike, experiment, *, resume: bool = False, flush_rows: int = 256):
         self.folder = Path(folder)
         self.flush_rows = flush_rows
         self.buffers: dict[str, list[dict]] = {t: [] for t in TABLES}
+        self.rows_written = {t: 0 for t in TABLES}  # by this store (parts already there not counted)
+        self._series = bool(experiment.config.record.series)
+        self._lock = None
+        check_target(self.folder, "sweep")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if folder_kind(self.folder) is None:  # empty (checked above): mark it ours first
+                write_marker(self.folder, "sweep")
+            self._lock = FolderLock(self.folder)
+        except OSError as exc:
+            raise OutputError(f"--out: cannot write in {str(self.folder)!r}: {exc.strerror}") from None
+        try:
+            self._open(experiment, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, experiment, resume: bool) -> None:
         manifest = self.folder / "manifest.json"
         if manifest.exists():
             if not resume:
                 raise ConfigError(f"--out: {str(self.folder)!r} already holds results; add --resume or choose another")
-            stored = json.loads(manifest.read_text())
-            if stored.get("experiment_hash") != experiment.hash:
-                raise ConfigError(
-                    f"--resume: {str(self.folder)!r} holds results of another experiment "
-                    f"({stored.get('experiment_name')!r}, hash {str(stored.get('experiment_hash'))[:12]}); "
-                    "resuming would mix them"
-                )
-        elif self.folder.exists() and any(self.folder.iterdir()):
-            raise ConfigError(f"--out: {str(self.folder)!r} is a non-empty folder without a manifest; choose another")
-        for table in TABLES:
-            (self.folder / table).mkdir(parents=True, exist_ok=True)
-            for stale in (self.folder / table).glob("*.tmp"):
-                stale.unlink()  # a part being written when the process died: it was never committed
+            try:
+                stored = load_manifest(self.folder)
+            except FaultError as exc:  # rewritten below if every stored run is one of this experiment's
+                self._check_stored_keys(experiment, str(exc))
+            else:
+                if stored.get("experiment_hash") != experiment.hash:
+                    raise ConfigError(
+                        f"--resume: {str(self.folder)!r} holds results of another experiment "
+                        f"({stored.get('experiment_name')!r}, hash {str(stored.get('experiment_hash'))[:12]}); "
+                        "resuming would mix them"
+                    )
+        elif any(self._parts(t) for t in TABLES):  # parts without a manifest: someone removed it
+            if not resume:
+                raise ConfigError(f"--out: {str(self.folder)!r} already holds results; add --resume or choose another")
+            self._check_stored_keys(experiment, f"results: {str(manifest)!r} is missing")
         # A new sweep, or a resume that extends the experiment (more replications): the manifest
-        # describes the experiment as it is now run.
-        _atomic_write_text(manifest, manifest_json(manifest_for(experiment)))
+        # describes the experiment as it is now run. Written before any part (see the class doc).
+        try:
+            _atomic_write_text(manifest, manifest_json(manifest_for(experiment)))
+            for table in TABLES:
+                (self.folder / table).mkdir(exist_ok=True)
+                for stale in (self.folder / table).glob("*.tmp"):
+                    stale.unlink()  # a part being written when the process died: it was never committed
+        except OSError as exc:
+            raise OutputError(f"--out: cannot write in {str(self.folder)!r}: {exc.strerror}") from None
         self._next = {t: self._count_parts(t) for t in TABLES}
+
+    def _parts(self, table: str) -> list[Path]:
+        return sorted((self.folder / table).glob("part-*.parquet"))
+
+    def _check_stored_keys(self, experiment, problem: str) -> None:
+        """Resume without a readable manifest only if every stored run is one of ``experiment``'s
+        (a run's key is a hash of the experiment's): then the manifest is simply rewritten."""
+        known = {r.key for r in experiment.runs()}
+        stored = set().union(*(_part_keys(p) for t in TABLES for p in self._parts(t)))
+        if not stored <= known:
+            raise FaultError(f"{problem}, and {len(stored - known)} stored runs are not runs of "
+                             f"{experiment.config.name!r}; restore manifest.json or choose another --out")  # fmt: skip
+
+    def close(self) -> None:
+        """Release the folder's lock (buffered rows are not written: :meth:`flush` first)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _count_parts(self, table: str) -> int:
         parts = sorted((self.folder / table).glob("part-*.parquet"))
         return 1 + max((int(p.stem.split("-")[1]) for p in parts), default=-1)
 
     def done_keys(self) -> set[str]:
-        """Keys of the runs already stored as successful."""
-        keys: set[str] = set()
-        for part in sorted((self.folder / "results").glob("part-*.parquet")):
-            keys.update(pq.read_table(part, columns=["key"]).column("key").to_pylist())
+        """Keys of the runs already stored as successful (with their series, if recorded: a run
+        whose series part was lost, e.g. moved away as damaged, counts as not done)."""
+        keys: set[str] = set().union(*(_part_keys(p) for p in self._parts("results")))
+        if self._series and keys:
+            keys &= set().union(*(_part_keys(p) for p in self._parts("series")))
         return keys
 
     def add(self, table: str, rows: list[dict]) -> None:
@@ -145,25 +212,84 @@ class ResultStore:
                 continue
             name = f"part-{self._next[t]:06d}.parquet"
             tmp = self.folder / t / (name + ".tmp")
-            pq.write_table(pa.Table.from_pylist(rows), tmp)
-            os.replace(tmp, self.folder / t / name)
+            try:
+                pq.write_table(pa.Table.from_pylist(rows), tmp)
+                os.replace(tmp, self.folder / t / name)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)  # a partial part would only take space
+                raise os_fault(exc, "write") from None
             self._next[t] += 1
+            self.rows_written[t] += len(rows)
             self.buffers[t] = []
+
+
+def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet part; a damaged one is a :class:`FaultError` saying how to recover."""
+    try:
+        return pq.read_table(part, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FaultError(f"results: {str(part)!r} cannot be read ({reason})",
+                         f"move it out of {str(part.parent.parent)!r}, then run the sweep again with --resume "
+                         "to redo its runs") from None  # fmt: skip
+
+
+def _part_keys(part: Path) -> set[str]:
+    return set(_read_part(part, ["key"]).column("key").to_pylist())
 
 
 def _read_table(folder: Path, table: str) -> pd.DataFrame:
     parts = sorted((Path(folder) / table).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+    return pd.concat([_read_part(p).to_pandas() for p in parts], ignore_index=True)
 
 
 def load_manifest(folder: str | os.PathLike) -> dict:
-    """The manifest of a results folder."""
+    """The manifest of a results folder.
+
+    Raises:
+        ConfigError: ``folder`` has no ``manifest.json``.
+        FaultError: it is damaged: not JSON, or not the shape the program writes, or naming
+            metrics that do not exist (file names are made from them).
+    """
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         raise ConfigError(f"results: {str(folder)!r} has no manifest.json (not a sweep's results folder)")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        problem = _manifest_problem(manifest)
+    except ValueError as exc:  # not UTF-8, not JSON
+        problem = f"not valid JSON: {str(exc).splitlines()[0]}"
+    if problem:
+        fix = "run the sweep again with --resume to rewrite it (its stored runs are kept)"
+        raise FaultError(f"results: {str(path)!r} is damaged ({problem})", fix) from None
+    return manifest
+
+
+def _manifest_problem(m) -> str | None:
+    """What makes ``m`` not a manifest the program could have written (``None`` if nothing)."""
+    try:
+        exp, design, runs = m["experiment"], m["design"], m["runs"]
+        final, series = exp["record"]["final"], exp["record"]["series"]
+        missing = [k for k in ("kind", "levels", "second_order") if k not in exp["design"]]
+        if missing or "master_seed" not in exp:
+            return f"experiment: {(missing or ['master_seed'])[0]!r} missing"
+        if not (isinstance(exp["factors"], dict) and isinstance(design["points"], list)):
+            return "factors or points of the wrong type"
+        if not all(isinstance(p, dict) for p in design["points"]):
+            return "design.points: not one table per point"
+        if len({len(runs[k]) for k in ("key", "point", "replication", "seed")}) != 1:
+            return "runs: columns of different lengths"
+        known = {*METRIC_COLUMNS, *(m for ms in TEST_MODELS.values() for m in ms)}
+        for where, names in (("final", final), ("series", series)):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                return f"experiment.record.{where} names {unknown[0]!r}, not a metric"
+    except (KeyError, TypeError, IndexError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def load_results(folder: str | os.PathLike) -> pd.DataFrame:

@@ -13,14 +13,18 @@ import contextlib
 import math
 import multiprocessing
 import os
+import signal
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .config import ConfigError, load_scenario
 from .experiment import code_fingerprint, package_version
+from .folders import FaultError, close_inherited_locks
 from .results import ResultStore
 
 IN_FLIGHT_PER_WORKER = 3
@@ -147,14 +151,25 @@ def run_sweep(
     """Run every run of ``experiment`` not yet in ``store``; returns what was done.
 
     ``executor`` is an open :func:`open_executor` (the CLI opens it before creating the store, so
-    that an unreachable scheduler writes nothing); without one, it is opened here."""
+    that an unreachable scheduler writes nothing); without one, it is opened here. The store is
+    flushed and closed (its folder unlocked) at the end, whatever happens.
+
+    Raises:
+        FaultError: writing failed (disk full, read-only folder), a stored part is damaged, or a
+            worker process died; the message says how many runs are stored and what to do. Every
+            run finished before the fault is stored, and a resumed sweep runs the others.
+    """
     if executor is None:
         with open_executor(workers, scheduler) as opened:
             return run_sweep(experiment, store, progress=progress, executor=opened)
     from tqdm import tqdm
 
     # Only this experiment's runs count (a folder resumed with fewer replications keeps the others).
-    done_keys = store.done_keys() & {r.key for r in experiment.runs()}
+    try:
+        done_keys = store.done_keys() & {r.key for r in experiment.runs()}
+    except BaseException:
+        store.close()
+        raise
     report = SweepReport(total=experiment.n_runs, skipped=len(done_keys))
     pending = (r for r in experiment.runs() if r.key not in done_keys)
     tasks = _tasks(experiment, pending, experiment.resolved_scenario or None)
@@ -174,10 +189,23 @@ def run_sweep(
         bar.set_postfix(done=report.done, failed=report.failed, refresh=False)
 
     try:
-        executor(tasks, collect)
-    finally:
+        try:
+            executor(tasks, collect)
+        except FaultError:
+            raise
+        except BaseException:  # e.g. Ctrl-C: the buffered rows are written before exit
+            store.flush()
+            raise
         store.flush()
+    except FaultError as exc:  # disk full, read-only folder, a worker died: keep what finished
+        with contextlib.suppress(FaultError):
+            store.flush()
+        stored = report.skipped + store.rows_written["results"]
+        then = f"{exc.fix}, then run" if exc.fix else "run"
+        raise FaultError(f"{exc}; {stored} runs are stored in {store.folder}/; {then} again with --resume") from None
+    finally:
         bar.close()
+        store.close()
     return report
 
 
@@ -209,16 +237,48 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     # Mesa sets the spawn start method for the whole process; fork (where there is one) starts
     # workers in milliseconds and they inherit the imported package.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
-        in_flight = set()
-        for task in tasks:
-            in_flight.add(pool.submit(run_batch, task))
-            if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
-                finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    collect(f.result())
-        for f in in_flight:
-            collect(f.result())
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=close_inherited_locks) as pool:
+        in_flight: set = set()
+        seen: dict = {}  # pid -> worker process, to say how a dead one ended
+
+        def collect_done(futures) -> None:
+            broken = None
+            for f in futures:  # every batch that finished is stored, even after a worker died
+                try:
+                    rows = f.result()
+                except BrokenProcessPool as exc:
+                    broken = exc
+                    continue
+                collect(rows)
+            if broken is not None:
+                raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from broken
+
+        try:
+            for task in tasks:
+                in_flight.add(pool.submit(run_batch, task))
+                seen.update(getattr(pool, "_processes", None) or {})
+                if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                    finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    collect_done(finished)
+        except BrokenProcessPool as exc:  # raised by submit once the pool is broken
+            collect_done(wait(in_flight).done)
+            raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from exc
+        collect_done(wait(in_flight).done)
+
+
+def _how_workers_ended(processes: dict) -> str:
+    """`` (killed by signal 9, SIGKILL...)`` for the worker that died first, if it can be told."""
+    codes = [p.exitcode for p in processes.values() if getattr(p, "exitcode", None) not in (None, 0)]
+    # The pool terminates the other workers (SIGTERM) once one died: name another cause first.
+    codes.sort(key=lambda c: c == -signal.SIGTERM)
+    if not codes:
+        return ""
+    if codes[0] < 0:
+        sig = signal.Signals(-codes[0]).name if -codes[0] in signal.valid_signals() else str(-codes[0])
+        hint = ": out of memory, or killed by hand?" if codes[0] == -signal.SIGKILL else ""
+        return f" (killed by signal {-codes[0]}, {sig}{hint})"
+    return f" (exit code {codes[0]})"
 
 
 @dataclass(frozen=True)
@@ -235,11 +295,7 @@ def check_scheduler(address: str, tls: TLSFiles | None = None) -> None:
     """A scheduler is ``local`` or ``tcp://HOST:PORT`` / ``tls://HOST:PORT``; certificate files go
     with ``tls://`` only, and must be readable files. Raises :class:`ConfigError` (one line)."""
     if address != "local":
-        scheme, sep, rest = address.partition("://")
-        host, colon, port = rest.rpartition(":")
-        if not sep or scheme not in ("tcp", "tls") or not colon or not host.strip("[]") or not port.isdigit() \
-                or not 0 < int(port) < 65536:  # fmt: skip
-            raise ConfigError(f"--scheduler: expected tcp://HOST:PORT, tls://HOST:PORT or 'local', got {address!r}")
+        _check_address(address)
     if address.startswith("tls://") and tls is None:
         raise ConfigError("--scheduler: a tls:// scheduler needs --tls-ca-file and --tls-cert (and --tls-key)")
     if tls is not None:
@@ -248,6 +304,25 @@ def check_scheduler(address: str, tls: TLSFiles | None = None) -> None:
         for option, path in (("--tls-ca-file", tls.ca_file), ("--tls-cert", tls.cert), ("--tls-key", tls.key)):
             if path is not None and not os.path.isfile(path):
                 raise ConfigError(f"{option}: {path!r} is not a file")
+
+
+def _check_address(address: str) -> None:
+    expected = "expected tcp://HOST:PORT, tls://HOST:PORT or 'local'"
+    if "://" not in address:
+        raise ConfigError(f"--scheduler: {expected}, got {address!r}")
+    try:
+        parts = urlsplit(address)
+        port = parts.port  # raises ValueError for a port that is not a number in 0-65535
+    except ValueError as exc:
+        raise ConfigError(f"--scheduler: {address!r}: {exc}") from None
+    if parts.scheme not in ("tcp", "tls"):
+        raise ConfigError(f"--scheduler: unknown protocol {parts.scheme + '://'!r} in {address!r} ({expected})")
+    if not parts.hostname:
+        raise ConfigError(f"--scheduler: {address!r} names no host ({expected})")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"--scheduler: {address!r}: {expected}, nothing after it")
+    if not port:
+        raise ConfigError(f"--scheduler: {address!r} names no port ({expected})")
 
 
 @contextlib.contextmanager

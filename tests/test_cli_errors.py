@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -350,3 +351,178 @@ def test_subprocess_malformed_toml_end_to_end(tmp_path, inputs):
     _assert_one_line_error(proc.returncode, proc.stderr, ["scenario", "bad.toml"], tmp_path)
     assert not out.exists()
     assert _snapshot(tmp_path) == before
+
+
+# ------------------------------------------------------------------ output folders (issue 6, section 5)
+
+UNSAFE_NAMES = {
+    "parent-path": "../../escaped",
+    "absolute-path": "/tmp/escaped",
+    "slash": "a/b",
+    "backslash": "a\\\\b",
+    "nul": "a\\u0000b",
+    "newline": "a\\nb",
+    "tab": "a\\tb",
+    "dot": ".",
+    "dot-dot": "..",
+    "empty": "",
+    "hidden": ".hidden",
+    "leading-space": " x",
+    "trailing-dot": "x.",
+    "too-long": "x" * 65,
+}
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES.values(), ids=UNSAFE_NAMES.keys())
+def test_scenario_name_is_never_a_path(name, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)  # the default folder would be runs/<name>_seed0 here
+    code, stdout, err = _run_cli(["run", "--set", f'name="{name}"', *FAST], capsys)
+    _assert_one_line_error(code, err, ["name:", "letters, digits"], tmp_path)
+    assert stdout == ""
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [], "something was written"
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES.values(), ids=UNSAFE_NAMES.keys())
+def test_experiment_name_is_never_a_path(name, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    exp = work / "e.toml"
+    exp.write_text(
+        f'name = "{name}"\nreplications = 1\nmaster_seed = 1\nhorizon_turns = 1\n'
+        '[factors."powers.china.strategy"]\nvalues = ["bri_2"]\n[record]\nfinal = ["influence_china"]\n'
+    )
+    before = _snapshot(tmp_path)
+    code, stdout, err = _run_cli(["sweep", str(exp), "--quiet"], capsys)
+    _assert_one_line_error(code, err, ["name:", "letters, digits"], tmp_path)
+    assert _snapshot(tmp_path) == before
+
+
+def test_names_with_spaces_dots_and_dashes_make_folders_inside_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = _run_cli(["run", "--set", 'name="My scenario-2.b_c"', *FAST], capsys)
+    assert code == 0, err
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["My scenario-2.b_c_seed0"]
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> Path:
+    """A working folder with an earlier run, a foreign folder looking like a run, links, a file."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine\n")
+    lookalike = work / "lookalike"
+    lookalike.mkdir()
+    for name in ("summary.json", "model.csv", "thesis.tex"):
+        (lookalike / name).write_text("not a run\n")
+    (work / "gone").symlink_to(work / "nowhere")
+    return work
+
+
+# (argv, texts the message names). "@W" is the working folder (also the current folder).
+# fmt: off
+UNSAFE_OUTS = [
+    pytest.param(["run", "--out", "."], ["--out", "'.'", "current folder"], id="run-out-dot"),
+    pytest.param(["run", "--out", ".."], ["--out", "current folder"], id="run-out-parent"),
+    pytest.param(["run", "--out", ""], ["--out", "empty"], id="run-out-empty"),
+    pytest.param(["run", "--out", " "], ["--out", "empty"], id="run-out-blank"),
+    pytest.param(["run", "--out", "x" * 300], ["--out", "300 bytes", "255"], id="run-out-300-chars"),
+    pytest.param(["run", "--out", "new/" + "x" * 300], ["--out", "300 bytes"], id="run-out-300-chars-below-new"),
+    pytest.param(["run", "--out", "@W/lookalike"], ["--out", "not a strategy-abm run"], id="run-out-lookalike"),
+    pytest.param(["run", "--out", "@W/gone"], ["--out", "symbolic link"], id="run-out-dangling-link"),
+    pytest.param(["run", "--out", "@W/notes.txt/x"], ["--out", "is a file"], id="run-out-below-a-file"),
+    pytest.param(["sweep", "smoke", "--out", "/proc/x"], ["--out", "/proc"], id="sweep-out-proc"),
+    pytest.param(["sweep", "smoke", "--out", ""], ["--out", "empty"], id="sweep-out-empty"),
+    pytest.param(["sweep", "smoke", "--out", "x" * 300], ["--out", "300 bytes"], id="sweep-out-300-chars"),
+    pytest.param(["sweep", "smoke", "--out", "@W/lookalike"], ["--out", "not a strategy-abm sweep"],
+                 id="sweep-out-lookalike"),
+    pytest.param(["sweep", "smoke", "--out", "@W/gone"], ["--out", "symbolic link"], id="sweep-out-dangling-link"),
+    pytest.param(["sweep", "smoke", "--out", "."], ["--out", "not a strategy-abm sweep"], id="sweep-out-dot"),
+    pytest.param(["sweep", "smoke", "--scheduler", "foo://x:1"], ["--scheduler", "foo://"], id="scheduler-foo"),
+    pytest.param(["sweep", "smoke", "--scheduler", "tcp://"], ["--scheduler", "no host"], id="scheduler-no-host"),
+    pytest.param(["sweep", "smoke", "--scheduler", "tcp://:8786"], ["--scheduler", "no host"],
+                 id="scheduler-port-only"),
+    pytest.param(["sweep", "smoke", "--scheduler", "tcp://h:port"], ["--scheduler", "tcp://h:port"],
+                 id="scheduler-bad-port"),
+    pytest.param(["sweep", "smoke", "--scheduler", "tcp://h:70000"], ["--scheduler", "out of range"],
+                 id="scheduler-port-out-of-range"),
+    pytest.param(["sweep", "smoke", "--scheduler", "tcp://h:1/path"], ["--scheduler", "nothing after it"],
+                 id="scheduler-path"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("argv", "expected"), UNSAFE_OUTS)
+def test_unsafe_out_is_one_line_and_writes_nothing(argv, expected, places, capsys, monkeypatch):
+    monkeypatch.chdir(places)
+    argv = [a.replace("@W", str(places)) for a in argv]
+    extra = FAST if argv[0] == "run" else ["--quiet"]
+    before = _snapshot(places.parent)
+    code, stdout, err = _run_cli([*argv, *extra], capsys)
+    _assert_one_line_error(code, err, expected, places.parent)
+    assert stdout == ""
+    assert _snapshot(places.parent) == before
+
+
+def test_out_that_is_a_link_to_a_run_is_refused_and_the_run_kept(places, capsys, monkeypatch):
+    """A symbolic link as --out is refused (a run replaces its folder: the link or what it points
+    to?); the run it points to stays as it is. Give the folder itself to replace that run."""
+    monkeypatch.chdir(places)
+    code, _, err = _run_cli(["run", "--out", "real", *FAST], capsys)
+    assert code == 0, err
+    (places / "link").symlink_to(places / "real")
+    before = _snapshot(places)
+    code, stdout, err = _run_cli(["run", "--out", "link", "--seed", "4", *FAST], capsys)
+    _assert_one_line_error(code, err, ["--out", "'link' is a symbolic link", str(places / "real")])
+    assert _snapshot(places) == before
+    assert (places / "link").is_symlink()
+
+
+def test_only_marked_runs_and_empty_folders_are_replaced(places, capsys, monkeypatch):
+    monkeypatch.chdir(places)
+    (places / "empty").mkdir()
+    code, _, err = _run_cli(["run", "--out", "empty", *FAST], capsys)
+    assert code == 0, err
+    marker = places / "empty" / ".strategy-abm-run"
+    assert json.loads(marker.read_text())["kind"] == "run"
+    first = (places / "empty" / "summary.json").read_text()
+    code, _, err = _run_cli(["run", "--out", "empty", "--seed", "9", *FAST], capsys)
+    assert code == 0, err
+    assert json.loads((places / "empty" / "summary.json").read_text())["seed"] == 9 != json.loads(first)["seed"]
+
+    marker.unlink()  # an old run, or a folder someone made to look like one: not replaced
+    before = _snapshot(places)
+    code, _, err = _run_cli(["run", "--out", "empty", *FAST], capsys)
+    _assert_one_line_error(code, err, ["--out", "not a strategy-abm run", ".strategy-abm-run"], places.parent)
+    assert _snapshot(places) == before
+
+
+def test_replacing_a_run_never_touches_a_folder_named_like_its_backup(places, capsys, monkeypatch):
+    monkeypatch.chdir(places)
+    for name in (".run.old", ".run.tmp-x", ".run.old.tmp"):  # a user's folders named like ours
+        (places / name).mkdir()
+        (places / name / "keep.txt").write_text(f"{name}\n")
+    for seed in ("0", "1"):  # a new run, then replacing it
+        code, _, err = _run_cli(["run", "--out", "run", "--seed", seed, *FAST], capsys)
+        assert code == 0, err
+    for name in (".run.old", ".run.tmp-x", ".run.old.tmp"):
+        assert (places / name / "keep.txt").read_text() == f"{name}\n"
+    assert sorted(p.name for p in places.iterdir()) == sorted(
+        [".run.old", ".run.tmp-x", ".run.old.tmp", "run", "notes.txt", "lookalike", "gone"]
+    ), "a temporary or backup folder was left"
+
+
+def test_sweep_out_is_marked_and_another_kind_is_refused(places, capsys, monkeypatch):
+    monkeypatch.chdir(places)
+    code, _, err = _run_cli(["run", "--out", "a_run", *FAST], capsys)
+    assert code == 0, err
+    code, _, err = _run_cli(["sweep", "smoke", "--out", "a_run", "--quiet"], capsys)
+    _assert_one_line_error(code, err, ["--out", "a strategy-abm run folder, not a sweep's"], places.parent)
+    (places / "sweep_dir").mkdir()  # empty: accepted, and marked
+    code, _, err = _run_cli(["sweep", "smoke", "--out", "sweep_dir", "--quiet", "--flush-rows", "64"], capsys)
+    assert code == 0, err
+    assert json.loads((places / "sweep_dir" / ".strategy-abm-sweep").read_text())["kind"] == "sweep"
+    code, _, err = _run_cli(["run", "--out", "sweep_dir", *FAST], capsys)
+    _assert_one_line_error(code, err, ["--out", "a strategy-abm sweep folder, not a run's"], places.parent)
