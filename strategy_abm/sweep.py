@@ -325,24 +325,33 @@ def _check_address(address: str) -> None:
         raise ConfigError(f"--scheduler: {address!r} names no port ({expected})")
 
 
+def local_cluster(workers: int, *, security=True):
+    """A Dask ``LocalCluster`` of ``workers`` single-threaded processes, safe on a shared machine:
+    loopback only, no dashboard, and TLS with throwaway certificates (``security=True``), so that
+    another local user or process cannot connect and run code on the workers. Dask always starts
+    an HTTP server on the scheduler (on port 8787 unless told otherwise): it binds a random
+    loopback port and serves no routes. ``security``: ``True`` (throwaway certificates), a
+    ``distributed.security.Security``, or ``None`` for plain TCP (tests only)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(
+            n_workers=max(workers, 1), threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, security=security,
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
     try:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
         from distributed.security import Security
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
     check_scheduler(scheduler, tls)
     if scheduler == "local":
-        # Loopback only, no dashboard, and TLS with throwaway certificates: another local user or
-        # process cannot connect to the scheduler and run code on the workers. The scheduler's
-        # HTTP server (Dask always starts one) binds a random loopback port and serves no routes.
-        with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
-            cluster = LocalCluster(
-                n_workers=max(workers, 1), threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, security=True,
-            )  # fmt: skip
+        cluster = local_cluster(workers)
         with cluster, Client(cluster) as client:
             yield client
         return
@@ -365,12 +374,36 @@ def _run_dask(client, tasks: Iterator[dict], collect) -> None:
 
     n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
     window = as_completed()
-    in_flight = 0
-    for task in tasks:
-        window.add(client.submit(run_batch, task, pure=False))
-        in_flight += 1
-        if in_flight >= n_workers * IN_FLIGHT_PER_WORKER:
-            collect(next(window).result())
-            in_flight -= 1
-    for future in window:
+    pending: set = set()  # submitted and not yet collected
+
+    def take(future) -> None:
+        pending.discard(future)
         collect(future.result())
+
+    try:
+        for task in tasks:
+            future = client.submit(run_batch, task, pure=False)
+            pending.add(future)
+            window.add(future)
+            if len(pending) >= n_workers * IN_FLIGHT_PER_WORKER:
+                take(next(window))
+        for future in window:
+            take(future)
+    except FaultError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Dask's many ways to lose a worker or the scheduler
+        # Store every batch that did finish, then say what happened in one line.
+        for future in [f for f in pending if f.status == "finished"]:
+            with contextlib.suppress(Exception):
+                take(future)
+        raise FaultError(_dask_fault(exc)) from exc
+
+
+def _dask_fault(exc: Exception) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":  # Dask gave up on a batch whose workers kept dying
+        return ("a Dask worker died while running a batch, as many times as the scheduler allows "
+                "(distributed.scheduler.allowed-failures): out of memory, or killed?")  # fmt: skip
+    if name in ("CancelledError", "FutureCancelledError", "CommClosedError") or isinstance(exc, OSError):
+        return f"lost the Dask scheduler or its workers ({name})"
+    return f"the Dask cluster failed: {name}: {' '.join(str(exc).split())}"

@@ -10,11 +10,12 @@ import io
 
 import psutil
 import pytest
+from distributed import WorkerPlugin
 
 from strategy_abm.cli import main as cli_main
 from strategy_abm.experiment import experiments_dir
 from strategy_abm.results import load_results, load_series
-from strategy_abm.sweep import _dask_client
+from strategy_abm.sweep import _dask_client, local_cluster
 
 PREFIX = "strategy-abm: error: "
 SMOKE = experiments_dir() / "smoke.toml"
@@ -74,7 +75,6 @@ def _serves_dashboard(client) -> bool:
 def tls_cluster(tmp_path_factory):
     """A two-worker cluster that requires TLS client certificates, with its PEM files on disk
     (as a shared cluster's administrator would hand them out)."""
-    from distributed import LocalCluster
     from distributed.security import Security
 
     security = Security.temporary()
@@ -82,8 +82,7 @@ def tls_cluster(tmp_path_factory):
     (folder / "ca.pem").write_text(security.tls_ca_file)
     (folder / "client.pem").write_text(security.tls_client_cert)
     (folder / "client.key").write_text(security.tls_client_key)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      security=security) as cluster:  # fmt: skip
+    with local_cluster(2, security=security) as cluster:
         yield cluster.scheduler_address, folder
 
 
@@ -171,3 +170,53 @@ def test_unusable_certificate_files_are_a_one_line_error(tmp_path):
     assert code == 2
     assert "--scheduler" in one_error_line(stderr)
     assert not out.exists()
+
+
+class _DieOnThirdTask(WorkerPlugin):
+    """A Dask worker plugin: the worker kills itself (SIGKILL) when its third task starts, as a
+    worker killed by the kernel for lack of memory would die."""
+
+    name = "die-on-third-task"
+
+    def setup(self, worker):
+        self.started = 0
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing":
+            self.started += 1
+            if self.started == 3:
+                import os
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_dask_worker_that_dies_is_one_line_exit_3_and_resume_completes(tmp_path):
+    import dask
+    from distributed import Client
+
+    from strategy_abm.experiment import load_experiment
+    from strategy_abm.folders import FaultError
+    from strategy_abm.results import ResultStore
+    from strategy_abm.sweep import _run_dask, run_sweep
+
+    experiment = load_experiment(SMOKE)
+    out = tmp_path / "out"
+    # One failure allowed, no retry: the batch on the dying worker is given up at once.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            local_cluster(1, security=None) as cluster, Client(cluster) as client:  # fmt: skip
+        client.register_plugin(_DieOnThirdTask())
+        store = ResultStore(out, experiment)
+        with pytest.raises(FaultError) as caught:
+            run_sweep(experiment, store, progress=False, executor=lambda t, c: _run_dask(client, t, c))
+    message = str(caught.value)
+    assert "a Dask worker died" in message and "--resume" in message, message
+    assert "\n" not in message
+    stored = len(load_results(out))
+    assert f"{stored} runs are stored" in message
+    assert stored == 2  # the two batches (one run each) finished before the worker died
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--resume")
+    assert code == 0, stderr
+    code, _, stderr = run_cli("sweep", SMOKE, "--out", tmp_path / "ref", "--quiet")
+    assert code == 0, stderr
+    assert load_results(out).equals(load_results(tmp_path / "ref"))
