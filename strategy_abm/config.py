@@ -807,7 +807,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = raw
     else:
         raise ConfigError(
-            f"--set {text!r}: not a valid VALUE (give a number, true/false, a \"quoted string\", an [array] "
+            f'--set {text!r}: not a valid VALUE (give a number, true/false, a "quoted string", an [array] '
             "or a bare word such as bri_2)"
         )
     if _too_deep(value, MAX_NESTING) is not None:

@@ -213,8 +213,24 @@ def test_parse_override_nan():
 
 
 # Not TOML and not a bare word: an error rather than a string the user did not mean.
-@pytest.mark.parametrize("text", ["horizon_turns", "=1", " =1", "a..b=1", "a.=1", ".a=1", "a=x=y", "a=spaced bare",
-                                  "a=", 'a="open', "a=[1, 2", "a=1.2.3", "a=1\nb = 2"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "horizon_turns",
+        "=1",
+        " =1",
+        "a..b=1",
+        "a.=1",
+        ".a=1",
+        "a=x=y",
+        "a=spaced bare",
+        "a=",
+        'a="open',
+        "a=[1, 2",
+        "a=1.2.3",
+        "a=1\nb = 2",
+    ],
+)
 def test_parse_override_bad_syntax(text):
     with pytest.raises(ConfigError, match=r"^--set "):
         parse_override(text)
