@@ -277,7 +277,6 @@ def test_unreadable_file(tmp_path, capsys):
         pytest.param(["validate", "baseline", "--set", "horizon_turns=0"], ["horizon_turns"], id="validate-override"),
         pytest.param(["validate"], ["path"], id="validate-without-path"),
         pytest.param(["bogus"], ["bogus"], id="unknown-command"),
-        pytest.param([], ["command"], id="no-command"),
     ],
 )
 def test_other_commands_bad_input(argv, expected, tmp_path, inputs, capsys):
