@@ -320,7 +320,10 @@ def _load_base_scenario(config: ExperimentConfig, path: Path | None):
             overrides.append(f"horizon_turns={config.horizon_turns}")
         return load_scenario(name, overrides)
     except ConfigError as exc:
-        raise ConfigError(f"scenario: {str(exc).removeprefix('scenario: ')}") from None
+        message = str(exc).removeprefix("scenario: ")
+        if message.startswith("--set "):  # a malformed entry of the experiment's overrides
+            raise ConfigError(f"overrides: {message.removeprefix('--set ')}") from None
+        raise ConfigError(f"scenario: {message}") from None
 
 
 def _check_factors(config: ExperimentConfig, scenario) -> tuple[dict[str, str], dict[str, list]]:

@@ -699,3 +699,10 @@ def test_help_is_plain_text(command, capsys):
     # Each command says what it does (a description after the usage), not only its options.
     description = out.split("\n\n")[1]
     assert not description.startswith(("positional arguments", "options")), out
+
+
+def test_a_malformed_experiment_override_names_the_overrides(tmp_path, capsys):
+    text = _experiment_text("", head='overrides = ["powers.us.name=\\"USA"]\n')
+    code, _, err = _sweep(tmp_path, text, capsys)
+    _assert_one_line_error(code, err, ["error: overrides: 'powers.us.name=\"USA': not a valid VALUE"], tmp_path)
+    assert not (tmp_path / "out").exists()
