@@ -144,7 +144,8 @@ def point_means(results: pd.DataFrame, metric: str, n_points: int) -> np.ndarray
 
 def sensitivity(folder: str | Path) -> pd.DataFrame:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of every recorded final metric, with 95%
-    confidence intervals, computed with SALib on the per-point means over replications."""
+    confidence intervals, computed on the per-point means over replications (Sobol by SALib,
+    Morris by :func:`morris_indices`, with the realised step of integer factors)."""
     manifest = load_manifest(folder)
     exp = manifest["experiment"]
     kind = exp["design"]["kind"]
@@ -165,14 +166,71 @@ def sensitivity(folder: str | Path) -> pd.DataFrame:
                 rows.append({"metric": metric, "factor": name, "S1": si["S1"][i], "S1_conf": si["S1_conf"][i],
                              "ST": si["ST"][i], "ST_conf": si["ST_conf"][i]})  # fmt: skip
         else:
-            from SALib.analyze import morris
-
-            x = np.array([[p[n] for n in names] for p in points])
-            si = morris.analyze(problem, x, y, num_levels=exp["design"]["levels"], seed=exp["master_seed"])
+            x = np.array([[p[n] for n in names] for p in points], dtype=float)
+            si = morris_indices(problem, x, y, exp["design"]["levels"], exp["master_seed"], _integer_factors(manifest))
             for i, name in enumerate(names):
                 rows.append({"metric": metric, "factor": name, "mu_star": si["mu_star"][i],
                              "mu_star_conf": si["mu_star_conf"][i], "sigma": si["sigma"][i]})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _integer_factors(manifest: dict) -> list[str]:
+    """Factors sampled as integers: from the manifest's ``factor_types``, or (older folders) the
+    factors whose every stored value is a JSON integer (sampled floats are stored as ``2.0``)."""
+    design = manifest["design"]
+    if "factor_types" in design:
+        return [f for f, t in design["factor_types"].items() if t == "int"]
+    return [f for f in design["factors"] if all(type(p[f]) is int for p in design["points"])]
+
+
+def morris_indices(
+    problem: dict, x: np.ndarray, y: np.ndarray, levels: int, seed: int, integer=(), num_resamples: int = 100
+) -> dict[str, np.ndarray]:
+    """Morris screening: ``mu``, ``mu_star`` (mean absolute elementary effect), ``sigma`` and the
+    95% bootstrap half-width ``mu_star_conf`` per factor, as ``SALib.analyze.morris``.
+
+    ``x``: the design (points x factors, trajectories of k + 1 points one after the other);
+    ``y``: one output per point. An elementary effect is the change of y divided by the step
+    of its factor as a fraction of the factor's range: the nominal Morris step
+    levels / (2 (levels - 1)) for real factors (as SALib), the step actually taken for the
+    ``integer`` factors (their levels are whole numbers, so the taken step differs from the
+    nominal one). Effects are therefore in units of y per whole range for every factor: a
+    response y = a x gives mu* = a (high - low). Raises ValueError if a step changes no factor
+    or more than one."""
+    names = problem["names"]
+    k = len(names)
+    bounds = np.asarray(problem["bounds"], dtype=float)
+    span = bounds[:, 1] - bounds[:, 0]
+    nominal = levels / (2.0 * (levels - 1))
+    is_int = np.array([n in set(integer) for n in names])
+    n_traj = len(y) // (k + 1)
+    xt = np.asarray(x, dtype=float)[: n_traj * (k + 1)].reshape(n_traj, k + 1, k)
+    yt = np.asarray(y, dtype=float)[: n_traj * (k + 1)].reshape(n_traj, k + 1)
+    ee = np.empty((n_traj, k))  # used transposed, as SALib's: the same summation order, the same bits
+    for t in range(n_traj):
+        for s in range(k):
+            dx = xt[t, s + 1] - xt[t, s]
+            (changed,) = np.nonzero(dx)
+            if len(changed) != 1:
+                raise ValueError(f"Morris trajectory {t}, step {s}: {len(changed)} factors change, expected 1")
+            j = changed[0]
+            dy = yt[t, s + 1] - yt[t, s]
+            ee[t, j] = dy / (dx[j] / span[j]) if is_int[j] else (dy if dx[j] > 0 else -dy) / nominal
+    ee = ee.T
+    # The statistics and the bootstrap of SALib.analyze.morris (same generator, same draws).
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    conf = []
+    for j in range(k):
+        resampled = np.abs(ee[j][rng.integers(n_traj, size=(num_resamples, n_traj))]).mean(axis=1)
+        conf.append(norm.ppf(0.5 + 0.95 / 2) * resampled.std(ddof=1))
+    return {
+        "mu": ee.mean(axis=1),
+        "mu_star": np.abs(ee).mean(axis=1),
+        "sigma": ee.std(axis=1, ddof=1),
+        "mu_star_conf": np.array(conf),
+    }
 
 
 def plot_sensitivity(indices: pd.DataFrame, folder: Path) -> list[Path]:

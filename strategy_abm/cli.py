@@ -21,6 +21,18 @@ EXIT_BAD_INPUT = 2
 EXIT_FAULT = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader went away
+MAX_WORKERS = 256  # local worker processes; more is a typo, not a machine (a cluster uses --scheduler)
+# Help text is plain text (argparse prints it as is): no reStructuredText markup from docstrings.
+DESCRIPTION = (
+    "An agent-based game of great-power competition in Central Asia: play one game (run), list and "
+    "check scenarios (scenarios, validate), run an experiment's design (sweep) and analyse its "
+    "results (sensitivity, plot)."
+)
+EPILOG = (
+    "Run 'strategy-abm COMMAND --help' for a command's options. Exit codes: 0 done, 1 some runs of a "
+    "sweep failed, 2 bad input (one line on stderr), 3 a fault part-way (disk full, a damaged file, a worker "
+    "died), 130 interrupted, 141 output pipe closed."
+)
 
 
 class UsageError(Exception):
@@ -57,11 +69,30 @@ def _folder(text: str) -> Path:
     return Path(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="strategy-abm", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _worker_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WORKERS}, got {value}")
+    return value
 
-    run = sub.add_parser("run", help="play one game and write its outputs")
+
+def _results_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a sweep's results folder")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="strategy-abm", description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+    run = command("run", "play one game and write its outputs")
     run.add_argument("scenario", nargs="?", default="baseline", help="built-in scenario name or path to a TOML file")
     run.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     run.add_argument("--turns", type=_positive_int, default=None, help="horizon in turns (default: the scenario's)")
@@ -71,16 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
-    sub.add_parser("scenarios", help="list the built-in scenarios")
+    command("scenarios", "list the built-in scenarios")
 
-    val = sub.add_parser("validate", help="check a scenario config")
+    val = command("validate", "check a scenario config")
     val.add_argument("path", help="scenario name or path to a TOML file")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
-    sw = sub.add_parser("sweep", help="run every (design point, replication) of an experiment")
+    sw = command("sweep", "run every (design point, replication) of an experiment")
     sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
     sw.add_argument("--out", type=_folder, default=None, help="results folder (default runs/sweeps/<experiment>)")
-    sw.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    sw.add_argument("--workers", type=_worker_count, default=1,
+                    help=f"local worker processes (default 1, at most {MAX_WORKERS})")  # fmt: skip
     sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="a Dask scheduler (tcp://HOST:PORT or tls://HOST:PORT), or 'local' for a LocalCluster of "
                     "--workers on this machine (loopback, TLS, no dashboard)")  # fmt: skip
@@ -93,11 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
 
-    sens = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep's results")
-    sens.add_argument("results", type=Path, help="results folder of a sobol or morris sweep")
+    sens = command("sensitivity", "Sobol or Morris indices (SALib) of a sweep's results")
+    sens.add_argument("results", type=_results_folder, help="results folder of a sobol or morris sweep")
 
-    plot = sub.add_parser("plot", help="fan charts and comparison plots of a sweep's results")
-    plot.add_argument("results", type=Path, help="results folder")
+    plot = command("plot", "fan charts and comparison plots of a sweep's results")
+    plot.add_argument("results", type=_results_folder, help="results folder")
     return parser
 
 
@@ -242,8 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``strategy-abm`` console script; returns the exit code (see the module)."""
     from .folders import FaultError, OutputError
 
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if not argv:  # as git and argparse do: the usage on stderr, exit 2
+            parser.print_help(sys.stderr)
+            return EXIT_BAD_INPUT
+        args = parser.parse_args(argv)
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
         return code

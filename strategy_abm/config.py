@@ -10,6 +10,7 @@ Errors are raised as :class:`ConfigError` with a one-line message naming the fie
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import os
@@ -727,34 +728,96 @@ def resolve_path(name_or_path: str | os.PathLike) -> Path:
     raise ConfigError(f"scenario: {text!r} is neither a built-in scenario ({', '.join(builtins)}) nor a .toml file")
 
 
+# Limits that keep hostile files from exhausting the interpreter's stack: the deepest scenario key
+# (hosts.kaz.minerals.uranium.offtake.china) is 6 levels, and no scenario needs a long extends chain.
+MAX_NESTING = 32  # tables and arrays inside one another, in a file or a --set
+MAX_EXTENDS = 32  # files a scenario's extends chain may pass through
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def read_toml(path: Path) -> dict:
-    """Read a TOML file with a one-line error for unreadable or malformed files."""
+    """Read a TOML file with a one-line error for unreadable or malformed files.
+
+    A UTF-8 byte-order mark (written by some Windows editors) is skipped. Raises
+    :class:`ConfigError` for text that is not UTF-8 or not TOML, and for tables or arrays nested
+    more than ``MAX_NESTING`` deep."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"scenario: cannot read {str(path)!r}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"scenario: {path.name} is not valid TOML: {exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"scenario: {path.name} is UTF-16 text (it starts with a byte-order mark); save it as UTF-8")
+    try:
+        text = data.removeprefix(UTF8_BOM).decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"scenario: {path.name} is not UTF-8 text") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"scenario: {path.name} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"scenario: {path.name}: tables or arrays nested more than {MAX_NESTING} deep") from None
+    where = _too_deep(raw, MAX_NESTING)
+    if where is not None:
+        raise ConfigError(f"scenario: {path.name}: tables or arrays nested more than {MAX_NESTING} deep (at {where})")
+    return raw
+
+
+def _too_deep(value: Any, limit: int) -> str | None:
+    """Where ``value`` nests dicts and lists more than ``limit`` deep (a dotted path, shortened),
+    or ``None``. Iterative, so it cannot itself run out of stack."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if len(path) >= limit:
+            shown = ".".join(path[:4])
+            return shown + ("..." if len(path) > 4 else "")
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((child, (*path, str(k))) for k, child in items)
+    return None
+
+
+# A bare word: letters, digits and _ . - + { } with at least one letter (bri_2, 2025Q3, WB_GDP,
+# hosts.{host}.debt_usd_bn). "1.2.3", text with spaces or quotes and unclosed brackets are not.
+BARE_WORD = re.compile(r"[\w.+\-{}]*[^\W\d_][\w.+\-{}]*")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``powers.china.strategy=bri_2`` -> (["powers", "china", "strategy"], "bri_2").
 
-    The value is read as a TOML value (numbers, booleans, arrays, quoted strings); anything
-    else is taken as a bare string."""
+    The value is read as a TOML value (numbers, booleans, arrays, quoted strings, inline
+    tables); a bare word (:data:`BARE_WORD`, e.g. ``bri_2``) is taken as a string. Anything
+    else (an unterminated quote, an unclosed bracket, ``1.2.3``, text with spaces, an empty
+    value) raises :class:`ConfigError` naming the ``--set``."""
     if "=" not in text:
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted KEY")
     key, raw = text.split("=", 1)
-    key = key.strip()
+    key, raw = key.strip(), raw.strip()
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text!r}: KEY must be dotted names like powers.china.strategy")
+    if key.count(".") >= MAX_NESTING:
+        raise ConfigError(f"--set {text[:60]!r}...: KEY has more than {MAX_NESTING} parts")
+    if not raw:
+        raise ConfigError(f'--set {text!r}: no VALUE after "=" (write {key}="" for an empty string)')
     try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        doc = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
-        value = raw.strip()
+        doc = None
+    except RecursionError:
+        raise ConfigError(f"--set {key}: VALUE nests arrays or tables more than {MAX_NESTING} deep") from None
+    if doc is not None and list(doc) == ["v"]:
+        value = doc["v"]
+    elif BARE_WORD.fullmatch(raw):
+        value = raw
+    else:
+        raise ConfigError(
+            f'--set {text!r}: not a valid VALUE (give a number, true/false, a "quoted string", an [array] '
+            "or a bare word such as bri_2)"
+        )
+    if _too_deep(value, MAX_NESTING) is not None:
+        raise ConfigError(f"--set {key}: VALUE nests arrays or tables more than {MAX_NESTING} deep")
     return key.split("."), value
 
 
@@ -788,18 +851,37 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
 
 
 def _format_validation_error(exc: ValidationError) -> str:
+    """One line for pydantic's errors: the first unknown key (usually a typo of a required one)
+    or else the first problem, then up to three required keys missing beside that unknown key
+    (the closest name first, offered as "did you mean"), then a count of the rest."""
     errors = exc.errors()
-    # An unknown key is usually a typo of a required one: name it rather than the missing one.
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    shown = [err]
+    line = _format_error(err)
+    if err["type"] == "extra_forbidden":
+        parent, unknown = err["loc"][:-1], str(err["loc"][-1])
+        missing = [e for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent]
+        close = difflib.get_close_matches(unknown, [str(e["loc"][-1]) for e in missing], n=1)
+        if close:
+            line = line.replace(": unknown key", f": unknown key (did you mean {close[0]}?)", 1)
+            missing.sort(key=lambda e: str(e["loc"][-1]) != close[0])
+        for e in missing[:3]:
+            line += "; " + _format_error(e)
+            shown.append(e)
+    rest = len(errors) - len(shown)
+    return line + (f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else "")
+
+
+def _format_error(err: dict) -> str:
+    """One pydantic error as ``field: problem``."""
     loc = [str(p) for p in err["loc"]]
     msg = err["msg"]
     ctx = err.get("ctx") or {}
     inner = ctx.get("error")
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     if isinstance(inner, _FieldError):
-        return ".".join([*loc, inner.field]) + f": {inner.problem}{more}"
+        return ".".join([*loc, inner.field]) + f": {inner.problem}"
     if isinstance(inner, _KeyProblem):
-        return ".".join([*loc, inner.key]) + f": {inner.problem}{more}"
+        return ".".join([*loc, inner.key]) + f": {inner.problem}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if err["type"] == "extra_forbidden":
@@ -813,7 +895,7 @@ def _format_validation_error(exc: ValidationError) -> str:
     if m:
         loc, msg = [*loc, m.group(1)], m.group(2)
     field = ".".join(loc) if loc else "scenario"
-    return f"{field}: {msg}{more}"
+    return f"{field}: {msg}"
 
 
 def validate_scenario(data: dict) -> Scenario:
@@ -835,7 +917,11 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """Raw scenario dict with ``extends = "other"`` resolved (the base is merged under it)."""
+    """Raw scenario dict with ``extends = "other"`` resolved (the base is merged under it).
+
+    A chain may pass through at most ``MAX_EXTENDS`` files and never through one twice."""
+    if len(_seen) > MAX_EXTENDS:
+        raise ConfigError(f"extends: a chain of more than {MAX_EXTENDS} extends (from {_seen[0].name})")
     raw = read_toml(path)
     base_name = raw.pop("extends", None)
     if base_name is None:

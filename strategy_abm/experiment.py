@@ -10,17 +10,20 @@ SALib, seeded by the master seed, so the design too is a function of the file.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import itertools
 import json
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
 from .folders import check_name
@@ -30,6 +33,11 @@ DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
 # Built-in test models: analytic functions with known sensitivity indices, run through the
 # same pipeline as the game so that the analysis plumbing can be checked against the truth.
 TEST_MODELS = {"ishigami": ("y",)}
+# Sizes refused before the design is computed: beyond them the design alone takes minutes and
+# gigabytes (the manifest lists every point and run), and no sweep on this runner would finish.
+MAX_DESIGN_POINTS = 1_000_000
+MAX_RUNS = 10_000_000
+MAX_FACTOR_VALUES = 1_000  # each listed value is validated against the scenario (about 2 ms each)
 
 
 def experiments_dir() -> Path:
@@ -41,8 +49,21 @@ def experiments_dir() -> Path:
 class Factor(Strict):
     """A factor: a dotted scenario key with ``values`` (full factorial) or a ``range`` (sampled)."""
 
-    values: list[Annotated[float, Field(allow_inf_nan=False)] | int | str | bool] | None = None
+    values: list[Any] | None = None
     range: list[Annotated[float, Field(allow_inf_nan=False)]] | None = None
+
+    @field_validator("values")
+    @classmethod
+    def _scalars(cls, v):
+        if v is not None:
+            if len(v) > MAX_FACTOR_VALUES:
+                raise ValueError(f"{len(v):,} values, more than {MAX_FACTOR_VALUES:,} (sample a range instead)")
+            for x in v:
+                if not isinstance(x, bool | int | float | str):
+                    raise ValueError(f"{x!r} is not a number, a string or a boolean")
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise ValueError(f"{x} is not a finite number")
+        return v
 
     @model_validator(mode="after")
     def _one(self):
@@ -138,7 +159,9 @@ class Experiment:
         config: the validated file.
         path: where it was read from (``None`` if built in code).
         scenario: the resolved base scenario (overrides applied), or ``None`` for test models.
-        points: one dict per design point, factor key -> value.
+        factor_types: factor key -> ``"float"``, ``"int"``, ``"str"`` or ``"bool"``: the type the
+            scenario field holds (a float field gives ``"float"`` even for ``values = [10, 12]``).
+        points: one dict per design point, factor key -> value of that type.
         hash: SHA-256 of what determines the runs (the experiment less replications, batch size
             and description, plus its resolved scenario): results of another hash are another
             experiment; the same hash with more replications extends it.
@@ -149,24 +172,20 @@ class Experiment:
         self.path = path
         self.source_text = source_text
         self.scenario = None
+        _check_design_size(config)  # before anything costly: an astronomic design is refused at once
         if config.model == "competition":
             self.scenario = _load_base_scenario(config, path)
-            _check_factors(config, self.scenario)
+            self.factor_types, values = _check_factors(config, self.scenario)
             _check_record(config.record, METRIC_COLUMNS)
         else:
             if sorted(config.factors) != ["x1", "x2", "x3"]:
                 raise ConfigError("factors: the ishigami test model takes exactly the factors x1, x2, x3")
+            self.factor_types, values = _check_test_model_factors(config)
             _check_record(config.record, TEST_MODELS[config.model])
             if config.record.series:
                 raise ConfigError("record.series: test models have no time series")
-        self.points = design_points(config)
-        if self.scenario is not None:
-            # A sampled factor on an integer field (horizon_turns, a lag in turns) takes whole values.
-            raw = self.scenario.model_dump(mode="python")
-            whole = [k for k, f in config.factors.items() if f.range is not None and _is_int(_lookup(raw, k))]
-            for point in self.points:
-                for k in whole:
-                    point[k] = int(round(point[k]))
+        integer = [k for k, t in self.factor_types.items() if t == "int"]
+        self.points = design_points(config, integer=integer, values=values)
         resolved = scenario_to_toml(self.scenario) if self.scenario is not None else ""
         # What determines each run's result. Not the replications (more of them extend an
         # experiment: the first runs keep their keys and seeds), the batch size or the prose.
@@ -215,13 +234,49 @@ def salib_problem(config: ExperimentConfig) -> dict:
     return {"num_vars": len(names), "names": names, "bounds": [list(config.factors[n].range) for n in names]}
 
 
-def design_points(config: ExperimentConfig) -> list[dict[str, Any]]:
-    """The design's points in a fixed order (a function of the file alone)."""
+def design_size(config: ExperimentConfig) -> tuple[int, str]:
+    """Number of design points of the file's design, and how it is reckoned (computed from the
+    file alone, without building the design)."""
+    names, n = list(config.factors), config.design.samples
+    k = len(names)
+    kind = config.design.kind
+    if kind == "full_factorial":
+        lengths = [len(config.factors[f].values) for f in names]
+        return math.prod(lengths), " x ".join(map(str, lengths)) or "no factors"
+    if kind == "latin_hypercube":
+        return n, f"latin_hypercube N = {n:,}"
+    if kind == "sobol":
+        per = 2 * k + 2 if config.design.second_order else k + 2
+        return n * per, f"sobol N = {n:,} x {per}"
+    return n * (k + 1), f"morris {n:,} trajectories x {k + 1}"
+
+
+def _check_design_size(config: ExperimentConfig) -> None:
+    points, how = design_size(config)
+    runs = points * config.replications
+    if points > MAX_DESIGN_POINTS or runs > MAX_RUNS:
+        raise ConfigError(
+            f"design: {how} = {points:,} design points x {config.replications:,} "
+            f"replication{'s' if config.replications > 1 else ''} = {runs:,} runs, "
+            f"above the limit of {MAX_DESIGN_POINTS:,} design points and {MAX_RUNS:,} runs"
+        )
+
+
+def design_points(
+    config: ExperimentConfig, integer: Iterable[str] = (), values: dict[str, list] | None = None
+) -> list[dict[str, Any]]:
+    """The design's points in a fixed order (a function of the file alone).
+
+    ``integer``: sampled factors on integer fields. A range ``[low, high]`` of whole numbers then
+    stands for the integers low..high, each with equal weight: a sampled value at fraction u of
+    the range (0 <= u <= 1) becomes ``low + floor(u * (high - low + 1))``, and ``high`` for u = 1.
+    ``values``: the listed values of full-factorial factors as the scenario stores them (floats
+    for a float field); the file's values by default."""
     names = list(config.factors)
     kind = config.design.kind
     if kind == "full_factorial":
-        values = [config.factors[n].values for n in names]
-        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+        listed = [(values or {}).get(n, config.factors[n].values) for n in names]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*listed)]
     problem = salib_problem(config)
     n, seed = config.design.samples, config.master_seed
     if kind == "latin_hypercube":
@@ -236,7 +291,21 @@ def design_points(config: ExperimentConfig) -> list[dict[str, Any]]:
         from SALib.sample import morris
 
         x = morris.sample(problem, n, num_levels=config.design.levels, seed=seed)
-    return [dict(zip(names, map(float, row), strict=True)) for row in x]
+    points = [dict(zip(names, map(float, row), strict=True)) for row in x]
+    for name in integer:
+        low, high = (int(v) for v in config.factors[name].range)
+        for point in points:
+            point[name] = whole_value(point[name], low, high)
+    return points
+
+
+def whole_value(x: float, low: int, high: int) -> int:
+    """The integer of ``low..high`` that a value ``x`` sampled on ``[low, high]`` stands for:
+    ``high - low + 1`` bins of equal width, so each integer has equal weight. The 1e-9 keeps a
+    value on a bin's edge (a Morris level such as 2/3 of the range) in the upper bin despite
+    rounding in ``low + u * (high - low)``."""
+    u = (x - low) / (high - low)
+    return low + min(math.floor(u * (high - low + 1) + 1e-9), high - low)
 
 
 def _toml_value(v: Any) -> str:
@@ -257,26 +326,112 @@ def _load_base_scenario(config: ExperimentConfig, path: Path | None):
             overrides.append(f"horizon_turns={config.horizon_turns}")
         return load_scenario(name, overrides)
     except ConfigError as exc:
-        raise ConfigError(f"scenario: {str(exc).removeprefix('scenario: ')}") from None
+        message = str(exc).removeprefix("scenario: ")
+        if message.startswith("--set "):  # a malformed entry of the experiment's overrides
+            raise ConfigError(f"overrides: {message.removeprefix('--set ')}") from None
+        raise ConfigError(f"scenario: {message}") from None
 
 
-def _check_factors(config: ExperimentConfig, scenario) -> None:
-    """Each factor must be a scenario key whose every value (or range end) validates."""
-    raw = scenario.model_dump(mode="python", exclude_none=True)
+def _check_factors(config: ExperimentConfig, scenario) -> tuple[dict[str, str], dict[str, list]]:
+    """Each factor must be a scenario key whose every value (or range end) validates.
+
+    Returns each factor's type (the type the scenario field holds, see :class:`Experiment`) and
+    the listed values of full-factorial factors converted to it (``10`` -> ``10.0`` on a float
+    field). A range is on an integer field when the field refuses a fraction: its ends must then
+    be whole numbers."""
+    types: dict[str, str] = {}
+    listed: dict[str, list] = {}
     for key, factor in config.factors.items():
-        probes = factor.values if factor.values is not None else list(factor.range)
-        if factor.range is not None and _is_int(_lookup(raw, key)):
-            probes = [int(round(v)) for v in probes]
-        for value in probes:
-            try:
-                load_scenario(scenario, [f"{key}={_toml_value(value)}"])
-            except ConfigError as exc:
-                problem = str(exc).removeprefix(f"{key}: ")  # the scenario's message already names the key
-                raise ConfigError(f"factors.{key}: {problem}") from None
-        if factor.range is not None:
-            current = _lookup(raw, key)
-            if isinstance(current, bool) or not isinstance(current, int | float):
-                raise ConfigError(f"factors.{key}: a range needs a numeric scenario value, not {current!r}")
+        if factor.values is not None:
+            stored = [_probe(scenario, key, v) for v in factor.values]
+            if any(_is_int(v) for v in stored) and _takes_floats(scenario, key, next(v for v in stored if _is_int(v))):
+                stored = [float(v) if _is_int(v) else v for v in stored]
+            kinds = {_type_name(v) for v in stored}
+            if len(kinds) > 1:
+                raise ConfigError(f"factors.{key}: values of more than one type ({', '.join(sorted(kinds))})")
+            types[key], listed[key] = kinds.pop(), stored
+            if types[key] == "int":
+                _check_int64(key, stored)
+            continue
+        low, high = factor.range
+        if _takes_floats(scenario, key, low) or _takes_floats(scenario, key, high):
+            for end in (low, high):
+                _probe(scenario, key, end)  # the field's complaint about an end out of bounds
+            types[key] = "float"
+            continue
+        # Neither end is taken as a fraction: an integer field, or a field that takes no number.
+        ends = [int(round(v)) if v.is_integer() else v for v in (low, high)]
+        try:
+            stored = [_probe(scenario, key, int(round(v))) for v in (low, high)]
+        except ConfigError:
+            stored = []
+        if stored and all(_is_int(v) for v in stored) and not _takes_floats(scenario, key, int(round(low))):
+            if not (low.is_integer() and high.is_integer()):
+                raise ConfigError(f"factors.{key}: an integer field takes whole-number range ends, got [{low}, {high}]")
+            _check_int64(key, stored)
+            types[key] = "int"
+            continue
+        for end in ends:
+            _probe(scenario, key, end)  # the field's complaint about a number
+        raise ConfigError(f"factors.{key}: a range needs a numeric scenario field")
+    return types, listed
+
+
+def _check_int64(key: str, values: list[int]) -> None:
+    """Integer factors are stored as 64-bit integers in the results."""
+    if any(not -(2**63) <= v < 2**63 for v in values):
+        raise ConfigError(f"factors.{key}: {max(values, key=abs)} is too large to store (at most 2^63 - 1)")
+
+
+def _check_test_model_factors(config: ExperimentConfig) -> tuple[dict[str, str], dict[str, list]]:
+    """A test model's factors are real numbers."""
+    listed = {}
+    for key, factor in config.factors.items():
+        if factor.values is not None:
+            bad = [v for v in factor.values if isinstance(v, bool) or not isinstance(v, int | float)]
+            if bad:
+                raise ConfigError(f"factors.{key}: the {config.model} test model takes numbers, got {bad[0]!r}")
+            listed[key] = [float(v) for v in factor.values]
+    return dict.fromkeys(config.factors, "float"), listed
+
+
+def _probe(scenario, key: str, value: Any) -> Any:
+    """The value the scenario stores at ``key`` when set to ``value`` (ConfigError if refused)."""
+    try:
+        probed = load_scenario(scenario, [f"{key}={_toml_value(value)}"])
+    except ConfigError as exc:
+        problem = str(exc).removeprefix(f"{key}: ")  # the scenario's message already names the key
+        raise ConfigError(f"factors.{key}: {problem}") from None
+    return _stored(probed, key)
+
+
+def _takes_floats(scenario, key: str, value: float) -> bool:
+    """Whether the field at ``key`` holds a fraction (strict integer fields refuse ``2.0``)."""
+    try:
+        return isinstance(_probe(scenario, key, float(value)), float)
+    except ConfigError:
+        return False
+
+
+def _stored(scenario, key: str) -> Any:
+    node: Any = scenario
+    for part in key.split("."):
+        if isinstance(node, BaseModel):
+            node = getattr(node, part, None)
+        elif isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _type_name(value: Any) -> str:
+    for kind in (bool, int, float, str):  # bool first: True is an int too
+        if isinstance(value, kind):
+            return kind.__name__
+    raise ConfigError(f"factor value {value!r} is neither a number, a string nor a boolean")
 
 
 def _is_int(value: Any) -> bool:
@@ -301,31 +456,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _lookup(raw: dict, key: str) -> Any:
-    """The value a run plays for a dotted scenario key (``None`` if there is none). A tunable
-    strategy parameter the scenario leaves unset (``powers.us.strategy_params.spend_share``)
-    plays its strategy's default, so a range over it needs no override first."""
-    node: Any = raw
-    for part in key.split("."):
-        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
-    if node is None:
-        node = _strategy_default(raw, key)
-    return node
-
-
-def _strategy_default(raw: dict, key: str) -> Any:
-    """Default of ``<powers|hosts>.<id>.strategy_params.<p>`` when ``p`` is tunable in that
-    actor's strategy, else ``None``."""
-    from .strategies import REGISTRY
-
-    parts = key.split(".")
-    if len(parts) != 4 or parts[0] not in ("powers", "hosts") or parts[2] != "strategy_params":
-        return None
-    actor = raw.get(parts[0], {}).get(parts[1])
-    cls = REGISTRY.get(actor.get("strategy")) if isinstance(actor, dict) else None
-    return cls.defaults.get(parts[3]) if cls is not None and parts[3] in cls.tunable else None
-
-
 def _check_record(record: Record, known) -> None:
     if not record.final and not record.series:
         raise ConfigError("record: name at least one metric in 'final' or 'series'")
@@ -335,16 +465,29 @@ def _check_record(record: Record, known) -> None:
                 raise ConfigError(f"record.{where}: unknown metric {name!r} (see the columns of model.csv)")
 
 
+def builtin_experiments() -> list[str]:
+    """Names of the built-in experiments (the ``*.toml`` files of :func:`experiments_dir`)."""
+    return sorted(p.stem for p in experiments_dir().glob("*.toml"))
+
+
 def resolve_experiment_path(name_or_path: str | os.PathLike) -> Path:
     """A built-in experiment name (``experiments/<name>.toml``) or a path to a TOML file."""
     text = str(name_or_path)
+    is_name = os.sep not in text and not text.endswith(".toml")
     builtin = experiments_dir() / f"{text}.toml"
-    if os.sep not in text and not text.endswith(".toml") and builtin.is_file():
+    if is_name and builtin.is_file():
         return builtin
     path = Path(text)
     if path.is_dir():
         raise ConfigError(f"experiment: {text!r} is a folder, not a TOML file")
     if not path.is_file():
+        if is_name:
+            names = builtin_experiments()
+            close = difflib.get_close_matches(text, names, n=1)
+            raise ConfigError(
+                f"experiment: {text!r} is neither a built-in experiment ({', '.join(names) or 'none'}) nor a TOML "
+                f"file{f'; did you mean {close[0]}?' if close else ''}"
+            )
         raise ConfigError(f"experiment: file {text!r} does not exist")
     return path
 
@@ -360,7 +503,7 @@ def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc)) from None
-    return Experiment(config, path, path.read_text(encoding="utf-8"))
+    return Experiment(config, path, path.read_text(encoding="utf-8-sig"))
 
 
 __all__ = [

@@ -71,6 +71,7 @@ def manifest_for(experiment) -> dict:
         "design": {
             "kind": experiment.config.design.kind,
             "factors": list(experiment.config.factors),
+            "factor_types": experiment.factor_types,
             "points": experiment.points,
         },
         "runs": {
@@ -91,6 +92,26 @@ def manifest_json(manifest: dict) -> str:
     return f'{text},\n "runs": {{\n{runs}\n }}\n}}\n'
 
 
+ARROW_TYPES = {"float": pa.float64(), "int": pa.int64(), "str": pa.string(), "bool": pa.bool_()}
+
+
+def table_schemas(experiment) -> dict[str, pa.Schema]:
+    """The Arrow schema of each table, a function of the experiment alone, so that every part of
+    a folder has the same one (pandas and pyarrow then read a table's folder as one dataset):
+    ``key`` and ``date`` strings; ``point``, ``replication``, ``seed`` and ``turn`` int64; each factor the type
+    of its scenario field (:attr:`Experiment.factor_types`: float64, int64, string or bool);
+    every metric float64; ``error`` and ``traceback`` strings."""
+    ident = [("key", pa.string()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.int64())]
+    record = experiment.config.record
+    return {
+        "results": pa.schema([*ident, *((k, ARROW_TYPES[t]) for k, t in experiment.factor_types.items()),
+                              *((m, pa.float64()) for m in record.final)]),
+        "series": pa.schema([*ident, ("turn", pa.int64()), ("date", pa.string()),
+                             *((m, pa.float64()) for m in record.series)]),
+        "failures": pa.schema([*ident, ("error", pa.string()), ("traceback", pa.string())]),
+    }  # fmt: skip
+
+
 class ResultStore:
     """Appends run records to a results folder in Parquet parts of ``flush_rows`` rows.
 
@@ -108,6 +129,7 @@ class ResultStore:
     def __init__(self, folder: str | os.PathLike, experiment, *, resume: bool = False, flush_rows: int = 256):
         self.folder = Path(folder)
         self.flush_rows = flush_rows
+        self.schemas = table_schemas(experiment)  # fixed before the first part is written
         self.buffers: dict[str, list[dict]] = {t: [] for t in TABLES}
         self.rows_written = {t: 0 for t in TABLES}  # by this store (parts already there not counted)
         self._series = bool(experiment.config.record.series)
@@ -213,7 +235,7 @@ class ResultStore:
             name = f"part-{self._next[t]:06d}.parquet"
             tmp = self.folder / t / (name + ".tmp")
             try:
-                pq.write_table(pa.Table.from_pylist(rows), tmp)
+                pq.write_table(pa.Table.from_pylist(rows, schema=self.schemas[t]), tmp)
                 os.replace(tmp, self.folder / t / name)
             except OSError as exc:
                 with contextlib.suppress(OSError):

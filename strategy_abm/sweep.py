@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import signal
+import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -269,7 +270,14 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
 
 def _how_workers_ended(processes: dict) -> str:
     """`` (killed by signal 9, SIGKILL...)`` for the worker that died first, if it can be told."""
-    codes = [p.exitcode for p in processes.values() if getattr(p, "exitcode", None) not in (None, 0)]
+    # The pool notices a death when the worker's pipe closes, a moment before the kernel reports
+    # its exit status: wait briefly for a status other than the SIGTERM the pool sends the others.
+    deadline = time.monotonic() + 2.0
+    while True:
+        codes = [p.exitcode for p in processes.values() if getattr(p, "exitcode", None) not in (None, 0)]
+        if any(c != -signal.SIGTERM for c in codes) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     # The pool terminates the other workers (SIGTERM) once one died: name another cause first.
     codes.sort(key=lambda c: c == -signal.SIGTERM)
     if not codes:

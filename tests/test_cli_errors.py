@@ -278,7 +278,6 @@ def test_unreadable_file(tmp_path, capsys):
         pytest.param(["validate", "baseline", "--set", "horizon_turns=0"], ["horizon_turns"], id="validate-override"),
         pytest.param(["validate"], ["path"], id="validate-without-path"),
         pytest.param(["bogus"], ["bogus"], id="unknown-command"),
-        pytest.param([], ["command"], id="no-command"),
     ],
 )
 def test_other_commands_bad_input(argv, expected, tmp_path, inputs, capsys):
@@ -526,3 +525,359 @@ def test_sweep_out_is_marked_and_another_kind_is_refused(places, capsys, monkeyp
     assert json.loads((places / "sweep_dir" / ".strategy-abm-sweep").read_text())["kind"] == "sweep"
     code, _, err = _run_cli(["run", "--out", "sweep_dir", *FAST], capsys)
     _assert_one_line_error(code, err, ["--out", "a strategy-abm sweep folder, not a run's"], places.parent)
+
+
+# ------------------------------------------------------------------ issue 6, section 2: input refused or named
+
+
+def _experiment_text(body: str, *, head: str = "") -> str:
+    """A small experiment of the game: 2 turns, 1 replication (``body``: design and factors)."""
+    return (
+        'name = "t"\nscenario = "baseline"\nhorizon_turns = 2\nreplications = 1\nmaster_seed = 1\n'
+        + head
+        + body
+        + '\n[record]\nfinal = ["influence_china"]\n'
+    )
+
+
+def _sweep(tmp_path: Path, text: str, capsys, *extra: str) -> tuple[int, str, str]:
+    exp = tmp_path / "exp.toml"
+    exp.write_text(text, encoding="utf-8")
+    return _run_cli(["sweep", str(exp), "--out", str(tmp_path / "out"), "--quiet", *extra], capsys)
+
+
+FF = '[design]\nkind = "full_factorial"\n'
+DSR = '[factors."rules.distress_service_ratio"]\n'
+
+
+# Every way a factor's values can mismatch its scenario field: a load error naming the factor,
+# exit 2, before any run (they used to run and fail every run, exit 1, for the test model).
+# fmt: off
+FACTOR_TYPE_CASES = [
+    pytest.param(FF + DSR + 'values = ["0.2", "0.3"]', "factors.rules.distress_service_ratio", "valid number",
+                 id="string-values-on-a-float-field"),
+    pytest.param(FF + DSR + 'values = [0.2, "0.3"]', "factors.rules.distress_service_ratio", "valid number",
+                 id="one-string-among-numbers"),
+    pytest.param(FF + DSR + "values = [true]", "factors.rules.distress_service_ratio", "valid number",
+                 id="bool-on-a-float-field"),
+    pytest.param(FF + '[factors.horizon_turns]\nvalues = ["3"]', "factors.horizon_turns", "valid integer",
+                 id="string-on-an-integer-field"),
+    pytest.param(FF + "[factors.horizon_turns]\nvalues = [2.5]", "factors.horizon_turns", "valid integer",
+                 id="fraction-on-an-integer-field"),
+    pytest.param(FF + '[factors."powers.china.strategy"]\nvalues = [3]', "factors.powers.china.strategy",
+                 "valid string", id="number-on-a-string-field"),
+    pytest.param(FF + '[factors."hosts.kaz.minerals.uranium.developable"]\nvalues = [1]',
+                 "factors.hosts.kaz.minerals.uranium.developable", "valid boolean", id="number-on-a-bool-field"),
+    pytest.param(FF + '[factors."powers.china.strategy_params.spend_share"]\nvalues = ["half"]',
+                 "factors.powers.china.strategy_params.spend_share", "must be a number", id="string-strategy-param"),
+    pytest.param(FF + DSR + "values = [[0.2]]", "factors.rules.distress_service_ratio.values",
+                 "not a number, a string or a boolean", id="array-value"),
+    pytest.param(FF + DSR + "values = [2025-01-01]", "factors.rules.distress_service_ratio.values",
+                 "not a number, a string or a boolean", id="date-value"),
+    pytest.param('[design]\nkind = "latin_hypercube"\nsamples = 4\n[factors.horizon_turns]\nrange = [2.5, 6]',
+                 "factors.horizon_turns", "whole-number range ends", id="fractional-range-on-an-integer-field"),
+    pytest.param('[design]\nkind = "latin_hypercube"\nsamples = 4\n[factors."hosts.kaz.minerals.uranium.developable"]'
+                 "\nrange = [0, 1]", "factors.hosts.kaz.minerals.uranium.developable", "valid boolean",
+                 id="range-on-a-bool-field"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("body", "field", "problem"), FACTOR_TYPE_CASES)
+def test_factor_value_of_the_wrong_type_is_a_load_error(body, field, problem, tmp_path, capsys):
+    code, stdout, err = _sweep(tmp_path, _experiment_text(body), capsys)
+    _assert_one_line_error(code, err, [f"error: {field}: ", problem], tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "bad"),
+    [pytest.param('["a"]', "'a'", id="string"), pytest.param("[true]", "True", id="bool")],
+)
+def test_test_model_factor_values_must_be_numbers(values, bad, tmp_path, capsys):
+    text = (
+        'name = "i"\nmodel = "ishigami"\nreplications = 1\nmaster_seed = 1\n'
+        f"[factors.x1]\nvalues = {values}\n[factors.x2]\nvalues = [1.0]\n[factors.x3]\nvalues = [0.5]\n"
+        '[record]\nfinal = ["y"]\n'
+    )
+    code, _, err = _sweep(tmp_path, text, capsys)
+    _assert_one_line_error(code, err, [f"factors.x1: the ishigami test model takes numbers, got {bad}"], tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+# A --set value is TOML, or a bare word (a string); anything else is an error naming the --set.
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param('"USA', id="unterminated-double-quote"),
+        pytest.param("'USA", id="unterminated-single-quote"),
+        pytest.param("[1, 2", id="unclosed-bracket"),
+        pytest.param("{ a = 1", id="unclosed-brace"),
+        pytest.param("1.2.3", id="dotted-number"),
+        pytest.param("", id="empty"),
+        pytest.param("United States", id="words-with-a-space"),
+        pytest.param("5\nhorizon_turns = 3", id="a-second-toml-line"),
+    ],
+)
+def test_set_value_that_is_not_toml_nor_a_bare_word_is_an_error(value, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = _run_cli(
+        ["run", "--set", f"powers.us.name={value}", "--out", str(tmp_path / "o"), *FAST], capsys
+    )
+    _assert_one_line_error(code, err, ["error: --set ", "powers.us.name=", "VALUE"], tmp_path)
+    assert stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "expected"),
+    [
+        ("powers.us.name=USA", ("powers", "us", "name"), "USA"),
+        ('powers.us.name="United States"', ("powers", "us", "name"), "United States"),
+        ('powers.us.name=""', ("powers", "us", "name"), ""),
+        ("powers.us.strategy=fossil_first", ("powers", "us", "strategy"), "fossil_first"),
+        ("start=2025Q3", ("start",), "2025Q3"),
+        ("horizon_turns= 7 ", ("horizon_turns",), 7),
+    ],
+)
+def test_set_bare_words_and_toml_values_are_read(override, path, expected):
+    from strategy_abm.config import load_scenario
+
+    node = load_scenario("baseline", [override]).model_dump()
+    for part in path:
+        node = node[part]
+    assert node == expected and type(node) is type(expected)
+
+
+def _deep_files(d: Path) -> dict[str, Path]:
+    """Scenario and experiment files nested or chained far too deep."""
+    d.mkdir()
+    files = {
+        "array-1000-deep": "name = " + "[" * 1000 + "]" * 1000 + "\n",
+        "inline-table-1000-deep": "name = " + "{a = " * 1000 + "1" + "}" * 1000 + "\n",
+        "header-5000-parts": "[" + ".".join(["a"] * 5000) + "]\nx = 1\n",
+        "dotted-key-5000-parts": ".".join(["a"] * 5000) + " = 1\n",
+        "array-100-deep": "name = " + "[" * 100 + "]" * 100 + "\n",  # parsed by tomllib, refused after
+    }
+    out = {}
+    for name, body in files.items():
+        out[name] = d / f"{name}.toml"
+        out[name].write_text('extends = "baseline"\n' + body)
+    for i in range(1500):
+        (d / f"chain{i}.toml").write_text(f'extends = "chain{i + 1}.toml"\n' if i < 1499 else 'extends = "baseline"\n')
+    out["extends-chain-1500"] = d / "chain0.toml"
+    return out
+
+
+@pytest.fixture(scope="module")
+def deep_files(tmp_path_factory) -> dict[str, Path]:
+    return _deep_files(tmp_path_factory.mktemp("deep") / "in")
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["array-1000-deep", "inline-table-1000-deep", "header-5000-parts", "dotted-key-5000-parts", "array-100-deep",
+     "extends-chain-1500"],
+)  # fmt: skip
+def test_deep_toml_and_long_extends_chains_are_one_line_errors(case, deep_files, tmp_path, capsys):
+    path = deep_files[case]
+    expected = ["extends: a chain of more than 32 extends (from chain0.toml)"] if case.startswith("extends") else [
+        f"scenario: {path.name}: tables or arrays nested more than 32 deep"]  # fmt: skip
+    code, stdout, err = _run_cli(["run", str(path), "--out", str(tmp_path / "o"), *FAST], capsys)
+    _assert_one_line_error(code, err, expected, tmp_path)
+    assert not (tmp_path / "o").exists()
+    # The same files behind an experiment: its scenario, or the experiment file itself.
+    code, _, err = _sweep(tmp_path, _experiment_text("").replace('"baseline"', json.dumps(str(path))), capsys)
+    _assert_one_line_error(code, err, ["scenario: ", *expected], tmp_path)
+    if not case.startswith("extends"):
+        text = _experiment_text("") + path.read_text().removeprefix('extends = "baseline"\n').replace("name =", "x =")
+        code, _, err = _sweep(tmp_path, text, capsys)
+        _assert_one_line_error(code, err, ["experiment: exp.toml: tables or arrays nested more than 32 deep"], tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_extends_chain_of_32_loads_and_of_33_is_refused(tmp_path):
+    from strategy_abm.config import ConfigError, load_scenario
+
+    for i in range(40):
+        (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i + 1}.toml"\nhorizon_turns = {i + 1}\n')
+    (tmp_path / "c40.toml").write_text('extends = "baseline"\n')
+    # c8 -> ... -> c40 -> baseline: 33 extends; c9: 32. The nearest file wins (horizon 9 + 1).
+    assert load_scenario(tmp_path / "c9.toml").horizon_turns == 10
+    with pytest.raises(ConfigError, match=r"^extends: a chain of more than 32 extends \(from c8.toml\)$"):
+        load_scenario(tmp_path / "c8.toml")
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        pytest.param("name=" + "[" * 1000 + "]" * 1000, "--set name: VALUE nests", id="value-1000-deep"),
+        pytest.param("name=" + "[" * 40 + "]" * 40, "--set name: VALUE nests", id="value-40-deep"),
+        pytest.param(".".join(["a"] * 5000) + "=1", "KEY has more than 32 parts", id="key-5000-parts"),
+    ],
+)
+def test_deep_set_is_a_one_line_error(override, expected, tmp_path, capsys):
+    code, _, err = _run_cli(["validate", "baseline", "--set", override], capsys)
+    _assert_one_line_error(code, err, [expected], tmp_path)
+
+
+def test_a_byte_order_mark_is_skipped_for_scenarios_and_experiments(tmp_path, capsys):
+    from strategy_abm.config import load_scenario
+    from strategy_abm.experiment import load_experiment
+
+    text = 'extends = "baseline"\nname = "bom"\nhorizon_turns = 3\n'
+    (tmp_path / "plain.toml").write_text(text, encoding="utf-8")
+    (tmp_path / "bom.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    plain, bom = load_scenario(tmp_path / "plain.toml"), load_scenario(tmp_path / "bom.toml")
+    assert bom == plain and bom.name == "bom" and bom.horizon_turns == 3
+    code, stdout, err = _run_cli(["validate", str(tmp_path / "bom.toml")], capsys)
+    assert code == 0 and stdout.startswith("ok: bom (2025Q1, 3 turns"), err
+
+    exp = _experiment_text(FF + DSR + "values = [0.2, 0.3]")
+    (tmp_path / "exp_plain.toml").write_text(exp, encoding="utf-8")
+    (tmp_path / "exp_bom.toml").write_bytes(b"\xef\xbb\xbf" + exp.encode())
+    a, b = load_experiment(tmp_path / "exp_plain.toml"), load_experiment(tmp_path / "exp_bom.toml")
+    assert b.hash == a.hash and b.points == a.points == [{"rules.distress_service_ratio": v} for v in (0.2, 0.3)]
+    assert b.source_text == exp  # the manifest keeps the text, not the mark
+
+
+def test_a_utf16_file_is_named(tmp_path, capsys):
+    (tmp_path / "wide.toml").write_bytes('extends = "baseline"\n'.encode("utf-16"))
+    code, _, err = _run_cli(["validate", str(tmp_path / "wide.toml")], capsys)
+    _assert_one_line_error(code, err, ["scenario: wide.toml is UTF-16 text", "save it as UTF-8"], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "reps", "runs"),
+    [
+        pytest.param('[design]\nkind = "sobol"\nsamples = 1000000\n' + DSR + "range = [0.1, 0.2]", 100_000,
+                     "sobol N = 1,000,000 x 3 = 3,000,000 design points x 100,000 replications = 300,000,000,000 runs",
+                     id="sobol-1e6-with-1e5-replications"),
+        pytest.param("".join(f'[factors."rules.{k}"]\nvalues = {list(range(60))}\n' for k in "abcde"), 1,
+                     "60 x 60 x 60 x 60 x 60 = 777,600,000 design points x 1 replication = 777,600,000 runs",
+                     id="factorial-60-to-the-5"),
+        pytest.param(FF + DSR + "values = [0.1, 0.2]", 100_000,
+                     "2 = 2 design points x 100,000 replications = 200,000 runs", id="runs-over-a-lowered-limit"),
+    ],
+)  # fmt: skip
+def test_an_astronomic_design_is_refused_before_it_is_computed(body, reps, runs, tmp_path, capsys, monkeypatch):
+    import strategy_abm.experiment as experiment
+
+    def never(*args, **kwargs):
+        raise AssertionError("the design was computed (or the scenario loaded) before the size was checked")
+
+    monkeypatch.setattr(experiment, "design_points", never)
+    monkeypatch.setattr(experiment, "_load_base_scenario", never)
+    if runs.startswith("2 ="):
+        monkeypatch.setattr(experiment, "MAX_RUNS", 199_999)
+    text = _experiment_text(body).replace("replications = 1\n", f"replications = {reps}\n")
+    code, _, err = _sweep(tmp_path, text, capsys)
+    _assert_one_line_error(code, err, [f"error: design: {runs}, above the limit of"], tmp_path)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_design_at_the_limits_is_accepted(tmp_path, monkeypatch):
+    import strategy_abm.experiment as experiment
+
+    monkeypatch.setattr(experiment, "MAX_RUNS", 200_000)
+    monkeypatch.setattr(experiment, "MAX_DESIGN_POINTS", 2)
+    path = tmp_path / "e.toml"
+    path.write_text(
+        _experiment_text(FF + DSR + "values = [0.1, 0.2]").replace("replications = 1\n", "replications = 100000\n")
+    )
+    assert experiment.load_experiment(path).n_runs == 200_000
+
+
+def test_a_factor_lists_at_most_1000_values(tmp_path, capsys):
+    body = FF + DSR + f"values = {[0.1 + i * 1e-4 for i in range(1001)]}"
+    code, _, err = _sweep(tmp_path, _experiment_text(body), capsys)
+    _assert_one_line_error(code, err, ["factors.rules.distress_service_ratio.values: 1,001 values, more than 1,000"],
+                           tmp_path)  # fmt: skip
+
+
+@pytest.mark.parametrize(("workers", "ok"), [("256", True), ("257", False), ("100000", False)])
+def test_workers_have_an_upper_bound(workers, ok, tmp_path, capsys):
+    from strategy_abm.cli import build_parser
+
+    if ok:
+        assert build_parser().parse_args(["sweep", "smoke", "--workers", workers]).workers == 256
+        return
+    # A missing experiment: were the bound lost, this fails on the file instead of starting workers.
+    code, _, err = _run_cli(["sweep", str(tmp_path / "none.toml"), "--workers", workers, "--out", str(tmp_path / "o")],
+                            capsys)  # fmt: skip
+    _assert_one_line_error(code, err, [f"argument --workers: must be at most 256, got {workers}"], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_misspelt_required_key_names_the_missing_one(tmp_path, capsys):
+    text = _experiment_text("").replace("replications = 1", "replication = 5")
+    code, _, err = _sweep(tmp_path, text, capsys)
+    assert err == (f"{PREFIX}replication: unknown key (did you mean replications?); replications: missing (required)\n")
+    assert code == 2
+
+
+def test_an_unknown_key_names_every_missing_sibling(tmp_path, capsys):
+    text = _experiment_text("").replace("replications = 1", "reps = 5").replace("master_seed = 1", "seed = 1")
+    code, _, err = _sweep(tmp_path, text, capsys)
+    assert err == (f"{PREFIX}reps: unknown key; replications: missing (required); master_seed: missing (required) "
+                   "(and 1 more problem)\n")  # fmt: skip
+
+
+def test_sweep_of_an_unknown_name_lists_the_builtin_experiments(tmp_path, capsys, monkeypatch):
+    from strategy_abm.experiment import builtin_experiments
+
+    monkeypatch.chdir(tmp_path)
+    names = builtin_experiments()
+    assert {"smoke", "doctrines", "ishigami"} <= set(names)
+    code, _, err = _run_cli(["sweep", "doctrine"], capsys)
+    _assert_one_line_error(code, err, [f"experiment: 'doctrine' is neither a built-in experiment ({', '.join(names)})",
+                                       "did you mean doctrines?"], tmp_path)  # fmt: skip
+    code, _, err = _run_cli(["sweep", "nothing_like_it"], capsys)
+    _assert_one_line_error(code, err, [", ".join(names)], tmp_path)
+    assert "did you mean" not in err
+    code, _, err = _run_cli(["sweep", str(tmp_path / "gone.toml")], capsys)
+    _assert_one_line_error(code, err, ["experiment: file", "gone.toml", "does not exist"], tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["plot", "sensitivity"])
+def test_a_missing_results_folder_is_named(command, tmp_path, capsys):
+    missing = tmp_path / "nonexistent" / "dir"
+    code, stdout, err = _run_cli([command, str(missing)], capsys)
+    _assert_one_line_error(code, err, [f"argument results: folder '{missing}' does not exist"])
+    (tmp_path / "a_file").write_text("x")
+    code, stdout, err = _run_cli([command, str(tmp_path / "a_file")], capsys)
+    _assert_one_line_error(code, err, ["is a file, not a sweep's results folder"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing created
+
+
+def test_no_arguments_prints_the_usage_on_stderr(capsys):
+    code, stdout, err = _run_cli([], capsys)
+    assert code == 2 and stdout == ""
+    assert err.startswith("usage: strategy-abm [-h] COMMAND ...\n")
+    for name in ("run", "scenarios", "validate", "sweep", "sensitivity", "plot"):
+        assert f"\n    {name} " in err or f"\n    {name}\n" in err, name
+
+
+def test_subprocess_without_arguments_prints_the_usage(tmp_path):
+    proc = _subprocess([], tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("usage: strategy-abm") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["scenarios"], ["validate"], ["sweep"], ["sensitivity"], ["plot"]])
+def test_help_is_plain_text(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and out.startswith("usage: strategy-abm")
+    assert "`" not in out and ":func:" not in out and ":class:" not in out, out
+    # Each command says what it does (a description after the usage), not only its options.
+    description = out.split("\n\n")[1]
+    assert not description.startswith(("positional arguments", "options")), out
+
+
+def test_a_malformed_experiment_override_names_the_overrides(tmp_path, capsys):
+    text = _experiment_text("", head='overrides = ["powers.us.name=\\"USA"]\n')
+    code, _, err = _sweep(tmp_path, text, capsys)
+    _assert_one_line_error(code, err, ["error: overrides: 'powers.us.name=\"USA': not a valid VALUE"], tmp_path)
+    assert not (tmp_path / "out").exists()

@@ -110,16 +110,19 @@ def test_a_latin_hypercube_over_parametric_spend_share_runs_and_stores_the_sampl
     assert model.powers["us"].strategy.params["spend_share"] == sampled[2]
 
 
-def test_an_unset_strategy_parameter_plays_its_strategys_default():
-    from strategy_abm.config import load_scenario
-    from strategy_abm.experiment import _lookup
+def test_an_unset_strategy_parameter_is_sampled_around_its_strategys_default(tmp_path):
+    """China's doctrine (bri_classic) leaves ``offer_size`` at its default: a range over it needs
+    no override first, is a float factor, and each run plays its sampled value."""
     from strategy_abm.strategies import REGISTRY
 
-    raw = load_scenario("baseline", ["powers.us.strategy=parametric"]).model_dump(mode="python", exclude_none=True)
-    assert _lookup(raw, "powers.us.strategy_params.spend_share") == REGISTRY["parametric"].defaults["spend_share"]
-    china = raw["powers"]["china"]["strategy"]
-    assert _lookup(raw, "powers.china.strategy_params.offer_size") == REGISTRY[china].defaults["offer_size"]
-    assert _lookup(raw, "powers.us.strategy_params.host_weights") is None  # a table, not tunable
+    key = "powers.china.strategy_params.offer_size"
+    exp = _experiment(tmp_path, PARAMETRIC.format(key=key, low=0.1, high=0.9))
+    china = exp.scenario.powers["china"]
+    assert "offer_size" not in china.strategy_params
+    assert "offer_size" in REGISTRY[china.strategy].tunable
+    assert exp.factor_types == {key: "float"}
+    model = CompetitionModel(scenario=exp.scenario, overrides=exp.point_overrides(1), seed=0)
+    assert model.powers["china"].strategy.params["offer_size"] == exp.points[1][key]
 
 
 @pytest.mark.parametrize(
