@@ -54,10 +54,11 @@ Opinion = Annotated[float, Field(ge=-1.0, le=1.0)]
 SHARE_TOLERANCE = 1e-3
 
 
-def Bounded(low: float, high: float) -> Any:
-    """A number in [low, high]. Every number of a scenario has finite bounds that mean something
-    in the domain (docs/model.md, 6.1, "Bounds"); together they keep every rule finite."""
-    return Annotated[float, Field(ge=low, le=high)]
+def within(low: float, high: float) -> Any:
+    """Field metadata of a number in [low, high] (``Annotated[float, within(0.1, 1e5)]``). Every
+    number of a scenario has finite bounds that mean something in the domain (docs/model.md, 6.1,
+    "Bounds, and why"); together they keep every rule finite."""
+    return Field(ge=low, le=high)
 
 
 # Bounds shared by several fields, with why (docs/model.md, 6.1 "Bounds" lists them all).
@@ -158,15 +159,15 @@ class Creditor(Strict):
     """One creditor class's part of a host's public external debt."""
 
     share: Share
-    rate: Bounded(*RATE)
-    maturity_years: Bounded(*MATURITY_YEARS)
+    rate: Annotated[float, within(*RATE)]
+    maturity_years: Annotated[float, within(*MATURITY_YEARS)]
     refinanced: Share = 0.0  # part of amortisation rolled over by the same creditor class
 
 
 class Mineral(Strict):
     """A host's output of one critical mineral and who takes it."""
 
-    output_t: Bounded(*MINERAL_T) = 0.0
+    output_t: Annotated[float, within(*MINERAL_T)] = 0.0
     offtake: dict[str, float] = Field(default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0})
     local_processing: Share = 0.0
     developable: bool = False  # a deposit a critical_minerals venture can develop (say so explicitly)
@@ -193,12 +194,13 @@ class HostConfig(Strict):
     name: str
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    gdp_usd_bn: Bounded(*GDP_USD_BN)
-    growth_rate: Bounded(*GROWTH)
-    revenue_share_gdp: Bounded(0.01, 1.0)  # no state collects less; debt service is measured against revenue
-    population_m: Bounded(0.01, 1e4)  # 10,000 people up to above the world's population
-    labour_entrants_k: Bounded(0.0, 1e5)  # up to 100 m a year, near the world's yearly cohort
-    public_external_debt_usd_bn: Bounded(*MONEY_USD_BN)
+    gdp_usd_bn: Annotated[float, within(*GDP_USD_BN)]
+    growth_rate: Annotated[float, within(*GROWTH)]
+    # No state collects less than 1% of GDP; debt service is measured against revenue.
+    revenue_share_gdp: Annotated[float, within(0.01, 1.0)]
+    population_m: Annotated[float, within(0.01, 1e4)]  # 10,000 people up to above the world's population
+    labour_entrants_k: Annotated[float, within(0.0, 1e5)]  # up to 100 m a year, near the world's yearly cohort
+    public_external_debt_usd_bn: Annotated[float, within(*MONEY_USD_BN)]
     creditors: dict[str, Creditor]
     governance: Annotated[float, Field(ge=0.0, le=100.0)]
     opinion: dict[str, Opinion]
@@ -208,13 +210,13 @@ class HostConfig(Strict):
     cloud_shares: dict[str, float]
     logistics_platform_shares: dict[str, float]
     energy_export_shares: dict[str, float]
-    energy_exports_usd_bn: Bounded(0.0, 1e4)  # above the world's energy trade (about USD 3 trn a year)
+    energy_exports_usd_bn: Annotated[float, within(0.0, 1e4)]  # above the world's energy trade (about USD 3 trn a year)
     renewables_share: Share
     green_tech_origin: dict[str, float]
     minerals: dict[str, Mineral] = Field(default_factory=dict)
     environment_damage: Annotated[float, Field(ge=0.0, le=100.0)]
-    absorption_pct_gdp: Bounded(0.01, 50.0)  # projects a state can take on per year, % of GDP
-    debt_ceiling_pct_gdp: Bounded(0.0, 300.0)  # 0: no new debt at all
+    absorption_pct_gdp: Annotated[float, within(0.01, 50.0)]  # projects a state can take on per year, % of GDP
+    debt_ceiling_pct_gdp: Annotated[float, within(0.0, 300.0)]  # 0: no new debt at all
     sources: dict[str, str]
 
     @field_validator("creditors", mode="before")
@@ -281,9 +283,9 @@ class PowerConfig(Strict):
     name: str
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    budget_usd_bn_per_year: Bounded(0.0, 1e3)  # USD 1 trn a year, ten times China's peak BRI lending
-    toolkit: dict[str, Bounded(0.01, 3.0)]  # efficiency: below 1% a move is as good as absent
-    objectives: dict[str, Bounded(*PAYOFF_WEIGHT)]
+    budget_usd_bn_per_year: Annotated[float, within(0.0, 1e3)]  # USD 1 trn a year, ten times China's peak BRI lending
+    toolkit: dict[str, Annotated[float, within(0.01, 3.0)]]  # efficiency: below 1% a move is as good as absent
+    objectives: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
     corridor_interest: Literal["chinese_transit", "ca_exports_west", "northern_share"]
     sources: dict[str, str]
 
@@ -310,12 +312,13 @@ class Effects(Strict):
     """What a completed project does. Share and opinion effects are per 1% of host GDP invested
     (intensity = size / GDP * 100); capacity, output and jobs effects are per USD bn."""
 
-    influence: Bounded(0.0, 1.0) = 0.0
-    opinion: Bounded(-1.0, 1.0) = 0.0  # at most the whole opinion scale per 1% of GDP
-    gdp_level_pct: Bounded(0.0, PER_PCT_GDP) = 0.0  # projects add to GDP; their costs are environment and debt
-    jobs_k_per_bn: Bounded(0.0, 1e3) = 0.0  # 1 m jobs per USD bn is USD 1,000 a job
-    governance: Bounded(-PER_PCT_GDP, PER_PCT_GDP) = 0.0
-    environment: Bounded(-PER_PCT_GDP, PER_PCT_GDP) = 0.0
+    influence: Annotated[float, within(0.0, 1.0)] = 0.0
+    opinion: Annotated[float, within(-1.0, 1.0)] = 0.0  # at most the whole opinion scale per 1% of GDP
+    # Projects add to the GDP level; their costs are environment and debt.
+    gdp_level_pct: Annotated[float, within(0.0, PER_PCT_GDP)] = 0.0
+    jobs_k_per_bn: Annotated[float, within(0.0, 1e3)] = 0.0  # 1 m jobs per USD bn is USD 1,000 a job
+    governance: Annotated[float, within(-PER_PCT_GDP, PER_PCT_GDP)] = 0.0
+    environment: Annotated[float, within(-PER_PCT_GDP, PER_PCT_GDP)] = 0.0
     telecom_shift: Share = 0.0
     satellite_coverage: Share = 0.0
     cloud_shift: Share = 0.0
@@ -323,11 +326,12 @@ class Effects(Strict):
     energy_export_shift: Share = 0.0
     renewables: Share = 0.0
     green_tech_shift: Share = 0.0
-    mineral_output_t_per_bn: dict[str, Bounded(0.0, 1e6)] = Field(default_factory=dict)  # 1,000 t per USD m
+    # At most 1,000 t a year per USD m invested.
+    mineral_output_t_per_bn: dict[str, Annotated[float, within(0.0, 1e6)]] = Field(default_factory=dict)
     mineral_offtake_shift: Share = 0.0
     local_processing: Share = 0.0
-    route_capacity_mt_per_bn: dict[str, Bounded(-100.0, 100.0)] = Field(default_factory=dict)
-    route_delay_days_per_bn: dict[str, Bounded(*DAYS)] = Field(default_factory=dict)
+    route_capacity_mt_per_bn: dict[str, Annotated[float, within(-100.0, 100.0)]] = Field(default_factory=dict)
+    route_delay_days_per_bn: dict[str, Annotated[float, within(*DAYS)]] = Field(default_factory=dict)
     export_split_shift_per_bn: Share = 0.0
     debt_relief: Share = 0.0
 
@@ -350,13 +354,13 @@ class MoveType(Strict):
     domain: Literal["financing", "infrastructure", "digital", "energy"]
     label: str
     purpose: str = ""
-    size_min_usd_bn: Bounded(*PROJECT_USD_BN)
-    size_max_usd_bn: Bounded(*PROJECT_USD_BN)
-    lag_years: Bounded(0.0, 30.0)  # longer than any project, and than most games
+    size_min_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+    size_max_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+    lag_years: Annotated[float, within(0.0, 30.0)]  # longer than any project, and than most games
     debt_fraction: Share
-    loan_rate: Bounded(*RATE) = 0.0
-    loan_maturity_years: Bounded(*MATURITY_YEARS) = 15.0  # blends into a creditor's maturity
-    private_per_public: Bounded(0.0, 100.0) = 0.0  # private USD per public USD mobilised
+    loan_rate: Annotated[float, within(*RATE)] = 0.0
+    loan_maturity_years: Annotated[float, within(*MATURITY_YEARS)] = 15.0  # blends into a creditor's maturity
+    private_per_public: Annotated[float, within(0.0, 100.0)] = 0.0  # private USD per public USD mobilised
     standards: Share
     # Share of the project that draws on the host's implementation capacity: turnkey projects
     # built by the lender's own contractors draw less (brief: little participation of local firms).
@@ -386,12 +390,12 @@ class RouteConfig(Strict):
     """A corridor for China-Europe transit and Central Asian exports westward."""
 
     name: str
-    capacity_mt: Bounded(*FREIGHT_MT)
-    volume_mt: Bounded(*FREIGHT_MT)
-    transit_days: Bounded(0.1, DAYS[1])
-    delay_days: Bounded(*DAYS)
-    min_delay_days: Bounded(*DAYS)
-    tariff_usd_per_t: Bounded(0.0, 1e4)  # above the value of most freight per tonne
+    capacity_mt: Annotated[float, within(*FREIGHT_MT)]
+    volume_mt: Annotated[float, within(*FREIGHT_MT)]
+    transit_days: Annotated[float, within(0.1, DAYS[1])]
+    delay_days: Annotated[float, within(*DAYS)]
+    min_delay_days: Annotated[float, within(*DAYS)]
+    tariff_usd_per_t: Annotated[float, within(0.0, 1e4)]  # above the value of most freight per tonne
     political_risk: Share
     ca_export_share: Share
     sources: dict[str, str]
@@ -413,12 +417,12 @@ class RouteConfig(Strict):
 class TradeConfig(Strict):
     """Corridor cargo demand and how shippers choose routes (logit over generalised cost)."""
 
-    demand_mt: Bounded(0.01, FREIGHT_MT[1])
-    demand_growth: Bounded(-0.5, 0.5)
-    value_of_time_usd_per_t_day: Bounded(0.0, 1e4)
-    risk_cost_usd_per_t: Bounded(0.0, 1e5)
-    logit_scale_usd_per_t: Bounded(0.01, 1e5)  # spread of shippers' route costs, USD/t
-    adjustment_rate: Bounded(0.01, 20.0)  # per year: a time constant between 18 days and 100 years
+    demand_mt: Annotated[float, within(0.01, FREIGHT_MT[1])]
+    demand_growth: Annotated[float, within(-0.5, 0.5)]
+    value_of_time_usd_per_t_day: Annotated[float, within(0.0, 1e4)]
+    risk_cost_usd_per_t: Annotated[float, within(0.0, 1e5)]
+    logit_scale_usd_per_t: Annotated[float, within(0.01, 1e5)]  # spread of shippers' route costs, USD/t
+    adjustment_rate: Annotated[float, within(0.01, 20.0)]  # per year: a time constant between 18 days and 100 years
     sources: dict[str, str]
 
     @model_validator(mode="after")
@@ -432,7 +436,7 @@ class TradeConfig(Strict):
 
 
 class WorldMineral(Strict):
-    world_output_t: Bounded(1.0, 1e9)  # t/yr: more than the world's output of any critical mineral
+    world_output_t: Annotated[float, within(1.0, 1e9)]  # t/yr: more than the world's output of any critical mineral
     china_share: Share  # China's own mining, a share of world output
 
 
@@ -457,22 +461,23 @@ class WorldConfig(Strict):
 class RulesConfig(Strict):
     """Coefficients of the rules (docs/model.md, Submodels). Most are assumptions, stated."""
 
-    influence_decay: Bounded(0.01, 5.0)  # per year: influence fades within 100 years at the slowest
-    presence_weights: dict[str, Bounded(0.0, 10.0)]  # each channel is a share: presence stays within [0, 50]
+    influence_decay: Annotated[float, within(0.01, 5.0)]  # per year: influence fades within 100 years at the slowest
+    # Each channel is a share, so presence stays within [0, 50].
+    presence_weights: dict[str, Annotated[float, within(0.0, 10.0)]]
     western_split: dict[str, float]
-    opinion_reversion: Bounded(0.0, 5.0)
-    opinion_influence: Bounded(0.0, 10.0)
-    distress_service_ratio: Bounded(0.01, 1.0)  # debt service / revenue
-    distress_opinion_swing: Bounded(0.0, 2.0)
-    distress_growth_penalty: Bounded(0.0, 0.5)  # growth - penalty >= -0.8: GDP stays positive
-    restructure_maturity_years: Bounded(0.0, 30.0)
-    failure_hazard: Bounded(0.0, 1.0)
-    delay_hazard: Bounded(0.0, 1.0)
-    failure_opinion: Bounded(0.0, 1.0)
-    environment_opinion: Bounded(0.0, 1.0)  # per point of the 0-100 damage index
-    jobs_opinion: Bounded(0.0, 10.0)
-    budget_carryover_years: Bounded(0.0, 5.0)
-    host_payoff_weights: dict[str, Bounded(*PAYOFF_WEIGHT)]
+    opinion_reversion: Annotated[float, within(0.0, 5.0)]
+    opinion_influence: Annotated[float, within(0.0, 10.0)]
+    distress_service_ratio: Annotated[float, within(0.01, 1.0)]  # debt service / revenue
+    distress_opinion_swing: Annotated[float, within(0.0, 2.0)]
+    distress_growth_penalty: Annotated[float, within(0.0, 0.5)]  # growth - penalty >= -0.8: GDP stays positive
+    restructure_maturity_years: Annotated[float, within(0.0, 30.0)]
+    failure_hazard: Annotated[float, within(0.0, 1.0)]
+    delay_hazard: Annotated[float, within(0.0, 1.0)]
+    failure_opinion: Annotated[float, within(0.0, 1.0)]
+    environment_opinion: Annotated[float, within(0.0, 1.0)]  # per point of the 0-100 damage index
+    jobs_opinion: Annotated[float, within(0.0, 10.0)]
+    budget_carryover_years: Annotated[float, within(0.0, 5.0)]
+    host_payoff_weights: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
     sources: dict[str, str]
 
     @field_validator("presence_weights")
@@ -518,7 +523,7 @@ class EventEffect(Strict):
 
     path: str
     op: Literal["add", "mul", "set"]
-    value: Bounded(-1e9, 1e9)  # no state variable spans more (a mineral's output: 1e7 t)
+    value: Annotated[float, within(-1e9, 1e9)]  # no state variable spans more (a mineral's output: 1e7 t)
 
     @field_validator("path")
     @classmethod
