@@ -13,7 +13,8 @@ game (strategy mix, horizon, turn length, how often a number sits on a bound, ev
 seed; the ~1,150 numbers of a scenario are drawn from that seed, since one Hypothesis example
 cannot hold that many floats. ``derandomize=True`` makes CI deterministic.
 
-By default this runs ``DEFAULT_GAMES`` games (a few seconds); ``STRATEGY_ABM_FUZZ_GAMES=N`` runs N.
+By default this runs ``DEFAULT_GAMES`` games of at most 6 turns (a few seconds);
+``STRATEGY_ABM_FUZZ_GAMES=N`` runs N games and ``STRATEGY_ABM_FUZZ_TURNS=T`` draws horizons up to T turns.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from strategy_abm.strategies.base import TABLE_KEYS, TABLE_MAX, TABLE_MAX_DEFAUL
 
 DEFAULT_GAMES = 300
 GAMES = int(os.environ.get("STRATEGY_ABM_FUZZ_GAMES", DEFAULT_GAMES))
-MAX_TURNS = 6
+MAX_TURNS = int(os.environ.get("STRATEGY_ABM_FUZZ_TURNS", 6))  # horizons are drawn in [1, MAX_TURNS]
 TOL = 1e-9  # float slack on shares, sums and budgets
 
 BASELINE = load_scenario("baseline")
@@ -267,6 +268,7 @@ def games(draw):
         "horizon": draw(st.integers(1, MAX_TURNS)),
         "strategies": strategies,
         "game_seed": draw(st.integers(0, 2**32 - 1)),
+        "record": draw(st.booleans()),  # the event log and data collector too
     }
 
 
@@ -344,7 +346,7 @@ def check_turn(model: CompetitionModel) -> None:
 def play(game: dict) -> CompetitionModel:
     raw, _ = build_raw(game["seed"], game["edge"], game["turns_per_year"], game["horizon"], game["strategies"])
     scenario = validate_scenario(raw)  # a drawn scenario the schema refuses is a bug of the draw or the schema
-    model = CompetitionModel(scenario=scenario, seed=game["game_seed"], record=False)
+    model = CompetitionModel(scenario=scenario, seed=game["game_seed"], record=game["record"])
     check_turn(model)
     while model.running:
         model.step()
