@@ -275,7 +275,7 @@ class HostAgent(mesa.Agent):
         x = rules.intensity(offer.size_usd_bn, self.gdp_usd_bn) * efficiency
         size = offer.size_usd_bn * efficiency
         self.influence[power] += e.influence * x
-        self.gdp_usd_bn *= 1.0 + e.gdp_level_pct * x / 100.0
+        self.gdp_usd_bn = rules.bounded_gdp(self.gdp_usd_bn * (1.0 + e.gdp_level_pct * x / 100.0))
         jobs = e.jobs_k_per_bn * size
         self.jobs_created_k += jobs
         self.jobs_turn_k += jobs
@@ -329,8 +329,9 @@ class HostAgent(mesa.Agent):
             new = old + added
             # New output is the offerer's offtake; the old output's offtake shifts a little.
             shifted = rules.shift_toward(mineral["offtake"], power, e.mineral_offtake_shift * x)
-            mineral["offtake"] = {k: (v * old + (added if k == power else 0.0)) / new
-                                  for k, v in shifted.items()}  # fmt: skip
+            if new > 0.0:  # (an output too small to register adds nothing, and nothing to divide by)
+                mineral["offtake"] = {k: (v * old + (added if k == power else 0.0)) / new
+                                      for k, v in shifted.items()}  # fmt: skip
             mineral["output_t"] = new
             mineral["local_processing"] = min(1.0, mineral["local_processing"] + e.local_processing * x)
         if not developable:
@@ -345,7 +346,8 @@ class HostAgent(mesa.Agent):
     def economy_step(self, dt: float, penalty: float) -> None:
         """GDP grows; non-rolled-over debt amortises."""
         growth = self.growth_rate - (penalty if self.distress else 0.0)
-        self.gdp_usd_bn *= (1.0 + growth) ** dt  # annual rate compounded per turn
+        # Annual rate compounded per turn; growth >= -0.8 (schema bounds), so 1 + growth > 0.
+        self.gdp_usd_bn = rules.bounded_gdp(self.gdp_usd_bn * (1.0 + growth) ** dt)
         for k, d in rules.amortise(self.creditors, dt, growth).items():
             self.creditors[k]["debt"] = d
 

@@ -16,10 +16,13 @@ import math
 import os
 import re
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from .folders import check_name
 from .ids import (
@@ -49,10 +52,29 @@ class ConfigError(ValueError):
 
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 Opinion = Annotated[float, Field(ge=-1.0, le=1.0)]
 SHARE_TOLERANCE = 1e-3
+
+
+def within(low: float, high: float) -> Any:
+    """Field metadata of a number in [low, high] (``Annotated[float, within(0.1, 1e5)]``). Every
+    number of a scenario has finite bounds that mean something in the domain (docs/model.md, 6.1,
+    "Bounds, and why"); together they keep every rule finite."""
+    return Field(ge=low, le=high)
+
+
+# Bounds shared by several fields, with why (docs/model.md, 6.1 "Bounds" lists them all).
+GDP_USD_BN = (0.1, 1e5)  # USD 100 m, a micro-state's economy, up to world GDP (about USD 105 trn)
+MONEY_USD_BN = (0.0, 1e5)  # stocks and flows of a state: at most world GDP
+MATURITY_YEARS = (0.25, 60.0)  # a loan runs at least a quarter (debt service = D/m) and at most 60 years
+RATE = (0.0, 0.5)  # annual interest rate
+GROWTH = (-0.3, 0.3)  # annual real growth of a state's economy
+PAYOFF_WEIGHT = (0.0, 100.0)  # relative weights of objectives: a ratio above 1e4 is no longer a trade-off
+PROJECT_USD_BN = (1e-3, 1e3)  # USD 1 m (smaller is not a strategic project) to USD 1 trn
+PER_PCT_GDP = 10.0  # effect per 1% of host GDP invested: at most 10 units (10 points, 10%, ...)
+MINERAL_T = (0.0, 1e7)  # a state's yearly output of one mineral, t: above any critical mineral's world output
+FREIGHT_MT = (0.0, 1e4)  # corridor flows and capacity, Mt/yr: about all the world's seaborne trade
+DAYS = (0.0, 365.0)  # transit or delay on a corridor: at most a year
 
 
 class Strict(BaseModel):
@@ -139,15 +161,15 @@ class Creditor(Strict):
     """One creditor class's part of a host's public external debt."""
 
     share: Share
-    rate: Annotated[float, Field(ge=0.0, le=0.5)]
-    maturity_years: Annotated[float, Field(gt=0.0, le=60.0)]
+    rate: Annotated[float, within(*RATE)]
+    maturity_years: Annotated[float, within(*MATURITY_YEARS)]
     refinanced: Share = 0.0  # part of amortisation rolled over by the same creditor class
 
 
 class Mineral(Strict):
     """A host's output of one critical mineral and who takes it."""
 
-    output_t: NonNeg = 0.0
+    output_t: Annotated[float, within(*MINERAL_T)] = 0.0
     offtake: dict[str, float] = Field(default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0})
     local_processing: Share = 0.0
     developable: bool = False  # a deposit a critical_minerals venture can develop (say so explicitly)
@@ -174,12 +196,13 @@ class HostConfig(Strict):
     name: str
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    gdp_usd_bn: Positive
-    growth_rate: Annotated[float, Field(ge=-0.3, le=0.3)]
-    revenue_share_gdp: Annotated[float, Field(gt=0.0, le=1.0)]
-    population_m: Positive
-    labour_entrants_k: NonNeg
-    public_external_debt_usd_bn: NonNeg
+    gdp_usd_bn: Annotated[float, within(*GDP_USD_BN)]
+    growth_rate: Annotated[float, within(*GROWTH)]
+    # No state collects less than 1% of GDP; debt service is measured against revenue.
+    revenue_share_gdp: Annotated[float, within(0.01, 1.0)]
+    population_m: Annotated[float, within(0.01, 1e4)]  # 10,000 people up to above the world's population
+    labour_entrants_k: Annotated[float, within(0.0, 1e5)]  # up to 100 m a year, near the world's yearly cohort
+    public_external_debt_usd_bn: Annotated[float, within(*MONEY_USD_BN)]
     creditors: dict[str, Creditor]
     governance: Annotated[float, Field(ge=0.0, le=100.0)]
     opinion: dict[str, Opinion]
@@ -189,13 +212,13 @@ class HostConfig(Strict):
     cloud_shares: dict[str, float]
     logistics_platform_shares: dict[str, float]
     energy_export_shares: dict[str, float]
-    energy_exports_usd_bn: NonNeg
+    energy_exports_usd_bn: Annotated[float, within(0.0, 1e4)]  # above the world's energy trade (about USD 3 trn a year)
     renewables_share: Share
     green_tech_origin: dict[str, float]
     minerals: dict[str, Mineral] = Field(default_factory=dict)
     environment_damage: Annotated[float, Field(ge=0.0, le=100.0)]
-    absorption_pct_gdp: Annotated[float, Field(gt=0.0, le=50.0)]
-    debt_ceiling_pct_gdp: Annotated[float, Field(gt=0.0, le=300.0)]
+    absorption_pct_gdp: Annotated[float, within(0.01, 50.0)]  # projects a state can take on per year, % of GDP
+    debt_ceiling_pct_gdp: Annotated[float, within(0.0, 300.0)]  # 0: no new debt at all
     sources: dict[str, str]
 
     @field_validator("creditors", mode="before")
@@ -262,9 +285,9 @@ class PowerConfig(Strict):
     name: str
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-    budget_usd_bn_per_year: NonNeg
-    toolkit: dict[str, Annotated[float, Field(gt=0.0, le=3.0)]]
-    objectives: dict[str, NonNeg]
+    budget_usd_bn_per_year: Annotated[float, within(0.0, 1e3)]  # USD 1 trn a year, ten times China's peak BRI lending
+    toolkit: dict[str, Annotated[float, within(0.01, 3.0)]]  # efficiency: below 1% a move is as good as absent
+    objectives: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
     corridor_interest: Literal["chinese_transit", "ca_exports_west", "northern_share"]
     sources: dict[str, str]
 
@@ -291,12 +314,13 @@ class Effects(Strict):
     """What a completed project does. Share and opinion effects are per 1% of host GDP invested
     (intensity = size / GDP * 100); capacity, output and jobs effects are per USD bn."""
 
-    influence: NonNeg = 0.0
-    opinion: float = 0.0
-    gdp_level_pct: NonNeg = 0.0  # projects add to the GDP level; their costs are environment and debt
-    jobs_k_per_bn: NonNeg = 0.0
-    governance: float = 0.0
-    environment: float = 0.0
+    influence: Annotated[float, within(0.0, 1.0)] = 0.0
+    opinion: Annotated[float, within(-1.0, 1.0)] = 0.0  # at most the whole opinion scale per 1% of GDP
+    # Projects add to the GDP level; their costs are environment and debt.
+    gdp_level_pct: Annotated[float, within(0.0, PER_PCT_GDP)] = 0.0
+    jobs_k_per_bn: Annotated[float, within(0.0, 1e3)] = 0.0  # 1 m jobs per USD bn is USD 1,000 a job
+    governance: Annotated[float, within(-PER_PCT_GDP, PER_PCT_GDP)] = 0.0
+    environment: Annotated[float, within(-PER_PCT_GDP, PER_PCT_GDP)] = 0.0
     telecom_shift: Share = 0.0
     satellite_coverage: Share = 0.0
     cloud_shift: Share = 0.0
@@ -304,11 +328,12 @@ class Effects(Strict):
     energy_export_shift: Share = 0.0
     renewables: Share = 0.0
     green_tech_shift: Share = 0.0
-    mineral_output_t_per_bn: dict[str, NonNeg] = Field(default_factory=dict)
+    # At most 1,000 t a year per USD m invested.
+    mineral_output_t_per_bn: dict[str, Annotated[float, within(0.0, 1e6)]] = Field(default_factory=dict)
     mineral_offtake_shift: Share = 0.0
     local_processing: Share = 0.0
-    route_capacity_mt_per_bn: dict[str, float] = Field(default_factory=dict)
-    route_delay_days_per_bn: dict[str, NonNeg] = Field(default_factory=dict)
+    route_capacity_mt_per_bn: dict[str, Annotated[float, within(-100.0, 100.0)]] = Field(default_factory=dict)
+    route_delay_days_per_bn: dict[str, Annotated[float, within(*DAYS)]] = Field(default_factory=dict)
     export_split_shift_per_bn: Share = 0.0
     debt_relief: Share = 0.0
 
@@ -331,13 +356,13 @@ class MoveType(Strict):
     domain: Literal["financing", "infrastructure", "digital", "energy"]
     label: str
     purpose: str = ""
-    size_min_usd_bn: Positive
-    size_max_usd_bn: Positive
-    lag_years: NonNeg
+    size_min_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+    size_max_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+    lag_years: Annotated[float, within(0.0, 30.0)]  # longer than any project, and than most games
     debt_fraction: Share
-    loan_rate: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
-    loan_maturity_years: Annotated[float, Field(gt=0.0, le=60.0)] = 15.0
-    private_per_public: NonNeg = 0.0
+    loan_rate: Annotated[float, within(*RATE)] = 0.0
+    loan_maturity_years: Annotated[float, within(*MATURITY_YEARS)] = 15.0  # blends into a creditor's maturity
+    private_per_public: Annotated[float, within(0.0, 100.0)] = 0.0  # private USD per public USD mobilised
     standards: Share
     # Share of the project that draws on the host's implementation capacity: turnkey projects
     # built by the lender's own contractors draw less (brief: little participation of local firms).
@@ -367,12 +392,12 @@ class RouteConfig(Strict):
     """A corridor for China-Europe transit and Central Asian exports westward."""
 
     name: str
-    capacity_mt: NonNeg
-    volume_mt: NonNeg
-    transit_days: Positive
-    delay_days: NonNeg
-    min_delay_days: NonNeg
-    tariff_usd_per_t: NonNeg
+    capacity_mt: Annotated[float, within(*FREIGHT_MT)]
+    volume_mt: Annotated[float, within(*FREIGHT_MT)]
+    transit_days: Annotated[float, within(0.1, DAYS[1])]
+    delay_days: Annotated[float, within(*DAYS)]
+    min_delay_days: Annotated[float, within(*DAYS)]
+    tariff_usd_per_t: Annotated[float, within(0.0, 1e4)]  # above the value of most freight per tonne
     political_risk: Share
     ca_export_share: Share
     sources: dict[str, str]
@@ -394,12 +419,12 @@ class RouteConfig(Strict):
 class TradeConfig(Strict):
     """Corridor cargo demand and how shippers choose routes (logit over generalised cost)."""
 
-    demand_mt: Positive
-    demand_growth: Annotated[float, Field(ge=-0.5, le=0.5)]
-    value_of_time_usd_per_t_day: NonNeg
-    risk_cost_usd_per_t: NonNeg
-    logit_scale_usd_per_t: Positive
-    adjustment_rate: Annotated[float, Field(gt=0.0, le=20.0)]
+    demand_mt: Annotated[float, within(0.01, FREIGHT_MT[1])]
+    demand_growth: Annotated[float, within(-0.5, 0.5)]
+    value_of_time_usd_per_t_day: Annotated[float, within(0.0, 1e4)]
+    risk_cost_usd_per_t: Annotated[float, within(0.0, 1e5)]
+    logit_scale_usd_per_t: Annotated[float, within(0.01, 1e5)]  # spread of shippers' route costs, USD/t
+    adjustment_rate: Annotated[float, within(0.01, 20.0)]  # per year: a time constant between 18 days and 100 years
     sources: dict[str, str]
 
     @model_validator(mode="after")
@@ -413,8 +438,8 @@ class TradeConfig(Strict):
 
 
 class WorldMineral(Strict):
-    world_output_t: Positive
-    china_share: Share
+    world_output_t: Annotated[float, within(1.0, 1e9)]  # t/yr: more than the world's output of any critical mineral
+    china_share: Share  # China's own mining, a share of world output
 
 
 class WorldConfig(Strict):
@@ -438,22 +463,23 @@ class WorldConfig(Strict):
 class RulesConfig(Strict):
     """Coefficients of the rules (docs/model.md, Submodels). Most are assumptions, stated."""
 
-    influence_decay: Annotated[float, Field(gt=0.0, le=5.0)]
-    presence_weights: dict[str, NonNeg]
+    influence_decay: Annotated[float, within(0.01, 5.0)]  # per year: influence fades within 100 years at the slowest
+    # Each channel is a share, so presence stays within [0, 50].
+    presence_weights: dict[str, Annotated[float, within(0.0, 10.0)]]
     western_split: dict[str, float]
-    opinion_reversion: Annotated[float, Field(ge=0.0, le=5.0)]
-    opinion_influence: NonNeg
-    distress_service_ratio: Annotated[float, Field(gt=0.0, le=1.0)]
-    distress_opinion_swing: Annotated[float, Field(ge=0.0, le=2.0)]
-    distress_growth_penalty: Annotated[float, Field(ge=0.0, le=0.5)]
-    restructure_maturity_years: NonNeg
-    failure_hazard: Annotated[float, Field(ge=0.0, le=1.0)]
-    delay_hazard: Annotated[float, Field(ge=0.0, le=1.0)]
-    failure_opinion: Annotated[float, Field(ge=0.0, le=1.0)]
-    environment_opinion: NonNeg
-    jobs_opinion: NonNeg
-    budget_carryover_years: Annotated[float, Field(ge=0.0, le=5.0)]
-    host_payoff_weights: dict[str, NonNeg]
+    opinion_reversion: Annotated[float, within(0.0, 5.0)]
+    opinion_influence: Annotated[float, within(0.0, 10.0)]
+    distress_service_ratio: Annotated[float, within(0.01, 1.0)]  # debt service / revenue
+    distress_opinion_swing: Annotated[float, within(0.0, 2.0)]
+    distress_growth_penalty: Annotated[float, within(0.0, 0.5)]  # growth - penalty >= -0.8: GDP stays positive
+    restructure_maturity_years: Annotated[float, within(0.0, 30.0)]
+    failure_hazard: Annotated[float, within(0.0, 1.0)]
+    delay_hazard: Annotated[float, within(0.0, 1.0)]
+    failure_opinion: Annotated[float, within(0.0, 1.0)]
+    environment_opinion: Annotated[float, within(0.0, 1.0)]  # per point of the 0-100 damage index
+    jobs_opinion: Annotated[float, within(0.0, 10.0)]
+    budget_carryover_years: Annotated[float, within(0.0, 5.0)]
+    host_payoff_weights: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
     sources: dict[str, str]
 
     @field_validator("presence_weights")
@@ -487,13 +513,19 @@ PATH_RE = re.compile(
 )
 
 
+# An event's factor (op "mul"): at most a hundredfold change at once (negative flips a sign, as of opinion).
+EVENT_FACTOR = (-100.0, 100.0)
+
+
 class EventEffect(Strict):
     """A change to state: ``path`` such as ``routes.northern.political_risk`` or
-    ``hosts.{host}.gdp_usd_bn`` (``{host}`` is the event's target, ``*`` every host)."""
+    ``hosts.{host}.gdp_usd_bn`` (``{host}`` is the event's target, ``*`` every host). A ``set``
+    value must lie within the variable's bounds (checked by the scenario); ``add`` and ``mul``
+    results are kept within them when the event fires (events.py)."""
 
     path: str
     op: Literal["add", "mul", "set"]
-    value: float
+    value: Annotated[float, within(-1e9, 1e9)]  # no state variable spans more (a mineral's output: 1e7 t)
 
     @field_validator("path")
     @classmethod
@@ -501,6 +533,13 @@ class EventEffect(Strict):
         if not PATH_RE.match(v):
             raise ValueError(f"path {v!r} is not hosts.<id>.<field>, routes.<id>.<field> or trade.<field>")
         return v
+
+    @model_validator(mode="after")
+    def _factor(self):
+        lo, hi = EVENT_FACTOR
+        if self.op == "mul" and not lo <= self.value <= hi:
+            raise _FieldError("value", f"a factor of {self.value} is outside [{lo:g}, {hi:g}]")
+        return self
 
 
 class EventConfig(Strict):
@@ -511,7 +550,7 @@ class EventConfig(Strict):
     at: str | None = None
     probability_per_year: Share | None = None
     target: str | None = None
-    duration_turns: Annotated[int, Field(ge=1)] | None = None
+    duration_turns: Annotated[int, Field(ge=1, le=400)] | None = None  # 400 turns: the longest game
     effects: list[EventEffect]
     source: str
 
@@ -576,7 +615,7 @@ class Scenario(Strict):
     description: str
     start: str
     turns_per_year: Literal[1, 2, 4, 12]
-    horizon_turns: Annotated[int, Field(ge=1, le=400)]
+    horizon_turns: Annotated[int, Field(ge=1, le=400)]  # 400 turns: a century of quarters
     powers: dict[str, PowerConfig]
     hosts: dict[str, HostConfig]
     moves: dict[str, MoveType]
@@ -595,6 +634,14 @@ class Scenario(Strict):
     @classmethod
     def _start(cls, v):
         parse_date(v)
+        return v
+
+    @field_validator("turns_per_year", mode="before")
+    @classmethod
+    def _turns_per_year(cls, v):
+        # A literal choice accepts True as 1 even in strict mode: a boolean is not a number of turns.
+        if isinstance(v, bool):
+            raise ValueError(f"must be one of 1, 2, 4 or 12 (an integer), not {str(v).lower()}")
         return v
 
     @field_validator("powers", mode="before")
@@ -627,9 +674,10 @@ class Scenario(Strict):
             for move in p.toolkit:
                 if move not in self.moves:
                     raise _field_error(f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue")
-            check_strategy(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit)
+            check_strategy(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit, actor=pid)
         for hid, h in self.hosts.items():
-            check_strategy(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None)
+            check_strategy(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid)
+        self._check_world_minerals()
         start = parse_date(self.start)
         state = None
         for i, ev in enumerate(self.events):
@@ -643,7 +691,27 @@ class Scenario(Strict):
                     raise _field_error(where, f"{eff.path!r} is part of a share vector, which events cannot change")
                 if not _path_exists(state, eff.path, ev.target):
                     raise _field_error(where, f"{eff.path!r} names no state variable")
+                name = state_variable(eff.path)
+                lo, hi = STATE_BOUNDS[name]
+                if eff.op == "set" and not lo <= eff.value <= hi:
+                    raise _field_error(
+                        f"events.{i}.effects.{j}.value",
+                        f"{eff.value} is outside [{lo:g}, {hi:g}], the bounds of {name}",
+                    )
         return self
+
+    def _check_world_minerals(self) -> None:
+        """World output covers China's own mining and the region's output at the start, so that
+        every secured share of world supply stays within [0, 1]."""
+        for m, world in self.world.minerals.items():
+            region = sum(h.minerals[m].output_t for h in self.hosts.values())
+            outside_china = world.world_output_t * (1.0 - world.china_share)
+            if region > outside_china * (1.0 + 1e-9):
+                raise _field_error(
+                    f"world.minerals.{m}.world_output_t",
+                    f"{world.world_output_t:g} t leaves {outside_china:g} t outside China, below the region's "
+                    f"output of {region:g} t (hosts.*.minerals.{m}.output_t)",
+                )
 
     @property
     def dt(self) -> float:
@@ -669,6 +737,69 @@ def _state_shape(sc: Scenario) -> dict:
         route.pop("sources")
     data["trade"].pop("sources")
     return data
+
+
+def _bounds(annotation: Any, metadata: list | tuple = ()) -> tuple[float, float] | None:
+    """Closed bounds of a number (or of a table's numbers) from its pydantic metadata; None if it
+    is not a number. An exclusive bound is given as the nearest float inside it."""
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return _bounds(typing.get_args(annotation)[1])
+    if origin is Annotated:
+        base, *extra = typing.get_args(annotation)
+        meta = list(metadata)
+        for e in extra:
+            meta.extend(e.metadata if isinstance(e, FieldInfo) else [e])
+        return _bounds(base, meta)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _bounds(args[0], metadata) if len(args) == 1 else None
+    if annotation not in (float, int):
+        return None
+    lo, hi = -math.inf, math.inf
+    for m in metadata:
+        if getattr(m, "ge", None) is not None:
+            lo = max(lo, float(m.ge))
+        if getattr(m, "gt", None) is not None:
+            lo = max(lo, math.nextafter(float(m.gt), math.inf))
+        if getattr(m, "le", None) is not None:
+            hi = min(hi, float(m.le))
+        if getattr(m, "lt", None) is not None:
+            hi = min(hi, math.nextafter(float(m.lt), -math.inf))
+    return lo, hi
+
+
+def number_bounds(model: type[BaseModel], name: str) -> tuple[float, float] | None:
+    """Bounds (low, high) of a numeric field of a config table, or of the numbers of a table field
+    (``dict[str, number]``); None if the field holds no numbers. Share vectors (``trade_shares``,
+    ``offtake``, ...) carry no bounds here: their validator keeps them on the simplex."""
+    field = model.model_fields[name]
+    return _bounds(field.annotation, field.metadata)
+
+
+def _state_bounds() -> dict[str, tuple[float, float]]:
+    bounds: dict[str, tuple[float, float]] = {"debt": MONEY_USD_BN}  # a creditor's stock, as HostAgent holds it
+    for model in (HostConfig, Creditor, Mineral, RouteConfig, TradeConfig):
+        for name in model.model_fields:
+            b = number_bounds(model, name)
+            if name in NOT_STATE or name == "share" or b is None or not all(map(math.isfinite, b)):
+                continue
+            if bounds.setdefault(name, b) != b:  # events bound a variable by its field name alone
+                raise TypeError(f"{name}: two state variables of this name with different bounds")
+    return bounds
+
+
+# Bounds of every state variable an event can address, by field name (the schema's own bounds).
+STATE_BOUNDS: dict[str, tuple[float, float]] = _state_bounds()
+
+
+def state_variable(path: str) -> str:
+    """The field name whose bounds hold for an event path: ``hosts.kgz.opinion.china`` is an
+    ``opinion``, ``hosts.*.creditors.private.rate`` a ``rate``, ``trade.demand_mt`` a ``demand_mt``."""
+    parts = path.split(".")
+    if parts[0] == "hosts" and parts[2] in STATE_BOUNDS:
+        return parts[2]
+    return parts[-1]
 
 
 def _path_exists(state: dict, path: str, target: str | None) -> bool:

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import math
 
-from .config import EventConfig, parse_date
+from .config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from .ids import HOSTS, display
 
-# Bounds that state variables keep whatever an event does to them.
-BOUNDS = {
-    "political_risk": (0.0, 1.0),
-    "satellite_coverage": (0.0, 1.0),
-    "renewables_share": (0.0, 1.0),
-    "ca_export_share": (0.0, 1.0),
-    "governance": (0.0, 100.0),
-    "environment_damage": (0.0, 100.0),
-    "opinion": (-1.0, 1.0),
-    "refinanced": (0.0, 1.0),
-    "local_processing": (0.0, 1.0),
-    "revenue_share_gdp": (1e-9, 1.0),
-    "absorption_pct_gdp": (1e-9, 50.0),
-}
-POSITIVE = ("gdp_usd_bn", "maturity_years", "demand_mt", "logit_scale_usd_per_t", "transit_days")
+# Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
+# of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no
+# event takes GDP to 0, a maturity to 0 (debt service D/m), a growth rate to -1 or beyond, or a
+# number out of the reals.
+BOUNDS: dict[str, tuple[float, float]] = STATE_BOUNDS
 
 
 class EventEngine:
@@ -100,7 +90,7 @@ class EventEngine:
             for p in parts[3:-1]:
                 node = node[p]
             # hosts.kgz.opinion.china is bounded as an opinion, creditors.x.rate as a rate.
-            out.append((node, parts[-1], parts[2] if parts[2] in BOUNDS else parts[-1]))
+            out.append((node, parts[-1], state_variable(path)))
         return out
 
 
@@ -115,27 +105,12 @@ def _set(container, key, value):
         setattr(container, key, value)
 
 
-def _bounded(key: str, value: float) -> float:
-    if key in BOUNDS:
-        lo, hi = BOUNDS[key]
-        return min(hi, max(lo, value))
-    if key in POSITIVE:
-        return max(value, 1e-9)
-    if key in (
-        "rate",
-        "debt",
-        "output_t",
-        "capacity_mt",
-        "volume_mt",
-        "delay_days",
-        "min_delay_days",
-        "tariff_usd_per_t",
-        "labour_entrants_k",
-        "energy_exports_usd_bn",
-        "debt_ceiling_pct_gdp",
-    ):
-        return max(value, 0.0)
-    return value
+def _bounded(key: str, value: float, old: float) -> float:
+    """``value`` within the bounds of the variable ``key``. A variable the rules already took
+    beyond a bound (a maturity lengthened by restructuring, demand grown past its bound) may
+    stay there, but no event takes it further out."""
+    lo, hi = BOUNDS.get(key, (-math.inf, math.inf))
+    return min(max(hi, old), max(min(lo, old), value))
 
 
 def _undo(container, key: str, op: str, amount: float, bound: str) -> None:
@@ -153,16 +128,16 @@ def _apply(container, key: str, op: str, value: float, bound: str) -> tuple:
     returns the change that undoes it."""
     old = _get(container, key)
     if op == "add":
-        new = _floor(container, key, _bounded(bound, old + value))
+        new = _floor(container, key, _bounded(bound, old + value, old))
         _set(container, key, new)
         return (container, key, "add", new - old, bound)
     if op == "mul":
-        new = _floor(container, key, _bounded(bound, old * value))
+        new = _floor(container, key, _bounded(bound, old * value, old))
         _set(container, key, new)
         if new == 0 or not math.isfinite(old / new):
             return (container, key, "set", old, bound)  # a product with zero cannot be divided back
         return (container, key, "mul", old / new, bound)
-    _set(container, key, _floor(container, key, _bounded(bound, value)))
+    _set(container, key, _floor(container, key, _bounded(bound, value, old)))
     return (container, key, "set", old, bound)
 
 

@@ -141,7 +141,7 @@ def compute_metrics(model) -> dict[str, float]:
             "corridor": corridor[power.cfg.corridor_interest],
             "opinion": sum((hosts[h].opinion[p] + 1.0) / 2.0 for h in HOSTS) / len(HOSTS),
             "cost": power.spent_turn / (power.budget_usd_bn_per_year * model.dt)
-            if power.budget_usd_bn_per_year > 0 else 0.0,
+            if power.budget_usd_bn_per_year * model.dt > 0 else 0.0,  # (a denormal budget times dt is 0)
         }  # fmt: skip
         w = power.cfg.objectives
         power.components = comps

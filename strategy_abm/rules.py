@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from .config import GDP_USD_BN
 from .ids import POWER_BLOC, POWER_PARTNER
 
 
@@ -122,7 +123,12 @@ def route_targets(
     """Cargo each route would carry: logit shares of demand, then capacity limits.
 
     Cargo above a route's capacity spills to the uncapped routes in proportion to their logit
-    weights; what no route can take is lost (unserved demand)."""
+    weights; what no route can take is lost (unserved demand). The targets sum to at most demand.
+
+    Weights are exp(-(c - c_min)/scale) <= 1, with 1 for the cheapest route. When the routes
+    still open all weigh next to nothing (a small scale: the cheapest route is full and the
+    others' weights underflow), they are weighed again against the cheapest open route, so the
+    split never divides by zero or by a denormal sum."""
     cmin = min(costs.values())
     weights = {r: math.exp(-(c - cmin) / scale) for r, c in costs.items()}
     targets = dict.fromkeys(costs, 0.0)
@@ -130,6 +136,10 @@ def route_targets(
     remaining = demand
     while remaining > 1e-12 and open_routes:
         wsum = sum(weights[r] for r in open_routes)
+        if wsum < 1e-200:
+            cmin_open = min(costs[r] for r in open_routes)
+            weights.update({r: math.exp(-(costs[r] - cmin_open) / scale) for r in open_routes})
+            wsum = sum(weights[r] for r in open_routes)
         alloc = {r: remaining * weights[r] / wsum for r in open_routes}
         remaining = 0.0
         for r in list(open_routes):
@@ -191,6 +201,13 @@ def presence(host, power: str, weights: Mapping[str, float], western_split: Mapp
 def legitimacy(opinion: float, opinion_influence: float) -> float:
     """Multiplier of presence by public opinion: 1 + k * opinion, never below zero."""
     return max(0.0, 1.0 + opinion_influence * opinion)
+
+
+def bounded_gdp(gdp_usd_bn: float) -> float:
+    """GDP kept within the schema's bounds (USD 0.1 bn to world GDP): intensities divide by it,
+    and a long slump at the lowest growth the schema allows would otherwise shrink it toward 0."""
+    lo, hi = GDP_USD_BN
+    return min(hi, max(lo, gdp_usd_bn))
 
 
 def influence_step(stock: float, inflow: float, decay: float, dt: float) -> float:

@@ -57,7 +57,7 @@ BUDGETS_PER_YEAR = (1.3, 2.0, 3.7, 7.7, 10.0, 13.1)  # odd budgets make the last
 
 def _playable(name: str, pid: str) -> bool:
     try:
-        check_strategy(f"powers.{pid}", "power", name, {}, BASELINE.powers[pid].toolkit)
+        check_strategy(f"powers.{pid}", "power", name, {}, BASELINE.powers[pid].toolkit, actor=pid)
     except ValueError:
         return False
     return True

@@ -19,6 +19,10 @@ from ..ids import HOSTS, POWERS
 REGISTRY: dict[str, type[Strategy]] = {}
 # Keys that tables of strategy parameters must use.
 TABLE_KEYS = {"host_weights": HOSTS, "bias": POWERS}
+# Largest value in a table of strategy parameters. Weights are relative: a ratio above 1e3 between two
+# of them is no longer a mix. A host's bias is score per 1% of GDP, as its penalties (tunable in [0, 10]).
+TABLE_MAX = {"bias": 10.0}
+TABLE_MAX_DEFAULT = 1e3
 
 
 class StrategyError(RuntimeError):
@@ -63,8 +67,9 @@ class Strategy:
                 if not lo <= value <= hi:
                     raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
             elif isinstance(cls.defaults[key], dict):
-                if not _non_negative_table(value):
-                    raise ValueError(f"{key}: must be a table of non-negative numbers")
+                top = TABLE_MAX.get(key, TABLE_MAX_DEFAULT)
+                if not _bounded_table(value, top):
+                    raise ValueError(f"{key}: must be a table of non-negative numbers, each at most {top:g}")
                 ids = TABLE_KEYS.get(key)
                 unknown = [k for k in value if ids is not None and k not in ids]
                 if unknown:
@@ -76,9 +81,10 @@ class Strategy:
         return f"{type(self).__name__}({self.params})"
 
 
-def _non_negative_table(value: Any) -> bool:
+def _bounded_table(value: Any, top: float) -> bool:
+    """A table of numbers within [0, top] (so neither inf nor nan)."""
     return isinstance(value, dict) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in value.values()
+        isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= top for v in value.values()
     )
 
 
@@ -144,8 +150,11 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strateg
     return get_strategy(name)(**(params or {}))
 
 
-def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], toolkit) -> None:
-    """Config-time check: the strategy exists, suits the actor kind and accepts the params."""
+def check_strategy(
+    where: str, kind: str, name: str, params: Mapping[str, Any], toolkit, actor: str | None = None
+) -> None:
+    """Config-time check: the strategy exists, suits the actor kind (and, given ``actor``, is a
+    doctrine of that actor or of ``any``: its classifier's ``actors``) and accepts the params."""
     from ..config import _field_error
 
     if name not in REGISTRY:
@@ -155,6 +164,13 @@ def check_strategy(where: str, kind: str, name: str, params: Mapping[str, Any], 
         raise _field_error(
             f"{where}.strategy",
             f"{name!r} is a strategy for {'/'.join(cls.classifier['kinds'])}s, not {kind}s",
+        )
+    actors = cls.classifier.get("actors", "any")
+    if actor is not None and actors != "any" and actor not in actors:
+        raise _field_error(
+            f"{where}.strategy",
+            f"{name!r} is the doctrine of {', '.join(actors)}, not of {actor} "
+            f"(strategies for {actor}: {', '.join(strategies_for(kind, actors=actor))})",
         )
     try:
         cls.validate_params(params)

@@ -89,7 +89,7 @@ class Greedy(PowerStrategy, HostStrategy):
             cap = limits.cap(move, host_id, budget_left)
             if cap <= 0:
                 continue
-            size = round_down(cap)
+            size = round_down(cap, move.size_min_usd_bn)
             offers.append(Offer(actor.actor_id, move_id, host_id, size))
             limits.take(move, host_id, size)
             budget_left -= size * move.public_cost_share

@@ -20,10 +20,12 @@ MAX_OFFERS = 6
 GIVE_UP_RATE = 0.2
 
 
-def round_down(size: float) -> float:
-    """Offer sizes in whole thousands of USD, rounded down so that a size capped by a budget or
-    a host's room never rounds past it (sizes come from bounds that are multiples of 1e-6)."""
-    return math.floor(size * 1e6 + 1e-6) / 1e6
+def round_down(size: float, size_min: float = 0.0) -> float:
+    """Offer sizes in whole thousands of USD (1e-6 bn), rounded down so that a size capped by a
+    budget or a host's room never rounds past it, but never below the move's ``size_min``: a
+    minimum off the grid (0.5000005) is offered as it is. Callers pass sizes within
+    [size_min, cap], so the result is too (USD bn)."""
+    return max(size_min, math.floor(size * 1e6 + 1e-6) / 1e6)
 
 
 class HostRoom:
@@ -127,7 +129,7 @@ class PortfolioStrategy(PowerStrategy):
                 candidates.remove(move_id)
                 continue
             size = move.size_min_usd_bn + p["offer_size"] * (move.size_max_usd_bn - move.size_min_usd_bn)
-            size = round_down(min(max(size, move.size_min_usd_bn), best_cap))
+            size = round_down(min(max(size, move.size_min_usd_bn), best_cap), move.size_min_usd_bn)
             offers.append(Offer(actor.actor_id, move_id, best, size))
             limits.take(move, best, size)
             budget_left -= size * move.public_cost_share
@@ -258,7 +260,8 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     w = actor.cfg.objectives
     x = 100.0 * size / host.gdp_usd_bn * actor.toolkit[move_id]
     gdp_w = host.gdp_usd_bn / world.total_gdp()
-    stocks = sum(host.influence.values()) or 1.0
+    stocks = sum(host.influence.values())
+    stocks = max(stocks, 1e-9) if stocks > 0 else 1.0  # a share of next to nothing stays finite
     gain = w["influence"] * gdp_w * e.influence * x / stocks
     gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host.debt_total, 1e-9)
     gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
