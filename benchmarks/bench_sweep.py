@@ -18,7 +18,7 @@ processes, RSS summed, polled every 0.2 s with psutil). Then the memory-flatness
 workers on N runs against the same experiment with ``--big-factor`` (default 10) times the replications.
 
 Each way is checked to play the same game: the number of turns each plays and the turn whose metrics it
-reports are read back (batch_run: from the models Mesa 3.3.1 keeps alive in ``Agent._ids``; the runner:
+reports are read back (batch_run: from each model, recorded as it steps; the runner:
 by replaying a stored run's seed directly). Inside the sweeps, batch_run's CPU time per run and the
 time each driver spends in the garbage collector are recorded. Finally, unless ``--profile-runs 0``, the
 cost per run of the model with and without its bookkeeping, of ``batch_run`` and of the runner's worker
@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -110,10 +111,18 @@ def child_batch_run(runs: int, result: Path) -> None:
             per_run.append(time.process_time() - c0)
 
     mesa.batchrunner._model_run_func = timed_run_func
+    # What each run played, for the check below (models are freed when batch_run drops them).
+    played: dict = {}
+
+    class Tracked(CompetitionModel):
+        def step(self):
+            super().step()
+            played[self.seed] = (self.turn, self.steps, self.datacollector.model_vars)
+
     gc_clock = GcClock()
     t0 = time.perf_counter()
     rows = mesa.batch_run(
-        CompetitionModel,
+        Tracked,
         {"seed": list(range(runs)), "scenario": [SCENARIO]},
         max_steps=HORIZON,
         number_processes=1,
@@ -124,11 +133,11 @@ def child_batch_run(runs: int, result: Path) -> None:
     gc_s = gc_clock.seconds
     driver = _maxrss_bytes(resource.RUSAGE_SELF)
     check_start, check_cpu = time.perf_counter(), time.process_time()
-    # Mesa 3.3.1 keeps every model alive in Agent._ids (mesa-notes): read back what each run played.
-    models = {m.seed: m for m in mesa.Agent._ids if isinstance(m, CompetitionModel)}
+    gc.collect()
+    alive = sum(isinstance(o, CompetitionModel) for o in gc.get_objects())
     reported = []
     for row in rows:
-        table = models[row["seed"]].datacollector.model_vars  # metric -> value at turn 0, 1, ...
+        table = played[row["seed"]][2]  # metric -> value at turn 0, 1, ...
         turns = range(len(table["influence_china"]) - 1, -1, -1)
         reported.append(next((t for t in turns if all(v[t] == row[k] for k, v in table.items())), None))
     out = {
@@ -136,11 +145,11 @@ def child_batch_run(runs: int, result: Path) -> None:
         "driver_maxrss": driver,
         "workers_maxrss": 0,
         "results": len(rows),
-        "turns_played": dict(Counter(m.turn for m in models.values())),
-        "model_steps": dict(Counter(m.steps for m in models.values())),
+        "turns_played": dict(Counter(turn for turn, _, _ in played.values())),
+        "model_steps": dict(Counter(steps for _, steps, _ in played.values())),
         "reported_step": dict(Counter(row["Step"] for row in rows)),
         "reported_turn": dict(Counter(reported)),
-        "models_alive_at_end": len(models),
+        "models_alive_at_end": alive,
         "gc_s": gc_s,
         "run_cpu_s": per_run,
     }
@@ -527,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {ways[key]['label']:<30}{text}")
     print(f"  runner results with 1 and 2 workers identical: {identical}")
     if br["models_alive_at_end"]:
-        print(f"  batch_run left {br['models_alive_at_end']} models alive in mesa.Agent._ids at the end (the leak)")
+        print(f"  batch_run left {br['models_alive_at_end']} models alive at the end "
+              "(Mesa's Agent._ids leak; 0 since the package's agents hold models weakly)")
 
     w1, w2 = ways["runner1"], ways["runner2"]
     r1, r2 = br["wall_s"] / w1["wall_s"], w1["wall_s"] / w2["wall_s"]
