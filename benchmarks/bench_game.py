@@ -3,7 +3,7 @@
 (a) ``CompetitionModel(scenario="baseline", seed=0).run()``: construction plus 40 turns, with
     the model's data collection (model and agent-type reporters), as a user runs it.
 (b) A bare ``mesa.Model`` with nine do-nothing agents, the same number of turns and as many model
-    reporters as ``CompetitionModel`` (``len(strategy_abm.metrics.METRIC_COLUMNS)``), each a
+    reporters as ``CompetitionModel`` (``len(strategy_abm.engine.metrics.METRIC_COLUMNS)``), each a
     function returning a float attribute; it collects at init and after each step (the Mesa
     convention), so (b) is the cost of the Mesa machinery alone.
 
@@ -38,9 +38,9 @@ from pathlib import Path
 import mesa
 
 import strategy_abm
-from strategy_abm import model as model_module
-from strategy_abm.metrics import METRIC_COLUMNS
-from strategy_abm.model import CompetitionModel
+from strategy_abm.engine.metrics import METRIC_COLUMNS
+from strategy_abm.sim import model as model_module
+from strategy_abm.sim.model import CompetitionModel
 
 TARGET_RATIO = 5.0
 SCENARIO = "baseline"

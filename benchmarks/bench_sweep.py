@@ -96,7 +96,7 @@ def child_batch_run(runs: int, result: Path) -> None:
     import mesa
     import mesa.batchrunner
 
-    from strategy_abm.model import CompetitionModel
+    from strategy_abm.sim.model import CompetitionModel
 
     # CPU time of each run: batch_run looks its per-run function up when called, so a wrapper
     # (one process_time call per run) sees every run without touching the model or batch_run.
@@ -164,10 +164,10 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
     script is ``strategy_abm.cli:main``), so that this process is the sweep's driver."""
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
     # mesa and the model before it: the sweep time excludes imports in every way.
-    import strategy_abm.analysis  # noqa: F401
-    import strategy_abm.experiment  # noqa: F401
-    import strategy_abm.results  # noqa: F401
-    import strategy_abm.sweep  # noqa: F401
+    import strategy_abm.experiments.analysis  # noqa: F401
+    import strategy_abm.experiments.experiment  # noqa: F401
+    import strategy_abm.experiments.results  # noqa: F401
+    import strategy_abm.experiments.sweep  # noqa: F401
     from strategy_abm.cli import main
 
     gc_clock = GcClock()
@@ -313,7 +313,7 @@ def check_runner(folder: Path, runs: int, final: list[str]) -> dict:
     replayed with ``CompetitionModel(scenario="baseline", seed=...)`` (batch_run's call) and its
     stored final metrics compared with every turn of that game."""
     from strategy_abm import load_failures, load_results
-    from strategy_abm.model import CompetitionModel
+    from strategy_abm.sim.model import CompetitionModel
 
     results = load_results(folder)
     failures = load_failures(folder)
@@ -343,9 +343,9 @@ def profile_per_run(n: int, experiment_path: Path, final: list[str]) -> dict[str
 
     import mesa
 
-    from strategy_abm.experiment import Run, load_experiment, run_key
-    from strategy_abm.model import CompetitionModel
-    from strategy_abm.sweep import _tasks, run_batch
+    from strategy_abm.experiments.experiment import Run, load_experiment, run_key
+    from strategy_abm.experiments.sweep import _tasks, run_batch
+    from strategy_abm.sim.model import CompetitionModel
 
     experiment = load_experiment(experiment_path)
 

@@ -7,9 +7,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .config import ConfigError, Scenario, load_scenario
-from .model import CompetitionModel
-from .results import load_failures, load_manifest, load_results, load_series
+from .experiments.results import load_failures, load_manifest, load_results, load_series
+from .scenario.config import ConfigError, Scenario, load_scenario
+from .sim.model import CompetitionModel
 
 try:
     __version__ = version("strategy_abm")

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, builtin_scenarios, load_scenario, read_toml
+from .scenario.config import ConfigError, builtin_scenarios, load_scenario, read_toml
 
 EXIT_RUNS_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -150,8 +150,8 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from tqdm import tqdm
 
-    from .model import CompetitionModel
-    from .output import check_out_dir, write_run
+    from .report.output import check_out_dir, write_run
+    from .sim.model import CompetitionModel
 
     scenario = load_scenario(args.scenario, args.overrides)  # fails fast, before any work
     out = args.out or Path("runs") / f"{scenario.name}_seed{args.seed}"
@@ -172,7 +172,7 @@ def cmd_run(args) -> int:
 
 def summary_table(model) -> str:
     """End-of-game table: influence by power; debt, China's share and diversification by host."""
-    from .ids import HOSTS, NAMES, POWERS
+    from .scenario.ids import HOSTS, NAMES, POWERS
 
     first = model.datacollector.get_model_vars_dataframe().iloc[0]
     m = model.metrics
@@ -196,11 +196,11 @@ def summary_table(model) -> str:
 
 
 def cmd_sweep(args) -> int:
-    from .analysis import format_summary, summarise
-    from .experiment import load_experiment
-    from .folders import check_target
-    from .results import ResultStore, load_results
-    from .sweep import TLSFiles, check_scheduler, open_executor, run_sweep
+    from .experiments.analysis import format_summary, summarise
+    from .experiments.experiment import load_experiment
+    from .experiments.results import ResultStore, load_results
+    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, run_sweep
+    from .report.folders import check_target
 
     experiment = load_experiment(args.experiment)
     tls = None
@@ -238,8 +238,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from .analysis import plot_sensitivity, sensitivity
-    from .folders import file_in, subfolder
+    from .experiments.analysis import plot_sensitivity, sensitivity
+    from .report.folders import file_in, subfolder
 
     indices = sensitivity(args.results)
     out = subfolder(args.results, "analysis")
@@ -253,7 +253,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .analysis import plot_results
+    from .experiments.analysis import plot_results
 
     paths = plot_results(args.results)
     print(f"{len(paths)} plots in {args.results / 'plots'}/")
@@ -272,7 +272,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``strategy-abm`` console script; returns the exit code (see the module)."""
-    from .folders import FaultError, OutputError
+    from .report.folders import FaultError, OutputError
 
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except OSError as exc:  # any other read or write that failed: a fault, not a traceback
-        from .folders import os_fault
+        from .report.folders import os_fault
 
         fault = os_fault(exc, "read or write")
         return _error(f"{fault}{'; ' + fault.fix if fault.fix else ''}", EXIT_FAULT)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from strategy_abm import CompetitionModel
-from strategy_abm.ids import HOSTS, POWERS
+from strategy_abm.scenario.ids import HOSTS, POWERS
 
 
 @dataclass

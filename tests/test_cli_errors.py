@@ -21,7 +21,7 @@ import pytest
 import tomli_w
 
 from strategy_abm.cli import main
-from strategy_abm.config import builtin_scenarios
+from strategy_abm.scenario.config import builtin_scenarios
 
 PREFIX = "strategy-abm: error: "
 BASELINE = builtin_scenarios()["baseline"]
@@ -679,7 +679,7 @@ def test_set_value_that_is_not_toml_nor_a_bare_word_is_an_error(value, tmp_path,
     ],
 )
 def test_set_bare_words_and_toml_values_are_read(override, path, expected):
-    from strategy_abm.config import load_scenario
+    from strategy_abm.scenario.config import load_scenario
 
     node = load_scenario("baseline", [override]).model_dump()
     for part in path:
@@ -735,7 +735,7 @@ def test_deep_toml_and_long_extends_chains_are_one_line_errors(case, deep_files,
 
 
 def test_an_extends_chain_of_32_loads_and_of_33_is_refused(tmp_path):
-    from strategy_abm.config import ConfigError, load_scenario
+    from strategy_abm.scenario.config import ConfigError, load_scenario
 
     for i in range(40):
         (tmp_path / f"c{i}.toml").write_text(f'extends = "c{i + 1}.toml"\nhorizon_turns = {i + 1}\n')
@@ -760,8 +760,8 @@ def test_deep_set_is_a_one_line_error(override, expected, tmp_path, capsys):
 
 
 def test_a_byte_order_mark_is_skipped_for_scenarios_and_experiments(tmp_path, capsys):
-    from strategy_abm.config import load_scenario
-    from strategy_abm.experiment import load_experiment
+    from strategy_abm.experiments.experiment import load_experiment
+    from strategy_abm.scenario.config import load_scenario
 
     text = 'extends = "baseline"\nname = "bom"\nhorizon_turns = 3\n'
     (tmp_path / "plain.toml").write_text(text, encoding="utf-8")
@@ -799,7 +799,7 @@ def test_a_utf16_file_is_named(tmp_path, capsys):
     ],
 )  # fmt: skip
 def test_an_astronomic_design_is_refused_before_it_is_computed(body, reps, runs, tmp_path, capsys, monkeypatch):
-    import strategy_abm.experiment as experiment
+    import strategy_abm.experiments.experiment as experiment
 
     def never(*args, **kwargs):
         raise AssertionError("the design was computed (or the scenario loaded) before the size was checked")
@@ -815,7 +815,7 @@ def test_an_astronomic_design_is_refused_before_it_is_computed(body, reps, runs,
 
 
 def test_a_design_at_the_limits_is_accepted(tmp_path, monkeypatch):
-    import strategy_abm.experiment as experiment
+    import strategy_abm.experiments.experiment as experiment
 
     monkeypatch.setattr(experiment, "MAX_RUNS", 200_000)
     monkeypatch.setattr(experiment, "MAX_DESIGN_POINTS", 2)
@@ -862,7 +862,7 @@ def test_an_unknown_key_names_every_missing_sibling(tmp_path, capsys):
 
 
 def test_sweep_of_an_unknown_name_lists_the_builtin_experiments(tmp_path, capsys, monkeypatch):
-    from strategy_abm.experiment import builtin_experiments
+    from strategy_abm.experiments.experiment import builtin_experiments
 
     monkeypatch.chdir(tmp_path)
     names = builtin_experiments()

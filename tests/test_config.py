@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from strategy_abm.config import (
+from strategy_abm.scenario.config import (
     HOST_FIGURES,
     ConfigError,
     HostConfig,
@@ -30,7 +30,7 @@ from strategy_abm.config import (
     scenario_to_toml,
     validate_scenario,
 )
-from strategy_abm.ids import HOSTS, POWERS, ROUTES
+from strategy_abm.scenario.ids import HOSTS, POWERS, ROUTES
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = builtin_scenarios()["baseline"]

@@ -13,9 +13,9 @@ import pytest
 from distributed import WorkerPlugin
 
 from strategy_abm.cli import main as cli_main
-from strategy_abm.experiment import experiments_dir
-from strategy_abm.results import load_results, load_series
-from strategy_abm.sweep import _dask_client, local_cluster
+from strategy_abm.experiments.experiment import experiments_dir
+from strategy_abm.experiments.results import load_results, load_series
+from strategy_abm.experiments.sweep import _dask_client, local_cluster
 
 PREFIX = "strategy-abm: error: "
 SMOKE = experiments_dir() / "smoke.toml"
@@ -195,10 +195,10 @@ def test_a_dask_worker_that_dies_is_one_line_exit_3_and_resume_completes(tmp_pat
     import dask
     from distributed import Client
 
-    from strategy_abm.experiment import load_experiment
-    from strategy_abm.folders import FaultError
-    from strategy_abm.results import ResultStore
-    from strategy_abm.sweep import _run_dask, run_sweep
+    from strategy_abm.experiments.experiment import load_experiment
+    from strategy_abm.experiments.results import ResultStore
+    from strategy_abm.experiments.sweep import _run_dask, run_sweep
+    from strategy_abm.report.folders import FaultError
 
     experiment = load_experiment(SMOKE)
     out = tmp_path / "out"

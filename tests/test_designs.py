@@ -21,10 +21,10 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-from strategy_abm.analysis import morris_indices, sensitivity
 from strategy_abm.cli import main as cli_main
-from strategy_abm.experiment import load_experiment, whole_value
-from strategy_abm.results import ResultStore, load_manifest, load_results, table_schemas
+from strategy_abm.experiments.analysis import morris_indices, sensitivity
+from strategy_abm.experiments.experiment import load_experiment, whole_value
+from strategy_abm.experiments.results import ResultStore, load_manifest, load_results, table_schemas
 
 HEAD = 'name = "t"\nscenario = "baseline"\nhorizon_turns = 2\nreplications = 1\nmaster_seed = 1\n'
 REC = '[record]\nfinal = ["influence_china"]\n'
@@ -135,7 +135,7 @@ def test_morris_indices_of_real_factors_equal_salibs_bit_for_bit():
     from SALib.analyze import morris as analyze
     from SALib.sample import morris as sample
 
-    from strategy_abm.sweep import ishigami
+    from strategy_abm.experiments.sweep import ishigami
 
     problem = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
     for levels in (2, 4, 6):

@@ -23,12 +23,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import strategy_abm.results as results_mod
+import strategy_abm.experiments.results as results_mod
 from strategy_abm.cli import main as cli_main
-from strategy_abm.experiment import load_experiment, run_seed
-from strategy_abm.folders import LOCK_FILE, MARKERS, FaultError, FolderLock, OutputError, file_in
-from strategy_abm.results import ResultStore, load_failures, load_results, load_series
-from strategy_abm.sweep import run_sweep
+from strategy_abm.experiments.experiment import load_experiment, run_seed
+from strategy_abm.experiments.results import ResultStore, load_failures, load_results, load_series
+from strategy_abm.experiments.sweep import run_sweep
+from strategy_abm.report.folders import LOCK_FILE, MARKERS, FaultError, FolderLock, OutputError, file_in
 
 PREFIX = "strategy-abm: error: "
 FAST_RUN = ["--turns", "2", "--no-plots", "--quiet"]
@@ -181,7 +181,7 @@ def test_disk_full_for_a_new_run_leaves_nothing(tmp_path, monkeypatch):
 
 def test_unwritable_out_is_refused_before_the_game_as_root_too(tmp_path, monkeypatch):
     """A read-only place (simulated: root writes through chmod) is refused before any work."""
-    import strategy_abm.folders as folders_mod
+    import strategy_abm.report.folders as folders_mod
 
     def read_only(*a, **k):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -433,7 +433,8 @@ def test_two_stores_on_one_folder_the_second_is_refused(tmp_path, reference):
 def test_a_sweep_locked_by_another_process_is_refused(tmp_path, reference):
     exp_file, ref = reference
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from strategy_abm.folders import FolderLock;"
+        [sys.executable, "-c", "import sys; from pathlib import Path;"
+         "from strategy_abm.report.folders import FolderLock;"
          f"FolderLock(Path({str(ref)!r})); print('locked', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from strategy_abm import CompetitionModel
-from strategy_abm.config import (
+from strategy_abm.scenario.config import (
     EVENT_FACTOR,
     HOST_VECTORS,
     STATE_BOUNDS,
@@ -44,7 +44,7 @@ from strategy_abm.config import (
     state_variable,
     validate_scenario,
 )
-from strategy_abm.ids import HOSTS, MINERALS, POWERS, ROUTES
+from strategy_abm.scenario.ids import HOSTS, MINERALS, POWERS, ROUTES
 from strategy_abm.strategies import REGISTRY, strategies_for
 from strategy_abm.strategies.base import TABLE_KEYS, TABLE_MAX, TABLE_MAX_DEFAULT
 

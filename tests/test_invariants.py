@@ -6,7 +6,7 @@ must keep its state meaningful: finite numbers, shares on the simplex, opinion i
 no negative debt, no spending beyond budgets, and only legal offers accepted.
 
 Agent state is checked after every turn; the recorded frames (``model.csv`` and ``actors.csv``
-as :mod:`strategy_abm.output` builds them) and the event log at the end of the game.
+as :mod:`strategy_abm.report.output` builds them) and the event log at the end of the game.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from strategy_abm import CompetitionModel
-from strategy_abm.config import ConfigError, load_scenario
-from strategy_abm.ids import HOSTS, POWERS, ROUTES
-from strategy_abm.output import actors_frame, model_frame
+from strategy_abm.report.output import actors_frame, model_frame
+from strategy_abm.scenario.config import ConfigError, load_scenario
+from strategy_abm.scenario.ids import HOSTS, POWERS, ROUTES
 
 N_GAMES = 200
 TURNS = (12, 20)  # inclusive range of horizons drawn per game

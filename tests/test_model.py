@@ -14,10 +14,10 @@ import pytest
 from pydantic import ValidationError
 
 from strategy_abm import CompetitionModel, load_scenario
-from strategy_abm.agents import HostAgent, PowerAgent
 from strategy_abm.cli import main as cli_main
-from strategy_abm.ids import HOSTS, NAMES, POWERS, display
-from strategy_abm.output import EVENT_COLUMNS, actors_frame, events_frame, model_frame, write_run
+from strategy_abm.report.output import EVENT_COLUMNS, actors_frame, events_frame, model_frame, write_run
+from strategy_abm.scenario.ids import HOSTS, NAMES, POWERS, display
+from strategy_abm.sim.agents import HostAgent, PowerAgent
 
 CSV_FILES = ("model.csv", "actors.csv", "events.csv")
 SHORT = 6  # turns of the short games below
@@ -80,7 +80,7 @@ def test_same_seed_identical_across_processes_with_different_hash_seeds(tmp_path
 
 def test_game_does_not_change_the_cached_scenario():
     """load_scenario caches the parsed file: a game must not mutate what later games start from."""
-    from strategy_abm.config import scenario_to_toml
+    from strategy_abm.scenario.config import scenario_to_toml
 
     before = scenario_to_toml(load_scenario("baseline", RANDOM_POWERS))
     play(seed=5, overrides=RANDOM_POWERS)

@@ -15,8 +15,8 @@ import pytest
 
 import strategy_abm
 from strategy_abm.cli import main as cli_main
-from strategy_abm.config import builtin_scenarios
-from strategy_abm.ids import HOSTS, NAMES, POWERS, ROUTES
+from strategy_abm.scenario.config import builtin_scenarios
+from strategy_abm.scenario.ids import HOSTS, NAMES, POWERS, ROUTES
 
 TURNS = 4
 SEED = 0

@@ -11,7 +11,7 @@ import mesa
 import pytest
 
 from strategy_abm import CompetitionModel
-from strategy_abm.agents import AGENT_IDS
+from strategy_abm.sim.agents import AGENT_IDS
 
 # ------------------------------------------------------------------ models are released (issue 6, section 7)
 
@@ -84,7 +84,7 @@ final = ["spent_usd_bn_us"]
 
 
 def _experiment(tmp_path, text: str, name: str = "exp.toml"):
-    from strategy_abm.experiment import load_experiment
+    from strategy_abm.experiments.experiment import load_experiment
 
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -92,8 +92,8 @@ def _experiment(tmp_path, text: str, name: str = "exp.toml"):
 
 
 def test_a_latin_hypercube_over_parametric_spend_share_runs_and_stores_the_sampled_values(tmp_path):
-    from strategy_abm.results import ResultStore, load_results
-    from strategy_abm.sweep import run_sweep
+    from strategy_abm.experiments.results import ResultStore, load_results
+    from strategy_abm.experiments.sweep import run_sweep
 
     key = "powers.us.strategy_params.spend_share"
     exp = _experiment(tmp_path, PARAMETRIC.format(key=key, low=0.2, high=0.9))
@@ -135,7 +135,7 @@ def test_an_unset_strategy_parameter_is_sampled_around_its_strategys_default(tmp
     ],
 )
 def test_a_range_outside_a_strategy_parameters_bounds_is_refused_naming_the_factor(tmp_path, key, low, high, message):
-    from strategy_abm.config import ConfigError
+    from strategy_abm.scenario.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
         _experiment(tmp_path, PARAMETRIC.format(key=key, low=low, high=high))
@@ -153,8 +153,8 @@ def test_distress_turns_count_the_turns_in_distress_in_model_csv_and_summary(tmp
 
     import pandas as pd
 
-    from strategy_abm.ids import HOSTS
-    from strategy_abm.output import write_run
+    from strategy_abm.report.output import write_run
+    from strategy_abm.scenario.ids import HOSTS
 
     model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     write_run(model, tmp_path / "run", plots=False)
@@ -173,9 +173,9 @@ def test_a_sweep_records_distress_turns_and_the_date_of_each_series_row(tmp_path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from strategy_abm.output import model_frame
-    from strategy_abm.results import ResultStore, load_results, load_series
-    from strategy_abm.sweep import run_sweep
+    from strategy_abm.experiments.results import ResultStore, load_results, load_series
+    from strategy_abm.experiments.sweep import run_sweep
+    from strategy_abm.report.output import model_frame
 
     text = f"""name = "dates"
 scenario = "hindcast_2022"
@@ -228,8 +228,8 @@ def _fake_results(factors: list[str], metrics: list[str], points: int, reps: int
 
 
 def test_the_summary_says_what_plus_minus_is_and_fits_120_columns():
-    from strategy_abm.analysis import format_summary, summarise
-    from strategy_abm.metrics import METRIC_COLUMNS
+    from strategy_abm.engine.metrics import METRIC_COLUMNS
+    from strategy_abm.experiments.analysis import format_summary, summarise
 
     metrics = list(METRIC_COLUMNS)  # every metric: several tables
     results = _fake_results(LONG_FACTORS, metrics, points=45, reps=3)
@@ -255,7 +255,7 @@ def test_the_summary_says_what_plus_minus_is_and_fits_120_columns():
 def test_the_summary_shows_the_mean_and_the_t_interval_half_width():
     import pandas as pd
 
-    from strategy_abm.analysis import format_summary, summarise
+    from strategy_abm.experiments.analysis import format_summary, summarise
 
     results = pd.DataFrame({
         "point": [0, 0, 0, 1],
@@ -272,7 +272,7 @@ def test_the_summary_shows_the_mean_and_the_t_interval_half_width():
 
 def test_the_sweep_command_prints_a_summary_within_120_columns(tmp_path, capsys):
     from strategy_abm.cli import main
-    from strategy_abm.metrics import METRIC_COLUMNS
+    from strategy_abm.engine.metrics import METRIC_COLUMNS
 
     final = ", ".join(f'"{m}"' for m in METRIC_COLUMNS[:20])
     text = f"""name = "wide"
@@ -333,8 +333,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def factorial_sweep(tmp_path_factory):
     """A 2 x 2 full factorial, 4 replications, 4 turns, distress frequent: its folder."""
-    from strategy_abm.results import ResultStore
-    from strategy_abm.sweep import run_sweep
+    from strategy_abm.experiments.results import ResultStore
+    from strategy_abm.experiments.sweep import run_sweep
 
     tmp = tmp_path_factory.mktemp("factorial")
     exp = _experiment(tmp, FACTORIAL)
@@ -343,8 +343,8 @@ def factorial_sweep(tmp_path_factory):
 
 
 def _labels(folder):
-    from strategy_abm.analysis import point_label
-    from strategy_abm.results import load_manifest
+    from strategy_abm.experiments.analysis import point_label
+    from strategy_abm.experiments.results import load_manifest
 
     manifest = load_manifest(folder)
     factors = manifest["design"]["factors"]
@@ -352,7 +352,7 @@ def _labels(folder):
 
 
 def test_sweep_plots_are_written(factorial_sweep):
-    from strategy_abm.analysis import plot_results
+    from strategy_abm.experiments.analysis import plot_results
 
     paths = plot_results(factorial_sweep)
     names = sorted(p.name for p in paths)
@@ -362,8 +362,8 @@ def test_sweep_plots_are_written(factorial_sweep):
 
 
 def test_fan_chart_legends_name_the_full_factor_keys_and_the_x_axis_shows_dates(factorial_sweep):
-    from strategy_abm.analysis import fan_chart
-    from strategy_abm.results import load_series
+    from strategy_abm.experiments.analysis import fan_chart
+    from strategy_abm.experiments.results import load_series
 
     series = load_series(factorial_sweep)
     fig = fan_chart(series, "influence_china", _labels(factorial_sweep))
@@ -384,8 +384,8 @@ def test_fan_chart_legends_name_the_full_factor_keys_and_the_x_axis_shows_dates(
 
 
 def test_a_0_1_metric_is_drawn_as_the_share_of_runs(factorial_sweep):
-    from strategy_abm.analysis import compare_chart, fan_chart
-    from strategy_abm.results import load_results, load_series
+    from strategy_abm.experiments.analysis import compare_chart, fan_chart
+    from strategy_abm.experiments.results import load_results, load_series
 
     series, results = load_series(factorial_sweep), load_results(factorial_sweep)
     labels = _labels(factorial_sweep)
@@ -405,7 +405,7 @@ def test_a_0_1_metric_is_drawn_as_the_share_of_runs(factorial_sweep):
 
 
 def test_share_of_runs_has_the_wilson_interval():
-    from strategy_abm.analysis import share_of_runs
+    from strategy_abm.experiments.analysis import share_of_runs
 
     assert share_of_runs([0] * 10) == pytest.approx((0.0, 0.0, 0.2775), abs=1e-4)
     assert share_of_runs([1] * 10) == pytest.approx((1.0, 0.7225, 1.0), abs=1e-4)
@@ -413,9 +413,9 @@ def test_share_of_runs_has_the_wilson_interval():
 
 
 def test_many_design_points_give_one_panel_per_factor(tmp_path):
-    from strategy_abm.analysis import factor_panels, plot_results
-    from strategy_abm.results import ResultStore, load_results
-    from strategy_abm.sweep import run_sweep
+    from strategy_abm.experiments.analysis import factor_panels, plot_results
+    from strategy_abm.experiments.results import ResultStore, load_results
+    from strategy_abm.experiments.sweep import run_sweep
 
     exp = _experiment(tmp_path, SAMPLED)
     run_sweep(exp, ResultStore(tmp_path / "out", exp), progress=False)
@@ -437,7 +437,7 @@ def test_many_design_points_give_one_panel_per_factor(tmp_path):
 def test_binned_means_of_a_factor_with_few_values_are_per_value():
     import pandas as pd
 
-    from strategy_abm.analysis import binned_means
+    from strategy_abm.experiments.analysis import binned_means
 
     x = pd.Series(["b", "a", "b", "a", "c"])
     y = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0])
@@ -452,8 +452,8 @@ def test_binned_means_of_a_factor_with_few_values_are_per_value():
 
 
 def test_every_figure_of_a_run_names_its_scenario_and_seed(tmp_path, monkeypatch):
-    from strategy_abm import plots
-    from strategy_abm.output import write_run
+    from strategy_abm.report import plots
+    from strategy_abm.report.output import write_run
 
     titles = []
     finish = plots._finish
@@ -471,9 +471,9 @@ def test_every_figure_of_a_run_names_its_scenario_and_seed(tmp_path, monkeypatch
 
 
 def test_debt_figure_shows_each_hosts_distress_turns(tmp_path):
-    from strategy_abm.ids import HOSTS, NAMES
-    from strategy_abm.output import model_frame
-    from strategy_abm.plots import plot_debt
+    from strategy_abm.report.output import model_frame
+    from strategy_abm.report.plots import plot_debt
+    from strategy_abm.scenario.ids import HOSTS, NAMES
 
     model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     frame = model_frame(model)
@@ -489,9 +489,9 @@ def test_debt_figure_shows_each_hosts_distress_turns(tmp_path):
 
 def test_payoffs_figure_and_end_of_game_table_use_payoff_years(tmp_path):
     from strategy_abm.cli import summary_table
-    from strategy_abm.ids import POWERS
-    from strategy_abm.output import actors_frame, model_frame
-    from strategy_abm.plots import plot_payoffs
+    from strategy_abm.report.output import actors_frame, model_frame
+    from strategy_abm.report.plots import plot_payoffs
+    from strategy_abm.scenario.ids import POWERS
 
     model = CompetitionModel(seed=0, turns=8).run()  # quarterly turns: payoff-years = payoff sum / 4
     fig = plot_payoffs(model_frame(model), actors_frame(model), tmp_path / "payoffs.png")

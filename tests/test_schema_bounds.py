@@ -10,12 +10,13 @@ import math
 
 import pytest
 
-from strategy_abm import CompetitionModel, rules
+from strategy_abm import CompetitionModel
 from strategy_abm.cli import main
-from strategy_abm.config import GDP_USD_BN, STATE_BOUNDS, load_scenario
-from strategy_abm.events import _bounded
-from strategy_abm.ids import HOSTS, ROUTES
-from strategy_abm.metrics import mineral_shares
+from strategy_abm.engine import rules
+from strategy_abm.engine.events import _bounded
+from strategy_abm.engine.metrics import mineral_shares
+from strategy_abm.scenario.config import GDP_USD_BN, STATE_BOUNDS, load_scenario
+from strategy_abm.scenario.ids import HOSTS, ROUTES
 from strategy_abm.strategies.powers import round_down
 
 

@@ -24,11 +24,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from strategy_abm.analysis import sensitivity, summarise
 from strategy_abm.cli import main as cli_main
-from strategy_abm.experiment import experiments_dir, load_experiment, run_key, run_seed
-from strategy_abm.results import ResultStore, load_failures, load_manifest, load_results, load_series
-from strategy_abm.sweep import _tasks, run_batch, run_sweep
+from strategy_abm.experiments.analysis import sensitivity, summarise
+from strategy_abm.experiments.experiment import experiments_dir, load_experiment, run_key, run_seed
+from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results, load_series
+from strategy_abm.experiments.sweep import _tasks, run_batch, run_sweep
 
 PREFIX = "strategy-abm: error: "
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -254,7 +254,7 @@ def test_crash_between_parts_loses_no_series(tmp_path, monkeypatch, kill_at):
     reference = tmp_path / "reference"
     run_sweep(exp, ResultStore(reference, exp, flush_rows=1), progress=False)
 
-    import strategy_abm.results as results_mod
+    import strategy_abm.experiments.results as results_mod
 
     real_write = results_mod.pq.write_table
     writes = []
@@ -327,7 +327,7 @@ def test_failed_runs_are_recorded_and_resume_retries_only_them(tmp_path, monkeyp
     assert set(results["key"]) == {r.key for r in exp.runs()} - failing_keys
 
     # --resume retries the failed runs and nothing else (still failing: exit 1 again).
-    import strategy_abm.sweep as sweep_mod
+    import strategy_abm.experiments.sweep as sweep_mod
 
     attempted: list[str] = []
 
@@ -615,7 +615,7 @@ def _ten_run_task(tmp_path: Path, values=("bri_classic", "bri_2")) -> dict:
 
 def live_models() -> int:
     """CompetitionModel objects still alive after a full collection."""
-    from strategy_abm.model import CompetitionModel
+    from strategy_abm.sim.model import CompetitionModel
 
     gc.collect()
     return sum(isinstance(o, CompetitionModel) for o in gc.get_objects())

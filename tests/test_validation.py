@@ -18,7 +18,7 @@ from itertools import pairwise
 import pytest
 
 from strategy_abm import CompetitionModel
-from strategy_abm.output import actors_frame
+from strategy_abm.report.output import actors_frame
 
 SEEDS = range(5)
 

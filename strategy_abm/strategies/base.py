@@ -13,8 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..agents import Offer
-from ..ids import HOSTS, POWERS
+from ..scenario.ids import HOSTS, POWERS
+from ..sim.agents import Offer
 
 REGISTRY: dict[str, type[Strategy]] = {}
 # Keys that tables of strategy parameters must use.
@@ -155,7 +155,7 @@ def check_strategy(
 ) -> None:
     """Config-time check: the strategy exists, suits the actor kind (and, given ``actor``, is a
     doctrine of that actor or of ``any``: its classifier's ``actors``) and accepts the params."""
-    from ..config import _field_error
+    from ..scenario.config import _field_error
 
     if name not in REGISTRY:
         raise _field_error(f"{where}.strategy", f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})")

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from ..agents import Offer
-from ..ids import HOSTS
+from ..scenario.ids import HOSTS
+from ..sim.agents import Offer
 from .base import HostStrategy, PowerStrategy
 from .hosts import greedy_response, random_response
 from .powers import MAX_OFFERS, HostRoom, estimate_gain, round_down

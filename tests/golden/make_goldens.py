@@ -39,7 +39,7 @@ GAMES: dict[str, dict] = {
 def game_csvs(spec: dict) -> dict[str, bytes]:
     """The three CSV files of one game, as ``write_run`` writes them."""
     from strategy_abm import CompetitionModel
-    from strategy_abm.output import actors_frame, events_frame, model_frame
+    from strategy_abm.report.output import actors_frame, events_frame, model_frame
 
     model = CompetitionModel(scenario=spec["scenario"], seed=spec["seed"], overrides=spec["overrides"]).run()
     return {

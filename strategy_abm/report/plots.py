@@ -14,7 +14,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .ids import HOSTS, NAMES, POWERS, ROUTES  # noqa: E402
+from ..scenario.ids import HOSTS, NAMES, POWERS, ROUTES  # noqa: E402
 
 POWER_COLOURS = {"china": "#d62728", "us": "#1f77b4", "g7": "#17becf", "russia": "#7f7f7f"}
 HOST_COLOURS = {"kaz": "#1b9e77", "uzb": "#d95f02", "kgz": "#7570b3", "tjk": "#e7298a", "tkm": "#66a61e"}

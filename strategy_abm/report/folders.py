@@ -85,7 +85,7 @@ def folder_kind(folder: Path) -> str | None:
 
 def write_marker(folder: Path, kind: str) -> None:
     """Mark ``folder`` as the program's ``kind`` folder (atomically: temporary name, then rename)."""
-    from . import __version__
+    from .. import __version__
 
     text = json.dumps({"kind": kind, "format": MARKER_FORMAT, "package_version": __version__}) + "\n"
     tmp = folder / (MARKERS[kind] + ".tmp")

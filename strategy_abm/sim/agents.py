@@ -15,9 +15,9 @@ from enum import Enum
 
 import mesa
 
-from . import rules
-from .config import HostConfig, MoveType, PowerConfig
-from .ids import MINERALS, POWER_BLOC, POWER_PARTNER, POWERS
+from ..engine import rules
+from ..scenario.config import HostConfig, MoveType, PowerConfig
+from ..scenario.ids import MINERALS, POWER_BLOC, POWER_PARTNER, POWERS
 
 
 @dataclass(frozen=True, slots=True)

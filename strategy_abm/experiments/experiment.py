@@ -25,9 +25,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from .config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
-from .folders import check_name
-from .metrics import METRIC_COLUMNS
+from ..engine.metrics import METRIC_COLUMNS
+from ..report.folders import check_name
+from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
 # Built-in test models: analytic functions with known sensitivity indices, run through the
@@ -43,7 +43,7 @@ MAX_FACTOR_VALUES = 1_000  # each listed value is validated against the scenario
 def experiments_dir() -> Path:
     """Folder of the built-in experiments (``STRATEGY_ABM_EXPERIMENTS`` overrides it)."""
     env = os.environ.get("STRATEGY_ABM_EXPERIMENTS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "experiments"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "experiments"
 
 
 class Factor(Strict):
@@ -439,7 +439,7 @@ def _is_int(value: Any) -> bool:
 
 
 def package_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__
 
@@ -449,7 +449,7 @@ def code_fingerprint() -> str:
     """SHA-256 of the package's version and source files: the rules a run was played with. The
     version alone misses edits to an editable install; the sources catch them."""
     digest = hashlib.sha256(package_version().encode())
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     for path in sorted(root.rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from .config import GDP_USD_BN
-from .ids import POWER_BLOC, POWER_PARTNER
+from ..scenario.config import GDP_USD_BN
+from ..scenario.ids import POWER_BLOC, POWER_PARTNER
 
 
 def intensity(size_usd_bn: float, gdp_usd_bn: float) -> float:

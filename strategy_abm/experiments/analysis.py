@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from .config import ConfigError
-from .folders import file_in, subfolder
-from .metrics import BINARY_METRICS
+from ..engine.metrics import BINARY_METRICS
+from ..report.folders import file_in, subfolder
+from ..scenario.config import ConfigError
 from .results import load_manifest, load_results, load_series
 
 

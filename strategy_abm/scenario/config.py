@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from .folders import check_name
+from ..report.folders import check_name
 from .ids import (
     BLOCS,
     CREDITORS,
@@ -38,7 +38,7 @@ from .ids import (
     TWO_BLOCS,
 )
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def configs_dir() -> Path:
@@ -668,7 +668,7 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _cross(self):
-        from .strategies import check_strategy  # strategies register on import
+        from ..strategies import check_strategy  # strategies register on import
 
         for pid, p in self.powers.items():
             for move in p.toolkit:

@@ -22,10 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import ConfigError
+from ..engine.metrics import METRIC_COLUMNS
+from ..report.folders import FaultError, FolderLock, OutputError, check_target, folder_kind, os_fault, write_marker
+from ..scenario.config import ConfigError
 from .experiment import TEST_MODELS
-from .folders import FaultError, FolderLock, OutputError, check_target, folder_kind, os_fault, write_marker
-from .metrics import METRIC_COLUMNS
 
 TABLES = ("series", "results", "failures")  # flush order: series first (see ResultStore.flush)
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from . import rules
+from ..engine import rules
+from ..engine.events import EventEngine
+from ..engine.metrics import METRIC_COLUMNS, actor_reporters, compute_metrics
+from ..scenario.config import Scenario, format_date, load_scenario, parse_date
+from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
+from ..strategies import check_offers, check_responses, make_strategy
 from .agents import HostAgent, Offer, PowerAgent, Project, ProjectStatus
-from .config import Scenario, format_date, load_scenario, parse_date
-from .events import EventEngine
-from .ids import HOSTS, MINERALS, POWERS, ROUTES, display
-from .metrics import METRIC_COLUMNS, actor_reporters, compute_metrics
-from .strategies import check_offers, check_responses, make_strategy
 
 
 class CompetitionModel(mesa.Model):

@@ -23,9 +23,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .config import ConfigError, load_scenario
+from ..report.folders import FaultError, close_inherited_locks
+from ..scenario.config import ConfigError, load_scenario
 from .experiment import code_fingerprint, package_version
-from .folders import FaultError, close_inherited_locks
 from .results import ResultStore
 
 IN_FLIGHT_PER_WORKER = 3
@@ -63,7 +63,7 @@ def _point_scenario(task: dict, point: int, overrides: list[str]):
 def _from_text(task: dict):
     import tomllib
 
-    from .config import validate_scenario
+    from ..scenario.config import validate_scenario
 
     return validate_scenario(tomllib.loads(task["scenario_text"]))
 
@@ -76,7 +76,7 @@ def ishigami(x1: float, x2: float, x3: float, a: float = 7.0, b: float = 0.1) ->
 def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     """Play a batch of runs (worker side). Returns ``(table, rows)`` pairs for the store; a run
     that raises becomes a failure row with its error and traceback, and the batch goes on."""
-    from .model import CompetitionModel
+    from ..sim.model import CompetitionModel
 
     out: list[tuple[str, list[dict]]] = []
     if task["code"] != code_fingerprint():  # a cluster worker with other rules would mix results

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from .config import STATE_BOUNDS, EventConfig, parse_date, state_variable
-from .ids import HOSTS, display
+from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
+from ..scenario.ids import HOSTS, display
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
 # of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no

@@ -7,10 +7,10 @@ twice on the first collect, so they must not compute or draw anything.
 
 from __future__ import annotations
 
+from ..scenario.config import OBJECTIVES
+from ..scenario.ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
+from ..sim.agents import HostAgent, PowerAgent
 from . import rules
-from .agents import HostAgent, PowerAgent
-from .config import OBJECTIVES
-from .ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
 
 METRIC_COLUMNS: list[str] = [
     *(f"influence_{p}" for p in POWERS),

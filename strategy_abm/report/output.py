@@ -21,11 +21,11 @@ from pathlib import Path
 import mesa
 import pandas as pd
 
-from .agents import HostAgent, PowerAgent
-from .config import scenario_to_toml
+from ..engine.metrics import METRIC_COLUMNS
+from ..scenario.config import scenario_to_toml
+from ..scenario.ids import HOSTS, POWERS
+from ..sim.agents import HostAgent, PowerAgent
 from .folders import FaultError, OutputError, check_target, os_fault, temp_prefix, write_marker
-from .ids import HOSTS, POWERS
-from .metrics import METRIC_COLUMNS
 
 EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
 ACTOR_ORDER = {a: i for i, a in enumerate((*POWERS, *HOSTS))}
@@ -61,7 +61,7 @@ def events_frame(model) -> pd.DataFrame:
 
 def summary(model) -> dict:
     """Final metrics and what exactly was run."""
-    from . import __version__
+    from .. import __version__
 
     resolved = scenario_to_toml(model.scenario)
     return {

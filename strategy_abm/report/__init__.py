@@ -1,0 +1,1 @@
+"""What a run leaves behind: output folders (made safely), CSV and JSON files, plots."""
