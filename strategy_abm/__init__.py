@@ -5,16 +5,11 @@
 >>> frame = model.datacollector.get_model_vars_dataframe()
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from . import strategies  # noqa: F401  (registers the scenario check of strategies)
+from ._version import __version__
 from .experiments.results import load_failures, load_manifest, load_results, load_series
 from .scenario.config import ConfigError, Scenario, load_scenario
 from .sim.model import CompetitionModel
-
-try:
-    __version__ = version("strategy_abm")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+local"
 
 __all__ = [
     "CompetitionModel",

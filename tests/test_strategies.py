@@ -15,9 +15,9 @@ import statistics
 import pytest
 
 from strategy_abm import CompetitionModel
+from strategy_abm.engine.projects import Offer
 from strategy_abm.scenario.config import ConfigError, load_scenario
 from strategy_abm.scenario.ids import HOSTS, POWERS
-from strategy_abm.sim.agents import Offer
 from strategy_abm.strategies import (
     REGISTRY,
     HostStrategy,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ..scenario.config import OBJECTIVES
 from ..scenario.ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
-from ..sim.agents import HostAgent, PowerAgent
 from . import rules
 
 METRIC_COLUMNS: list[str] = [
@@ -50,16 +49,6 @@ HOST_FIELDS = [
     *(f"energy_exports_to_{d}" for d in ("china", "russia", "west")),
     *(f"{m}_output_t" for m in MINERALS),
 ]  # fmt: skip
-
-
-def actor_reporters() -> dict[type, dict]:
-    """Mesa ``agenttype_reporters``: one reporter per actor type returning the agent's record
-    (a fresh dict each turn), so collecting costs one call per agent, not one per field."""
-
-    def state(agent):
-        return agent.record
-
-    return {PowerAgent: {"state": state}, HostAgent: {"state": state}}
 
 
 def mineral_shares(model) -> dict[str, float]:

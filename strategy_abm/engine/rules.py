@@ -1,7 +1,7 @@
 """The game's rules as pure functions.
 
 Nothing here holds state or draws random numbers: each function maps plain values (floats and
-small dicts keyed by the ids of :mod:`strategy_abm.ids`) to new values. Agents hold the state and
+small dicts keyed by the ids of :mod:`strategy_abm.scenario.ids`) to new values. Agents hold the state and
 call these; the model orders them into a turn. Equations are documented in docs/model.md
 (Submodels), with the same names.
 """

@@ -1,5 +1,5 @@
 """Analysis of sweep results: summaries with confidence intervals, sensitivity indices (SALib)
-and figures. Everything reads a results folder through :mod:`strategy_abm.results`."""
+and figures. Everything reads a results folder through :mod:`strategy_abm.experiments.results`."""
 
 from __future__ import annotations
 
@@ -271,7 +271,7 @@ def plot_results(folder: str | Path) -> list[Path]:
 
     With at most 12 design points: a fan chart per series metric over the series' dates (per
     point, the median and 5-95% band over replications), and per final metric the median and
-    5-95% range per point. A 0/1 metric (:data:`~strategy_abm.metrics.BINARY_METRICS`) is drawn
+    5-95% range per point. A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn
     as the share of runs in which it is 1, with its 95% interval. With more points (sampled
     designs), one panel per factor: every run against the factor and the mean in bins of it.
     Points are labelled with their full factor keys (``powers.china.strategy=bri_2``)."""

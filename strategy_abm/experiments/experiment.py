@@ -26,8 +26,8 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ..engine.metrics import METRIC_COLUMNS
-from ..report.folders import check_name
 from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
+from ..scenario.names import check_name
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
 # Built-in test models: analytic functions with known sensitivity indices, run through the
@@ -439,7 +439,7 @@ def _is_int(value: Any) -> bool:
 
 
 def package_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -25,13 +25,6 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, sweeps are
 MARKERS = {"run": ".strategy-abm-run", "sweep": ".strategy-abm-sweep"}
 LOCK_FILE = ".strategy-abm-lock"
 MARKER_FORMAT = 1
-# A scenario or experiment name names its default output folder: letters, digits, spaces, "_",
-# "-" and ".", starting with a letter or digit, so never a path, "." or "..", nor hidden.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_-])?")
-NAME_RULE = (
-    "must be 1 to 64 letters, digits, spaces, '_', '-' or '.', starting with a letter or digit "
-    "and not ending with a space or '.'"
-)
 NAME_MAX_BYTES = 255  # a folder name's limit on Linux, macOS and Windows file systems
 # What the user can do about an OSError, by errno.
 FIXES = {
@@ -57,13 +50,6 @@ class FaultError(RuntimeError):
         self.fix = fix
 
 
-def check_name(value: str) -> str:
-    """A scenario or experiment ``name``: refused unless it is a plain folder name (see NAME_RULE)."""
-    if not NAME_PATTERN.fullmatch(value):
-        raise ValueError(f"{NAME_RULE} (it names the output folder)")
-    return value
-
-
 def os_fault(exc: OSError, doing: str) -> FaultError:
     """A :class:`FaultError` for ``exc``: ``cannot <doing> <file>: <reason>`` and what to do."""
     where = f" {str(exc.filename)!r}" if exc.filename else ""
@@ -85,7 +71,7 @@ def folder_kind(folder: Path) -> str | None:
 
 def write_marker(folder: Path, kind: str) -> None:
     """Mark ``folder`` as the program's ``kind`` folder (atomically: temporary name, then rename)."""
-    from .. import __version__
+    from .._version import __version__
 
     text = json.dumps({"kind": kind, "format": MARKER_FORMAT, "package_version": __version__}) + "\n"
     tmp = folder / (MARKERS[kind] + ".tmp")

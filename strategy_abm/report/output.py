@@ -61,7 +61,7 @@ def events_frame(model) -> pd.DataFrame:
 
 def summary(model) -> dict:
     """Final metrics and what exactly was run."""
-    from .. import __version__
+    from .._version import __version__
 
     resolved = scenario_to_toml(model.scenario)
     return {

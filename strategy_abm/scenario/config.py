@@ -18,13 +18,13 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from ..report.folders import check_name
 from .ids import (
     BLOCS,
     CREDITORS,
@@ -37,6 +37,7 @@ from .ids import (
     TRADE_PARTNERS,
     TWO_BLOCS,
 )
+from .names import check_name
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -521,7 +522,7 @@ class EventEffect(Strict):
     """A change to state: ``path`` such as ``routes.northern.political_risk`` or
     ``hosts.{host}.gdp_usd_bn`` (``{host}`` is the event's target, ``*`` every host). A ``set``
     value must lie within the variable's bounds (checked by the scenario); ``add`` and ``mul``
-    results are kept within them when the event fires (events.py)."""
+    results are kept within them when the event fires (engine/events.py)."""
 
     path: str
     op: Literal["add", "mul", "set"]
@@ -608,6 +609,20 @@ def format_date(year: float, turns_per_year: int) -> str:
     return f"{whole}.{part + 1}"
 
 
+# Checks of each actor's strategy, registered by the strategies package when it is imported (the
+# package's __init__ imports it), so that this layer imports nothing above it.
+STRATEGY_CHECKS: list[Callable[..., None]] = []
+
+
+def register_strategy_check(check: Callable[..., None]) -> None:
+    """Have every scenario validation call ``check(where, kind, name, params, toolkit, actor=id)``
+    for each power, then each host (``where`` is ``powers.<id>`` or ``hosts.<id>``, ``kind``
+    ``"power"`` or ``"host"``, ``toolkit`` ``None`` for a host). It refuses a scenario by raising
+    ``_field_error(field, problem)``. Registering a check twice runs it once."""
+    if check not in STRATEGY_CHECKS:
+        STRATEGY_CHECKS.append(check)
+
+
 class Scenario(Strict):
     """A whole game: the nine actors, the move catalogue, routes, rules, events and horizon."""
 
@@ -668,15 +683,15 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _cross(self):
-        from ..strategies import check_strategy  # strategies register on import
-
         for pid, p in self.powers.items():
             for move in p.toolkit:
                 if move not in self.moves:
                     raise _field_error(f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue")
-            check_strategy(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit, actor=pid)
+            for check in STRATEGY_CHECKS:
+                check(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit, actor=pid)
         for hid, h in self.hosts.items():
-            check_strategy(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid)
+            for check in STRATEGY_CHECKS:
+                check(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid)
         self._check_world_minerals()
         start = parse_date(self.start)
         state = None

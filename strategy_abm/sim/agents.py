@@ -1,7 +1,7 @@
 """The nine actors as Mesa agents: four powers that make offers, five hosts that answer them.
 
 Agents hold an actor's state and ask their strategy what to do; the rules they apply come from
-:mod:`strategy_abm.rules`. State variables carry the names of the scenario config so that events
+:mod:`strategy_abm.engine.rules`. State variables carry the names of the scenario config so that events
 (``hosts.kgz.governance``) and outputs use one vocabulary.
 """
 
@@ -10,52 +10,13 @@ from __future__ import annotations
 import copy
 import itertools
 import weakref
-from dataclasses import dataclass, field
-from enum import Enum
 
 import mesa
 
 from ..engine import rules
+from ..engine.projects import Ledger, Offer
 from ..scenario.config import HostConfig, MoveType, PowerConfig
 from ..scenario.ids import MINERALS, POWER_BLOC, POWER_PARTNER, POWERS
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """A move: ``power`` offers ``host`` a project of ``move`` type and ``size_usd_bn``."""
-
-    power: str
-    move: str
-    host: str
-    size_usd_bn: float
-
-
-class ProjectStatus(Enum):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-@dataclass(slots=True)
-class Project:
-    """An accepted offer on its way to completion."""
-
-    id: int
-    offer: Offer
-    committed_turn: int
-    remaining_turns: int
-    status: ProjectStatus = ProjectStatus.RUNNING
-    delays: int = 0
-
-
-@dataclass(slots=True)
-class Ledger:
-    """Money a power has spent, by domain and in total (public money only)."""
-
-    total: float = 0.0
-    by_domain: dict[str, float] = field(default_factory=dict)
-    by_move: dict[str, float] = field(default_factory=dict)  # project size accepted, USD bn
-    private_mobilised: float = 0.0
 
 
 class _AgentIds(weakref.WeakKeyDictionary):

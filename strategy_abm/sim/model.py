@@ -17,11 +17,13 @@ import numpy as np
 
 from ..engine import rules
 from ..engine.events import EventEngine
-from ..engine.metrics import METRIC_COLUMNS, actor_reporters, compute_metrics
+from ..engine.metrics import METRIC_COLUMNS, compute_metrics
+from ..engine.projects import Offer, Project, ProjectStatus
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
 from ..strategies import check_offers, check_responses, make_strategy
-from .agents import HostAgent, Offer, PowerAgent, Project, ProjectStatus
+from .agents import HostAgent, PowerAgent
+from .reporters import actor_reporters
 
 
 class CompetitionModel(mesa.Model):

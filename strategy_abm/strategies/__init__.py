@@ -5,6 +5,7 @@
 ['bri_2', 'bri_classic', 'greedy', 'parametric', 'random']
 """
 
+from ..scenario.config import register_strategy_check
 from . import generic, hosts, powers  # noqa: F401  (registers the strategies)
 from .base import (
     REGISTRY,
@@ -19,6 +20,8 @@ from .base import (
     make_strategy,
     strategies_for,
 )
+
+register_strategy_check(check_strategy)  # every scenario validation checks the actors' strategies
 
 __all__ = [
     "REGISTRY",

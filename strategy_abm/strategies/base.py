@@ -13,8 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from ..engine.projects import Offer
 from ..scenario.ids import HOSTS, POWERS
-from ..sim.agents import Offer
 
 REGISTRY: dict[str, type[Strategy]] = {}
 # Keys that tables of strategy parameters must use.

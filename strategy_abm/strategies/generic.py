@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from ..engine.projects import Offer
 from ..scenario.ids import HOSTS
-from ..sim.agents import Offer
 from .base import HostStrategy, PowerStrategy
 from .hosts import greedy_response, random_response
 from .powers import MAX_OFFERS, HostRoom, estimate_gain, round_down

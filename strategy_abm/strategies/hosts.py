@@ -7,8 +7,8 @@ so near distress), then accepts the best within its absorption capacity and debt
 
 from __future__ import annotations
 
+from ..engine.projects import Offer
 from ..scenario.ids import POWERS
-from ..sim.agents import Offer
 from .base import HostStrategy
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
+from ..engine.projects import Offer
 from ..scenario.ids import HOSTS
-from ..sim.agents import Offer
 from .base import PowerStrategy
 
 MAX_OFFERS = 6

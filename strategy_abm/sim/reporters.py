@@ -1,0 +1,15 @@
+"""Mesa reporters: how the DataCollector reads the records that the metrics computed."""
+
+from __future__ import annotations
+
+from .agents import HostAgent, PowerAgent
+
+
+def actor_reporters() -> dict[type, dict]:
+    """Mesa ``agenttype_reporters``: one reporter per actor type returning the agent's record
+    (a fresh dict each turn), so collecting costs one call per agent, not one per field."""
+
+    def state(agent):
+        return agent.record
+
+    return {PowerAgent: {"state": state}, HostAgent: {"state": state}}
