@@ -536,8 +536,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {ways[key]['label']:<30}{text}")
     print(f"  runner results with 1 and 2 workers identical: {identical}")
     if br["models_alive_at_end"]:
-        print(f"  batch_run left {br['models_alive_at_end']} models alive at the end "
-              "(Mesa's Agent._ids leak; 0 since the package's agents hold models weakly)")
+        print(
+            f"  batch_run left {br['models_alive_at_end']} models alive at the end "
+            "(Mesa's Agent._ids leak; 0 since the package's agents hold models weakly)"
+        )
 
     w1, w2 = ways["runner1"], ways["runner2"]
     r1, r2 = br["wall_s"] / w1["wall_s"], w1["wall_s"] / w2["wall_s"]
