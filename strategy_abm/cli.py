@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=_folder, default=None, help="output folder (default runs/<scenario>_seed<seed>)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config value by dotted key, e.g. powers.china.strategy=bri_2")  # fmt: skip
+    _plugin_option(run)
     run.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     val = command("validate", "check a scenario config")
     val.add_argument("path", help="scenario name or path to a TOML file")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    _plugin_option(val)
 
     sw = command("sweep", "run every (design point, replication) of an experiment")
     sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--tls-ca-file", default=None, metavar="FILE", help="CA certificate of a tls:// scheduler (PEM)")
     sw.add_argument("--tls-cert", default=None, metavar="FILE", help="this client's certificate for a tls:// scheduler")
     sw.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
+    _plugin_option(sw, " and in every worker (its source is part of the experiment's hash)")
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
@@ -133,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_option(parser: argparse.ArgumentParser, where: str = "") -> None:
+    parser.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="FILE_OR_MODULE",
+                        help="import your strategies from a .py file or an importable module before anything "
+                        f"else{where}; repeatable")  # fmt: skip
+
+
+def load_plugins(args) -> None:
+    """The installed packages' entry-point strategies, then each ``--plugin`` in order: before any
+    scenario is read, since it may name their strategies (PluginError, one line, exit 2)."""
+    from .strategies.plugins import load_plugins as load
+
+    load(args.plugins)
+
+
 def cmd_scenarios(args) -> int:
     for name, path in builtin_scenarios().items():
         data = read_toml(path)
@@ -141,6 +158,7 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    load_plugins(args)
     sc = load_scenario(args.path, args.overrides)
     print(f"ok: {sc.name} ({sc.start}, {sc.horizon_turns} turns of 1/{sc.turns_per_year} year, "
           f"{len(sc.moves)} move types, {len(sc.events)} events)")  # fmt: skip
@@ -153,6 +171,7 @@ def cmd_run(args) -> int:
     from .report.output import check_out_dir, write_run
     from .sim.model import CompetitionModel
 
+    load_plugins(args)
     scenario = load_scenario(args.scenario, args.overrides)  # fails fast, before any work
     out = args.out or Path("runs") / f"{scenario.name}_seed{args.seed}"
     check_out_dir(out)
@@ -202,6 +221,7 @@ def cmd_sweep(args) -> int:
     from .experiments.sweep import TLSFiles, check_scheduler, open_executor, run_sweep
     from .report.folders import check_target
 
+    load_plugins(args)  # before the experiment: its scenario may name their strategies, its hash covers them
     experiment = load_experiment(args.experiment)
     tls = None
     if args.tls_ca_file or args.tls_cert or args.tls_key:

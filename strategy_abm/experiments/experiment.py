@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from ..engine.metrics import METRIC_COLUMNS
 from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml, scenario_to_toml
 from ..scenario.names import check_name
+from ..strategies.plugins import loaded_plugins
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
 # Built-in test models: analytic functions with known sensitivity indices, run through the
@@ -163,8 +164,11 @@ class Experiment:
             scenario field holds (a float field gives ``"float"`` even for ``values = [10, 12]``).
         points: one dict per design point, factor key -> value of that type.
         hash: SHA-256 of what determines the runs (the experiment less replications, batch size
-            and description, plus its resolved scenario): results of another hash are another
-            experiment; the same hash with more replications extends it.
+            and description, plus its resolved scenario, the package's code and the source of
+            every loaded plugin): results of another hash are another experiment; the same hash
+            with more replications extends it.
+        plugins: the plugins loaded when the experiment was read (``--plugin``, entry points):
+            their source is in the hash, and a sweep's tasks carry it to the workers.
     """
 
     def __init__(self, config: ExperimentConfig, path: Path | None = None, source_text: str = ""):
@@ -191,6 +195,9 @@ class Experiment:
         # experiment: the first runs keep their keys and seeds), the batch size or the prose.
         identity = config.model_dump(mode="json", exclude={"replications", "batch_size", "description"})
         identity["code"] = code_fingerprint()  # other rules (even uncommitted edits) make another experiment
+        self.plugins = loaded_plugins()
+        if self.plugins:  # an edited plugin is other code too: --resume must not mix its results
+            identity["plugins"] = sorted(p.sha256 for p in self.plugins)
         canonical = json.dumps(identity, sort_keys=True)
         self.hash = hashlib.sha256((canonical + "\n" + resolved).encode()).hexdigest()
         self.resolved_scenario = resolved

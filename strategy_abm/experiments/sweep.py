@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from ..report.folders import FaultError, close_inherited_locks
 from ..scenario.config import ConfigError, load_scenario
+from ..strategies.plugins import PluginError, ensure_plugins
 from .experiment import code_fingerprint, package_version
 from .results import ResultStore
 
@@ -79,8 +80,17 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     from ..sim.model import CompetitionModel
 
     out: list[tuple[str, list[dict]]] = []
+    error = None
     if task["code"] != code_fingerprint():  # a cluster worker with other rules would mix results
         error = f"worker runs other strategy_abm code ({package_version()}, {code_fingerprint()[:12]})"
+    else:
+        # The driver's plugins, before a scenario naming their strategies is validated: a forked
+        # worker has them already; a spawned or Dask worker runs the source the task carries.
+        try:
+            ensure_plugins(task.get("plugins", ()))
+        except PluginError as exc:
+            error = f"worker cannot load the plugins: {exc}"
+    if error is not None:
         return [("failures", [{**{k: r[k] for k in ("key", "point", "replication", "seed")}, "error": error,
                                "traceback": ""} for r in task["runs"]])]  # fmt: skip
     final, series = task["final"], task["series"]
@@ -136,6 +146,7 @@ def _task(experiment, runs, scenario_text):
     cfg = experiment.config
     return {
         "hash": experiment.hash, "model": cfg.model, "scenario_text": scenario_text, "code": code_fingerprint(),
+        "plugins": [p.task_record() for p in experiment.plugins],
         "final": cfg.record.final, "series": cfg.record.series, "runs": runs,
     }  # fmt: skip
 

@@ -1,4 +1,6 @@
-"""Strategy library: doctrines of the brief and generic strategies, with a registry.
+"""Strategy library: doctrines of the brief and generic strategies, with a registry that plugins
+extend (``--plugin FILE_OR_MODULE``, :func:`load_plugin`, or the entry-point group
+``strategy_abm.strategies`` of an installed package; see :mod:`.plugins`).
 
 >>> from strategy_abm.strategies import strategies_for
 >>> strategies_for("power", actors="china")
@@ -11,6 +13,7 @@ from .base import (
     REGISTRY,
     HostStrategy,
     PowerStrategy,
+    RegistryError,
     Strategy,
     StrategyError,
     check_offers,
@@ -20,19 +23,23 @@ from .base import (
     make_strategy,
     strategies_for,
 )
+from .plugins import PluginError, load_plugin  # and the registry's first read loads the entry points
 
 register_strategy_check(check_strategy)  # every scenario validation checks the actors' strategies
 
 __all__ = [
     "REGISTRY",
     "HostStrategy",
+    "PluginError",
     "PowerStrategy",
+    "RegistryError",
     "Strategy",
     "StrategyError",
     "check_offers",
     "check_responses",
     "check_strategy",
     "get_strategy",
+    "load_plugin",
     "make_strategy",
     "strategies_for",
 ]

@@ -10,7 +10,8 @@ acting agent's generator (``actor.model.rng``), so games are reproducible from t
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from ..engine.projects import Offer
@@ -25,8 +26,22 @@ TABLE_MAX = {"bias": 10.0}
 TABLE_MAX_DEFAULT = 1e3
 
 
+KINDS = ("power", "host")
+# A name is written in scenario files and in --set overrides: no spaces, no '=' or quotes.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# Run once, the first time the registry is read (strategies/__init__ registers the loading of the
+# installed packages' entry-point strategies): importing the package imports no third-party code.
+REGISTRY_LOADERS: list[Callable[[], object]] = []
+_LOADERS_RUN: list[bool] = []  # non-empty once the loaders have run (or are running)
+
+
 class StrategyError(RuntimeError):
     """A strategy returned an illegal decision (a bug in the strategy, never a user error)."""
+
+
+class RegistryError(TypeError):
+    """A strategy class cannot be registered: its name is taken or its classifier is malformed
+    (a bug in the class, reported when it is defined)."""
 
 
 class Strategy:
@@ -46,8 +61,10 @@ class Strategy:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.name:
-            REGISTRY[cls.name] = cls
+        # Only a class that sets its own name: a subclass inheriting its parent's name must not
+        # take the parent's place in the registry.
+        if cls.__dict__.get("name"):
+            register(cls)
 
     def __init__(self, **params: Any):
         self.params = self.validate_params(params)
@@ -119,7 +136,69 @@ class HostStrategy(Strategy):
         return accepted
 
 
+def register(cls: type[Strategy]) -> None:
+    """Add a strategy class to the registry under ``cls.name`` (defining a subclass with a ``name``
+    does it). Raises :class:`RegistryError` if the name is taken by another class (never a silent
+    replacement: a plugin must not change a doctrine that a scenario names) or if the class's
+    ``name``, ``classifier`` or ``tunable`` is malformed."""
+    name = cls.__dict__.get("name", cls.name)
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise RegistryError(f"{_qualified(cls)}: strategy name {name!r} must be letters, digits, '_', '.' or '-'")
+    existing = REGISTRY.get(name)
+    if existing is not None and existing is not cls:
+        raise RegistryError(
+            f"strategy name {name!r} is already registered by {_qualified(existing)}; "
+            f"{_qualified(cls)} cannot register it too (give it another name)"
+        )
+    _check_class(cls)
+    REGISTRY[name] = cls
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _check_class(cls: type[Strategy]) -> None:
+    """The classifier says who may use the strategy; a malformed one would let the wrong actor use
+    it or fail later, mid-game, so it is refused when the class is defined."""
+    where = f"{_qualified(cls)} ({cls.name!r})"
+    c = cls.classifier
+    kinds = c.get("kinds") if isinstance(c, dict) else None
+    if not isinstance(kinds, tuple | list) or not kinds or any(k not in KINDS for k in kinds):
+        raise RegistryError(f"{where}: classifier['kinds'] must list 'power' and/or 'host', got {kinds!r}")
+    for kind, base, method in (("power", PowerStrategy, "propose"), ("host", HostStrategy, "respond")):
+        if kind in kinds and not (issubclass(cls, base) and getattr(cls, method) is not getattr(base, method)):
+            raise RegistryError(f"{where}: a {kind} strategy subclasses {base.__name__} and implements {method}()")
+    if not isinstance(c.get("stochastic"), bool):
+        raise RegistryError(f"{where}: classifier['stochastic'] must be True or False, got {c.get('stochastic')!r}")
+    actors = c.get("actors", "any")
+    # A bare string other than "any" would match by substring ("us" in "russia").
+    if actors != "any" and (
+        not isinstance(actors, tuple | list) or not actors or not all(isinstance(a, str) for a in actors)
+    ):
+        raise RegistryError(f"{where}: classifier['actors'] must be 'any' or a tuple of actor ids, got {actors!r}")
+    unknown = [k for k in cls.tunable if k not in cls.defaults]
+    if unknown:
+        raise RegistryError(f"{where}: tunable parameter {unknown[0]!r} has no default")
+
+
+def load_registry() -> None:
+    """Run the registry's loaders (the installed packages' entry-point strategies) once per
+    process; every function that reads the registry calls it first. A loader that fails raises
+    (``ConfigError``, one line naming the entry point) and is tried again on the next call."""
+    if _LOADERS_RUN:
+        return
+    _LOADERS_RUN.append(True)  # first: a plugin that reads the registry while it loads does not recurse
+    try:
+        for loader in REGISTRY_LOADERS:
+            loader()
+    except BaseException:
+        _LOADERS_RUN.clear()
+        raise
+
+
 def get_strategy(name: str) -> type[Strategy]:
+    load_registry()
     try:
         return REGISTRY[name]
     except KeyError:
@@ -129,6 +208,7 @@ def get_strategy(name: str) -> type[Strategy]:
 def strategies_for(kind: str, **classifier: Any) -> list[str]:
     """Names of registered strategies usable by ``kind`` whose classifier matches the filters,
     e.g. ``strategies_for("power", stochastic=False, actors="china")``."""
+    load_registry()
     out = []
     for name, cls in sorted(REGISTRY.items()):
         c = cls.classifier
@@ -136,7 +216,7 @@ def strategies_for(kind: str, **classifier: Any) -> list[str]:
             continue
         ok = True
         for key, want in classifier.items():
-            have = c.get(key)
+            have = c.get(key, "any" if key == "actors" else None)
             if key == "actors":
                 ok &= have == "any" or want in have
             else:
@@ -155,10 +235,18 @@ def check_strategy(
 ) -> None:
     """Config-time check: the strategy exists, suits the actor kind (and, given ``actor``, is a
     doctrine of that actor or of ``any``: its classifier's ``actors``) and accepts the params."""
-    from ..scenario.config import _field_error
+    from ..scenario.config import ConfigError, _field_error
 
+    try:
+        load_registry()
+    except ConfigError as exc:  # a broken installed plugin: its own one-line message
+        raise _field_error(f"{where}.strategy", str(exc)) from None
     if name not in REGISTRY:
-        raise _field_error(f"{where}.strategy", f"unknown strategy {name!r} (known: {', '.join(sorted(REGISTRY))})")
+        known = ", ".join(sorted(REGISTRY))
+        # A config only names strategies: a plugin's code is loaded by --plugin, never by a config.
+        raise _field_error(
+            f"{where}.strategy", f"unknown strategy {name!r} (known: {known}; a plugin's needs --plugin)"
+        )
     cls = REGISTRY[name]
     if kind not in cls.classifier.get("kinds", ()):
         raise _field_error(
