@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import math
 import os
@@ -23,7 +24,7 @@ import pytest
 from strategy_abm import ConfigError, load_scenario
 from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import load_experiment
-from strategy_abm.experiments.results import ResultStore, load_failures, load_results
+from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results
 from strategy_abm.experiments.sweep import _run_dask, _tasks, local_cluster, run_batch, run_sweep
 from strategy_abm.strategies import REGISTRY, PowerStrategy, RegistryError, plugins
 from strategy_abm.strategies.powers import Bri2
@@ -180,6 +181,7 @@ PLUGIN_ERRORS = {
         "import strategy_abm\n\n1 / 0\n",
         "raises on import: ZeroDivisionError: division by zero (bad.py, line 3)",
     ),
+    "exits": ("import sys\n\nsys.exit(3)\n", "raises on import: SystemExit: 3 (bad.py, line 3)"),
     "nothing": ("X = 1\n", "registers no new strategy (define a subclass of PowerStrategy or HostStrategy"),
     "taken": (
         "from strategy_abm.strategies import PowerStrategy\n\n"
@@ -335,6 +337,10 @@ def test_a_sweep_with_a_plugin_on_two_workers_equals_one_worker(tmp_path, always
     one, two = load_results(tmp_path / "one"), load_results(tmp_path / "two")
     assert len(one) == 4 and one.equals(two)
     _plugin_moves_are_in(one, turns=3)
+    (plugin,) = load_manifest(tmp_path / "one")["plugins"]  # what the runs were played with
+    sha = hashlib.sha256(always_kgz.read_bytes()).hexdigest()
+    assert plugin == {"kind": "file", "spec": str(always_kgz), "module": "strategy_abm_plugin_always_kgz",
+                      "origin": str(always_kgz.resolve()), "sha256": sha, "strategies": ["always_kgz"]}  # fmt: skip
 
 
 def _plugin_experiment(tmp_path, plugin_file: Path, turns: int = 2):

@@ -66,6 +66,8 @@ def manifest_for(experiment) -> dict:
         "experiment": experiment.config.model_dump(mode="json"),
         "experiment_hash": experiment.hash,
         "resolved_scenario": experiment.resolved_scenario,
+        # The plugins the runs were played with (their source is in the hash): what --resume needs again.
+        "plugins": [p.manifest_entry() for p in getattr(experiment, "plugins", ())],
         "versions": _versions(),
         "git_commit": _git_commit(),
         "design": {

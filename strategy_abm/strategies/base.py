@@ -5,12 +5,17 @@ A strategy is a small class with a ``name``, a docstring citing its doctrine, a 
 their bounds (``tunable``). Powers' strategies implement :meth:`PowerStrategy.propose`;
 hosts' strategies implement :meth:`HostStrategy.respond`. Randomness comes only from the
 acting agent's generator (``actor.model.rng``), so games are reproducible from their seed.
+
+Defining a subclass with its own ``name`` registers it (:func:`register`); a name already taken
+by another class is an error, never a replacement. Plugins (:mod:`.plugins`) add strategies the
+same way, from a ``--plugin`` file or module or an installed package's entry point.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -32,7 +37,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 # Run once, the first time the registry is read (strategies/__init__ registers the loading of the
 # installed packages' entry-point strategies): importing the package imports no third-party code.
 REGISTRY_LOADERS: list[Callable[[], object]] = []
-_LOADERS_RUN: list[bool] = []  # non-empty once the loaders have run (or are running)
+_LOADERS = {"done": False, "running": False}
+_LOADERS_LOCK = threading.RLock()  # the threads of a Dask worker may read the registry at once
 
 
 class StrategyError(RuntimeError):
@@ -186,15 +192,19 @@ def load_registry() -> None:
     """Run the registry's loaders (the installed packages' entry-point strategies) once per
     process; every function that reads the registry calls it first. A loader that fails raises
     (``ConfigError``, one line naming the entry point) and is tried again on the next call."""
-    if _LOADERS_RUN:
+    if _LOADERS["done"]:
         return
-    _LOADERS_RUN.append(True)  # first: a plugin that reads the registry while it loads does not recurse
-    try:
-        for loader in REGISTRY_LOADERS:
-            loader()
-    except BaseException:
-        _LOADERS_RUN.clear()
-        raise
+    with _LOADERS_LOCK:
+        # "running": this thread is inside a loader (a plugin reading the registry while it loads).
+        if _LOADERS["done"] or _LOADERS["running"]:
+            return
+        _LOADERS["running"] = True
+        try:
+            for loader in REGISTRY_LOADERS:
+                loader()
+            _LOADERS["done"] = True
+        finally:
+            _LOADERS["running"] = False
 
 
 def get_strategy(name: str) -> type[Strategy]:

@@ -27,6 +27,7 @@ import importlib.metadata
 import os
 import re
 import sys
+import threading
 import traceback
 import types
 from collections.abc import Iterable
@@ -69,6 +70,11 @@ class Plugin:
     def sha256(self) -> str:
         return hashlib.sha256(self.source).hexdigest()
 
+    def manifest_entry(self) -> dict:
+        """What a results manifest records of it (JSON): which code the runs were played with."""
+        return {"kind": self.kind, "spec": self.spec, "module": self.module, "origin": self.origin,
+                "sha256": self.sha256, "strategies": list(self.strategies)}  # fmt: skip
+
     def task_record(self) -> dict:
         """What a sweep's task carries so that a worker can load the plugin (plain data)."""
         return {"kind": self.kind, "spec": self.spec, "module": self.module, "origin": self.origin,
@@ -76,6 +82,8 @@ class Plugin:
 
 
 PLUGINS: dict[str, Plugin] = {}  # module name -> plugin loaded in this process, in load order
+# Held while a plugin loads: the threads of a Dask worker may start batches at the same time.
+_LOCK = threading.RLock()
 
 
 def loaded_plugins() -> tuple[Plugin, ...]:
@@ -103,11 +111,12 @@ def load_plugin(spec: str) -> Plugin:
     """
     load_entry_point_strategies()  # first: an installed strategy's name is not for a --plugin to take
     text = str(spec)
-    if _is_file_spec(text):
-        return _load_file(text)
-    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", text):
-        raise PluginError(f"--plugin {text!r}: neither a .py file nor a module name")
-    return _load_module(text)
+    with _LOCK:
+        if _is_file_spec(text):
+            return _load_file(text)
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", text):
+            raise PluginError(f"--plugin {text!r}: neither a .py file nor a module name")
+        return _load_module(text)
 
 
 def _is_file_spec(text: str) -> bool:
@@ -137,7 +146,7 @@ def _load_file(text: str) -> Plugin:
     if module in sys.modules:
         raise PluginError(f"{where}: module name {module!r} is already in use")
     origin = str(path.resolve())
-    names = _registering(where, lambda: _exec_source(module, source, origin))
+    names = _registering(where, module, lambda: _exec_source(module, source, origin))
     return _keep(Plugin("file", text, module, origin, source, names))
 
 
@@ -159,29 +168,31 @@ def _load_module(name: str) -> Plugin:
                                   f"an importable module name){hint}") from None  # fmt: skip
             raise
 
-    names = _registering(where, do_import)
+    names = _registering(where, name, do_import)
     origin, source = _source_of(sys.modules[name], where)
     return _keep(Plugin("module", name, name, origin, source, names))
 
 
-def _registering(where: str, load) -> tuple[str, ...]:
-    """Run ``load``, which must register at least one strategy; returns the new names. On any
-    failure the registry and ``sys.modules`` are left as they were."""
+def _registering(where: str, module: str, load) -> tuple[str, ...]:
+    """Run ``load`` (which imports or runs ``module``); it must register at least one strategy.
+    Returns the new names. On any failure the registry is as it was and ``module`` is not left
+    half-imported (other modules it imported stay: a library cannot always be imported twice)."""
     before = dict(REGISTRY)
-    modules = set(sys.modules)
+    drop = None if module in sys.modules else module  # a module imported before is not ours to remove
     try:
         load()
     except PluginError:
-        _restore(before, modules)
+        _restore(before, drop)
         raise
-    except BaseException as exc:
-        _restore(before, modules)
-        if not isinstance(exc, Exception):  # Ctrl-C, SystemExit: not a plugin's fault to report
-            raise
+    except (Exception, SystemExit) as exc:  # a plugin that calls sys.exit() is a failing plugin too
+        _restore(before, drop)
         raise PluginError(f"{where}: {describe_failure(exc)}") from None
+    except BaseException:  # Ctrl-C
+        _restore(before, drop)
+        raise
     new = tuple(sorted(set(REGISTRY) - set(before)))
     if not new:
-        _restore(before, modules)
+        _restore(before, drop)
         raise PluginError(
             f"{where}: registers no new strategy (define a subclass of PowerStrategy or HostStrategy "
             "from strategy_abm.strategies with a name)"
@@ -189,11 +200,11 @@ def _registering(where: str, load) -> tuple[str, ...]:
     return new
 
 
-def _restore(registry: dict, modules: set[str]) -> None:
+def _restore(registry: dict, module: str | None) -> None:
     REGISTRY.clear()
     REGISTRY.update(registry)
-    for name in set(sys.modules) - modules:
-        del sys.modules[name]
+    if module is not None:
+        sys.modules.pop(module, None)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -257,23 +268,27 @@ def load_entry_point_strategies() -> list[Plugin]:
     """
     if _ENTRY_POINTS_DONE:
         return []
-    out = []
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.module in PLUGINS:
-            continue
-        dist = getattr(getattr(ep, "dist", None), "name", None)
-        where = f"entry point {ep.name} = {ep.value} (group {ENTRY_POINT_GROUP}{f', package {dist}' if dist else ''})"
-        already = {n for n, c in REGISTRY.items() if c.__module__ == ep.module}
-        try:
-            names = _registering(where, ep.load)
-        except PluginError:
-            if not already:  # imported before (by a --plugin of the same module, say): its strategies count
-                raise
-            names = tuple(sorted(already))
-        origin, source = _source_of(sys.modules[ep.module], where)
-        out.append(_keep(Plugin("entry_point", f"{ep.name} = {ep.value}", ep.module, origin, source, names)))
-    _ENTRY_POINTS_DONE.append(True)
-    return out
+    with _LOCK:
+        if _ENTRY_POINTS_DONE:  # another thread loaded them while this one waited
+            return []
+        out = [_load_entry_point(ep) for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+               if ep.module not in PLUGINS]  # fmt: skip
+        _ENTRY_POINTS_DONE.append(True)  # after: one that failed is tried again (and fails again, loudly)
+        return out
+
+
+def _load_entry_point(ep) -> Plugin:
+    dist = getattr(getattr(ep, "dist", None), "name", None)
+    where = f"entry point {ep.name} = {ep.value} (group {ENTRY_POINT_GROUP}{f', package {dist}' if dist else ''})"
+    already = tuple(sorted(n for n, c in REGISTRY.items() if c.__module__ == ep.module))
+    try:
+        names = _registering(where, ep.module, ep.load)
+    except PluginError:
+        if not already:  # imported before (by a --plugin of the same module, say): its strategies count
+            raise
+        names = already
+    origin, source = _source_of(sys.modules[ep.module], where)
+    return _keep(Plugin("entry_point", f"{ep.name} = {ep.value}", ep.module, origin, source, names))
 
 
 # ------------------------------------------------------------------------------ worker side
@@ -290,9 +305,8 @@ def ensure_plugins(records: Iterable[dict]) -> None:
     """
     for record in records:
         name, sha = record["module"], record["sha256"]
-        plugin = PLUGINS.get(name)
-        if plugin is None:
-            plugin = _load_record(record)
+        with _LOCK:
+            plugin = PLUGINS.get(name) or _load_record(record)
         if plugin.sha256 != sha:
             raise PluginError(
                 f"plugin {record['spec']!r}: this worker has loaded other source of module {name!r} than the "
@@ -303,16 +317,21 @@ def ensure_plugins(records: Iterable[dict]) -> None:
 
 def _load_record(record: dict) -> Plugin:
     name, where = record["module"], f"plugin {record['spec']!r}"
-    if record["kind"] != "file" and name not in sys.modules:
+    kind, origin, source = record["kind"], record["origin"], record["source"]
+    if kind == "file":
+        if name in sys.modules:
+            raise PluginError(f"{where}: module name {name!r} is already in use in this worker")
+        strategies = _registering(where, name, lambda: _exec_source(name, source, origin))
+        return _keep(Plugin(kind, record["spec"], name, origin, source, strategies))
+    if name not in sys.modules:
         with contextlib.suppress(PluginError):  # an installed module: imported as the driver did
-            _registering(where, lambda: importlib.import_module(name))
-    if name in sys.modules:
+            _registering(where, name, lambda: importlib.import_module(name))
+    if name in sys.modules:  # the worker's own copy: ensure_plugins compares it with the driver's
         origin, source = _source_of(sys.modules[name], where)
         strategies = tuple(sorted(n for n, c in REGISTRY.items() if c.__module__ == name))
-    else:
-        origin, source = record["origin"], record["source"]
-        strategies = _registering(where, lambda: _exec_source(name, source, origin))
-    return _keep(Plugin(record["kind"], record["spec"], name, origin, source, strategies))
+    else:  # not installed on this worker: the driver's source
+        strategies = _registering(where, name, lambda: _exec_source(name, source, origin))
+    return _keep(Plugin(kind, record["spec"], name, origin, source, strategies))
 
 
 REGISTRY_LOADERS.append(load_entry_point_strategies)
