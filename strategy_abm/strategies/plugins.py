@@ -201,8 +201,10 @@ def _registering(where: str, module: str, load) -> tuple[str, ...]:
 
 
 def _restore(registry: dict, module: str | None) -> None:
-    REGISTRY.clear()
-    REGISTRY.update(registry)
+    # Only the new names go (a registered name is never rebound): a reader in another thread
+    # never sees the registry emptied.
+    for name in set(REGISTRY) - set(registry):
+        del REGISTRY[name]
     if module is not None:
         sys.modules.pop(module, None)
 
