@@ -26,6 +26,7 @@ from strategy_abm.strategies import (
     check_offers,
     check_responses,
     check_strategy,
+    hosts,
     make_strategy,
     strategies_for,
 )
@@ -588,6 +589,99 @@ def test_budget_capped_offers_never_exceed_the_budget(strategy, pid, recorded):
         assert_offers_legal(model, rec)
 
 
+# ------------------------------------------------------------------------------------ behavioural parameters
+
+
+REFUSING_KGZ = ("hosts.kgz.strategy=random", "hosts.kgz.strategy_params.accept_probability=0.0",
+                "powers.china.strategy=parametric", "powers.china.strategy_params.host_weights={kgz=1.0}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "most"),
+    [((), 5), (("give_up_rate=0.3",), 3), (("acceptance_prior=2.0",), 9)],
+    ids=["defaults", "give_up_rate", "acceptance_prior"],
+)
+def test_portfolio_gives_up_after_the_refusals_its_parameters_allow(params, most, play):
+    """Kyrgyzstan refuses everything and China offers only to it: a move's acceptance rate after n
+    refusals is prior/(n + prior), and China stops once it is below give_up_rate, so each move is
+    offered at most 5 times (1/(n+1) < 0.2), 3 times at 0.3, 9 times with a prior of 2 (2/(n+2) < 0.2)."""
+    model = play((*REFUSING_KGZ, *(f"powers.china.strategy_params.{p}" for p in params)), turns=30)
+    counts: dict[str, int] = {}
+    for e in offers_of(model, "china"):
+        assert e["target"] == "kgz" and e["status"] == "rejected"
+        counts[e["move"]] = counts.get(e["move"], 0) + 1
+    assert max(counts.values()) == most
+
+
+def test_portfolio_that_never_gives_up_keeps_offering(play):
+    model = play((*REFUSING_KGZ, "powers.china.strategy_params.give_up_rate=0.0"), turns=30)
+    moves = [e["move"] for e in offers_of(model, "china")]
+    assert max(moves.count(m) for m in set(moves)) > 9
+
+
+@pytest.mark.parametrize("name", ["bri_classic", "greedy", "random", "parametric"])
+def test_max_offers_per_turn_caps_every_power(name, recorded):
+    """The rule caps the offers a power makes in a turn: 6 in the baseline (reached), 2 when set."""
+    counts = {}
+    for most in (6, 2):
+        _, rec = recorded((f"powers.china.strategy={name}", f"rules.max_offers_per_turn={most}"), turns=20)
+        counts[most] = max(len(offers) for _, p, _, offers in rec.offers if p == "china")
+    assert counts == {6: 6, 2: 2}
+
+
+def test_host_penalty_coefficients_are_parameters():
+    """The coefficients of hosts.PENALTIES act as documented (7.2): the concentration penalty and
+    the debt cost scale with them, and 'near distress' starts at near_distress_share of the threshold."""
+    model, host = ready_host(hid="kgz")
+    loan = Offer("china", "policy_bank_loan", "kgz", 1.0)
+    shares = {p: 1.0 if p == "china" else 0.0 for p in POWERS}  # China holds all influence: 3/4 above an equal share
+    x = 100.0 * 1.0 / host.gdp_usd_bn
+    assert hosts.concentration_cost(host, loan, model, shares) == pytest.approx(0.15 * 0.75 * x, rel=1e-12)
+    assert hosts.concentration_cost(host, loan, model, shares, 0.3) == pytest.approx(0.3 * 0.75 * x, rel=1e-12)
+    calm = hosts.debt_cost(host, loan, model, 0.5, near_distress=False)
+    near = hosts.debt_cost(host, loan, model, 0.5, near_distress=True)
+    assert near == pytest.approx(3.0 * calm, rel=1e-12)
+    fivefold = hosts.debt_cost(host, loan, model, 0.5, True, {**hosts.PENALTIES, "distress_debt_factor": 5.0})
+    assert fivefold == pytest.approx(5.0 * calm, rel=1e-12)
+    # With no excess over a high soft ceiling, the cost is linear in debt_base_cost.
+    base = hosts.debt_cost(host, loan, model, 2.0, False)
+    doubled = hosts.debt_cost(host, loan, model, 2.0, False, {**hosts.PENALTIES, "debt_base_cost": 0.2})
+    assert host.debt_to_gdp < 2.0 and doubled == pytest.approx(2.0 * base, rel=1e-12)
+    ratio = host.debt_service_ratio / model.rules.distress_service_ratio
+    assert not host.distress and 0.0 < ratio < 1.0
+    assert hosts.is_near_distress(host, model, 0.99 * ratio)
+    assert not hosts.is_near_distress(host, model, 1.01 * ratio)
+
+
+def test_host_valuation_weights_are_parameters():
+    """offer_benefit's environment and goodwill terms are environment_weight x damage points and
+    goodwill_weight x x (1 + opinion); setting both to 0 removes exactly those terms."""
+    model, host = ready_host(hid="kaz")
+    offer = Offer("china", "fossil_energy", "kaz", 1.0)
+    move = model.moves["fossil_energy"]
+    x = 100.0 * 1.0 / host.gdp_usd_bn * model.powers["china"].toolkit["fossil_energy"]
+    damage = move.effects.environment * x * (1.0 - move.standards)
+    goodwill = x * (1.0 + host.opinion["china"])
+    assert damage > 0 and goodwill > 0
+    full = hosts.offer_benefit(host, offer, model)
+    bare = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.0, "goodwill_weight": 0.0})
+    assert full - bare == pytest.approx(-0.05 * damage + 0.02 * goodwill, rel=1e-9)
+    doubled = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.1, "goodwill_weight": 0.04})
+    assert doubled - bare == pytest.approx(2.0 * (full - bare), rel=1e-9)
+
+
+def test_scoring_host_uses_its_penalty_params():
+    """A scoring host whose debt penalty is ten times the default near distress (every state is
+    'near' at near_distress_share 0) takes less new debt from a menu of every move."""
+    model, host = ready_host(hid="kgz")
+    menu = offer_menu(model, "kgz")
+    debt = {}
+    for label, params in (("default", {}), ("wary", {"near_distress_share": 0.0, "distress_debt_factor": 10.0})):
+        accepted = make_strategy("multi_vector", params).respond(host, menu, model)
+        debt[label] = sum(o.size_usd_bn * model.moves[o.move].debt_fraction for o in accepted)
+    assert debt["wary"] < debt["default"]
+
+
 # ------------------------------------------------------------------------------------ illegal decisions
 
 
@@ -615,6 +709,8 @@ class _Illegal(PowerStrategy):
             return [Offer(pid, "grant_aid", "kgz", 0.3)]
         if mode == "legal_loan":
             return [Offer(pid, "policy_bank_loan", "kgz", 0.5)]
+        if mode == "too_many":  # seven small legal grants, one more than rules.max_offers_per_turn
+            return [Offer(pid, "grant_aid", h, 0.05) for h in (*HOSTS, "kaz", "uzb")]
         raise AssertionError(mode)
 
 
@@ -648,7 +744,8 @@ def illegal(monkeypatch):
 @pytest.mark.parametrize(
     ("mode", "message"),
     [("foreign_move", "toolkit"), ("too_big", "size bounds"), ("too_small", "size bounds"),
-     ("over_budget", "budget"), ("other_name", "in the name of"), ("unknown_host", "unknown host")],
+     ("over_budget", "budget"), ("other_name", "in the name of"), ("unknown_host", "unknown host"),
+     ("too_many", "7 offers, more than rules.max_offers_per_turn = 6")],
 )  # fmt: skip
 def test_model_raises_strategy_error_on_illegal_offers(mode, message, illegal):
     model = fresh_model(overrides=("powers.china.strategy=test_illegal", f"powers.china.strategy_params.mode={mode}"))

@@ -156,6 +156,7 @@ def compute_metrics(model) -> dict[str, float]:
         }
 
     hw = model.rules.host_payoff_weights
+    growth_scale = model.rules.host_growth_payoff_scale
     for h in HOSTS:
         host = hosts[h]
         if model.turn > 0:
@@ -163,7 +164,7 @@ def compute_metrics(model) -> dict[str, float]:
         div = m[f"diversification_{h}"]
         jobs = min(1.0, host.jobs_turn_k / max(host.labour_entrants_k * model.dt, 1e-9))
         host.payoff = (
-            hw["growth"] * 10.0 * host.growth_realised
+            hw["growth"] * growth_scale * host.growth_realised
             + hw["autonomy"] * div
             - hw["debt"] * host.debt_service_ratio
             + hw["jobs"] * jobs

@@ -480,7 +480,11 @@ class RulesConfig(Strict):
     environment_opinion: Annotated[float, within(0.0, 1.0)]  # per point of the 0-100 damage index
     jobs_opinion: Annotated[float, within(0.0, 10.0)]
     budget_carryover_years: Annotated[float, within(0.0, 5.0)]
+    # Offers a power may make in one turn (check_offers enforces it; every built-in strategy stops there).
+    max_offers_per_turn: Annotated[int, within(1, 100)]
     host_payoff_weights: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
+    # Host payoff points per unit of annual growth (x 0.05 growth = 0.5), on the scale of its other terms (0..1).
+    host_growth_payoff_scale: Annotated[float, within(0.0, 100.0)]
     sources: dict[str, str]
 
     @field_validator("presence_weights")

@@ -77,6 +77,11 @@ class Strategy:
             out[key] = copy.deepcopy(value)
         return out
 
+    def reset(self) -> None:
+        """Forget what an earlier game taught: a driver calls it before the first turn of every game,
+        so one object can play many games and play each as a fresh one would. Strategies that keep
+        state across turns (the portfolios' tallies) override it; the parameters stay."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
 
@@ -187,6 +192,9 @@ def check_strategy(
 
 def check_offers(actor, offers: list[Offer], world) -> None:
     """Raise StrategyError unless the offers are legal for this power this turn."""
+    most = world.rules.max_offers_per_turn
+    if len(offers) > most:
+        raise StrategyError(f"{actor.actor_id}: {len(offers)} offers, more than rules.max_offers_per_turn = {most}")
     total = 0.0
     relief = dict.fromkeys(world.hosts, 0.0)
     for o in offers:

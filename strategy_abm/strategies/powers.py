@@ -11,13 +11,9 @@ from __future__ import annotations
 import math
 
 from ..engine.projects import Offer
+from ..engine.rules import intensity
 from ..scenario.ids import HOSTS
 from .base import PowerStrategy
-
-MAX_OFFERS = 6
-# A portfolio stops offering a move to a host that accepted fewer than this share of them
-# (with a prior of one acceptance, that is after five straight refusals).
-GIVE_UP_RATE = 0.2
 
 
 def round_down(size: float, size_min: float = 0.0) -> float:
@@ -82,11 +78,25 @@ class PortfolioStrategy(PowerStrategy):
         "host_weights": dict.fromkeys(HOSTS, 1.0),
         "spend_share": 0.8,
         "offer_size": 0.5,
+        # Acceptance memory (assumptions): a host's rate for a move is (accepted + prior)/(offered + prior),
+        # and the power stops offering a move to a host whose rate falls below give_up_rate (with the
+        # defaults, after five straight refusals).
+        "give_up_rate": 0.2,
+        "acceptance_prior": 1.0,
     }
-    tunable = {"spend_share": (0.0, 1.0), "offer_size": (0.0, 1.0)}
+    tunable = {
+        "spend_share": (0.0, 1.0),
+        "offer_size": (0.0, 1.0),
+        "give_up_rate": (0.0, 1.0),
+        "acceptance_prior": (0.1, 10.0),
+    }
 
     def __init__(self, **params):
         super().__init__(**params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the offers of an earlier game (the tallies the mix is steered by)."""
         self._offered_move: dict[str, float] = {}
         self._offered_host: dict[str, float] = dict.fromkeys(HOSTS, 0.0)
         self._offered_total = 0.0
@@ -107,7 +117,8 @@ class PortfolioStrategy(PowerStrategy):
         min_cost = {m: world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share for m in weights}
         candidates = [m for m in weights if min_cost[m] <= budget_left]
         offered_move, offered_host = self._offered_move, self._offered_host
-        while len(offers) < MAX_OFFERS and candidates:
+        most, give_up, prior = world.rules.max_offers_per_turn, p["give_up_rate"], p["acceptance_prior"]
+        while len(offers) < most and candidates:
             total = self._offered_total or 1.0
             # The move, then the host, furthest below its target share of what was offered.
             move_id = max(candidates, key=lambda m: targets_m[m] - offered_move.get(m, 0.0) / total)
@@ -117,8 +128,8 @@ class PortfolioStrategy(PowerStrategy):
                 cap = limits.cap(move, h, budget_left)
                 if cap <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                rate = actor.acceptance_rate(h, move_id)
-                if rate < GIVE_UP_RATE:  # this host keeps refusing this move: stop offering it
+                rate = actor.acceptance_rate(h, move_id, prior)
+                if rate < give_up:  # this host keeps refusing this move: stop offering it
                     continue
                 deficit = target - offered_host[h] / total
                 # Refusals lower a host's claim whether it is below (x rate) or above (/ rate) target.
@@ -258,7 +269,7 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     e = move.effects
     host = world.hosts[host_id]
     w = actor.cfg.objectives
-    x = 100.0 * size / host.gdp_usd_bn * actor.toolkit[move_id]
+    x = intensity(size, host.gdp_usd_bn) * actor.toolkit[move_id]
     gdp_w = host.gdp_usd_bn / world.total_gdp()
     stocks = sum(host.influence.values())
     stocks = max(stocks, 1e-9) if stocks > 0 else 1.0  # a share of next to nothing stays finite
