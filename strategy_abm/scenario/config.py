@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from .ids import (
     BLOCS,
     CREDITORS,
+    DOMAINS,
     ENERGY_DESTINATIONS,
     HOSTS,
     MINERALS,
@@ -289,7 +290,7 @@ class PowerConfig(Strict):
     budget_usd_bn_per_year: Annotated[float, within(0.0, 1e3)]  # USD 1 trn a year, ten times China's peak BRI lending
     toolkit: dict[str, Annotated[float, within(0.01, 3.0)]]  # efficiency: below 1% a move is as good as absent
     objectives: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
-    corridor_interest: Literal["chinese_transit", "ca_exports_west", "northern_share"]
+    corridor_interest: Literal[CORRIDOR_INTERESTS]
     sources: dict[str, str]
 
     @field_validator("toolkit")
@@ -354,7 +355,7 @@ class Effects(Strict):
 class MoveType(Strict):
     """One entry of the move catalogue (see the table in docs/model.md)."""
 
-    domain: Literal["financing", "infrastructure", "digital", "energy"]
+    domain: Literal[DOMAINS]
     label: str
     purpose: str = ""
     size_min_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]

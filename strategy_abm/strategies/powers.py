@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from ..engine.projects import Offer
-from ..engine.rules import intensity
+from ..engine.projects import Headroom, Offer
+from ..engine.rules import best_deposit, intensity
 from ..scenario.ids import HOSTS
 from .base import PowerStrategy
 
@@ -31,31 +31,26 @@ class HostRoom:
     to the room its earlier offers of the turn leave (computed once per turn: strategies run in
     the hot loop of every sweep)."""
 
-    __slots__ = ("debt", "distress", "owed", "power", "room")
+    __slots__ = ("distress", "owed", "power", "room")
 
     def __init__(self, actor, world):
         dt = world.dt
         self.power = actor.actor_id
-        self.room = {h: a.room_next_turn(dt) for h, a in world.hosts.items()}
-        self.debt = {h: a.debt_room() for h, a in world.hosts.items()}
+        # The absorption the host will have when it answers (refilled before it does), and its debt room.
+        self.room = {h: Headroom(a.room_next_turn(dt), a.debt_room()) for h, a in world.hosts.items()}
         self.owed = {h: a.creditors[self.power]["debt"] for h, a in world.hosts.items()}
         self.distress = {h: a.distress for h, a in world.hosts.items()}
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
-        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
-        if move.local_absorption > 0:
-            cap = min(cap, self.room[host] / move.local_absorption)
+        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host].cap(move))
         if move.effects.debt_relief:
             # Relief of one's own loans only, and only for a state in distress.
             cap = min(cap, self.owed[host]) if self.distress[host] else 0.0
-        if move.debt_fraction > 0:
-            cap = min(cap, self.debt[host] / move.debt_fraction)
         return cap if cap >= move.size_min_usd_bn else 0.0
 
     def take(self, move, host: str, size: float) -> None:
-        self.room[host] -= size * move.local_absorption
-        self.debt[host] -= size * move.debt_fraction
+        self.room[host].take(move, size)
         if move.effects.debt_relief:
             self.owed[host] -= size
 
@@ -279,12 +274,13 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     gain += (
         w["energy"] * e.energy_export_shift * x * host.energy_exports_usd_bn / max(world.total_energy_exports(), 1e-9)
     )
-    # A venture develops the host's best deposit (HostAgent._develop_minerals): its share of
-    # world supply, which the offerer takes, averaged over the minerals as the payoff is.
-    deposits = [e.mineral_output_t_per_bn[m] / world.world_minerals[m]["world_output_t"]
-                for m, mineral in host.minerals.items()
-                if mineral["developable"] and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
-    if deposits:
-        gain += w["minerals"] * max(deposits) * size * actor.toolkit[move_id] / len(world.world_minerals)
+    # A venture develops the host's best deposit (rules.best_deposit, as on completion): its share
+    # of world supply, which the offerer takes, averaged over the minerals as the payoff is.
+    if e.mineral_output_t_per_bn:
+        world_output = {m: v["world_output_t"] for m, v in world.world_minerals.items()}
+        deposit = best_deposit(host.minerals, e.mineral_output_t_per_bn, world_output)
+        if deposit is not None:
+            share = e.mineral_output_t_per_bn[deposit] / world_output[deposit]
+            gain += w["minerals"] * share * size * actor.toolkit[move_id] / len(world.world_minerals)
     gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
     return gain
