@@ -1,6 +1,7 @@
 """Strategy tests in the style of Axelrod's: a conformance check applied to every registered
-strategy (metadata, legality of its decisions in a game, reproducibility, pickling), then a few
-lines per doctrine stating its signature over baseline games.
+strategy (metadata, legality of its decisions in a game, and the public test kit,
+``strategies/testing.py``: reproducibility, clone and pickle, reset, the stochastic flag, the actors
+restriction), then a few lines per doctrine stating its signature over baseline games.
 
 Games are short (``GAME_TURNS``) except the doctrine signatures (``SIGNATURE_TURNS`` over
 ``SIGNATURE_SEEDS``), which are cached per session by the ``play`` fixture of conftest.py.
@@ -30,6 +31,8 @@ from strategy_abm.strategies import (
     make_strategy,
     strategies_for,
 )
+from strategy_abm.strategies.powers import PortfolioStrategy
+from strategy_abm.strategies.testing import StrategyTests
 
 GAME_TURNS = 8
 SEEDS = (0, 1)  # conformance games: two seeds per (strategy, actor)
@@ -271,32 +274,6 @@ def test_power_offers_are_legal(name, pid, recorded):
         assert any(offers for _, p, _, offers in rec.offers if p == pid), f"{name} made no offer as {pid}"
 
 
-@pytest.mark.parametrize(("name", "pid"), POWER_PAIRS)
-def test_power_game_is_reproducible(name, pid, recorded, recorded_fresh):
-    a, _ = recorded(power_override(name, pid), seed=SEEDS[0], turns=GAME_TURNS)
-    b, _ = recorded_fresh(power_override(name, pid), seed=SEEDS[0], turns=GAME_TURNS)
-    assert log_rows(a) == log_rows(b)
-
-
-@pytest.mark.parametrize(("name", "pid"), POWER_PAIRS)
-def test_power_seed_dependence(name, pid, recorded):
-    """Stochastic strategies offer differently under another seed. Deterministic ones see random
-    events and hazards during a game, so only their first proposal, from the same turn-0 state
-    under two seeds, must be the same."""
-    if REGISTRY[name].classifier["stochastic"]:
-        recs = [recorded(power_override(name, pid), seed=s, turns=GAME_TURNS)[1] for s in SEEDS]
-        offered = [[o for _, p, _, o in rec.offers if p == pid] for rec in recs]
-        assert offered[0] != offered[1]
-        return
-    first = []
-    for seed in SEEDS:
-        model = fresh_model(seed, power_override(name, pid))
-        power = model.powers[pid]
-        power.refill_budget(model.dt, model.rules.budget_carryover_years)
-        first.append(power.propose())
-    assert first[0] == first[1]
-
-
 # ------------------------------------------------------------------------------------ hosts in a game
 
 
@@ -308,22 +285,6 @@ def test_host_responses_are_legal(name, hid, recorded):
         assert any(r[1] == hid for r in rec.responses), f"no offers reached {hid}"
         for _, h, offers, accepted, room, debt_room in rec.responses:
             assert_accepted_legal(model, h, offers, accepted, room, debt_room)
-
-
-@pytest.mark.parametrize(("name", "hid"), HOST_PAIRS)
-def test_host_game_is_reproducible(name, hid, recorded, recorded_fresh):
-    a, _ = recorded(host_override(name, hid), seed=SEEDS[0], turns=GAME_TURNS)
-    b, _ = recorded_fresh(host_override(name, hid), seed=SEEDS[0], turns=GAME_TURNS)
-    assert log_rows(a) == log_rows(b)
-
-
-@pytest.mark.parametrize(("name", "hid"), [p for p in HOST_PAIRS if REGISTRY[p.values[0]].classifier["stochastic"]])
-def test_stochastic_host_depends_on_seed(name, hid, recorded):
-    answers = []
-    for seed in SEEDS:
-        _, rec = recorded(host_override(name, hid), seed=seed, turns=GAME_TURNS)
-        answers.append([(offers, accepted) for _, h, offers, accepted, _, _ in rec.responses if h == hid])
-    assert answers[0] != answers[1]
 
 
 @pytest.mark.parametrize(("name", "hid"), HOST_PAIRS)
@@ -361,6 +322,166 @@ def test_random_host_accept_probability_extremes():
     assert make_strategy("random", {"accept_probability": 1.0}).respond(host, menu, model)
 
 
+# ------------------------------------------------------------------------------------ the test kit
+# Every built-in strategy runs the checks a user's strategy gets from subclassing StrategyTests
+# (strategies/testing.py): legal decisions, reproducibility, clone and pickle, reset, a truthful
+# stochastic flag and the actors restriction (strategies any actor may play: in two powers' and two
+# hosts' seats; the legality tests above play them in every seat).
+
+
+class TestBriClassic(StrategyTests):
+    strategy = "bri_classic"
+
+
+class TestBri2(StrategyTests):
+    strategy = "bri_2"
+
+
+class TestPgiiAsymmetric(StrategyTests):
+    strategy = "pgii_asymmetric"
+
+
+class TestFossilFirst(StrategyTests):
+    strategy = "fossil_first"
+
+
+class TestGlobalGateway(StrategyTests):
+    strategy = "global_gateway"
+
+
+class TestIncumbent(StrategyTests):
+    strategy = "incumbent"
+
+
+class TestParametric(StrategyTests):
+    strategy = "parametric"
+
+
+class TestMultiVector(StrategyTests):
+    strategy = "multi_vector"
+
+
+class TestDebtAverse(StrategyTests):
+    strategy = "debt_averse"
+
+
+class TestChinaLeaning(StrategyTests):
+    strategy = "china_leaning"
+
+
+class TestClosedNeutral(StrategyTests):
+    strategy = "closed_neutral"
+
+
+class TestRandom(StrategyTests):
+    strategy = "random"
+
+
+class TestGreedy(StrategyTests):
+    strategy = "greedy"
+
+
+def test_every_built_in_strategy_runs_the_test_kit():
+    kit = {
+        v.strategy for v in globals().values() if isinstance(v, type) and issubclass(v, StrategyTests) and v.strategy
+    }
+    assert kit == set(REGISTRY)
+
+
+# The kit's checks fail on the faults they look for (a check that cannot fail checks nothing).
+
+
+class _Forgetful(PortfolioStrategy):
+    """A portfolio whose reset() forgets nothing."""
+
+    def reset(self):
+        if not hasattr(self, "_offered_move"):
+            super().reset()
+
+
+class _SecretlyRandom(PowerStrategy):
+    """Classified deterministic, but draws the host of its one grant from the model's generator."""
+
+    def propose(self, actor, world):
+        host = HOSTS[int(actor.model.rng.integers(len(HOSTS)))]
+        return [Offer(actor.actor_id, "grant_aid", host, 0.1)]
+
+
+class _FakeRandom(PowerStrategy):
+    """Classified stochastic, but always offers the same grant."""
+
+    def propose(self, actor, world):
+        return [Offer(actor.actor_id, "grant_aid", "kgz", 0.1)]
+
+
+class _LosesItsMemory(PortfolioStrategy):
+    """Its pickles and copies keep the parameters but not the tallies of what it offered."""
+
+    def __getstate__(self):
+        return {"params": self.params}
+
+    def __setstate__(self, state):
+        self.params = state["params"]
+        self.reset()
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """``register(cls, stochastic=False, actors="any")``: a test-only power strategy named
+    ``test_<class>``, registered for the duration of a test; returns a kit subclass for it."""
+
+    def _register(cls, stochastic=False, actors="any"):
+        name = f"test{cls.__name__.lower()}"
+        monkeypatch.setattr(cls, "name", name)
+        classifier = {"kinds": ("power",), "stochastic": stochastic, "inspects": (), "actors": actors}
+        monkeypatch.setattr(cls, "classifier", classifier)
+        monkeypatch.setitem(REGISTRY, name, cls)
+        return type(f"Kit{cls.__name__}", (StrategyTests,), {"strategy": name, "seats": ("china",)})()
+
+    return _register
+
+
+def test_kit_finds_a_reset_that_forgets_nothing(register):
+    kit = register(_Forgetful)
+    with pytest.raises(AssertionError, match="after reset"):
+        kit.test_reset_plays_the_next_game_as_a_fresh_instance()
+
+
+def test_kit_finds_a_false_stochastic_flag(register):
+    with pytest.raises(AssertionError, match="classified deterministic"):
+        register(_SecretlyRandom).test_stochastic_flag_is_truthful()
+    with pytest.raises(AssertionError, match="classified stochastic"):
+        register(_FakeRandom, stochastic=True).test_stochastic_flag_is_truthful()
+    register(_SecretlyRandom, stochastic=True).test_stochastic_flag_is_truthful()  # truthful flags pass
+    register(_FakeRandom).test_stochastic_flag_is_truthful()
+
+
+def test_kit_finds_clones_that_lose_state(register):
+    with pytest.raises(AssertionError, match="taken at turn 3"):
+        register(_LosesItsMemory).test_clone_and_pickle_keep_behaviour()
+
+
+def test_kit_finds_illegal_decisions(register, illegal):
+    kit = register(_Illegal)
+    type(kit).params = {"mode": "too_big"}
+    with pytest.raises(StrategyError, match="size bounds"):
+        kit.test_decisions_are_legal_in_every_state()
+
+
+def test_kit_finds_an_actors_restriction_that_is_not_enforced(register, monkeypatch):
+    from strategy_abm.scenario import config
+
+    kit = register(_FakeRandom, stochastic=True, actors=("china",))
+    kit.test_actors_restriction_is_enforced_when_a_scenario_loads()  # enforced: passes
+
+    def lax(where, kind, name, params, toolkit, actor=None):
+        return check_strategy(where, kind, name, params, toolkit)  # forgets the actor
+
+    monkeypatch.setattr(config, "STRATEGY_CHECKS", [lax])
+    with pytest.raises(AssertionError, match="outside its classifier, was not refused"):
+        kit.test_actors_restriction_is_enforced_when_a_scenario_loads()
+
+
 # ------------------------------------------------------------------------------------ pickling
 
 
@@ -394,23 +515,6 @@ def test_fresh_instance_and_unpickled_copy_behave_like_the_original(name):
         reference = log_rows(_game_with(original, **role))
         assert log_rows(_game_with(twin, **role)) == reference, role
         assert log_rows(_game_with(copy, **role)) == reference, role
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [(), tuple(f"{kind}.{a}.strategy=random" for kind, ids in (("powers", POWERS), ("hosts", HOSTS)) for a in ids)],
-    ids=["baseline", "all_random"],
-)
-def test_pickled_mid_game_strategies_carry_their_state(overrides):
-    """Strategies pickled mid-game (with their offer history) continue as the originals."""
-    straight = fresh_model(seed=4, overrides=overrides).run()
-    resumed = fresh_model(seed=4, overrides=overrides)
-    for _ in range(GAME_TURNS // 2):
-        resumed.step()
-    for agent in (*resumed.powers.values(), *resumed.hosts.values()):
-        agent.strategy = pickle.loads(pickle.dumps(agent.strategy))
-    resumed.run()
-    assert log_rows(resumed) == log_rows(straight)
 
 
 def test_instances_do_not_share_mutable_params():

@@ -78,9 +78,9 @@ class Strategy:
         return out
 
     def reset(self) -> None:
-        """Forget what an earlier game taught: a driver calls it before the first turn of every game,
-        so one object can play many games and play each as a fresh one would. Strategies that keep
-        state across turns (the portfolios' tallies) override it; the parameters stay."""
+        """Forget what an earlier game taught: whoever reuses an object for another game calls it
+        before the first turn, so that the object plays each game as a fresh one would. Strategies
+        that keep state across turns (the portfolios' tallies) override it; the parameters stay."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
