@@ -79,9 +79,3 @@ def recorded():
     """``recorded(overrides=(), seed=0, turns=8)``: a game played with every decision recorded,
     ``(model, Record)``, cached per session (tests must only read it; ``overrides`` a tuple)."""
     return _play_recorded_cached
-
-
-@pytest.fixture(scope="session")
-def recorded_fresh():
-    """As ``recorded``, but a new game every call (to compare with a cached one)."""
-    return play_recorded

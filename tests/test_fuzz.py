@@ -128,9 +128,18 @@ class Draw:
                         [k for k in OPTIONAL_KEYS[name] if self.rng.random() < 0.5] if name in OPTIONAL_KEYS else value
                     )
                     out[name] = {k: self.number(*bounds) for k in keys}
+                elif _is_int(field.annotation):  # a count (rules.max_offers_per_turn): a whole number
+                    out[name] = int(round(self.number(*bounds)))
                 else:
                     out[name] = self.number(*bounds)
         return out
+
+
+def _is_int(annotation) -> bool:
+    """An integer field (``int`` or ``Annotated[int, ...]``)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is int
 
 
 def _submodel(annotation) -> type[BaseModel] | None:

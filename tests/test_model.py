@@ -287,3 +287,16 @@ def test_offer_sentence_example(baseline_game):
     china_kgz = [t for t in events_frame(baseline_game)["text"] if t.startswith(f"China offers {NAMES['kgz']} a USD ")]
     assert china_kgz
     assert any(t.endswith("; accepted") for t in china_kgz)
+
+
+def test_host_growth_payoff_scale_weighs_growth_alone():
+    """A host's payoff is w_growth x host_growth_payoff_scale x growth + ... (10 in the baseline): a
+    scale of 0 removes exactly the growth term, and host payoffs feed back into nothing else."""
+    scaled = CompetitionModel(seed=0, turns=3).run()
+    unscaled = CompetitionModel(seed=0, turns=3, overrides=["rules.host_growth_payoff_scale=0"]).run()
+    assert scaled.rules.host_growth_payoff_scale == 10.0
+    for h in HOSTS:
+        a, b = scaled.hosts[h], unscaled.hosts[h]
+        assert a.growth_realised == b.growth_realised != 0.0
+        w = scaled.rules.host_payoff_weights["growth"]
+        assert a.payoff - b.payoff == pytest.approx(w * 10.0 * a.growth_realised, rel=1e-9)

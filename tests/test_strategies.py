@@ -1,6 +1,7 @@
 """Strategy tests in the style of Axelrod's: a conformance check applied to every registered
-strategy (metadata, legality of its decisions in a game, reproducibility, pickling), then a few
-lines per doctrine stating its signature over baseline games.
+strategy (metadata, legality of its decisions in a game, and the public test kit,
+``strategies/testing.py``: reproducibility, clone and pickle, reset, the stochastic flag, the actors
+restriction), then a few lines per doctrine stating its signature over baseline games.
 
 Games are short (``GAME_TURNS``) except the doctrine signatures (``SIGNATURE_TURNS`` over
 ``SIGNATURE_SEEDS``), which are cached per session by the ``play`` fixture of conftest.py.
@@ -26,9 +27,12 @@ from strategy_abm.strategies import (
     check_offers,
     check_responses,
     check_strategy,
+    hosts,
     make_strategy,
     strategies_for,
 )
+from strategy_abm.strategies.powers import PortfolioStrategy
+from strategy_abm.strategies.testing import StrategyTests
 
 GAME_TURNS = 8
 SEEDS = (0, 1)  # conformance games: two seeds per (strategy, actor)
@@ -270,32 +274,6 @@ def test_power_offers_are_legal(name, pid, recorded):
         assert any(offers for _, p, _, offers in rec.offers if p == pid), f"{name} made no offer as {pid}"
 
 
-@pytest.mark.parametrize(("name", "pid"), POWER_PAIRS)
-def test_power_game_is_reproducible(name, pid, recorded, recorded_fresh):
-    a, _ = recorded(power_override(name, pid), seed=SEEDS[0], turns=GAME_TURNS)
-    b, _ = recorded_fresh(power_override(name, pid), seed=SEEDS[0], turns=GAME_TURNS)
-    assert log_rows(a) == log_rows(b)
-
-
-@pytest.mark.parametrize(("name", "pid"), POWER_PAIRS)
-def test_power_seed_dependence(name, pid, recorded):
-    """Stochastic strategies offer differently under another seed. Deterministic ones see random
-    events and hazards during a game, so only their first proposal, from the same turn-0 state
-    under two seeds, must be the same."""
-    if REGISTRY[name].classifier["stochastic"]:
-        recs = [recorded(power_override(name, pid), seed=s, turns=GAME_TURNS)[1] for s in SEEDS]
-        offered = [[o for _, p, _, o in rec.offers if p == pid] for rec in recs]
-        assert offered[0] != offered[1]
-        return
-    first = []
-    for seed in SEEDS:
-        model = fresh_model(seed, power_override(name, pid))
-        power = model.powers[pid]
-        power.refill_budget(model.dt, model.rules.budget_carryover_years)
-        first.append(power.propose())
-    assert first[0] == first[1]
-
-
 # ------------------------------------------------------------------------------------ hosts in a game
 
 
@@ -307,22 +285,6 @@ def test_host_responses_are_legal(name, hid, recorded):
         assert any(r[1] == hid for r in rec.responses), f"no offers reached {hid}"
         for _, h, offers, accepted, room, debt_room in rec.responses:
             assert_accepted_legal(model, h, offers, accepted, room, debt_room)
-
-
-@pytest.mark.parametrize(("name", "hid"), HOST_PAIRS)
-def test_host_game_is_reproducible(name, hid, recorded, recorded_fresh):
-    a, _ = recorded(host_override(name, hid), seed=SEEDS[0], turns=GAME_TURNS)
-    b, _ = recorded_fresh(host_override(name, hid), seed=SEEDS[0], turns=GAME_TURNS)
-    assert log_rows(a) == log_rows(b)
-
-
-@pytest.mark.parametrize(("name", "hid"), [p for p in HOST_PAIRS if REGISTRY[p.values[0]].classifier["stochastic"]])
-def test_stochastic_host_depends_on_seed(name, hid, recorded):
-    answers = []
-    for seed in SEEDS:
-        _, rec = recorded(host_override(name, hid), seed=seed, turns=GAME_TURNS)
-        answers.append([(offers, accepted) for _, h, offers, accepted, _, _ in rec.responses if h == hid])
-    assert answers[0] != answers[1]
 
 
 @pytest.mark.parametrize(("name", "hid"), HOST_PAIRS)
@@ -360,6 +322,166 @@ def test_random_host_accept_probability_extremes():
     assert make_strategy("random", {"accept_probability": 1.0}).respond(host, menu, model)
 
 
+# ------------------------------------------------------------------------------------ the test kit
+# Every built-in strategy runs the checks a user's strategy gets from subclassing StrategyTests
+# (strategies/testing.py): legal decisions, reproducibility, clone and pickle, reset, a truthful
+# stochastic flag and the actors restriction (strategies any actor may play: in two powers' and two
+# hosts' seats; the legality tests above play them in every seat).
+
+
+class TestBriClassic(StrategyTests):
+    strategy = "bri_classic"
+
+
+class TestBri2(StrategyTests):
+    strategy = "bri_2"
+
+
+class TestPgiiAsymmetric(StrategyTests):
+    strategy = "pgii_asymmetric"
+
+
+class TestFossilFirst(StrategyTests):
+    strategy = "fossil_first"
+
+
+class TestGlobalGateway(StrategyTests):
+    strategy = "global_gateway"
+
+
+class TestIncumbent(StrategyTests):
+    strategy = "incumbent"
+
+
+class TestParametric(StrategyTests):
+    strategy = "parametric"
+
+
+class TestMultiVector(StrategyTests):
+    strategy = "multi_vector"
+
+
+class TestDebtAverse(StrategyTests):
+    strategy = "debt_averse"
+
+
+class TestChinaLeaning(StrategyTests):
+    strategy = "china_leaning"
+
+
+class TestClosedNeutral(StrategyTests):
+    strategy = "closed_neutral"
+
+
+class TestRandom(StrategyTests):
+    strategy = "random"
+
+
+class TestGreedy(StrategyTests):
+    strategy = "greedy"
+
+
+def test_every_built_in_strategy_runs_the_test_kit():
+    kit = {
+        v.strategy for v in globals().values() if isinstance(v, type) and issubclass(v, StrategyTests) and v.strategy
+    }
+    assert kit == set(REGISTRY)
+
+
+# The kit's checks fail on the faults they look for (a check that cannot fail checks nothing).
+
+
+class _Forgetful(PortfolioStrategy):
+    """A portfolio whose reset() forgets nothing."""
+
+    def reset(self):
+        if not hasattr(self, "_offered_move"):
+            super().reset()
+
+
+class _SecretlyRandom(PowerStrategy):
+    """Classified deterministic, but draws the host of its one grant from the model's generator."""
+
+    def propose(self, actor, world):
+        host = HOSTS[int(actor.model.rng.integers(len(HOSTS)))]
+        return [Offer(actor.actor_id, "grant_aid", host, 0.1)]
+
+
+class _FakeRandom(PowerStrategy):
+    """Classified stochastic, but always offers the same grant."""
+
+    def propose(self, actor, world):
+        return [Offer(actor.actor_id, "grant_aid", "kgz", 0.1)]
+
+
+class _LosesItsMemory(PortfolioStrategy):
+    """Its pickles and copies keep the parameters but not the tallies of what it offered."""
+
+    def __getstate__(self):
+        return {"params": self.params}
+
+    def __setstate__(self, state):
+        self.params = state["params"]
+        self.reset()
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """``register(cls, stochastic=False, actors="any")``: a test-only power strategy named
+    ``test_<class>``, registered for the duration of a test; returns a kit subclass for it."""
+
+    def _register(cls, stochastic=False, actors="any"):
+        name = f"test{cls.__name__.lower()}"
+        monkeypatch.setattr(cls, "name", name)
+        classifier = {"kinds": ("power",), "stochastic": stochastic, "inspects": (), "actors": actors}
+        monkeypatch.setattr(cls, "classifier", classifier)
+        monkeypatch.setitem(REGISTRY, name, cls)
+        return type(f"Kit{cls.__name__}", (StrategyTests,), {"strategy": name, "seats": ("china",)})()
+
+    return _register
+
+
+def test_kit_finds_a_reset_that_forgets_nothing(register):
+    kit = register(_Forgetful)
+    with pytest.raises(AssertionError, match="after reset"):
+        kit.test_reset_plays_the_next_game_as_a_fresh_instance()
+
+
+def test_kit_finds_a_false_stochastic_flag(register):
+    with pytest.raises(AssertionError, match="classified deterministic"):
+        register(_SecretlyRandom).test_stochastic_flag_is_truthful()
+    with pytest.raises(AssertionError, match="classified stochastic"):
+        register(_FakeRandom, stochastic=True).test_stochastic_flag_is_truthful()
+    register(_SecretlyRandom, stochastic=True).test_stochastic_flag_is_truthful()  # truthful flags pass
+    register(_FakeRandom).test_stochastic_flag_is_truthful()
+
+
+def test_kit_finds_clones_that_lose_state(register):
+    with pytest.raises(AssertionError, match="taken at turn 3"):
+        register(_LosesItsMemory).test_clone_and_pickle_keep_behaviour()
+
+
+def test_kit_finds_illegal_decisions(register, illegal):
+    kit = register(_Illegal)
+    type(kit).params = {"mode": "too_big"}
+    with pytest.raises(StrategyError, match="size bounds"):
+        kit.test_decisions_are_legal_in_every_state()
+
+
+def test_kit_finds_an_actors_restriction_that_is_not_enforced(register, monkeypatch):
+    from strategy_abm.scenario import config
+
+    kit = register(_FakeRandom, stochastic=True, actors=("china",))
+    kit.test_actors_restriction_is_enforced_when_a_scenario_loads()  # enforced: passes
+
+    def lax(where, kind, name, params, toolkit, actor=None):
+        return check_strategy(where, kind, name, params, toolkit)  # forgets the actor
+
+    monkeypatch.setattr(config, "STRATEGY_CHECKS", [lax])
+    with pytest.raises(AssertionError, match="outside its classifier, was not refused"):
+        kit.test_actors_restriction_is_enforced_when_a_scenario_loads()
+
+
 # ------------------------------------------------------------------------------------ pickling
 
 
@@ -393,23 +515,6 @@ def test_fresh_instance_and_unpickled_copy_behave_like_the_original(name):
         reference = log_rows(_game_with(original, **role))
         assert log_rows(_game_with(twin, **role)) == reference, role
         assert log_rows(_game_with(copy, **role)) == reference, role
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [(), tuple(f"{kind}.{a}.strategy=random" for kind, ids in (("powers", POWERS), ("hosts", HOSTS)) for a in ids)],
-    ids=["baseline", "all_random"],
-)
-def test_pickled_mid_game_strategies_carry_their_state(overrides):
-    """Strategies pickled mid-game (with their offer history) continue as the originals."""
-    straight = fresh_model(seed=4, overrides=overrides).run()
-    resumed = fresh_model(seed=4, overrides=overrides)
-    for _ in range(GAME_TURNS // 2):
-        resumed.step()
-    for agent in (*resumed.powers.values(), *resumed.hosts.values()):
-        agent.strategy = pickle.loads(pickle.dumps(agent.strategy))
-    resumed.run()
-    assert log_rows(resumed) == log_rows(straight)
 
 
 def test_instances_do_not_share_mutable_params():
@@ -588,6 +693,99 @@ def test_budget_capped_offers_never_exceed_the_budget(strategy, pid, recorded):
         assert_offers_legal(model, rec)
 
 
+# ------------------------------------------------------------------------------------ behavioural parameters
+
+
+REFUSING_KGZ = ("hosts.kgz.strategy=random", "hosts.kgz.strategy_params.accept_probability=0.0",
+                "powers.china.strategy=parametric", "powers.china.strategy_params.host_weights={kgz=1.0}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "most"),
+    [((), 5), (("give_up_rate=0.3",), 3), (("acceptance_prior=2.0",), 9)],
+    ids=["defaults", "give_up_rate", "acceptance_prior"],
+)
+def test_portfolio_gives_up_after_the_refusals_its_parameters_allow(params, most, play):
+    """Kyrgyzstan refuses everything and China offers only to it: a move's acceptance rate after n
+    refusals is prior/(n + prior), and China stops once it is below give_up_rate, so each move is
+    offered at most 5 times (1/(n+1) < 0.2), 3 times at 0.3, 9 times with a prior of 2 (2/(n+2) < 0.2)."""
+    model = play((*REFUSING_KGZ, *(f"powers.china.strategy_params.{p}" for p in params)), turns=30)
+    counts: dict[str, int] = {}
+    for e in offers_of(model, "china"):
+        assert e["target"] == "kgz" and e["status"] == "rejected"
+        counts[e["move"]] = counts.get(e["move"], 0) + 1
+    assert max(counts.values()) == most
+
+
+def test_portfolio_that_never_gives_up_keeps_offering(play):
+    model = play((*REFUSING_KGZ, "powers.china.strategy_params.give_up_rate=0.0"), turns=30)
+    moves = [e["move"] for e in offers_of(model, "china")]
+    assert max(moves.count(m) for m in set(moves)) > 9
+
+
+@pytest.mark.parametrize("name", ["bri_classic", "greedy", "random", "parametric"])
+def test_max_offers_per_turn_caps_every_power(name, recorded):
+    """The rule caps the offers a power makes in a turn: 6 in the baseline (reached), 2 when set."""
+    counts = {}
+    for most in (6, 2):
+        _, rec = recorded((f"powers.china.strategy={name}", f"rules.max_offers_per_turn={most}"), turns=20)
+        counts[most] = max(len(offers) for _, p, _, offers in rec.offers if p == "china")
+    assert counts == {6: 6, 2: 2}
+
+
+def test_host_penalty_coefficients_are_parameters():
+    """The coefficients of hosts.PENALTIES act as documented (7.2): the concentration penalty and
+    the debt cost scale with them, and 'near distress' starts at near_distress_share of the threshold."""
+    model, host = ready_host(hid="kgz")
+    loan = Offer("china", "policy_bank_loan", "kgz", 1.0)
+    shares = {p: 1.0 if p == "china" else 0.0 for p in POWERS}  # China holds all influence: 3/4 above an equal share
+    x = 100.0 * 1.0 / host.gdp_usd_bn
+    assert hosts.concentration_cost(host, loan, model, shares) == pytest.approx(0.15 * 0.75 * x, rel=1e-12)
+    assert hosts.concentration_cost(host, loan, model, shares, 0.3) == pytest.approx(0.3 * 0.75 * x, rel=1e-12)
+    calm = hosts.debt_cost(host, loan, model, 0.5, near_distress=False)
+    near = hosts.debt_cost(host, loan, model, 0.5, near_distress=True)
+    assert near == pytest.approx(3.0 * calm, rel=1e-12)
+    fivefold = hosts.debt_cost(host, loan, model, 0.5, True, {**hosts.PENALTIES, "distress_debt_factor": 5.0})
+    assert fivefold == pytest.approx(5.0 * calm, rel=1e-12)
+    # With no excess over a high soft ceiling, the cost is linear in debt_base_cost.
+    base = hosts.debt_cost(host, loan, model, 2.0, False)
+    doubled = hosts.debt_cost(host, loan, model, 2.0, False, {**hosts.PENALTIES, "debt_base_cost": 0.2})
+    assert host.debt_to_gdp < 2.0 and doubled == pytest.approx(2.0 * base, rel=1e-12)
+    ratio = host.debt_service_ratio / model.rules.distress_service_ratio
+    assert not host.distress and 0.0 < ratio < 1.0
+    assert hosts.is_near_distress(host, model, 0.99 * ratio)
+    assert not hosts.is_near_distress(host, model, 1.01 * ratio)
+
+
+def test_host_valuation_weights_are_parameters():
+    """offer_benefit's environment and goodwill terms are environment_weight x damage points and
+    goodwill_weight x x (1 + opinion); setting both to 0 removes exactly those terms."""
+    model, host = ready_host(hid="kaz")
+    offer = Offer("china", "fossil_energy", "kaz", 1.0)
+    move = model.moves["fossil_energy"]
+    x = 100.0 * 1.0 / host.gdp_usd_bn * model.powers["china"].toolkit["fossil_energy"]
+    damage = move.effects.environment * x * (1.0 - move.standards)
+    goodwill = x * (1.0 + host.opinion["china"])
+    assert damage > 0 and goodwill > 0
+    full = hosts.offer_benefit(host, offer, model)
+    bare = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.0, "goodwill_weight": 0.0})
+    assert full - bare == pytest.approx(-0.05 * damage + 0.02 * goodwill, rel=1e-9)
+    doubled = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.1, "goodwill_weight": 0.04})
+    assert doubled - bare == pytest.approx(2.0 * (full - bare), rel=1e-9)
+
+
+def test_scoring_host_uses_its_penalty_params():
+    """A scoring host whose debt penalty is ten times the default near distress (every state is
+    'near' at near_distress_share 0) takes less new debt from a menu of every move."""
+    model, host = ready_host(hid="kgz")
+    menu = offer_menu(model, "kgz")
+    debt = {}
+    for label, params in (("default", {}), ("wary", {"near_distress_share": 0.0, "distress_debt_factor": 10.0})):
+        accepted = make_strategy("multi_vector", params).respond(host, menu, model)
+        debt[label] = sum(o.size_usd_bn * model.moves[o.move].debt_fraction for o in accepted)
+    assert debt["wary"] < debt["default"]
+
+
 # ------------------------------------------------------------------------------------ illegal decisions
 
 
@@ -615,6 +813,8 @@ class _Illegal(PowerStrategy):
             return [Offer(pid, "grant_aid", "kgz", 0.3)]
         if mode == "legal_loan":
             return [Offer(pid, "policy_bank_loan", "kgz", 0.5)]
+        if mode == "too_many":  # seven small legal grants, one more than rules.max_offers_per_turn
+            return [Offer(pid, "grant_aid", h, 0.05) for h in (*HOSTS, "kaz", "uzb")]
         raise AssertionError(mode)
 
 
@@ -648,7 +848,8 @@ def illegal(monkeypatch):
 @pytest.mark.parametrize(
     ("mode", "message"),
     [("foreign_move", "toolkit"), ("too_big", "size bounds"), ("too_small", "size bounds"),
-     ("over_budget", "budget"), ("other_name", "in the name of"), ("unknown_host", "unknown host")],
+     ("over_budget", "budget"), ("other_name", "in the name of"), ("unknown_host", "unknown host"),
+     ("too_many", "7 offers, more than rules.max_offers_per_turn = 6")],
 )  # fmt: skip
 def test_model_raises_strategy_error_on_illegal_offers(mode, message, illegal):
     model = fresh_model(overrides=("powers.china.strategy=test_illegal", f"powers.china.strategy_params.mode={mode}"))

@@ -7,7 +7,6 @@ twice on the first collect, so they must not compute or draw anything.
 
 from __future__ import annotations
 
-from ..scenario.config import OBJECTIVES
 from ..scenario.ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
 from . import rules
 
@@ -31,24 +30,6 @@ METRIC_COLUMNS: list[str] = [
 ]
 # Metrics that are 0/1 states: summarised over runs as the share of runs in the state.
 BINARY_METRICS = frozenset(f"distress_{h}" for h in HOSTS)
-
-POWER_FIELDS = [
-    "budget_available", "spent_turn", "spent_total", "private_mobilised", "offers_made",
-    "offers_accepted", "payoff", "payoff_total", "regional_influence",
-    *(f"component_{c}" for c in OBJECTIVES),
-]  # fmt: skip
-HOST_FIELDS = [
-    "gdp_usd_bn", "growth_rate", "debt_usd_bn", "debt_to_gdp", "china_debt_share",
-    "debt_service_ratio", "distress", "governance", "environment_damage", "jobs_created_k",
-    "diversification", "payoff", "payoff_total",
-    *(f"influence_share_{p}" for p in POWERS),
-    *(f"opinion_{p}" for p in POWERS),
-    *(f"debt_share_{p}" for p in POWERS),
-    *(f"telecom_{b}" for b in BLOCS),
-    "satellite_coverage", "cloud_western", "logistics_western", "renewables_share",
-    *(f"energy_exports_to_{d}" for d in ("china", "russia", "west")),
-    *(f"{m}_output_t" for m in MINERALS),
-]  # fmt: skip
 
 
 def mineral_shares(model) -> dict[str, float]:
@@ -156,6 +137,7 @@ def compute_metrics(model) -> dict[str, float]:
         }
 
     hw = model.rules.host_payoff_weights
+    growth_scale = model.rules.host_growth_payoff_scale
     for h in HOSTS:
         host = hosts[h]
         if model.turn > 0:
@@ -163,7 +145,7 @@ def compute_metrics(model) -> dict[str, float]:
         div = m[f"diversification_{h}"]
         jobs = min(1.0, host.jobs_turn_k / max(host.labour_entrants_k * model.dt, 1e-9))
         host.payoff = (
-            hw["growth"] * 10.0 * host.growth_realised
+            hw["growth"] * growth_scale * host.growth_realised
             + hw["autonomy"] * div
             - hw["debt"] * host.debt_service_ratio
             + hw["jobs"] * jobs

@@ -105,6 +105,30 @@ def lag_turns(lag_years: float, turns_per_year: int) -> int:
     return max(1, math.ceil(lag_years * turns_per_year - 1e-9))
 
 
+def absorption_refill(room: float, annual: float, dt: float) -> float:
+    """A host's absorption pool after a turn's refill: capacity comes back at the annual rate
+    ``annual`` (USD bn a year) and can be saved up to one year's worth, so a lumpy project larger
+    than one turn's capacity can still be taken on: min(A, pool + A dt)."""
+    return min(annual, room + annual * dt)
+
+
+def best_deposit(
+    minerals: Mapping[str, Mapping], output_per_bn: Mapping[str, float], world_output: Mapping[str, float]
+) -> str | None:
+    """The deposit a minerals venture develops: among the host's developable minerals with output
+    per USD bn > 0, the one whose output adds most to world supply (output per bn / world output),
+    the first in ``minerals``' order on a tie; None if there is none. ``minerals``: the host's
+    mineral states (``developable``); ``world_output``: t/yr by mineral."""
+    best, best_share = None, 0.0
+    for m, mineral in minerals.items():
+        per_bn = output_per_bn.get(m, 0.0)
+        if mineral["developable"] and per_bn > 0:
+            share = per_bn / world_output[m]
+            if best is None or share > best_share:
+                best, best_share = m, share
+    return best
+
+
 # --------------------------------------------------------------------------------------- trade
 
 

@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 from .ids import (
     BLOCS,
     CREDITORS,
+    DOMAINS,
     ENERGY_DESTINATIONS,
     HOSTS,
     MINERALS,
@@ -289,7 +290,7 @@ class PowerConfig(Strict):
     budget_usd_bn_per_year: Annotated[float, within(0.0, 1e3)]  # USD 1 trn a year, ten times China's peak BRI lending
     toolkit: dict[str, Annotated[float, within(0.01, 3.0)]]  # efficiency: below 1% a move is as good as absent
     objectives: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
-    corridor_interest: Literal["chinese_transit", "ca_exports_west", "northern_share"]
+    corridor_interest: Literal[CORRIDOR_INTERESTS]
     sources: dict[str, str]
 
     @field_validator("toolkit")
@@ -354,7 +355,7 @@ class Effects(Strict):
 class MoveType(Strict):
     """One entry of the move catalogue (see the table in docs/model.md)."""
 
-    domain: Literal["financing", "infrastructure", "digital", "energy"]
+    domain: Literal[DOMAINS]
     label: str
     purpose: str = ""
     size_min_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
@@ -480,7 +481,11 @@ class RulesConfig(Strict):
     environment_opinion: Annotated[float, within(0.0, 1.0)]  # per point of the 0-100 damage index
     jobs_opinion: Annotated[float, within(0.0, 10.0)]
     budget_carryover_years: Annotated[float, within(0.0, 5.0)]
+    # Offers a power may make in one turn (check_offers enforces it; every built-in strategy stops there).
+    max_offers_per_turn: Annotated[int, within(1, 100)]
     host_payoff_weights: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
+    # Host payoff points per unit of annual growth (x 0.05 growth = 0.5), on the scale of its other terms (0..1).
+    host_growth_payoff_scale: Annotated[float, within(0.0, 100.0)]
     sources: dict[str, str]
 
     @field_validator("presence_weights")

@@ -7,7 +7,6 @@ Agents hold an actor's state and ask their strategy what to do; the rules they a
 
 from __future__ import annotations
 
-import copy
 import itertools
 import weakref
 
@@ -16,7 +15,7 @@ import mesa
 from ..engine import rules
 from ..engine.projects import Ledger, Offer
 from ..scenario.config import HostConfig, MoveType, PowerConfig
-from ..scenario.ids import MINERALS, POWER_BLOC, POWER_PARTNER, POWERS
+from ..scenario.ids import POWER_BLOC, POWER_PARTNER, POWERS
 
 
 class _AgentIds(weakref.WeakKeyDictionary):
@@ -201,15 +200,12 @@ class HostAgent(mesa.Agent):
         return self.absorption_pct_gdp / 100.0 * self.gdp_usd_bn
 
     def room_next_turn(self, dt: float) -> float:
-        """Absorption room the state will have when it answers this turn's offers."""
-        annual = self.absorption_per_year()
-        return min(annual, self.absorption_room + annual * dt)
+        """Absorption room the state will have when it answers this turn's offers (``rules.absorption_refill``)."""
+        return rules.absorption_refill(self.absorption_room, self.absorption_per_year(), dt)
 
     def refill_absorption(self, dt: float) -> None:
-        """Capacity comes back at the annual rate and can be saved up to one year's worth,
-        so a lumpy project larger than one turn's capacity can still be taken on."""
-        annual = self.absorption_per_year()
-        self.absorption_room = min(annual, self.absorption_room + annual * dt)
+        """Refill the absorption pool at the start of the state's response step."""
+        self.absorption_room = self.room_next_turn(dt)
 
     def debt_room(self) -> float:
         """New debt (USD bn) the state can take before its hard ceiling."""
@@ -277,13 +273,10 @@ class HostAgent(mesa.Agent):
         region.apply_route_effects(e, size)
 
     def _develop_minerals(self, power: str, e, size: float, x: float, world_output: dict[str, float]) -> None:
-        """A venture develops one deposit: the developable mineral where its output adds most
-        to world supply (output per bn / world output), e.g. Kazakhstan's tungsten, so that the
-        Cove calibration (12,000 t for USD 1.1 bn) holds whole."""
-        candidates = [m for m in MINERALS if self.minerals[m]["developable"]
-                      and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
-        developable = sorted(candidates, key=lambda m: -e.mineral_output_t_per_bn[m] / world_output[m])[:1]
-        for m in developable:
+        """A venture develops one deposit (``rules.best_deposit``), e.g. Kazakhstan's tungsten, so
+        that the Cove calibration (12,000 t for USD 1.1 bn) holds whole."""
+        m = rules.best_deposit(self.minerals, e.mineral_output_t_per_bn, world_output)
+        if m is not None:
             mineral = self.minerals[m]
             added = e.mineral_output_t_per_bn[m] * size
             old = mineral["output_t"]
@@ -295,7 +288,7 @@ class HostAgent(mesa.Agent):
                                       for k, v in shifted.items()}  # fmt: skip
             mineral["output_t"] = new
             mineral["local_processing"] = min(1.0, mineral["local_processing"] + e.local_processing * x)
-        if not developable:
+        else:
             for mineral in self.minerals.values():
                 if mineral["output_t"] > 0:
                     mineral["offtake"] = rules.shift_toward(mineral["offtake"], power, e.mineral_offtake_shift * x)
@@ -311,7 +304,3 @@ class HostAgent(mesa.Agent):
         self.gdp_usd_bn = rules.bounded_gdp(self.gdp_usd_bn * (1.0 + growth) ** dt)
         for k, d in rules.amortise(self.creditors, dt, growth).items():
             self.creditors[k]["debt"] = d
-
-    def snapshot(self) -> dict:
-        """Deep copy of the mutable state (for tests and debriefs)."""
-        return copy.deepcopy({k: v for k, v in vars(self).items() if k not in ("model", "cfg", "strategy")})

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from ..engine.projects import Offer
+from ..engine.projects import Headroom, Offer
 from ..scenario.ids import HOSTS, POWERS
 
 REGISTRY: dict[str, type[Strategy]] = {}
@@ -100,6 +100,11 @@ class Strategy:
             out[key] = copy.deepcopy(value)
         return out
 
+    def reset(self) -> None:
+        """Forget what an earlier game taught: whoever reuses an object for another game calls it
+        before the first turn, so that the object plays each game as a fresh one would. Strategies
+        that keep state across turns (the portfolios' tallies) override it; the parameters stay."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
 
@@ -127,18 +132,15 @@ class HostStrategy(Strategy):
 
     @staticmethod
     def within_limits(actor, ordered: list[Offer], world, absorption_scale: float = 1.0) -> list[Offer]:
-        """Accept offers in the given order while they fit absorption and the debt ceiling."""
-        room = actor.absorption_room * absorption_scale
-        debt_room = actor.debt_room()
+        """Accept offers in the given order while they fit absorption (scaled by ``absorption_scale``)
+        and the debt ceiling; an offer that does not fit is skipped."""
+        room = Headroom(actor.absorption_room * absorption_scale, actor.debt_room())
         accepted = []
         for offer in ordered:
             move = world.moves[offer.move]
-            new_debt = offer.size_usd_bn * move.debt_fraction
-            use = offer.size_usd_bn * move.local_absorption
-            if use <= room + 1e-12 and new_debt <= debt_room + 1e-12:
+            if room.fits(move, offer.size_usd_bn, slack=1e-12):
                 accepted.append(offer)
-                room -= use
-                debt_room -= new_debt
+                room.take(move, offer.size_usd_bn)
         return accepted
 
 
@@ -285,6 +287,9 @@ def check_strategy(
 
 def check_offers(actor, offers: list[Offer], world) -> None:
     """Raise StrategyError unless the offers are legal for this power this turn."""
+    most = world.rules.max_offers_per_turn
+    if len(offers) > most:
+        raise StrategyError(f"{actor.actor_id}: {len(offers)} offers, more than rules.max_offers_per_turn = {most}")
     total = 0.0
     relief = dict.fromkeys(world.hosts, 0.0)
     for o in offers:
@@ -309,14 +314,14 @@ def check_offers(actor, offers: list[Offer], world) -> None:
 def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) -> None:
     """Raise StrategyError unless the accepted offers were made and fit the host's limits."""
     pool = list(offers)
-    size = debt = 0.0
+    room = Headroom(actor.absorption_room, actor.debt_room())
     for o in accepted:
         if o not in pool:
             raise StrategyError(f"{actor.actor_id}: accepted an offer that was not made: {o}")
         pool.remove(o)
-        size += o.size_usd_bn * world.moves[o.move].local_absorption
-        debt += o.size_usd_bn * world.moves[o.move].debt_fraction
-    if size > actor.absorption_room + 1e-9:
-        raise StrategyError(f"{actor.actor_id}: accepted USD {size:.3f} bn beyond absorption")
-    if debt > actor.debt_room() + 1e-9:
+        room.take(world.moves[o.move], o.size_usd_bn)
+    if room.absorption < -1e-9:
+        used = actor.absorption_room - room.absorption
+        raise StrategyError(f"{actor.actor_id}: accepted USD {used:.3f} bn beyond absorption")
+    if room.debt < -1e-9:
         raise StrategyError(f"{actor.actor_id}: accepted debt beyond its ceiling")

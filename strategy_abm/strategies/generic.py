@@ -6,8 +6,8 @@ from __future__ import annotations
 from ..engine.projects import Offer
 from ..scenario.ids import HOSTS
 from .base import HostStrategy, PowerStrategy
-from .hosts import greedy_response, random_response
-from .powers import MAX_OFFERS, HostRoom, estimate_gain, round_down
+from .hosts import VALUATION, VALUATION_BOUNDS, greedy_response, random_response
+from .powers import HostRoom, estimate_gain, round_down
 
 
 class Random(PowerStrategy, HostStrategy):
@@ -31,7 +31,7 @@ class Random(PowerStrategy, HostStrategy):
         budget_left = actor.budget_available
         owed = {h: world.hosts[h].creditors[actor.actor_id]["debt"] for h in HOSTS}  # what relief can forgive
         offers = []
-        for _ in range(int(rng.integers(0, MAX_OFFERS + 1))):
+        for _ in range(int(rng.integers(0, world.rules.max_offers_per_turn + 1))):
             move_id = moves[int(rng.integers(len(moves)))]
             host_id = HOSTS[int(rng.integers(len(HOSTS)))]
             move = world.moves[move_id]
@@ -64,8 +64,10 @@ class Greedy(PowerStrategy, HostStrategy):
         "inspects": ("budget", "objectives", "host state"),
         "actors": "any",
     }
-    defaults = {"spend_share": 1.0}
-    tunable = {"spend_share": (0.0, 1.0)}
+    # As a power: spend_share, and the prior of its acceptance memory (as the portfolios'); as a host:
+    # the valuation weights of the scoring hosts (hosts.VALUATION).
+    defaults = {"spend_share": 1.0, "acceptance_prior": 1.0, **VALUATION}
+    tunable = {"spend_share": (0.0, 1.0), "acceptance_prior": (0.1, 10.0), **VALUATION_BOUNDS}
 
     def propose(self, actor, world) -> list[Offer]:
         budget_left = actor.budget_available * self.params["spend_share"]
@@ -79,11 +81,12 @@ class Greedy(PowerStrategy, HostStrategy):
                     continue
                 gain = estimate_gain(actor, world, move_id, host_id, cap)
                 cost = cap * move.public_cost_share
-                scored.append((gain / cost * actor.acceptance_rate(host_id, move_id), move_id, host_id))
+                rate = actor.acceptance_rate(host_id, move_id, self.params["acceptance_prior"])
+                scored.append((gain / cost * rate, move_id, host_id))
         scored.sort(key=lambda t: (-t[0], t[1], t[2]))
         offers = []
         for value, move_id, host_id in scored:
-            if value <= 0 or len(offers) >= MAX_OFFERS:
+            if value <= 0 or len(offers) >= world.rules.max_offers_per_turn:
                 break
             move = world.moves[move_id]
             cap = limits.cap(move, host_id, budget_left)
@@ -96,4 +99,4 @@ class Greedy(PowerStrategy, HostStrategy):
         return offers
 
     def respond(self, actor, offers, world):
-        return greedy_response(actor, offers, world)
+        return greedy_response(actor, offers, world, self.params)

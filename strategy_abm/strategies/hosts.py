@@ -7,36 +7,72 @@ so near distress), then accepts the best within its absorption capacity and debt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..engine.projects import Offer
+from ..engine.rules import intensity
 from ..scenario.ids import POWERS
 from .base import HostStrategy
 
+# How a host values an offer, besides growth, jobs and relief: parameters of every strategy that
+# scores offers (the scoring hosts, and ``greedy`` as a host). Assumptions, each set to a plausible
+# order of magnitude (not in the calibration set); docs/model.md 7.2 lists them with their meaning.
+VALUATION = {
+    "environment_weight": 0.05,  # score lost per point of environmental damage (0-100 index) an offer brings
+    "goodwill_weight": 0.02,  # score per 1% of GDP from a power in good standing, x (1 + opinion of it)
+}
+VALUATION_BOUNDS = {"environment_weight": (0.0, 1.0), "goodwill_weight": (0.0, 1.0)}
+# The penalties of the scoring hosts, before their weights ``concentration_penalty`` and ``debt_penalty``.
+PENALTIES = {
+    "concentration_scale": 0.15,  # per 1% of GDP, per unit of the offerer's influence share above an equal share
+    "debt_base_cost": 0.1,  # per 1% of GDP of new debt, before any excess over the soft ceiling
+    "distress_debt_factor": 3.0,  # the debt penalty trebles near distress
+    "near_distress_share": 0.8,  # near distress: debt service above this share of the distress threshold
+}
+PENALTY_BOUNDS = {
+    "concentration_scale": (0.0, 1.0),
+    "debt_base_cost": (0.0, 1.0),
+    "distress_debt_factor": (1.0, 10.0),
+    "near_distress_share": (0.0, 1.0),
+}
 
-def offer_benefit(host, offer: Offer, world) -> float:
+
+def offer_benefit(host, offer: Offer, world, valuation: Mapping[str, float] = VALUATION) -> float:
     """Growth (percent of GDP), jobs (share of a year's labour-market entrants) and
-    environmental cost of an offer, as the host would see it on completion."""
+    environmental cost of an offer, as the host would see it on completion. ``valuation``: the
+    weights of :data:`VALUATION` (a strategy's params hold them)."""
     move = world.moves[offer.move]
     e = move.effects
     eff = world.powers[offer.power].toolkit[offer.move]
-    x = 100.0 * offer.size_usd_bn / host.gdp_usd_bn * eff
+    x = intensity(offer.size_usd_bn, host.gdp_usd_bn) * eff
     growth = e.gdp_level_pct * x
     jobs = e.jobs_k_per_bn * offer.size_usd_bn * eff / max(host.labour_entrants_k, 1.0)
-    environment = 0.05 * e.environment * x * (1.0 - move.standards)
-    relief = e.debt_relief * offer.size_usd_bn / host.gdp_usd_bn * 100.0
-    return growth + jobs - environment + relief + 0.02 * x * (1.0 + host.opinion[offer.power])
+    environment = valuation["environment_weight"] * e.environment * x * (1.0 - move.standards)
+    relief = e.debt_relief * offer.size_usd_bn / host.gdp_usd_bn * 100.0  # (not intensity(): other rounding)
+    return growth + jobs - environment + relief + valuation["goodwill_weight"] * x * (1.0 + host.opinion[offer.power])
 
 
-def concentration_cost(host, offer: Offer, world, shares: dict[str, float] | None = None) -> float:
+def concentration_cost(
+    host, offer: Offer, world, shares: dict[str, float] | None = None, scale: float = PENALTIES["concentration_scale"]
+) -> float:
     """Penalty for deepening a power's lead beyond an equal share (multi-vector balance):
-    0.15 x intensity x (share above 1/4). ``shares``: the host's influence shares, if known."""
+    ``scale`` x intensity x (share above 1/4). ``shares``: the host's influence shares, if known."""
     shares = shares or host.influence_shares()
-    x = 100.0 * offer.size_usd_bn / host.gdp_usd_bn
-    return 0.15 * max(0.0, shares[offer.power] - 1.0 / len(POWERS)) * x
+    x = intensity(offer.size_usd_bn, host.gdp_usd_bn)
+    return scale * max(0.0, shares[offer.power] - 1.0 / len(POWERS)) * x
 
 
-def debt_cost(host, offer: Offer, world, soft_ceiling: float, near_distress: bool | None = None) -> float:
-    """Penalty for new debt: grows with debt above ``soft_ceiling`` (share of GDP) and
-    trebles when the debt-service ratio nears the distress threshold.
+def debt_cost(
+    host,
+    offer: Offer,
+    world,
+    soft_ceiling: float,
+    near_distress: bool | None = None,
+    penalties: Mapping[str, float] = PENALTIES,
+) -> float:
+    """Penalty for new debt: ``debt_base_cost`` per 1% of GDP, growing with debt above
+    ``soft_ceiling`` (share of GDP), times ``distress_debt_factor`` when the debt-service ratio
+    nears the distress threshold (``penalties``: the values of :data:`PENALTIES`).
 
     Opaque contracts hide part of the cost (brief: closed contracts, limited disclosure): the
     host sees a share 1 - (1 - standards)(1 - governance/100) of it, so low-standard loans look
@@ -46,11 +82,13 @@ def debt_cost(host, offer: Offer, world, soft_ceiling: float, near_distress: boo
     if new_debt <= 0:
         return 0.0
     after = (host.debt_total + new_debt) / host.gdp_usd_bn
-    cost = 100.0 * new_debt / host.gdp_usd_bn * (0.1 + max(0.0, after - soft_ceiling) / soft_ceiling)
+    cost = intensity(new_debt, host.gdp_usd_bn) * (
+        penalties["debt_base_cost"] + max(0.0, after - soft_ceiling) / soft_ceiling
+    )
     if near_distress is None:
-        near_distress = is_near_distress(host, world)
+        near_distress = is_near_distress(host, world, penalties["near_distress_share"])
     if near_distress:
-        cost *= 3.0
+        cost *= penalties["distress_debt_factor"]
     return cost * (1.0 - (1.0 - move.standards) * (1.0 - host.governance / 100.0))
 
 
@@ -60,9 +98,9 @@ def absorption_used(offer: Offer, world) -> float:
     return max(offer.size_usd_bn * world.moves[offer.move].local_absorption, 1e-9)
 
 
-def is_near_distress(host, world) -> bool:
-    """In distress, or with debt service above 80% of the distress threshold."""
-    return host.distress or host.debt_service_ratio > 0.8 * world.rules.distress_service_ratio
+def is_near_distress(host, world, share: float = PENALTIES["near_distress_share"]) -> bool:
+    """In distress, or with debt service above ``share`` (80%) of the distress threshold."""
+    return host.distress or host.debt_service_ratio > share * world.rules.distress_service_ratio
 
 
 SCORING_CLASSIFIER = {
@@ -75,7 +113,8 @@ SCORING_CLASSIFIER = {
 
 class ScoringHost(HostStrategy):
     """Benefit minus weighted concentration and debt penalties; accepts the best positive
-    offers within its limits."""
+    offers within its limits. The coefficients of benefit and penalties (:data:`VALUATION`,
+    :data:`PENALTIES`) are parameters too."""
 
     defaults = {
         "concentration_penalty": 1.0,
@@ -84,6 +123,8 @@ class ScoringHost(HostStrategy):
         "threshold": 0.0,
         "absorption_scale": 1.0,
         "bias": {},
+        **VALUATION,
+        **PENALTIES,
     }
     tunable = {
         "concentration_penalty": (0.0, 10.0),
@@ -91,6 +132,8 @@ class ScoringHost(HostStrategy):
         "soft_debt_ceiling": (0.05, 2.0),
         "threshold": (-10.0, 10.0),
         "absorption_scale": (0.0, 1.0),
+        **VALUATION_BOUNDS,
+        **PENALTY_BOUNDS,
     }
     allowed_domains: tuple[str, ...] | None = None
 
@@ -98,18 +141,22 @@ class ScoringHost(HostStrategy):
         """Value of an offer to this host. ``view`` = (influence shares, near distress), the
         parts of the host's state that are the same for every offer of a turn."""
         p = self.params
-        shares, near = view or (actor.influence_shares(), is_near_distress(actor, world))
-        x = 100.0 * offer.size_usd_bn / actor.gdp_usd_bn
+        shares, near = view or self.view(actor, world)
+        x = intensity(offer.size_usd_bn, actor.gdp_usd_bn)
         return (
-            offer_benefit(actor, offer, world)
-            - p["concentration_penalty"] * concentration_cost(actor, offer, world, shares)
-            - p["debt_penalty"] * debt_cost(actor, offer, world, p["soft_debt_ceiling"], near)
+            offer_benefit(actor, offer, world, p)
+            - p["concentration_penalty"] * concentration_cost(actor, offer, world, shares, p["concentration_scale"])
+            - p["debt_penalty"] * debt_cost(actor, offer, world, p["soft_debt_ceiling"], near, p)
             + p["bias"].get(offer.power, 0.0) * x
         )
 
+    def view(self, actor, world) -> tuple[dict[str, float], bool]:
+        """The host's influence shares and whether it is near distress (the same for every offer of a turn)."""
+        return actor.influence_shares(), is_near_distress(actor, world, self.params["near_distress_share"])
+
     def respond(self, actor, offers: list[Offer], world) -> list[Offer]:
         allowed = self.allowed_domains
-        view = (actor.influence_shares(), is_near_distress(actor, world))
+        view = self.view(actor, world)
         scored = [
             (self.score(actor, o, world, view), i, o)
             for i, o in enumerate(offers)
@@ -152,7 +199,9 @@ class ChinaLeaning(ScoringHost):
         base = super().score(actor, offer, world, view)
         if offer.power == "china":
             shares = view[0] if view else None
-            base += self.params["concentration_penalty"] * concentration_cost(actor, offer, world, shares)
+            p = self.params
+            cost = concentration_cost(actor, offer, world, shares, p["concentration_scale"])
+            base += p["concentration_penalty"] * cost
         return base
 
 
@@ -175,10 +224,10 @@ def random_response(actor, offers: list[Offer], world, accept_probability: float
     return HostStrategy.within_limits(actor, chosen, world)
 
 
-def greedy_response(actor, offers: list[Offer], world) -> list[Offer]:
+def greedy_response(actor, offers: list[Offer], world, valuation: Mapping[str, float] = VALUATION) -> list[Offer]:
     """Accept the offers of highest one-turn benefit (no balance or debt penalty)."""
     scored = sorted(
-        ((offer_benefit(actor, o, world), i, o) for i, o in enumerate(offers)),
+        ((offer_benefit(actor, o, world, valuation), i, o) for i, o in enumerate(offers)),
         key=lambda t: (-t[0] / absorption_used(t[2], world), t[1]),
     )
     return HostStrategy.within_limits(actor, [o for s, _, o in scored if s > 0], world)

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import math
 
-from ..engine.projects import Offer
+from ..engine.projects import Headroom, Offer
+from ..engine.rules import best_deposit, intensity
 from ..scenario.ids import HOSTS
 from .base import PowerStrategy
-
-MAX_OFFERS = 6
-# A portfolio stops offering a move to a host that accepted fewer than this share of them
-# (with a prior of one acceptance, that is after five straight refusals).
-GIVE_UP_RATE = 0.2
 
 
 def round_down(size: float, size_min: float = 0.0) -> float:
@@ -35,31 +31,26 @@ class HostRoom:
     to the room its earlier offers of the turn leave (computed once per turn: strategies run in
     the hot loop of every sweep)."""
 
-    __slots__ = ("debt", "distress", "owed", "power", "room")
+    __slots__ = ("distress", "owed", "power", "room")
 
     def __init__(self, actor, world):
         dt = world.dt
         self.power = actor.actor_id
-        self.room = {h: a.room_next_turn(dt) for h, a in world.hosts.items()}
-        self.debt = {h: a.debt_room() for h, a in world.hosts.items()}
+        # The absorption the host will have when it answers (refilled before it does), and its debt room.
+        self.room = {h: Headroom(a.room_next_turn(dt), a.debt_room()) for h, a in world.hosts.items()}
         self.owed = {h: a.creditors[self.power]["debt"] for h, a in world.hosts.items()}
         self.distress = {h: a.distress for h, a in world.hosts.items()}
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
-        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
-        if move.local_absorption > 0:
-            cap = min(cap, self.room[host] / move.local_absorption)
+        cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host].cap(move))
         if move.effects.debt_relief:
             # Relief of one's own loans only, and only for a state in distress.
             cap = min(cap, self.owed[host]) if self.distress[host] else 0.0
-        if move.debt_fraction > 0:
-            cap = min(cap, self.debt[host] / move.debt_fraction)
         return cap if cap >= move.size_min_usd_bn else 0.0
 
     def take(self, move, host: str, size: float) -> None:
-        self.room[host] -= size * move.local_absorption
-        self.debt[host] -= size * move.debt_fraction
+        self.room[host].take(move, size)
         if move.effects.debt_relief:
             self.owed[host] -= size
 
@@ -82,11 +73,25 @@ class PortfolioStrategy(PowerStrategy):
         "host_weights": dict.fromkeys(HOSTS, 1.0),
         "spend_share": 0.8,
         "offer_size": 0.5,
+        # Acceptance memory (assumptions): a host's rate for a move is (accepted + prior)/(offered + prior),
+        # and the power stops offering a move to a host whose rate falls below give_up_rate (with the
+        # defaults, after five straight refusals).
+        "give_up_rate": 0.2,
+        "acceptance_prior": 1.0,
     }
-    tunable = {"spend_share": (0.0, 1.0), "offer_size": (0.0, 1.0)}
+    tunable = {
+        "spend_share": (0.0, 1.0),
+        "offer_size": (0.0, 1.0),
+        "give_up_rate": (0.0, 1.0),
+        "acceptance_prior": (0.1, 10.0),
+    }
 
     def __init__(self, **params):
         super().__init__(**params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the offers of an earlier game (the tallies the mix is steered by)."""
         self._offered_move: dict[str, float] = {}
         self._offered_host: dict[str, float] = dict.fromkeys(HOSTS, 0.0)
         self._offered_total = 0.0
@@ -107,7 +112,8 @@ class PortfolioStrategy(PowerStrategy):
         min_cost = {m: world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share for m in weights}
         candidates = [m for m in weights if min_cost[m] <= budget_left]
         offered_move, offered_host = self._offered_move, self._offered_host
-        while len(offers) < MAX_OFFERS and candidates:
+        most, give_up, prior = world.rules.max_offers_per_turn, p["give_up_rate"], p["acceptance_prior"]
+        while len(offers) < most and candidates:
             total = self._offered_total or 1.0
             # The move, then the host, furthest below its target share of what was offered.
             move_id = max(candidates, key=lambda m: targets_m[m] - offered_move.get(m, 0.0) / total)
@@ -117,8 +123,8 @@ class PortfolioStrategy(PowerStrategy):
                 cap = limits.cap(move, h, budget_left)
                 if cap <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                rate = actor.acceptance_rate(h, move_id)
-                if rate < GIVE_UP_RATE:  # this host keeps refusing this move: stop offering it
+                rate = actor.acceptance_rate(h, move_id, prior)
+                if rate < give_up:  # this host keeps refusing this move: stop offering it
                     continue
                 deficit = target - offered_host[h] / total
                 # Refusals lower a host's claim whether it is below (x rate) or above (/ rate) target.
@@ -258,7 +264,7 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     e = move.effects
     host = world.hosts[host_id]
     w = actor.cfg.objectives
-    x = 100.0 * size / host.gdp_usd_bn * actor.toolkit[move_id]
+    x = intensity(size, host.gdp_usd_bn) * actor.toolkit[move_id]
     gdp_w = host.gdp_usd_bn / world.total_gdp()
     stocks = sum(host.influence.values())
     stocks = max(stocks, 1e-9) if stocks > 0 else 1.0  # a share of next to nothing stays finite
@@ -268,12 +274,13 @@ def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> floa
     gain += (
         w["energy"] * e.energy_export_shift * x * host.energy_exports_usd_bn / max(world.total_energy_exports(), 1e-9)
     )
-    # A venture develops the host's best deposit (HostAgent._develop_minerals): its share of
-    # world supply, which the offerer takes, averaged over the minerals as the payoff is.
-    deposits = [e.mineral_output_t_per_bn[m] / world.world_minerals[m]["world_output_t"]
-                for m, mineral in host.minerals.items()
-                if mineral["developable"] and e.mineral_output_t_per_bn.get(m, 0.0) > 0]  # fmt: skip
-    if deposits:
-        gain += w["minerals"] * max(deposits) * size * actor.toolkit[move_id] / len(world.world_minerals)
+    # A venture develops the host's best deposit (rules.best_deposit, as on completion): its share
+    # of world supply, which the offerer takes, averaged over the minerals as the payoff is.
+    if e.mineral_output_t_per_bn:
+        world_output = {m: v["world_output_t"] for m, v in world.world_minerals.items()}
+        deposit = best_deposit(host.minerals, e.mineral_output_t_per_bn, world_output)
+        if deposit is not None:
+            share = e.mineral_output_t_per_bn[deposit] / world_output[deposit]
+            gain += w["minerals"] * share * size * actor.toolkit[move_id] / len(world.world_minerals)
     gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
     return gain

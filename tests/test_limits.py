@@ -1,0 +1,85 @@
+"""The absorption and debt limits in one place (``engine.projects.Headroom``), the absorption refill
+(``rules.absorption_refill``) and the choice of a mineral deposit (``rules.best_deposit``): their
+values, and the agreement of every user of the limits (a power's sizing, a host's choice, the
+legality check)."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from strategy_abm import CompetitionModel
+from strategy_abm.engine import rules
+from strategy_abm.engine.projects import Headroom, Offer
+from strategy_abm.strategies import HostStrategy, StrategyError, check_responses
+from strategy_abm.strategies.powers import HostRoom
+
+LOAN = SimpleNamespace(local_absorption=0.5, debt_fraction=0.8)
+RELIEF = SimpleNamespace(local_absorption=0.0, debt_fraction=0.0)
+
+
+def test_headroom_caps_fits_and_takes():
+    room = Headroom(absorption=2.0, debt=1.0)
+    assert room.cap(LOAN) == 1.25  # debt binds: 1.0/0.8 < 2.0/0.5
+    assert room.fits(LOAN, 1.25) and not room.fits(LOAN, 1.26)
+    assert room.fits(LOAN, 1.25 + 1e-13, slack=1e-12)
+    room.take(LOAN, 1.0)
+    assert room == Headroom(absorption=1.5, debt=pytest.approx(0.2))
+    assert room.cap(RELIEF) == math.inf and room.fits(RELIEF, 1e9)
+    assert Headroom(0.3, 5.0).cap(SimpleNamespace(local_absorption=0.6, debt_fraction=0.0)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("pool", "expected"), [(0.0, 0.5), (0.5, 1.0), (1.9, 2.0), (2.0, 2.0)])
+def test_absorption_refill_saves_up_to_a_year(pool, expected):
+    assert rules.absorption_refill(pool, 2.0, 0.25) == expected
+
+
+def test_room_next_turn_is_the_refill_the_host_gets():
+    model = CompetitionModel(seed=0, turns=4)
+    model.step()
+    for host in model.hosts.values():
+        expected = host.room_next_turn(model.dt)
+        host.refill_absorption(model.dt)
+        assert host.absorption_room == expected
+
+
+def test_best_deposit():
+    minerals = {"a": {"developable": True}, "b": {"developable": True}, "c": {"developable": False}}
+    world = {"a": 100.0, "b": 50.0, "c": 1.0}
+    assert rules.best_deposit(minerals, {"a": 10.0, "b": 5.0, "c": 100.0}, world) == "a"  # a tie: the first
+    assert rules.best_deposit(minerals, {"a": 10.0, "b": 6.0}, world) == "b"  # 6/50 > 10/100
+    assert rules.best_deposit(minerals, {"c": 100.0}, world) is None  # not developable
+    assert rules.best_deposit(minerals, {"a": 0.0}, world) is None
+
+
+def test_sizing_choosing_and_checking_agree_on_the_limits():
+    """A power sizes an offer to the largest a host can take (HostRoom); the host accepts that
+    size (within_limits) and the check passes; 1% more is refused by both wherever a limit binds."""
+    model = CompetitionModel(seed=0, turns=8)
+    for _ in range(4):
+        model.step()
+    checked = binding = 0
+    for pid, power in model.powers.items():
+        room = HostRoom(power, model)
+        for hid, host in model.hosts.items():
+            host.absorption_room = host.room_next_turn(model.dt)  # as when the host answers
+            for move_id in power.toolkit:
+                move = model.moves[move_id]
+                if move.effects.debt_relief:
+                    continue
+                cap = room.cap(move, hid, budget_left=1e9)
+                if cap <= 0:
+                    continue
+                offer = Offer(pid, move_id, hid, cap)
+                assert HostStrategy.within_limits(host, [offer], model) == [offer]
+                check_responses(host, [offer], [offer], model)
+                checked += 1
+                if cap < move.size_max_usd_bn:  # a host limit binds
+                    bigger = Offer(pid, move_id, hid, cap * 1.01)
+                    assert HostStrategy.within_limits(host, [bigger], model) == []
+                    with pytest.raises(StrategyError, match="beyond"):
+                        check_responses(host, [bigger], [bigger], model)
+                    binding += 1
+    assert checked > 100 and binding > 20, (checked, binding)
