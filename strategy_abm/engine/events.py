@@ -5,7 +5,8 @@ A path is ``hosts.<id>.<field>[.<key>[.<key>]]`` (``<id>`` may be ``*`` for ever
 ``duration_turns`` are layers over the variable's underlying value and end when it runs out;
 overlapping ones, in any order and of any op, are undone by recomputing the variable from its
 underlying value and the effects still active (:class:`_Variable`, docs/model.md 7.9). Random
-shocks draw from the model's generator only, in the order they are listed, so a seed fixes them.
+shocks and ``random_host`` targets draw from the game's events stream only (``model.streams.events``,
+engine/streams.py), in the order they are listed, so a seed fixes them whatever the actors do.
 """
 
 from __future__ import annotations
@@ -61,13 +62,13 @@ class EventEngine:
             self._fire(ev, turn)
         for ev in self.random:
             p = 1.0 - (1.0 - ev.probability_per_year) ** model.dt
-            if model.rng.random() < p:
+            if model.streams.events.random() < p:
                 self._fire(ev, turn)
 
     def _fire(self, ev: EventConfig, turn: int) -> None:
         target = ev.target
-        if target == "random_host":  # scripted or random: the host is drawn from the model's generator
-            target = HOSTS[int(self.model.rng.integers(len(HOSTS)))]
+        if target == "random_host":  # scripted or random: the host is drawn from the events stream
+            target = HOSTS[int(self.model.streams.events.integers(len(HOSTS)))]
         layers = []
         for eff in ev.effects:
             for container, key, bound in self._resolve(eff.path, target):

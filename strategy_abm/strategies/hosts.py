@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..engine.projects import Offer
 from ..scenario.ids import POWERS
 from .base import HostStrategy
+from .powers import MAX_OFFERS
 
 
 def offer_benefit(host, offer: Offer, world) -> float:
@@ -168,10 +169,21 @@ class ClosedNeutral(ScoringHost):
 
 
 def random_response(actor, offers: list[Offer], world, accept_probability: float) -> list[Offer]:
-    """Each offer is accepted with ``accept_probability``, then the limits are applied."""
-    rng = actor.model.rng
-    draws = rng.random(len(offers))
-    chosen = [o for o, u in zip(offers, draws, strict=True) if u < accept_probability]
+    """Each offer is accepted with ``accept_probability``, then the limits are applied.
+
+    The draws are a fixed block per turn, one row per power (``POWERS`` order) and one column per
+    offer slot: a power's k-th offer to this host meets the same number whatever the other powers
+    offered (an offer beyond ``MAX_OFFERS`` draws after the block)."""
+    rng = actor.rng
+    block = rng.random((len(POWERS), MAX_OFFERS)).tolist()
+    made = dict.fromkeys(POWERS, 0)
+    chosen = []
+    for o in offers:
+        k = made[o.power]
+        made[o.power] += 1
+        u = block[POWERS.index(o.power)][k] if k < MAX_OFFERS else float(rng.random())
+        if u < accept_probability:
+            chosen.append(o)
     return HostStrategy.within_limits(actor, chosen, world)
 
 
