@@ -2,8 +2,11 @@
 
 A path is ``hosts.<id>.<field>[.<key>[.<key>]]`` (``<id>`` may be ``*`` for every host or
 ``{host}`` for the event's target), ``routes.<id>.<field>`` or ``trade.<field>``. Effects with a
-``duration_turns`` are undone when it runs out. Random shocks draw from the model's generator
-only, in the order they are listed, so a seed fixes them.
+``duration_turns`` are layers over the variable's underlying value and end when it runs out;
+overlapping ones, in any order and of any op, are undone by recomputing the variable from its
+underlying value and the effects still active (:class:`_Variable`, docs/model.md 7.9). Random
+shocks and ``random_host`` targets draw from the game's events stream only (``model.streams.events``,
+engine/streams.py), in the order they are listed, so a seed fixes them whatever the actors do.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ BOUNDS: dict[str, tuple[float, float]] = STATE_BOUNDS
 
 
 class EventEngine:
-    """Fires the scenario's events each turn and undoes temporary ones when they expire."""
+    """Fires the scenario's events each turn and ends temporary ones when they expire."""
 
     def __init__(self, events: list[EventConfig], model):
         self.model = model
@@ -33,40 +36,54 @@ class EventEngine:
                 turn = math.floor((parse_date(ev.at) - start) * model.turns_per_year + 1e-9) + 1
                 self.scripted.setdefault(turn, []).append(ev)
         self.random = [ev for ev in events if ev.probability_per_year is not None]
-        self.active: list[tuple[int, EventConfig, list[tuple]]] = []  # (expiry turn, event, undo)
+        # (expiry turn, event, the layers it put on variables), in firing order.
+        self.active: list[tuple[int, EventConfig, list[tuple[_Variable, _Layer]]]] = []
+        # Variables under at least one temporary effect, by (id of container, key).
+        self.layered: dict[tuple[int, str], _Variable] = {}
 
     def step(self, turn: int) -> None:
         model = self.model
         still = []
-        for expiry, ev, undo in self.active:
+        for expiry, ev, layers in self.active:
             if turn >= expiry:
-                for change in reversed(undo):
-                    _undo(*change)
+                for variable, layer in layers:
+                    variable.remove(layer)
+                    if not variable.layers:
+                        del self.layered[variable.ident]
                 model.log(
                     actor="world",
                     status="event_end",
                     text=f"End of: {ev.text.replace('{host}', 'the host')}",
                 )
             else:
-                still.append((expiry, ev, undo))
+                still.append((expiry, ev, layers))
         self.active = still
         for ev in self.scripted.get(turn, []):
             self._fire(ev, turn)
         for ev in self.random:
             p = 1.0 - (1.0 - ev.probability_per_year) ** model.dt
-            if model.rng.random() < p:
+            if model.streams.events.random() < p:
                 self._fire(ev, turn)
 
     def _fire(self, ev: EventConfig, turn: int) -> None:
         target = ev.target
-        if target == "random_host":  # scripted or random: the host is drawn from the model's generator
-            target = HOSTS[int(self.model.rng.integers(len(HOSTS)))]
-        undo = []
+        if target == "random_host":  # scripted or random: the host is drawn from the events stream
+            target = HOSTS[int(self.model.streams.events.integers(len(HOSTS)))]
+        layers = []
         for eff in ev.effects:
             for container, key, bound in self._resolve(eff.path, target):
-                undo.append(_apply(container, key, eff.op, eff.value, bound))
+                ident = (id(container), key)
+                variable = self.layered.get(ident)
+                if ev.duration_turns:
+                    if variable is None:
+                        variable = self.layered[ident] = _Variable(container, key, bound)
+                    layers.append((variable, variable.push(eff.op, eff.value)))
+                elif variable is not None:
+                    variable.change_base(eff.op, eff.value)
+                else:
+                    _set(container, key, _apply(container, key, eff.op, eff.value, bound)[0])
         if ev.duration_turns:
-            self.active.append((turn + ev.duration_turns, ev, undo))
+            self.active.append((turn + ev.duration_turns, ev, layers))
         text = ev.text.replace("{host}", display(target) if target else "")
         kind = "scripted" if ev.at is not None else "random"
         self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
@@ -94,6 +111,100 @@ class EventEngine:
         return out
 
 
+class _Layer:
+    """One temporary effect on one variable. ``change`` is what undoes it on the value below:
+    the amount added (add) or old/new (mul; None when the product is 0). A set ``holds`` its
+    value instead, which the rules move while it is on top."""
+
+    __slots__ = ("op", "value", "change", "held")
+
+    def __init__(self, op: str, value: float):
+        self.op, self.value = op, value
+        self.change: float | None = None
+        self.held: float | None = None
+
+
+class _Variable:
+    """A state variable under temporary effects: its underlying value (``base``: the value
+    without them) and the active effects as layers in firing order; the variable's value is
+    the base with every layer applied in turn.
+
+    The rules change the variable itself between events (projects cut a route's delay, GDP
+    grows). Before each change by an event (:meth:`sync`), such a change is carried down
+    through the layers above the topmost set: an add or a mul layer is transparent (the change
+    reaches the base, and undoing the layer later removes only the layer's own change), while a
+    set, or a factor of 0, hides what is below it (the rules were acting on the value it set,
+    and that change ends with it)."""
+
+    __slots__ = ("container", "key", "bound", "ident", "base", "layers", "last")
+
+    def __init__(self, container, key: str, bound: str):
+        self.container, self.key, self.bound = container, key, bound
+        self.ident = (id(container), key)
+        self.base = self.last = _get(container, key)
+        self.layers: list[_Layer] = []
+
+    def sync(self) -> None:
+        """Carry a change the rules made since the last write down to the layer it belongs to."""
+        value = _get(self.container, self.key)
+        if value == self.last:
+            return
+        for layer in reversed(self.layers):
+            if layer.op == "set":
+                layer.held = value
+                break
+            if layer.op == "add":
+                value = _apply(self.container, self.key, "add", -layer.change, self.bound, value)[0]
+            elif layer.change is not None:
+                value = _apply(self.container, self.key, "mul", layer.change, self.bound, value)[0]
+            elif layer.value != 0:  # a product of 0 (a factor on 0): divide by the factor
+                value = _apply(self.container, self.key, "mul", 1.0 / layer.value, self.bound, value)[0]
+            else:  # a factor of 0 wiped out the value below: what the rules did to the 0 ends with it
+                break
+        else:
+            self.base = value
+        self.last = _get(self.container, self.key)
+
+    def push(self, op: str, value: float) -> _Layer:
+        """A temporary effect fires: it goes on top, applied to the variable's value now."""
+        self.sync()
+        layer = _Layer(op, value)
+        self.layers.append(layer)
+        self._write(self._layer_on(layer, self.last))
+        return layer
+
+    def remove(self, layer: _Layer) -> None:
+        """A temporary effect ends: the variable is recomputed from the base and the others."""
+        self.sync()
+        self.layers = [other for other in self.layers if other is not layer]
+        self._recompose()
+
+    def change_base(self, op: str, value: float) -> None:
+        """A permanent effect changes the underlying value; the active layers stay on top."""
+        self.sync()
+        self.base = _apply(self.container, self.key, op, value, self.bound, self.base)[0]
+        self._recompose()
+
+    def _layer_on(self, layer: _Layer, below: float) -> float:
+        """The value with ``layer`` applied on ``below``: a set gives what it holds."""
+        if layer.op == "set":
+            if layer.held is None:
+                layer.held = _apply(self.container, self.key, "set", layer.value, self.bound, below)[0]
+            return layer.held
+        new, layer.change = _apply(self.container, self.key, layer.op, layer.value, self.bound, below)
+        return new
+
+    def _recompose(self) -> None:
+        value = self.base
+        for layer in self.layers:
+            value = self._layer_on(layer, value)
+        self._write(value)
+
+    def _write(self, value: float) -> None:
+        _set(self.container, self.key, value)
+        self.last = value
+
+
 def _get(container, key):
     return container[key] if isinstance(container, dict) else getattr(container, key)
 
@@ -113,32 +224,21 @@ def _bounded(key: str, value: float, old: float) -> float:
     return min(max(hi, old), max(min(lo, old), value))
 
 
-def _undo(container, key: str, op: str, amount: float, bound: str) -> None:
-    """Reverse a change recorded by :func:`_apply`."""
-    if op == "add":
-        _apply(container, key, "add", -amount, bound)
-    elif op == "mul":
-        _apply(container, key, "mul", amount, bound)
-    else:
-        _set(container, key, amount)
-
-
-def _apply(container, key: str, op: str, value: float, bound: str) -> tuple:
-    """Apply one change, keeping the variable within the bounds of ``bound`` (its field name);
-    returns the change that undoes it."""
-    old = _get(container, key)
+def _apply(container, key: str, op: str, value: float, bound: str, old: float | None = None) -> tuple:
+    """One change to ``old`` (default: the variable's value), kept within the bounds of ``bound``
+    (its field name). Returns the new value and what undoes the change: the amount added (add),
+    old/new (mul), or None (set, or a product that cannot be divided back)."""
+    if old is None:
+        old = _get(container, key)
     if op == "add":
         new = _floor(container, key, _bounded(bound, old + value, old))
-        _set(container, key, new)
-        return (container, key, "add", new - old, bound)
+        return new, new - old
     if op == "mul":
         new = _floor(container, key, _bounded(bound, old * value, old))
-        _set(container, key, new)
         if new == 0 or not math.isfinite(old / new):
-            return (container, key, "set", old, bound)  # a product with zero cannot be divided back
-        return (container, key, "mul", old / new, bound)
-    _set(container, key, _floor(container, key, _bounded(bound, value, old)))
-    return (container, key, "set", old, bound)
+            return new, None  # a product with zero cannot be divided back
+        return new, old / new
+    return _floor(container, key, _bounded(bound, value, old)), None
 
 
 def _floor(container, key: str, value: float) -> float:

@@ -37,7 +37,27 @@ class _AgentIds(weakref.WeakKeyDictionary):
 AGENT_IDS = _AgentIds()
 
 
-class PowerAgent(mesa.Agent):
+class _OwnDraws:
+    """An actor draws from its own stream: ``rng`` is its generator, positioned at the current
+    turn's region of stream ``(2, actor_index)`` on its first use in the turn (engine/streams.py),
+    not the model's generator that Mesa's ``Agent.rng`` returns. A strategy that draws only from
+    ``actor.rng`` draws the same numbers in a turn whatever the other actors do and whatever it
+    drew in earlier turns."""
+
+    def _init_draws(self, model, actor_id: str) -> None:
+        self.actor_index = model.actor_order.index(actor_id)
+        self._rng_turn = -1
+        self._rng = None
+
+    @property
+    def rng(self):
+        turn = self.model.turn
+        if turn != self._rng_turn:
+            self._rng, self._rng_turn = self.model.streams.strategy(self.actor_index, turn), turn
+        return self._rng
+
+
+class PowerAgent(_OwnDraws, mesa.Agent):
     """A great power: budget, toolkit, objectives; its strategy chooses offers each turn.
 
     Attributes:
@@ -53,6 +73,7 @@ class PowerAgent(mesa.Agent):
     def __init__(self, model, actor_id: str, cfg: PowerConfig, strategy):
         super().__init__(model)
         self.actor_id = actor_id
+        self._init_draws(model, actor_id)
         self.cfg = cfg
         self.bloc = POWER_BLOC[actor_id]
         self.partner = POWER_PARTNER[actor_id]
@@ -105,7 +126,7 @@ class PowerAgent(mesa.Agent):
         return (ok + prior) / (n + prior)
 
 
-class HostAgent(mesa.Agent):
+class HostAgent(_OwnDraws, mesa.Agent):
     """A Central Asian state: economy, debt by creditor, opinion, digital, energy and minerals.
 
     Its strategy accepts a subset of the offers made to it, within its absorption capacity
@@ -118,6 +139,7 @@ class HostAgent(mesa.Agent):
     def __init__(self, model, actor_id: str, cfg: HostConfig, strategy):
         super().__init__(model)
         self.actor_id = actor_id
+        self._init_draws(model, actor_id)
         self.cfg = cfg
         self.strategy = strategy
         self.gdp_usd_bn = cfg.gdp_usd_bn

@@ -19,6 +19,7 @@ from ..engine import rules
 from ..engine.events import EventEngine
 from ..engine.metrics import METRIC_COLUMNS, compute_metrics
 from ..engine.projects import Offer, Project, ProjectStatus
+from ..engine.streams import Streams
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
 from ..strategies import check_offers, check_responses, make_strategy
@@ -31,9 +32,11 @@ class CompetitionModel(mesa.Model):
 
     Args:
         scenario: a built-in scenario name, a path to a scenario TOML file, or a ``Scenario``.
-        seed: seed of the model's random generators (``self.random`` and ``self.rng``); the
-            whole game is determined by the scenario and this seed. A numeric string is cast
-            to ``int`` (SolaraViz passes strings). ``None`` draws a seed and records it.
+        seed: seed of the game's random streams (``self.streams``: events and shocks, project
+            hazards, each actor's strategy; ``engine/streams.py``) and of Mesa's ``self.random``
+            and ``self.rng``, which the game does not draw from. The whole game is determined
+            by the scenario and this seed. A numeric string is cast to ``int`` (SolaraViz passes
+            strings). ``None`` draws a seed and records it.
         overrides: dotted ``KEY=VALUE`` overrides of the scenario (as the CLI's ``--set``).
         turns: horizon in turns (overrides the scenario's ``horizon_turns``).
         record: keep Mesa's DataCollector and the event log (``False`` for batch runs that
@@ -75,6 +78,10 @@ class CompetitionModel(mesa.Model):
         self.moves = sc.moves
         self.rules = sc.rules
         self.turn = 0
+        # Common random numbers: one stream per purpose, so that changing one actor's strategy
+        # leaves the shocks, the hazards of matching projects and the other actors' draws alone.
+        self.streams = Streams(seed)
+        self.actor_order: tuple[str, ...] = (*sc.powers, *sc.hosts)  # an actor's index in its streams' keys
 
         self.powers: dict[str, PowerAgent] = {
             pid: PowerAgent(self, pid, cfg, make_strategy(cfg.strategy, cfg.strategy_params))
@@ -93,6 +100,7 @@ class CompetitionModel(mesa.Model):
         self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
         self.projects: list[Project] = []
         self._running: list[Project] = []
+        self._serials: list[int] = []  # by project id: the project's number among its power's (from 0)
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
 
@@ -224,6 +232,7 @@ class CompetitionModel(mesa.Model):
                     move.loan_maturity_years,
                 )
             project = Project(len(self.projects), o, self.turn, rules.lag_turns(move.lag_years, self.turns_per_year))
+            self._serials.append(power.offers_accepted - 1)  # numbers the project's hazard draws
             self.projects.append(project)
             self._running.append(project)
 
@@ -232,10 +241,10 @@ class CompetitionModel(mesa.Model):
         running = self.running_projects
         if not running:
             return
-        draws = self.rng.random((len(running), 2)).tolist()
         hazard_cache: dict[tuple[float, float], tuple[float, float]] = {}
         r = self.rules
-        for project, (u_fail, u_delay) in zip(running, draws, strict=True):
+        draws = self._hazard_draws(running)
+        for project in running:
             o = project.offer
             move = self.moves[o.move]
             host = self.hosts[o.host]
@@ -243,15 +252,17 @@ class CompetitionModel(mesa.Model):
             if key not in hazard_cache:
                 hazard_cache[key] = rules.hazards(*key, r.failure_hazard, r.delay_hazard, self.dt)
             p_fail, p_delay = hazard_cache[key]
-            if project.committed_turn < self.turn and u_fail < p_fail:
-                project.status = ProjectStatus.FAILED
-                host.fail(o, r.failure_opinion)
-                self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
-                         size=o.size_usd_bn, status="failed", text=f"{_project_name(o, move)} fails")  # fmt: skip
-                continue
-            if project.committed_turn < self.turn and u_delay < p_delay:
-                project.delays += 1
-                continue
+            if project.committed_turn < self.turn:
+                u_fail, u_delay = draws[o.power][self._serials[project.id]]
+                if u_fail < p_fail:
+                    project.status = ProjectStatus.FAILED
+                    host.fail(o, r.failure_opinion)
+                    self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
+                             size=o.size_usd_bn, status="failed", text=f"{_project_name(o, move)} fails")  # fmt: skip
+                    continue
+                if u_delay < p_delay:
+                    project.delays += 1
+                    continue
             project.remaining_turns -= 1
             if project.remaining_turns <= 0:
                 project.status = ProjectStatus.COMPLETED
@@ -261,9 +272,21 @@ class CompetitionModel(mesa.Model):
                 self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
                          size=o.size_usd_bn, status="completed", text=text)  # fmt: skip
 
+    def _hazard_draws(self, running: list[Project]) -> dict[str, dict[int, list[float]]]:
+        """This turn's (failure, delay) uniforms of the projects committed before it, by power and
+        project number: from the power's hazard stream, so a project's pair does not depend on
+        what other powers commit (engine/streams.py)."""
+        serials: dict[str, list[int]] = {}
+        for project in running:
+            if project.committed_turn < self.turn:
+                serials.setdefault(project.offer.power, []).append(self._serials[project.id])
+        return {
+            pid: self.streams.hazard_pairs(self.powers[pid].actor_index, self.turn, ks) for pid, ks in serials.items()
+        }
+
     @property
     def running_projects(self) -> list[Project]:
-        """Projects still under way, in commitment order (the order random draws follow)."""
+        """Projects still under way, in commitment order."""
         self._running = [p for p in self._running if p.status is ProjectStatus.RUNNING]
         return self._running
 

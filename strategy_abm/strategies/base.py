@@ -4,7 +4,8 @@ A strategy is a small class with a ``name``, a docstring citing its doctrine, a 
 (which actor kinds may use it, whether it is stochastic, what it inspects) and ``params`` with
 their bounds (``tunable``). Powers' strategies implement :meth:`PowerStrategy.propose`;
 hosts' strategies implement :meth:`HostStrategy.respond`. Randomness comes only from the
-acting agent's generator (``actor.model.rng``), so games are reproducible from their seed.
+acting agent's own generator (``actor.rng``: its stream for the turn, engine/streams.py), so games
+are reproducible from their seed and a strategy's draws do not move any other actor's.
 
 Defining a subclass with its own ``name`` registers it (:func:`register`); a name already taken
 by another class is an error, never a replacement. Plugins (:mod:`.plugins`) add strategies the

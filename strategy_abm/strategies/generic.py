@@ -26,21 +26,25 @@ class Random(PowerStrategy, HostStrategy):
     tunable = {"accept_probability": (0.0, 1.0)}
 
     def propose(self, actor, world) -> list[Offer]:
-        rng = actor.model.rng
+        rng = actor.rng
         moves = sorted(actor.toolkit)
         budget_left = actor.budget_available
         owed = {h: world.hosts[h].creditors[actor.actor_id]["debt"] for h in HOSTS}  # what relief can forgive
         offers = []
-        for _ in range(int(rng.integers(0, world.rules.max_offers_per_turn + 1))):
-            move_id = moves[int(rng.integers(len(moves)))]
-            host_id = HOSTS[int(rng.integers(len(HOSTS)))]
+        count = int(rng.integers(0, world.rules.max_offers_per_turn + 1))
+        # A fixed block of draws (move, host, size) per offer slot: a slot the budget rules out
+        # does not shift the draws of the next ones.
+        slots = rng.random((world.rules.max_offers_per_turn, 3)).tolist()
+        for u_move, u_host, u_size in slots[:count]:
+            move_id = moves[min(int(u_move * len(moves)), len(moves) - 1)]
+            host_id = HOSTS[min(int(u_host * len(HOSTS)), len(HOSTS) - 1)]
             move = world.moves[move_id]
             hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
             if move.effects.debt_relief:
                 hi = min(hi, owed[host_id])
             if hi < move.size_min_usd_bn:
                 continue
-            size = float(rng.uniform(move.size_min_usd_bn, hi))
+            size = move.size_min_usd_bn + (hi - move.size_min_usd_bn) * u_size
             offers.append(Offer(actor.actor_id, move_id, host_id, size))
             budget_left -= size * move.public_cost_share
             if move.effects.debt_relief:

@@ -217,10 +217,22 @@ class ClosedNeutral(ScoringHost):
 
 
 def random_response(actor, offers: list[Offer], world, accept_probability: float) -> list[Offer]:
-    """Each offer is accepted with ``accept_probability``, then the limits are applied."""
-    rng = actor.model.rng
-    draws = rng.random(len(offers))
-    chosen = [o for o, u in zip(offers, draws, strict=True) if u < accept_probability]
+    """Each offer is accepted with ``accept_probability``, then the limits are applied.
+
+    The draws are a fixed block per turn, one row per power (``POWERS`` order) and one column per
+    offer slot: a power's k-th offer to this host meets the same number whatever the other powers
+    offered (an offer beyond ``rules.max_offers_per_turn`` draws after the block)."""
+    rng = actor.rng
+    slots = world.rules.max_offers_per_turn
+    block = rng.random((len(POWERS), slots)).tolist()
+    made = dict.fromkeys(POWERS, 0)
+    chosen = []
+    for o in offers:
+        k = made[o.power]
+        made[o.power] += 1
+        u = block[POWERS.index(o.power)][k] if k < slots else float(rng.random())
+        if u < accept_probability:
+            chosen.append(o)
     return HostStrategy.within_limits(actor, chosen, world)
 
 
