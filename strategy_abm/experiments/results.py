@@ -426,7 +426,8 @@ def _design_problem(exp: dict, design: dict) -> str | None:
     if isinstance(implied, str):
         return implied
     if len(points) != implied:
-        return f"design.points: {len(points):,} points, the experiment's design has {implied:,}"
+        held = f"{len(points):,} point{'' if len(points) == 1 else 's'}"
+        return f"design.points: {held}, the experiment's design has {implied:,}"
     types = design.get("factor_types")
     if types is not None:
         if not isinstance(types, dict) or list(types) != names:
