@@ -293,11 +293,17 @@ def plot_results(folder: str | Path) -> list[Path]:
     PNGs go to ``<folder>/plots``.
 
     With at most 12 design points: a fan chart per series metric over the series' dates (per
-    point, the median and 5-95% band over replications), and per final metric the median and
-    5-95% range per point. A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn
-    as the share of runs in which it is 1, with its 95% interval. With more points (sampled
-    designs), one panel per factor: every run against the factor and the mean in bins of it.
-    Points are labelled with their full factor keys (``powers.china.strategy=bri_2``)."""
+    point, the median and 5-95% band over replications; over years when the points' dates
+    differ, see :func:`fan_chart`), and per final metric the median and 5-95% range per point.
+    A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn as the share of
+    runs in which it is 1, with its 95% interval. With more points (sampled designs, large
+    factorials), one panel per factor (:func:`factor_panels`): every run against a numeric
+    factor and the mean in bins of it, or per value of a text or true/false factor. Points are
+    labelled with their full factor keys (``powers.china.strategy=bri_2``).
+
+    Raises:
+        ConfigError: the folder has no manifest, or no successful run yet.
+        FaultError: the manifest or a stored part is damaged (see :func:`results.load_results`)."""
     import matplotlib
 
     matplotlib.use("Agg")
