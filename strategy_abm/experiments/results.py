@@ -19,6 +19,7 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -343,21 +344,20 @@ def _read_table(folder: Path, table: str, manifest: dict) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame()
     schema = manifest_schemas(manifest)[table]
-    runs = pd.DataFrame(manifest["runs"]).set_index("key")
-    frames = []
-    for part in parts:
-        df = _read_part(part, schema=schema).to_pandas()
-        known = df[df["key"].isin(runs.index)]
-        stored = runs.loc[known["key"], ["point", "replication", "seed"]].to_numpy()
-        wrong = (known[["point", "replication", "seed"]].to_numpy() != stored).any(axis=1)
-        if wrong.any():
-            row = known[wrong].iloc[0]
-            said = runs.loc[row["key"]]
-            stored_as = ", ".join(f"{c} {row[c]}" for c in ("point", "replication", "seed"))
-            manifest_says = ", ".join(f"{c} {said[c]}" for c in ("point", "replication", "seed"))
-            raise _part_fault(part, f"stores run {row['key']!r} as {stored_as}; the manifest says {manifest_says}")
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    frames = [_read_part(part, schema=schema).to_pandas() for part in parts]
+    df = pd.concat(frames, ignore_index=True)
+    ident = ["point", "replication", "seed"]
+    # Runs of the manifest only (others, of an earlier run of the experiment, are left to the callers).
+    stored = df[["key", *ident]].drop_duplicates().reset_index()  # (a series has one row per turn of a run)
+    said = stored.merge(pd.DataFrame(manifest["runs"]), on="key", suffixes=("", "_said"))
+    wrong = said[ident].to_numpy() != said[[f"{c}_said" for c in ident]].to_numpy()
+    if wrong.any():
+        row = said[wrong.any(axis=1)].sort_values("index").iloc[0]
+        part = parts[int(np.searchsorted(np.cumsum([len(f) for f in frames]), row["index"], side="right"))]
+        stored_as = ", ".join(f"{c} {row[c]}" for c in ident)
+        manifest_says = ", ".join(f"{c} {row[f'{c}_said']}" for c in ident)
+        raise _part_fault(part, f"stores run {row['key']!r} as {stored_as}; the manifest says {manifest_says}")
+    return df
 
 
 MANIFEST_FIX = "run the sweep again with --resume to rewrite it (its stored runs are kept)"
