@@ -574,3 +574,31 @@ def test_a_fault_after_one_stored_run_says_1_run_is_stored(tmp_path, monkeypatch
     with pytest.raises(FaultError) as caught:
         run_sweep(exp, ResultStore(tmp_path / "out", exp, flush_rows=1), progress=False)
     assert f"; 1 run is stored in {tmp_path / 'out'}/; free some disk space, then run again" in str(caught.value)
+
+
+def test_one_failed_run_is_one_run_in_the_sweep_summary(tmp_path, monkeypatch):
+    import strategy_abm.experiments.sweep as sweep_mod
+
+    real = sweep_mod.run_batch
+
+    def fail_the_first_run(task):  # the first run of the experiment fails, as a raising run would
+        out = real(task)
+        if task["runs"][0]["replication"] == 0 and task["runs"][0]["point"] == 0:
+            ident = {k: task["runs"][0][k] for k in ("key", "point", "replication", "seed")}
+            out = [(t, rows) for t, rows in out if t == "series"]
+            out.append(("failures", [{**ident, "error": "RuntimeError: test", "traceback": ""}]))
+        return out
+
+    monkeypatch.setattr(sweep_mod, "run_batch", fail_the_first_run)
+    exp = write_experiment(tmp_path, "one", GAME)
+    code, stdout, stderr = run_cli("sweep", exp, "--out", tmp_path / "out", "--quiet")
+    assert code == 1
+    assert f"one: 5 runs done, 0 already stored, 1 failed, of 6; results in {tmp_path / 'out'}/" in stdout
+    assert stderr.startswith("strategy-abm: 1 run failed (errors in ")
+
+
+def test_one_turn_is_one_turn_in_validate_and_the_run_summary(tmp_path):
+    code, stdout, _ = run_cli("validate", "baseline", "--set", "horizon_turns=1")
+    assert code == 0 and stdout.startswith("ok: baseline (2025Q1, 1 turn of 1/4 year, ")
+    code, stdout, _ = run_cli("run", "--turns", "1", "--no-plots", "--out", tmp_path / "r")
+    assert code == 0 and stdout.startswith("baseline, seed 0: 2025Q1 to 2025Q1 (1 turn)\n")
