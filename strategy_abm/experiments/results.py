@@ -426,8 +426,7 @@ def _design_problem(exp: dict, design: dict) -> str | None:
     if isinstance(implied, str):
         return implied
     if len(points) != implied:
-        held = f"{len(points):,} point{'' if len(points) == 1 else 's'}"
-        return f"design.points: {held}, the experiment's design has {implied:,}"
+        return f"design.points: {_count(len(points), 'point')}, the experiment's design has {implied:,}"
     types = design.get("factor_types")
     if types is not None:
         if not isinstance(types, dict) or list(types) != names:
@@ -470,13 +469,18 @@ def _implied_points(exp: dict) -> int | str:
     return n * (k + 1)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _runs_problem(exp: dict, design: dict, runs: dict) -> str | None:
     """Whether the runs are one per design point and replication, each with a key of its own."""
     replications, n_points = exp["replications"], len(design["points"])
     if _type_of(replications) != "int" or replications < 1:
         return f"experiment.replications: {replications!r} is not a number of replications"
     if len(runs["key"]) != n_points * replications:
-        return f"runs: {len(runs['key']):,} runs, the design has {n_points:,} points x {replications} replications"
+        return (f"runs: {_count(len(runs['key']), 'run')}, the design has {_count(n_points, 'point')} x "
+                f"{_count(replications, 'replication')}")  # fmt: skip
     if len(set(runs["key"])) != len(runs["key"]):
         return "runs: a key appears twice"
     for column, end in (("point", n_points), ("replication", replications), ("seed", 2**63)):
