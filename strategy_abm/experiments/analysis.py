@@ -395,14 +395,13 @@ def fan_chart(series: pd.DataFrame, metric: str, labels: dict):
     binary = metric in BINARY_METRICS
     x, axis = _series_x(series)
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    for point, group in series.groupby("point", sort=True):
+    for point, group in series.assign(x_=x.to_numpy()).groupby("point", sort=True):
         turns = sorted(group["turn"].unique())
         by_turn = group.groupby("turn")[metric]
-        at = x[group.index].groupby(group["turn"]).first()
+        at = group.groupby("turn")["x_"].first()[turns].to_numpy(dtype=float)
         stats = np.array([_spread(by_turn.get_group(t), binary) for t in turns])
-        (line,) = ax.plot(at[turns].to_numpy(dtype=float), stats[:, 0], label=labels[point])
-        ax.fill_between(at[turns].to_numpy(dtype=float), stats[:, 1], stats[:, 2], color=line.get_color(),
-                        alpha=0.1 if binary else 0.2)  # fmt: skip
+        (line,) = ax.plot(at, stats[:, 0], label=labels[point])
+        ax.fill_between(at, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=0.1 if binary else 0.2)
     band = "share of runs and its 95% interval" if binary else "median and 5-95% band"
     ax.set_title(f"{metric}: {band} over replications", fontsize=10)
     ax.set_ylabel(_what(metric, binary), fontsize=9)
@@ -545,8 +544,9 @@ def _category_panel(ax, x: pd.Series, y: pd.Series, binary: bool) -> None:
         ax.scatter(where + spread, y.to_numpy(dtype=float), s=6, alpha=0.35, color="C0", label="runs")
         ax.plot(positions, mid, linestyle="none", marker="_", ms=18, mew=2, color="black", label="mean")
     ax.set_xticks(positions)
-    ax.set_xticklabels([_factor_value(v) for v in values], rotation=30 if len(values) > 3 else 0, ha="right"
-                       if len(values) > 3 else "center")  # fmt: skip
+    slanted = len(values) > 3  # long strategy names would overlap
+    ax.set_xticklabels([_factor_value(v) for v in values], rotation=30 if slanted else 0,
+                       ha="right" if slanted else "center")  # fmt: skip
     ax.set_xlim(-0.5, len(values) - 0.5)
 
 
