@@ -160,8 +160,8 @@ def cmd_scenarios(args) -> int:
 def cmd_validate(args) -> int:
     load_plugins(args)
     sc = load_scenario(args.path, args.overrides)
-    print(f"ok: {sc.name} ({sc.start}, {sc.horizon_turns} turns of 1/{sc.turns_per_year} year, "
-          f"{len(sc.moves)} move types, {len(sc.events)} events)")  # fmt: skip
+    print(f"ok: {sc.name} ({sc.start}, {_count(sc.horizon_turns, 'turn')} of 1/{sc.turns_per_year} year, "
+          f"{_count(len(sc.moves), 'move type')}, {_count(len(sc.events), 'event')})")  # fmt: skip
     return 0
 
 
@@ -195,7 +195,8 @@ def summary_table(model) -> str:
 
     first = model.datacollector.get_model_vars_dataframe().iloc[0]
     m = model.metrics
-    lines = [f"{model.scenario.name}, seed {model.seed}: {model.date_of(1)} to {model.date} ({model.turn} turns)", ""]
+    played = _count(model.turn, "turn")
+    lines = [f"{model.scenario.name}, seed {model.seed}: {model.date_of(1)} to {model.date} ({played})", ""]
     # payoff_total: payoff summed over turns times their length in years (payoffs.png: the same unit)
     lines.append(f"{'power':<10}{'influence':>10}{'change':>9}{'payoff-years':>14}{'spent bn':>10}{'accepted':>10}")
     for p in POWERS:
@@ -248,10 +249,10 @@ def cmd_sweep(args) -> int:
         if not results.empty:
             metrics = cfg.record.final
             print(format_summary(summarise(results, metrics, list(cfg.factors)), metrics, list(cfg.factors)))
-    print(f"{experiment.config.name}: {report.done} runs done, {report.skipped} already stored, "
+    print(f"{experiment.config.name}: {_count(report.done, 'run')} done, {report.skipped} already stored, "
           f"{report.failed} failed, of {report.total}; results in {out}/")  # fmt: skip
     if report.failed:
-        print(f"strategy-abm: {report.failed} runs failed (errors in {out}/failures/; "
+        print(f"strategy-abm: {_count(report.failed, 'run')} failed (errors in {out}/failures/; "
               "strategy_abm.load_failures reads them)", file=sys.stderr)  # fmt: skip
         return EXIT_RUNS_FAILED
     return 0
@@ -268,6 +269,8 @@ def cmd_sensitivity(args) -> int:
     paths = plot_sensitivity(indices, out)
     with __import__("pandas").option_context("display.width", 160, "display.max_rows", 500):
         print(indices.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for note in indices.attrs.get("notes", []):  # e.g. a metric whose indices are undefined
+        print(note)
     print(f"table: {out / 'sensitivity.csv'}; plots: {', '.join(p.name for p in paths)}")
     return 0
 
@@ -276,7 +279,7 @@ def cmd_plot(args) -> int:
     from .experiments.analysis import plot_results
 
     paths = plot_results(args.results)
-    print(f"{len(paths)} plots in {args.results / 'plots'}/")
+    print(f"{_count(len(paths), 'plot')} in {args.results / 'plots'}/")
     return 0
 
 
@@ -322,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("strategy-abm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 run``, ``2 runs``, ``0 runs``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _error(exc, code: int) -> int:

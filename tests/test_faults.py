@@ -495,13 +495,15 @@ def test_killed_worker_is_one_line_exit_3_and_resume_completes(tmp_path, monkeyp
     line = one_error_line(stderr)
     stored = len(load_results(out))
     assert line.startswith(f"{PREFIX}a worker process died (killed by signal 9, SIGKILL"), line
-    assert line.endswith(f"; {stored} runs are stored in {out}/; run again with --resume"), line
+    stored_runs = "1 run is" if stored == 1 else f"{stored} runs are"  # (the count decides the words)
+    assert line.endswith(f"; {stored_runs} stored in {out}/; run again with --resume"), line
     assert 0 < stored < 8 and load_failures(out).empty
 
     kill_seeds.clear()
     code, stdout, stderr = run_cli("sweep", exp_file, "--out", out, "--quiet", "--workers", "2", "--resume")
     assert code == 0, stderr
-    assert f"{8 - stored} runs done, {stored} already stored, 0 failed, of 8" in stdout
+    done = "1 run" if 8 - stored == 1 else f"{8 - stored} runs"
+    assert f"{done} done, {stored} already stored, 0 failed, of 8" in stdout
     assert_same_results(out, ref)
 
 

@@ -229,7 +229,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
     code, stdout, stderr = run_cli("sweep", exp_file, "--out", killed, "--flush-rows", "1", "--quiet", "--resume")
     assert code == 0, stderr
-    assert f"{40 - n_before} runs done, {n_before} already stored, 0 failed, of 40" in stdout
+    done = "1 run" if 40 - n_before == 1 else f"{40 - n_before} runs"
+    assert f"{done} done, {n_before} already stored, 0 failed, of 40" in stdout
     ref_out, ref_err = ref_proc.communicate(timeout=120)
     assert ref_proc.returncode == 0, ref_err
 

@@ -11,9 +11,9 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from ..engine.metrics import BINARY_METRICS
-from ..report.folders import file_in, subfolder
-from ..scenario.config import ConfigError
-from .results import load_manifest, load_results, load_series
+from ..report.folders import FaultError, file_in, subfolder
+from ..scenario.config import ConfigError, parse_date
+from .results import MANIFEST_FIX, load_manifest, load_results, load_series
 
 
 def summarise(results: pd.DataFrame, metrics: list[str], factors: list[str]) -> pd.DataFrame:
@@ -73,7 +73,8 @@ def format_summary(
         for i in range(len(shown)):
             lines.append("  ".join(f"{cells[i]:>{w}}" for (_, cells), w in zip(columns, widths, strict=True)))
     if len(summary) > max_points:
-        lines.append(f"... {len(summary) - max_points} more design points (load_results for all)")
+        more = len(summary) - max_points
+        lines.append(f"... {more} more design point{'' if more == 1 else 's'} (load_results for all)")
     return "\n".join(lines)
 
 
@@ -138,14 +139,20 @@ def point_means(results: pd.DataFrame, metric: str, n_points: int) -> np.ndarray
     means = results.groupby("point")[metric].mean()
     missing = sorted(set(range(n_points)) - set(means.index))
     if missing:
-        raise ConfigError(f"results: design points {missing[:5]} have no successful run; resume the sweep first")
+        which = f"design point {missing[0]} has" if len(missing) == 1 else f"design points {missing[:5]} have"
+        raise ConfigError(f"results: {which} no successful run; resume the sweep first")
     return means.reindex(range(n_points)).to_numpy(dtype=float)
 
 
 def sensitivity(folder: str | Path) -> pd.DataFrame:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of every recorded final metric, with 95%
     confidence intervals, computed on the per-point means over replications (Sobol by SALib,
-    Morris by :func:`morris_indices`, with the realised step of integer factors)."""
+    Morris by :func:`morris_indices`, with the realised step of integer factors).
+
+    Sobol indices are shares of the metric's variance: for a metric with the same value at every
+    design point they are undefined, and given as NaN (SALib is not called: it would divide by
+    zero). Such metrics are named in ``attrs["notes"]`` of the frame (one line each). Morris
+    indices of such a metric are 0: no factor has an effect."""
     manifest = load_manifest(folder)
     exp = manifest["experiment"]
     kind = exp["design"]["kind"]
@@ -155,23 +162,37 @@ def sensitivity(folder: str | Path) -> pd.DataFrame:
     problem = {"num_vars": len(names), "names": names, "bounds": [exp["factors"][n]["range"] for n in names]}
     points = manifest["design"]["points"]
     results = load_results(folder)
-    rows = []
+    rows, notes = [], []
     for metric in exp["record"]["final"]:
         y = point_means(results, metric, len(points))
         if kind == "sobol":
             from SALib.analyze import sobol
 
-            si = sobol.analyze(problem, y, calc_second_order=exp["design"]["second_order"], seed=exp["master_seed"])
+            if np.ptp(y) == 0:
+                notes.append(f"note: {metric} is {y[0]:.6g} at every design point: its Sobol indices are "
+                             "undefined (no variance to share out), given as NaN")  # fmt: skip
+                nan = np.full(len(names), np.nan)
+                si = {"S1": nan, "S1_conf": nan, "ST": nan, "ST_conf": nan}
+            else:
+                si = sobol.analyze(problem, y, calc_second_order=exp["design"]["second_order"],
+                                   seed=exp["master_seed"])  # fmt: skip
             for i, name in enumerate(names):
                 rows.append({"metric": metric, "factor": name, "S1": si["S1"][i], "S1_conf": si["S1_conf"][i],
                              "ST": si["ST"][i], "ST_conf": si["ST_conf"][i]})  # fmt: skip
         else:
             x = np.array([[p[n] for n in names] for p in points], dtype=float)
-            si = morris_indices(problem, x, y, exp["design"]["levels"], exp["master_seed"], _integer_factors(manifest))
+            try:
+                si = morris_indices(problem, x, y, exp["design"]["levels"], exp["master_seed"],
+                                    _integer_factors(manifest))  # fmt: skip
+            except ValueError as exc:  # the points SALib sampled are trajectories: these were edited
+                where = str(Path(folder) / "manifest.json")
+                raise FaultError(f"results: {where!r} is damaged (design.points: {exc})", MANIFEST_FIX) from None
             for i, name in enumerate(names):
                 rows.append({"metric": metric, "factor": name, "mu_star": si["mu_star"][i],
                              "mu_star_conf": si["mu_star_conf"][i], "sigma": si["sigma"][i]})  # fmt: skip
-    return pd.DataFrame(rows)
+    indices = pd.DataFrame(rows)
+    indices.attrs["notes"] = notes
+    return indices
 
 
 def _integer_factors(manifest: dict) -> list[str]:
@@ -255,7 +276,9 @@ def plot_sensitivity(indices: pd.DataFrame, folder: Path) -> list[Path]:
             ax.set_xlabel("Morris mu* (mean absolute elementary effect)")
         ax.set_yticks(y)
         ax.set_yticklabels(group["factor"], fontsize=8)
-        ax.set_title(metric, fontsize=10)
+        undefined = "S1" in group and group["S1"].isna().all()  # a constant metric (see sensitivity)
+        ax.set_title(f"{metric}: undefined, the same value at every design point" if undefined else metric,
+                     fontsize=10)  # fmt: skip
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="x")
         fig.tight_layout()
@@ -270,11 +293,17 @@ def plot_results(folder: str | Path) -> list[Path]:
     PNGs go to ``<folder>/plots``.
 
     With at most 12 design points: a fan chart per series metric over the series' dates (per
-    point, the median and 5-95% band over replications), and per final metric the median and
-    5-95% range per point. A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn
-    as the share of runs in which it is 1, with its 95% interval. With more points (sampled
-    designs), one panel per factor: every run against the factor and the mean in bins of it.
-    Points are labelled with their full factor keys (``powers.china.strategy=bri_2``)."""
+    point, the median and 5-95% band over replications; over years when the points' dates
+    differ, see :func:`fan_chart`), and per final metric the median and 5-95% range per point.
+    A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn as the share of
+    runs in which it is 1, with its 95% interval. With more points (sampled designs, large
+    factorials), one panel per factor (:func:`factor_panels`): every run against a numeric
+    factor and the mean in bins of it, or per value of a text or true/false factor. Points are
+    labelled with their full factor keys (``powers.china.strategy=bri_2``).
+
+    Raises:
+        ConfigError: the folder has no manifest, or no successful run yet.
+        FaultError: the manifest or a stored part is damaged (see :func:`results.load_results`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -317,8 +346,9 @@ def point_label(point: dict, factors: list[str], sep: str = ", ") -> str:
 
 def share_of_runs(values) -> tuple[float, float, float]:
     """Share of runs in which a 0/1 metric is 1, and the 95% Wilson score interval of that
-    share: ``(share, low, high)`` (NaNs for no runs). Wilson's interval stays inside [0, 1] and
-    is not empty when every run agrees."""
+    share: ``(share, low, high)`` with ``0 <= low <= share <= high <= 1`` (NaNs for no runs).
+    Wilson's interval is not empty when every run agrees: ``(0, 0, z^2 / (n + z^2))`` when none
+    is 1, ``(1, n / (n + z^2), 1)`` when all are (z = 1.96)."""
     v = np.asarray(values, dtype=float)
     n = len(v)
     if n == 0:
@@ -328,7 +358,9 @@ def share_of_runs(values) -> tuple[float, float, float]:
     denom = 1.0 + z * z / n
     centre = (share + z * z / (2 * n)) / denom
     half = z * math.sqrt(share * (1.0 - share) / n + z * z / (4 * n * n)) / denom
-    return share, max(0.0, centre - half), min(1.0, centre + half)
+    # Exactly, low = 0 when share = 0 and high = 1 when share = 1; in floating point a bound can
+    # land a rounding error on the wrong side of the share (5.6e-17 for 0 of 3): clamp.
+    return share, min(share, max(0.0, centre - half)), max(share, min(1.0, centre + half))
 
 
 def _spread(values, binary: bool) -> tuple[float, float, float]:
@@ -340,39 +372,92 @@ def _spread(values, binary: bool) -> tuple[float, float, float]:
     return float(mid), float(lo), float(hi)
 
 
+def error_bars(centre, low, high) -> np.ndarray:
+    """Matplotlib's ``xerr``/``yerr`` (2 x n: distances below and above each centre) of intervals
+    ``[low, high]`` around ``centre``: never negative (matplotlib refuses that), so a bound a
+    rounding error on the wrong side of its centre gives a bar of length 0."""
+    c, lo, hi = (np.asarray(v, dtype=float) for v in (centre, low, high))
+    return np.vstack([np.maximum(c - lo, 0.0), np.maximum(hi - c, 0.0)])
+
+
 def _what(metric: str, binary: bool) -> str:
     return f"share of runs with {metric} = 1" if binary else metric
 
 
 def fan_chart(series: pd.DataFrame, metric: str, labels: dict):
     """A series metric turn by turn, one line and band per design point (``labels``: point ->
-    legend text), dates on the x axis (turns for results stored without a ``date`` column)."""
+    legend text). The x axis: the turns labelled with their dates when every point has the same
+    dates turn by turn; the year (at the end of each turn) when points differ (a ``turns_per_year`` or
+    ``start`` factor), so that each line is drawn at its own dates; the turn for results stored
+    without a ``date`` column, or with dates that cannot be read (the axis label says so)."""
     import matplotlib.pyplot as plt
 
     binary = metric in BINARY_METRICS
+    x, axis = _series_x(series)
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    for point, group in series.groupby("point", sort=True):
+    for point, group in series.assign(x_=x.to_numpy()).groupby("point", sort=True):
         turns = sorted(group["turn"].unique())
         by_turn = group.groupby("turn")[metric]
+        at = group.groupby("turn")["x_"].first()[turns].to_numpy(dtype=float)
         stats = np.array([_spread(by_turn.get_group(t), binary) for t in turns])
-        (line,) = ax.plot(turns, stats[:, 0], label=labels[point])
-        ax.fill_between(turns, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=0.1 if binary else 0.2)
+        (line,) = ax.plot(at, stats[:, 0], label=labels[point])
+        ax.fill_between(at, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=0.1 if binary else 0.2)
     band = "share of runs and its 95% interval" if binary else "median and 5-95% band"
     ax.set_title(f"{metric}: {band} over replications", fontsize=10)
     ax.set_ylabel(_what(metric, binary), fontsize=9)
     if binary:
         ax.set_ylim(-0.02, 1.02)
-    turns = series.drop_duplicates("turn").sort_values("turn")
-    step = max(1, len(turns) // 8)
-    ticks = turns.iloc[::step]
-    ax.set_xticks(ticks["turn"].tolist())
-    if "date" in turns:
+    if axis == "date":
+        turns = series.drop_duplicates("turn").sort_values("turn")
+        step = max(1, len(turns) // 8)
+        ticks = turns.iloc[::step]
+        ax.set_xticks(ticks["turn"].tolist())
         ax.set_xticklabels(ticks["date"].tolist(), rotation=45, ha="right", fontsize=8)
     else:
-        ax.set_xlabel("turn")
+        ax.set_xlabel(axis, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), title="design point", title_fontsize=7)
     return fig
+
+
+YEAR_AXIS = "year (at the end of each turn; the design points' turns differ in length or dates)"
+TURN_AXIS = "turn"
+TURN_AXIS_MIXED = "turn (the design points' turns differ in dates, which cannot be read)"
+
+
+def _series_x(series: pd.DataFrame) -> tuple[pd.Series, str]:
+    """The x of each row of ``series`` and what the axis is: ``"date"`` (x = turn, labelled by
+    the dates all points share), :data:`YEAR_AXIS` (x = :func:`date_year` of the row's date),
+    or a turn axis (:data:`TURN_AXIS`, :data:`TURN_AXIS_MIXED`). A row's metrics are the state
+    after the period its date names, so it is drawn at the period's end: turn 0 of every point
+    at the start of the game, and a year of annual turns where the fourth of quarterly turns."""
+    turn = series["turn"].astype(float)
+    if "date" not in series:
+        return turn, TURN_AXIS
+    if (series.groupby("turn")["date"].nunique() <= 1).all():
+        return turn, "date"
+    try:
+        years = {d: date_year(d, end=True) for d in series["date"].unique()}
+    except (TypeError, ValueError):
+        return turn, TURN_AXIS_MIXED
+    return series["date"].map(years).astype(float), YEAR_AXIS
+
+
+def date_year(label: str, end: bool = False) -> float:
+    """The year at the start (or ``end``) of the period a date label names, as a fraction:
+    ``2025`` -> 2025.0 (end 2026.0), ``2025Q3`` -> 2025.5 (2025.75), ``2025-04`` -> 2025.25
+    (2025.3333), ``2025.2`` (second half-year, the label of ``turns_per_year = 2``) -> 2025.5
+    (2026.0). Raises ValueError for another label."""
+    text = str(label)
+    whole, dot, half = text.partition(".")
+    if dot:
+        if not (whole.isdigit() and len(whole) == 4 and half in ("1", "2")):
+            raise ValueError(f"date {text!r} is not YYYY, YYYYQn, YYYY-MM or YYYY.h")
+        start, length = int(whole) + (int(half) - 1) / 2, 1 / 2
+    else:
+        start = parse_date(text)
+        length = 1 / 4 if "Q" in text else 1 / 12 if "-" in text else 1.0
+    return start + length if end else start
 
 
 def compare_chart(results: pd.DataFrame, metric: str, labels: dict):
@@ -386,7 +471,7 @@ def compare_chart(results: pd.DataFrame, metric: str, labels: dict):
     fig, ax = plt.subplots(figsize=(9, 1.4 + len(points) * (0.25 + 0.18 * lines_per_label)))
     for row, point in enumerate(points):
         mid, lo, hi = _spread(results.loc[results["point"] == point, metric], binary)
-        ax.errorbar([mid], [row], xerr=[[mid - lo], [hi - mid]], fmt="o", capsize=4, color="C0")
+        ax.errorbar([mid], [row], xerr=error_bars([mid], [lo], [hi]), fmt="o", capsize=4, color="C0")
     ax.set_yticks(range(len(points)))
     ax.set_yticklabels([labels[p].replace(", ", "\n") for p in points], fontsize=7)
     ax.set_ylim(len(points) - 0.5, -0.5)  # first point on top
@@ -400,9 +485,14 @@ def compare_chart(results: pd.DataFrame, metric: str, labels: dict):
 
 
 def factor_panels(results: pd.DataFrame, metric: str, factors: list[str], bins: int = 10):
-    """A final metric against each factor, one panel per factor (for many design points): every
-    run as a dot and the mean in ``bins`` quantile bins of the factor (each value of a factor
-    with few values) as a line; for a 0/1 metric, the share of runs per bin and its 95% interval."""
+    """A final metric against each factor, one panel per factor (for many design points).
+
+    A numeric factor: every run as a dot and the mean in ``bins`` quantile bins of the factor
+    (each value of a factor with few values) as a line; for a 0/1 metric, the share of runs per
+    bin and its 95% interval as a band. A categorical factor (text or true/false): one column
+    per value (sorted, at x = 0, 1, ...; tick labels the values), every run as a dot spread
+    across its column and the mean as a bar-shaped marker; for a 0/1 metric, the share of runs
+    per value with its 95% interval as an error bar."""
     import matplotlib.pyplot as plt
 
     binary = metric in BINARY_METRICS
@@ -410,12 +500,15 @@ def factor_panels(results: pd.DataFrame, metric: str, factors: list[str], bins: 
     nrows = math.ceil(len(factors) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.6), squeeze=False, sharey=True)
     for ax, f in zip(axes.flat, factors, strict=False):
-        if not binary:
-            ax.scatter(results[f], results[metric], s=6, alpha=0.35, color="C0", label="runs")
-        x, mid, lo, hi = binned_means(results[f], results[metric], binary, bins)
-        ax.plot(x, mid, color="black", marker="o", ms=3, label="share of runs" if binary else "mean in bins")
-        if binary:
-            ax.fill_between(x, lo, hi, color="black", alpha=0.15, label="95% interval")
+        if is_categorical(results[f]):
+            _category_panel(ax, results[f], results[metric], binary)
+        else:
+            if not binary:
+                ax.scatter(results[f], results[metric], s=6, alpha=0.35, color="C0", label="runs")
+            x, mid, lo, hi = binned_means(results[f], results[metric], binary, bins)
+            ax.plot(x, mid, color="black", marker="o", ms=3, label="share of runs" if binary else "mean in bins")
+            if binary:
+                ax.fill_between(x, lo, hi, color="black", alpha=0.15, label="95% interval")
         ax.set_xlabel(f, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
@@ -427,6 +520,34 @@ def factor_panels(results: pd.DataFrame, metric: str, factors: list[str], bins: 
     fig.suptitle(f"{metric} at the horizon against each factor", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def is_categorical(values: pd.Series) -> bool:
+    """Whether a factor's values are categories (text or true/false), not numbers on an axis."""
+    return pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values)
+
+
+def _category_panel(ax, x: pd.Series, y: pd.Series, binary: bool) -> None:
+    """One column per value of a categorical factor ``x`` (see :func:`factor_panels`)."""
+    values, mid, lo, hi = binned_means(x, y, binary)
+    positions = np.arange(len(values), dtype=float)
+    if binary:
+        ax.errorbar(positions, mid, yerr=error_bars(mid, lo, hi), fmt="o", ms=4, capsize=4, color="black",
+                    label="share of runs, 95% interval")  # fmt: skip
+    else:
+        # Runs spread evenly across their column (no random jitter: the figure is a function of the data).
+        column = {v: i for i, v in enumerate(values.tolist())}
+        where = x.map(column).to_numpy(dtype=float)
+        order = pd.Series(where).groupby(where).cumcount().to_numpy()
+        count = pd.Series(where).map(pd.Series(where).value_counts()).to_numpy()
+        spread = np.where(count > 1, (order / np.maximum(count - 1, 1) - 0.5) * 0.5, 0.0)
+        ax.scatter(where + spread, y.to_numpy(dtype=float), s=6, alpha=0.35, color="C0", label="runs")
+        ax.plot(positions, mid, linestyle="none", marker="_", ms=18, mew=2, color="black", label="mean")
+    ax.set_xticks(positions)
+    slanted = len(values) > 3  # long strategy names would overlap
+    ax.set_xticklabels([_factor_value(v) for v in values], rotation=30 if slanted else 0,
+                       ha="right" if slanted else "center")  # fmt: skip
+    ax.set_xlim(-0.5, len(values) - 0.5)
 
 
 def binned_means(x: pd.Series, y: pd.Series, binary: bool = False, bins: int = 10):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -103,15 +105,44 @@ def table_schemas(experiment) -> dict[str, pa.Schema]:
     ``key`` and ``date`` strings; ``point``, ``replication``, ``seed`` and ``turn`` int64; each factor the type
     of its scenario field (:attr:`Experiment.factor_types`: float64, int64, string or bool);
     every metric float64; ``error`` and ``traceback`` strings."""
-    ident = [("key", pa.string()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.int64())]
     record = experiment.config.record
+    return _schemas(experiment.factor_types, record.final, record.series)
+
+
+IDENT_COLUMNS = ("key", "point", "replication", "seed")
+
+
+def _schemas(factor_types: dict[str, str], final: list[str], series: list[str]) -> dict[str, pa.Schema]:
+    ident = [("key", pa.string()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.int64())]
     return {
-        "results": pa.schema([*ident, *((k, ARROW_TYPES[t]) for k, t in experiment.factor_types.items()),
-                              *((m, pa.float64()) for m in record.final)]),
+        "results": pa.schema([*ident, *((k, ARROW_TYPES[t]) for k, t in factor_types.items()),
+                              *((m, pa.float64()) for m in final)]),
         "series": pa.schema([*ident, ("turn", pa.int64()), ("date", pa.string()),
-                             *((m, pa.float64()) for m in record.series)]),
+                             *((m, pa.float64()) for m in series)]),
         "failures": pa.schema([*ident, ("error", pa.string()), ("traceback", pa.string())]),
     }  # fmt: skip
+
+
+def manifest_schemas(manifest: dict) -> dict[str, pa.Schema]:
+    """The schema of each table (as :func:`table_schemas`) of the experiment a manifest records:
+    factor types from ``design.factor_types``, or for folders written before it was recorded,
+    from the JSON types of the design's points."""
+    design, record = manifest["design"], manifest["experiment"]["record"]
+    types = design.get("factor_types") or {f: _json_factor_type([p[f] for p in design["points"]])
+                                           for f in design["factors"]}  # fmt: skip
+    return _schemas(types, record["final"], record["series"])
+
+
+def _json_factor_type(values: list) -> str:
+    kinds = {_type_of(v) for v in values}
+    return "float" if kinds == {"int", "float"} else kinds.pop() if len(kinds) == 1 else "str"
+
+
+def _type_of(value) -> str | None:
+    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):  # bool first: True is an int
+        if isinstance(value, kind):
+            return name
+    return None
 
 
 class ResultStore:
@@ -189,10 +220,12 @@ class ResultStore:
         """Resume without a readable manifest only if every stored run is one of ``experiment``'s
         (a run's key is a hash of the experiment's): then the manifest is simply rewritten."""
         known = {r.key for r in experiment.runs()}
-        stored = set().union(*(_part_keys(p) for t in TABLES for p in self._parts(t)))
+        stored = set().union(*(_part_keys(p, self.schemas[t]) for t in TABLES for p in self._parts(t)))
         if not stored <= known:
-            raise FaultError(f"{problem}, and {len(stored - known)} stored runs are not runs of "
-                             f"{experiment.config.name!r}; restore manifest.json or choose another --out")  # fmt: skip
+            n = len(stored - known)
+            runs = "1 stored run is not a run" if n == 1 else f"{n} stored runs are not runs"
+            raise FaultError(f"{problem}, and {runs} of {experiment.config.name!r}; restore manifest.json or "
+                             "choose another --out")  # fmt: skip
 
     def close(self) -> None:
         """Release the folder's lock (buffered rows are not written: :meth:`flush` first)."""
@@ -212,10 +245,15 @@ class ResultStore:
 
     def done_keys(self) -> set[str]:
         """Keys of the runs already stored as successful (with their series, if recorded: a run
-        whose series part was lost, e.g. moved away as damaged, counts as not done)."""
-        keys: set[str] = set().union(*(_part_keys(p) for p in self._parts("results")))
+        whose series part was lost, e.g. moved away as damaged, counts as not done).
+
+        Raises:
+            FaultError: a part cannot be read, or does not have the columns and types of the
+                experiment's table (:func:`table_schemas`): a run it holds would count as done
+                with wrong or missing values."""
+        keys: set[str] = set().union(*(_part_keys(p, self.schemas["results"]) for p in self._parts("results")))
         if self._series and keys:
-            keys &= set().union(*(_part_keys(p) for p in self._parts("series")))
+            keys &= set().union(*(_part_keys(p, self.schemas["series"]) for p in self._parts("series")))
         return keys
 
     def add(self, table: str, rows: list[dict]) -> None:
@@ -248,26 +286,83 @@ class ResultStore:
             self.buffers[t] = []
 
 
-def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
-    """One Parquet part; a damaged one is a :class:`FaultError` saying how to recover."""
+def _read_part(part: Path, columns: list[str] | None = None, schema: pa.Schema | None = None) -> pa.Table:
+    """One Parquet part (its ``columns``, all by default). A damaged one, or one whose columns
+    and types are not ``schema``'s (when given), is a :class:`FaultError` saying how to recover."""
     try:
-        return pq.read_table(part, columns=columns)
+        with pq.ParquetFile(part) as file:
+            problem = _schema_problem(file.schema_arrow, schema) if schema is not None else None
+            if problem is None:
+                table = file.read(columns=columns)
+                problem = _null_problem(table, schema) if schema is not None else None
     except (pa.ArrowException, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FaultError(f"results: {str(part)!r} cannot be read ({reason})",
-                         f"move it out of {str(part.parent.parent)!r}, then run the sweep again with --resume "
-                         "to redo its runs") from None  # fmt: skip
+        raise _part_fault(part, f"cannot be read ({reason})") from None
+    if problem is not None:
+        raise _part_fault(part, f"does not have the columns of the experiment's {part.parent.name} ({problem})")
+    return table
 
 
-def _part_keys(part: Path) -> set[str]:
-    return set(_read_part(part, ["key"]).column("key").to_pylist())
+def _part_fault(part: Path, problem: str) -> FaultError:
+    return FaultError(f"results: {str(part)!r} {problem}",
+                      f"move it out of {str(part.parent.parent)!r}, then run the sweep again with --resume "
+                      "to redo its runs")  # fmt: skip
 
 
-def _read_table(folder: Path, table: str) -> pd.DataFrame:
+def _schema_problem(found: pa.Schema, expected: pa.Schema) -> str | None:
+    """What differs between a part's schema and the expected one (``None`` if nothing): a
+    column missing, of another type, or unknown. The order of the columns does not matter."""
+    have = {f.name: f.type for f in found}
+    for field in expected:
+        if field.name not in have:
+            return f"no column {field.name!r}"
+        kind = have[field.name]
+        if kind != field.type and not (pa.types.is_large_string(kind) and field.type == pa.string()):
+            return f"column {field.name!r} is {kind}, expected {field.type}"
+    extra = [name for name in have if expected.get_field_index(name) < 0]
+    if extra:
+        return f"column {extra[0]!r} is not one of the experiment's"
+    if len(have) != len(found):
+        return "a column appears twice"
+    return None
+
+
+def _null_problem(table: pa.Table, schema: pa.Schema) -> str | None:
+    """The identity of every row must be there (metrics may be NaN: a run can compute one)."""
+    for name in (*IDENT_COLUMNS, "turn"):
+        if name in table.column_names and schema.get_field_index(name) >= 0 and table.column(name).null_count:
+            return f"column {name!r} has {table.column(name).null_count} missing values"
+    return None
+
+
+def _part_keys(part: Path, schema: pa.Schema | None = None) -> set[str]:
+    return set(_read_part(part, ["key"], schema).column("key").to_pylist())
+
+
+def _read_table(folder: Path, table: str, manifest: dict) -> pd.DataFrame:
+    """Every part of ``table``, each checked against the manifest: the table's schema
+    (:func:`manifest_schemas`), and for a run of the manifest, its point, replication and seed."""
     parts = sorted((Path(folder) / table).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([_read_part(p).to_pandas() for p in parts], ignore_index=True)
+    schema = manifest_schemas(manifest)[table]
+    frames = [_read_part(part, schema=schema).to_pandas() for part in parts]
+    df = pd.concat(frames, ignore_index=True)
+    ident = ["point", "replication", "seed"]
+    # Runs of the manifest only (others, of an earlier run of the experiment, are left to the callers).
+    stored = df[["key", *ident]].drop_duplicates().reset_index()  # (a series has one row per turn of a run)
+    said = stored.merge(pd.DataFrame(manifest["runs"]), on="key", suffixes=("", "_said"))
+    wrong = said[ident].to_numpy() != said[[f"{c}_said" for c in ident]].to_numpy()
+    if wrong.any():
+        row = said[wrong.any(axis=1)].sort_values("index").iloc[0]
+        part = parts[int(np.searchsorted(np.cumsum([len(f) for f in frames]), row["index"], side="right"))]
+        stored_as = ", ".join(f"{c} {row[c]}" for c in ident)
+        manifest_says = ", ".join(f"{c} {row[f'{c}_said']}" for c in ident)
+        raise _part_fault(part, f"stores run {row['key']!r} as {stored_as}; the manifest says {manifest_says}")
+    return df
+
+
+MANIFEST_FIX = "run the sweep again with --resume to rewrite it (its stored runs are kept)"
 
 
 def load_manifest(folder: str | os.PathLike) -> dict:
@@ -275,8 +370,11 @@ def load_manifest(folder: str | os.PathLike) -> dict:
 
     Raises:
         ConfigError: ``folder`` has no ``manifest.json``.
-        FaultError: it is damaged: not JSON, or not the shape the program writes, or naming
-            metrics that do not exist (file names are made from them).
+        FaultError: it is damaged: not JSON, not the shape the program writes, naming metrics
+            that do not exist (file names are made from them), or not consistent: the design's
+            factors not the experiment's, its points not as many as the experiment's design
+            implies or their values not of the factors' types, runs not one per point and
+            replication (see :func:`_manifest_problem`).
     """
     path = Path(folder) / "manifest.json"
     if not path.is_file():
@@ -287,8 +385,7 @@ def load_manifest(folder: str | os.PathLike) -> dict:
     except ValueError as exc:  # not UTF-8, not JSON
         problem = f"not valid JSON: {str(exc).splitlines()[0]}"
     if problem:
-        fix = "run the sweep again with --resume to rewrite it (its stored runs are kept)"
-        raise FaultError(f"results: {str(path)!r} is damaged ({problem})", fix) from None
+        raise FaultError(f"results: {str(path)!r} is damaged ({problem})", MANIFEST_FIX) from None
     return manifest
 
 
@@ -308,19 +405,108 @@ def _manifest_problem(m) -> str | None:
             return "runs: columns of different lengths"
         known = {*METRIC_COLUMNS, *(m for ms in TEST_MODELS.values() for m in ms)}
         for where, names in (("final", final), ("series", series)):
+            if not isinstance(names, list):
+                return f"experiment.record.{where}: not a list of metrics"
             unknown = [n for n in names if n not in known]
             if unknown:
                 return f"experiment.record.{where} names {unknown[0]!r}, not a metric"
-    except (KeyError, TypeError, IndexError) as exc:
+            if len(set(names)) != len(names):
+                return f"experiment.record.{where} names a metric twice"
+        return _design_problem(exp, design) or _runs_problem(exp, design, runs)
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+def _design_problem(exp: dict, design: dict) -> str | None:
+    """Whether the design (factors, their types, points) is the one the experiment implies."""
+    names, points = list(exp["factors"]), design["points"]
+    if design["factors"] != names:
+        return f"design.factors {design['factors']} are not experiment.factors {names}"
+    if design.get("kind", exp["design"]["kind"]) != exp["design"]["kind"]:
+        return f"design.kind {design['kind']!r} is not experiment.design.kind {exp['design']['kind']!r}"
+    implied = _implied_points(exp)
+    if isinstance(implied, str):
+        return implied
+    if len(points) != implied:
+        return f"design.points: {_count(len(points), 'point')}, the experiment's design has {implied:,}"
+    types = design.get("factor_types")
+    if types is not None:
+        if not isinstance(types, dict) or list(types) != names:
+            return f"design.factor_types: not one type per factor of {names}"
+        bad = [f for f, t in types.items() if t not in ARROW_TYPES]
+        if bad:
+            return f"design.factor_types: {bad[0]!r} has the unknown type {types[bad[0]]!r}"
+    for i, point in enumerate(points):
+        if list(point) != names:
+            return f"design.points[{i}]: factors {list(point)}, expected {names}"
+        for f, value in point.items():
+            kind = _type_of(value)
+            want = types[f] if types is not None else kind
+            if kind is None or not (kind == want or (want == "float" and kind == "int")):
+                return f"design.points[{i}]: {f} = {value!r}, expected a value of type {want}"
+    return None
+
+
+def _implied_points(exp: dict) -> int | str:
+    """Number of design points the experiment's design has (as ``experiment.design_size``, from
+    the manifest's JSON), or what makes the design unreadable."""
+    design, factors = exp["design"], exp["factors"]
+    kind, k, n = design["kind"], len(factors), design.get("samples")
+    if kind == "full_factorial":
+        lengths = [f.get("values") for f in factors.values()]
+        if not all(isinstance(v, list) and v for v in lengths):
+            return "experiment.factors: a full factorial factor without a list of values"
+        return math.prod(map(len, lengths))
+    if kind not in ("latin_hypercube", "sobol", "morris"):
+        return f"experiment.design.kind {kind!r} is not a design"
+    ranges = [f.get("range") for f in factors.values()]
+    if not all(isinstance(r, list) and len(r) == 2 and all(_type_of(v) in ("int", "float") for v in r) for r in ranges):
+        return f"experiment.factors: a {kind} factor without a range [low, high]"
+    if _type_of(n) != "int" or n < 1:
+        return f"experiment.design.samples: {n!r} is not a number of samples"
+    if kind == "latin_hypercube":
+        return n
+    if kind == "sobol":
+        return n * (2 * k + 2 if design["second_order"] else k + 2)
+    return n * (k + 1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _runs_problem(exp: dict, design: dict, runs: dict) -> str | None:
+    """Whether the runs are one per design point and replication, each with a key of its own."""
+    replications, n_points = exp["replications"], len(design["points"])
+    if _type_of(replications) != "int" or replications < 1:
+        return f"experiment.replications: {replications!r} is not a number of replications"
+    if len(runs["key"]) != n_points * replications:
+        return (f"runs: {_count(len(runs['key']), 'run')}, the design has {_count(n_points, 'point')} x "
+                f"{_count(replications, 'replication')}")  # fmt: skip
+    if len(set(runs["key"])) != len(runs["key"]):
+        return "runs: a key appears twice"
+    for column, end in (("point", n_points), ("replication", replications), ("seed", 2**63)):
+        values = runs[column]
+        if not all(type(v) is int for v in values):  # (not bool, not 1.5)
+            return f"runs.{column}: not whole numbers"
+        if values and not (min(values) >= 0 and max(values) < end):
+            return f"runs.{column}: values outside 0..{end - 1}"
     return None
 
 
 def load_results(folder: str | os.PathLike) -> pd.DataFrame:
     """One row per successful run (key, point, replication, seed, factors, final metrics), in
-    design order: the same frame whatever the number of workers or the order runs finished."""
+    design order: the same frame whatever the number of workers or the order runs finished.
+
+    Raises:
+        ConfigError: ``folder`` has no manifest.
+        FaultError: the manifest is damaged (:func:`load_manifest`), or a part cannot be read,
+            does not have the table's columns and types (:func:`manifest_schemas`), or stores a
+            run of the manifest under another point, replication or seed. The message names the
+            file and what to do.
+    """
     manifest = load_manifest(folder)
-    df = _read_table(Path(folder), "results")
+    df = _read_table(Path(folder), "results", manifest)
     if df.empty:
         return df
     df = df[df["key"].isin(manifest["runs"]["key"])]  # runs of the experiment as last run (see --resume)
@@ -328,9 +514,10 @@ def load_results(folder: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_series(folder: str | os.PathLike) -> pd.DataFrame:
-    """One row per run and turn of the recorded series metrics, in design order."""
+    """One row per run and turn of the recorded series metrics, in design order (errors as
+    :func:`load_results`)."""
     manifest = load_manifest(folder)
-    df = _read_table(Path(folder), "series")
+    df = _read_table(Path(folder), "series", manifest)
     if df.empty:
         return df
     df = df[df["key"].isin(manifest["runs"]["key"])]  # runs of the experiment as last run (see --resume)
@@ -338,11 +525,12 @@ def load_series(folder: str | os.PathLike) -> pd.DataFrame:
 
 
 def load_failures(folder: str | os.PathLike) -> pd.DataFrame:
-    """Runs that raised and have not succeeded since (error and traceback of the last attempt)."""
-    load_manifest(folder)
-    df = _read_table(Path(folder), "failures")
+    """Runs that raised and have not succeeded since (error and traceback of the last attempt;
+    errors as :func:`load_results`)."""
+    manifest = load_manifest(folder)
+    df = _read_table(Path(folder), "failures", manifest)
     if df.empty:
         return df
-    done = set(_read_table(Path(folder), "results").get("key", pd.Series(dtype=str)))
+    done = set(_read_table(Path(folder), "results", manifest).get("key", pd.Series(dtype=str)))
     df = df[~df["key"].isin(done)].drop_duplicates("key", keep="last")
     return df.sort_values(["point", "replication"]).reset_index(drop=True)

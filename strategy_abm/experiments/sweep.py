@@ -214,7 +214,8 @@ def run_sweep(
             store.flush()
         stored = report.skipped + store.rows_written["results"]
         then = f"{exc.fix}, then run" if exc.fix else "run"
-        raise FaultError(f"{exc}; {stored} runs are stored in {store.folder}/; {then} again with --resume") from None
+        runs = "1 run is" if stored == 1 else f"{stored} runs are"
+        raise FaultError(f"{exc}; {runs} stored in {store.folder}/; {then} again with --resume") from None
     finally:
         bar.close()
         store.close()
