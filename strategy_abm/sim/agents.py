@@ -4,9 +4,9 @@ An agent holds no state of its own beyond Mesa's (``model``, ``unique_id``, ``po
 attribute is read from and written to its actor's state (:mod:`strategy_abm.engine.state`), so the
 DataCollector's reporters, the outputs, strategies and tests read ``agent.budget_available`` or
 ``agent.creditors`` as before. ``propose``/``respond`` ask the actor's configured strategy; the
-shell's deciders call them, so a test may wrap them on an agent. In the shell a strategy is asked
-as before Mesa was a shell: ``propose(actor, model)``, the actor being its state, whose ``model``
-is the Mesa model (``actor.model.rng`` and ``world.random`` are Mesa's, as before).
+shell's deciders call them, so a test may wrap them on an agent. A strategy is asked with the actor's
+state and the game as ``world`` (as a bare ``Game`` asks it); the state's ``model`` is the Mesa
+model, so a strategy that reads ``actor.model`` (its ``rng``, ``seed``) still finds it.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class PowerAgent(_View, mesa.Agent):
 
     def propose(self) -> list[Offer]:
         """Ask the strategy for this turn's offers."""
-        return list(self.state.strategy.propose(self.state, self.model))
+        return list(self.state.strategy.propose(self.state, self.model.game))
 
 
 class HostAgent(_View, mesa.Agent):
@@ -91,4 +91,4 @@ class HostAgent(_View, mesa.Agent):
 
     def respond(self, offers: list[Offer]) -> list[Offer]:
         """Ask the strategy which offers to accept."""
-        return list(self.state.strategy.respond(self.state, offers, self.model)) if offers else []
+        return list(self.state.strategy.respond(self.state, offers, self.model.game)) if offers else []
