@@ -1,8 +1,12 @@
-"""The nine actors as Mesa agents: four powers that make offers, five hosts that answer them.
+"""The nine actors as Mesa agents: views of the actors' state that the engine's ``Game`` owns.
 
-Agents hold an actor's state and ask their strategy what to do; the rules they apply come from
-:mod:`strategy_abm.engine.rules`. State variables carry the names of the scenario config so that events
-(``hosts.kgz.governance``) and outputs use one vocabulary.
+An agent holds no state of its own beyond Mesa's (``model``, ``unique_id``, ``pos``): every other
+attribute is read from and written to its actor's state (:mod:`strategy_abm.engine.state`), so the
+DataCollector's reporters, the outputs, strategies and tests read ``agent.budget_available`` or
+``agent.creditors`` as before. ``propose``/``respond`` ask the actor's configured strategy; the
+shell's deciders call them, so a test may wrap them on an agent. A strategy is asked with the actor's
+state and the game as ``world`` (as a bare ``Game`` asks it); the state's ``model`` is the Mesa
+model, so a strategy that reads ``actor.model`` (its ``rng``, ``seed``) still finds it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,8 @@ import weakref
 
 import mesa
 
-from ..engine import rules
-from ..engine.projects import Ledger, Offer
-from ..scenario.config import HostConfig, MoveType, PowerConfig
-from ..scenario.ids import POWER_BLOC, POWER_PARTNER, POWERS
+from ..engine.projects import Offer
+from ..engine.state import HostState, PowerState
 
 
 class _AgentIds(weakref.WeakKeyDictionary):
@@ -37,292 +39,56 @@ class _AgentIds(weakref.WeakKeyDictionary):
 AGENT_IDS = _AgentIds()
 
 
-class _OwnDraws:
-    """An actor draws from its own stream: ``rng`` is its generator, positioned at the current
-    turn's region of stream ``(2, actor_index)`` on its first use in the turn (engine/streams.py),
-    not the model's generator that Mesa's ``Agent.rng`` returns. A strategy that draws only from
-    ``actor.rng`` draws the same numbers in a turn whatever the other actors do and whatever it
-    drew in earlier turns."""
+class _View:
+    """Attribute access delegated to the actor's state (``self.state``), except Mesa's own
+    attributes and what the view's class defines (an instance may override ``propose``)."""
 
-    def _init_draws(self, model, actor_id: str) -> None:
-        self.actor_index = model.actor_order.index(actor_id)
-        self._rng_turn = -1
-        self._rng = None
+    _LOCAL = frozenset({"model", "unique_id", "pos", "state", "cell", "propose", "respond"})
+
+    def __getattr__(self, name: str):
+        try:
+            state = self.__dict__["state"]
+        except KeyError:  # (while unpickling, before the state is back)
+            raise AttributeError(name) from None
+        return getattr(state, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in self._LOCAL:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.state, name, value)
 
     @property
     def rng(self):
-        turn = self.model.turn
-        if turn != self._rng_turn:
-            self._rng, self._rng_turn = self.model.streams.strategy(self.actor_index, turn), turn
-        return self._rng
+        """The actor's own random stream for the turn (``engine/state.py``), not the model's."""
+        return self.state.rng
 
 
-class PowerAgent(_OwnDraws, mesa.Agent):
-    """A great power: budget, toolkit, objectives; its strategy chooses offers each turn.
-
-    Attributes:
-        actor_id: ``china``, ``us``, ``g7`` or ``russia``.
-        budget_available: public money (USD bn) it may commit this turn.
-        ledger: cumulative public spending (total, by domain, by move); ``spent_turn`` this turn's.
-        payoff: this turn's payoff; ``payoff_total`` the running sum.
-    """
+class PowerAgent(_View, mesa.Agent):
+    """A great power (a view of its :class:`~strategy_abm.engine.state.PowerState`)."""
 
     kind = "power"
     _ids = AGENT_IDS  # mesa.Agent.__init__ draws unique_id from it (see _AgentIds)
 
-    def __init__(self, model, actor_id: str, cfg: PowerConfig, strategy):
+    def __init__(self, model, state: PowerState):
+        object.__setattr__(self, "state", state)
         super().__init__(model)
-        self.actor_id = actor_id
-        self._init_draws(model, actor_id)
-        self.cfg = cfg
-        self.bloc = POWER_BLOC[actor_id]
-        self.partner = POWER_PARTNER[actor_id]
-        self.strategy = strategy
-        self.toolkit = dict(cfg.toolkit)
-        self.budget_usd_bn_per_year = cfg.budget_usd_bn_per_year
-        self.budget_available = 0.0
-        self.budget_granted = 0.0  # cumulative allowance: spending never exceeds it
-        self.ledger = Ledger()
-        self.spent_turn = 0.0
-        self.payoff = 0.0
-        self.payoff_total = 0.0
-        self.components: dict[str, float] = {}
-        self.offers_made = 0
-        self.offers_accepted = 0
-        # Acceptance memory per host and move: strategies may learn where offers are welcome.
-        self.acceptance: dict[tuple[str, str], list[int]] = {}
-
-    def refill_budget(self, dt: float, carryover_years: float) -> None:
-        """Add this turn's allowance; unspent money carries over up to ``carryover_years``."""
-        allowance = self.budget_usd_bn_per_year * dt
-        cap = self.budget_usd_bn_per_year * max(carryover_years, dt)
-        new = min(self.budget_available + allowance, cap)
-        self.budget_granted += new - self.budget_available
-        self.budget_available = new
-        self.spent_turn = 0.0
 
     def propose(self) -> list[Offer]:
         """Ask the strategy for this turn's offers."""
-        return list(self.strategy.propose(self, self.model))
-
-    def charge(self, move: MoveType, size: float) -> float:
-        """Pay for an accepted offer; returns the public cost."""
-        cost = size * move.public_cost_share
-        self.budget_available -= cost
-        self.spent_turn += cost
-        self.ledger.total += cost
-        self.ledger.by_domain[move.domain] = self.ledger.by_domain.get(move.domain, 0.0) + cost
-        self.ledger.private_mobilised += size - cost
-        return cost
-
-    def remember(self, host: str, move: str, accepted: bool) -> None:
-        seen = self.acceptance.setdefault((host, move), [0, 0])
-        seen[0] += int(accepted)
-        seen[1] += 1
-
-    def acceptance_rate(self, host: str, move: str, prior: float = 1.0) -> float:
-        """Share of past offers of ``move`` to ``host`` that were accepted (prior of one success)."""
-        ok, n = self.acceptance.get((host, move), (0, 0))
-        return (ok + prior) / (n + prior)
+        return list(self.state.strategy.propose(self.state, self.model.game))
 
 
-class HostAgent(_OwnDraws, mesa.Agent):
-    """A Central Asian state: economy, debt by creditor, opinion, digital, energy and minerals.
-
-    Its strategy accepts a subset of the offers made to it, within its absorption capacity
-    and debt ceiling.
-    """
+class HostAgent(_View, mesa.Agent):
+    """A Central Asian state (a view of its :class:`~strategy_abm.engine.state.HostState`)."""
 
     kind = "host"
     _ids = AGENT_IDS
 
-    def __init__(self, model, actor_id: str, cfg: HostConfig, strategy):
+    def __init__(self, model, state: HostState):
+        object.__setattr__(self, "state", state)
         super().__init__(model)
-        self.actor_id = actor_id
-        self._init_draws(model, actor_id)
-        self.cfg = cfg
-        self.strategy = strategy
-        self.gdp_usd_bn = cfg.gdp_usd_bn
-        self.growth_rate = cfg.growth_rate
-        self.revenue_share_gdp = cfg.revenue_share_gdp
-        self.population_m = cfg.population_m
-        self.labour_entrants_k = cfg.labour_entrants_k
-        debt = cfg.public_external_debt_usd_bn
-        self.creditors = {
-            k: {"debt": debt * c.share, "rate": c.rate, "maturity_years": c.maturity_years,
-                "refinanced": c.refinanced}
-            for k, c in cfg.creditors.items()
-        }  # fmt: skip
-        self.governance = cfg.governance
-        self.opinion = dict(cfg.opinion)
-        self.opinion_anchor = dict(cfg.opinion)
-        self.trade_shares = dict(cfg.trade_shares)
-        self.telecom_vendor_shares = dict(cfg.telecom_vendor_shares)
-        self.satellite_coverage = cfg.satellite_coverage
-        self.cloud_shares = dict(cfg.cloud_shares)
-        self.logistics_platform_shares = dict(cfg.logistics_platform_shares)
-        self.energy_export_shares = dict(cfg.energy_export_shares)
-        self.energy_exports_usd_bn = cfg.energy_exports_usd_bn
-        self.renewables_share = cfg.renewables_share
-        self.green_tech_origin = dict(cfg.green_tech_origin)
-        self.minerals = {
-            m: {"output_t": v.output_t, "offtake": dict(v.offtake),
-                "local_processing": v.local_processing, "developable": v.developable}
-            for m, v in cfg.minerals.items()
-        }  # fmt: skip
-        self.environment_damage = cfg.environment_damage
-        self.absorption_pct_gdp = cfg.absorption_pct_gdp
-        self.debt_ceiling_pct_gdp = cfg.debt_ceiling_pct_gdp
-        self.influence = dict.fromkeys(POWERS, 0.0)
-        self.jobs_created_k = 0.0  # cumulative
-        self.jobs_turn_k = 0.0
-        self.distress = False
-        self.distress_turns = 0
-        self.growth_realised = cfg.growth_rate  # annualised GDP growth of the last turn, projects included
-        self.gdp_turn_start = cfg.gdp_usd_bn
-        self.payoff = 0.0
-        self.payoff_total = 0.0
-        self.absorption_room = 0.0
-
-    # ------------------------------------------------------------------ derived state
-
-    @property
-    def debt_total(self) -> float:
-        """Public external debt, USD bn."""
-        return sum(c["debt"] for c in self.creditors.values())
-
-    @property
-    def debt_to_gdp(self) -> float:
-        return self.debt_total / self.gdp_usd_bn
-
-    @property
-    def china_debt_share(self) -> float:
-        total = self.debt_total
-        return self.creditors["china"]["debt"] / total if total > 0 else 0.0
-
-    @property
-    def debt_service_ratio(self) -> float:
-        """Annual debt service / government revenue."""
-        return rules.debt_service(self.creditors) / (self.revenue_share_gdp * self.gdp_usd_bn)
-
-    def influence_shares(self) -> dict[str, float]:
-        return rules.normalise(self.influence)
-
-    def diversification(self, route_shares: dict[str, float]) -> float:
-        """Mean of normalised 1-HHI over trade partners, creditors, telecom vendors and routes."""
-        return (
-            rules.diversification(self.trade_shares.values())
-            + rules.diversification(c["debt"] for c in self.creditors.values())
-            + rules.diversification(self.telecom_vendor_shares.values())
-            + rules.diversification(route_shares.values())
-        ) / 4.0
-
-    def absorption_per_year(self) -> float:
-        """Project money (USD bn) the state can take on in a year."""
-        return self.absorption_pct_gdp / 100.0 * self.gdp_usd_bn
-
-    def room_next_turn(self, dt: float) -> float:
-        """Absorption room the state will have when it answers this turn's offers (``rules.absorption_refill``)."""
-        return rules.absorption_refill(self.absorption_room, self.absorption_per_year(), dt)
-
-    def refill_absorption(self, dt: float) -> None:
-        """Refill the absorption pool at the start of the state's response step."""
-        self.absorption_room = self.room_next_turn(dt)
-
-    def debt_room(self) -> float:
-        """New debt (USD bn) the state can take before its hard ceiling."""
-        return max(0.0, self.debt_ceiling_pct_gdp / 100.0 * self.gdp_usd_bn - self.debt_total)
-
-    # ------------------------------------------------------------------ rules applied to state
 
     def respond(self, offers: list[Offer]) -> list[Offer]:
         """Ask the strategy which offers to accept."""
-        return list(self.strategy.respond(self, offers, self.model)) if offers else []
-
-    def borrow(self, creditor: str, amount: float, rate: float, maturity: float) -> None:
-        """Add a loan to the creditor's stock, blending its rate and maturity."""
-        c = self.creditors[creditor]
-        c["rate"] = rules.blend_rate(c["debt"], c["rate"], amount, rate)
-        c["maturity_years"] = rules.blend_rate(c["debt"], c["maturity_years"], amount, maturity)
-        c["debt"] += amount
-
-    def complete(self, offer: Offer, move: MoveType, efficiency: float, region) -> None:
-        """Apply a completed project's effects to this host (and its corridor effects to the region)."""
-        e = move.effects
-        power = offer.power
-        bloc, partner = POWER_BLOC[power], POWER_PARTNER[power]
-        x = rules.intensity(offer.size_usd_bn, self.gdp_usd_bn) * efficiency
-        size = offer.size_usd_bn * efficiency
-        self.influence[power] += e.influence * x
-        self.gdp_usd_bn = rules.bounded_gdp(self.gdp_usd_bn * (1.0 + e.gdp_level_pct * x / 100.0))
-        jobs = e.jobs_k_per_bn * size
-        self.jobs_created_k += jobs
-        self.jobs_turn_k += jobs
-        self.governance = min(100.0, max(0.0, self.governance + e.governance * x))
-        env = e.environment * x * (1.0 - move.standards)
-        self.environment_damage = min(100.0, max(0.0, self.environment_damage + env))
-        rp = region.rules
-        opinion_gain = (
-            e.opinion * x
-            - rp.environment_opinion * max(env, 0.0)
-            + rp.jobs_opinion * jobs / max(self.labour_entrants_k, 1.0)
-        )
-        self.opinion[power] = rules.clip_opinion(self.opinion[power] + opinion_gain)
-        if e.telecom_shift:
-            self.telecom_vendor_shares = rules.shift_toward(self.telecom_vendor_shares, bloc, e.telecom_shift * x)
-        if e.satellite_coverage:
-            self.satellite_coverage = min(1.0, self.satellite_coverage + e.satellite_coverage * x)
-        if e.cloud_shift:
-            self.cloud_shares = rules.shift_toward(self.cloud_shares, bloc, e.cloud_shift * x)
-        if e.logistics_shift:
-            self.logistics_platform_shares = rules.shift_toward(
-                self.logistics_platform_shares, bloc, e.logistics_shift * x
-            )
-        if e.energy_export_shift:
-            self.energy_export_shares = rules.shift_toward(
-                self.energy_export_shares, partner, e.energy_export_shift * x
-            )
-        if e.renewables:
-            self.renewables_share = min(1.0, self.renewables_share + e.renewables * x)
-        if e.green_tech_shift:
-            self.green_tech_origin = rules.shift_toward(self.green_tech_origin, bloc, e.green_tech_shift * x)
-        if e.mineral_output_t_per_bn or e.mineral_offtake_shift or e.local_processing:
-            world_output = {m: v["world_output_t"] for m, v in region.world_minerals.items()}
-            self._develop_minerals(power, e, size, x, world_output)
-        if e.debt_relief:
-            relief = min(self.creditors[power]["debt"], e.debt_relief * offer.size_usd_bn)
-            self.creditors[power]["debt"] -= relief
-        region.apply_route_effects(e, size)
-
-    def _develop_minerals(self, power: str, e, size: float, x: float, world_output: dict[str, float]) -> None:
-        """A venture develops one deposit (``rules.best_deposit``), e.g. Kazakhstan's tungsten, so
-        that the Cove calibration (12,000 t for USD 1.1 bn) holds whole."""
-        m = rules.best_deposit(self.minerals, e.mineral_output_t_per_bn, world_output)
-        if m is not None:
-            mineral = self.minerals[m]
-            added = e.mineral_output_t_per_bn[m] * size
-            old = mineral["output_t"]
-            new = old + added
-            # New output is the offerer's offtake; the old output's offtake shifts a little.
-            shifted = rules.shift_toward(mineral["offtake"], power, e.mineral_offtake_shift * x)
-            if new > 0.0:  # (an output too small to register adds nothing, and nothing to divide by)
-                mineral["offtake"] = {k: (v * old + (added if k == power else 0.0)) / new
-                                      for k, v in shifted.items()}  # fmt: skip
-            mineral["output_t"] = new
-            mineral["local_processing"] = min(1.0, mineral["local_processing"] + e.local_processing * x)
-        else:
-            for mineral in self.minerals.values():
-                if mineral["output_t"] > 0:
-                    mineral["offtake"] = rules.shift_toward(mineral["offtake"], power, e.mineral_offtake_shift * x)
-
-    def fail(self, offer: Offer, failure_opinion: float) -> None:
-        """A failed project: its debt stays, opinion of the offerer drops."""
-        self.opinion[offer.power] = rules.clip_opinion(self.opinion[offer.power] - failure_opinion)
-
-    def economy_step(self, dt: float, penalty: float) -> None:
-        """GDP grows; non-rolled-over debt amortises."""
-        growth = self.growth_rate - (penalty if self.distress else 0.0)
-        # Annual rate compounded per turn; growth >= -0.8 (schema bounds), so 1 + growth > 0.
-        self.gdp_usd_bn = rules.bounded_gdp(self.gdp_usd_bn * (1.0 + growth) ** dt)
-        for k, d in rules.amortise(self.creditors, dt, growth).items():
-            self.creditors[k]["debt"] = d
+        return list(self.state.strategy.respond(self.state, offers, self.model.game)) if offers else []

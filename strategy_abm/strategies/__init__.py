@@ -7,6 +7,7 @@ extend (``--plugin FILE_OR_MODULE``, :func:`load_plugin`, or the entry-point gro
 ['bri_2', 'bri_classic', 'greedy', 'parametric', 'random']
 """
 
+from ..engine.turn import register_decider_factory
 from ..scenario.config import register_strategy_check
 from . import generic, hosts, powers  # noqa: F401  (registers the strategies)
 from .base import (
@@ -19,6 +20,7 @@ from .base import (
     check_offers,
     check_responses,
     check_strategy,
+    configured_deciders,
     get_strategy,
     make_strategy,
     strategies_for,
@@ -26,6 +28,7 @@ from .base import (
 from .plugins import PluginError, load_plugin  # and the registry's first read loads the entry points
 
 register_strategy_check(check_strategy)  # every scenario validation checks the actors' strategies
+register_decider_factory(configured_deciders)  # a Game's actors are decided by their configured strategies
 
 __all__ = [
     "REGISTRY",
@@ -38,6 +41,7 @@ __all__ = [
     "check_offers",
     "check_responses",
     "check_strategy",
+    "configured_deciders",
     "get_strategy",
     "load_plugin",
     "make_strategy",

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from ..engine.legality import StrategyError, check_offers, check_responses  # noqa: F401  (their home is the engine)
 from ..engine.projects import Headroom, Offer
 from ..scenario.ids import HOSTS, POWERS
 
@@ -40,10 +41,6 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 REGISTRY_LOADERS: list[Callable[[], object]] = []
 _LOADERS = {"done": False, "running": False}
 _LOADERS_LOCK = threading.RLock()  # the threads of a Dask worker may read the registry at once
-
-
-class StrategyError(RuntimeError):
-    """A strategy returned an illegal decision (a bug in the strategy, never a user error)."""
 
 
 class RegistryError(TypeError):
@@ -286,43 +283,21 @@ def check_strategy(
                 raise _field_error(f"{where}.strategy_params.move_weights.{move}", "is not in this power's toolkit")
 
 
-def check_offers(actor, offers: list[Offer], world) -> None:
-    """Raise StrategyError unless the offers are legal for this power this turn."""
-    most = world.rules.max_offers_per_turn
-    if len(offers) > most:
-        raise StrategyError(f"{actor.actor_id}: {len(offers)} offers, more than rules.max_offers_per_turn = {most}")
-    total = 0.0
-    relief = dict.fromkeys(world.hosts, 0.0)
-    for o in offers:
-        if o.power != actor.actor_id:
-            raise StrategyError(f"{actor.actor_id}: offer made in the name of {o.power}")
-        if o.move not in actor.toolkit:
-            raise StrategyError(f"{actor.actor_id}: {o.move} is not in its toolkit")
-        if o.host not in world.hosts:
-            raise StrategyError(f"{actor.actor_id}: unknown host {o.host}")
-        move = world.moves[o.move]
-        if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
-            raise StrategyError(f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds")
-        if move.effects.debt_relief:
-            relief[o.host] += o.size_usd_bn
-            if relief[o.host] > world.hosts[o.host].creditors[o.power]["debt"] + 1e-9:
-                raise StrategyError(f"{actor.actor_id}: debt relief offered exceeds what {o.host} owes it")
-        total += o.size_usd_bn * move.public_cost_share
-    if total > actor.budget_available + 1e-9:
-        raise StrategyError(f"{actor.actor_id}: offers cost {total:.3f} > budget {actor.budget_available:.3f}")
+def configured_deciders(game) -> dict[str, Callable]:
+    """The deciders of a ``Game`` from its scenario: each actor's configured strategy (a fresh
+    instance, kept on the actor's state as ``strategy``), asked at call time, so that replacing
+    ``state.strategy`` mid-game changes who decides."""
+    out: dict[str, Callable] = {}
+    for states in (game.powers, game.hosts):
+        for aid, state in states.items():
+            state.strategy = make_strategy(state.cfg.strategy, state.cfg.strategy_params)
+            out[aid] = _propose if state.kind == "power" else _respond
+    return out
 
 
-def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) -> None:
-    """Raise StrategyError unless the accepted offers were made and fit the host's limits."""
-    pool = list(offers)
-    room = Headroom(actor.absorption_room, actor.debt_room())
-    for o in accepted:
-        if o not in pool:
-            raise StrategyError(f"{actor.actor_id}: accepted an offer that was not made: {o}")
-        pool.remove(o)
-        room.take(world.moves[o.move], o.size_usd_bn)
-    if room.absorption < -1e-9:
-        used = actor.absorption_room - room.absorption
-        raise StrategyError(f"{actor.actor_id}: accepted USD {used:.3f} bn beyond absorption")
-    if room.debt < -1e-9:
-        raise StrategyError(f"{actor.actor_id}: accepted debt beyond its ceiling")
+def _propose(actor, world) -> list[Offer]:
+    return list(actor.strategy.propose(actor, world))
+
+
+def _respond(actor, offers: list[Offer], world) -> list[Offer]:
+    return list(actor.strategy.respond(actor, offers, world))

@@ -1,0 +1,697 @@
+"""The turn as a contract: ``Game`` holds a game's state and plays it phase by phase.
+
+A turn has two simultaneous decision phases and a resolution::
+
+    game = Game(scenario, seed)
+    while not game.over:
+        for actor in game.waiting():          # phase "offers": the powers
+            obs = game.observe(actor)         # what it may know, read-only
+            moves = game.legal(actor)         # move types, targets, size bounds allowed now
+            game.submit(actor, offers)        # validated; illegal -> StrategyError, state unchanged
+        game.advance()                        # actors that did not submit: their deciders decide
+        ...                                   # phase "responses": the hosts that received offers
+        report = game.advance()               # resolution; a TurnReport
+
+The order of a turn and its arithmetic are those of design.md: events, offers, responses,
+commitment, project progress, economy and debt, trade, influence, metrics and payoffs. The
+engine imports no strategy: whoever builds a ``Game`` gives it ``deciders`` (actor id ->
+callable), or the strategies package's registered factory builds them from the scenario's
+configured strategies (``register_decider_factory``).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..scenario.config import Scenario, format_date, load_scenario, parse_date
+from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
+from . import rules
+from .events import EventEngine
+from .legality import StrategyError, check_offers, check_responses
+from .metrics import compute_metrics
+from .projects import Headroom, Offer, Project, ProjectStatus
+from .state import HostState, PowerState
+from .streams import Streams
+
+OFFERS, RESPONSES, OVER = "offers", "responses", "over"
+
+# A power's decider: (power state, game) -> offers; a host's: (host state, offers made, game) -> accepted.
+Decider = Callable[..., Any]
+# Builds the configured deciders of a game (the strategies package registers one: the engine
+# imports no strategy, as scenario/config.py's strategy check).
+_DECIDER_FACTORIES: list[Callable[[Game], Mapping[str, Decider]]] = []
+
+
+def register_decider_factory(factory: Callable[[Game], Mapping[str, Decider]]) -> None:
+    """Make ``factory(game)`` the source of the deciders of actors a ``Game`` is not given."""
+    _DECIDER_FACTORIES[:] = [factory]
+
+
+@dataclass(frozen=True)
+class OfferOutcome:
+    """One offer of the turn and its fate: ``reason`` says why a refused offer was refused."""
+
+    offer: Offer
+    accepted: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TurnReport:
+    """What each actor did in a turn and what followed.
+
+    Attributes:
+        turn, date: the turn played.
+        decided_by: actor id -> ``"submitted"`` (from outside) or ``"strategy"`` (its decider).
+        offers: every offer made, in the order made, with its outcome and the host's reason for a refusal.
+        followed: the event log's rows of the turn (events, responses, completions, failures,
+            distress), when the game records them (``record=True``), else empty.
+        metrics: the model-level metrics after the turn.
+    """
+
+    turn: int
+    date: str
+    decided_by: Mapping[str, str]
+    offers: tuple[OfferOutcome, ...]
+    followed: tuple[Mapping[str, Any], ...]
+    metrics: Mapping[str, float]
+
+    def refusals(self) -> list[OfferOutcome]:
+        return [o for o in self.offers if not o.accepted]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one actor may know, read-only (mappings are ``MappingProxyType``, lists tuples).
+
+    Attributes:
+        actor, kind, turn, phase, date: who observes, and when.
+        hosts: public state of every host (economy, debt and creditor shares, opinion, influence
+            shares, digital and energy shares, minerals, governance, limits).
+        powers: public facts of every power (toolkit efficiencies, offers made and accepted).
+        routes: every corridor's state; metrics: the model-level metrics of the last turn.
+        own: the actor's private state (a power: budget, toolkit, acceptance memory; a host: its
+            absorption room and debt room).
+        offers: in the response phase, the offers made to this host; otherwise empty. Never
+            another power's pending offers.
+    """
+
+    actor: str
+    kind: str
+    turn: int
+    phase: str
+    date: str
+    hosts: Mapping[str, Mapping[str, Any]]
+    powers: Mapping[str, Mapping[str, Any]]
+    routes: Mapping[str, Mapping[str, float]]
+    metrics: Mapping[str, float]
+    own: Mapping[str, Any]
+    offers: tuple[Offer, ...] = ()
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy: dicts become MappingProxyType, lists and tuples tuples."""
+    if isinstance(value, dict):
+        return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class Game:
+    """One game, built from a scenario and a seed, played through the turn contract.
+
+    Args:
+        scenario: a ``Scenario`` (or a built-in name or path, loaded by the scenario layer).
+        seed: seed of the game's random streams (``engine/streams.py``).
+        record: keep the event log (``False``: same rules and results, lighter bookkeeping).
+        deciders: actor id -> decider for actors not submitted from outside (a power's
+            ``(state, game) -> offers``, a host's ``(state, offers, game) -> accepted``); actors
+            it leaves out get the registered factory's (the configured strategies).
+
+    Attributes:
+        turn: the turn being played once its offers phase has begun, else the turns played.
+        phase: ``"offers"``, ``"responses"`` or ``"over"``.
+        powers, hosts: each actor's state by id (:mod:`.state`).
+        routes, trade, projects, event_log, metrics: as in ``CompetitionModel``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str,
+        seed: int,
+        *,
+        record: bool = True,
+        deciders: Mapping[str, Decider] | None = None,
+    ):
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.scenario = sc
+        self.seed = seed
+        self.record = record
+        self.dt = sc.dt
+        self.turns_per_year = sc.turns_per_year
+        self.start_year = parse_date(sc.start)
+        self.horizon = sc.horizon_turns
+        self.moves = sc.moves
+        self.rules = sc.rules
+        self.turn = 0
+        # Common random numbers: one stream per purpose, so that changing one actor's strategy
+        # leaves the shocks, the hazards of matching projects and the other actors' draws alone.
+        self.streams = Streams(seed)
+        self.actor_order: tuple[str, ...] = (*sc.powers, *sc.hosts)  # an actor's index in its streams' keys
+        self.powers: dict[str, PowerState] = {pid: PowerState(self, pid, cfg) for pid, cfg in sc.powers.items()}
+        self.hosts: dict[str, HostState] = {hid: HostState(self, hid, cfg) for hid, cfg in sc.hosts.items()}
+        self.routes = {
+            rid: {k: getattr(r, k) for k in ("capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days",
+                                             "tariff_usd_per_t", "political_risk", "ca_export_share")}
+            for rid, r in sc.routes.items()
+        }  # fmt: skip
+        self.trade = sc.trade.model_dump(exclude={"sources"})
+        self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
+        self.projects: list[Project] = []
+        self._running: list[Project] = []
+        self._serials: list[int] = []  # by project id: the project's number among its power's (from 0)
+        self.event_log: list[dict] = []
+        self.events = EventEngine(sc.events, self)
+
+        # Turn 0: influence stocks at the equilibrium of today's presence, so that the initial
+        # state is the calibration rather than a transient.
+        for host in self.hosts.values():
+            for p in POWERS:
+                host.influence[p] = self._presence_inflow(host, p) / self.rules.influence_decay
+        self.initial_region_output = {m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in MINERALS}
+        self.metrics: dict[str, float] = {}
+        self._update_metrics()
+
+        self.deciders: dict[str, Decider] = {}
+        if _DECIDER_FACTORIES:
+            self.deciders.update(_DECIDER_FACTORIES[0](self))
+        self.deciders.update(deciders or {})
+        self.phase = OFFERS if self.turn < self.horizon else OVER
+        self._opened = False  # whether the current turn's offers phase has begun (events, budgets)
+        self._pending: dict[str, list[Offer]] = {}  # submissions of the current phase
+        self._by_host: dict[str, list[Offer]] = {}  # offers made this turn, by host
+        self._made: list[Offer] = []  # offers made this turn, in order
+        self._outcomes: list[OfferOutcome] = []
+        self._decided_by: dict[str, str] = {}
+        self._log_start = 0
+
+    # ------------------------------------------------------------------ public helpers
+
+    @property
+    def over(self) -> bool:
+        return self.phase == OVER
+
+    @property
+    def date(self) -> str:
+        """Label of the period just played (turn 0: the period before the start)."""
+        return self.date_of(self.turn)
+
+    def date_of(self, turn: int) -> str:
+        return format_date(self.start_year + (turn - 1) * self.dt, self.turns_per_year)
+
+    def total_gdp(self) -> float:
+        return sum(h.gdp_usd_bn for h in self.hosts.values())
+
+    def total_energy_exports(self) -> float:
+        return sum(h.energy_exports_usd_bn for h in self.hosts.values())
+
+    def route_shares(self) -> dict[str, float]:
+        return rules.normalise({r: v["volume_mt"] for r, v in self.routes.items()})
+
+    def log(self, *, actor: str, target: str = "", domain: str = "", move: str = "",
+            size: float = float("nan"), status: str, text: str) -> None:  # fmt: skip
+        """Append a row to the event log (``events.csv``)."""
+        if not self.record:
+            return
+        self.event_log.append({
+            "turn": self.turn, "date": self.date, "actor": actor, "target": target, "domain": domain,
+            "move": move, "size_usd_bn": size, "status": status, "text": text,
+        })  # fmt: skip
+
+    @property
+    def running_projects(self) -> list[Project]:
+        """Projects still under way, in commitment order."""
+        self._running = [p for p in self._running if p.status is ProjectStatus.RUNNING]
+        return self._running
+
+    def actor(self, actor_id: str) -> PowerState | HostState:
+        """The state of an actor; an unknown id raises KeyError naming it."""
+        if actor_id in self.powers:
+            return self.powers[actor_id]
+        if actor_id in self.hosts:
+            return self.hosts[actor_id]
+        raise KeyError(f"unknown actor {actor_id!r} (known: {', '.join(self.actor_order)})")
+
+    # ------------------------------------------------------------------ the contract
+
+    def waiting(self) -> list[str]:
+        """Actors still to decide in this phase: the powers in the offers phase, the hosts that
+        received offers in the responses phase; none once the game is over."""
+        self._open()
+        if self.phase == OFFERS:
+            return [p for p in POWERS if p not in self._pending]
+        if self.phase == RESPONSES:
+            return [h for h in HOSTS if self._by_host[h] and h not in self._pending]
+        return []
+
+    def observe(self, actor_id: str) -> Observation:
+        """What ``actor_id`` may know now, as a read-only :class:`Observation`."""
+        state = self.actor(actor_id)
+        self._open()
+        own: dict[str, Any]
+        if state.kind == "power":
+            own = {
+                "budget_available": state.budget_available,
+                "budget_usd_bn_per_year": state.budget_usd_bn_per_year,
+                "toolkit": dict(state.toolkit),
+                "acceptance": {f"{h}/{m}": tuple(v) for (h, m), v in state.acceptance.items()},
+                "spent_total": state.ledger.total,
+                "payoff_total": state.payoff_total,
+            }
+        else:
+            own = {
+                "absorption_room": state.absorption_room,
+                "debt_room": state.debt_room(),
+                "payoff_total": state.payoff_total,
+            }
+        offers = tuple(self._by_host.get(actor_id, ())) if self.phase == RESPONSES else ()
+        return Observation(
+            actor=actor_id,
+            kind=state.kind,
+            turn=self.turn,
+            phase=self.phase,
+            date=self.date,
+            hosts=_frozen({h: self._public_host(s) for h, s in self.hosts.items()}),
+            powers=_frozen(
+                {
+                    p: {"toolkit": dict(s.toolkit), "offers_made": s.offers_made, "offers_accepted": s.offers_accepted}
+                    for p, s in self.powers.items()
+                }
+            ),
+            routes=_frozen(self.routes),
+            metrics=_frozen(self.metrics),
+            own=_frozen(own),
+            offers=offers,
+        )
+
+    def _public_host(self, h: HostState) -> dict[str, Any]:
+        total = h.debt_total
+        return {
+            "gdp_usd_bn": h.gdp_usd_bn,
+            "growth_rate": h.growth_rate,
+            "growth_realised": h.growth_realised,
+            "debt_total": total,
+            "debt_to_gdp": h.debt_to_gdp,
+            "debt_service_ratio": h.debt_service_ratio,
+            "creditor_shares": {k: (c["debt"] / total if total > 0 else 0.0) for k, c in h.creditors.items()},
+            "distress": h.distress,
+            "governance": h.governance,
+            "opinion": h.opinion,
+            "influence_shares": h.influence_shares(),
+            "trade_shares": h.trade_shares,
+            "telecom_vendor_shares": h.telecom_vendor_shares,
+            "satellite_coverage": h.satellite_coverage,
+            "cloud_shares": h.cloud_shares,
+            "logistics_platform_shares": h.logistics_platform_shares,
+            "energy_export_shares": h.energy_export_shares,
+            "energy_exports_usd_bn": h.energy_exports_usd_bn,
+            "renewables_share": h.renewables_share,
+            "green_tech_origin": h.green_tech_origin,
+            "minerals": h.minerals,
+            "environment_damage": h.environment_damage,
+            "absorption_per_year": h.absorption_per_year(),
+            # The room it will have when it answers this turn's offers (powers size offers to it).
+            "absorption_room_next": h.room_next_turn(self.dt) if self.phase == OFFERS else h.absorption_room,
+            "debt_room": h.debt_room(),
+        }
+
+    def legal(self, actor_id: str) -> Mapping[str, Any]:
+        """What ``actor_id`` may do now (read-only), enough to build an action mask.
+
+        A power in the offers phase: ``max_offers``, ``budget`` (USD bn of public cost), and
+        ``moves``: each move of its toolkit it can afford -> ``size_min``, ``size_max`` (size
+        bounds, the upper one also limited by the budget), ``public_cost_share`` and ``targets``:
+        each host it may offer the move to -> ``size_max`` (the legal upper bound there; for debt
+        relief, no more than the host owes it) and ``room_max`` (the largest size the host's
+        absorption and debt room would let it accept when it answers: an offer above it is
+        legal but will be refused). A host in the
+        responses phase: ``offers`` made to it, ``absorption_room``, ``debt_room`` and
+        ``acceptable`` (the offers that fit its limits each on its own). Otherwise (not its
+        phase): ``{"phase": ..., "decides": False}``.
+        """
+        state = self.actor(actor_id)
+        self._open()
+        if state.kind == "power" and self.phase == OFFERS and actor_id not in self._pending:
+            budget = state.budget_available
+            moves = {}
+            for m in state.toolkit:
+                move = self.moves[m]
+                lo, hi = move.size_min_usd_bn, move.size_max_usd_bn
+                if move.public_cost_share > 0:
+                    hi = min(hi, budget / move.public_cost_share)
+                targets = {}
+                for hid, host in self.hosts.items():
+                    top = min(hi, host.creditors[actor_id]["debt"]) if move.effects.debt_relief else hi
+                    if top >= lo:
+                        room = Headroom(host.room_next_turn(self.dt), host.debt_room()).cap(move)
+                        targets[hid] = {"size_max": top, "room_max": min(top, room)}
+                if hi >= lo:
+                    moves[m] = {"size_min": lo, "size_max": hi, "public_cost_share": move.public_cost_share,
+                                "targets": targets}  # fmt: skip
+            out = {"phase": OFFERS, "decides": True, "max_offers": self.rules.max_offers_per_turn,
+                   "budget": budget, "moves": moves}  # fmt: skip
+        elif state.kind == "host" and self.phase == RESPONSES and actor_id in self.waiting():
+            made = self._by_host[actor_id]
+            acceptable = [
+                o for o in made if Headroom(state.absorption_room, state.debt_room()).fits(self.moves[o.move],
+                                                                                         o.size_usd_bn, 1e-12)
+            ]  # fmt: skip
+            out = {"phase": RESPONSES, "decides": True, "offers": tuple(made),
+                   "absorption_room": state.absorption_room, "debt_room": state.debt_room(),
+                   "acceptable": tuple(acceptable)}  # fmt: skip
+        else:
+            out = {"phase": self.phase, "decides": False}
+        return _frozen(out)
+
+    def submit(self, actor_id: str, decision) -> None:
+        """Submit ``actor_id``'s decision for this phase: a power's offers, a host's accepted
+        offers (a subset of those made to it). Raises StrategyError naming the problem (not this
+        actor's phase, already submitted, or an illegal decision: over budget, move not in its
+        toolkit, size out of bounds, an offer not made, beyond absorption or the debt ceiling);
+        the game is then unchanged."""
+        state = self.actor(actor_id)
+        if actor_id not in self.waiting():
+            why = "already submitted" if actor_id in self._pending else "does not decide now"
+            raise StrategyError(f"{actor_id}: {why} (phase {self.phase!r}, waiting: {', '.join(self.waiting())})")
+        decision = list(decision)
+        if self.phase == OFFERS:
+            check_offers(state, decision, self)
+        else:
+            check_responses(state, self._by_host[actor_id], decision, self)
+        self._pending[actor_id] = decision
+
+    def advance(self) -> TurnReport | None:
+        """Resolve the phase: actors that did not submit are decided by their deciders. After
+        the offers phase returns None; after the responses phase plays the resolution and
+        returns the turn's :class:`TurnReport`. Raises StrategyError if a decider's decision is
+        illegal, or if an actor neither submitted nor has a decider."""
+        self._open()
+        if self.phase == OFFERS:
+            self._offers()
+            return None
+        if self.phase == RESPONSES:
+            return self._resolve()
+        raise StrategyError(f"the game is over (turn {self.turn} of {self.horizon})")
+
+    def play_turn(self) -> TurnReport:
+        """Both phases with no submissions: every actor's decider decides."""
+        self.advance()
+        return self.advance()
+
+    # ------------------------------------------------------------------ the phases
+
+    def _open(self) -> None:
+        """Begin the turn (once, at the first call of the contract in it): events, then budgets."""
+        if self._opened or self.phase != OFFERS:
+            return
+        self._opened = True
+        self.turn += 1
+        self._log_start = len(self.event_log)
+        self._pending, self._decided_by = {}, {}
+        for host in self.hosts.values():
+            host.gdp_turn_start = host.gdp_usd_bn
+        self.events.step(self.turn)
+        for pid in POWERS:
+            self.powers[pid].refill_budget(self.dt, self.rules.budget_carryover_years)
+
+    def _decider(self, actor_id: str) -> Decider:
+        try:
+            return self.deciders[actor_id]
+        except KeyError:
+            raise StrategyError(f"{actor_id}: no decision submitted and no decider to make one") from None
+
+    def _offers(self) -> None:
+        """Powers move simultaneously: each sees the state before anyone's offers this turn."""
+        by_host: dict[str, list[Offer]] = {h: [] for h in HOSTS}
+        made: dict[str, list[Offer]] = {}
+        for pid in POWERS:
+            power = self.powers[pid]
+            if pid in self._pending:
+                offers = self._pending[pid]
+                self._decided_by[pid] = "submitted"
+            else:
+                offers = list(self._decider(pid)(power, self))
+                check_offers(power, offers, self)
+                self._decided_by[pid] = "strategy"
+            power.offers_made += len(offers)
+            made[pid] = offers
+            for o in offers:
+                by_host[o.host].append(o)
+        self._by_host = by_host
+        self._made = [o for pid in POWERS for o in made[pid]]
+        self._pending = {}
+        self.phase = RESPONSES
+        for hid in HOSTS:  # each host's pool refills before it answers
+            self.hosts[hid].refill_absorption(self.dt)
+
+    def _resolve(self) -> TurnReport:
+        accepted = self._responses()
+        self._commit(accepted)
+        self._progress()
+        self._economy()
+        self._trade()
+        self._influence()
+        self._update_metrics()
+        self._opened = False
+        self._pending = {}
+        self.phase = OVER if self.turn >= self.horizon else OFFERS
+        report = TurnReport(
+            turn=self.turn,
+            date=self.date,
+            decided_by=types.MappingProxyType(dict(self._decided_by)),
+            offers=tuple(self._outcomes),
+            followed=tuple(types.MappingProxyType(r) for r in self.event_log[self._log_start :]),
+            metrics=types.MappingProxyType(dict(self.metrics)),
+        )
+        self._outcomes = []
+        return report
+
+    def _responses(self) -> list[Offer]:
+        accepted_all = []
+        outcomes: dict[Offer, list[OfferOutcome]] = {}
+        for hid in HOSTS:
+            host = self.hosts[hid]
+            made = self._by_host[hid]
+            if hid in self._pending:
+                accepted = self._pending[hid]
+                self._decided_by[hid] = "submitted"
+            elif made:
+                accepted = list(self._decider(hid)(host, made, self))
+                check_responses(host, made, accepted, self)
+                self._decided_by[hid] = "strategy"
+            else:
+                accepted = []
+            room = Headroom(host.absorption_room, host.debt_room())
+            for o in accepted:
+                room.take(self.moves[o.move], o.size_usd_bn)
+            pool = list(accepted)
+            for o in made:
+                ok = o in pool
+                if ok:
+                    pool.remove(o)
+                self.powers[o.power].remember(hid, o.move, ok)
+                reason = "" if ok else self._refusal(host, o, room)
+                outcomes.setdefault(o, []).append(OfferOutcome(o, ok, reason))
+                if not self.record:  # batch runs keep no event log: skip building its sentences
+                    continue
+                move = self.moves[o.move]
+                purpose = f" {move.purpose}" if move.purpose else ""
+                self.log(
+                    actor=o.power,
+                    target=hid,
+                    domain=move.domain,
+                    move=o.move,
+                    size=o.size_usd_bn,
+                    status="accepted" if ok else "rejected",
+                    text=f"{display(o.power, start=True)} offers {display(hid)} a USD {o.size_usd_bn:.2f} bn "
+                    f"{move.label}{purpose}; {'accepted' if ok else 'rejected'}",
+                )
+            accepted_all.extend(accepted)
+        # The report lists offers in the order they were made (powers in order, each's in its order).
+        self._outcomes = [outcomes[o].pop(0) for o in self._made]
+        return accepted_all
+
+    def _refusal(self, host: HostState, o: Offer, room: Headroom) -> str:
+        """Why ``host`` refused ``o``: its limits (the room left after what it accepted), else its decider."""
+        move = self.moves[o.move]
+        need_abs, need_debt = o.size_usd_bn * move.local_absorption, o.size_usd_bn * move.debt_fraction
+        if need_abs > room.absorption + 1e-12:
+            return (f"no absorption room: needs USD {need_abs:.3f} bn, "
+                    f"{max(room.absorption, 0.0):.3f} bn left")  # fmt: skip
+        if need_debt > room.debt + 1e-12:
+            return f"debt ceiling: adds USD {need_debt:.3f} bn of debt, {max(room.debt, 0.0):.3f} bn of room left"
+        if self._decided_by.get(host.actor_id) == "submitted":
+            return "refused by the submitted decision"
+        strategy = host.strategy
+        explain = getattr(strategy, "refusal_reason", None)
+        if callable(explain):
+            text = explain(host, o, self)
+            if text:
+                return str(text)
+        name = getattr(strategy, "name", "") or host.cfg.strategy
+        return f"refused by its strategy ({name})"
+
+    def _commit(self, accepted: list[Offer]) -> None:
+        """Accepted offers become projects: budgets are charged, loans add debt at once."""
+        for o in accepted:
+            move = self.moves[o.move]
+            power, host = self.powers[o.power], self.hosts[o.host]
+            power.charge(move, o.size_usd_bn)
+            power.offers_accepted += 1
+            power.ledger.by_move[o.move] = power.ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
+            host.absorption_room -= o.size_usd_bn * move.local_absorption
+            if move.debt_fraction > 0:
+                host.borrow(
+                    o.power,
+                    o.size_usd_bn * move.debt_fraction,
+                    move.loan_rate,
+                    move.loan_maturity_years,
+                )
+            project = Project(len(self.projects), o, self.turn, rules.lag_turns(move.lag_years, self.turns_per_year))
+            self._serials.append(power.offers_accepted - 1)  # numbers the project's hazard draws
+            self.projects.append(project)
+            self._running.append(project)
+
+    def _progress(self) -> None:
+        """Running projects advance a turn, may slip or fail, and apply effects on completion."""
+        running = self.running_projects
+        if not running:
+            return
+        hazard_cache: dict[tuple[float, float], tuple[float, float]] = {}
+        r = self.rules
+        draws = self._hazard_draws(running)
+        for project in running:
+            o = project.offer
+            move = self.moves[o.move]
+            host = self.hosts[o.host]
+            key = (host.governance, move.standards)
+            if key not in hazard_cache:
+                hazard_cache[key] = rules.hazards(*key, r.failure_hazard, r.delay_hazard, self.dt)
+            p_fail, p_delay = hazard_cache[key]
+            if project.committed_turn < self.turn:
+                u_fail, u_delay = draws[o.power][self._serials[project.id]]
+                if u_fail < p_fail:
+                    project.status = ProjectStatus.FAILED
+                    host.fail(o, r.failure_opinion)
+                    self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
+                             size=o.size_usd_bn, status="failed", text=f"{_project_name(o, move)} fails")  # fmt: skip
+                    continue
+                if u_delay < p_delay:
+                    project.delays += 1
+                    continue
+            project.remaining_turns -= 1
+            if project.remaining_turns <= 0:
+                project.status = ProjectStatus.COMPLETED
+                host.complete(o, move, self.powers[o.power].toolkit[o.move], self)
+                hazard_cache.clear()  # completion can change a host's governance
+                text = f"{_project_name(o, move)} is completed"
+                self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
+                         size=o.size_usd_bn, status="completed", text=text)  # fmt: skip
+
+    def _hazard_draws(self, running: list[Project]) -> dict[str, dict[int, list[float]]]:
+        """This turn's (failure, delay) uniforms of the projects committed before it, by power and
+        project number: from the power's hazard stream, so a project's pair does not depend on
+        what other powers commit (engine/streams.py)."""
+        serials: dict[str, list[int]] = {}
+        for project in running:
+            if project.committed_turn < self.turn:
+                serials.setdefault(project.offer.power, []).append(self._serials[project.id])
+        return {
+            pid: self.streams.hazard_pairs(self.powers[pid].actor_index, self.turn, ks) for pid, ks in serials.items()
+        }
+
+    def apply_route_effects(self, effects, size: float) -> None:
+        """Corridor effects of a completed project (capacity, delays, cargo split)."""
+        for r, per_bn in effects.route_capacity_mt_per_bn.items():
+            self.routes[r]["capacity_mt"] = max(0.0, self.routes[r]["capacity_mt"] + per_bn * size)
+        for r, per_bn in effects.route_delay_days_per_bn.items():
+            route = self.routes[r]
+            route["delay_days"] = max(route["min_delay_days"], route["delay_days"] - per_bn * size)
+        if effects.export_split_shift_per_bn:
+            mid = self.routes["middle"]
+            mid["ca_export_share"] = min(1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size)
+
+    def _economy(self) -> None:
+        """GDP grows, debt amortises, and debt service above the threshold is distress."""
+        threshold = self.rules.distress_service_ratio
+        for hid in HOSTS:
+            host = self.hosts[hid]
+            host.economy_step(self.dt, self.rules.distress_growth_penalty)
+            in_distress = host.debt_service_ratio > threshold
+            if in_distress and not host.distress:
+                self._enter_distress(host)
+            host.distress = in_distress
+            host.distress_turns += int(in_distress)
+
+    def _enter_distress(self, host: HostState) -> None:
+        """Distress: opinion swings against the largest creditor, which restructures."""
+        creditor = rules.largest_power_creditor(host.creditors, POWERS)
+        dsr = host.debt_service_ratio
+        text = f"{display(host.actor_id, start=True)} is in debt distress (debt service {dsr:.0%} of revenue)"
+        if creditor is not None:
+            host.opinion[creditor] = rules.clip_opinion(host.opinion[creditor] - self.rules.distress_opinion_swing)
+            host.creditors[creditor]["maturity_years"] += self.rules.restructure_maturity_years
+            text += f"; opinion turns against {display(creditor)}, which restructures its loans"
+        self.log(
+            actor=host.actor_id,
+            target=creditor or "",
+            domain="financing",
+            status="distress",
+            text=text,
+        )
+
+    def _trade(self) -> None:
+        """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
+        t = self.trade
+        t["demand_mt"] *= (1.0 + t["demand_growth"]) ** self.dt
+        costs = {
+            r: rules.route_cost(v, t["value_of_time_usd_per_t_day"], t["risk_cost_usd_per_t"])
+            for r, v in self.routes.items()
+        }
+        caps = {r: v["capacity_mt"] for r, v in self.routes.items()}
+        targets = rules.route_targets(costs, caps, t["demand_mt"], t["logit_scale_usd_per_t"])
+        for r in ROUTES:
+            v = self.routes[r]
+            v["volume_mt"] = rules.adjust_volume(
+                v["volume_mt"], targets[r], v["capacity_mt"], t["adjustment_rate"], self.dt
+            )
+
+    def _presence_inflow(self, host: HostState, power: str) -> float:
+        r = self.rules
+        return rules.presence(host, power, r.presence_weights, r.western_split) * rules.legitimacy(
+            host.opinion[power], r.opinion_influence
+        )
+
+    def _influence(self) -> None:
+        """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
+        r = self.rules
+        for host in self.hosts.values():
+            for p in POWERS:
+                inflow = self._presence_inflow(host, p)
+                host.influence[p] = rules.influence_step(host.influence[p], inflow, r.influence_decay, self.dt)
+                host.opinion[p] = rules.opinion_step(
+                    host.opinion[p], host.opinion_anchor[p], r.opinion_reversion, self.dt
+                )
+
+    def _update_metrics(self) -> None:
+        self.metrics = compute_metrics(self)
+        for host in self.hosts.values():
+            host.jobs_turn_k = 0.0
+
+
+def _project_name(o: Offer, move) -> str:
+    return f"{display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {display(o.host)}"

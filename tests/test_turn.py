@@ -1,0 +1,233 @@
+"""The turn contract from outside (engine/turn.py: ``Game``): observe, legal, submit, advance.
+
+Decisions submitted from outside are held to the same checks as a strategy's, an illegal one
+changes nothing, an observation never shows another power's pending offers, and a game whose
+every decision is submitted from outside plays exactly as the Mesa shell plays it."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+import strategy_abm
+from strategy_abm import CompetitionModel, Game, load_scenario
+from strategy_abm.engine.projects import Offer
+from strategy_abm.engine.turn import Observation, TurnReport
+from strategy_abm.report.output import actors_frame, events_frame, model_frame
+from strategy_abm.scenario.ids import HOSTS, POWERS
+from strategy_abm.strategies import StrategyError
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _own_choice(game: Game, actor: str) -> list[Offer]:
+    """What the actor's own configured strategy decides now (asked from outside the game)."""
+    state = game.actor(actor)
+    if game.phase == "offers":
+        return list(state.strategy.propose(state, game))
+    return list(state.strategy.respond(state, list(game.observe(actor).offers), game))
+
+
+def _submit_all(game: Game) -> None:
+    for actor in game.waiting():
+        game.submit(actor, _own_choice(game, actor))
+
+
+def _snapshot(game: Game) -> bytes:
+    return pickle.dumps(game)
+
+
+def test_game_is_importable_from_the_package_root():
+    assert "Game" in strategy_abm.__all__
+    assert strategy_abm.Game is Game
+
+
+def test_every_decision_submitted_from_outside_reproduces_the_golden_game():
+    """Baseline seed 0 played through the shell's game, every decision submitted from outside
+    (each actor's own strategy's choice), gives the golden model, actors and events CSVs."""
+    model = CompetitionModel(scenario="baseline", seed=0)
+    game = model.game
+    while not game.over:
+        _submit_all(game)
+        assert game.waiting() == []
+        assert game.advance() is None
+        assert game.phase == "responses"
+        _submit_all(game)
+        report = game.advance()
+        assert set(report.decided_by.values()) <= {"submitted"}
+        model.steps += 1  # what Mesa's wrapped step() does before the DataCollector keys its rows
+        model.datacollector.collect(model)
+    played = {
+        "model.csv": model_frame(model).to_csv(index=False).encode(),
+        "actors.csv": actors_frame(model).to_csv(index=False).encode(),
+        "events.csv": events_frame(model).to_csv(index=False).encode(),
+    }
+    for file, data in played.items():
+        assert data == gzip.decompress((GOLDEN / "baseline_seed0" / f"{file}.gz").read_bytes()), file
+
+
+@pytest.mark.parametrize("overrides", [[], [*(f"powers.{p}.strategy=random" for p in POWERS),
+                                            *(f"hosts.{h}.strategy=random" for h in HOSTS)]])  # fmt: skip
+def test_a_bare_game_played_from_outside_equals_the_shell(overrides):
+    """A ``Game`` without the shell, every decision submitted from outside, ends where the Mesa
+    model ends: metrics, event log, every actor's record (random strategies included)."""
+    scenario = load_scenario("baseline", [*overrides, "horizon_turns=12"])
+    game = Game(scenario, 3)
+    while not game.over:
+        _submit_all(game)
+        game.advance()
+        _submit_all(game)
+        game.advance()
+    model = CompetitionModel(scenario=scenario, seed=3).run()
+    assert game.turn == model.turn == 12
+    assert game.metrics == model.metrics
+    assert game.event_log == model.event_log
+    for aid in (*POWERS, *HOSTS):
+        assert game.actor(aid).record == (model.powers | model.hosts)[aid].record
+
+
+def test_advance_without_submissions_lets_the_strategies_decide():
+    scenario = load_scenario("baseline", ["horizon_turns=6"])
+    game = Game(scenario, 1)
+    reports = []
+    while not game.over:
+        assert game.advance() is None
+        reports.append(game.advance())
+    assert all(isinstance(r, TurnReport) for r in reports)
+    assert [r.turn for r in reports] == [1, 2, 3, 4, 5, 6]
+    assert all(set(r.decided_by.values()) == {"strategy"} for r in reports)
+    model = CompetitionModel(scenario=scenario, seed=1).run()
+    assert game.metrics == model.metrics and game.event_log == model.event_log
+    assert model.last_report.metrics == model.metrics
+    with pytest.raises(StrategyError, match="over"):
+        game.advance()
+
+
+def test_waiting_shrinks_as_actors_submit():
+    game = Game("baseline", 0)
+    assert game.phase == "offers" and game.waiting() == list(POWERS)
+    for k, pid in enumerate(POWERS):
+        game.submit(pid, [])
+        assert game.waiting() == list(POWERS[k + 1 :])
+    with pytest.raises(StrategyError, match="already submitted"):
+        game.submit("china", [])
+    with pytest.raises(StrategyError, match="does not decide now"):
+        game.submit("kaz", [])
+    game.advance()
+    assert game.phase == "responses" and game.waiting() == []  # no offers were made: no host decides
+    report = game.advance()
+    assert report.offers == () and report.decided_by == dict.fromkeys(POWERS, "submitted")
+
+
+def _first_offer(game: Game, power: str, host: str) -> Offer:
+    """A legal offer of ``power`` to ``host`` at the smallest size, from ``legal``."""
+    for move, bounds in game.legal(power)["moves"].items():
+        if host in bounds["targets"] and game.moves[move].local_absorption > 0:
+            return Offer(power, move, host, bounds["size_min"])
+    raise AssertionError("no legal offer")
+
+
+def test_an_illegal_submission_raises_and_changes_nothing():
+    # A small budget (USD 0.4 bn a year, 0.1 bn a turn) so that one large offer overruns it.
+    game = Game(load_scenario("baseline", ["powers.china.budget_usd_bn_per_year=0.4"]), 0)
+    game.observe("china")  # the turn begins (events, budgets) before the snapshot
+    before = _snapshot(game)
+    power = game.actor("china")
+    move = max(power.toolkit, key=lambda m: game.moves[m].size_max_usd_bn * game.moves[m].public_cost_share)
+    lo, hi = game.moves[move].size_min_usd_bn, game.moves[move].size_max_usd_bn
+    assert hi * game.moves[move].public_cost_share > power.budget_available
+    not_in_toolkit = next(m for m in game.moves if m not in power.toolkit)
+    cases = {
+        "> budget": [Offer("china", move, "kaz", hi)],
+        "more than rules.max_offers_per_turn": [Offer("china", move, "kaz", lo)] * (game.rules.max_offers_per_turn + 1),
+        "is not in its toolkit": [Offer("china", not_in_toolkit, "kaz", lo)],
+        "outside its size bounds": [Offer("china", move, "kaz", hi * 2)],
+        "in the name of us": [Offer("us", move, "kaz", lo)],
+        "unknown host atlantis": [Offer("china", move, "atlantis", lo)],
+        "is not an Offer": ["a gift"],
+    }
+    for problem, offers in cases.items():
+        with pytest.raises(StrategyError, match=f"^china: .*{problem}"):
+            game.submit("china", offers)
+        assert _snapshot(game) == before, problem
+    assert "china" in game.waiting()
+    game.submit("china", [])  # a legal submission is taken
+    assert "china" not in game.waiting()
+
+
+def test_a_host_cannot_accept_an_offer_not_made_or_beyond_absorption():
+    scenario = load_scenario("baseline", ["hosts.kgz.absorption_pct_gdp=0.01"])
+    game = Game(scenario, 0)
+    offer = _first_offer(game, "china", "kaz")
+    big = _first_offer(game, "us", "kgz")
+    game.submit("china", [offer])
+    game.submit("us", [big])
+    game.advance()
+    assert "kgz" in game.waiting()
+    before = _snapshot(game)
+    with pytest.raises(StrategyError, match="kgz: accepted an offer that was not made"):
+        game.submit("kgz", [offer])
+    assert _snapshot(game) == before
+    with pytest.raises(StrategyError, match="kgz: accepted USD .* beyond absorption"):
+        game.submit("kgz", [big])
+    assert _snapshot(game) == before
+    assert game.legal("kgz")["acceptable"] == ()
+    report = game.advance()
+    (outcome,) = [o for o in report.offers if o.offer == big]
+    assert not outcome.accepted
+    assert outcome.reason.startswith("no absorption room: needs USD")
+    # A refusal within the limits is put down to the host's strategy, by name.
+    refused = [o for o in report.refusals() if o.offer.host != "kgz" and not o.reason.startswith(("no ", "debt"))]
+    for o in refused:
+        assert o.reason == f"refused by its strategy ({game.actor(o.offer.host).cfg.strategy})"
+
+
+def test_observe_reveals_nothing_of_another_powers_pending_offers():
+    game = Game("baseline", 0)
+    seen = game.observe("us")
+    offers = _own_choice(game, "china")
+    assert offers, "China's strategy makes offers on turn 1"
+    game.submit("china", offers)
+    after = game.observe("us")
+    assert repr(after) == repr(seen)
+    assert after == seen
+    assert not any(repr(o) in repr(after) for o in offers)
+    assert after.offers == ()
+
+
+def test_an_observation_is_read_only_and_holds_the_actors_own_state():
+    game = Game("baseline", 0)
+    obs = game.observe("china")
+    assert isinstance(obs, Observation) and obs.kind == "power" and obs.phase == "offers" and obs.turn == 1
+    assert obs.own["budget_available"] == game.actor("china").budget_available
+    assert isinstance(obs.hosts, MappingProxyType) and isinstance(obs.hosts["kaz"]["opinion"], MappingProxyType)
+    with pytest.raises(TypeError):
+        obs.hosts["kaz"]["opinion"]["china"] = 1.0
+    with pytest.raises(AttributeError):
+        obs.turn = 5
+    assert "budget_available" not in obs.powers["us"]
+    game.advance()
+    host_obs = game.observe("kaz")
+    assert host_obs.offers == tuple(game._by_host["kaz"])
+    assert host_obs.own["absorption_room"] == game.actor("kaz").absorption_room
+
+
+def test_legal_bounds_sizes_by_budget_and_host_room():
+    game = Game("baseline", 0)
+    legal = game.legal("china")
+    power = game.actor("china")
+    assert legal["decides"] and legal["budget"] == power.budget_available
+    assert set(legal["moves"]) <= set(power.toolkit)
+    for m, b in legal["moves"].items():
+        move = game.moves[m]
+        assert b["size_min"] == move.size_min_usd_bn <= b["size_max"] <= move.size_max_usd_bn
+        assert b["size_max"] * move.public_cost_share <= power.budget_available + 1e-12
+        for h, t in b["targets"].items():
+            assert b["size_min"] <= t["size_max"] <= b["size_max"] and t["room_max"] <= t["size_max"]
+            host = game.actor(h)
+            assert t["room_max"] * move.local_absorption <= host.room_next_turn(game.dt) + 1e-9
+    assert game.legal("kaz") == {"phase": "offers", "decides": False}
