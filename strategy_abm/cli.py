@@ -3,15 +3,19 @@
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
 1 some runs of a sweep failed, 2 bad input, 3 a fault part-way (writing or reading failed, a
-stored file is damaged, a worker process died), 130 interrupted, 141 stdout closed early.
+stored file is damaged, a worker process died), 130 interrupted (Ctrl-C), 141 stdout closed,
+143 terminated (SIGTERM, handled as Ctrl-C is: a sweep's finished runs are stored).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .scenario.config import ConfigError, builtin_scenarios, load_scenario, read_toml
@@ -21,6 +25,7 @@ EXIT_BAD_INPUT = 2
 EXIT_FAULT = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader went away
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a command ended by `kill`
 MAX_WORKERS = 256  # local worker processes; more is a typo, not a machine (a cluster uses --scheduler)
 # Help text is plain text (argparse prints it as is): no reStructuredText markup from docstrings.
 DESCRIPTION = (
@@ -31,12 +36,24 @@ DESCRIPTION = (
 EPILOG = (
     "Run 'strategy-abm COMMAND --help' for a command's options. Exit codes: 0 done, 1 some runs of a "
     "sweep failed, 2 bad input (one line on stderr), 3 a fault part-way (disk full, a damaged file, a worker "
-    "died), 130 interrupted, 141 output pipe closed."
+    "died), 130 interrupted (Ctrl-C), 141 output closed, 143 terminated (SIGTERM)."
 )
 
 
 class UsageError(Exception):
     """A bad command-line option (one-line message)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``), raised in the main thread so that everything done for Ctrl-C is
+    done for it too (a sweep's buffered runs are written), then exit code 143."""
+
+
+def _interrupted(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """How an interruption is named, and its exit code."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,9 +74,12 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -208,9 +228,9 @@ def cmd_sweep(args) -> int:
         if not (args.tls_ca_file and args.tls_cert):
             raise UsageError("argument --tls-ca-file/--tls-cert: a tls:// scheduler needs both")
         tls = TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
-        if not args.scheduler:
+        if args.scheduler is None:
             raise UsageError("argument --tls-ca-file: certificates go with --scheduler tls://HOST:PORT")
-    if args.scheduler:
+    if args.scheduler is not None:
         check_scheduler(args.scheduler, tls)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     check_target(out, "sweep")
@@ -218,10 +238,11 @@ def cmd_sweep(args) -> int:
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
-        except KeyboardInterrupt:
-            print(f"strategy-abm: interrupted; finished runs are stored in {out}/ and --resume continues",
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: run_sweep has written the buffered runs
+            what, code = _interrupted(exc)
+            print(f"strategy-abm: {what}; finished runs are stored in {out}/ and --resume continues",
                   file=sys.stderr)  # fmt: skip
-            return EXIT_INTERRUPTED
+            return code
     cfg = experiment.config
     if not args.quiet:
         results = load_results(out)
@@ -272,9 +293,22 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``strategy-abm`` console script; returns the exit code (see the module)."""
+    _fill_standard_fds()
+    saved = sys.stdout, sys.stderr
+    if not _usable(sys.stderr):  # closed (2>&-): messages are lost, the exit code still says it
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's remaining life
+    if not _usable(sys.stdout):  # closed (>&-): as a reader gone away, exit code 141
+        sys.stdout = _ClosedOutput()
+    try:
+        with _sigterm_as_interrupt():
+            return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str]) -> int:
     from .report.folders import FaultError, OutputError
 
-    argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()
         if not argv:  # as git and argparse do: the usage on stderr, exit 2
@@ -292,20 +326,80 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`strategy-abm ... | head`): end quietly, as the Python docs advise,
         # with stdout pointed at devnull so that the flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except OSError as exc:  # any other read or write that failed: a fault, not a traceback
         from .report.folders import os_fault
 
         fault = os_fault(exc, "read or write")
         return _error(f"{fault}{'; ' + fault.fix if fault.fix else ''}", EXIT_FAULT)
-    except KeyboardInterrupt:
-        print("strategy-abm: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what, code = _interrupted(exc)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"strategy-abm: {what}", file=sys.stderr)
+        return code
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stands for a stdout closed before the program started: writing to it is a closed pipe."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+def _usable(stream) -> bool:
+    """Whether ``stream`` (sys.stdout or sys.stderr) can be written to: not ``None`` (Python's
+    value for a descriptor closed at start-up), not closed, its descriptor open."""
+    if stream is None or getattr(stream, "closed", False):
+        return False
+    try:
+        os.fstat(stream.fileno())
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return True  # not backed by a descriptor (a test's StringIO)
+    except OSError:
+        return False
+    return True
+
+
+def _fill_standard_fds() -> None:
+    """Put /dev/null on descriptors 0, 1 and 2 if closed, so that no file the program opens gets
+    one of their numbers (a worker's messages on stderr would otherwise land in it)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            new = os.open(os.devnull, os.O_RDWR)
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the command runs, SIGTERM raises :class:`Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _error(exc, code: int) -> int:
-    with contextlib.suppress(OSError):  # stderr closed too: the exit code says it
+    with contextlib.suppress(OSError, ValueError):  # stderr closed too: the exit code says it
         print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
     return code
 

@@ -11,8 +11,13 @@ import contextlib
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 import strategy_abm.report.output as output_mod
@@ -264,3 +269,131 @@ def test_folder_lock_never_opens_a_link(tmp_path):
     with pytest.raises(OutputError, match="is a symbolic link"):
         FolderLock(tmp_path / "d")
     assert precious.read_text() == "precious\n"
+
+
+# ------------------------------------------------------------------ a killed or terminated driver
+
+# The driver, with every turn slowed down (inherited by its forked workers), so that a signal
+# reliably arrives mid-sweep; the resume, in this process, runs at full speed.
+SLOW_DRIVER = (
+    "import sys, time; import strategy_abm.sim.model as m; step = m.CompetitionModel.step; "
+    "m.CompetitionModel.step = lambda self: (time.sleep({delay}), step(self))[1]; "
+    "from strategy_abm.cli import main; sys.exit(main())"
+)
+SIGNALLED = (
+    'name = "signalled"\nscenario = "baseline"\nhorizon_turns = 4\nreplications = 12\nmaster_seed = 5\n'
+    'batch_size = 1\n[factors."powers.china.strategy"]\nvalues = ["bri_classic", "bri_2"]\n'
+    '[record]\nfinal = ["influence_china", "debt_to_gdp_kgz"]\nseries = ["influence_china"]\n'
+)
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+
+def _start_slow_sweep(tmp_path: Path, *args, delay: float = 0.05, pipes: bool = True):
+    exp = tmp_path / "signalled.toml"
+    exp.write_text(SIGNALLED)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", SLOW_DRIVER.format(delay=delay), "sweep", str(exp), "--out", str(out), "--quiet",
+           "--flush-rows", "1", *args]  # fmt: skip
+    std = subprocess.PIPE if pipes else subprocess.DEVNULL
+    return subprocess.Popen(cmd, stdout=std, stderr=std, env=_env(), text=True), exp, out
+
+
+@contextlib.contextmanager
+def _reaping(proc: subprocess.Popen):
+    """Kill, at the end, the driver and every process it started that is still there (so that a
+    failing test leaves no worker behind)."""
+    seen: dict[int, psutil.Process] = {}
+
+    def children() -> list[int]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            seen.update((c.pid, c) for c in psutil.Process(proc.pid).children(recursive=True))
+        return list(seen)
+
+    try:
+        yield children
+    finally:
+        children()
+        proc.kill()
+        for child in seen.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def _wait_for_parts(proc: subprocess.Popen, folder: Path, n: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(folder.glob("part-*.parquet"))) < n:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the sweep stored nothing"
+        time.sleep(0.05)
+
+
+def _gone(pids, timeout: float = 5.0) -> list[int]:
+    """The pids still alive (not ended, not zombies) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_workers_end_when_the_driver_is_killed(tmp_path):
+    """kill -9 of the driver: its worker processes (and multiprocessing's helper) end within
+    seconds instead of waiting forever on the job pipe that each holds a copy of."""
+    proc, _, out = _start_slow_sweep(tmp_path, "--workers", "2", pipes=False)
+    with _reaping(proc) as children:
+        _wait_for_parts(proc, out / "results", 2)
+        pids = children()
+        assert len(_gone(pids, timeout=0)) >= 2, "no worker processes"
+        proc.kill()
+        proc.wait(10)
+        assert _gone(pids) == []
+
+
+def test_sigterm_stores_the_finished_runs_says_one_line_and_resume_completes(tmp_path):
+    proc, exp, out = _start_slow_sweep(tmp_path, "--workers", "2")
+    with _reaping(proc) as children:
+        _wait_for_parts(proc, out / "results", 2)
+        pids = children()
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+        assert _gone(pids) == []
+    assert proc.returncode == 143
+    assert stderr.splitlines() == [f"strategy-abm: terminated (SIGTERM); finished runs are stored in {out}/ and "
+                                   "--resume continues"]  # fmt: skip
+    assert stdout == ""
+    stored = len(load_results(out))
+    assert 2 <= stored < 24
+    code, stdout, err = run_cli("sweep", exp, "--out", out, "--quiet", "--resume")
+    assert code == 0, err
+    assert f"{24 - stored} runs done, {stored} already stored, 0 failed, of 24" in stdout
+    code, _, err = run_cli("sweep", exp, "--out", tmp_path / "ref", "--quiet")
+    assert code == 0, err
+    assert load_results(out).equals(load_results(tmp_path / "ref"))
+
+
+def test_sigterm_in_process_sweep_and_in_a_run(tmp_path):
+    """One process (no workers), and `run`: SIGTERM is one line and exit code 143; a run being
+    played leaves nothing behind."""
+    proc, _, out = _start_slow_sweep(tmp_path)
+    with _reaping(proc):
+        _wait_for_parts(proc, out / "results", 1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and len(stderr.splitlines()) == 1 and "terminated (SIGTERM)" in stderr, stderr
+    assert len(load_results(out)) >= 1
+    run = [sys.executable, "-c", SLOW_DRIVER.format(delay=0.5), "run", "--out", str(tmp_path / "r"), "--quiet"]
+    proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+    with _reaping(proc):
+        time.sleep(2.5)  # imports, then the first turns of the game
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert (proc.returncode, stderr) == (143, "strategy-abm: terminated (SIGTERM)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "signalled.toml"]

@@ -10,10 +10,13 @@ same whatever the number of workers, the scheduler, or the order in which runs f
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections import OrderedDict
@@ -239,33 +242,112 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     # workers in milliseconds and they inherit the imported package.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=close_inherited_locks) as pool:
-        in_flight: set = set()
-        seen: dict = {}  # pid -> worker process, to say how a dead one ended
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(),))  # fmt: skip
+    in_flight: set = set()
+    seen: dict = {}  # pid -> worker process, to say how a dead one ended
 
-        def collect_done(futures) -> None:
-            broken = None
-            for f in futures:  # every batch that finished is stored, even after a worker died
-                try:
-                    rows = f.result()
-                except BrokenProcessPool as exc:
-                    broken = exc
-                    continue
-                collect(rows)
-            if broken is not None:
-                raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from broken
+    def collect_done(futures) -> None:
+        broken = None
+        for f in futures:  # every batch that finished is stored, even after a worker died
+            try:
+                rows = f.result()
+            except BrokenProcessPool as exc:
+                broken = exc
+                continue
+            collect(rows)
+        if broken is not None:
+            raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from broken
 
+    try:
         try:
             for task in tasks:
-                in_flight.add(pool.submit(run_batch, task))
-                seen.update(getattr(pool, "_processes", None) or {})
+                # The workers start at the first submit: Ctrl-C is held back meanwhile, so that none
+                # starts without its initializer (which makes it ignore Ctrl-C: the driver handles it).
+                with _sigint_deferred() if not seen else contextlib.nullcontext():
+                    in_flight.add(pool.submit(run_batch, task))
+                    seen.update(getattr(pool, "_processes", None) or {})
                 if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     collect_done(finished)
+            collect_done(wait(in_flight).done)
         except BrokenProcessPool as exc:  # raised by submit once the pool is broken
             collect_done(wait(in_flight).done)
             raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from exc
-        collect_done(wait(in_flight).done)
+    except FaultError:
+        pool.shutdown(wait=True)
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM: keep the batches that did finish, then stop at once
+        with contextlib.suppress(Exception):
+            collect_done([f for f in in_flight if f.done() and not f.cancelled() and f.exception() is None])
+        _stop_workers(pool, seen)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, processes: dict) -> None:
+    """End a pool's workers now (queued batches cancelled, running ones killed): an interrupted
+    sweep should not wait for batches whose results it will not store."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.join(5)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C (SIGINT) back from this thread, and from the processes and threads it starts
+    meanwhile, which inherit the blocked signal; it is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_start(driver: int) -> None:
+    """Initializer of a local worker process. It closes the driver's lock descriptors (so the
+    lock ends with the driver), leaves Ctrl-C and SIGTERM to the driver (it ignores SIGINT, which a
+    terminal sends to the whole process group, and dies at once of SIGTERM, which the pool sends
+    to stop it), and dies with the driver: a worker forked from it holds a copy of the pipe it
+    reads batches from, so it would otherwise wait forever once the driver is killed."""
+    close_inherited_locks()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the driver at the fork
+    die_with_parent(driver)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when its parent ``parent`` (a pid) does: on Linux the kernel sends it
+    SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread polls the parent's pid once a second.
+    Ends at once if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before the prctl
+                    os._exit(1)
+                return
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-driver", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _how_workers_ended(processes: dict) -> str:
@@ -302,6 +384,8 @@ class TLSFiles:
 def check_scheduler(address: str, tls: TLSFiles | None = None) -> None:
     """A scheduler is ``local`` or ``tcp://HOST:PORT`` / ``tls://HOST:PORT``; certificate files go
     with ``tls://`` only, and must be readable files. Raises :class:`ConfigError` (one line)."""
+    if not address.strip():
+        raise ConfigError("--scheduler: the address is empty (give tcp://HOST:PORT, tls://HOST:PORT or 'local')")
     if address != "local":
         _check_address(address)
     if address.startswith("tls://") and tls is None:
