@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    sw.add_argument("--verbose", action="store_true",
+                    help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by default")  # fmt: skip
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
@@ -219,7 +221,7 @@ def cmd_sweep(args) -> int:
     from .experiments.analysis import format_summary, summarise
     from .experiments.experiment import load_experiment
     from .experiments.results import ResultStore, load_results
-    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, run_sweep
+    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, quiet_dask_logs, run_sweep
     from .report.folders import check_target
 
     experiment = load_experiment(args.experiment)
@@ -234,7 +236,12 @@ def cmd_sweep(args) -> int:
         check_scheduler(args.scheduler, tls)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     check_target(out, "sweep")
-    with open_executor(args.workers, args.scheduler, tls=tls) as executor:  # fails before anything is written
+    quiet = not (args.verbose or os.environ.get("STRATEGY_ABM_VERBOSE", "") not in ("", "0"))
+    with contextlib.ExitStack() as stack:
+        if args.scheduler is not None:  # Dask's log lines would bury the one-line messages
+            stack.enter_context(quiet_dask_logs(quiet))
+        # Opened first, so that an unreachable scheduler writes nothing.
+        executor = stack.enter_context(open_executor(args.workers, args.scheduler, tls=tls, quiet=quiet))
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)

@@ -291,14 +291,16 @@ def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
 
 
-def _start_slow_sweep(tmp_path: Path, *args, delay: float = 0.05, pipes: bool = True):
+def _start_slow_sweep(tmp_path: Path, *args, delay: float = 0.05, pipes: bool = True, new_group: bool = False):
     exp = tmp_path / "signalled.toml"
     exp.write_text(SIGNALLED)
     out = tmp_path / "out"
     cmd = [sys.executable, "-c", SLOW_DRIVER.format(delay=delay), "sweep", str(exp), "--out", str(out), "--quiet",
            "--flush-rows", "1", *args]  # fmt: skip
     std = subprocess.PIPE if pipes else subprocess.DEVNULL
-    return subprocess.Popen(cmd, stdout=std, stderr=std, env=_env(), text=True), exp, out
+    # new_group: the driver leads a process group of its own, as a terminal's job does.
+    proc = subprocess.Popen(cmd, stdout=std, stderr=std, env=_env(), text=True, start_new_session=new_group)
+    return proc, exp, out
 
 
 @contextlib.contextmanager
@@ -397,3 +399,58 @@ def test_sigterm_in_process_sweep_and_in_a_run(tmp_path):
         _, stderr = proc.communicate(timeout=30)
     assert (proc.returncode, stderr) == (143, "strategy-abm: terminated (SIGTERM)\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "signalled.toml"]
+
+
+# ------------------------------------------------------------------ Ctrl-C and lost schedulers on Dask
+
+
+def test_ctrl_c_on_a_local_dask_cluster_is_one_line(tmp_path):
+    """Ctrl-C in a terminal reaches every process of the group (the driver, and the cluster's
+    worker processes): only the driver takes it, so stderr holds the one line, exit code 130,
+    and the cluster ends with it."""
+    proc, exp, out = _start_slow_sweep(tmp_path, "--scheduler", "local", "--workers", "2", new_group=True)
+    with _reaping(proc) as children:
+        _wait_for_parts(proc, out / "results", 2)
+        pids = children()
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert _gone(pids) == []
+    assert stderr.splitlines() == [f"strategy-abm: interrupted; finished runs are stored in {out}/ and "
+                                   "--resume continues"]  # fmt: skip
+    assert (proc.returncode, stdout) == (130, "")
+    stored = len(load_results(out))
+    code, stdout, err = run_cli("sweep", exp, "--out", out, "--quiet", "--resume")
+    assert code == 0 and f"{24 - stored} runs done, {stored} already stored" in stdout, err
+
+
+SLOW_SCHEDULER = (
+    "import time; import strategy_abm.sim.model as m; step = m.CompetitionModel.step; "
+    "m.CompetitionModel.step = lambda self: (time.sleep(0.05), step(self))[1]; "
+    "from distributed import LocalCluster; "
+    "c = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol='tcp://', host='127.0.0.1', "
+    "dashboard_address=None); "
+    "print(c.scheduler_address, flush=True); time.sleep(300)"
+)
+
+
+def test_a_scheduler_lost_mid_sweep_is_one_line_without_dask_logs(tmp_path):
+    """A Dask scheduler killed mid-sweep: the one line (exit 3) is all, not preceded by Dask's
+    own ``distributed.client - ERROR`` log."""
+    scheduler = subprocess.Popen([sys.executable, "-c", SLOW_SCHEDULER], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, env=_env(), text=True)  # fmt: skip
+    with _reaping(scheduler):
+        address = scheduler.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        exp = tmp_path / "signalled.toml"
+        exp.write_text(SIGNALLED)
+        out = tmp_path / "out"
+        cmd = [sys.executable, "-m", "strategy_abm.cli", "sweep", str(exp), "--out", str(out), "--quiet",
+               "--flush-rows", "1", "--scheduler", address]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True)
+        with _reaping(proc):
+            _wait_for_parts(proc, out / "results", 2)
+            scheduler.kill()
+            _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    line = one_error_line(stderr)
+    assert "lost the Dask scheduler or its workers" in line and "run again with --resume" in line, line

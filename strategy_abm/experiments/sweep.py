@@ -217,14 +217,18 @@ Executor = Callable[[Iterator[dict], Callable], None]
 
 
 @contextlib.contextmanager
-def open_executor(workers: int = 1, scheduler: str | None = None, *, tls: TLSFiles | None = None) -> Iterator[Executor]:
+def open_executor(
+    workers: int = 1, scheduler: str | None = None, *, tls: TLSFiles | None = None, quiet: bool = True
+) -> Iterator[Executor]:
     """Where batches run: this process, local worker processes, or a Dask cluster (an address,
     or ``"local"`` for a LocalCluster of ``workers`` processes). Yields ``execute(tasks, collect)``.
 
-    ``tls`` holds the certificate files for a ``tls://`` scheduler. Raises :class:`ConfigError`
-    (one line) for a malformed address, missing certificate files or an unreachable scheduler."""
-    if scheduler:
-        with _dask_client(scheduler, workers, tls) as client:
+    ``tls`` holds the certificate files for a ``tls://`` scheduler. ``quiet``: a LocalCluster's
+    workers log nothing below CRITICAL (the CLI says what happened in one line; see
+    :func:`quiet_dask_logs` for this process). Raises :class:`ConfigError` (one line) for a
+    malformed address, missing certificate files or an unreachable scheduler."""
+    if scheduler is not None:
+        with _dask_client(scheduler, workers, tls, quiet=quiet) as client:
             yield lambda tasks, collect: _run_dask(client, tasks, collect)
     elif workers <= 1:
         yield _run_here
@@ -306,6 +310,11 @@ def _sigint_deferred():
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
         yield
         return
+    # multiprocessing starts its resource tracker on first need and then unblocks SIGINT in the
+    # thread that started it (which goes on to start worker processes): start it beforehand.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -417,13 +426,16 @@ def _check_address(address: str) -> None:
         raise ConfigError(f"--scheduler: {address!r} names no port ({expected})")
 
 
-def local_cluster(workers: int, *, security=True):
+def local_cluster(workers: int, *, security=True, quiet: bool = False):
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes, safe on a shared machine:
     loopback only, no dashboard, and TLS with throwaway certificates (``security=True``), so that
     another local user or process cannot connect and run code on the workers. Dask always starts
     an HTTP server on the scheduler (on port 8787 unless told otherwise): it binds a random
     loopback port and serves no routes. ``security``: ``True`` (throwaway certificates), a
-    ``distributed.security.Security``, or ``None`` for plain TCP (tests only)."""
+    ``distributed.security.Security``, or ``None`` for plain TCP (tests only). ``quiet``: the
+    worker processes log only CRITICAL messages (Dask's default: warnings)."""
+    import logging
+
     import dask
     from distributed import LocalCluster
 
@@ -431,11 +443,37 @@ def local_cluster(workers: int, *, security=True):
         return LocalCluster(
             n_workers=max(workers, 1), threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, security=security,
+            silence_logs=logging.CRITICAL if quiet else logging.WARNING,
         )  # fmt: skip
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
+def quiet_dask_logs(quiet: bool = True) -> Iterator[None]:
+    """While it lasts, Dask's loggers in this process (``distributed.*``, and ``tornado`` and
+    ``asyncio`` beneath them) print only CRITICAL messages: a lost scheduler or a Ctrl-C is then
+    one line from the CLI, not pages of ``distributed.client - ERROR``. ``quiet=False`` (the
+    CLI's ``--verbose``) leaves them as they are."""
+    if not quiet:
+        yield
+        return
+    import logging
+
+    import distributed  # noqa: F401 - configures its loggers on import: before they are quietened
+
+    names = ["distributed", "tornado", "asyncio"]
+    names += [n for n in list(logging.root.manager.loggerDict) if n.startswith(("distributed.", "tornado."))]
+    saved = {n: logging.getLogger(n).level for n in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None, *, quiet: bool = True):
     try:
         from distributed import Client
         from distributed.security import Security
@@ -443,22 +481,41 @@ def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
     check_scheduler(scheduler, tls)
     if scheduler == "local":
-        cluster = local_cluster(workers)
-        with cluster, Client(cluster) as client:
+        cluster = client = None
+        try:
+            # Ctrl-C is held back while the cluster starts: its threads and worker processes
+            # inherit the block, so only this thread takes Ctrl-C (a terminal sends it to every
+            # process of the group), and a Ctrl-C during start-up ends a whole cluster cleanly.
+            with _sigint_deferred():
+                cluster = local_cluster(workers, quiet=quiet)
+                client = Client(cluster)
             yield client
+        finally:
+            _close_dask(client, cluster)
         return
     security = None
     if tls is not None:
         security = Security(tls_ca_file=tls.ca_file, tls_client_cert=tls.cert, tls_client_key=tls.key,
                             require_encryption=True)  # fmt: skip
     try:
-        client = Client(scheduler, timeout=10, security=security)
+        with _sigint_deferred():  # the client's thread leaves Ctrl-C to this one
+            client = Client(scheduler, timeout=10, security=security)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         # TypeError/ValueError: Dask's words for a TLS scheduler reached without certificates
         # or with unusable ones.
         raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {' '.join(str(exc).split())}") from None
     with client:
         yield client
+
+
+def _close_dask(client, cluster) -> None:
+    """Close a client and then its LocalCluster (each even if the other fails)."""
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close()
 
 
 def _run_dask(client, tasks: Iterator[dict], collect) -> None:
@@ -489,6 +546,13 @@ def _run_dask(client, tasks: Iterator[dict], collect) -> None:
             with contextlib.suppress(Exception):
                 take(future)
         raise FaultError(_dask_fault(exc)) from exc
+    except BaseException:  # Ctrl-C, SIGTERM: keep the batches that did finish, drop the others
+        for future in [f for f in pending if f.status == "finished"]:
+            with contextlib.suppress(Exception):
+                take(future)
+        with contextlib.suppress(Exception):
+            client.cancel(list(pending), force=True)
+        raise
 
 
 def _dask_fault(exc: Exception) -> str:
