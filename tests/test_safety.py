@@ -404,11 +404,13 @@ def test_sigterm_in_process_sweep_and_in_a_run(tmp_path):
 # ------------------------------------------------------------------ Ctrl-C and lost schedulers on Dask
 
 
-def test_ctrl_c_on_a_local_dask_cluster_is_one_line(tmp_path):
-    """Ctrl-C in a terminal reaches every process of the group (the driver, and the cluster's
-    worker processes): only the driver takes it, so stderr holds the one line, exit code 130,
-    and the cluster ends with it."""
-    proc, exp, out = _start_slow_sweep(tmp_path, "--scheduler", "local", "--workers", "2", new_group=True)
+@pytest.mark.parametrize("where", [["--workers", "2"], ["--scheduler", "local", "--workers", "2"]],
+                         ids=["local-processes", "dask-local-cluster"])  # fmt: skip
+def test_ctrl_c_with_worker_processes_is_one_line(tmp_path, where):
+    """Ctrl-C in a terminal reaches every process of the group (the driver, and its worker
+    processes): only the driver takes it, so stderr holds the one line, exit code 130, and the
+    workers end with it."""
+    proc, exp, out = _start_slow_sweep(tmp_path, *where, new_group=True)
     with _reaping(proc) as children:
         _wait_for_parts(proc, out / "results", 2)
         pids = children()
