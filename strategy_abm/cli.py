@@ -225,6 +225,10 @@ def cmd_sweep(args) -> int:
     from .report.folders import check_target
 
     experiment = load_experiment(args.experiment)
+    if experiment.points_checked < len(experiment.points):  # a design too large to check point by point
+        print(f"strategy-abm: note: {experiment.points_checked:,} of the {len(experiment.points):,} design points "
+              "(every corner and a sample) were checked against the scenario; a point it refuses will fail its runs",
+              file=sys.stderr)  # fmt: skip
     tls = None
     if args.tls_ca_file or args.tls_cert or args.tls_key:
         if not (args.tls_ca_file and args.tls_cert):
