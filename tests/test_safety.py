@@ -456,3 +456,32 @@ def test_a_scheduler_lost_mid_sweep_is_one_line_without_dask_logs(tmp_path):
     assert proc.returncode == 3
     line = one_error_line(stderr)
     assert "lost the Dask scheduler or its workers" in line and "run again with --resume" in line, line
+
+
+def _a_worker_started(pids) -> bool:
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            if "spawn_main" in " ".join(psutil.Process(pid).cmdline()):
+                return True
+    return False
+
+
+def test_ctrl_c_while_a_local_dask_cluster_starts_is_one_line(tmp_path):
+    """Ctrl-C as the cluster's first worker process starts: held back until the cluster is up,
+    then the cluster is closed cleanly (no `Exception ignored in atexit`), nothing is written."""
+    exp = tmp_path / "signalled.toml"
+    exp.write_text(SIGNALLED)
+    cmd = [sys.executable, "-m", "strategy_abm.cli", "sweep", str(exp), "--out", str(tmp_path / "out"), "--quiet",
+           "--scheduler", "local", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), text=True,
+                            start_new_session=True)  # fmt: skip
+    with _reaping(proc) as children:
+        deadline = time.monotonic() + 60
+        while not _a_worker_started(children()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert _gone(children()) == []
+    assert (proc.returncode, stdout, stderr) == (130, "", "strategy-abm: interrupted\n")
+    assert not (tmp_path / "out").exists()
