@@ -3,15 +3,19 @@
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
 1 some runs of a sweep failed, 2 bad input, 3 a fault part-way (writing or reading failed, a
-stored file is damaged, a worker process died), 130 interrupted, 141 stdout closed early.
+stored file is damaged, a worker process died), 130 interrupted (Ctrl-C), 141 stdout closed,
+143 terminated (SIGTERM, handled as Ctrl-C is: a sweep's finished runs are stored).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .scenario.config import ConfigError, builtin_scenarios, load_scenario, read_toml
@@ -21,6 +25,7 @@ EXIT_BAD_INPUT = 2
 EXIT_FAULT = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command whose reader went away
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a command ended by `kill`
 MAX_WORKERS = 256  # local worker processes; more is a typo, not a machine (a cluster uses --scheduler)
 # Help text is plain text (argparse prints it as is): no reStructuredText markup from docstrings.
 DESCRIPTION = (
@@ -31,12 +36,24 @@ DESCRIPTION = (
 EPILOG = (
     "Run 'strategy-abm COMMAND --help' for a command's options. Exit codes: 0 done, 1 some runs of a "
     "sweep failed, 2 bad input (one line on stderr), 3 a fault part-way (disk full, a damaged file, a worker "
-    "died), 130 interrupted, 141 output pipe closed."
+    "died), 130 interrupted (Ctrl-C), 141 output closed, 143 terminated (SIGTERM)."
 )
 
 
 class UsageError(Exception):
     """A bad command-line option (one-line message)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``), raised in the main thread so that everything done for Ctrl-C is
+    done for it too (a sweep's buffered runs are written), then exit code 143."""
+
+
+def _interrupted(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """How an interruption is named, and its exit code."""
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,9 +74,12 @@ def _non_negative_int(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
@@ -124,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     _plugin_option(sw, " and in every worker (its source is part of the experiment's hash)")
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    sw.add_argument("--verbose", action="store_true",
+                    help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by default")  # fmt: skip
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
@@ -219,30 +241,40 @@ def cmd_sweep(args) -> int:
     from .experiments.analysis import format_summary, summarise
     from .experiments.experiment import load_experiment
     from .experiments.results import ResultStore, load_results
-    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, run_sweep
+    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, quiet_dask_logs, run_sweep
     from .report.folders import check_target
 
     load_plugins(args)  # before the experiment: its scenario may name their strategies, its hash covers them
     experiment = load_experiment(args.experiment)
+    if experiment.points_checked < len(experiment.points):  # a design too large to check point by point
+        print(f"strategy-abm: note: {experiment.points_checked:,} of the {len(experiment.points):,} design points "
+              "(every corner and a sample) were checked against the scenario; a point it refuses will fail its runs",
+              file=sys.stderr)  # fmt: skip
     tls = None
     if args.tls_ca_file or args.tls_cert or args.tls_key:
         if not (args.tls_ca_file and args.tls_cert):
             raise UsageError("argument --tls-ca-file/--tls-cert: a tls:// scheduler needs both")
         tls = TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
-        if not args.scheduler:
+        if args.scheduler is None:
             raise UsageError("argument --tls-ca-file: certificates go with --scheduler tls://HOST:PORT")
-    if args.scheduler:
+    if args.scheduler is not None:
         check_scheduler(args.scheduler, tls)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     check_target(out, "sweep")
-    with open_executor(args.workers, args.scheduler, tls=tls) as executor:  # fails before anything is written
+    quiet = not (args.verbose or os.environ.get("STRATEGY_ABM_VERBOSE", "") not in ("", "0"))
+    with contextlib.ExitStack() as stack:
+        if args.scheduler is not None:  # Dask's log lines would bury the one-line messages
+            stack.enter_context(quiet_dask_logs(quiet))
+        # Opened first, so that an unreachable scheduler writes nothing.
+        executor = stack.enter_context(open_executor(args.workers, args.scheduler, tls=tls, quiet=quiet))
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
-        except KeyboardInterrupt:
-            print(f"strategy-abm: interrupted; finished runs are stored in {out}/ and --resume continues",
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: run_sweep has written the buffered runs
+            what, code = _interrupted(exc)
+            print(f"strategy-abm: {what}; finished runs are stored in {out}/ and --resume continues",
                   file=sys.stderr)  # fmt: skip
-            return EXIT_INTERRUPTED
+            return code
     cfg = experiment.config
     if not args.quiet:
         results = load_results(out)
@@ -295,9 +327,22 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``strategy-abm`` console script; returns the exit code (see the module)."""
+    _fill_standard_fds()
+    saved = sys.stdout, sys.stderr
+    if not _usable(sys.stderr):  # closed (2>&-): messages are lost, the exit code still says it
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the process's remaining life
+    if not _usable(sys.stdout):  # closed (>&-): as a reader gone away, exit code 141
+        sys.stdout = _ClosedOutput()
+    try:
+        with _sigterm_as_interrupt():
+            return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: list[str]) -> int:
     from .report.folders import FaultError, OutputError
 
-    argv = sys.argv[1:] if argv is None else argv
     try:
         parser = build_parser()
         if not argv:  # as git and argparse do: the usage on stderr, exit 2
@@ -315,16 +360,76 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`strategy-abm ... | head`): end quietly, as the Python docs advise,
         # with stdout pointed at devnull so that the flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except OSError as exc:  # any other read or write that failed: a fault, not a traceback
         from .report.folders import os_fault
 
         fault = os_fault(exc, "read or write")
         return _error(f"{fault}{'; ' + fault.fix if fault.fix else ''}", EXIT_FAULT)
-    except KeyboardInterrupt:
-        print("strategy-abm: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what, code = _interrupted(exc)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"strategy-abm: {what}", file=sys.stderr)
+        return code
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stands for a stdout closed before the program started: writing to it is a closed pipe."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "stdout is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+def _usable(stream) -> bool:
+    """Whether ``stream`` (sys.stdout or sys.stderr) can be written to: not ``None`` (Python's
+    value for a descriptor closed at start-up), not closed, its descriptor open."""
+    if stream is None or getattr(stream, "closed", False):
+        return False
+    try:
+        os.fstat(stream.fileno())
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return True  # not backed by a descriptor (a test's StringIO)
+    except OSError:
+        return False
+    return True
+
+
+def _fill_standard_fds() -> None:
+    """Put /dev/null on descriptors 0, 1 and 2 if closed, so that no file the program opens gets
+    one of their numbers (a worker's messages on stderr would otherwise land in it)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            new = os.open(os.devnull, os.O_RDWR)
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While the command runs, SIGTERM raises :class:`Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _count(n: int, noun: str) -> str:
@@ -333,7 +438,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _error(exc, code: int) -> int:
-    with contextlib.suppress(OSError):  # stderr closed too: the exit code says it
+    with contextlib.suppress(OSError, ValueError):  # stderr closed too: the exit code says it
         print(f"strategy-abm: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
     return code
 

@@ -25,7 +25,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..engine.metrics import METRIC_COLUMNS
-from ..report.folders import FaultError, FolderLock, OutputError, check_target, folder_kind, os_fault, write_marker
+from ..report.folders import (
+    SWEEP_ENTRIES,
+    FaultError,
+    FolderLock,
+    OutputError,
+    SafeFolder,
+    check_target,
+    folder_kind,
+    link_error,
+    os_fault,
+    write_atomically,
+    write_marker,
+)
 from ..scenario.config import ConfigError
 from .experiment import TEST_MODELS
 
@@ -52,10 +64,10 @@ def _git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _atomic_write_text(path: Path, text: str, *, dir_fd: int | None = None) -> None:
+    """Write ``path`` whole or not at all, never through a symbolic link (see
+    :func:`folders.write_atomically`); ``dir_fd``: a descriptor of its folder."""
+    write_atomically(path.parent, path.name, text.encode("utf-8"), dir_fd=dir_fd)
 
 
 def manifest_for(experiment) -> dict:
@@ -151,7 +163,9 @@ class ResultStore:
     The folder must be new, empty, or a sweep folder of the program (its ``.strategy-abm-sweep``
     marker, written first); it is locked while the store is open (a second store on it gets
     :class:`OutputError`). The manifest is written before any part, so a folder with parts always
-    has one. :func:`run_sweep` closes the store; :meth:`close` releases the lock.
+    has one. :func:`run_sweep` closes the store; :meth:`close` releases the lock. No symbolic link
+    in the folder is followed: its marker, lock, manifest and table folders must not be links,
+    and files are made relative to descriptors of the folders they go in.
 
     Raises:
         OutputError: ``folder`` cannot be used (see :func:`folders.check_target`) or is locked.
@@ -167,14 +181,21 @@ class ResultStore:
         self.rows_written = {t: 0 for t in TABLES}  # by this store (parts already there not counted)
         self._series = bool(experiment.config.record.series)
         self._lock = None
+        self._dir: SafeFolder | None = None
+        self._tables: dict[str, SafeFolder] = {}
         check_target(self.folder, "sweep")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._dir = SafeFolder(self.folder)  # every file below is made relative to it
             if folder_kind(self.folder) is None:  # empty (checked above): mark it ours first
-                write_marker(self.folder, "sweep")
-            self._lock = FolderLock(self.folder)
+                write_marker(self.folder, "sweep", dir_fd=self._dir.fd)
+            self._lock = FolderLock(self.folder, dir_fd=self._dir.fd)
         except OSError as exc:
+            self.close()
             raise OutputError(f"--out: cannot write in {str(self.folder)!r}: {exc.strerror}") from None
+        except BaseException:
+            self.close()
+            raise
         try:
             self._open(experiment, resume)
         except BaseException:
@@ -183,6 +204,9 @@ class ResultStore:
 
     def _open(self, experiment, resume: bool) -> None:
         manifest = self.folder / "manifest.json"
+        for name in SWEEP_ENTRIES:  # checked again under the lock (check_target ran before it)
+            if (self.folder / name).is_symlink():
+                raise link_error(self.folder / name)
         if manifest.exists():
             if not resume:
                 raise ConfigError(f"--out: {str(self.folder)!r} already holds results; add --resume or choose another")
@@ -204,11 +228,12 @@ class ResultStore:
         # A new sweep, or a resume that extends the experiment (more replications): the manifest
         # describes the experiment as it is now run. Written before any part (see the class doc).
         try:
-            _atomic_write_text(manifest, manifest_json(manifest_for(experiment)))
+            _atomic_write_text(manifest, manifest_json(manifest_for(experiment)), dir_fd=self._dir.fd)
             for table in TABLES:
-                (self.folder / table).mkdir(exist_ok=True)
-                for stale in (self.folder / table).glob("*.tmp"):
-                    stale.unlink()  # a part being written when the process died: it was never committed
+                self._tables[table] = self._dir.subfolder(table)
+                for stale in (self.folder / table).glob("part-*.parquet.tmp"):
+                    # A part being written when the process died: it was never committed.
+                    self._tables[table].unlink(stale.name, missing_ok=True)
         except OSError as exc:
             raise OutputError(f"--out: cannot write in {str(self.folder)!r}: {exc.strerror}") from None
         self._next = {t: self._count_parts(t) for t in TABLES}
@@ -232,6 +257,10 @@ class ResultStore:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        for folder in (*self._tables.values(), *([self._dir] if self._dir is not None else [])):
+            folder.close()
+        self._tables = {}
+        self._dir = None
 
     def __enter__(self):
         return self
@@ -273,13 +302,16 @@ class ResultStore:
             if not rows:
                 continue
             name = f"part-{self._next[t]:06d}.parquet"
-            tmp = self.folder / t / (name + ".tmp")
+            folder = self._tables[t]
             try:
-                pq.write_table(pa.Table.from_pylist(rows, schema=self.schemas[t]), tmp)
-                os.replace(tmp, self.folder / t / name)
+                # A new file, never through a link (one planted at the temporary name is unlinked).
+                with os.fdopen(folder.open_new(name + ".tmp"), "wb") as f:
+                    pq.write_table(pa.Table.from_pylist(rows, schema=self.schemas[t]), f)
+                folder.replace(name + ".tmp", name)
             except OSError as exc:
                 with contextlib.suppress(OSError):
-                    tmp.unlink(missing_ok=True)  # a partial part would only take space
+                    folder.unlink(name + ".tmp", missing_ok=True)  # a partial part would only take space
+                exc.filename = str(self.folder / t / (name + ".tmp"))  # not the name relative to the folder
                 raise os_fault(exc, "write") from None
             self._next[t] += 1
             self.rows_written[t] += len(rows)

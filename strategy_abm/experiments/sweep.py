@@ -10,10 +10,13 @@ same whatever the number of workers, the scheduler, or the order in which runs f
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections import OrderedDict
@@ -226,14 +229,18 @@ Executor = Callable[[Iterator[dict], Callable], None]
 
 
 @contextlib.contextmanager
-def open_executor(workers: int = 1, scheduler: str | None = None, *, tls: TLSFiles | None = None) -> Iterator[Executor]:
+def open_executor(
+    workers: int = 1, scheduler: str | None = None, *, tls: TLSFiles | None = None, quiet: bool = True
+) -> Iterator[Executor]:
     """Where batches run: this process, local worker processes, or a Dask cluster (an address,
     or ``"local"`` for a LocalCluster of ``workers`` processes). Yields ``execute(tasks, collect)``.
 
-    ``tls`` holds the certificate files for a ``tls://`` scheduler. Raises :class:`ConfigError`
-    (one line) for a malformed address, missing certificate files or an unreachable scheduler."""
-    if scheduler:
-        with _dask_client(scheduler, workers, tls) as client:
+    ``tls`` holds the certificate files for a ``tls://`` scheduler. ``quiet``: a LocalCluster's
+    workers log nothing below CRITICAL (the CLI says what happened in one line; see
+    :func:`quiet_dask_logs` for this process). Raises :class:`ConfigError` (one line) for a
+    malformed address, missing certificate files or an unreachable scheduler."""
+    if scheduler is not None:
+        with _dask_client(scheduler, workers, tls, quiet=quiet) as client:
             yield lambda tasks, collect: _run_dask(client, tasks, collect)
     elif workers <= 1:
         yield _run_here
@@ -251,33 +258,117 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     # workers in milliseconds and they inherit the imported package.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=close_inherited_locks) as pool:
-        in_flight: set = set()
-        seen: dict = {}  # pid -> worker process, to say how a dead one ended
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(),))  # fmt: skip
+    in_flight: set = set()
+    seen: dict = {}  # pid -> worker process, to say how a dead one ended
 
-        def collect_done(futures) -> None:
-            broken = None
-            for f in futures:  # every batch that finished is stored, even after a worker died
-                try:
-                    rows = f.result()
-                except BrokenProcessPool as exc:
-                    broken = exc
-                    continue
-                collect(rows)
-            if broken is not None:
-                raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from broken
+    def collect_done(futures) -> None:
+        broken = None
+        for f in futures:  # every batch that finished is stored, even after a worker died
+            try:
+                rows = f.result()
+            except BrokenProcessPool as exc:
+                broken = exc
+                continue
+            collect(rows)
+        if broken is not None:
+            raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from broken
 
+    try:
         try:
             for task in tasks:
-                in_flight.add(pool.submit(run_batch, task))
-                seen.update(getattr(pool, "_processes", None) or {})
+                # The workers start at the first submit: Ctrl-C is held back meanwhile, so that none
+                # starts without its initializer (which makes it ignore Ctrl-C: the driver handles it).
+                with _sigint_deferred() if not seen else contextlib.nullcontext():
+                    in_flight.add(pool.submit(run_batch, task))
+                    seen.update(getattr(pool, "_processes", None) or {})
                 if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
                     finished, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                     collect_done(finished)
+            collect_done(wait(in_flight).done)
         except BrokenProcessPool as exc:  # raised by submit once the pool is broken
             collect_done(wait(in_flight).done)
             raise FaultError(f"a worker process died{_how_workers_ended(seen)}") from exc
-        collect_done(wait(in_flight).done)
+    except FaultError:
+        pool.shutdown(wait=True)
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM: keep the batches that did finish, then stop at once
+        with contextlib.suppress(Exception):
+            collect_done([f for f in in_flight if f.done() and not f.cancelled() and f.exception() is None])
+        _stop_workers(pool, seen)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, processes: dict) -> None:
+    """End a pool's workers now (queued batches cancelled, running ones killed): an interrupted
+    sweep should not wait for batches whose results it will not store."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.join(5)
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C (SIGINT) back from this thread, and from the processes and threads it starts
+    meanwhile, which inherit the blocked signal; it is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    # multiprocessing starts its resource tracker on first need and then unblocks SIGINT in the
+    # thread that started it (which goes on to start worker processes): start it beforehand.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_start(driver: int) -> None:
+    """Initializer of a local worker process. It closes the driver's lock descriptors (so the
+    lock ends with the driver), leaves Ctrl-C and SIGTERM to the driver (it ignores SIGINT, which a
+    terminal sends to the whole process group, and dies at once of SIGTERM, which the pool sends
+    to stop it), and dies with the driver: a worker forked from it holds a copy of the pipe it
+    reads batches from, so it would otherwise wait forever once the driver is killed."""
+    close_inherited_locks()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the driver at the fork
+    die_with_parent(driver)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when its parent ``parent`` (a pid) does: on Linux the kernel sends it
+    SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread polls the parent's pid once a second.
+    Ends at once if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before the prctl
+                    os._exit(1)
+                return
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-driver", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _how_workers_ended(processes: dict) -> str:
@@ -314,6 +405,8 @@ class TLSFiles:
 def check_scheduler(address: str, tls: TLSFiles | None = None) -> None:
     """A scheduler is ``local`` or ``tcp://HOST:PORT`` / ``tls://HOST:PORT``; certificate files go
     with ``tls://`` only, and must be readable files. Raises :class:`ConfigError` (one line)."""
+    if not address.strip():
+        raise ConfigError("--scheduler: the address is empty (give tcp://HOST:PORT, tls://HOST:PORT or 'local')")
     if address != "local":
         _check_address(address)
     if address.startswith("tls://") and tls is None:
@@ -345,13 +438,16 @@ def _check_address(address: str) -> None:
         raise ConfigError(f"--scheduler: {address!r} names no port ({expected})")
 
 
-def local_cluster(workers: int, *, security=True):
+def local_cluster(workers: int, *, security=True, quiet: bool = False):
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes, safe on a shared machine:
     loopback only, no dashboard, and TLS with throwaway certificates (``security=True``), so that
     another local user or process cannot connect and run code on the workers. Dask always starts
     an HTTP server on the scheduler (on port 8787 unless told otherwise): it binds a random
     loopback port and serves no routes. ``security``: ``True`` (throwaway certificates), a
-    ``distributed.security.Security``, or ``None`` for plain TCP (tests only)."""
+    ``distributed.security.Security``, or ``None`` for plain TCP (tests only). ``quiet``: the
+    worker processes log only CRITICAL messages (Dask's default: warnings)."""
+    import logging
+
     import dask
     from distributed import LocalCluster
 
@@ -359,11 +455,37 @@ def local_cluster(workers: int, *, security=True):
         return LocalCluster(
             n_workers=max(workers, 1), threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, security=security,
+            silence_logs=logging.CRITICAL if quiet else logging.WARNING,
         )  # fmt: skip
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
+def quiet_dask_logs(quiet: bool = True) -> Iterator[None]:
+    """While it lasts, Dask's loggers in this process (``distributed.*``, and ``tornado`` and
+    ``asyncio`` beneath them) print only CRITICAL messages: a lost scheduler or a Ctrl-C is then
+    one line from the CLI, not pages of ``distributed.client - ERROR``. ``quiet=False`` (the
+    CLI's ``--verbose``) leaves them as they are."""
+    if not quiet:
+        yield
+        return
+    import logging
+
+    import distributed  # noqa: F401 - configures its loggers on import: before they are quietened
+
+    names = ["distributed", "tornado", "asyncio"]
+    names += [n for n in list(logging.root.manager.loggerDict) if n.startswith(("distributed.", "tornado."))]
+    saved = {n: logging.getLogger(n).level for n in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None, *, quiet: bool = True):
     try:
         from distributed import Client
         from distributed.security import Security
@@ -371,22 +493,41 @@ def _dask_client(scheduler: str, workers: int, tls: TLSFiles | None = None):
         raise ConfigError("--scheduler: dask.distributed is not installed") from None
     check_scheduler(scheduler, tls)
     if scheduler == "local":
-        cluster = local_cluster(workers)
-        with cluster, Client(cluster) as client:
+        cluster = client = None
+        try:
+            # Ctrl-C is held back while the cluster starts: its threads and worker processes
+            # inherit the block, so only this thread takes Ctrl-C (a terminal sends it to every
+            # process of the group), and a Ctrl-C during start-up ends a whole cluster cleanly.
+            with _sigint_deferred():
+                cluster = local_cluster(workers, quiet=quiet)
+                client = Client(cluster)
             yield client
+        finally:
+            _close_dask(client, cluster)
         return
     security = None
     if tls is not None:
         security = Security(tls_ca_file=tls.ca_file, tls_client_cert=tls.cert, tls_client_key=tls.key,
                             require_encryption=True)  # fmt: skip
     try:
-        client = Client(scheduler, timeout=10, security=security)
+        with _sigint_deferred():  # the client's thread leaves Ctrl-C to this one
+            client = Client(scheduler, timeout=10, security=security)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         # TypeError/ValueError: Dask's words for a TLS scheduler reached without certificates
         # or with unusable ones.
         raise ConfigError(f"--scheduler: cannot reach {scheduler!r}: {' '.join(str(exc).split())}") from None
     with client:
         yield client
+
+
+def _close_dask(client, cluster) -> None:
+    """Close a client and then its LocalCluster (each even if the other fails)."""
+    if client is not None:
+        with contextlib.suppress(Exception):
+            client.close()
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close()
 
 
 def _run_dask(client, tasks: Iterator[dict], collect) -> None:
@@ -417,6 +558,13 @@ def _run_dask(client, tasks: Iterator[dict], collect) -> None:
             with contextlib.suppress(Exception):
                 take(future)
         raise FaultError(_dask_fault(exc)) from exc
+    except BaseException:  # Ctrl-C, SIGTERM: keep the batches that did finish, drop the others
+        for future in [f for f in pending if f.status == "finished"]:
+            with contextlib.suppress(Exception):
+                take(future)
+        with contextlib.suppress(Exception):
+            client.cancel(list(pending), force=True)
+        raise
 
 
 def _dask_fault(exc: Exception) -> str:

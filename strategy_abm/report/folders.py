@@ -2,9 +2,13 @@
 a lock on a sweep folder, and one-line messages for input/output faults.
 
 A run folder holds ``.strategy-abm-run`` and a sweep's results folder ``.strategy-abm-sweep``
-(small JSON: ``{"kind": ..., "format": 1}``). Only a folder with the right marker, or an empty
-one, is ever replaced (a run) or written into (a sweep); temporary and backup folders are made
-with :func:`tempfile.mkdtemp`, so the program deletes nothing it did not create.
+(small JSON: ``{"kind": ..., "format": 1}``; a run's also lists the files it wrote). Only an
+empty folder, a run folder holding nothing but what its run wrote, or a sweep folder is ever
+replaced (a run) or written into (a sweep); temporary and backup folders are made with
+:func:`tempfile.mkdtemp`, so the program deletes nothing it did not create. Inside the program's
+folders no symbolic link is ever followed: files are opened with ``O_NOFOLLOW`` relative to a
+descriptor of their folder (:class:`SafeFolder`), and a marker, lock, manifest or table folder
+that is a link is refused.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -24,6 +29,16 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, sweeps are
 
 MARKERS = {"run": ".strategy-abm-run", "sweep": ".strategy-abm-sweep"}
 LOCK_FILE = ".strategy-abm-lock"
+# What a run writes (its marker lists the files exactly; these are for a marker without the list).
+RUN_FILES = ("model.csv", "actors.csv", "events.csv", "summary.json", "config.toml")
+RUN_PLOTS = "plots"  # holds the run's PNG files, nothing else
+# What a sweep folder holds that must never be a symbolic link (its files are written through them).
+SWEEP_ENTRIES = ("manifest.json", "results", "series", "failures", "plots", "analysis")
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 on Windows, which has no symbolic links to speak of
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# Whether files can be made relative to a folder's descriptor (Linux, macOS; not Windows).
+DIR_FD = {os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd
 MARKER_FORMAT = 1
 NAME_MAX_BYTES = 255  # a folder name's limit on Linux, macOS and Windows file systems
 # What the user can do about an OSError, by errno.
@@ -57,26 +72,128 @@ def os_fault(exc: OSError, doing: str) -> FaultError:
     return FaultError(f"cannot {doing}{where}: {reason}", FIXES.get(exc.errno, ""))
 
 
+def read_marker(folder: Path, kind: str) -> dict | None:
+    """The ``kind`` marker of ``folder`` as a dict, or ``None`` if there is none (a marker that
+    is a symbolic link is not read: it is not the program's)."""
+    try:
+        fd = os.open(Path(folder) / MARKERS[kind], os.O_RDONLY | NOFOLLOW | CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            data = json.loads(f.read(1 << 20).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == kind else None
+
+
 def folder_kind(folder: Path) -> str | None:
     """``"run"`` or ``"sweep"`` if ``folder`` holds the program's marker, else ``None``."""
-    for kind, name in MARKERS.items():
-        try:
-            data = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("kind") == kind:
-            return kind
-    return None
+    return next((kind for kind in MARKERS if read_marker(folder, kind) is not None), None)
 
 
-def write_marker(folder: Path, kind: str) -> None:
-    """Mark ``folder`` as the program's ``kind`` folder (atomically: temporary name, then rename)."""
+def write_marker(folder: Path, kind: str, files: list[str] | None = None, *, dir_fd: int | None = None) -> None:
+    """Mark ``folder`` as the program's ``kind`` folder (atomically: temporary name, then rename).
+    ``files``: for a run, every file it wrote (paths relative to ``folder``)."""
     from .._version import __version__
 
-    text = json.dumps({"kind": kind, "format": MARKER_FORMAT, "package_version": __version__}) + "\n"
-    tmp = folder / (MARKERS[kind] + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, folder / MARKERS[kind])
+    marker = {"kind": kind, "format": MARKER_FORMAT, "package_version": __version__}
+    if files is not None:
+        marker["files"] = sorted(files)
+    write_atomically(folder, MARKERS[kind], (json.dumps(marker) + "\n").encode(), dir_fd=dir_fd)
+
+
+def _at(folder: Path, name: str, dir_fd: int | None) -> tuple[str, dict]:
+    """``name`` in ``folder``: relative to ``dir_fd`` if given (and supported), else a path."""
+    if dir_fd is not None and DIR_FD:
+        return name, {"dir_fd": dir_fd}
+    return str(Path(folder) / name), {}
+
+
+def link_error(path: Path, what: str = "") -> OutputError:
+    return OutputError(f"--out: {str(path)!r} is a symbolic link{what}; the program never writes through a link "
+                       "in its folders (remove the link, or choose another --out)")  # fmt: skip
+
+
+def open_new(folder: Path, name: str, *, dir_fd: int | None = None, mode: int = 0o644) -> int:
+    """A descriptor of a new file ``folder/name`` opened for writing, never through a link:
+    whatever is at that name (a stale temporary file of the program, or a link put there) is
+    unlinked first (a link, not its target), then the file is made with ``O_CREAT | O_EXCL |
+    O_NOFOLLOW``, which fails rather than follow a link made in between. For temporary names."""
+    where, at = _at(folder, name, dir_fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(where, **at)
+    return os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, mode, **at)
+
+
+def write_atomically(folder: Path, name: str, data: bytes, *, dir_fd: int | None = None) -> None:
+    """Write ``folder/name`` whole or not at all, never through a link: ``data`` goes to a new
+    ``name.tmp`` (:func:`open_new`), which is then renamed over ``name`` (a rename replaces a link
+    at ``name``, never its target)."""
+    tmp, at = _at(folder, name + ".tmp", dir_fd)
+    final, _ = _at(folder, name, dir_fd)
+    fd = open_new(folder, name + ".tmp", dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, final, **({"src_dir_fd": dir_fd, "dst_dir_fd": dir_fd} if at else {}))
+
+
+class SafeFolder:
+    """A folder opened without following a symbolic link, so that files made in it (relative
+    to its descriptor) stay in it even if the folder or a parent is later replaced by a link.
+
+    Raises :class:`OutputError` if ``path`` is a symbolic link or not a folder."""
+
+    def __init__(self, path: str | os.PathLike, *, parent: SafeFolder | None = None):
+        self.path = Path(path) if parent is None else parent.path / path
+        self.fd: int | None = None
+        if not DIR_FD:  # pragma: no cover - Windows: paths, checked
+            if self.path.is_symlink():
+                raise link_error(self.path)
+            return
+        where, at = (str(path), {"dir_fd": parent.fd}) if parent is not None else (str(path), {})
+        try:
+            self.fd = os.open(where, os.O_RDONLY | DIRECTORY | NOFOLLOW | CLOEXEC, **at)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                if os.path.islink(self.path):
+                    raise link_error(self.path) from None
+                raise OutputError(f"--out: {str(self.path)!r} is a file, not a folder") from None
+            raise
+
+    def subfolder(self, name: str) -> SafeFolder:
+        """``name`` in this folder, made if missing; refused if it is a link or a file."""
+        where, at = _at(self.path, name, self.fd)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(where, 0o755, **at)
+        return SafeFolder(name, parent=self)
+
+    def write_atomically(self, name: str, data: bytes) -> None:
+        write_atomically(self.path, name, data, dir_fd=self.fd)
+
+    def open_new(self, name: str) -> int:
+        return open_new(self.path, name, dir_fd=self.fd)
+
+    def replace(self, src: str, dst: str) -> None:
+        """Rename ``src`` to ``dst`` in this folder (replacing ``dst``; a link there, not its target)."""
+        if self.fd is None:  # pragma: no cover
+            os.replace(self.path / src, self.path / dst)
+        else:
+            os.replace(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, name: str, *, missing_ok: bool = False) -> None:
+        where, at = _at(self.path, name, self.fd)
+        try:
+            os.unlink(where, **at)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
 
 
 def temp_prefix(out: Path) -> str:
@@ -113,6 +230,39 @@ def is_empty(folder: Path) -> bool:
         return next(entries, None) is None
 
 
+def foreign_error(out: Path, entry: str) -> OutputError:
+    return OutputError(f"--out: {str(out)!r} holds {entry!r}, which its run did not write; a run folder is replaced "
+                       "only if it holds nothing else (move that away, or choose another --out)")  # fmt: skip
+
+
+def foreign_entry(folder: Path) -> str | None:
+    """The first entry (in name order; ``plots/x`` for one inside ``plots``) of a run folder
+    that its run did not write, or ``None`` if it holds only the run's files: those its marker
+    lists, or, for a marker without the list, :data:`RUN_FILES` and PNG files in ``plots/``.
+    A symbolic link, or a folder where a file belongs, is never the run's."""
+    marker = read_marker(folder, "run") or {}
+    listed = marker.get("files")
+    if isinstance(listed, list) and all(isinstance(f, str) for f in listed):
+        files = set(listed)
+        plots = {f.split("/", 1)[1] for f in files if f.startswith(RUN_PLOTS + "/")}
+    else:
+        files, plots = set(RUN_FILES), None
+    with os.scandir(folder) as entries:
+        top = sorted(entries, key=lambda e: e.name)
+    for entry in top:
+        if entry.name == MARKERS["run"] or (entry.name in files and entry.is_file(follow_symlinks=False)):
+            continue
+        if entry.name == RUN_PLOTS and entry.is_dir(follow_symlinks=False):
+            with os.scandir(entry.path) as inner:
+                for item in sorted(inner, key=lambda e: e.name):
+                    ours = item.name in plots if plots is not None else item.name.endswith(".png")
+                    if not (ours and item.is_file(follow_symlinks=False)):
+                        return f"{RUN_PLOTS}/{item.name}"
+            continue
+        return entry.name
+    return None
+
+
 def check_target(out: Path, kind: str) -> None:
     """Refuse, before any work, an ``--out`` that cannot hold a ``kind`` folder: an empty path, the
     current folder or one holding it (for a run, which replaces its folder), a symbolic link, a
@@ -147,8 +297,15 @@ def _check_target(out: Path, kind: str) -> None:
             raise OutputError(f"--out: {str(parent)!r} is a file, not a folder")
     if out.is_dir() and not is_empty(out):
         found = folder_kind(out)
+        for name in (*MARKERS.values(), LOCK_FILE, *(SWEEP_ENTRIES if found == "sweep" else ())):
+            if (out / name).is_symlink():
+                raise link_error(out / name)
         if found and found != kind:
             raise OutputError(f"--out: {text!r} is a strategy-abm {found} folder, not a {kind}'s; choose another")
+        if found == "run" and kind == "run":
+            foreign = foreign_entry(out)
+            if foreign is not None:
+                raise foreign_error(out, foreign)
         if found is None:
             why = f" (no {MARKERS[kind]} marker in it: delete it yourself if it is an old {kind})"
             raise OutputError(f"--out: {text!r} is a non-empty folder that is not a strategy-abm {kind}"
@@ -169,12 +326,21 @@ class FolderLock:
     the folder is written. A second writer gets :class:`OutputError` naming the holder's pid.
     Released by :meth:`release` or when the process ends, however it ends."""
 
-    def __init__(self, folder: Path):
-        self.path = folder / LOCK_FILE
+    def __init__(self, folder: Path, *, dir_fd: int | None = None):
+        self.path = Path(folder) / LOCK_FILE
         self.fd: int | None = None
         if fcntl is None:  # pragma: no cover
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        where, at = _at(folder, LOCK_FILE, dir_fd)
+        try:  # never through a link: a lock file that is one would truncate its target
+            fd = os.open(where, os.O_RDWR | os.O_CREAT | NOFOLLOW | CLOEXEC | getattr(os, "O_NONBLOCK", 0), 0o644, **at)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EMLINK) or os.path.islink(self.path):
+                raise link_error(self.path) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OutputError(f"--out: {str(self.path)!r} is not a file; remove it")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -3,8 +3,9 @@
 ``write_run`` writes ``model.csv``, ``actors.csv``, ``events.csv``, ``summary.json``,
 ``config.toml``, ``plots/`` and the ``.strategy-abm-run`` marker into a fresh temporary folder
 beside the target and renames it into place only when everything is written, so a failed run
-never leaves a partial folder and never half-overwrites an earlier one. Only an empty folder or
-one holding the marker is ever replaced.
+never leaves a partial folder and never half-overwrites an earlier one. Only an empty folder, or
+a run folder holding nothing but the files its run wrote (which its marker lists), is ever
+replaced: a file or folder the user added to a run folder makes it refused, never deleted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ from ..engine.metrics import METRIC_COLUMNS
 from ..scenario.config import scenario_to_toml
 from ..scenario.ids import HOSTS, POWERS
 from ..sim.agents import HostAgent, PowerAgent
-from .folders import FaultError, OutputError, check_target, os_fault, temp_prefix, write_marker
+from .folders import (
+    FaultError,
+    OutputError,
+    check_target,
+    foreign_entry,
+    foreign_error,
+    os_fault,
+    temp_prefix,
+    write_marker,
+)
 
 EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
 ACTOR_ORDER = {a: i for i, a in enumerate((*POWERS, *HOSTS))}
@@ -95,7 +105,8 @@ def summary(model) -> dict:
 
 def check_out_dir(out: Path) -> None:
     """Refuse, before any work, an ``--out`` a run cannot be written to: see
-    :func:`folders.check_target` (a folder is replaced only if it is empty or a run's).
+    :func:`folders.check_target` (a folder is replaced only if it is empty or a run folder
+    holding nothing but its run's files).
 
     Raises:
         OutputError: with a one-line message naming ``--out`` and the problem.
@@ -140,7 +151,8 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
             from .plots import plot_run
 
             plot_run(mdf, adf, tmp / "plots", scenario=model.scenario.name, seed=model.seed)
-        write_marker(tmp, "run")
+        written = [str(p.relative_to(tmp)).replace(os.sep, "/") for p in tmp.rglob("*") if p.is_file()]
+        write_marker(tmp, "run", files=written)
         _move_into_place(tmp, out)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -160,13 +172,19 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     if not out.exists():
         tmp.rename(out)
         return
-    check_out_dir(out)  # still empty or a run: nothing else has appeared there during the game
+    check_out_dir(out)  # still empty or a run of nothing but its files: nothing else appeared during the game
     backup = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    out.rename(backup / out.name)
+    old = backup / out.name
+    out.rename(old)
     try:
+        # Checked again once moved (a private folder now): a file added since the check above
+        # puts the folder back and is refused, so that nothing but a run's own files is deleted.
+        foreign = foreign_entry(old) if any(old.iterdir()) else None
+        if foreign is not None:
+            raise foreign_error(out, foreign)
         tmp.rename(out)
     except BaseException:
-        (backup / out.name).rename(out)
+        old.rename(out)
         backup.rmdir()
         raise
     shutil.rmtree(backup, ignore_errors=True)  # made above: it holds only the run just replaced

@@ -585,33 +585,48 @@ class EventConfig(Strict):
         return self
 
 
-DATE_RE = re.compile(r"^(\d{4})(?:Q([1-4])|-(0[1-9]|1[0-2]))?$")
+DATE_RE = re.compile(r"^(\d{4})(?:Q([1-4])|H([12])|-(0[1-9]|1[0-2]))?$")
+# A turn's label, by turns per year: the year, its half, its quarter or its month.
+PERIODS = {1: "a year", 2: "a half-year", 4: "a quarter", 12: "a month"}
+PERIOD_STARTS = {1: "YYYY", 2: "YYYYH1/H2, YYYY-01/07 or YYYY", 4: "YYYYQn, YYYY-01/04/07/10 or YYYY", 12: "YYYY-MM"}
 
 
 def parse_date(text: str) -> float:
-    """``2025Q1`` / ``2025-03`` / ``2025`` -> fractional year at the period's start."""
+    """``2025Q1`` / ``2025H2`` / ``2025-03`` / ``2025`` -> fractional year at the period's start."""
     m = DATE_RE.match(text)
     if not m:
-        raise ValueError(f"date {text!r} is not YYYY, YYYYQn or YYYY-MM")
-    year, quarter, month = m.groups()
+        raise ValueError(f"date {text!r} is not YYYY, YYYYQn, YYYYHn or YYYY-MM")
+    year, quarter, half, month = m.groups()
     if quarter:
         return int(year) + (int(quarter) - 1) / 4
+    if half:
+        return int(year) + (int(half) - 1) / 2
     if month:
         return int(year) + (int(month) - 1) / 12
     return float(year)
 
 
+def start_month(text: str) -> int:
+    """The month (0-11) in which a date (see :func:`parse_date`) starts."""
+    return round((parse_date(text) % 1) * 12)
+
+
 def format_date(year: float, turns_per_year: int) -> str:
-    """Fractional year -> label in the scenario's turn unit (``2025Q3``, ``2025-07``, ``2025``)."""
-    whole = math.floor(year + 1e-9)
-    part = round((year - whole) * turns_per_year)
-    if turns_per_year == 4:
-        return f"{whole}Q{part + 1}"
+    """Fractional year at a turn's start -> the label of the period it starts: ``2025`` (1 turn a
+    year), ``2025H2`` (2), ``2025Q3`` (4) or ``2025-07`` (12). Exact for the turns of a scenario,
+    whose start is aligned with its turns (see ``Scenario.start``). Raises ValueError for another
+    number of turns per year."""
+    months = math.floor(year * 12 + 1e-6)  # whole months: floats of 400 turns are off by far less
+    whole, month = divmod(months, 12)
     if turns_per_year == 12:
-        return f"{whole}-{part + 1:02d}"
+        return f"{whole}-{month + 1:02d}"
+    if turns_per_year == 4:
+        return f"{whole}Q{month // 3 + 1}"
+    if turns_per_year == 2:
+        return f"{whole}H{month // 6 + 1}"
     if turns_per_year == 1:
         return str(whole)
-    return f"{whole}.{part + 1}"
+    raise ValueError(f"turns_per_year: {turns_per_year} is not one of 1, 2, 4, 12")
 
 
 # Checks of each actor's strategy, registered by the strategies package when it is imported (the
@@ -650,11 +665,29 @@ class Scenario(Strict):
     def _name(cls, v):
         return check_name(v)  # it names the default output folder: never a path
 
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start_year(cls, v):
+        # `start = 2025` in TOML (or --set start=2025) is an integer: the year it names.
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        return v
+
     @field_validator("start")
     @classmethod
     def _start(cls, v):
         parse_date(v)
         return v
+
+    @model_validator(mode="after")
+    def _start_aligned(self):
+        """A game starts at the start of one of its turns' periods, so that every turn is one
+        whole period with its own label (a quarterly game starting in March would be off by one)."""
+        tpy = self.turns_per_year
+        if start_month(self.start) % (12 // tpy):
+            raise _field_error("start", f"{self.start} is not the start of {PERIODS[tpy]}, where a game of {tpy} "
+                               f"turn{'s' if tpy > 1 else ''} a year starts ({PERIOD_STARTS[tpy]})")  # fmt: skip
+        return self
 
     @field_validator("turns_per_year", mode="before")
     @classmethod
@@ -908,6 +941,8 @@ def read_toml(path: Path) -> dict:
         raise ConfigError(f"scenario: {path.name} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"scenario: {path.name}: tables or arrays nested more than {MAX_NESTING} deep") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, which Python will not convert
+        raise ConfigError(f"scenario: {path.name}: {str(exc).split(';')[0]}") from None
     where = _too_deep(raw, MAX_NESTING)
     if where is not None:
         raise ConfigError(f"scenario: {path.name}: tables or arrays nested more than {MAX_NESTING} deep (at {where})")
@@ -931,8 +966,9 @@ def _too_deep(value: Any, limit: int) -> str | None:
 
 
 # A bare word: letters, digits and _ . - + { } with at least one letter (bri_2, 2025Q3, WB_GDP,
-# hosts.{host}.debt_usd_bn). "1.2.3", text with spaces or quotes and unclosed brackets are not.
-BARE_WORD = re.compile(r"[\w.+\-{}]*[^\W\d_][\w.+\-{}]*")
+# hosts.{host}.debt_usd_bn), or a year and month (2025-03, which TOML does not read as a date).
+# "1.2.3", text with spaces or quotes and unclosed brackets are not.
+BARE_WORD = re.compile(r"[\w.+\-{}]*[^\W\d_][\w.+\-{}]*|\d{4}-\d{2}")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -958,6 +994,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         doc = None
     except RecursionError:
         raise ConfigError(f"--set {key}: VALUE nests arrays or tables more than {MAX_NESTING} deep") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, which Python will not convert
+        raise ConfigError(f"--set {key}: {str(exc).split(';')[0]}") from None
     if doc is not None and list(doc) == ["v"]:
         value = doc["v"]
     elif BARE_WORD.fullmatch(raw):
@@ -1023,6 +1061,16 @@ def _format_validation_error(exc: ValidationError) -> str:
     return line + (f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest else "")
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, but an integer of more than 15 digits in short form (``1e+308``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        try:
+            return f"{float(value):.6g}"
+        except OverflowError:  # beyond any float
+            return f"{'-' if value < 0 else ''}1e+{int(abs(value).bit_length() * math.log10(2))}"
+    return repr(value)
+
+
 def _format_error(err: dict) -> str:
     """One pydantic error as ``field: problem``."""
     loc = [str(p) for p in err["loc"]]
@@ -1040,7 +1088,7 @@ def _format_error(err: dict) -> str:
     elif err["type"] == "missing":
         msg = "missing (required)"
     elif "input" in err and not isinstance(err["input"], dict | list):
-        msg = f"{msg} (got {err['input']!r})"
+        msg = f"{msg} (got {_shown(err['input'])})"
     # Messages that name a sub-field ("sources.x: ...") already say where they point.
     m = re.match(r"^([a-z_]+\.[a-z_.0-9]+): (.*)$", msg)
     if m:
@@ -1083,8 +1131,10 @@ def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         base_path = resolve_path(base_name if base_name in builtin_scenarios() else path.parent / base_name)
     except ConfigError as exc:
         raise ConfigError(f"extends: {str(exc).removeprefix('scenario: ')}") from None
-    if base_path.resolve() in _seen:
-        raise ConfigError(f"extends: {base_name!r} extends itself")
+    chain = (*_seen, path.resolve())
+    if base_path.resolve() in chain:  # a cycle: name it from the file it comes back to
+        cycle = [p.name for p in chain[chain.index(base_path.resolve()) :]] + [base_path.name]
+        raise ConfigError(f"extends: a cycle, {' -> '.join(cycle)}")
     return _merge(read_scenario_raw(base_path, (*_seen, path.resolve())), raw)
 
 
