@@ -5,33 +5,16 @@ certificate options are one-line errors."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import psutil
 import pytest
+from clitools import one_error_line, run_cli
 from distributed import WorkerPlugin
 
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import experiments_dir
 from strategy_abm.experiments.results import load_results, load_series
 from strategy_abm.experiments.sweep import _dask_client, local_cluster
 
-PREFIX = "strategy-abm: error: "
 SMOKE = experiments_dir() / "smoke.toml"
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(PREFIX), stderr
-    return lines[0]
 
 
 def _listening(pids: set[int]) -> list[tuple[str, int]]:

@@ -9,8 +9,6 @@ pandas and pyarrow read a table's folder as one dataset.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections import Counter
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
+from clitools import run_cli
 
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.analysis import morris_indices, sensitivity
 from strategy_abm.experiments.experiment import load_experiment, whole_value
 from strategy_abm.experiments.results import ResultStore, load_manifest, load_results, table_schemas
@@ -34,13 +32,6 @@ def experiment(tmp_path: Path, body: str, head: str = HEAD, record: str = REC):
     path = tmp_path / "exp.toml"
     path.write_text(head + body + record, encoding="utf-8")
     return load_experiment(path)
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 # ------------------------------------------------------------------ 3. integer factors in sampled designs

@@ -9,9 +9,7 @@ nothing stored is lost: a resumed sweep then equals an uninterrupted one.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
 import json
 import os
 import shutil
@@ -22,30 +20,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clitools import PREFIX, one_error_line, run_cli
 
 import strategy_abm.experiments.results as results_mod
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import load_experiment, run_seed
 from strategy_abm.experiments.results import ResultStore, load_failures, load_results, load_series
 from strategy_abm.experiments.sweep import run_sweep
 from strategy_abm.report.folders import LOCK_FILE, MARKERS, FaultError, FolderLock, OutputError, file_in
 
-PREFIX = "strategy-abm: error: "
 FAST_RUN = ["--turns", "2", "--no-plots", "--quiet"]
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
-    assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -7,7 +7,6 @@ Each bad input is one line on stderr naming the field, exit code 2, no traceback
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import subprocess
@@ -15,29 +14,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from clitools import PREFIX, one_error_line, run_cli
 
 import strategy_abm.experiments.experiment as experiment_mod
 from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import load_experiment
 from strategy_abm.scenario.config import ConfigError, format_date, load_scenario, parse_date, parse_override
 from strategy_abm.sim.model import CompetitionModel
-
-PREFIX = "strategy-abm: error: "
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
-    assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
-    return lines[0]
-
 
 # ------------------------------------------------------------------ start dates and their labels
 

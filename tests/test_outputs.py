@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import shlex
@@ -12,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clitools import run_cli
 
 import strategy_abm
-from strategy_abm.cli import main as cli_main
 from strategy_abm.scenario.config import builtin_scenarios
 from strategy_abm.scenario.ids import HOSTS, NAMES, POWERS, ROUTES
 
@@ -32,13 +30,6 @@ MODEL_REQUIRED = [
     *(f"diversification_{h}" for h in HOSTS),
     *(f"route_volume_mt_{r}" for r in ("northern", "middle", "southern")),
 ]
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ messages (1 run, 2 runs)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import shutil
@@ -18,8 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from clitools import PREFIX, one_error_line, run_cli
 
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.analysis import (
     TURN_AXIS_MIXED,
     YEAR_AXIS,
@@ -37,21 +35,6 @@ from strategy_abm.experiments.results import ResultStore, load_failures, load_re
 from strategy_abm.report.folders import FaultError
 
 Z = 1.959963984540054  # the normal quantile of 0.975
-PREFIX = "strategy-abm: error: "
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
-    assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
-    return lines[0]
 
 
 def write_experiment(tmp_path: Path, name: str, body: str) -> Path:

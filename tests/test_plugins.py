@@ -5,10 +5,8 @@ experiment hash covering a plugin's source."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
-import io
 import math
 import os
 import re
@@ -20,16 +18,15 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
+from clitools import PREFIX, run_cli
 
 from strategy_abm import ConfigError, load_scenario
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import load_experiment
 from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results
 from strategy_abm.experiments.sweep import _run_dask, _tasks, local_cluster, run_batch, run_sweep
 from strategy_abm.strategies import REGISTRY, PowerStrategy, RegistryError, plugins
 from strategy_abm.strategies.powers import Bri2
 
-PREFIX = "strategy-abm: error: "
 ROOT = Path(__file__).resolve().parent.parent
 
 ALWAYS_KGZ = '''\
@@ -67,13 +64,6 @@ values = ["pgii_asymmetric", "always_kgz"]
 [record]
 final = ["spent_usd_bn_us", "influence_us"]
 """
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_error_line(stderr: str) -> str:

@@ -8,7 +8,6 @@ Each refusal is one line on stderr naming the entry, exit code 2, and leaves eve
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
@@ -19,30 +18,15 @@ from pathlib import Path
 
 import psutil
 import pytest
+from clitools import one_error_line, run_cli
 
 import strategy_abm.report.output as output_mod
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import load_experiment
 from strategy_abm.experiments.results import ResultStore, load_results
 from strategy_abm.experiments.sweep import run_sweep
 from strategy_abm.report.folders import LOCK_FILE, MARKERS, FolderLock, OutputError
 
-PREFIX = "strategy-abm: error: "
 FAST_RUN = ["--turns", "1", "--no-plots", "--quiet"]
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
-    assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

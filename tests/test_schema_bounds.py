@@ -4,27 +4,18 @@ the game must give. The inputs the schema now refuses are cases of tests/test_cl
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 
 import pytest
+from clitools import run_cli
 
 from strategy_abm import CompetitionModel
-from strategy_abm.cli import main
 from strategy_abm.engine import rules
 from strategy_abm.engine.events import _bounded
 from strategy_abm.engine.metrics import mineral_shares
 from strategy_abm.scenario.config import GDP_USD_BN, STATE_BOUNDS, load_scenario
 from strategy_abm.scenario.ids import HOSTS, ROUTES
 from strategy_abm.strategies.powers import round_down
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def offered_sizes(model: CompetitionModel, move: str) -> list[float]:

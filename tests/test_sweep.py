@@ -8,9 +8,7 @@ and will start passing (and so fail as XPASS) once fixed.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import io
 import json
 import os
 import signal
@@ -23,14 +21,13 @@ import mesa
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from clitools import one_error_line, run_cli
 
-from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.analysis import sensitivity, summarise
 from strategy_abm.experiments.experiment import experiments_dir, load_experiment, run_key, run_seed
 from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results, load_series
 from strategy_abm.experiments.sweep import _tasks, run_batch, run_sweep
 
-PREFIX = "strategy-abm: error: "
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMOKE = experiments_dir() / "smoke.toml"
 ISHIGAMI = experiments_dir() / "ishigami.toml"
@@ -38,14 +35,6 @@ ISHIGAMI = experiments_dir() / "ishigami.toml"
 ISHIGAMI_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
 ISHIGAMI_ST = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}
 SOBOL_TOL = 0.05  # absolute; with N = 1024 (experiments/ishigami.toml) the observed error is < 0.005
-
-
-def run_cli(*argv: str | os.PathLike) -> tuple[int, str, str]:
-    """``strategy-abm ARGV`` in-process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli_main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def game_toml(
@@ -82,13 +71,6 @@ def part_files(folder: Path, table: str) -> list[Path]:
 def raw_keys(folder: Path, table: str = "results") -> list[str]:
     """Every key of every raw part of a table (duplicates kept)."""
     return [k for p in part_files(folder, table) for k in pq.read_table(p, columns=["key"]).column("key").to_pylist()]
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
-    assert lines[0].startswith(PREFIX), lines[0]
-    return lines[0]
 
 
 # ------------------------------------------------------------------ 1. same results, any executor

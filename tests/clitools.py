@@ -1,0 +1,28 @@
+"""Helpers the command-line tests share: run ``strategy-abm`` in-process and read its one-line
+errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+from strategy_abm.cli import main as cli_main
+
+PREFIX = "strategy-abm: error: "
+
+
+def run_cli(*argv: str | os.PathLike) -> tuple[int, str, str]:
+    """``strategy-abm ARGV`` in-process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_error_line(stderr: str) -> str:
+    """The single line on stderr, which must be ``strategy-abm: error: ...`` with no traceback."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
+    assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
+    return lines[0]
