@@ -183,3 +183,34 @@ def test_any_overlap_of_any_ops_is_the_base_plus_the_active_effects(fired):
         engine.step(turn)
         assert math.isclose(route["political_risk"], reference(fired, turn), rel_tol=1e-12, abs_tol=1e-15), turn
     assert not engine.layered  # every temporary effect has ended and left nothing behind
+
+
+@pytest.mark.parametrize("copy_how", ["deepcopy", "pickle"])
+def test_a_game_copied_mid_event_keeps_the_layers_of_its_variables(copy_how):
+    """A copied or unpickled game (a checkpoint, a tree search, an RL snapshot) plays on exactly as
+    the original: the layers of a variable are found by its path, not by an object's id."""
+    import copy
+    import pickle
+
+    from strategy_abm import Game
+
+    raw = load_scenario("baseline").model_dump(mode="python")
+    raw["events"] = [
+        event("a", 3, "routes.northern.political_risk", "set", 0.9, 2),
+        event("b", 4, "routes.northern.political_risk", "set", 0.6, 6),
+    ]
+    game = Game(validate_scenario(raw), 0)
+    for _ in range(3):  # A is on; B fires on the copy's first turn
+        game.play_turn()
+    twin = copy.deepcopy(game) if copy_how == "deepcopy" else pickle.loads(pickle.dumps(game))
+
+    def rest(g) -> list[float]:
+        out = []
+        while g.turn < 12:
+            g.play_turn()
+            out.append(round(g.routes["northern"]["political_risk"], 9))
+        return out
+
+    expected = [0.6] * 6 + [BASE_RISK] * 3  # B on top of A, A ends under B, B ends: the base
+    assert rest(game) == expected
+    assert rest(twin) == expected

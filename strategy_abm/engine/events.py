@@ -38,8 +38,10 @@ class EventEngine:
         self.random = [ev for ev in events if ev.probability_per_year is not None]
         # (expiry turn, event, the layers it put on variables), in firing order.
         self.active: list[tuple[int, EventConfig, list[tuple[_Variable, _Layer]]]] = []
-        # Variables under at least one temporary effect, by (id of container, key).
-        self.layered: dict[tuple[int, str], _Variable] = {}
+        # Variables under at least one temporary effect, by their path with the host named
+        # ("hosts.kgz.gdp_usd_bn"): a path, not an object's id, so a copied or unpickled game
+        # still finds a variable's layers.
+        self.layered: dict[str, _Variable] = {}
 
     def step(self, turn: int) -> None:
         model = self.model
@@ -71,12 +73,11 @@ class EventEngine:
             target = HOSTS[int(self.model.streams.events.integers(len(HOSTS)))]
         layers = []
         for eff in ev.effects:
-            for container, key, bound in self._resolve(eff.path, target):
-                ident = (id(container), key)
+            for container, key, bound, ident in self._resolve(eff.path, target):
                 variable = self.layered.get(ident)
                 if ev.duration_turns:
                     if variable is None:
-                        variable = self.layered[ident] = _Variable(container, key, bound)
+                        variable = self.layered[ident] = _Variable(container, key, bound, ident)
                     layers.append((variable, variable.push(eff.op, eff.value)))
                 elif variable is not None:
                     variable.change_base(eff.op, eff.value)
@@ -88,26 +89,26 @@ class EventEngine:
         kind = "scripted" if ev.at is not None else "random"
         self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
 
-    def _resolve(self, path: str, target: str | None) -> list[tuple[object, str, str]]:
-        """(container, key, bound name) triples a path names in the model's or agents' state."""
+    def _resolve(self, path: str, target: str | None) -> list[tuple[object, str, str, str]]:
+        """(container, key, bound name, concrete path) of each variable a path names in the state."""
         parts = path.split(".")
         model = self.model
         if parts[0] == "routes":
-            return [(model.routes[parts[1]], parts[2], parts[2])]
+            return [(model.routes[parts[1]], parts[2], parts[2], path)]
         if parts[0] == "trade":
-            return [(model.trade, parts[1], parts[1])]
+            return [(model.trade, parts[1], parts[1], path)]
         hosts = HOSTS if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
         out = []
         for h in hosts:
             agent = model.hosts[h]
             if len(parts) == 3:
-                out.append((agent, parts[2], parts[2]))
+                out.append((agent, parts[2], parts[2], f"hosts.{h}.{parts[2]}"))
                 continue
             node = getattr(agent, parts[2])
             for p in parts[3:-1]:
                 node = node[p]
             # hosts.kgz.opinion.china is bounded as an opinion, creditors.x.rate as a rate.
-            out.append((node, parts[-1], state_variable(path)))
+            out.append((node, parts[-1], state_variable(path), ".".join(["hosts", h, *parts[2:]])))
         return out
 
 
@@ -138,9 +139,9 @@ class _Variable:
 
     __slots__ = ("container", "key", "bound", "ident", "base", "layers", "last")
 
-    def __init__(self, container, key: str, bound: str):
+    def __init__(self, container, key: str, bound: str, ident: str):
         self.container, self.key, self.bound = container, key, bound
-        self.ident = (id(container), key)
+        self.ident = ident
         self.base = self.last = _get(container, key)
         self.layers: list[_Layer] = []
 
