@@ -231,3 +231,49 @@ def test_legal_bounds_sizes_by_budget_and_host_room():
             host = game.actor(h)
             assert t["room_max"] * move.local_absorption <= host.room_next_turn(game.dt) + 1e-9
     assert game.legal("kaz") == {"phase": "offers", "decides": False}
+
+
+def test_an_illegal_decision_from_a_decider_leaves_the_game_as_it_was():
+    """Every decision is made and checked before any is applied: a later power's illegal offer
+    leaves the earlier powers' counts alone, and a retry does not count them twice."""
+    bad = {"russia": lambda actor, world: [Offer("russia", "no_such_move", "kaz", 1.0)]}
+    game = Game("baseline", seed=0, deciders=bad)
+    for _ in range(2):
+        with pytest.raises(StrategyError, match="no_such_move"):
+            game.advance()
+        assert {p: s.offers_made for p, s in game.powers.items()} == dict.fromkeys(POWERS, 0)
+        assert game.phase == "offers"
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        True,
+        "0.5",
+        None,
+        float("nan"),
+        float("inf"),
+        pytest.param("array", id="numpy-0d-array"),
+        pytest.param("float32", id="numpy-float32"),
+    ],  # fmt: skip
+)
+def test_a_size_that_is_not_a_finite_float_is_refused_and_changes_nothing(size):
+    import numpy as np
+
+    size = {"array": np.array(0.5), "float32": np.float32(0.5)}.get(size, size) if isinstance(size, str) else size
+    game = Game("baseline", seed=0)
+    move, bounds = next(iter(game.legal("us")["moves"].items()))
+    host = next(iter(bounds["targets"]))
+    before = _snapshot(game)
+    with pytest.raises(StrategyError, match="not a finite number"):
+        game.submit("us", [Offer("us", move, host, size)])
+    assert _snapshot(game) == before
+    game.submit("us", [Offer("us", move, host, np.float64(bounds["size_min"]))])  # a numpy float64 is a float
+
+
+def test_a_decision_is_a_list_of_offers():
+    game = Game("baseline", seed=0)
+    move, bounds = next(iter(game.legal("us")["moves"].items()))
+    host = next(iter(bounds["targets"]))
+    with pytest.raises(StrategyError, match="a list of offers"):
+        game.submit("us", {Offer("us", move, host, bounds["size_min"])})

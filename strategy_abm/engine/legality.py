@@ -3,6 +3,8 @@ of configured strategies) and for the strategies' own checks (``strategies.check
 
 from __future__ import annotations
 
+import math
+
 from .projects import Headroom, Offer
 
 
@@ -28,6 +30,11 @@ def check_offers(actor, offers: list[Offer], world) -> None:
             raise StrategyError(f"{actor.actor_id}: {o.move} is not in its toolkit")
         if o.host not in world.hosts:
             raise StrategyError(f"{actor.actor_id}: unknown host {o.host}")
+        size = o.size_usd_bn
+        # A Python or numpy float (or int): an array, a bool or a string would pass the
+        # comparisons below and fail later, mid-resolution.
+        if isinstance(size, bool) or not isinstance(size, int | float) or not math.isfinite(size):
+            raise StrategyError(f"{actor.actor_id}: offer size {size!r} is not a finite number of USD bn")
         move = world.moves[o.move]
         if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
             raise StrategyError(f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds")
@@ -45,6 +52,8 @@ def check_responses(actor, offers: list[Offer], accepted: list[Offer], world) ->
     pool = list(offers)
     room = Headroom(actor.absorption_room, actor.debt_room())
     for o in accepted:
+        if not isinstance(o, Offer):
+            raise StrategyError(f"{actor.actor_id}: {o!r} is not an Offer")
         if o not in pool:
             raise StrategyError(f"{actor.actor_id}: accepted an offer that was not made: {o}")
         pool.remove(o)

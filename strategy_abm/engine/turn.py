@@ -387,6 +387,8 @@ class Game:
         if actor_id not in self.waiting():
             why = "already submitted" if actor_id in self._pending else "does not decide now"
             raise StrategyError(f"{actor_id}: {why} (phase {self.phase!r}, waiting: {', '.join(self.waiting())})")
+        if not isinstance(decision, list | tuple):
+            raise StrategyError(f"{actor_id}: a decision is a list of offers, got {type(decision).__name__}")
         decision = list(decision)
         if self.phase == OFFERS:
             check_offers(state, decision, self)
@@ -435,21 +437,24 @@ class Game:
             raise StrategyError(f"{actor_id}: no decision submitted and no decider to make one") from None
 
     def _offers(self) -> None:
-        """Powers move simultaneously: each sees the state before anyone's offers this turn."""
+        """Powers move simultaneously: each sees the state before anyone's offers this turn.
+        Every decision is made and checked before any is applied, so an illegal one leaves the
+        game as it was (a stateful strategy's own memory may still have moved)."""
         by_host: dict[str, list[Offer]] = {h: [] for h in HOSTS}
         made: dict[str, list[Offer]] = {}
+        decided_by: dict[str, str] = {}
         for pid in POWERS:
             power = self.powers[pid]
             if pid in self._pending:
-                offers = self._pending[pid]
-                self._decided_by[pid] = "submitted"
+                made[pid], decided_by[pid] = self._pending[pid], "submitted"
             else:
                 offers = list(self._decider(pid)(power, self))
                 check_offers(power, offers, self)
-                self._decided_by[pid] = "strategy"
-            power.offers_made += len(offers)
-            made[pid] = offers
-            for o in offers:
+                made[pid], decided_by[pid] = offers, "strategy"
+        self._decided_by.update(decided_by)
+        for pid in POWERS:
+            self.powers[pid].offers_made += len(made[pid])
+            for o in made[pid]:
                 by_host[o.host].append(o)
         self._by_host = by_host
         self._made = [o for pid in POWERS for o in made[pid]]
@@ -483,18 +488,25 @@ class Game:
     def _responses(self) -> list[Offer]:
         accepted_all = []
         outcomes: dict[Offer, list[OfferOutcome]] = {}
+        # Every host's answer is made and checked before any is applied (see _offers).
+        answers: dict[str, list[Offer]] = {}
+        decided_by: dict[str, str] = {}
         for hid in HOSTS:
             host = self.hosts[hid]
             made = self._by_host[hid]
             if hid in self._pending:
-                accepted = self._pending[hid]
-                self._decided_by[hid] = "submitted"
+                answers[hid], decided_by[hid] = self._pending[hid], "submitted"
             elif made:
-                accepted = list(self._decider(hid)(host, made, self))
-                check_responses(host, made, accepted, self)
-                self._decided_by[hid] = "strategy"
+                answers[hid] = list(self._decider(hid)(host, made, self))
+                check_responses(host, made, answers[hid], self)
+                decided_by[hid] = "strategy"
             else:
-                accepted = []
+                answers[hid] = []
+        self._decided_by.update(decided_by)
+        for hid in HOSTS:
+            host = self.hosts[hid]
+            made = self._by_host[hid]
+            accepted = answers[hid]
             room = Headroom(host.absorption_room, host.debt_room())
             for o in accepted:
                 room.take(self.moves[o.move], o.size_usd_bn)
