@@ -9,14 +9,13 @@ from __future__ import annotations
 import gzip
 import pickle
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 import strategy_abm
 from strategy_abm import CompetitionModel, Game, load_scenario
 from strategy_abm.engine.projects import Offer
-from strategy_abm.engine.turn import Observation, TurnReport
+from strategy_abm.engine.turn import FrozenMap, Observation, TurnReport
 from strategy_abm.report.output import actors_frame, events_frame, model_frame
 from strategy_abm.scenario.ids import HOSTS, POWERS
 from strategy_abm.strategies import StrategyError
@@ -204,9 +203,15 @@ def test_an_observation_is_read_only_and_holds_the_actors_own_state():
     obs = game.observe("china")
     assert isinstance(obs, Observation) and obs.kind == "power" and obs.phase == "offers" and obs.turn == 1
     assert obs.own["budget_available"] == game.actor("china").budget_available
-    assert isinstance(obs.hosts, MappingProxyType) and isinstance(obs.hosts["kaz"]["opinion"], MappingProxyType)
-    with pytest.raises(TypeError):
-        obs.hosts["kaz"]["opinion"]["china"] = 1.0
+    assert isinstance(obs.hosts, FrozenMap) and isinstance(obs.hosts["kaz"]["opinion"], FrozenMap)
+    for change in (
+        lambda: obs.hosts["kaz"]["opinion"].__setitem__("china", 1.0),
+        lambda: obs.hosts["kaz"].update(gdp_usd_bn=1.0),
+        lambda: obs.own.pop("budget_available"),
+        lambda: obs.hosts.clear(),
+    ):
+        with pytest.raises(TypeError):
+            change()
     with pytest.raises(AttributeError):
         obs.turn = 5
     assert "budget_available" not in obs.powers["us"]
@@ -277,3 +282,20 @@ def test_a_decision_is_a_list_of_offers():
     host = next(iter(bounds["targets"]))
     with pytest.raises(StrategyError, match="a list of offers"):
         game.submit("us", {Offer("us", move, host, bounds["size_min"])})
+
+
+def test_observations_and_reports_pickle_copy_and_serialise():
+    """They travel to worker processes, subprocess environments and web clients."""
+    import copy
+    import json
+
+    game = Game("baseline", 0)
+    obs = game.observe("us")
+    for twin in (pickle.loads(pickle.dumps(obs)), copy.deepcopy(obs)):
+        assert twin == obs and isinstance(twin.hosts["kaz"], FrozenMap)
+    assert json.loads(json.dumps(obs.hosts))["kaz"]["gdp_usd_bn"] == obs.hosts["kaz"]["gdp_usd_bn"]
+    json.dumps(game.legal("us"))
+    game.advance()
+    report = game.advance()
+    assert pickle.loads(pickle.dumps(report)) == report
+    assert json.loads(json.dumps(report.metrics)) == dict(report.metrics)

@@ -21,7 +21,6 @@ configured strategies (``register_decider_factory``).
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +84,7 @@ class TurnReport:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one actor may know, read-only (mappings are ``MappingProxyType``, lists tuples).
+    """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples).
 
     Attributes:
         actor, kind, turn, phase, date: who observes, and when.
@@ -112,10 +111,33 @@ class Observation:
     offers: tuple[Offer, ...] = ()
 
 
+class FrozenMap(dict):
+    """A read-only dict: it refuses every change, yet pickles, deep-copies and serialises to JSON
+    as a dict does (``MappingProxyType`` does none of these, and observations and reports travel
+    to worker processes, subprocess environments and web clients)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("an observation or report is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+    __ior__ = _read_only
+
+    def __reduce__(self):
+        return (FrozenMap, (dict(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self  # nothing in it can change
+
+
 def _frozen(value: Any) -> Any:
-    """A read-only deep copy: dicts become MappingProxyType, lists and tuples tuples."""
+    """A read-only deep copy: dicts become :class:`FrozenMap`, lists and tuples tuples."""
     if isinstance(value, dict):
-        return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
+        return FrozenMap({k: _frozen(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(_frozen(v) for v in value)
     return value
@@ -477,10 +499,10 @@ class Game:
         report = TurnReport(
             turn=self.turn,
             date=self.date,
-            decided_by=types.MappingProxyType(dict(self._decided_by)),
+            decided_by=FrozenMap(self._decided_by),
             offers=tuple(self._outcomes),
-            followed=tuple(types.MappingProxyType(r) for r in self.event_log[self._log_start :]),
-            metrics=types.MappingProxyType(dict(self.metrics)),
+            followed=tuple(FrozenMap(r) for r in self.event_log[self._log_start :]),
+            metrics=FrozenMap(self.metrics),
         )
         self._outcomes = []
         return report
