@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import signal
 import subprocess
@@ -495,6 +496,16 @@ def test_sobol_indices_of_ishigami_match_the_analytic_values(ishigami_sobol):
         assert indices.loc[f, "S1"] == pytest.approx(ISHIGAMI_S1[f], abs=SOBOL_TOL), f
         assert indices.loc[f, "ST"] == pytest.approx(ISHIGAMI_ST[f], abs=SOBOL_TOL), f
         assert 0 < indices.loc[f, "S1_conf"] < 0.2 and 0 < indices.loc[f, "ST_conf"] < 0.2
+
+
+def test_the_salib_problem_of_the_manifest_is_the_one_sampled_from_the_file(ishigami_sobol):
+    # One builder serves sampling (the file) and analysis (the manifest): same names, order, bounds.
+    from strategy_abm.experiments.experiment import problem_of_ranges, salib_problem
+
+    exp = load_manifest(ishigami_sobol)["experiment"]
+    from_manifest = problem_of_ranges({n: f["range"] for n, f in exp["factors"].items()})
+    assert from_manifest == {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-math.pi, math.pi]] * 3}
+    assert salib_problem(load_experiment(ISHIGAMI).config) == from_manifest
 
 
 def test_sensitivity_command_prints_and_writes_the_indices(ishigami_sobol):

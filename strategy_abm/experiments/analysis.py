@@ -13,6 +13,7 @@ from scipy.stats import t as student_t
 from ..engine.metrics import BINARY_METRICS
 from ..report.folders import FaultError, file_in, subfolder
 from ..scenario.config import ConfigError, parse_date
+from .experiment import problem_of_ranges
 from .results import MANIFEST_FIX, load_manifest, load_results, load_series
 
 
@@ -159,7 +160,7 @@ def sensitivity(folder: str | Path) -> pd.DataFrame:
     if kind not in ("sobol", "morris"):
         raise ConfigError(f"sensitivity: needs a sobol or morris design, this experiment is {kind!r}")
     names = list(exp["factors"])
-    problem = {"num_vars": len(names), "names": names, "bounds": [exp["factors"][n]["range"] for n in names]}
+    problem = problem_of_ranges({n: exp["factors"][n]["range"] for n in names})
     points = manifest["design"]["points"]
     results = load_results(folder)
     rows, notes = [], []

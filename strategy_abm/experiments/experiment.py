@@ -19,7 +19,7 @@ import math
 import os
 import random
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -257,8 +257,14 @@ def run_key(experiment_hash: str, point: int, replication: int) -> str:
 
 def salib_problem(config: ExperimentConfig) -> dict:
     """SALib's problem dict: the sampled factors, in file order, with their ranges."""
-    names = list(config.factors)
-    return {"num_vars": len(names), "names": names, "bounds": [list(config.factors[n].range) for n in names]}
+    return problem_of_ranges({n: f.range for n, f in config.factors.items()})
+
+
+def problem_of_ranges(ranges: Mapping[str, Sequence[float]]) -> dict:
+    """SALib's problem dict of factors ``{name: [low, high]}``, in the mapping's order: the one
+    builder for sampling (from the experiment file) and analysis (from the manifest)."""
+    names = list(ranges)
+    return {"num_vars": len(names), "names": names, "bounds": [list(ranges[n]) for n in names]}
 
 
 def design_size(config: ExperimentConfig) -> tuple[int, str]:
