@@ -1,5 +1,11 @@
 """Metrics and payoffs, computed once per turn after the rules have run.
 
+Every model-level metric (a column of ``model.csv``, a key of ``summary.json``'s ``final``, a
+metric a sweep can record) is declared once in the registry below, with its name, a one-line
+description, its unit, whether it is a 0/1 state, and the function that computes it from the
+state; :data:`METRIC_COLUMNS`, :data:`BINARY_METRICS` and :func:`compute_metrics` derive from it.
+A new metric is one function decorated with :func:`metric`.
+
 ``compute_metrics`` returns the model-level row of ``model.csv``; it also sets each agent's
 ``record`` (its row of ``actors.csv``) and payoff. Reporters only read these: Mesa calls them
 twice on the first collect, so they must not compute or draw anything.
@@ -7,29 +13,111 @@ twice on the first collect, so they must not compute or draw anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from ..scenario.ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
 from . import rules
 
-METRIC_COLUMNS: list[str] = [
-    *(f"influence_{p}" for p in POWERS),
-    *(f"payoff_{p}" for p in POWERS),
-    *(f"spent_usd_bn_{p}" for p in POWERS),
-    *(f"debt_to_gdp_{h}" for h in HOSTS),
-    *(f"china_debt_share_{h}" for h in HOSTS),
-    *(f"debt_service_ratio_{h}" for h in HOSTS),
-    *(f"distress_{h}" for h in HOSTS),
-    *(f"distress_turns_{h}" for h in HOSTS),
-    *(f"diversification_{h}" for h in HOSTS),
-    *(f"gdp_usd_bn_{h}" for h in HOSTS),
-    *(f"route_volume_mt_{r}" for r in ROUTES),
-    *(f"route_capacity_mt_{r}" for r in ROUTES),
-    "middle_ca_export_share",
-    "west_secured_mineral_share",
-    "tungsten_non_china_share",
-    "china_overland_energy_usd_bn",
-]
+# The ids a family of metrics runs over: one column per id, in this order.
+FAMILY_IDS: dict[str, tuple[str, ...]] = {"power": tuple(POWERS), "host": tuple(HOSTS), "route": tuple(ROUTES)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A model-level metric, or a family of them (one column per power, host or route).
+
+    ``name``: the column, or for a family a pattern with ``{id}`` (``"debt_to_gdp_{id}"``);
+    ``per``: ``None``, ``"power"``, ``"host"`` or ``"route"``; ``compute(state, id)``: the value
+    (a float) from a :class:`MetricState`, ``id`` being ``None`` for a single metric;
+    ``binary``: a 0/1 state (summarised over runs as the share of runs in the state)."""
+
+    name: str
+    description: str
+    unit: str
+    compute: Callable[[MetricState, str | None], float]
+    per: str | None = None
+    binary: bool = False
+
+    def columns(self) -> list[str]:
+        """The metric's column names, in column order."""
+        if self.per is None:
+            return [self.name]
+        return [self.name.format(id=i) for i in FAMILY_IDS[self.per]]
+
+
+REGISTRY: list[Metric] = []
+# Derived from REGISTRY and kept up to date in place (other modules import these objects).
+METRIC_COLUMNS: list[str] = []
 # Metrics that are 0/1 states: summarised over runs as the share of runs in the state.
-BINARY_METRICS = frozenset(f"distress_{h}" for h in HOSTS)
+BINARY_METRICS: set[str] = set()
+
+
+def _derive() -> None:
+    METRIC_COLUMNS[:] = [c for m in REGISTRY for c in m.columns()]
+    BINARY_METRICS.clear()
+    BINARY_METRICS.update(c for m in REGISTRY if m.binary for c in m.columns())
+
+
+def register_metric(m: Metric) -> Metric:
+    """Add ``m`` after the registered metrics (its columns come last in ``model.csv``).
+
+    Raises:
+        ValueError: ``per`` is not a known family, a family's name has no ``{id}``, the
+            description is empty, or one of its columns is already a metric."""
+    if m.per is not None and m.per not in FAMILY_IDS:
+        raise ValueError(f"metric {m.name!r}: per must be one of {sorted(FAMILY_IDS)} or None, not {m.per!r}")
+    if (m.per is not None) != ("{id}" in m.name):
+        raise ValueError(f"metric {m.name!r}: a family's name (and only a family's) has an {{id}} placeholder")
+    if not m.description.strip():
+        raise ValueError(f"metric {m.name!r}: needs a one-line description")
+    taken = set(METRIC_COLUMNS) & set(m.columns())
+    if taken:
+        raise ValueError(f"metric {m.name!r}: column {sorted(taken)[0]!r} is already a metric")
+    REGISTRY.append(m)
+    _derive()
+    return m
+
+
+def unregister_metric(name: str) -> None:
+    """Remove the metric (or family) registered under ``name``. Raises KeyError if there is none."""
+    for i, m in enumerate(REGISTRY):
+        if m.name == name:
+            del REGISTRY[i]
+            _derive()
+            return
+    raise KeyError(f"no metric {name!r}")
+
+
+def metric(name: str, description: str, unit: str, *, per: str | None = None, binary: bool = False):
+    """Decorator: register ``fn(state, id) -> float`` as a metric (see :class:`Metric`)."""
+
+    def register(fn: Callable[[MetricState, str | None], float]):
+        register_metric(Metric(name, description, unit, fn, per, binary))
+        return fn
+
+    return register
+
+
+class MetricState:
+    """What the metrics and payoffs of one turn read: the model and the intermediate results
+    several of them share, each computed once.
+
+    ``model``: the game; ``gdp_w``: each host's share of the region's GDP; ``route_shares``: the
+    routes' cargo shares; ``shares``: each host's influence shares per power; ``regional``: each
+    power's GDP-weighted regional influence; ``diversification``: per host, 0..1;
+    ``minerals``: per power, the world mineral supply it secures (:func:`mineral_shares`)."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        hosts = model.hosts
+        gdp_total = model.total_gdp()
+        self.gdp_w = {h: hosts[h].gdp_usd_bn / gdp_total for h in HOSTS}
+        self.route_shares = model.route_shares()
+        self.shares = {h: hosts[h].influence_shares() for h in HOSTS}
+        self.regional = {p: sum(self.gdp_w[h] * self.shares[h][p] for h in HOSTS) for p in POWERS}
+        self.diversification = {h: hosts[h].diversification(self.route_shares) for h in HOSTS}
+        self.minerals = mineral_shares(model)
 
 
 def mineral_shares(model) -> dict[str, float]:
@@ -49,39 +137,116 @@ def mineral_shares(model) -> dict[str, float]:
     return {p: v / len(MINERALS) for p, v in out.items()}
 
 
-def compute_metrics(model) -> dict[str, float]:
-    """Metrics of the current state, payoffs of every actor, and each agent's record."""
-    hosts = model.hosts
-    gdp_total = model.total_gdp()
-    gdp_w = {h: hosts[h].gdp_usd_bn / gdp_total for h in HOSTS}
-    route_shares = model.route_shares()
-    m: dict[str, float] = {}
+# The model-level metrics, in the column order of model.csv. Each reads the state after the
+# turn's rules and payoffs (payoff_<p> reads the payoff compute_metrics has just set).
+@metric("influence_{id}", "regional influence share (GDP-weighted mean of the hosts' shares; the four sum to 1)",
+        "share 0..1", per="power")  # fmt: skip
+def _influence(s: MetricState, p) -> float:
+    return s.regional[p]
 
-    shares = {h: hosts[h].influence_shares() for h in HOSTS}
-    regional = {p: sum(gdp_w[h] * shares[h][p] for h in HOSTS) for p in POWERS}
-    for h in HOSTS:
-        host = hosts[h]
-        m[f"debt_to_gdp_{h}"] = host.debt_to_gdp
-        m[f"china_debt_share_{h}"] = host.china_debt_share
-        m[f"debt_service_ratio_{h}"] = host.debt_service_ratio
-        m[f"distress_{h}"] = float(host.distress)
-        m[f"distress_turns_{h}"] = float(host.distress_turns)  # a float like every metric (one Parquet type)
-        m[f"diversification_{h}"] = host.diversification(route_shares)
-        m[f"gdp_usd_bn_{h}"] = host.gdp_usd_bn
-    for r in ROUTES:
-        m[f"route_volume_mt_{r}"] = model.routes[r]["volume_mt"]
-        m[f"route_capacity_mt_{r}"] = model.routes[r]["capacity_mt"]
-    mid = model.routes["middle"]
-    m["middle_ca_export_share"] = mid["ca_export_share"]
 
-    minerals = mineral_shares(model)
-    m["west_secured_mineral_share"] = minerals["us"] + minerals["g7"]
+@metric("payoff_{id}", "the power's payoff this turn (its objective weights over the components, minus cost)",
+        "dimensionless", per="power")  # fmt: skip
+def _payoff(s: MetricState, p) -> float:
+    return s.model.powers[p].payoff
+
+
+@metric("spent_usd_bn_{id}", "cumulative public money committed", "USD bn", per="power")
+def _spent(s: MetricState, p) -> float:
+    return s.model.powers[p].ledger.total
+
+
+@metric("debt_to_gdp_{id}", "public external debt / GDP", "ratio", per="host")
+def _debt_to_gdp(s: MetricState, h) -> float:
+    return s.model.hosts[h].debt_to_gdp
+
+
+@metric("china_debt_share_{id}", "China's share of that debt", "share 0..1", per="host")
+def _china_debt_share(s: MetricState, h) -> float:
+    return s.model.hosts[h].china_debt_share
+
+
+@metric("debt_service_ratio_{id}", "annual public external debt service / government revenue", "ratio", per="host")
+def _debt_service_ratio(s: MetricState, h) -> float:
+    return s.model.hosts[h].debt_service_ratio
+
+
+@metric("distress_{id}", "1 while the debt-service ratio is above the scenario's distress threshold", "0/1",
+        per="host", binary=True)  # fmt: skip
+def _distress(s: MetricState, h) -> float:
+    return float(s.model.hosts[h].distress)
+
+
+@metric("distress_turns_{id}", "turns spent in distress so far (cumulative count of the turns with `distress_<h>` = 1)",
+        "turns", per="host")  # fmt: skip
+def _distress_turns(s: MetricState, h) -> float:
+    return float(s.model.hosts[h].distress_turns)  # a float like every metric (one Parquet type)
+
+
+@metric("diversification_{id}", "0..1, mean of normalised 1-HHI over trade partners, creditors, telecom vendors and "
+        "routes", "index 0..1", per="host")  # fmt: skip
+def _diversification(s: MetricState, h) -> float:
+    return s.diversification[h]
+
+
+@metric("gdp_usd_bn_{id}", "GDP", "USD bn", per="host")
+def _gdp(s: MetricState, h) -> float:
+    return s.model.hosts[h].gdp_usd_bn
+
+
+@metric("route_volume_mt_{id}", "corridor cargo, annualised", "Mt/yr", per="route")
+def _route_volume(s: MetricState, r) -> float:
+    return s.model.routes[r]["volume_mt"]
+
+
+@metric("route_capacity_mt_{id}", "corridor capacity, annualised", "Mt/yr", per="route")
+def _route_capacity(s: MetricState, r) -> float:
+    return s.model.routes[r]["capacity_mt"]
+
+
+@metric("middle_ca_export_share", "share of Middle Corridor cargo that is Central Asian exports (the TRIPP question)",
+        "share 0..1")  # fmt: skip
+def _middle_ca_export_share(s: MetricState, _) -> float:
+    return s.model.routes["middle"]["ca_export_share"]
+
+
+@metric("west_secured_mineral_share", "world critical-mineral supply secured by the US and G7 from the region "
+        "(mean over minerals)", "share 0..1")  # fmt: skip
+def _west_secured_mineral_share(s: MetricState, _) -> float:
+    return s.minerals["us"] + s.minerals["g7"]
+
+
+@metric("tungsten_non_china_share", "share of world tungsten supply outside China", "share 0..1")
+def _tungsten_non_china_share(s: MetricState, _) -> float:
+    model = s.model
     tung = model.world_minerals["tungsten"]
-    region_w = sum(hh.minerals["tungsten"]["output_t"] for hh in hosts.values())
+    region_w = sum(hh.minerals["tungsten"]["output_t"] for hh in model.hosts.values())
     world_w = tung["world_output_t"] + max(0.0, region_w - model.initial_region_output["tungsten"])
-    m["tungsten_non_china_share"] = 1.0 - tung["china_share"] * tung["world_output_t"] / world_w
-    m["china_overland_energy_usd_bn"] = sum(hh.energy_exports_usd_bn * hh.energy_export_shares["china"]
-                                            for hh in hosts.values())  # fmt: skip
+    return 1.0 - tung["china_share"] * tung["world_output_t"] / world_w
+
+
+@metric("china_overland_energy_usd_bn", "the region's energy exports going to China", "USD bn/yr")
+def _china_overland_energy(s: MetricState, _) -> float:
+    return sum(hh.energy_exports_usd_bn * hh.energy_export_shares["china"] for hh in s.model.hosts.values())
+
+
+def compute_metrics(model) -> dict[str, float]:
+    """Payoffs of every actor and each agent's record (set on the agents), then every registered
+    metric of the current state, as ``{column: value}`` in :data:`METRIC_COLUMNS` order."""
+    s = MetricState(model)
+    _payoffs_and_records(model, s)
+    return {c: m.compute(s, i) for m in REGISTRY for c, i in zip(m.columns(), _ids(m), strict=True)}
+
+
+def _ids(m: Metric):
+    return [None] if m.per is None else FAMILY_IDS[m.per]
+
+
+def _payoffs_and_records(model, s: MetricState) -> None:
+    """Each actor's payoff (this turn's and its running total) and its record (actors.csv)."""
+    hosts = model.hosts
+    gdp_w, shares, regional, minerals = s.gdp_w, s.shares, s.regional, s.minerals
+    mid = model.routes["middle"]
 
     # Corridor interests (design.md: who captures the Middle Corridor's value).
     volumes = {r: model.routes[r]["volume_mt"] for r in ROUTES}
@@ -118,9 +283,6 @@ def compute_metrics(model) -> dict[str, float]:
         power.payoff = sum(w[k] * v for k, v in comps.items() if k != "cost") - w["cost"] * comps["cost"]
         if model.turn > 0:
             power.payoff_total += power.payoff * model.dt  # payoff-years: totals comparable across turn lengths
-        m[f"influence_{p}"] = regional[p]
-        m[f"payoff_{p}"] = power.payoff
-        m[f"spent_usd_bn_{p}"] = power.ledger.total
         power.record = {
             "actor": p,
             "kind": "power",
@@ -142,7 +304,7 @@ def compute_metrics(model) -> dict[str, float]:
         host = hosts[h]
         if model.turn > 0:
             host.growth_realised = (host.gdp_usd_bn / host.gdp_turn_start - 1.0) / model.dt
-        div = m[f"diversification_{h}"]
+        div = s.diversification[h]
         jobs = min(1.0, host.jobs_turn_k / max(host.labour_entrants_k * model.dt, 1e-9))
         host.payoff = (
             hw["growth"] * growth_scale * host.growth_realised
@@ -180,4 +342,3 @@ def compute_metrics(model) -> dict[str, float]:
             **{f"energy_exports_to_{d}": host.energy_export_shares[d] for d in ("china", "russia", "west")},
             **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in MINERALS},
         }
-    return m
