@@ -402,7 +402,7 @@ def test_ctrl_c_with_worker_processes_is_one_line(tmp_path, where):
         stdout, stderr = proc.communicate(timeout=60)
         assert _gone(pids) == []
     assert stderr.splitlines() == [f"strategy-abm: interrupted; finished runs are stored in {out}/ and "
-                                   "--resume continues"]  # fmt: skip
+                                   "--resume continues"], (proc.returncode, stdout, stderr)  # fmt: skip
     assert (proc.returncode, stdout) == (130, "")
     stored = len(load_results(out))
     code, stdout, err = run_cli("sweep", exp, "--out", out, "--quiet", "--resume")

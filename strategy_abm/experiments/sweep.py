@@ -240,12 +240,22 @@ def open_executor(
     :func:`quiet_dask_logs` for this process). Raises :class:`ConfigError` (one line) for a
     malformed address, missing certificate files or an unreachable scheduler."""
     if scheduler is not None:
-        with _dask_client(scheduler, workers, tls, quiet=quiet) as client:
-            yield lambda tasks, collect: _run_dask(client, tasks, collect)
+        with _interrupts_kept() as check, _dask_client(scheduler, workers, tls, quiet=quiet) as client:
+            check()  # a Ctrl-C held back while the cluster started
+            yield lambda tasks, collect: _run_dask(client, tasks, collect, check)
     elif workers <= 1:
         yield _run_here
     else:
-        yield lambda tasks, collect: _run_processes(tasks, collect, workers)
+        with _interrupts_kept() as check:
+
+            def collect_checked(collect):
+                def inner(rows):
+                    collect(rows)
+                    check()
+
+                return inner
+
+            yield lambda tasks, collect: _run_processes(tasks, collect_checked(collect), workers)
 
 
 def _run_here(tasks: Iterator[dict], collect) -> None:
@@ -530,16 +540,69 @@ def _close_dask(client, cluster) -> None:
             cluster.close()
 
 
-def _run_dask(client, tasks: Iterator[dict], collect) -> None:
+@contextlib.contextmanager
+def _interrupts_kept():
+    """Yields ``check()``, which raises again a Ctrl-C or SIGTERM that Dask swallowed.
+
+    Python raises KeyboardInterrupt wherever the main thread is when the signal comes; inside
+    the asyncio self-pipe write that submitting to Dask performs, the exception is reported as
+    "Exception ignored in ..." and lost, and the sweep would run on. The handlers here remember
+    the signal (and still raise at once); ``check()``, called after every batch, raises it again,
+    and such unraisable reports are kept off stderr (the CLI's one line says what happened)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    caught: list[tuple[int, object]] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def remember(signum, frame):
+        caught.append((signum, frame))
+        _raise(signum, frame)
+
+    def _raise(signum, frame):
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, frame)  # the default raises KeyboardInterrupt; the CLI's SIGTERM, Terminated
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        # Not while the interrupt is already being handled (storing what finished, stopping the
+        # workers): it was not lost then.
+        if caught and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            signum, frame = caught[0]
+            caught.clear()
+            _raise(signum, frame)
+
+    hook = sys.unraisablehook
+
+    def quiet_hook(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+
+    for sig in previous:
+        if callable(previous[sig]) or previous[sig] == signal.SIG_DFL:
+            signal.signal(sig, remember)
+    sys.unraisablehook = quiet_hook
+    try:
+        yield check
+    finally:
+        sys.unraisablehook = hook
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_dask(client, tasks: Iterator[dict], collect, check=lambda: None) -> None:
     from distributed import as_completed
 
     n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
     window = as_completed()
     pending: set = set()  # submitted and not yet collected
 
-    def take(future) -> None:
+    def take(future, checked: bool = True) -> None:
         pending.discard(future)
         collect(future.result())
+        if checked:
+            check()
 
     try:
         for task in tasks:
@@ -556,12 +619,12 @@ def _run_dask(client, tasks: Iterator[dict], collect) -> None:
         # Store every batch that did finish, then say what happened in one line.
         for future in [f for f in pending if f.status == "finished"]:
             with contextlib.suppress(Exception):
-                take(future)
+                take(future, checked=False)
         raise FaultError(_dask_fault(exc)) from exc
     except BaseException:  # Ctrl-C, SIGTERM: keep the batches that did finish, drop the others
         for future in [f for f in pending if f.status == "finished"]:
             with contextlib.suppress(Exception):
-                take(future)
+                take(future, checked=False)
         with contextlib.suppress(Exception):
             client.cancel(list(pending), force=True)
         raise
