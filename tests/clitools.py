@@ -26,3 +26,10 @@ def one_error_line(stderr: str) -> str:
     assert len(lines) == 1, f"expected one line on stderr, got {stderr!r}"
     assert lines[0].startswith(PREFIX) and "Traceback" not in stderr, lines[0]
     return lines[0]
+
+
+def sweep_ok(experiment: str | os.PathLike, out: str | os.PathLike, *extra: str) -> str:
+    """``strategy-abm sweep EXPERIMENT --out OUT --quiet EXTRA``, which must succeed; its stdout."""
+    code, stdout, stderr = run_cli("sweep", experiment, "--out", out, "--quiet", *extra)
+    assert code == 0, stderr
+    return stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clitools import run_cli
+from clitools import run_cli, sweep_ok
 
 from strategy_abm.engine import metrics
 from strategy_abm.engine.metrics import (
@@ -70,8 +70,7 @@ def test_a_registered_metric_can_be_recorded_by_a_sweep(toy_metrics, tmp_path):
         encoding="utf-8",
     )
     out = tmp_path / "sweep"
-    code, _, stderr = run_cli("sweep", exp, "--out", out, "--quiet")
-    assert code == 0, stderr
+    sweep_ok(exp, out)
     results = load_results(out)
     assert len(results) == 2
     assert results["toy_northern_plus_one"].tolist() == (results["route_volume_mt_northern"] + 1.0).tolist()

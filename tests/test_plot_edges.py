@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from clitools import PREFIX, one_error_line, run_cli
+from clitools import PREFIX, one_error_line, run_cli, sweep_ok
 
 from strategy_abm.experiments.analysis import (
     TURN_AXIS_MIXED,
@@ -93,8 +93,7 @@ def test_plot_of_a_sweep_whose_0_1_metric_is_all_0_writes_its_plot(tmp_path):
     exp = write_experiment(tmp_path, "dist", 'horizon_turns = 2\nreplications = 3\nmaster_seed = 1\n'
                            '[record]\nfinal = ["distress_kaz"]\n')  # fmt: skip
     out = tmp_path / "dist"
-    code, _, stderr = run_cli("sweep", exp, "--out", out, "--quiet")
-    assert code == 0, stderr
+    sweep_ok(exp, out)
     assert load_results(out)["distress_kaz"].tolist() == [0.0, 0.0, 0.0]
     code, stdout, stderr = run_cli("plot", out)
     assert (code, stderr) == (0, "")
@@ -170,8 +169,7 @@ def test_plot_of_a_factorial_of_18_points_with_text_and_true_false_factors(tmp_p
                            '[factors."rules.distress_service_ratio"]\nvalues = [0.05, 0.1, 0.2]\n'
                            '[record]\nfinal = ["influence_china", "distress_tjk"]\n')  # fmt: skip
     out = tmp_path / "fac"
-    code, _, stderr = run_cli("sweep", exp, "--out", out, "--quiet")
-    assert code == 0, stderr
+    sweep_ok(exp, out)
     code, stdout, stderr = run_cli("plot", out)
     assert (code, stderr) == (0, ""), stderr
     assert stdout == f"2 plots in {out / 'plots'}/\n"
@@ -203,8 +201,7 @@ def test_fan_chart_of_points_with_other_turn_lengths_is_drawn_over_years(tmp_pat
                            '[factors.turns_per_year]\nvalues = [1, 4, 12]\n'
                            '[record]\nfinal = ["influence_china"]\nseries = ["influence_china"]\n')  # fmt: skip
     out = tmp_path / "tpy"
-    code, _, stderr = run_cli("sweep", exp, "--out", out, "--quiet")
-    assert code == 0, stderr
+    sweep_ok(exp, out)
     series = load_series(out)
     ax = fan_chart(series, "influence_china", {0: "annual", 1: "quarterly", 2: "monthly"}).axes[0]
     assert ax.get_xlabel() == YEAR_AXIS
@@ -403,8 +400,7 @@ def test_edited_morris_points_are_a_damaged_manifest(tmp_path):
                            '[factors."powers.us.budget_usd_bn_per_year"]\nrange = [2.0, 4.0]\n'
                            '[record]\nfinal = ["influence_china"]\n')  # fmt: skip
     out = tmp_path / "out"
-    code, _, stderr = run_cli("sweep", exp, "--out", out, "--quiet")
-    assert code == 0, stderr
+    sweep_ok(exp, out)
 
     def unstep(m):  # the second point of the first trajectory back to the first: no factor changes
         m["design"]["points"][1] = dict(m["design"]["points"][0])
