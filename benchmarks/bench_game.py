@@ -7,9 +7,14 @@
     function returning a float attribute; it collects at init and after each step (the Mesa
     convention), so (b) is the cost of the Mesa machinery alone.
 
-The two are interleaved (round r runs a then b, round r+1 runs b then a) so that drift of the
-machine affects both alike. The report gives medians and ``ratio = median(a) / median(b)``:
-how many times a bare Mesa loop of the same size the game costs. Target: ratio <= 5.
+(c) The same game on the bulk path (``strategy_abm.sim.bulk.BulkPlan``: compiled rules and
+    strategy kernels, the metrics of the last turn recorded, no event log), as sweeps play it.
+
+The three are interleaved (round r runs a, b, c; round r+1 c, b, a) so that drift of the machine
+affects all alike. The report gives medians and ``ratio = median(a) / median(b)``: how many times
+a bare Mesa loop of the same size the game costs (target <= 5), the bulk path's ratio (target
+<= 1) and its games per second on one core. ``--compile`` adds the first-run compile time (empty
+cache, in a fresh process) and the cached start-up time.
 
 The first game of the process is timed on its own ("cold": it loads and validates the scenario
 file, which is then cached) and is not part of the medians. A breakdown of (a) by timing
@@ -43,6 +48,7 @@ from strategy_abm.sim import model as model_module
 from strategy_abm.sim.model import CompetitionModel
 
 TARGET_RATIO = 5.0
+BULK_TARGET_RATIO = 1.0
 SCENARIO = "baseline"
 SEED = 0
 N_AGENTS = 9  # four powers and five hosts
@@ -107,6 +113,35 @@ class BareModel(mesa.Model):
         self.datacollector.collect(self)
         if self.turn >= self.turns:
             self.running = False
+
+
+# ---------------------------------------------------------------------------- (c) the bulk path
+
+
+def bulk_game(plan, seed: int = SEED) -> float:
+    """Seconds to play a baseline game on the bulk path (compiled rules and strategy kernels),
+    recording the metrics of its last turn (as a sweep does); the plan is built once per scenario."""
+    t0 = time.perf_counter()
+    plan.play(seed)
+    return time.perf_counter() - t0
+
+
+def compile_times() -> dict[str, float]:
+    """Seconds from a fresh process to the first bulk game's metrics: with an empty compile cache
+    (the first run on a machine: compiles every kernel) and with the cache that run left."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    code = ("import time; t = time.perf_counter(); from strategy_abm.sim.bulk import BulkPlan; "
+            "BulkPlan('baseline').play(0); print(time.perf_counter() - t)")  # fmt: skip
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "STRATEGY_ABM_CACHE": cache}
+        env.pop("NUMBA_CACHE_DIR", None)
+        for label in ("first_run_s", "cached_start_s"):
+            run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out[label] = float(run.stdout.strip().splitlines()[-1])
+    return out
 
 
 def bare_game(turns: int) -> float:
@@ -239,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sort", choices=("cumulative", "tottime"), default="cumulative",
                         help="order of the cProfile table: cumulative (default) or own time")  # fmt: skip
     parser.add_argument("--check", action="store_true", help="exit 1 if the ratio is above the target")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time a first run (empty compile cache) and a cached start (two processes)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -248,19 +288,30 @@ def main(argv: list[str] | None = None) -> int:
     turns = game_turns()
     bare_game(turns)  # warm-up of (b), untimed
 
+    from strategy_abm.sim.bulk import BulkPlan  # noqa: PLC0415
+
+    plan = BulkPlan(SCENARIO)
+    bulk_game(plan)  # compiles, or loads the kernels from the cache: untimed
+
     a_times: list[float] = []
     b_times: list[float] = []
+    c_times: list[float] = []
     for r in range(args.rounds):
-        order = ("a", "b") if r % 2 == 0 else ("b", "a")
+        order = ("a", "b", "c") if r % 2 == 0 else ("c", "b", "a")
         for which in order:
             gc.collect()
             if which == "a":
                 a_times.append(full_game())
-            else:
+            elif which == "b":
                 b_times.append(bare_game(turns))
+            else:
+                c_times.append(bulk_game(plan, seed=r))
 
-    a, b = _stats(a_times), _stats(b_times)
+    a, b, c = _stats(a_times), _stats(b_times), _stats(c_times)
     ratio = a["median"] / b["median"]
+    bulk_ratio = c["median"] / b["median"]
+    games_per_s = 1.0 / c["median"]
+    compiled = compile_times() if args.compile else {}
     parts = breakdown(args.breakdown_games) if args.breakdown_games > 0 else {}
     prof_text, prof_rows = profile(args.profile_games, args.top, args.sort) if args.profile_games > 0 else ("", [])
 
@@ -274,12 +325,20 @@ def main(argv: list[str] | None = None) -> int:
         (f"(a) {SCENARIO} game, cold first game", {"median": cold, "q1": cold, "q3": cold, "min": cold}),
         (f"(a) {SCENARIO} game, warm (construct + run)", a),
         ("(b) bare Mesa model, same shape", b),
+        (f"(c) {SCENARIO} game, bulk path", c),
     ]
     for label, s in rows:
         print(f"{label:<44}{s['median'] * ms:>10.2f}{s['q1'] * ms:>9.2f}{s['q3'] * ms:>9.2f}{s['min'] * ms:>9.2f}")
     verdict = "meets" if ratio <= TARGET_RATIO else "ABOVE"
     print()
     print(f"ratio median(a) / median(b) = {ratio:.1f}   (target <= {TARGET_RATIO:g}: {verdict} target)")
+    bulk_verdict = "meets" if bulk_ratio <= BULK_TARGET_RATIO else "ABOVE"
+    print(f"ratio median(c) / median(b) = {bulk_ratio:.2f}  (bulk path; target <= {BULK_TARGET_RATIO:g}: "
+          f"{bulk_verdict} target)")  # fmt: skip
+    print(f"bulk path: {games_per_s:.0f} games/s on one core ({turns}-turn {SCENARIO} games, one process)")
+    if compiled:
+        print(f"compile: first run {compiled['first_run_s']:.1f} s (empty cache), "
+              f"cached start {compiled['cached_start_s']:.2f} s (import, load kernels, one game)")  # fmt: skip
     if parts:
         total = sum(parts.values())
         print()
@@ -311,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
             "game_s": a | {"samples": a_times},
             "bare_mesa_s": b | {"samples": b_times},
             "ratio": ratio,
+            "bulk_s": c | {"samples": c_times},
+            "bulk_ratio": bulk_ratio,
+            "bulk_target_ratio": BULK_TARGET_RATIO,
+            "bulk_games_per_s_per_core": games_per_s,
+            "compile_s": compiled,
             "target_ratio": TARGET_RATIO,
             "meets_target": ratio <= TARGET_RATIO,
             "breakdown_s_per_game": parts,
@@ -319,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nresults: {args.json}")
-    return 1 if args.check and ratio > TARGET_RATIO else 0
+    return 1 if args.check and (ratio > TARGET_RATIO or bulk_ratio > BULK_TARGET_RATIO) else 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 # Lowest first: a module may import its own layer and the layers before it, never one after it.
 LAYERS = (
-    "version",  # _version.py: the installed version, readable from any layer
+    "version",  # _version.py (the installed version) and _compiled.py (how rules compile): any layer reads them
     "scenario",  # ids, schema, loading: knows nothing of the game
     "engine",  # rules, events, metrics, records: no Mesa, no I/O
     "strategies",  # choices: read the engine's records, return offers and answers
@@ -31,7 +31,7 @@ LAYERS = (
     "cli",  # the command line
     "api",  # strategy_abm/__init__.py: the public names, gathered from every layer
 )
-TOP_LEVEL = {"_version": "version", "cli": "cli", "": "api"}
+TOP_LEVEL = {"_version": "version", "_compiled": "version", "cli": "cli", "": "api"}
 # Modules that live in a folder but belong to a higher layer. The strategies' test kit sits with the
 # strategies, where their authors look for it, but plays games with the Mesa shell; nothing imports it.
 PLACED = {"strategy_abm.strategies.testing": "sim"}

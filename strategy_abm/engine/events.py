@@ -12,9 +12,10 @@ engine/streams.py), in the order they are listed, so a seed fixes them whatever 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
-from ..scenario.ids import HOSTS, display
+from ..scenario.ids import display
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
 # of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no
@@ -44,6 +45,13 @@ class EventEngine:
         self.layered: dict[str, _Variable] = {}
 
     def step(self, turn: int) -> None:
+        """The events of ``turn``: temporary effects that run out end, then the events due fire."""
+        self.expire(turn)
+        for ev, target in self.due(turn):
+            self.fire(ev, turn, target)
+
+    def expire(self, turn: int) -> None:
+        """End the temporary effects whose time is up at ``turn``."""
         model = self.model
         still = []
         for expiry, ev, layers in self.active:
@@ -60,17 +68,26 @@ class EventEngine:
             else:
                 still.append((expiry, ev, layers))
         self.active = still
-        for ev in self.scripted.get(turn, []):
-            self._fire(ev, turn)
-        for ev in self.random:
-            p = 1.0 - (1.0 - ev.probability_per_year) ** model.dt
-            if model.streams.events.random() < p:
-                self._fire(ev, turn)
 
-    def _fire(self, ev: EventConfig, turn: int) -> None:
-        target = ev.target
-        if target == "random_host":  # scripted or random: the host is drawn from the events stream
-            target = HOSTS[int(self.model.streams.events.integers(len(HOSTS)))]
+    def due(self, turn: int) -> list[tuple[EventConfig, str | None]]:
+        """The events that fire in ``turn`` with their targets, in firing order (scripted, then
+        random): every draw of the turn from the events stream, and nothing else. What is drawn
+        does not depend on the state, so a schedule can be drawn ahead of play (sim/bulk.py)."""
+        out = [(ev, self._target(ev)) for ev in self.scripted.get(turn, [])]
+        for ev in self.random:
+            p = 1.0 - (1.0 - ev.probability_per_year) ** self.model.dt
+            if self.model.streams.events.random() < p:
+                out.append((ev, self._target(ev)))
+        return out
+
+    def _target(self, ev: EventConfig) -> str | None:
+        if ev.target == "random_host":  # scripted or random: the host is drawn from the events stream
+            hosts = tuple(self.model.hosts)
+            return hosts[int(self.model.streams.events.integers(len(hosts)))]
+        return ev.target
+
+    def fire(self, ev: EventConfig, turn: int, target: str | None) -> None:
+        """Apply event ``ev`` (its target drawn by :meth:`due`) in ``turn``."""
         layers = []
         for eff in ev.effects:
             for container, key, bound, ident in self._resolve(eff.path, target):
@@ -97,7 +114,7 @@ class EventEngine:
             return [(model.routes[parts[1]], parts[2], parts[2], path)]
         if parts[0] == "trade":
             return [(model.trade, parts[1], parts[1], path)]
-        hosts = HOSTS if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
+        hosts = tuple(model.hosts) if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
         out = []
         for h in hosts:
             agent = model.hosts[h]
@@ -207,11 +224,11 @@ class _Variable:
 
 
 def _get(container, key):
-    return container[key] if isinstance(container, dict) else getattr(container, key)
+    return container[key] if isinstance(container, Mapping) else getattr(container, key)
 
 
 def _set(container, key, value):
-    if isinstance(container, dict):
+    if isinstance(container, Mapping):
         container[key] = value
     else:
         setattr(container, key, value)
@@ -244,6 +261,6 @@ def _apply(container, key: str, op: str, value: float, bound: str, old: float | 
 
 def _floor(container, key: str, value: float) -> float:
     """A route's delay never falls below what paperwork cannot remove (its min_delay_days)."""
-    if key == "delay_days" and isinstance(container, dict) and "min_delay_days" in container:
+    if key == "delay_days" and isinstance(container, Mapping) and "min_delay_days" in container:
         return max(value, container["min_delay_days"])
     return value

@@ -108,6 +108,15 @@ class MetricState:
     power's GDP-weighted regional influence; ``diversification``: per host, 0..1;
     ``minerals``: per power, the world mineral supply it secures (:func:`mineral_shares`)."""
 
+    @classmethod
+    def of(cls, model, gdp_w, route_shares, shares, regional, diversification, minerals) -> MetricState:
+        """A state whose shared quantities were computed already (the compiled rules' ``derived``)."""
+        s = cls.__new__(cls)
+        s.model = model
+        s.gdp_w, s.route_shares, s.shares, s.regional = gdp_w, route_shares, shares, regional
+        s.diversification, s.minerals = diversification, minerals
+        return s
+
     def __init__(self, model) -> None:
         self.model = model
         hosts = model.hosts
@@ -235,6 +244,11 @@ def compute_metrics(model) -> dict[str, float]:
     metric of the current state, as ``{column: value}`` in :data:`METRIC_COLUMNS` order."""
     s = MetricState(model)
     _payoffs_and_records(model, s)
+    return metric_row(s)
+
+
+def metric_row(s: MetricState) -> dict[str, float]:
+    """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order."""
     return {c: m.compute(s, i) for m in REGISTRY for c, i in zip(m.columns(), _ids(m), strict=True)}
 
 

@@ -1,0 +1,85 @@
+"""How the rules are compiled: numba, with an on-disk cache in a user-writable folder.
+
+``njit`` compiles a function the first time it is called with given argument types and keeps
+the machine code in the cache folder, so later processes (sweep workers included) load it in
+milliseconds. The folder is ``$STRATEGY_ABM_CACHE`` if set, else ``$XDG_CACHE_HOME/strategy_abm``
+or ``~/.cache/strategy_abm``, then ``numba-<numba version>``: never the installed package's folder,
+which may be read-only. ``NUMBA_DISABLE_JIT=1`` runs the very same source as plain Python (for
+a debugger or coverage); results are identical (tests/test_bulk.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """The folder of compiled code (see the module's docstring)."""
+    root = os.environ.get("STRATEGY_ABM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "strategy_abm"
+    )
+    import numba  # noqa: PLC0415  (after the folder is known: see below)
+
+    return Path(root) / f"numba-{numba.__version__}"
+
+
+def _configure() -> None:
+    # numba reads NUMBA_CACHE_DIR when it is imported; if it was imported already, its config is set directly.
+    if "NUMBA_CACHE_DIR" not in os.environ:
+        folder = str(cache_dir())
+        os.environ["NUMBA_CACHE_DIR"] = folder
+        import numba  # noqa: PLC0415
+
+        numba.config.CACHE_DIR = folder
+
+
+_configure()
+
+import numba  # noqa: E402
+
+JIT_DISABLED = bool(numba.config.DISABLE_JIT)
+
+
+def njit(fn):
+    """Compile ``fn`` with numba (cached on disk, no Python objects, IEEE arithmetic: no fastmath,
+    so results are those of the same source run as Python, bit for bit)."""
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+
+
+def njit_wrapping(fn):
+    """:func:`njit` for integer code that relies on unsigned wrap-around (engine/pcg.py): compiled,
+    it wraps silently; run as Python (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are
+    silenced, the numbers being the same."""
+    if not JIT_DISABLED:
+        return njit(fn)
+    import functools  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    @functools.wraps(fn)
+    def quiet(*args):
+        with np.errstate(over="ignore"):
+            return fn(*args)
+
+    return quiet
+
+
+_WARM = {"done": False}
+
+
+def warm_up(compile_all, *, quiet: bool = False) -> float:
+    """Compile (or load from the cache) every kernel once, by calling ``compile_all()``; print a
+    line to stderr while that compiles for the first time. Returns the seconds it took."""
+    if _WARM["done"] or JIT_DISABLED:
+        return 0.0
+    folder = Path(numba.config.CACHE_DIR)
+    fresh = not any(folder.glob("**/*.nbi")) if folder.exists() else True
+    if fresh and not quiet:
+        print(f"strategy_abm: compiling the game's rules (first run only; cache in {folder})", file=sys.stderr)
+    start = time.perf_counter()
+    compile_all()
+    _WARM["done"] = True
+    return time.perf_counter() - start

@@ -1,0 +1,839 @@
+"""The game's rules over the arrays of :mod:`.arrays`, compiled with numba (:mod:`.compiled`).
+
+Each function is a rule of docs/model.md (Submodels) written over plain arrays, in the order of
+operations of the rule's equation, so that compiled and interpreted runs give the same bits.
+``h``/``p``/``r``/``k``/``m`` index a host, power, route, move and mineral; ``o`` is the offsets
+array of :class:`.arrays.Layout`, ``rl`` the scalar rules (``RL_*``), ``mv`` the moves table.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._compiled import njit
+from ..scenario.config import GDP_USD_BN
+from . import pcg
+from .arrays import (
+    C_DEBT,
+    C_MATURITY,
+    C_RATE,
+    C_REFINANCED,
+    E_CLOUD,
+    E_DEBT_RELIEF,
+    E_ENERGY_EXPORT,
+    E_ENVIRONMENT,
+    E_EXPORT_SPLIT,
+    E_GDP_LEVEL,
+    E_GOVERNANCE,
+    E_GREEN_TECH,
+    E_INFLUENCE,
+    E_JOBS,
+    E_LOCAL_PROCESSING,
+    E_LOGISTICS,
+    E_MINERAL_ANY,
+    E_OFFTAKE_SHIFT,
+    E_OPINION,
+    E_RENEWABLES,
+    E_SATELLITE,
+    E_TELECOM,
+    H_ABSORPTION_PCT,
+    H_ABSORPTION_ROOM,
+    H_DEBT_CEILING_PCT,
+    H_DISTRESS,
+    H_DISTRESS_TURNS,
+    H_ENERGY_EXPORTS,
+    H_ENVIRONMENT,
+    H_GDP,
+    H_GDP_TURN_START,
+    H_GOVERNANCE,
+    H_GROWTH_RATE,
+    H_GROWTH_REALISED,
+    H_JOBS_CREATED,
+    H_JOBS_TURN,
+    H_LABOUR_ENTRANTS,
+    H_PAYOFF,
+    H_PAYOFF_TOTAL,
+    H_RENEWABLES,
+    H_REVENUE_SHARE,
+    H_SATELLITE,
+    M_DEVELOPABLE,
+    M_OUTPUT,
+    M_PROCESSING,
+    MV_ABSORPTION,
+    MV_COST_SHARE,
+    MV_DEBT_FRACTION,
+    MV_DOMAIN,
+    MV_LAG_YEARS,
+    MV_LOAN_MATURITY,
+    MV_LOAN_RATE,
+    MV_STANDARDS,
+    O_ANCHOR,
+    O_BY_DOMAIN,
+    O_BY_MOVE,
+    O_CLOUD,
+    O_COMPONENTS,
+    O_CREDITORS,
+    O_ENERGY,
+    O_GREEN,
+    O_INFLUENCE,
+    O_LOGISTICS,
+    O_MINERAL_OUTPUT,
+    O_MINERAL_STRIDE,
+    O_MINERALS,
+    O_N_CLOUD,
+    O_N_CREDITORS,
+    O_N_ENERGY,
+    O_N_GREEN,
+    O_N_LOGISTICS,
+    O_N_MINERALS,
+    O_N_OFFTAKERS,
+    O_N_POWERS,
+    O_N_TELECOM,
+    O_N_TRADE,
+    O_OPINION,
+    O_ROUTE_CAPACITY,
+    O_ROUTE_DELAY,
+    O_TELECOM,
+    O_TRADE,
+    P_BUDGET_AVAILABLE,
+    P_BUDGET_GRANTED,
+    P_BUDGET_PER_YEAR,
+    P_OFFERS_ACCEPTED,
+    P_PAYOFF,
+    P_PAYOFF_TOTAL,
+    P_PRIVATE_MOBILISED,
+    P_SPENT_TOTAL,
+    P_SPENT_TURN,
+    PS_CREDIT,
+    PS_OBJECTIVES,
+    R_CA_EXPORT,
+    R_CAPACITY,
+    R_DELAY,
+    R_MIN_DELAY,
+    R_RISK,
+    R_TARIFF,
+    R_TRANSIT,
+    R_VOLUME,
+    RL_CARRYOVER,
+    RL_DELAY_HAZARD,
+    RL_DISTRESS_PENALTY,
+    RL_DISTRESS_RATIO,
+    RL_DISTRESS_SWING,
+    RL_DT,
+    RL_ENVIRONMENT_OPINION,
+    RL_FAILURE_HAZARD,
+    RL_FAILURE_OPINION,
+    RL_GROWTH_SCALE,
+    RL_HW_AUTONOMY,
+    RL_HW_DEBT,
+    RL_HW_GROWTH,
+    RL_HW_JOBS,
+    RL_INFLUENCE_DECAY,
+    RL_JOBS_OPINION,
+    RL_OPINION_INFLUENCE,
+    RL_OPINION_REVERSION,
+    RL_RESTRUCTURE_YEARS,
+    RL_TURNS_PER_YEAR,
+    RL_W_DEBT,
+    RL_W_DIGITAL,
+    RL_W_ENERGY,
+    RL_W_MINERALS,
+    RL_W_TRADE,
+    T_ADJUSTMENT,
+    T_DEMAND,
+    T_DEMAND_GROWTH,
+    T_LOGIT_SCALE,
+    T_RISK_COST,
+    T_VALUE_OF_TIME,
+)
+
+# Bounds GDP keeps during play (the schema's): intensities divide by it.
+GDP_LOW, GDP_HIGH = GDP_USD_BN
+
+# Project table columns (float64 rows: the kernels keep one table).
+(J_POWER, J_HOST, J_MOVE, J_SIZE, J_COMMITTED, J_REMAINING, J_STATUS, J_DELAYS, J_SERIAL) = range(9)
+PROJECT_COLUMNS = 9
+RUNNING, COMPLETED, FAILED = 0.0, 1.0, 2.0
+
+# Special indices (``special`` int array): who is China (own mining counts), the Middle and Northern corridors.
+S_CHINA, S_MIDDLE, S_NORTHERN = range(3)
+
+
+# ------------------------------------------------------------------------------------- scalar rules
+
+
+@njit
+def intensity(size_usd_bn, gdp_usd_bn):
+    """Size of a project in percent of the host's GDP."""
+    return 100.0 * size_usd_bn / gdp_usd_bn
+
+
+@njit
+def bounded_gdp(gdp):
+    return min(GDP_HIGH, max(GDP_LOW, gdp))
+
+
+@njit
+def clip_opinion(value):
+    return min(1.0, max(-1.0, value))
+
+
+@njit
+def lag_turns(lag_years, turns_per_year):
+    """Turns a project takes, counting the turn of commitment (at least one)."""
+    return max(1, math.ceil(lag_years * turns_per_year - 1e-9))
+
+
+@njit
+def hazards(governance, standards, failure, delay, dt):
+    """Per-turn probabilities that a running project fails or slips a turn."""
+    risk = (1.0 - governance / 100.0) * (1.0 - standards)
+    return 1.0 - math.exp(-failure * risk * dt), 1.0 - math.exp(-delay * risk * dt)
+
+
+@njit
+def blend(old_debt, old_value, new_debt, new_value):
+    """Debt-weighted average of a creditor's rate (or maturity) after new lending."""
+    total = old_debt + new_debt
+    return old_value if total <= 0.0 else (old_debt * old_value + new_debt * new_value) / total
+
+
+@njit
+def shift_toward(row, at, n, key, amount):
+    """Move ``amount`` (0..1) of the shares ``row[at:at+n]`` to entry ``key`` (in place)."""
+    a = min(max(amount, 0.0), 1.0)
+    for i in range(n):
+        row[at + i] = (1.0 - a) * row[at + i] + (a if i == key else 0.0)
+
+
+@njit
+def diversification(values, n):
+    """Normalised 1 - HHI of ``values[:n]``: 0 when one has everything, 1 when all are equal."""
+    total = 0.0
+    for i in range(n):
+        total += values[i]
+    if n < 2 or total <= 0.0:
+        return 0.0
+    hhi = 0.0
+    for i in range(n):
+        hhi += (values[i] / total) ** 2
+    return max(0.0, min(1.0, (1.0 - hhi) / (1.0 - 1.0 / n)))
+
+
+# ------------------------------------------------------------------------------------- debt
+
+
+@njit
+def debt_total(hosts, o, h):
+    total = 0.0
+    at = o[O_CREDITORS]
+    for c in range(o[O_N_CREDITORS]):
+        total += hosts[h, at + 4 * c + C_DEBT]
+    return total
+
+
+@njit
+def debt_service_ratio(hosts, o, h):
+    """Annual debt service (sum of D (r + 1/m)) over government revenue."""
+    service = 0.0
+    at = o[O_CREDITORS]
+    for c in range(o[O_N_CREDITORS]):
+        j = at + 4 * c
+        service += hosts[h, j + C_DEBT] * (hosts[h, j + C_RATE] + 1.0 / hosts[h, j + C_MATURITY])
+    return service / (hosts[h, H_REVENUE_SHARE] * hosts[h, H_GDP])
+
+
+@njit
+def debt_room(hosts, o, h):
+    """New debt (USD bn) the host can take before its ceiling."""
+    return max(0.0, hosts[h, H_DEBT_CEILING_PCT] / 100.0 * hosts[h, H_GDP] - debt_total(hosts, o, h))
+
+
+@njit
+def absorption_per_year(hosts, h):
+    return hosts[h, H_ABSORPTION_PCT] / 100.0 * hosts[h, H_GDP]
+
+
+@njit
+def room_next_turn(hosts, h, dt):
+    """The absorption pool after the turn's refill: min(A, pool + A dt)."""
+    annual = absorption_per_year(hosts, h)
+    return min(annual, hosts[h, H_ABSORPTION_ROOM] + annual * dt)
+
+
+@njit
+def borrow(hosts, o, h, c, amount, rate, maturity):
+    j = o[O_CREDITORS] + 4 * c
+    hosts[h, j + C_RATE] = blend(hosts[h, j + C_DEBT], hosts[h, j + C_RATE], amount, rate)
+    hosts[h, j + C_MATURITY] = blend(hosts[h, j + C_DEBT], hosts[h, j + C_MATURITY], amount, maturity)
+    hosts[h, j + C_DEBT] += amount
+
+
+# ------------------------------------------------------------------------------------- turn opening
+
+
+@njit
+def open_turn(hosts, powers, rl):
+    """Start of a turn before events: each host notes its GDP (growth is measured from it)."""
+    for h in range(hosts.shape[0]):
+        hosts[h, H_GDP_TURN_START] = hosts[h, H_GDP]
+
+
+@njit
+def refill_budgets(powers, rl):
+    """Each power's allowance for the turn; unspent money carries over up to the carryover years."""
+    dt = rl[RL_DT]
+    for p in range(powers.shape[0]):
+        per_year = powers[p, P_BUDGET_PER_YEAR]
+        allowance = per_year * dt
+        cap = per_year * max(rl[RL_CARRYOVER], dt)
+        new = min(powers[p, P_BUDGET_AVAILABLE] + allowance, cap)
+        powers[p, P_BUDGET_GRANTED] += new - powers[p, P_BUDGET_AVAILABLE]
+        powers[p, P_BUDGET_AVAILABLE] = new
+        powers[p, P_SPENT_TURN] = 0.0
+
+
+@njit
+def refill_absorption(hosts, rl):
+    for h in range(hosts.shape[0]):
+        hosts[h, H_ABSORPTION_ROOM] = room_next_turn(hosts, h, rl[RL_DT])
+
+
+# ------------------------------------------------------------------------------------- commitment
+
+
+@njit
+def commit(hosts, powers, o, mv, offers, n_offers, projects, n_projects, turn, rl):
+    """Accepted offers become projects: budgets are charged, loans add debt at once. ``offers``:
+    the accepted offers as rows (power, move, host, size), hosts in order and each host's in the
+    order it accepted them. Returns the new number of projects."""
+    for i in range(n_offers):
+        p, k, h, size = int(offers[i, 0]), int(offers[i, 1]), int(offers[i, 2]), offers[i, 3]
+        cost = size * mv[k, MV_COST_SHARE]
+        powers[p, P_BUDGET_AVAILABLE] -= cost
+        powers[p, P_SPENT_TURN] += cost
+        powers[p, P_SPENT_TOTAL] += cost
+        d = o[O_BY_DOMAIN] + int(mv[k, MV_DOMAIN])
+        powers[p, d] = powers[p, d] + cost
+        powers[p, P_PRIVATE_MOBILISED] += size - cost
+        powers[p, P_OFFERS_ACCEPTED] += 1.0
+        powers[p, o[O_BY_MOVE] + k] = powers[p, o[O_BY_MOVE] + k] + size
+        hosts[h, H_ABSORPTION_ROOM] -= size * mv[k, MV_ABSORPTION]
+        if mv[k, MV_DEBT_FRACTION] > 0:
+            borrow(hosts, o, h, p, size * mv[k, MV_DEBT_FRACTION], mv[k, MV_LOAN_RATE], mv[k, MV_LOAN_MATURITY])
+        j = n_projects
+        projects[j, J_POWER], projects[j, J_HOST], projects[j, J_MOVE], projects[j, J_SIZE] = p, h, k, size
+        projects[j, J_COMMITTED] = turn
+        projects[j, J_REMAINING] = lag_turns(mv[k, MV_LAG_YEARS], rl[RL_TURNS_PER_YEAR])
+        projects[j, J_STATUS] = RUNNING
+        projects[j, J_DELAYS] = 0.0
+        projects[j, J_SERIAL] = powers[p, P_OFFERS_ACCEPTED] - 1.0  # numbers the project's hazard draws
+        n_projects += 1
+    return n_projects
+
+
+# ------------------------------------------------------------------------------------- projects
+
+
+@njit
+def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, special):
+    """A completed project's effects on its host (and its corridor effects on the routes)."""
+    x = intensity(offer_size, hosts[h, H_GDP]) * efficiency
+    size = offer_size * efficiency
+    hosts[h, o[O_INFLUENCE] + p] += mv[k, E_INFLUENCE] * x
+    hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * (1.0 + mv[k, E_GDP_LEVEL] * x / 100.0))
+    jobs = mv[k, E_JOBS] * size
+    hosts[h, H_JOBS_CREATED] += jobs
+    hosts[h, H_JOBS_TURN] += jobs
+    hosts[h, H_GOVERNANCE] = min(100.0, max(0.0, hosts[h, H_GOVERNANCE] + mv[k, E_GOVERNANCE] * x))
+    env = mv[k, E_ENVIRONMENT] * x * (1.0 - mv[k, MV_STANDARDS])
+    hosts[h, H_ENVIRONMENT] = min(100.0, max(0.0, hosts[h, H_ENVIRONMENT] + env))
+    gain = (
+        mv[k, E_OPINION] * x
+        - rl[RL_ENVIRONMENT_OPINION] * max(env, 0.0)
+        + rl[RL_JOBS_OPINION] * jobs / max(hosts[h, H_LABOUR_ENTRANTS], 1.0)
+    )
+    hosts[h, o[O_OPINION] + p] = clip_opinion(hosts[h, o[O_OPINION] + p] + gain)
+    row = hosts[h]
+    if mv[k, E_TELECOM] and pm[p, 0] >= 0:
+        shift_toward(row, o[O_TELECOM], o[O_N_TELECOM], pm[p, 0], mv[k, E_TELECOM] * x)
+    if mv[k, E_SATELLITE]:
+        hosts[h, H_SATELLITE] = min(1.0, hosts[h, H_SATELLITE] + mv[k, E_SATELLITE] * x)
+    if mv[k, E_CLOUD] and pm[p, 1] >= 0:
+        shift_toward(row, o[O_CLOUD], o[O_N_CLOUD], pm[p, 1], mv[k, E_CLOUD] * x)
+    if mv[k, E_LOGISTICS] and pm[p, 2] >= 0:
+        shift_toward(row, o[O_LOGISTICS], o[O_N_LOGISTICS], pm[p, 2], mv[k, E_LOGISTICS] * x)
+    if mv[k, E_ENERGY_EXPORT] and pm[p, 5] >= 0:
+        shift_toward(row, o[O_ENERGY], o[O_N_ENERGY], pm[p, 5], mv[k, E_ENERGY_EXPORT] * x)
+    if mv[k, E_RENEWABLES]:
+        hosts[h, H_RENEWABLES] = min(1.0, hosts[h, H_RENEWABLES] + mv[k, E_RENEWABLES] * x)
+    if mv[k, E_GREEN_TECH] and pm[p, 3] >= 0:
+        shift_toward(row, o[O_GREEN], o[O_N_GREEN], pm[p, 3], mv[k, E_GREEN_TECH] * x)
+    if mv[k, E_MINERAL_ANY]:
+        develop_minerals(row, o, mv, wm, pm[p, 8], k, size, x)
+    if mv[k, E_DEBT_RELIEF]:
+        j = o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT
+        hosts[h, j] -= min(hosts[h, j], mv[k, E_DEBT_RELIEF] * offer_size)
+    route_effects(routes, o, mv, k, size, special)
+
+
+@njit
+def best_deposit(row, o, mv, wm, k):
+    """The deposit a minerals venture of move ``k`` develops (-1 if none): among the developable
+    minerals with output per USD bn > 0, the one adding most to world supply, the first on a tie."""
+    best, best_share = -1, 0.0
+    for m in range(wm.shape[0]):
+        per_bn = mv[k, o[O_MINERAL_OUTPUT] + m]
+        if row[o[O_MINERALS] + o[O_MINERAL_STRIDE] * m + M_DEVELOPABLE] and per_bn > 0:
+            share = per_bn / wm[m, 0]
+            if best < 0 or share > best_share:
+                best, best_share = m, share
+    return best
+
+
+@njit
+def develop_minerals(row, o, mv, wm, offtaker, k, size, x):
+    """A venture develops one deposit: new output is the offerer's offtake, the old output's
+    offtake shifts a little; with no deposit, the offtake of producing minerals shifts."""
+    stride, n_off = o[O_MINERAL_STRIDE], o[O_N_OFFTAKERS]
+    shift = mv[k, E_OFFTAKE_SHIFT] * x
+    m = best_deposit(row, o, mv, wm, k)
+    if m >= 0:
+        at = o[O_MINERALS] + stride * m
+        added = mv[k, o[O_MINERAL_OUTPUT] + m] * size
+        old = row[at + M_OUTPUT]
+        new = old + added
+        shift_toward(row, at + 3, n_off, offtaker, shift)
+        if new > 0.0:
+            for i in range(n_off):
+                row[at + 3 + i] = (row[at + 3 + i] * old + (added if i == offtaker else 0.0)) / new
+        row[at + M_OUTPUT] = new
+        row[at + M_PROCESSING] = min(1.0, row[at + M_PROCESSING] + mv[k, E_LOCAL_PROCESSING] * x)
+    else:
+        for m in range(wm.shape[0]):
+            at = o[O_MINERALS] + stride * m
+            if row[at + M_OUTPUT] > 0:
+                shift_toward(row, at + 3, n_off, offtaker, shift)
+
+
+@njit
+def route_effects(routes, o, mv, k, size, special):
+    """Corridor effects of a completed project (capacity, delays, the Middle Corridor's cargo split)."""
+    for r in range(routes.shape[0]):
+        per_bn = mv[k, o[O_ROUTE_CAPACITY] + r]
+        if not math.isnan(per_bn):
+            routes[r, R_CAPACITY] = max(0.0, routes[r, R_CAPACITY] + per_bn * size)
+        per_bn = mv[k, o[O_ROUTE_DELAY] + r]
+        if not math.isnan(per_bn):
+            routes[r, R_DELAY] = max(routes[r, R_MIN_DELAY], routes[r, R_DELAY] - per_bn * size)
+    mid = special[S_MIDDLE]
+    if mv[k, E_EXPORT_SPLIT] and mid >= 0:
+        routes[mid, R_CA_EXPORT] = min(1.0, routes[mid, R_CA_EXPORT] + mv[k, E_EXPORT_SPLIT] * size)
+
+
+@njit
+def hazard_draws(projects, n_projects, power, turn, stream, buffer):
+    """The (failure, delay) uniforms in ``turn`` of power ``power``'s running projects committed
+    before it: ``buffer[2 s], buffer[2 s + 1]`` for the project numbered ``lo + s``, from the
+    power's hazard stream at the turn's region (``stream``: its words at the start of the turn's
+    region, engine/streams.py). Returns ``lo`` (-1 if no project draws)."""
+    lo, hi = -1, -1
+    for j in range(n_projects):
+        if projects[j, J_STATUS] == RUNNING and projects[j, J_POWER] == power and projects[j, J_COMMITTED] < turn:
+            serial = int(projects[j, J_SERIAL])
+            if lo < 0 or serial < lo:
+                lo = serial
+            if serial > hi:
+                hi = serial
+    if lo < 0:
+        return -1
+    s = stream.copy()
+    pcg.advance(s, np.uint64(0), np.uint64(2 * lo))
+    for i in range(2 * (hi - lo + 1)):
+        buffer[i] = pcg.next_double(s)
+    return lo
+
+
+@njit
+def progress(
+    hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects, turn, rl, special, streams, buffer, events
+):
+    """Running projects advance a turn, may slip or fail, and apply their effects on completion.
+    ``buffer``: float64 scratch of at least
+    ``2 (n_projects + 1)`` per power. ``streams[p]``: power ``p``'s hazard stream at the start of
+    the turn's region. ``events[j]`` is set to 1 (completed) or 2 (failed) for the
+    projects that end this turn, 0 for the others."""
+    n_powers = powers.shape[0]
+    lows = np.empty(n_powers, dtype=np.int64)
+    stride = 2 * (n_projects + 1)
+    for p in range(n_powers):
+        lows[p] = hazard_draws(projects, n_projects, p, turn, streams[p], buffer[p * stride : (p + 1) * stride])
+    for j in range(n_projects):
+        events[j] = 0.0
+        if projects[j, J_STATUS] != RUNNING:
+            continue
+        p, h, k = int(projects[j, J_POWER]), int(projects[j, J_HOST]), int(projects[j, J_MOVE])
+        p_fail, p_delay = hazards(hosts[h, H_GOVERNANCE], mv[k, MV_STANDARDS], rl[RL_FAILURE_HAZARD],
+                                  rl[RL_DELAY_HAZARD], rl[RL_DT])  # fmt: skip
+        if projects[j, J_COMMITTED] < turn:
+            at = p * stride + 2 * (int(projects[j, J_SERIAL]) - lows[p])
+            if buffer[at] < p_fail:
+                projects[j, J_STATUS] = FAILED
+                events[j] = FAILED
+                hosts[h, o[O_OPINION] + p] = clip_opinion(hosts[h, o[O_OPINION] + p] - rl[RL_FAILURE_OPINION])
+                continue
+            if buffer[at + 1] < p_delay:
+                projects[j, J_DELAYS] += 1.0
+                continue
+        projects[j, J_REMAINING] -= 1.0
+        if projects[j, J_REMAINING] <= 0:
+            projects[j, J_STATUS] = COMPLETED
+            events[j] = COMPLETED
+            complete(hosts, routes, o, mv, pm, wm, p, h, k, projects[j, J_SIZE], toolkit[p, k], rl, special)
+
+
+# ------------------------------------------------------------------------------------- economy
+
+
+@njit
+def economy(hosts, o, rl, distress_events):
+    """GDP grows, debt amortises, and debt service above the threshold is distress. On entering
+    distress, opinion swings against the largest power creditor, which restructures:
+    ``distress_events[h]`` = that creditor's index + 1 (0: none or not entering)."""
+    dt = rl[RL_DT]
+    at, n_cred = o[O_CREDITORS], o[O_N_CREDITORS]
+    n_powers = o[O_N_POWERS]
+    for h in range(hosts.shape[0]):
+        distress_events[h] = -1
+        growth = hosts[h, H_GROWTH_RATE] - (rl[RL_DISTRESS_PENALTY] if hosts[h, H_DISTRESS] else 0.0)
+        hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * (1.0 + growth) ** dt)
+        for c in range(n_cred):
+            j = at + 4 * c
+            ref = hosts[h, j + C_REFINANCED]
+            hosts[h, j + C_DEBT] = (
+                hosts[h, j + C_DEBT]
+                * max(0.0, 1.0 - (1.0 - ref) * dt / hosts[h, j + C_MATURITY])
+                * (1.0 + growth) ** (dt * ref)
+            )
+        in_distress = debt_service_ratio(hosts, o, h) > rl[RL_DISTRESS_RATIO]
+        if in_distress and not hosts[h, H_DISTRESS]:
+            best, best_debt = -1, 0.0
+            for p in range(n_powers):  # the powers are the first creditors, in order
+                d = hosts[h, at + 4 * p + C_DEBT]
+                if d > best_debt:
+                    best, best_debt = p, d
+            distress_events[h] = best + 1
+            if best >= 0:
+                j = o[O_OPINION] + best
+                hosts[h, j] = clip_opinion(hosts[h, j] - rl[RL_DISTRESS_SWING])
+                hosts[h, at + 4 * best + C_MATURITY] += rl[RL_RESTRUCTURE_YEARS]
+        hosts[h, H_DISTRESS] = 1.0 if in_distress else 0.0
+        hosts[h, H_DISTRESS_TURNS] += 1.0 if in_distress else 0.0
+
+
+# ------------------------------------------------------------------------------------- trade
+
+
+@njit
+def trade_step(routes, trade, rl):
+    """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
+    dt = rl[RL_DT]
+    trade[T_DEMAND] *= (1.0 + trade[T_DEMAND_GROWTH]) ** dt
+    n = routes.shape[0]
+    costs = np.empty(n)
+    for r in range(n):
+        costs[r] = (
+            routes[r, R_TARIFF]
+            + trade[T_VALUE_OF_TIME] * (routes[r, R_TRANSIT] + routes[r, R_DELAY])
+            + trade[T_RISK_COST] * routes[r, R_RISK]
+        )
+    targets = route_targets(costs, routes[:, R_CAPACITY].copy(), trade[T_DEMAND], trade[T_LOGIT_SCALE])
+    step = 1.0 - math.exp(-trade[T_ADJUSTMENT] * dt)
+    for r in range(n):
+        v = routes[r, R_VOLUME]
+        routes[r, R_VOLUME] = min(routes[r, R_CAPACITY], max(0.0, v + step * (targets[r] - v)))
+
+
+@njit
+def route_targets(costs, capacities, demand, scale):
+    """Cargo each route would carry: logit shares of demand, spilling over capacity limits to
+    the routes still open (weights re-based on the cheapest open route when they underflow)."""
+    n = costs.shape[0]
+    cmin = costs[0]
+    for r in range(1, n):
+        cmin = min(cmin, costs[r])
+    weights = np.empty(n)
+    for r in range(n):
+        weights[r] = math.exp(-(costs[r] - cmin) / scale)
+    targets = np.zeros(n)
+    is_open = np.ones(n, dtype=np.bool_)
+    n_open = n
+    alloc = np.empty(n)
+    remaining = demand
+    while remaining > 1e-12 and n_open > 0:
+        wsum = 0.0
+        for r in range(n):
+            if is_open[r]:
+                wsum += weights[r]
+        if wsum < 1e-200:
+            cmin_open = math.inf
+            for r in range(n):
+                if is_open[r]:
+                    cmin_open = min(cmin_open, costs[r])
+            wsum = 0.0
+            for r in range(n):
+                if is_open[r]:
+                    weights[r] = math.exp(-(costs[r] - cmin_open) / scale)
+                    wsum += weights[r]
+        for r in range(n):
+            if is_open[r]:
+                alloc[r] = remaining * weights[r] / wsum
+        remaining = 0.0
+        for r in range(n):
+            if not is_open[r]:
+                continue
+            room = capacities[r] - targets[r]
+            if alloc[r] >= room:
+                targets[r] = capacities[r]
+                remaining += alloc[r] - room
+                is_open[r] = False
+                n_open -= 1
+            else:
+                targets[r] += alloc[r]
+    return targets
+
+
+# ------------------------------------------------------------------------------------- influence
+
+
+@njit
+def presence(hosts, o, pm, ps, rl, h, p):
+    """Ongoing presence of power ``p`` in host ``h``, 0..1: trade, debt, digital, energy and
+    mineral ties (Western ties credited by the Western split)."""
+    credit = ps[p, PS_CREDIT]
+    total = debt_total(hosts, o, h)
+    debt = hosts[h, o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT] / total if total > 0 else 0.0
+    digital = digital_share(hosts, o, pm, h, p)
+    producing, offtake = 0, 0.0
+    for m in range(o[O_N_MINERALS]):
+        at = o[O_MINERALS] + o[O_MINERAL_STRIDE] * m
+        if hosts[h, at + M_OUTPUT] > 0:
+            offtake += hosts[h, at + 3 + pm[p, 8]]
+            producing += 1
+    minerals = offtake / producing if producing else 0.0
+    trade = hosts[h, o[O_TRADE] + pm[p, 4]] if pm[p, 4] >= 0 else 0.0
+    energy = hosts[h, o[O_ENERGY] + pm[p, 5]] if pm[p, 5] >= 0 else 0.0
+    return (
+        rl[RL_W_TRADE] * trade * credit
+        + rl[RL_W_DEBT] * debt
+        + rl[RL_W_DIGITAL] * digital * credit
+        + rl[RL_W_ENERGY] * energy * credit
+        + rl[RL_W_MINERALS] * minerals
+    )
+
+
+@njit
+def digital_share(hosts, o, pm, h, p):
+    """The power's bloc's mean share of a host's telecom gear, cloud and logistics platform."""
+    t = hosts[h, o[O_TELECOM] + pm[p, 0]] if pm[p, 0] >= 0 else 0.0
+    c = hosts[h, o[O_CLOUD] + pm[p, 1]] if pm[p, 1] >= 0 else 0.0
+    g = hosts[h, o[O_LOGISTICS] + pm[p, 2]] if pm[p, 2] >= 0 else 0.0
+    return (t + c + g) / 3.0
+
+
+@njit
+def presence_inflow(hosts, o, pm, ps, rl, h, p):
+    """Presence times legitimacy (1 + k opinion, never below 0)."""
+    legitimacy = max(0.0, 1.0 + rl[RL_OPINION_INFLUENCE] * hosts[h, o[O_OPINION] + p])
+    return presence(hosts, o, pm, ps, rl, h, p) * legitimacy
+
+
+@njit
+def initial_influence(hosts, o, pm, ps, rl):
+    """Turn 0: influence stocks at the equilibrium of today's presence."""
+    n_powers = o[O_N_POWERS]
+    for h in range(hosts.shape[0]):
+        for p in range(n_powers):
+            hosts[h, o[O_INFLUENCE] + p] = presence_inflow(hosts, o, pm, ps, rl, h, p) / rl[RL_INFLUENCE_DECAY]
+
+
+@njit
+def influence(hosts, o, pm, ps, rl):
+    """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
+    dt, decay, reversion = rl[RL_DT], rl[RL_INFLUENCE_DECAY], rl[RL_OPINION_REVERSION]
+    n_powers = o[O_N_POWERS]
+    for h in range(hosts.shape[0]):
+        for p in range(n_powers):
+            inflow = presence_inflow(hosts, o, pm, ps, rl, h, p)
+            j = o[O_INFLUENCE] + p
+            equilibrium = inflow / decay
+            hosts[h, j] = max(0.0, equilibrium + (hosts[h, j] - equilibrium) * math.exp(-decay * dt))
+            j, a = o[O_OPINION] + p, o[O_ANCHOR] + p
+            value = hosts[h, a] + (hosts[h, j] - hosts[h, a]) * math.exp(-reversion * dt)
+            hosts[h, j] = min(1.0, max(-1.0, value))
+
+
+# ------------------------------------------------------------------------------------- metrics and payoffs
+
+# Sections of the ``derived`` vector a turn's metrics read (see :func:`derived_size`).
+D_GDP_W, D_ROUTE_SHARES, D_SHARES, D_REGIONAL, D_DIVERSIFICATION, D_MINERALS, D_DSR = range(7)
+
+
+@njit
+def derived_offsets(n_hosts, n_powers, n_routes):
+    """Start of each section of ``derived``: GDP weights [H], route shares [R], influence shares
+    [H, P], regional influence [P], diversification [H], secured mineral supply [P],
+    debt-service ratio [H]; the last entry is the length."""
+    out = np.empty(8, dtype=np.int64)
+    sizes = (n_hosts, n_routes, n_hosts * n_powers, n_powers, n_hosts, n_powers, n_hosts)
+    at = 0
+    for i in range(7):
+        out[i] = at
+        at += sizes[i]
+    out[7] = at
+    return out
+
+
+@njit
+def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, initial_output, turn, derived):
+    """The quantities the metrics share (into ``derived``), then every actor's payoff: a power's
+    weighted components (its ``component`` columns) minus cost, a host's growth, autonomy, debt
+    and jobs. Running totals count from turn 1 in payoff-years. Resets the turn's jobs."""
+    n_hosts, n_powers, n_routes = hosts.shape[0], o[O_N_POWERS], routes.shape[0]
+    dt = rl[RL_DT]
+    d = derived_offsets(n_hosts, n_powers, n_routes)
+    gdp_total = 0.0
+    for h in range(n_hosts):
+        gdp_total += hosts[h, H_GDP]
+    for h in range(n_hosts):
+        derived[d[D_GDP_W] + h] = hosts[h, H_GDP] / gdp_total
+    volume_total = 0.0
+    for r in range(n_routes):
+        volume_total += routes[r, R_VOLUME]
+    for r in range(n_routes):
+        derived[d[D_ROUTE_SHARES] + r] = routes[r, R_VOLUME] / volume_total if volume_total > 0.0 else 1.0 / n_routes
+    for h in range(n_hosts):
+        stock = 0.0
+        for p in range(n_powers):
+            stock += hosts[h, o[O_INFLUENCE] + p]
+        for p in range(n_powers):
+            value = hosts[h, o[O_INFLUENCE] + p] / stock if stock > 0.0 else 1.0 / n_powers
+            derived[d[D_SHARES] + h * n_powers + p] = value
+    for p in range(n_powers):
+        total = 0.0
+        for h in range(n_hosts):
+            total += derived[d[D_GDP_W] + h] * derived[d[D_SHARES] + h * n_powers + p]
+        derived[d[D_REGIONAL] + p] = total
+    debts = np.empty(o[O_N_CREDITORS])
+    for h in range(n_hosts):
+        for c in range(o[O_N_CREDITORS]):
+            debts[c] = hosts[h, o[O_CREDITORS] + 4 * c + C_DEBT]
+        row = hosts[h]
+        derived[d[D_DIVERSIFICATION] + h] = (
+            diversification(row[o[O_TRADE] :], o[O_N_TRADE])
+            + diversification(debts, o[O_N_CREDITORS])
+            + diversification(row[o[O_TELECOM] :], o[O_N_TELECOM])
+            + diversification(derived[d[D_ROUTE_SHARES] :], n_routes)
+        ) / 4.0
+        derived[d[D_DSR] + h] = debt_service_ratio(hosts, o, h)
+    mineral_shares(hosts, o, pm, wm, special, initial_output, derived[d[D_MINERALS] :])
+
+    # Corridor interests: who captures the corridors' value.
+    total_volume, ca_exports, transit = 0.0, 0.0, 0.0
+    for r in range(n_routes):
+        total_volume += routes[r, R_VOLUME]
+    for r in range(n_routes):
+        ca_exports += routes[r, R_VOLUME] * routes[r, R_CA_EXPORT]
+    for r in range(n_routes):
+        transit += routes[r, R_VOLUME] * (1.0 - routes[r, R_CA_EXPORT])
+    total_volume = total_volume if total_volume != 0.0 else 1.0
+    ca_exports = ca_exports if ca_exports != 0.0 else 1.0
+    mid, north = special[S_MIDDLE], special[S_NORTHERN]
+    corridor = np.empty(3)
+    corridor[0] = min(1.0, transit / trade[T_DEMAND])
+    corridor[1] = routes[mid, R_VOLUME] * routes[mid, R_CA_EXPORT] / ca_exports if mid >= 0 else 0.0
+    corridor[2] = routes[north, R_VOLUME] / total_volume if north >= 0 else 0.0
+    energy_total = 0.0
+    for h in range(n_hosts):
+        energy_total += hosts[h, H_ENERGY_EXPORTS]
+    energy_total = energy_total if energy_total != 0.0 else 1.0
+    debt_totals = np.empty(n_hosts)
+    for h in range(n_hosts):
+        total = debt_total(hosts, o, h)
+        debt_totals[h] = total if total != 0.0 else 1.0
+
+    comps = np.empty(8)
+    for p in range(n_powers):
+        comps[0] = derived[d[D_REGIONAL] + p]
+        leverage, digital, energy, opinion = 0.0, 0.0, 0.0, 0.0
+        for h in range(n_hosts):
+            owed = hosts[h, o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT]
+            leverage += derived[d[D_GDP_W] + h] * owed / debt_totals[h]
+        comps[1] = leverage
+        for h in range(n_hosts):
+            digital += digital_share(hosts, o, pm, h, p)
+        comps[2] = digital / n_hosts
+        for h in range(n_hosts):
+            share = hosts[h, o[O_ENERGY] + pm[p, 5]] if pm[p, 5] >= 0 else 0.0
+            energy += hosts[h, H_ENERGY_EXPORTS] * share
+        comps[3] = energy / energy_total
+        comps[4] = derived[d[D_MINERALS] + p]
+        comps[5] = corridor[pm[p, 6]]
+        for h in range(n_hosts):
+            opinion += (hosts[h, o[O_OPINION] + p] + 1.0) / 2.0
+        comps[6] = opinion / n_hosts
+        budget = powers[p, P_BUDGET_PER_YEAR] * dt
+        comps[7] = powers[p, P_SPENT_TURN] / budget if budget > 0 else 0.0
+        payoff = 0.0
+        for i in range(7):
+            payoff += ps[p, PS_OBJECTIVES + i] * comps[i]
+        payoff -= ps[p, PS_OBJECTIVES + 7] * comps[7]
+        for i in range(8):
+            powers[p, o[O_COMPONENTS] + i] = comps[i]
+        powers[p, P_PAYOFF] = payoff
+        if turn > 0:
+            powers[p, P_PAYOFF_TOTAL] += payoff * dt
+
+    for h in range(n_hosts):
+        if turn > 0:
+            hosts[h, H_GROWTH_REALISED] = (hosts[h, H_GDP] / hosts[h, H_GDP_TURN_START] - 1.0) / dt
+        jobs = min(1.0, hosts[h, H_JOBS_TURN] / max(hosts[h, H_LABOUR_ENTRANTS] * dt, 1e-9))
+        payoff = (
+            rl[RL_HW_GROWTH] * rl[RL_GROWTH_SCALE] * hosts[h, H_GROWTH_REALISED]
+            + rl[RL_HW_AUTONOMY] * derived[d[D_DIVERSIFICATION] + h]
+            - rl[RL_HW_DEBT] * derived[d[D_DSR] + h]
+            + rl[RL_HW_JOBS] * jobs
+        )
+        hosts[h, H_PAYOFF] = payoff
+        if turn > 0:
+            hosts[h, H_PAYOFF_TOTAL] += payoff * dt
+        hosts[h, H_JOBS_TURN] = 0.0
+
+
+@njit
+def mineral_shares(hosts, o, pm, wm, special, initial_output, out):
+    """Per power (into ``out[:P]``), the mean over minerals of the world supply it secures: China
+    its own mining plus its offtake from the region, the others their offtake from the region."""
+    n_hosts, n_powers, stride = hosts.shape[0], o[O_N_POWERS], o[O_MINERAL_STRIDE]
+    china = special[S_CHINA]
+    for p in range(n_powers):
+        out[p] = 0.0
+    n_minerals = wm.shape[0]
+    for m in range(n_minerals):
+        at = o[O_MINERALS] + stride * m
+        region_total = 0.0
+        for h in range(n_hosts):
+            region_total += hosts[h, at + M_OUTPUT]
+        world = wm[m, 0] + max(0.0, region_total - initial_output[m])
+        for p in range(n_powers):
+            region = 0.0
+            for h in range(n_hosts):
+                region += hosts[h, at + M_OUTPUT] * hosts[h, at + 3 + pm[p, 8]]
+            if p == china:
+                out[p] += (wm[m, 1] * wm[m, 0] + region) / world
+            else:
+                out[p] += region / world
+    for p in range(n_powers):
+        out[p] = out[p] / n_minerals

@@ -1,0 +1,149 @@
+"""numpy's PCG64 generator in compiled code: the game's streams (engine/streams.py) drawn inside kernels.
+
+A stream's state is four uint64 words ``(state_high, state_low, inc_high, inc_low)``, taken from
+``numpy.random.PCG64(...).state`` (:func:`words`); stepping, jumping ahead and ``random()`` are
+numpy's (``pcg64.h``: the 128-bit LCG with the XSL-RR output, and a double from the top 53 bits),
+so a kernel draws exactly the numbers ``Generator.random`` gives (tests/test_compiled.py checks it
+on many seeds). 128-bit products are built from 32-bit halves: numba has no 128-bit integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._compiled import njit_wrapping as njit
+
+MASK32 = np.uint64(0xFFFFFFFF)
+U32 = np.uint64(32)
+U11 = np.uint64(11)
+U58 = np.uint64(58)
+U63 = np.uint64(63)
+U1 = np.uint64(1)
+U0 = np.uint64(0)
+MULT_HIGH = np.uint64(2549297995355413924)
+MULT_LOW = np.uint64(4865540595714422341)
+TO_DOUBLE = 1.0 / 9007199254740992.0
+
+
+def words(generator: np.random.Generator) -> np.ndarray:
+    """The four uint64 words of a numpy PCG64 generator's state (its ``random()`` buffer unused)."""
+    st = generator.bit_generator.state["state"]
+    s, inc = int(st["state"]), int(st["inc"])
+    m = (1 << 64) - 1
+    return np.array([s >> 64, s & m, inc >> 64, inc & m], dtype=np.uint64)
+
+
+@njit
+def _mul_high(a, b):
+    """High 64 bits of the 128-bit product of two uint64."""
+    a_lo, a_hi = a & MASK32, a >> U32
+    b_lo, b_hi = b & MASK32, b >> U32
+    t = a_lo * b_lo
+    w = a_hi * b_lo + (t >> U32)
+    w1 = (w & MASK32) + a_lo * b_hi
+    return a_hi * b_hi + (w >> U32) + (w1 >> U32)
+
+
+@njit
+def _mul128(ah, al, bh, bl):
+    """(a * b) mod 2**128 as (high, low)."""
+    return _mul_high(al, bl) + al * bh + ah * bl, al * bl
+
+
+@njit
+def _add128(ah, al, bh, bl):
+    low = al + bl
+    carry = U1 if low < al else U0
+    return ah + bh + carry, low
+
+
+@njit
+def step(s):
+    """One LCG step of stream ``s`` (in place): state = state * MULT + inc."""
+    h, lo = _mul128(s[0], s[1], MULT_HIGH, MULT_LOW)
+    s[0], s[1] = _add128(h, lo, s[2], s[3])
+
+
+@njit
+def next_double(s):
+    """The next ``Generator.random()`` of stream ``s`` (in place), in [0, 1)."""
+    step(s)
+    x = s[0] ^ s[1]
+    rot = s[0] >> U58
+    out = (x >> rot) | (x << ((U0 - rot) & U63))
+    return np.float64(out >> U11) * TO_DOUBLE
+
+
+@njit
+def next_uint64(s):
+    step(s)
+    x = s[0] ^ s[1]
+    rot = s[0] >> U58
+    return (x >> rot) | (x << ((U0 - rot) & U63))
+
+
+@njit
+def jump_of(s, delta_high, delta_low):
+    """The affine map ``state -> mult * state + plus`` that jumps stream ``s`` ahead by ``delta`` =
+    delta_high * 2**64 + delta_low steps (pcg_advance_lcg_128), as uint64[4] (mult, plus)."""
+    acc_mh, acc_ml, acc_ph, acc_pl = U0, U1, U0, U0
+    cur_mh, cur_ml = MULT_HIGH, MULT_LOW
+    cur_ph, cur_pl = s[2], s[3]
+    dh, dl = delta_high, delta_low
+    while dh != U0 or dl != U0:
+        if dl & U1:
+            acc_mh, acc_ml = _mul128(acc_mh, acc_ml, cur_mh, cur_ml)
+            th, tl = _mul128(acc_ph, acc_pl, cur_mh, cur_ml)
+            acc_ph, acc_pl = _add128(th, tl, cur_ph, cur_pl)
+        # cur_plus = (cur_mult + 1) * cur_plus; cur_mult = cur_mult ** 2
+        m1h, m1l = _add128(cur_mh, cur_ml, U0, U1)
+        cur_ph, cur_pl = _mul128(m1h, m1l, cur_ph, cur_pl)
+        cur_mh, cur_ml = _mul128(cur_mh, cur_ml, cur_mh, cur_ml)
+        dl = (dl >> U1) | ((dh & U1) << U63)
+        dh = dh >> U1
+    out = np.empty(4, dtype=np.uint64)
+    out[0], out[1], out[2], out[3] = acc_mh, acc_ml, acc_ph, acc_pl
+    return out
+
+
+@njit
+def apply_jump(s, jump):
+    """Jump stream ``s`` (in place) by a map from :func:`jump_of` (of a stream with the same ``inc``)."""
+    th, tl = _mul128(jump[0], jump[1], s[0], s[1])
+    s[0], s[1] = _add128(th, tl, jump[2], jump[3])
+
+
+@njit
+def advance(s, delta_high, delta_low):
+    """Jump stream ``s`` ahead by ``delta`` = delta_high * 2**64 + delta_low steps (in place), as
+    ``bit_generator.advance`` does."""
+    apply_jump(s, jump_of(s, delta_high, delta_low))
+
+
+@njit
+def bounded(s, buffer, values):
+    """``Generator.integers(0, values)`` for 1 <= values <= 2**32 - 1: numpy's buffered Lemire
+    method on 32-bit draws. ``buffer``: a uint64[2] (count, word) local to one ``integers`` call."""
+    rng = np.uint64(values - 1)
+    if rng == U0:
+        return 0
+    excl = rng + U1
+    m = _next32(s, buffer) * excl
+    leftover = m & MASK32
+    if leftover < excl:
+        threshold = (MASK32 - rng) % excl
+        while leftover < threshold:
+            m = _next32(s, buffer) * excl
+            leftover = m & MASK32
+    return int(m >> U32)
+
+
+@njit
+def _next32(s, buffer):
+    if buffer[0] == U0:
+        buffer[1] = next_uint64(s)
+        buffer[0] = U1
+    else:
+        buffer[1] = buffer[1] >> U32
+        buffer[0] = U0
+    return buffer[1] & MASK32

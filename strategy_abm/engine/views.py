@@ -1,0 +1,240 @@
+"""Python views of the state arrays: an actor's or a route's variables by name, read and written in place.
+
+The compiled rules work on the arrays of :mod:`.arrays`; what Python reads by name (events on
+dotted paths, the metric registry, observations, the Mesa agents, outputs) goes through these
+views, so there is one state and one vocabulary: ``host.gdp_usd_bn``, ``host.opinion["china"]``,
+``host.creditors["private"]["rate"]``, ``route["delay_days"]``, ``trade["demand_mt"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+
+import numpy as np
+
+from ..scenario.config import OBJECTIVES as OBJECTIVE_NAMES
+from . import rules
+from .arrays import (
+    C_DEBT,
+    CREDITOR_FIELDS,
+    HOST_SCALAR_NAMES,
+    MINERAL_FIELDS,
+    P_BUDGET_AVAILABLE,
+    P_OFFERS_ACCEPTED,
+    P_OFFERS_MADE,
+    P_PAYOFF,
+    P_PAYOFF_TOTAL,
+    P_PRIVATE_MOBILISED,
+    P_SPENT_TOTAL,
+    P_SPENT_TURN,
+    ROUTE_FIELDS,
+    TRADE_FIELDS,
+    Layout,
+)
+
+
+class ArrayMap(MutableMapping):
+    """A map of names to cells of a float64 row: ``keys[i]`` is ``row[at + stride * i]``.
+    Values read as Python floats; a write stores a float. Keys are fixed (no insertion or deletion)."""
+
+    __slots__ = ("_at", "_index", "_keys", "_row", "_stride")
+
+    def __init__(self, row: np.ndarray, at: int, keys: tuple[str, ...], stride: int = 1):
+        self._row, self._at, self._keys, self._stride = row, at, keys, stride
+        self._index = {k: i for i, k in enumerate(keys)}
+
+    def __getitem__(self, key: str) -> float:
+        return float(self._row[self._at + self._stride * self._index[key]])
+
+    def __setitem__(self, key: str, value: float) -> None:
+        self._row[self._at + self._stride * self._index[key]] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("the keys of a state map are fixed by the scenario")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _Table(MutableMapping):
+    """Named sub-maps of a row (a host's creditors or minerals): ``table[name][field]``."""
+
+    __slots__ = ("_maps",)
+
+    def __init__(self, maps: dict[str, MutableMapping]):
+        self._maps = maps
+
+    def __getitem__(self, key: str) -> MutableMapping:
+        return self._maps[key]
+
+    def __setitem__(self, key, value) -> None:
+        raise TypeError("the entries of a state table are fixed by the scenario")
+
+    __delitem__ = __setitem__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._maps)
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def __repr__(self) -> str:
+        return repr({k: dict(v) for k, v in self._maps.items()})
+
+
+class _MineralMap(ArrayMap):
+    """A host's mineral: output_t, local_processing, developable (bool) and offtake (a share map)."""
+
+    __slots__ = ("offtake",)
+
+    def __init__(self, row: np.ndarray, at: int, offtakers: tuple[str, ...]):
+        super().__init__(row, at, (*MINERAL_FIELDS, "offtake"))
+        self.offtake = ArrayMap(row, at + len(MINERAL_FIELDS), offtakers)
+
+    def __getitem__(self, key: str):
+        if key == "offtake":
+            return self.offtake
+        if key == "developable":
+            return bool(self._row[self._at + 2])
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value) -> None:
+        if key == "offtake":
+            for k, v in value.items():
+                self.offtake[k] = v
+            return
+        super().__setitem__(key, value)
+
+
+def _scalar(column: int):
+    def get(self) -> float:
+        return float(self._row[column])
+
+    def set(self, value: float) -> None:
+        self._row[column] = value
+
+    return property(get, set)
+
+
+class HostView:
+    """A host's state variables by name, over its row of the ``hosts`` table (see module docstring).
+
+    Scalars are attributes (``gdp_usd_bn`` ...); ``distress`` reads as a bool and
+    ``distress_turns`` as an int; maps (``opinion``, ``trade_shares`` ...) and tables
+    (``creditors``, ``minerals``) are mappings that write through."""
+
+    def __init__(self, hosts: np.ndarray, h: int, layout: Layout, actor_id: str):
+        self._row = hosts[h]
+        self.actor_id = actor_id
+        lay = layout
+        self.opinion = ArrayMap(self._row, lay.opinion, lay.powers)
+        self.opinion_anchor = ArrayMap(self._row, lay.anchor, lay.powers)
+        self.influence = ArrayMap(self._row, lay.influence, lay.powers)
+        for name, (at, keys) in lay.vectors.items():
+            setattr(self, name, ArrayMap(self._row, at, keys))
+        self.creditors = _Table(
+            {c: ArrayMap(self._row, lay.creditors_at + 4 * i, CREDITOR_FIELDS) for i, c in enumerate(lay.creditors)}
+        )
+        self.minerals = _Table(
+            {m: _MineralMap(self._row, lay.minerals_at + lay.mineral_stride * i, lay.offtakers)
+             for i, m in enumerate(lay.minerals)}
+        )  # fmt: skip
+        self._creditor_debt = [lay.creditors_at + 4 * i + C_DEBT for i in range(len(lay.creditors))]
+
+    @property
+    def distress(self) -> bool:
+        return bool(self._row[HOST_SCALAR_NAMES.index("distress")])
+
+    @distress.setter
+    def distress(self, value) -> None:
+        self._row[HOST_SCALAR_NAMES.index("distress")] = float(bool(value))
+
+    @property
+    def distress_turns(self) -> int:
+        return int(self._row[HOST_SCALAR_NAMES.index("distress_turns")])
+
+    @distress_turns.setter
+    def distress_turns(self, value) -> None:
+        self._row[HOST_SCALAR_NAMES.index("distress_turns")] = value
+
+    @property
+    def debt_total(self) -> float:
+        """Public external debt, USD bn (creditors in order)."""
+        total = 0.0
+        for j in self._creditor_debt:
+            total += float(self._row[j])
+        return total
+
+    @property
+    def debt_to_gdp(self) -> float:
+        return self.debt_total / self.gdp_usd_bn
+
+    @property
+    def china_debt_share(self) -> float:
+        total = self.debt_total
+        return self.creditors["china"]["debt"] / total if total > 0 else 0.0
+
+    @property
+    def debt_service_ratio(self) -> float:
+        """Annual debt service / government revenue."""
+        return rules.debt_service(self.creditors) / (self.revenue_share_gdp * self.gdp_usd_bn)
+
+
+for _column, _name in enumerate(HOST_SCALAR_NAMES):
+    if _name not in ("distress", "distress_turns"):
+        setattr(HostView, _name, _scalar(_column))
+
+
+class RouteView(ArrayMap):
+    """A corridor's variables by name (``capacity_mt`` ...), over its row of the ``routes`` table."""
+
+    def __init__(self, routes: np.ndarray, r: int):
+        super().__init__(routes[r], 0, ROUTE_FIELDS)
+
+
+class TradeView(ArrayMap):
+    """The corridor demand's variables by name (``demand_mt`` ...), over the ``trade`` vector."""
+
+    def __init__(self, trade: np.ndarray):
+        super().__init__(trade, 0, TRADE_FIELDS)
+
+
+class PowerView:
+    """A power's ledger, budget, payoff and counts by name, over its row of the ``powers`` table."""
+
+    def __init__(self, powers: np.ndarray, p: int, layout: Layout, actor_id: str):
+        self._row = powers[p]
+        self.actor_id = actor_id
+        self.components = ArrayMap(self._row, layout.components, OBJECTIVE_NAMES)
+        self.by_domain = ArrayMap(self._row, layout.by_domain, layout.domains)
+        self.by_move = ArrayMap(self._row, layout.by_move, layout.moves)
+
+    budget_available = _scalar(P_BUDGET_AVAILABLE)
+    spent_turn = _scalar(P_SPENT_TURN)
+    spent_total = _scalar(P_SPENT_TOTAL)
+    private_mobilised = _scalar(P_PRIVATE_MOBILISED)
+    payoff = _scalar(P_PAYOFF)
+    payoff_total = _scalar(P_PAYOFF_TOTAL)
+
+    @property
+    def ledger(self) -> PowerView:
+        """The ledger's names (``total``, ``by_domain``, ``by_move``, ``private_mobilised``) on the view itself."""
+        return self
+
+    @property
+    def total(self) -> float:
+        return self.spent_total
+
+    @property
+    def offers_made(self) -> int:
+        return int(self._row[P_OFFERS_MADE])
+
+    @property
+    def offers_accepted(self) -> int:
+        return int(self._row[P_OFFERS_ACCEPTED])

@@ -1,0 +1,310 @@
+"""The bulk path: whole games in compiled code, for sweeps, tournaments and tuning.
+
+When every actor's strategy has a compiled kernel (strategies/kernels.py: the built-in doctrines
+and ``parametric``, the scoring hosts, ``random``, ``greedy``), a game is played by the rules of
+engine/kernels.py from start to horizon without returning to Python, except at the turns where a
+scenario event fires or ends (events are applied by the same ``EventEngine`` as in the per-turn
+path, over views of the arrays) and after the turns whose metrics are recorded. No event log is
+kept. A game gives the metrics the per-turn path gives, bit for bit (tests/test_bulk.py).
+
+>>> plan = BulkPlan("baseline")
+>>> rows = plan.play(seed=0)                 # {turn: {metric column: value}} at the last turn
+>>> rows = plan.play(seed=0, record=[10, 20, 40])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .._compiled import njit, warm_up
+from ..engine import kernels as K
+from ..engine import pcg
+from ..engine.arrays import P_OFFERS_MADE, RL_MAX_OFFERS, initial_state, tables
+from ..engine.events import EventEngine
+from ..engine.metrics import MetricState, metric_row
+from ..engine.streams import HAZARDS, STRATEGIES, Streams
+from ..engine.views import HostView, PowerView, RouteView, TradeView
+from ..scenario.config import Scenario, load_scenario, parse_date
+from ..strategies import kernels as S
+from ..strategies import make_strategy
+
+
+class NotCompiled(ValueError):
+    """A game of this scenario cannot be played on the bulk path (a strategy has no kernel)."""
+
+
+class BulkPlan:
+    """Everything about a scenario's games that does not depend on the seed, built once.
+
+    Args:
+        scenario: a ``Scenario``, or a built-in name or path.
+        turns: horizon (default: the scenario's).
+
+    Raises:
+        NotCompiled: an actor's strategy has no kernel (the message names it).
+    """
+
+    def __init__(self, scenario: Scenario | str, turns: int | None = None):
+        sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.scenario = sc
+        self.horizon = sc.horizon_turns if turns is None else turns
+        t = self.tables = tables(sc)
+        lay = self.layout = t.layout
+        state = initial_state(sc, lay)
+        K.initial_influence(state.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
+        # The region's output of each mineral at the start (summed over hosts in order, as the per-turn path does).
+        self.initial_output = np.array([_column_sum(state.hosts, lay.mineral(m, 0)) for m in range(len(lay.minerals))])
+        self.special = np.array(
+            [lay.powers.index(x) if x in lay.powers else -1 for x in ("china",)]
+            + [lay.routes.index(x) if x in lay.routes else -1 for x in ("middle", "northern")],
+            dtype=np.int64,
+        )
+        self.derived = np.zeros(K.derived_offsets(len(lay.hosts), len(lay.powers), len(lay.routes))[-1])
+        K.metrics_and_payoffs(state.hosts, state.powers, state.routes, state.trade, lay.offsets, t.power_meta,
+                              t.power_static, t.world_minerals, t.rules, self.special, self.initial_output, 0,
+                              self.derived)  # fmt: skip
+        self.state0 = state
+        actors = (*lay.powers, *lay.hosts)
+        self.actor_order = actors
+        n_actors = len(actors)
+        specs = []
+        for aid in actors:
+            kind = "power" if aid in sc.powers else "host"
+            cfg = sc.powers[aid] if kind == "power" else sc.hosts[aid]
+            spec = S.kernel_of(make_strategy(cfg.strategy, cfg.strategy_params), kind, aid, sc, lay)
+            if spec is None:
+                raise NotCompiled(f"{kind}s.{aid}.strategy: {cfg.strategy!r} has no compiled kernel")
+            specs.append(spec)
+        self.kinds = np.array([k for k, _ in specs], dtype=np.int64)
+        width = max(len(v) for _, v in specs)
+        self.params = np.zeros((n_actors, width))
+        for a, (_, v) in enumerate(specs):
+            self.params[a, : len(v)] = v
+        self.memory_width = len(lay.moves) + len(lay.hosts) + 1
+        self.toolkit_sorted = np.zeros((len(lay.powers), len(lay.moves)), dtype=np.int64)
+        self.n_toolkit = np.zeros(len(lay.powers), dtype=np.int64)
+        for p, pid in enumerate(lay.powers):
+            ids = [lay.moves.index(m) for m in sorted(sc.powers[pid].toolkit)]
+            self.toolkit_sorted[p, : len(ids)] = ids
+            self.n_toolkit[p] = len(ids)
+        self.host_rank = np.array([sorted(lay.hosts).index(h) for h in lay.hosts], dtype=np.int64)
+        self.max_offers = int(sc.rules.max_offers_per_turn)
+        self.start_year = parse_date(sc.start)
+        self.stochastic = np.array([k == S.RANDOM for k in self.kinds], dtype=np.bool_)
+        # One set of buffers a plan plays its games in, one game at a time (sweeps run games in processes).
+        self._state = state.copy()
+        self._world = _World(self, self._state)
+        capacity = self.max_offers * len(lay.powers) * (self.horizon + 1)
+        self._projects = np.zeros((capacity, K.PROJECT_COLUMNS))
+        self._memory = np.zeros((n_actors, self.memory_width))
+        self._cursors = np.zeros((len(lay.powers) + n_actors, 4), dtype=np.uint64)
+
+    def play(self, seed, record: Iterable[int] | None = None, *, compile_first: bool = True) -> dict[int, dict]:
+        """One game on seed ``seed``; the model-level metrics (``model.csv``'s columns) after each
+        turn in ``record`` (default: the last), as ``{turn: {column: value}}``."""
+        if compile_first:
+            warm_up(_compile_all)
+        turns = sorted({self.horizon} if record is None else {int(t) for t in record})
+        lay, t = self.layout, self.tables
+        state, world = self._state, self._world
+        for mine, start in zip(
+            (state.hosts, state.powers, state.routes, state.trade, state.acceptance),
+            (self.state0.hosts, self.state0.powers, self.state0.routes, self.state0.trade, self.state0.acceptance),
+            strict=True,
+        ):
+            np.copyto(mine, start)
+        streams = world.streams = Streams(seed)
+        world.turn = 0
+        events = EventEngine(self.scenario.events, world)
+        schedule = {turn: events.due(turn) for turn in range(1, self.horizon + 1)}
+        # Each stream's words at the start of turn 0's region, moved on a region a turn (engine/streams.py).
+        cursors = self._cursors
+        cursors[:] = 0
+        for a in range(len(lay.powers)):
+            cursors[a] = pcg.words(streams.generator(HAZARDS, a))
+        for a in np.flatnonzero(self.stochastic):
+            cursors[len(lay.powers) + a] = pcg.words(streams.generator(STRATEGIES, int(a)))
+        jumps = _region_jumps(cursors)
+        cursor_turn = np.zeros(1, dtype=np.int64)
+        projects = self._projects
+        n_projects = np.zeros(1, dtype=np.int64)
+        memory = self._memory
+        memory[:] = 0.0
+        out: dict[int, dict[str, float]] = {}
+        derived = self.derived.copy()
+        turn = 1
+        while turn <= self.horizon:
+            # Play up to the next turn with events, or the end of a recorded turn.
+            stop = turn + 1
+            while stop <= self.horizon and not schedule[stop] and not _expiring(events, stop) and stop - 1 not in turns:
+                stop += 1
+            opened = False
+            if schedule[turn] or _expiring(events, turn):
+                K.open_turn(state.hosts, state.powers, t.rules)
+                world.turn = turn
+                events.expire(turn)
+                for ev, target in schedule[turn]:
+                    events.fire(ev, turn, target)
+                opened = True
+            _play(state.hosts, state.powers, state.routes, state.trade, state.acceptance, projects, n_projects,
+                  lay.offsets, t.moves, t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals,
+                  self.special, self.initial_output, derived, self.kinds, self.params, memory, cursors, jumps,
+                  cursor_turn, self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, stop, opened)  # fmt: skip
+            turn = stop
+            if turn - 1 in turns:
+                out[turn - 1] = world.metrics(derived, turn - 1)
+        return out
+
+
+@njit
+def _region_jumps(cursors):
+    """Each stream's jump by one turn's region (2**64 draws)."""
+    out = np.empty_like(cursors)
+    for i in range(cursors.shape[0]):
+        out[i] = pcg.jump_of(cursors[i], np.uint64(1), np.uint64(0))
+    return out
+
+
+def _column_sum(table: np.ndarray, column: int) -> float:
+    total = 0.0
+    for value in table[:, column]:
+        total += float(value)
+    return total
+
+
+def _expiring(events: EventEngine, turn: int) -> bool:
+    return any(turn >= expiry for expiry, _, _ in events.active)
+
+
+class _World:
+    """What the EventEngine and the metric registry read of a bulk game: views of its arrays."""
+
+    def __init__(self, plan: BulkPlan, state):
+        lay = plan.layout
+        self.plan, self.state, self.streams = plan, state, None
+        self.dt = plan.scenario.dt
+        self.turns_per_year = plan.scenario.turns_per_year
+        self.start_year = plan.start_year
+        self.turn = 0
+        self.hosts = {h: HostView(state.hosts, i, lay, h) for i, h in enumerate(lay.hosts)}
+        self.powers = {p: PowerView(state.powers, i, lay, p) for i, p in enumerate(lay.powers)}
+        self.routes = {r: RouteView(state.routes, i) for i, r in enumerate(lay.routes)}
+        self.trade = TradeView(state.trade)
+        self.world_minerals = {m: v.model_dump() for m, v in plan.scenario.world.minerals.items()}
+        self.initial_region_output = dict(zip(lay.minerals, plan.initial_output.tolist(), strict=True))
+
+    def log(self, **_) -> None:
+        """The bulk path keeps no event log."""
+
+    def metrics(self, derived: np.ndarray, turn: int) -> dict[str, float]:
+        """The model-level metrics of the state after ``turn``, from the compiled rules' ``derived``."""
+        self.turn = turn
+        lay = self.plan.layout
+        hosts, powers, routes = lay.hosts, lay.powers, lay.routes
+        d = K.derived_offsets(len(hosts), len(powers), len(routes))
+        values = derived.tolist()
+
+        def section(i, ids):
+            return dict(zip(ids, values[d[i] : d[i] + len(ids)], strict=True))
+
+        shares_at = int(d[K.D_SHARES])
+        shares = {h: dict(zip(powers, values[shares_at + i * len(powers) : shares_at + (i + 1) * len(powers)],
+                              strict=True)) for i, h in enumerate(hosts)}  # fmt: skip
+        s = MetricState.of(self, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
+                           section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
+                           section(K.D_MINERALS, powers))  # fmt: skip
+        return metric_row(s)
+
+
+def _compile_all() -> None:
+    """Compile every kernel (or load it from the cache): a two-turn game of every kernel kind."""
+    from ..scenario.config import load_scenario as load  # noqa: PLC0415
+
+    for power, host in (("parametric", "multi_vector"), ("random", "random"), ("greedy", "greedy")):
+        sc = load("baseline", overrides=[f"powers.{p}.strategy={power}" for p in ("china", "us", "g7", "russia")]
+                  + [f"hosts.{h}.strategy={host}" for h in ("kaz", "uzb", "kgz", "tjk", "tkm")])  # fmt: skip
+        BulkPlan(sc, turns=2).play(0, compile_first=False)
+
+
+@njit
+def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
+          initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn, toolkit_sorted, n_toolkit,
+          host_rank, turn_from, turn_to, opened):  # fmt: skip
+    """Play turns ``turn_from`` to ``turn_to - 1`` (the first already opened and its events applied
+    if ``opened``): the per-turn path's order of design.md, each step a rule of engine/kernels.py.
+    ``cursors``: the hazard streams of the powers, then the strategy streams of the actors, at the
+    start of turn ``cursor_turn[0]``'s region; ``jumps``: each one's jump by a region."""
+    n_powers, n_hosts = powers.shape[0], hosts.shape[0]
+    most = int(rl[RL_MAX_OFFERS])
+    offers = np.zeros((n_powers * most, 4))
+    made = np.empty(n_powers * most, dtype=np.int64)
+    accepted = np.empty(n_powers * most, dtype=np.int64)
+    is_accepted = np.zeros(n_powers * most, dtype=np.bool_)
+    commits = np.zeros((n_powers * most, 4))
+    scratch = np.empty((n_powers * most, 4))
+    buffer = np.empty(n_powers * 2 * (projects.shape[0] + 1))
+    ended = np.zeros(projects.shape[0])
+    entering = np.zeros(n_hosts, dtype=np.int64)
+    stream = np.zeros(4, dtype=np.uint64)
+    for turn in range(turn_from, turn_to):
+        while cursor_turn[0] < turn:
+            for i in range(cursors.shape[0]):
+                pcg.apply_jump(cursors[i], jumps[i])
+            cursor_turn[0] += 1
+        if not (opened and turn == turn_from):
+            K.open_turn(hosts, powers, rl)
+        K.refill_budgets(powers, rl)
+        # Offers: every power decides on the state before anyone's offers.
+        n_offers = 0
+        for p in range(n_powers):
+            if kinds[p] == S.RANDOM:
+                stream[:] = cursors[n_powers + p]
+            n = S.propose(kinds[p], hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted[p],
+                          n_toolkit[p], host_rank, p, params[p], memory[p], stream, scratch)  # fmt: skip
+            powers[p, P_OFFERS_MADE] += n
+            for i in range(n):
+                offers[n_offers] = scratch[i]
+                n_offers += 1
+        K.refill_absorption(hosts, rl)
+        # Responses: every host answers the offers made to it, all answers before any is applied.
+        n_commits = 0
+        for i in range(n_offers):
+            is_accepted[i] = False
+        starts = np.zeros(n_hosts + 1, dtype=np.int64)
+        answers = np.empty(n_offers, dtype=np.int64)
+        n_answers = 0
+        for h in range(n_hosts):
+            starts[h] = n_answers
+            n_made = 0
+            for i in range(n_offers):
+                if int(offers[i, 2]) == h:
+                    made[n_made] = i
+                    n_made += 1
+            if n_made == 0:
+                continue
+            a = n_powers + h
+            if kinds[a] == S.RANDOM:
+                stream[:] = cursors[n_powers + a]
+            n_acc = S.respond(kinds[a], hosts, o, mv, toolkit, rl, h, params[a], offers, made, n_made, stream,
+                              accepted)  # fmt: skip
+            for j in range(n_acc):
+                answers[n_answers] = accepted[j]
+                is_accepted[accepted[j]] = True
+                n_answers += 1
+        starts[n_hosts] = n_answers
+        for i in range(n_offers):
+            p, k, h = int(offers[i, 0]), int(offers[i, 1]), int(offers[i, 2])
+            acceptance[p, h, k, 0] += 1.0 if is_accepted[i] else 0.0
+            acceptance[p, h, k, 1] += 1.0
+        for j in range(n_answers):
+            commits[n_commits] = offers[answers[j]]
+            n_commits += 1
+        n_projects[0] = K.commit(hosts, powers, o, mv, commits, n_commits, projects, n_projects[0], turn, rl)
+        K.progress(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[0], turn, rl, special,
+                   cursors[:n_powers], buffer, ended)  # fmt: skip
+        K.economy(hosts, o, rl, entering)
+        K.trade_step(routes, trade, rl)
+        K.influence(hosts, o, pm, ps, rl)
+        K.metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, initial_output, turn, derived)

@@ -1,0 +1,561 @@
+"""Compiled versions of the built-in strategies, over the state arrays (engine/arrays.py).
+
+Each kernel decides as its Python class does (strategies/powers.py, hosts.py, generic.py), number
+for number, from the same state; its parameters are a float64 vector built by
+:func:`power_params` / :func:`host_params` from the strategy's ``params``. Kernel kinds:
+
+- powers: :data:`PORTFOLIO` (the doctrines and ``parametric``), :data:`RANDOM`, :data:`GREEDY`;
+- hosts: :data:`SCORING` (``multi_vector``, ``debt_averse``, ``china_leaning``,
+  ``closed_neutral``), :data:`RANDOM`, :data:`GREEDY`.
+
+A power's offers are rows (power, move, host, size); a host's answer is the indices of the
+offers made to it that it accepts, in the order it accepts them. Random draws come from the
+actor's strategy stream at the turn's region (engine/streams.py), drawn with engine/pcg.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._compiled import njit
+from ..engine import pcg
+from ..engine.arrays import (
+    C_DEBT,
+    E_CLOUD,
+    E_DEBT_RELIEF,
+    E_ENERGY_EXPORT,
+    E_ENVIRONMENT,
+    E_GDP_LEVEL,
+    E_INFLUENCE,
+    E_JOBS,
+    E_LOGISTICS,
+    E_OPINION,
+    E_TELECOM,
+    H_ABSORPTION_ROOM,
+    H_DISTRESS,
+    H_ENERGY_EXPORTS,
+    H_GDP,
+    H_GOVERNANCE,
+    H_LABOUR_ENTRANTS,
+    MV_ABSORPTION,
+    MV_COST_SHARE,
+    MV_DEBT_FRACTION,
+    MV_SIZE_MAX,
+    MV_SIZE_MIN,
+    MV_STANDARDS,
+    O_CREDITORS,
+    O_INFLUENCE,
+    O_MINERAL_OUTPUT,
+    O_N_POWERS,
+    O_OPINION,
+    P_BUDGET_AVAILABLE,
+    PM_CREDITOR,
+    PS_OBJECTIVES,
+    RL_DISTRESS_RATIO,
+    RL_DT,
+    RL_MAX_OFFERS,
+)
+from ..engine.kernels import best_deposit, debt_room, debt_service_ratio, debt_total, intensity, room_next_turn
+
+NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
+
+# Portfolio parameters: spend share, offer size, give-up rate, acceptance prior, number of moves
+# weighted, then (move index, weight) pairs in the doctrine's order, then one weight per host.
+PF_SPEND, PF_OFFER_SIZE, PF_GIVE_UP, PF_PRIOR, PF_N_MOVES, PF_MOVES = range(6)
+# Greedy (power and host) and random parameters.
+GR_SPEND, GR_PRIOR, GR_ENVIRONMENT, GR_GOODWILL = range(4)
+RA_ACCEPT = 0
+# Scoring host parameters, then the bias per power, then 1/0 per move (allowed or not).
+(SC_CONCENTRATION, SC_DEBT, SC_SOFT_CEILING, SC_THRESHOLD, SC_ABSORPTION_SCALE, SC_ENVIRONMENT, SC_GOODWILL,
+ SC_CONCENTRATION_SCALE, SC_DEBT_BASE, SC_DISTRESS_FACTOR, SC_NEAR_SHARE, SC_EXEMPT, SC_BIAS) = range(13)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- shared helpers
+
+
+@njit
+def round_down(size, size_min):
+    """Offer sizes in whole thousands of USD, rounded down, never below the move's minimum."""
+    return max(size_min, math.floor(size * 1e6 + 1e-6) / 1e6)
+
+
+@njit
+def headroom_cap(absorption, debt, mv, k):
+    """Largest size of move ``k`` within a host's absorption and debt room (inf if it uses neither)."""
+    cap = math.inf
+    if mv[k, MV_ABSORPTION] > 0:
+        cap = absorption / mv[k, MV_ABSORPTION]
+    if mv[k, MV_DEBT_FRACTION] > 0:
+        cap = min(cap, debt / mv[k, MV_DEBT_FRACTION])
+    return cap
+
+
+@njit
+def host_room(hosts, o, pm, rl, p, room):
+    """Per host (rows of ``room``): the absorption it will have when it answers, its debt room,
+    what it owes power ``p``, and whether it is in distress (powers.HostRoom)."""
+    for h in range(hosts.shape[0]):
+        room[h, 0] = room_next_turn(hosts, h, rl[RL_DT])
+        room[h, 1] = debt_room(hosts, o, h)
+        room[h, 2] = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
+        room[h, 3] = hosts[h, H_DISTRESS]
+
+
+@njit
+def room_cap(room, mv, k, h, budget_left):
+    """Largest legal and acceptable size of move ``k`` for host ``h`` (0 if none)."""
+    cap = min(mv[k, MV_SIZE_MAX], budget_left / mv[k, MV_COST_SHARE], headroom_cap(room[h, 0], room[h, 1], mv, k))
+    if mv[k, E_DEBT_RELIEF]:
+        cap = min(cap, room[h, 2]) if room[h, 3] else 0.0
+    return cap if cap >= mv[k, MV_SIZE_MIN] else 0.0
+
+
+@njit
+def room_take(room, mv, k, h, size):
+    room[h, 0] -= size * mv[k, MV_ABSORPTION]
+    room[h, 1] -= size * mv[k, MV_DEBT_FRACTION]
+    if mv[k, E_DEBT_RELIEF]:
+        room[h, 2] -= size
+
+
+@njit
+def acceptance_rate(acceptance, p, h, k, prior):
+    return (acceptance[p, h, k, 0] + prior) / (acceptance[p, h, k, 1] + prior)
+
+
+@njit
+def add_offer(out, n, p, k, h, size):
+    out[n, 0], out[n, 1], out[n, 2], out[n, 3] = p, k, h, size
+    return n + 1
+
+
+# ------------------------------------------------------------------------------------- powers
+
+
+@njit
+def portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out):
+    """A doctrine's portfolio (powers.PortfolioStrategy.propose). ``memory``: the strategy's tallies
+    across turns (offered per move [K], per host [H], total). Returns the number of offers."""
+    n_hosts, n_moves = hosts.shape[0], mv.shape[0]
+    n_weighted = int(params[PF_N_MOVES])
+    host_w_at = PF_MOVES + 2 * n_weighted
+    wm = 0.0
+    for i in range(n_weighted):
+        wm += params[PF_MOVES + 2 * i + 1]
+    wh = 0.0
+    for h in range(n_hosts):
+        wh += params[host_w_at + h]
+    if n_weighted == 0 or wh <= 0:
+        return 0
+    budget_left = powers[p, P_BUDGET_AVAILABLE] * params[PF_SPEND]
+    room = np.empty((n_hosts, 4))
+    host_room(hosts, o, pm, rl, p, room)
+    candidate = np.zeros(n_weighted, dtype=np.bool_)
+    for i in range(n_weighted):
+        k = int(params[PF_MOVES + 2 * i])
+        candidate[i] = mv[k, MV_SIZE_MIN] * mv[k, MV_COST_SHARE] <= budget_left
+    offered_host_at, total_at = n_moves, n_moves + n_hosts
+    most, give_up, prior = int(rl[RL_MAX_OFFERS]), params[PF_GIVE_UP], params[PF_PRIOR]
+    n = 0
+    while n < most:
+        total = memory[total_at] if memory[total_at] != 0.0 else 1.0
+        pick, pick_value = -1, 0.0
+        for i in range(n_weighted):  # the move furthest below its target share (the first on a tie)
+            if candidate[i]:
+                k = int(params[PF_MOVES + 2 * i])
+                value = params[PF_MOVES + 2 * i + 1] / wm - memory[k] / total
+                if pick < 0 or value > pick_value:
+                    pick, pick_value = i, value
+        if pick < 0:
+            break
+        k = int(params[PF_MOVES + 2 * pick])
+        best, best_score, best_cap = -1, -1e9, 0.0
+        for h in range(n_hosts):
+            w = params[host_w_at + h]
+            if w <= 0:
+                continue
+            cap = room_cap(room, mv, k, h, budget_left)
+            if cap <= 0:
+                continue
+            taken = False
+            for j in range(n):
+                if int(out[j, 2]) == h and int(out[j, 1]) == k:
+                    taken = True
+            if taken:
+                continue
+            rate = acceptance_rate(acceptance, p, h, k, prior)
+            if rate < give_up:
+                continue
+            deficit = w / wh - memory[offered_host_at + h] / total
+            score = deficit * rate if deficit >= 0 else deficit / rate
+            if score > best_score:
+                best, best_score, best_cap = h, score, cap
+        if best < 0:
+            candidate[pick] = False
+            continue
+        size_min, size_max = mv[k, MV_SIZE_MIN], mv[k, MV_SIZE_MAX]
+        size = size_min + params[PF_OFFER_SIZE] * (size_max - size_min)
+        size = round_down(min(max(size, size_min), best_cap), size_min)
+        n = add_offer(out, n, p, k, best, size)
+        room_take(room, mv, k, best, size)
+        budget_left -= size * mv[k, MV_COST_SHARE]
+        memory[k] = memory[k] + size
+        memory[offered_host_at + best] += size
+        memory[total_at] += size
+        for i in range(n_weighted):
+            if candidate[i]:
+                kk = int(params[PF_MOVES + 2 * i])
+                candidate[i] = mv[kk, MV_SIZE_MIN] * mv[kk, MV_COST_SHARE] <= budget_left
+    return n
+
+
+@njit
+def random_power(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out):
+    """``random`` as a power (generic.Random.propose): a drawn number of offers, each a uniformly
+    drawn toolkit move (``toolkit_sorted``: move indices in id order) and host and size."""
+    slots = int(rl[RL_MAX_OFFERS])
+    buffer = np.zeros(2, dtype=np.uint64)
+    count = pcg.bounded(stream, buffer, slots + 1)
+    draws = np.empty(3 * slots)
+    for i in range(3 * slots):
+        draws[i] = pcg.next_double(stream)
+    n_hosts = hosts.shape[0]
+    owed = np.empty(n_hosts)
+    for h in range(n_hosts):
+        owed[h] = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
+    budget_left = powers[p, P_BUDGET_AVAILABLE]
+    n = 0
+    for i in range(count):
+        k = toolkit_sorted[min(int(draws[3 * i] * n_toolkit), n_toolkit - 1)]
+        h = min(int(draws[3 * i + 1] * n_hosts), n_hosts - 1)
+        hi = min(mv[k, MV_SIZE_MAX], budget_left / mv[k, MV_COST_SHARE])
+        if mv[k, E_DEBT_RELIEF]:
+            hi = min(hi, owed[h])
+        if hi < mv[k, MV_SIZE_MIN]:
+            continue
+        size = mv[k, MV_SIZE_MIN] + (hi - mv[k, MV_SIZE_MIN]) * draws[3 * i + 2]
+        n = add_offer(out, n, p, k, h, size)
+        budget_left -= size * mv[k, MV_COST_SHARE]
+        if mv[k, E_DEBT_RELIEF]:
+            owed[h] -= size
+    return n
+
+
+@njit
+def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
+    """First-order gain in power ``p``'s weighted payoff components from a project (powers.estimate_gain)."""
+    n_hosts = hosts.shape[0]
+    w = PS_OBJECTIVES
+    eff = toolkit[p, k]
+    x = intensity(size, hosts[h, H_GDP]) * eff
+    total_gdp, total_exports = 0.0, 0.0
+    for i in range(n_hosts):
+        total_gdp += hosts[i, H_GDP]
+    for i in range(n_hosts):
+        total_exports += hosts[i, H_ENERGY_EXPORTS]
+    gdp_w = hosts[h, H_GDP] / total_gdp
+    stocks = 0.0
+    for i in range(o[O_N_POWERS]):
+        stocks += hosts[h, o[O_INFLUENCE] + i]
+    stocks = max(stocks, 1e-9) if stocks > 0 else 1.0
+    gain = ps[p, w + 0] * gdp_w * mv[k, E_INFLUENCE] * x / stocks
+    gain += ps[p, w + 1] * gdp_w * size * mv[k, MV_DEBT_FRACTION] / max(debt_total(hosts, o, h), 1e-9)
+    digital = mv[k, E_TELECOM] + mv[k, E_CLOUD] + mv[k, E_LOGISTICS]
+    gain += ps[p, w + 2] * digital * x / 3.0 / n_hosts
+    gain += ps[p, w + 3] * mv[k, E_ENERGY_EXPORT] * x * hosts[h, H_ENERGY_EXPORTS] / max(total_exports, 1e-9)
+    m = best_deposit(hosts[h], o, mv, wm, k)
+    if m >= 0:
+        share = mv[k, o[O_MINERAL_OUTPUT] + m] / wm[m, 0]
+        gain += ps[p, w + 4] * share * size * eff / wm.shape[0]
+    gain += ps[p, w + 6] * mv[k, E_OPINION] * x / 2.0 / n_hosts
+    return gain
+
+
+@njit
+def greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit, host_rank,
+                 p, params, out):  # fmt: skip
+    """``greedy`` as a power (generic.Greedy.propose): the (move, host) pairs of highest estimated
+    gain per unit of public cost, at the largest acceptable size, until the budget is spent."""
+    n_hosts = hosts.shape[0]
+    budget_left = powers[p, P_BUDGET_AVAILABLE] * params[GR_SPEND]
+    room = np.empty((n_hosts, 4))
+    host_room(hosts, o, pm, rl, p, room)
+    values = np.empty(n_toolkit * n_hosts)
+    keys_k = np.empty(n_toolkit * n_hosts, dtype=np.int64)
+    keys_h = np.empty(n_toolkit * n_hosts, dtype=np.int64)
+    n_scored = 0
+    for i in range(n_toolkit):
+        k = toolkit_sorted[i]
+        for h in range(n_hosts):
+            cap = room_cap(room, mv, k, h, budget_left)
+            if cap <= 0:
+                continue
+            gain = estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, cap)
+            cost = cap * mv[k, MV_COST_SHARE]
+            rate = acceptance_rate(acceptance, p, h, k, params[GR_PRIOR])
+            values[n_scored], keys_k[n_scored], keys_h[n_scored] = gain / cost * rate, i, h
+            n_scored += 1
+    # Sort by (-value, move id, host id): insertion sort, stable on the keys' order.
+    order = np.arange(n_scored)
+    for a in range(1, n_scored):
+        j = order[a]
+        b = a - 1
+        while b >= 0 and _greedy_before(values, keys_k, keys_h, host_rank, j, order[b]):
+            order[b + 1] = order[b]
+            b -= 1
+        order[b + 1] = j
+    n = 0
+    most = int(rl[RL_MAX_OFFERS])
+    for a in range(n_scored):
+        j = order[a]
+        if values[j] <= 0 or n >= most:
+            break
+        k, h = toolkit_sorted[keys_k[j]], keys_h[j]
+        cap = room_cap(room, mv, k, h, budget_left)
+        if cap <= 0:
+            continue
+        size = round_down(cap, mv[k, MV_SIZE_MIN])
+        n = add_offer(out, n, p, k, h, size)
+        room_take(room, mv, k, h, size)
+        budget_left -= size * mv[k, MV_COST_SHARE]
+    return n
+
+
+@njit
+def _greedy_before(values, keys_k, keys_h, host_rank, a, b):
+    if -values[a] != -values[b]:
+        return -values[a] < -values[b]
+    if keys_k[a] != keys_k[b]:
+        return keys_k[a] < keys_k[b]
+    return host_rank[keys_h[a]] < host_rank[keys_h[b]]
+
+
+# ------------------------------------------------------------------------------------- hosts
+
+
+@njit
+def offer_benefit(hosts, o, mv, toolkit, h, p, k, size, environment_weight, goodwill_weight):
+    """Growth, jobs, environment and relief of an offer as host ``h`` sees it (hosts.offer_benefit)."""
+    gdp = hosts[h, H_GDP]
+    eff = toolkit[p, k]
+    x = intensity(size, gdp) * eff
+    growth = mv[k, E_GDP_LEVEL] * x
+    jobs = mv[k, E_JOBS] * size * eff / max(hosts[h, H_LABOUR_ENTRANTS], 1.0)
+    environment = environment_weight * mv[k, E_ENVIRONMENT] * x * (1.0 - mv[k, MV_STANDARDS])
+    relief = mv[k, E_DEBT_RELIEF] * size / gdp * 100.0
+    goodwill = goodwill_weight * x * (1.0 + hosts[h, o[O_OPINION] + p])
+    return growth + jobs - environment + relief + goodwill
+
+
+@njit
+def within_limits(hosts, o, mv, h, offers, ordered, n_ordered, absorption_scale, accepted):
+    """Accept offers in the given order while they fit the absorption (scaled) and debt limits
+    (HostStrategy.within_limits). Returns the number accepted (indices into ``accepted``)."""
+    absorption = hosts[h, H_ABSORPTION_ROOM] * absorption_scale
+    debt = debt_room(hosts, o, h)
+    n = 0
+    for a in range(n_ordered):
+        i = ordered[a]
+        k, size = int(offers[i, 1]), offers[i, 3]
+        if size * mv[k, MV_ABSORPTION] <= absorption + 1e-12 and size * mv[k, MV_DEBT_FRACTION] <= debt + 1e-12:
+            accepted[n] = i
+            n += 1
+            absorption -= size * mv[k, MV_ABSORPTION]
+            debt -= size * mv[k, MV_DEBT_FRACTION]
+    return n
+
+
+@njit
+def _rank_by_value(values, used, index, n):
+    """Indices 0..n-1 sorted by (-value/used, index): insertion sort."""
+    order = np.arange(n)
+    for a in range(1, n):
+        j = order[a]
+        b = a - 1
+        while b >= 0 and (
+            -values[j] / used[j] < -values[order[b]] / used[order[b]]
+            or (-values[j] / used[j] == -values[order[b]] / used[order[b]] and index[j] < index[order[b]])
+        ):
+            order[b + 1] = order[b]
+            b -= 1
+        order[b + 1] = j
+    return order
+
+
+@njit
+def scoring_host(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, accepted):
+    """A scoring host (hosts.ScoringHost.respond): benefit minus weighted concentration and debt
+    penalties, ranked by value per USD bn of absorption, accepted within its limits. ``made``:
+    indices of the offers made to it (rows of ``offers``). Returns the number accepted."""
+    n_powers = o[O_N_POWERS]
+    stock = 0.0
+    for p in range(n_powers):
+        stock += hosts[h, o[O_INFLUENCE] + p]
+    near = bool(hosts[h, H_DISTRESS]) or debt_service_ratio(hosts, o, h) > params[SC_NEAR_SHARE] * rl[RL_DISTRESS_RATIO]
+    allowed_at = SC_BIAS + n_powers
+    values = np.empty(n_made)
+    used = np.empty(n_made)
+    index = np.empty(n_made, dtype=np.int64)
+    candidates = np.empty(n_made, dtype=np.int64)
+    n = 0
+    gdp = hosts[h, H_GDP]
+    for a in range(n_made):
+        i = made[a]
+        p, k, size = int(offers[i, 0]), int(offers[i, 1]), offers[i, 3]
+        if not params[allowed_at + k]:
+            continue
+        x = intensity(size, gdp)
+        share = hosts[h, o[O_INFLUENCE] + p] / stock if stock > 0.0 else 1.0 / n_powers
+        concentration = params[SC_CONCENTRATION_SCALE] * max(0.0, share - 1.0 / n_powers) * x
+        score = (
+            offer_benefit(hosts, o, mv, toolkit, h, p, k, size, params[SC_ENVIRONMENT], params[SC_GOODWILL])
+            - params[SC_CONCENTRATION] * concentration
+            - params[SC_DEBT] * _debt_cost(hosts, o, mv, h, k, size, near, params)
+            + params[SC_BIAS + p] * x
+        )
+        if p == int(params[SC_EXEMPT]):
+            score += params[SC_CONCENTRATION] * concentration
+        values[n], used[n], index[n], candidates[n] = score, max(size * mv[k, MV_ABSORPTION], 1e-9), a, i
+        n += 1
+    order = _rank_by_value(values, used, index, n)
+    ordered = np.empty(n, dtype=np.int64)
+    n_ordered = 0
+    for a in range(n):
+        j = order[a]
+        if values[j] > params[SC_THRESHOLD]:
+            ordered[n_ordered] = candidates[j]
+            n_ordered += 1
+    return within_limits(hosts, o, mv, h, offers, ordered, n_ordered, params[SC_ABSORPTION_SCALE], accepted)
+
+
+@njit
+def _debt_cost(hosts, o, mv, h, k, size, near, params):
+    """The debt penalty of an offer (hosts.debt_cost), as the host sees it through opaque contracts."""
+    new_debt = size * mv[k, MV_DEBT_FRACTION]
+    if new_debt <= 0:
+        return 0.0
+    gdp = hosts[h, H_GDP]
+    soft = params[SC_SOFT_CEILING]
+    after = (debt_total(hosts, o, h) + new_debt) / gdp
+    cost = intensity(new_debt, gdp) * (params[SC_DEBT_BASE] + max(0.0, after - soft) / soft)
+    if near:
+        cost *= params[SC_DISTRESS_FACTOR]
+    return cost * (1.0 - (1.0 - mv[k, MV_STANDARDS]) * (1.0 - hosts[h, H_GOVERNANCE] / 100.0))
+
+
+@njit
+def greedy_host(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted):
+    """``greedy`` as a host (hosts.greedy_response): the offers of highest one-turn benefit."""
+    values = np.empty(n_made)
+    used = np.empty(n_made)
+    index = np.arange(n_made)
+    for a in range(n_made):
+        i = made[a]
+        p, k, size = int(offers[i, 0]), int(offers[i, 1]), offers[i, 3]
+        values[a] = offer_benefit(hosts, o, mv, toolkit, h, p, k, size, params[GR_ENVIRONMENT], params[GR_GOODWILL])
+        used[a] = max(size * mv[k, MV_ABSORPTION], 1e-9)
+    order = _rank_by_value(values, used, index, n_made)
+    ordered = np.empty(n_made, dtype=np.int64)
+    n = 0
+    for a in range(n_made):
+        if values[order[a]] > 0:
+            ordered[n] = made[order[a]]
+            n += 1
+    return within_limits(hosts, o, mv, h, offers, ordered, n, 1.0, accepted)
+
+
+@njit
+def random_host(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted):
+    """``random`` as a host (hosts.random_response): each offer accepted with a probability, from a
+    fixed block of draws per (power, offer slot), then the limits."""
+    n_powers = o[O_N_POWERS]
+    slots = int(rl[RL_MAX_OFFERS])
+    block = np.empty(n_powers * slots)
+    for i in range(n_powers * slots):
+        block[i] = pcg.next_double(stream)
+    count = np.zeros(n_powers, dtype=np.int64)
+    chosen = np.empty(n_made, dtype=np.int64)
+    n = 0
+    for a in range(n_made):
+        i = made[a]
+        p = int(offers[i, 0])
+        slot = count[p]
+        count[p] += 1
+        u = block[p * slots + slot] if slot < slots else pcg.next_double(stream)
+        if u < params[RA_ACCEPT]:
+            chosen[n] = i
+            n += 1
+    return within_limits(hosts, o, mv, h, offers, chosen, n, 1.0, accepted)
+
+
+# ------------------------------------------------------------------------------------- from strategies to kernels
+
+
+def kernel_of(strategy, kind: str, actor_id: str, scenario, layout) -> tuple[int, np.ndarray] | None:
+    """The kernel and parameter vector that decide as ``strategy`` does for ``actor_id``, or None
+    if it has none. Only the built-in classes themselves have kernels: a subclass (a plugin that
+    overrides a method) is played by its Python code, so a kernel never stands in for other code."""
+    from . import generic, hosts, powers  # noqa: PLC0415  (the classes register on import)
+
+    t = type(strategy)
+    p = strategy.params
+    if kind == "power":
+        if t in (powers.Parametric, powers.BriClassic, powers.Bri2, powers.PgiiAsymmetric, powers.FossilFirst,
+                 powers.GlobalGateway, powers.Incumbent):  # fmt: skip
+            toolkit = scenario.powers[actor_id].toolkit
+            weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
+                       if m in toolkit and w > 0}  # fmt: skip
+            vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], len(weights)]
+            for m, w in weights.items():
+                vec += [layout.moves.index(m), w]
+            vec += [p["host_weights"].get(h, 0.0) for h in layout.hosts]
+            return PORTFOLIO, np.array(vec, dtype=float)
+        if t is generic.Random:
+            return RANDOM, np.array([p["accept_probability"]])
+        if t is generic.Greedy:
+            return GREEDY, np.array([p["spend_share"], p["acceptance_prior"], p["environment_weight"],
+                                     p["goodwill_weight"]])  # fmt: skip
+        return None
+    if t in (hosts.MultiVector, hosts.DebtAverse, hosts.ChinaLeaning, hosts.ClosedNeutral):
+        exempt = layout.powers.index("china") if t is hosts.ChinaLeaning and "china" in layout.powers else -1
+        vec = [p["concentration_penalty"], p["debt_penalty"], p["soft_debt_ceiling"], p["threshold"],
+               p["absorption_scale"], p["environment_weight"], p["goodwill_weight"], p["concentration_scale"],
+               p["debt_base_cost"], p["distress_debt_factor"], p["near_distress_share"],
+               exempt]  # fmt: skip
+        vec += [p["bias"].get(q, 0.0) for q in layout.powers]
+        allowed = t.allowed_domains
+        for m in layout.moves:
+            ok = allowed is None or scenario.moves[m].domain in allowed or m in t.allowed_moves
+            vec.append(1.0 if ok else 0.0)
+        return SCORING, np.array(vec, dtype=float)
+    if t is generic.Random:
+        return RANDOM, np.array([p["accept_probability"]])
+    if t is generic.Greedy:
+        return GREEDY, np.array([p["spend_share"], p["acceptance_prior"], p["environment_weight"],
+                                 p["goodwill_weight"]])  # fmt: skip
+    return None
+
+
+@njit
+def propose(kind, hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit, host_rank,
+            p, params, memory, stream, out):  # fmt: skip
+    """Power ``p``'s offers this turn by its kernel ``kind`` (rows of ``out``); returns their number."""
+    if kind == PORTFOLIO:
+        return portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out)
+    if kind == RANDOM:
+        return random_power(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out)
+    return greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
+                        host_rank, p, params, out)  # fmt: skip
+
+
+@njit
+def respond(kind, hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, stream, accepted):
+    """Host ``h``'s answer by its kernel ``kind``: the accepted offers' rows, in acceptance order,
+    into ``accepted``; returns their number."""
+    if kind == SCORING:
+        return scoring_host(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, accepted)
+    if kind == RANDOM:
+        return random_host(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted)
+    return greedy_host(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted)
