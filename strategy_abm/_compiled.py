@@ -49,12 +49,19 @@ def njit(fn):
     return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
 
-def njit_wrapping(fn):
+def njit_inline(fn):
+    """:func:`njit` for a small rule other kernels call: inlined into its callers by numba (a call
+    between compiled functions passes each array with reference counting, which costs more than
+    a small rule's arithmetic)."""
+    return numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
+
+
+def njit_wrapping(fn, inline: bool = False):
     """:func:`njit` for integer code that relies on unsigned wrap-around (engine/pcg.py): compiled,
     it wraps silently; run as Python (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are
     silenced, the numbers being the same."""
     if not JIT_DISABLED:
-        return njit(fn)
+        return njit_inline(fn) if inline else njit(fn)
     import functools  # noqa: PLC0415
 
     import numpy as np  # noqa: PLC0415

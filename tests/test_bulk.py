@@ -93,12 +93,15 @@ def test_compiled_streams_draw_what_numpy_draws(seed):
             for offset in (0, 2 * seed):
                 expected = streams.at_turn(key, turn)
                 expected.bit_generator.advance(offset)
-                first = int(expected.integers(0, 1 + seed % 11))
+                # integers and doubles interleaved: 32-bit draws keep half of a 64-bit draw for the next
+                firsts = [int(expected.integers(0, 1 + seed % 11)) for _ in range(3)]
                 doubles = expected.random(4).tolist()
-                s = words.copy()
+                last = int(expected.integers(0, 5))
+                s, buffer = words.copy(), np.zeros(2, dtype=np.uint64)
                 pcg.advance(s, np.uint64(turn), np.uint64(offset))
-                assert pcg.bounded(s, np.zeros(2, dtype=np.uint64), 1 + seed % 11) == first
+                assert [pcg.bounded(s, buffer, 1 + seed % 11) for _ in range(3)] == firsts
                 assert [pcg.next_double(s) for _ in range(4)] == doubles
+                assert pcg.bounded(s, buffer, 5) == last
 
 
 GAME = """
@@ -123,3 +126,52 @@ def test_the_rules_run_as_plain_python_give_the_compiled_numbers():
         outputs.append(json.loads(run.stdout))
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == {"3", "6"} and len(outputs[0]["6"]) > 40
+
+
+def test_a_sweep_takes_the_bulk_path_and_stores_what_the_per_turn_path_gives(tmp_path, monkeypatch):
+    """run_batch plays points whose strategies all have kernels on the bulk path: its results and
+    series are those of CompetitionModel, run by run; a point with a Python-only strategy takes
+    the per-turn path."""
+    from strategy_abm.experiments import sweep
+    from strategy_abm.experiments.experiment import load_experiment
+    from strategy_abm.sim.model import CompetitionModel
+
+    path = tmp_path / "e.toml"
+    path.write_text(
+        'name = "e"\nscenario = "baseline"\nhorizon_turns = 5\nreplications = 2\nmaster_seed = 3\nbatch_size = 4\n'
+        '[design]\nkind = "full_factorial"\n[factors."powers.us.strategy"]\nvalues = ["fossil_first", "greedy"]\n'
+        '[record]\nfinal = ["influence_china", "distress_tjk", "west_secured_mineral_share"]\n'
+        'series = ["payoff_us", "route_volume_mt_middle"]\n',
+        encoding="utf-8",
+    )
+    experiment = load_experiment(path)
+    played = []
+    real_play = BulkPlan.play
+
+    def play(self, seed, **kw):
+        if kw.get("compile_first", True):  # (not the warm-up games that compile the kernels)
+            played.append(seed)
+        return real_play(self, seed, **kw)
+
+    monkeypatch.setattr(BulkPlan, "play", play)
+    rows = [row for task in sweep._tasks(experiment, experiment.runs(), experiment.resolved_scenario)
+            for row in sweep.run_batch(task)]  # fmt: skip
+    results = [r for table, batch in rows if table == "results" for r in batch]
+    series = [r for table, batch in rows if table == "series" for r in batch]
+    assert len(results) == 4 and len(series) == 4 * 6
+    assert sorted(played) == sorted(r["seed"] for r in results)
+    for result in results:
+        overrides = experiment.point_overrides(result["point"])
+        model = CompetitionModel(scenario="baseline", seed=result["seed"], overrides=overrides, turns=5, record=False)
+        turn_rows = {0: dict(model.metrics)}
+        while model.running:
+            model.step()
+            turn_rows[model.turn] = dict(model.metrics)
+        for column in ("influence_china", "distress_tjk", "west_secured_mineral_share"):
+            assert result[column] == turn_rows[5][column]
+        mine = [s for s in series if s["key"] == result["key"]]
+        assert [s["turn"] for s in mine] == [0, 1, 2, 3, 4, 5]
+        for s in mine:
+            assert s["payoff_us"] == turn_rows[s["turn"]]["payoff_us"]
+            assert s["route_volume_mt_middle"] == turn_rows[s["turn"]]["route_volume_mt_middle"]
+            assert s["date"] == model.game.date_of(s["turn"])

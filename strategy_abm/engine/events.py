@@ -6,7 +6,8 @@ A path is ``hosts.<id>.<field>[.<key>[.<key>]]`` (``<id>`` may be ``*`` for ever
 overlapping ones, in any order and of any op, are undone by recomputing the variable from its
 underlying value and the effects still active (:class:`_Variable`, docs/model.md 7.9). Random
 shocks and ``random_host`` targets draw from the game's events stream only (``model.streams.events``,
-engine/streams.py), in the order they are listed, so a seed fixes them whatever the actors do.
+engine/streams.py), in the order they are listed, so a seed fixes them whatever the actors do; the
+schedule is drawn ahead, in compiled code (:meth:`EventEngine.due`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
+from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from ..scenario.ids import display
+from . import pcg
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
 # of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no
@@ -43,6 +48,9 @@ class EventEngine:
         # ("hosts.kgz.gdp_usd_bn"): a path, not an object's id, so a copied or unpickled game
         # still finds a variable's layers.
         self.layered: dict[str, _Variable] = {}
+        self._words = None
+        self._schedule: dict[int, list[tuple[EventConfig, str | None]]] = {}
+        self._drawn_to = 0
 
     def step(self, turn: int) -> None:
         """The events of ``turn``: temporary effects that run out end, then the events due fire."""
@@ -71,20 +79,36 @@ class EventEngine:
 
     def due(self, turn: int) -> list[tuple[EventConfig, str | None]]:
         """The events that fire in ``turn`` with their targets, in firing order (scripted, then
-        random): every draw of the turn from the events stream, and nothing else. What is drawn
-        does not depend on the state, so a schedule can be drawn ahead of play (sim/bulk.py)."""
-        out = [(ev, self._target(ev)) for ev in self.scripted.get(turn, [])]
-        for ev in self.random:
-            p = 1.0 - (1.0 - ev.probability_per_year) ** self.model.dt
-            if self.model.streams.events.random() < p:
-                out.append((ev, self._target(ev)))
-        return out
+        random). The draws from the events stream do not depend on the state, so the whole
+        schedule is drawn at once, in compiled code, up to the model's horizon (:func:`_draw`):
+        the same schedule whichever path plays the game, and whatever the actors do."""
+        if turn > self._drawn_to:
+            self._draw(max(turn, getattr(self.model, "horizon", turn)))
+        return self._schedule.get(turn, [])
 
-    def _target(self, ev: EventConfig) -> str | None:
-        if ev.target == "random_host":  # scripted or random: the host is drawn from the events stream
-            hosts = tuple(self.model.hosts)
-            return hosts[int(self.model.streams.events.integers(len(hosts)))]
-        return ev.target
+    def _draw(self, turns: int) -> None:
+        if not self.random and not any(ev.target == "random_host" for evs in self.scripted.values() for ev in evs):
+            self._schedule = {t: [(ev, ev.target) for ev in evs] for t, evs in self.scripted.items()}
+            self._drawn_to = turns
+            return
+        if self._words is None:  # the events stream's start (it is drawn from nowhere else)
+            self._words = pcg.words(self.model.streams.events)
+        hosts = tuple(self.model.hosts)
+        scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
+        rows = _draw(
+            self._words.copy(),
+            np.array([1.0 - (1.0 - ev.probability_per_year) ** self.model.dt for ev in self.random]),
+            np.array([ev.target == "random_host" for ev in self.random], dtype=np.bool_),
+            np.array([t for t, _ in scripted], dtype=np.int64),
+            np.array([ev.target == "random_host" for _, ev in scripted], dtype=np.bool_),
+            len(hosts),
+            turns,
+        )
+        schedule: dict[int, list] = {}
+        for turn, kind, index, target in rows.tolist():
+            ev = scripted[index][1] if kind == 0 else self.random[index]
+            schedule.setdefault(turn, []).append((ev, hosts[target] if target >= 0 else ev.target))
+        self._schedule, self._drawn_to = schedule, turns
 
     def fire(self, ev: EventConfig, turn: int, target: str | None) -> None:
         """Apply event ``ev`` (its target drawn by :meth:`due`) in ``turn``."""
@@ -127,6 +151,35 @@ class EventEngine:
             # hosts.kgz.opinion.china is bounded as an opinion, creditors.x.rate as a rate.
             out.append((node, parts[-1], state_variable(path), ".".join(["hosts", h, *parts[2:]])))
         return out
+
+
+@njit
+def _draw(words, probabilities, random_target, scripted_turn, scripted_random, n_hosts, turns):
+    """The events schedule of turns 1..``turns`` from the events stream (``words``, engine/pcg.py),
+    as rows (turn, 0 scripted / 1 random, index, target host or -1), in firing order. Each turn:
+    the scripted events of the turn in order, each drawing its host if ``random_host``; then each
+    random event draws a uniform and fires below its per-turn probability, drawing its host if
+    ``random_host``. A host is ``Generator.integers(n_hosts)``, whose 32-bit draws share the
+    generator's buffer of half-used 64-bit draws with every other ``integers`` of the stream."""
+    out = np.empty((len(scripted_turn) + turns * len(probabilities), 4), dtype=np.int64)
+    n = 0
+    buffer = np.zeros(2, dtype=np.uint64)
+    for turn in range(1, turns + 1):
+        for j in range(len(scripted_turn)):
+            if scripted_turn[j] == turn:
+                target = -1
+                if scripted_random[j]:
+                    target = pcg.bounded(words, buffer, n_hosts)
+                out[n, 0], out[n, 1], out[n, 2], out[n, 3] = turn, 0, j, target
+                n += 1
+        for i in range(len(probabilities)):
+            if pcg.next_double(words) < probabilities[i]:
+                target = -1
+                if random_target[i]:
+                    target = pcg.bounded(words, buffer, n_hosts)
+                out[n, 0], out[n, 1], out[n, 2], out[n, 3] = turn, 1, i, target
+                n += 1
+    return out[:n]
 
 
 class _Layer:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .._compiled import njit
+from .._compiled import njit, njit_inline
 from ..scenario.config import GDP_USD_BN
 from . import pcg
 from .arrays import (
@@ -164,43 +164,43 @@ S_CHINA, S_MIDDLE, S_NORTHERN = range(3)
 # ------------------------------------------------------------------------------------- scalar rules
 
 
-@njit
+@njit_inline
 def intensity(size_usd_bn, gdp_usd_bn):
     """Size of a project in percent of the host's GDP."""
     return 100.0 * size_usd_bn / gdp_usd_bn
 
 
-@njit
+@njit_inline
 def bounded_gdp(gdp):
     return min(GDP_HIGH, max(GDP_LOW, gdp))
 
 
-@njit
+@njit_inline
 def clip_opinion(value):
     return min(1.0, max(-1.0, value))
 
 
-@njit
+@njit_inline
 def lag_turns(lag_years, turns_per_year):
     """Turns a project takes, counting the turn of commitment (at least one)."""
     return max(1, math.ceil(lag_years * turns_per_year - 1e-9))
 
 
-@njit
+@njit_inline
 def hazards(governance, standards, failure, delay, dt):
     """Per-turn probabilities that a running project fails or slips a turn."""
     risk = (1.0 - governance / 100.0) * (1.0 - standards)
     return 1.0 - math.exp(-failure * risk * dt), 1.0 - math.exp(-delay * risk * dt)
 
 
-@njit
+@njit_inline
 def blend(old_debt, old_value, new_debt, new_value):
     """Debt-weighted average of a creditor's rate (or maturity) after new lending."""
     total = old_debt + new_debt
     return old_value if total <= 0.0 else (old_debt * old_value + new_debt * new_value) / total
 
 
-@njit
+@njit_inline
 def shift_toward(row, at, n, key, amount):
     """Move ``amount`` (0..1) of the shares ``row[at:at+n]`` to entry ``key`` (in place)."""
     a = min(max(amount, 0.0), 1.0)
@@ -208,7 +208,7 @@ def shift_toward(row, at, n, key, amount):
         row[at + i] = (1.0 - a) * row[at + i] + (a if i == key else 0.0)
 
 
-@njit
+@njit_inline
 def diversification(values, n):
     """Normalised 1 - HHI of ``values[:n]``: 0 when one has everything, 1 when all are equal."""
     total = 0.0
@@ -225,7 +225,7 @@ def diversification(values, n):
 # ------------------------------------------------------------------------------------- debt
 
 
-@njit
+@njit_inline
 def debt_total(hosts, o, h):
     total = 0.0
     at = o[O_CREDITORS]
@@ -234,7 +234,7 @@ def debt_total(hosts, o, h):
     return total
 
 
-@njit
+@njit_inline
 def debt_service_ratio(hosts, o, h):
     """Annual debt service (sum of D (r + 1/m)) over government revenue."""
     service = 0.0
@@ -245,25 +245,25 @@ def debt_service_ratio(hosts, o, h):
     return service / (hosts[h, H_REVENUE_SHARE] * hosts[h, H_GDP])
 
 
-@njit
+@njit_inline
 def debt_room(hosts, o, h):
     """New debt (USD bn) the host can take before its ceiling."""
     return max(0.0, hosts[h, H_DEBT_CEILING_PCT] / 100.0 * hosts[h, H_GDP] - debt_total(hosts, o, h))
 
 
-@njit
+@njit_inline
 def absorption_per_year(hosts, h):
     return hosts[h, H_ABSORPTION_PCT] / 100.0 * hosts[h, H_GDP]
 
 
-@njit
+@njit_inline
 def room_next_turn(hosts, h, dt):
     """The absorption pool after the turn's refill: min(A, pool + A dt)."""
     annual = absorption_per_year(hosts, h)
     return min(annual, hosts[h, H_ABSORPTION_ROOM] + annual * dt)
 
 
-@njit
+@njit_inline
 def borrow(hosts, o, h, c, amount, rate, maturity):
     j = o[O_CREDITORS] + 4 * c
     hosts[h, j + C_RATE] = blend(hosts[h, j + C_DEBT], hosts[h, j + C_RATE], amount, rate)
@@ -379,7 +379,7 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
     route_effects(routes, o, mv, k, size, special)
 
 
-@njit
+@njit_inline
 def best_deposit(row, o, mv, wm, k):
     """The deposit a minerals venture of move ``k`` develops (-1 if none): among the developable
     minerals with output per USD bn > 0, the one adding most to world supply, the first on a tie."""
@@ -608,7 +608,7 @@ def route_targets(costs, capacities, demand, scale):
 # ------------------------------------------------------------------------------------- influence
 
 
-@njit
+@njit_inline
 def presence(hosts, o, pm, ps, rl, h, p):
     """Ongoing presence of power ``p`` in host ``h``, 0..1: trade, debt, digital, energy and
     mineral ties (Western ties credited by the Western split)."""
@@ -634,7 +634,7 @@ def presence(hosts, o, pm, ps, rl, h, p):
     )
 
 
-@njit
+@njit_inline
 def digital_share(hosts, o, pm, h, p):
     """The power's bloc's mean share of a host's telecom gear, cloud and logistics platform."""
     t = hosts[h, o[O_TELECOM] + pm[p, 0]] if pm[p, 0] >= 0 else 0.0
@@ -643,7 +643,7 @@ def digital_share(hosts, o, pm, h, p):
     return (t + c + g) / 3.0
 
 
-@njit
+@njit_inline
 def presence_inflow(hosts, o, pm, ps, rl, h, p):
     """Presence times legitimacy (1 + k opinion, never below 0)."""
     legitimacy = max(0.0, 1.0 + rl[RL_OPINION_INFLUENCE] * hosts[h, o[O_OPINION] + p])
@@ -664,14 +664,15 @@ def influence(hosts, o, pm, ps, rl):
     """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
     dt, decay, reversion = rl[RL_DT], rl[RL_INFLUENCE_DECAY], rl[RL_OPINION_REVERSION]
     n_powers = o[O_N_POWERS]
+    kept, held = math.exp(-decay * dt), math.exp(-reversion * dt)  # the same for every host and power
     for h in range(hosts.shape[0]):
         for p in range(n_powers):
             inflow = presence_inflow(hosts, o, pm, ps, rl, h, p)
             j = o[O_INFLUENCE] + p
             equilibrium = inflow / decay
-            hosts[h, j] = max(0.0, equilibrium + (hosts[h, j] - equilibrium) * math.exp(-decay * dt))
+            hosts[h, j] = max(0.0, equilibrium + (hosts[h, j] - equilibrium) * kept)
             j, a = o[O_OPINION] + p, o[O_ANCHOR] + p
-            value = hosts[h, a] + (hosts[h, j] - hosts[h, a]) * math.exp(-reversion * dt)
+            value = hosts[h, a] + (hosts[h, j] - hosts[h, a]) * held
             hosts[h, j] = min(1.0, max(-1.0, value))
 
 

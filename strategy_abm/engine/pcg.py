@@ -9,9 +9,13 @@ on many seeds). 128-bit products are built from 32-bit halves: numba has no 128-
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .._compiled import njit_wrapping as njit
+
+njit_inline = functools.partial(njit, inline=True)
 
 MASK32 = np.uint64(0xFFFFFFFF)
 U32 = np.uint64(32)
@@ -33,7 +37,7 @@ def words(generator: np.random.Generator) -> np.ndarray:
     return np.array([s >> 64, s & m, inc >> 64, inc & m], dtype=np.uint64)
 
 
-@njit
+@njit_inline
 def _mul_high(a, b):
     """High 64 bits of the 128-bit product of two uint64."""
     a_lo, a_hi = a & MASK32, a >> U32
@@ -44,27 +48,27 @@ def _mul_high(a, b):
     return a_hi * b_hi + (w >> U32) + (w1 >> U32)
 
 
-@njit
+@njit_inline
 def _mul128(ah, al, bh, bl):
     """(a * b) mod 2**128 as (high, low)."""
     return _mul_high(al, bl) + al * bh + ah * bl, al * bl
 
 
-@njit
+@njit_inline
 def _add128(ah, al, bh, bl):
     low = al + bl
     carry = U1 if low < al else U0
     return ah + bh + carry, low
 
 
-@njit
+@njit_inline
 def step(s):
     """One LCG step of stream ``s`` (in place): state = state * MULT + inc."""
     h, lo = _mul128(s[0], s[1], MULT_HIGH, MULT_LOW)
     s[0], s[1] = _add128(h, lo, s[2], s[3])
 
 
-@njit
+@njit_inline
 def next_double(s):
     """The next ``Generator.random()`` of stream ``s`` (in place), in [0, 1)."""
     step(s)
@@ -74,7 +78,7 @@ def next_double(s):
     return np.float64(out >> U11) * TO_DOUBLE
 
 
-@njit
+@njit_inline
 def next_uint64(s):
     step(s)
     x = s[0] ^ s[1]
@@ -106,7 +110,7 @@ def jump_of(s, delta_high, delta_low):
     return out
 
 
-@njit
+@njit_inline
 def apply_jump(s, jump):
     """Jump stream ``s`` (in place) by a map from :func:`jump_of` (of a stream with the same ``inc``)."""
     th, tl = _mul128(jump[0], jump[1], s[0], s[1])
@@ -122,8 +126,10 @@ def advance(s, delta_high, delta_low):
 
 @njit
 def bounded(s, buffer, values):
-    """``Generator.integers(0, values)`` for 1 <= values <= 2**32 - 1: numpy's buffered Lemire
-    method on 32-bit draws. ``buffer``: a uint64[2] (count, word) local to one ``integers`` call."""
+    """``Generator.integers(0, values)`` for 1 <= values <= 2**32 - 1: numpy's Lemire method on
+    32-bit draws. ``buffer``: uint64[2], the generator's (has a half-used draw, that draw): a 32-bit
+    draw takes the low half of a 64-bit one and keeps the high half for the next 32-bit draw of the
+    stream (``random()`` does not touch it), so one buffer goes with a stream, zeroed at its start."""
     rng = np.uint64(values - 1)
     if rng == U0:
         return 0
@@ -138,7 +144,7 @@ def bounded(s, buffer, values):
     return int(m >> U32)
 
 
-@njit
+@njit_inline
 def _next32(s, buffer):
     if buffer[0] == U0:
         buffer[1] = next_uint64(s)

@@ -64,6 +64,25 @@ def _point_scenario(task: dict, point: int, overrides: list[str]):
     return _SCENARIOS[key]
 
 
+_PLANS: OrderedDict = OrderedDict()  # per worker process: (experiment hash, point) -> BulkPlan, or None
+
+
+def _point_plan(task: dict, point: int, scenario):
+    """The bulk path's plan of a design point, or None when a strategy of it has no kernel (its
+    runs then take the per-turn path; both give the same results, tests/test_bulk.py)."""
+    from ..sim.bulk import BulkPlan, NotCompiled
+
+    key = (task["hash"], point)
+    if key not in _PLANS:
+        try:
+            _PLANS[key] = BulkPlan(scenario)
+        except NotCompiled:
+            _PLANS[key] = None
+        while len(_PLANS) > 64:
+            _PLANS.popitem(last=False)
+    return _PLANS[key]
+
+
 def _from_text(task: dict):
     import tomllib
 
@@ -106,6 +125,10 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
                 out.append(("results", [{**ident, **factors, **{m: values[m] for m in final}}]))
                 continue
             scenario = _point_scenario(task, run["point"], run["overrides"])
+            plan = _point_plan(task, run["point"], scenario)
+            if plan is not None:
+                out.extend(_bulk_run(plan, run, ident, factors, final, series))
+                continue
             rows = []
             # The model is freed when it goes out of scope (its agents count ids in
             # agents.AGENT_IDS, which holds models weakly), so a worker's memory stays flat.
@@ -124,6 +147,19 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
         except Exception as exc:  # noqa: BLE001 - a failing run is data, the sweep goes on
             out.append(("failures", [{**ident, "error": f"{type(exc).__name__}: {exc}",
                                       "traceback": traceback.format_exc()}]))  # fmt: skip
+    return out
+
+
+def _bulk_run(plan, run: dict, ident: dict, factors: dict, final: list[str], series: list[str]) -> list[tuple]:
+    """One run on the bulk path: the same rows as the per-turn path gives."""
+    turns = range(0, plan.horizon + 1) if series else [plan.horizon]
+    metrics = plan.play(run["seed"], record=turns)
+    out = []
+    if series:
+        out.append(("series", [{**ident, "turn": t, "date": plan.date_of(t), **{m: metrics[t][m] for m in series}}
+                               for t in turns]))  # fmt: skip
+    last = metrics[plan.horizon]
+    out.append(("results", [{**ident, **factors, **{m: last[m] for m in final}}]))
     return out
 
 

@@ -26,7 +26,7 @@ from ..engine.events import EventEngine
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
 from ..engine.views import HostView, PowerView, RouteView, TradeView
-from ..scenario.config import Scenario, load_scenario, parse_date
+from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..strategies import kernels as S
 from ..strategies import make_strategy
 
@@ -101,12 +101,17 @@ class BulkPlan:
         self._memory = np.zeros((n_actors, self.memory_width))
         self._cursors = np.zeros((len(lay.powers) + n_actors, 4), dtype=np.uint64)
 
+    def date_of(self, turn: int) -> str:
+        """Label of turn ``turn``'s period (as ``Game.date_of``)."""
+        return format_date(self.start_year + (turn - 1) * self.scenario.dt, self.scenario.turns_per_year)
+
     def play(self, seed, record: Iterable[int] | None = None, *, compile_first: bool = True) -> dict[int, dict]:
         """One game on seed ``seed``; the model-level metrics (``model.csv``'s columns) after each
-        turn in ``record`` (default: the last), as ``{turn: {column: value}}``."""
+        turn in ``record`` (default: the last; 0 is the state before the first turn), as
+        ``{turn: {column: value}}`` in turn order."""
         if compile_first:
             warm_up(_compile_all)
-        turns = sorted({self.horizon} if record is None else {int(t) for t in record})
+        turns = {self.horizon} if record is None else {int(t) for t in record}
         lay, t = self.layout, self.tables
         state, world = self._state, self._world
         for mine, start in zip(
@@ -134,6 +139,8 @@ class BulkPlan:
         memory[:] = 0.0
         out: dict[int, dict[str, float]] = {}
         derived = self.derived.copy()
+        if 0 in turns:
+            out[0] = world.metrics(derived, 0)
         turn = 1
         while turn <= self.horizon:
             # Play up to the next turn with events, or the end of a recorded turn.
@@ -155,7 +162,7 @@ class BulkPlan:
             turn = stop
             if turn - 1 in turns:
                 out[turn - 1] = world.metrics(derived, turn - 1)
-        return out
+        return dict(sorted(out.items()))
 
 
 @njit

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .._compiled import njit
+from .._compiled import njit, njit_inline
 from ..engine import pcg
 from ..engine.arrays import (
     C_DEBT,
@@ -75,13 +75,13 @@ RA_ACCEPT = 0
 # ------------------------------------------------------------------------------------- shared helpers
 
 
-@njit
+@njit_inline
 def round_down(size, size_min):
     """Offer sizes in whole thousands of USD, rounded down, never below the move's minimum."""
     return max(size_min, math.floor(size * 1e6 + 1e-6) / 1e6)
 
 
-@njit
+@njit_inline
 def headroom_cap(absorption, debt, mv, k):
     """Largest size of move ``k`` within a host's absorption and debt room (inf if it uses neither)."""
     cap = math.inf
@@ -92,7 +92,7 @@ def headroom_cap(absorption, debt, mv, k):
     return cap
 
 
-@njit
+@njit_inline
 def host_room(hosts, o, pm, rl, p, room):
     """Per host (rows of ``room``): the absorption it will have when it answers, its debt room,
     what it owes power ``p``, and whether it is in distress (powers.HostRoom)."""
@@ -103,7 +103,7 @@ def host_room(hosts, o, pm, rl, p, room):
         room[h, 3] = hosts[h, H_DISTRESS]
 
 
-@njit
+@njit_inline
 def room_cap(room, mv, k, h, budget_left):
     """Largest legal and acceptable size of move ``k`` for host ``h`` (0 if none)."""
     cap = min(mv[k, MV_SIZE_MAX], budget_left / mv[k, MV_COST_SHARE], headroom_cap(room[h, 0], room[h, 1], mv, k))
@@ -112,7 +112,7 @@ def room_cap(room, mv, k, h, budget_left):
     return cap if cap >= mv[k, MV_SIZE_MIN] else 0.0
 
 
-@njit
+@njit_inline
 def room_take(room, mv, k, h, size):
     room[h, 0] -= size * mv[k, MV_ABSORPTION]
     room[h, 1] -= size * mv[k, MV_DEBT_FRACTION]
@@ -120,12 +120,12 @@ def room_take(room, mv, k, h, size):
         room[h, 2] -= size
 
 
-@njit
+@njit_inline
 def acceptance_rate(acceptance, p, h, k, prior):
     return (acceptance[p, h, k, 0] + prior) / (acceptance[p, h, k, 1] + prior)
 
 
-@njit
+@njit_inline
 def add_offer(out, n, p, k, h, size):
     out[n, 0], out[n, 1], out[n, 2], out[n, 3] = p, k, h, size
     return n + 1
@@ -243,7 +243,7 @@ def random_power(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, str
     return n
 
 
-@njit
+@njit_inline
 def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
     """First-order gain in power ``p``'s weighted payoff components from a project (powers.estimate_gain)."""
     n_hosts = hosts.shape[0]
@@ -323,7 +323,7 @@ def greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, tool
     return n
 
 
-@njit
+@njit_inline
 def _greedy_before(values, keys_k, keys_h, host_rank, a, b):
     if -values[a] != -values[b]:
         return -values[a] < -values[b]
@@ -335,7 +335,7 @@ def _greedy_before(values, keys_k, keys_h, host_rank, a, b):
 # ------------------------------------------------------------------------------------- hosts
 
 
-@njit
+@njit_inline
 def offer_benefit(hosts, o, mv, toolkit, h, p, k, size, environment_weight, goodwill_weight):
     """Growth, jobs, environment and relief of an offer as host ``h`` sees it (hosts.offer_benefit)."""
     gdp = hosts[h, H_GDP]
@@ -430,7 +430,7 @@ def scoring_host(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, acc
     return within_limits(hosts, o, mv, h, offers, ordered, n_ordered, params[SC_ABSORPTION_SCALE], accepted)
 
 
-@njit
+@njit_inline
 def _debt_cost(hosts, o, mv, h, k, size, near, params):
     """The debt penalty of an offer (hosts.debt_cost), as the host sees it through opaque contracts."""
     new_debt = size * mv[k, MV_DEBT_FRACTION]
