@@ -22,10 +22,12 @@ configured strategies (``register_decider_factory``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
+from ..scenario.frozen import FrozenMap
+from ..scenario.frozen import frozen as _frozen
 from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
 from . import rules
 from .events import EventEngine
@@ -37,8 +39,9 @@ from .streams import Streams
 
 OFFERS, RESPONSES, OVER = "offers", "responses", "over"
 
-# A power's decider: (power state, game) -> offers; a host's: (host state, offers made, game) -> accepted.
-Decider = Callable[..., Any]
+# An actor's decider: its observation -> its decision (a power's offers; a host's accepted offers,
+# a subset of ``obs.offers``). It sees what the actor may know, never the game.
+Decider = Callable[["Observation"], Any]
 # Builds the configured deciders of a game (the strategies package registers one: the engine
 # imports no strategy, as scenario/config.py's strategy check).
 _DECIDER_FACTORIES: list[Callable[[Game], Mapping[str, Decider]]] = []
@@ -84,18 +87,29 @@ class TurnReport:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples).
+    """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples): all a
+    strategy decides from (``propose(obs)``, ``respond(obs)``); it never sees the ``Game``.
 
     Attributes:
         actor, kind, turn, phase, date: who observes, and when.
         hosts: public state of every host (economy, debt and creditor shares, opinion, influence
-            shares, digital and energy shares, minerals, governance, limits).
+            stocks and shares, digital and energy shares, minerals, governance, labour entrants,
+            limits: ``absorption_room_next`` is the room it will have when it answers this turn's
+            offers, ``debt_room`` the new debt before its ceiling, USD bn).
         powers: public facts of every power (toolkit efficiencies, offers made and accepted).
         routes: every corridor's state; metrics: the model-level metrics of the last turn.
-        own: the actor's private state (a power: budget, toolkit, acceptance memory; a host: its
-            absorption room and debt room).
+        own: the actor's private state. A power: ``budget_available`` (USD bn this turn),
+            ``budget_usd_bn_per_year``, ``toolkit`` (move -> efficiency), ``objectives`` (payoff
+            weights), ``acceptance`` (``"host/move"`` -> (accepted, offered)), ``owed`` (host ->
+            USD bn it owes this power), ``spent_total``, ``payoff_total``. A host:
+            ``absorption_room`` (in the response phase, after this turn's refill), ``debt_room``,
+            ``payoff_total``.
         offers: in the response phase, the offers made to this host; otherwise empty. Never
             another power's pending offers.
+        moves, rules, dt, world_minerals: the game's fixed data (the scenario's move catalogue and
+            rules, the turn's length in years, the world's mineral supply), the same read-only
+            objects for every actor and turn.
+        rng: the actor's own random generator for this turn (a property: see :attr:`rng`).
     """
 
     actor: str
@@ -109,38 +123,49 @@ class Observation:
     metrics: Mapping[str, float]
     own: Mapping[str, Any]
     offers: tuple[Offer, ...] = ()
+    moves: Mapping[str, Any] = field(default_factory=FrozenMap, repr=False)
+    rules: Any = field(default=None, repr=False)
+    dt: float = 0.0
+    world_minerals: Mapping[str, Mapping[str, float]] = field(default_factory=FrozenMap, repr=False)
+    # Gives the actor's generator for the turn on first use (positioning a stream costs a few
+    # microseconds: deterministic strategies never pay it). Not pickled or copied: see ``rng``.
+    draws: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rng(self):
+        """The actor's own numpy ``Generator`` for this turn: its stream ``(2, actor index)`` at the
+        turn's region (engine/streams.py), the same object however often it is asked in a turn.
+        A strategy that draws only from it draws the same numbers whatever the other actors do.
+        An observation copied or unpickled out of its game has none (RuntimeError)."""
+        if self.draws is None:
+            raise RuntimeError(f"{self.actor}: this observation has no random stream (copied out of its game?)")
+        return self.draws()
+
+    def acceptance_rate(self, host: str, move: str, prior: float = 1.0) -> float:
+        """A power's share of its past offers of ``move`` to ``host`` that were accepted, with
+        ``prior`` of a success: (accepted + prior) / (offered + prior)."""
+        ok, n = self.own["acceptance"].get(f"{host}/{move}", (0, 0))
+        return (ok + prior) / (n + prior)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["draws"] = None  # the generator stays with its game
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
-class FrozenMap(dict):
-    """A read-only dict: it refuses every change, yet pickles, deep-copies and serialises to JSON
-    as a dict does (``MappingProxyType`` does none of these, and observations and reports travel
-    to worker processes, subprocess environments and web clients)."""
+class _Draws:
+    """An actor's generator for the turn, fetched when a strategy first asks (``Observation.rng``)."""
 
-    __slots__ = ()
+    __slots__ = ("state",)
 
-    def _read_only(self, *args, **kwargs):
-        raise TypeError("an observation or report is read-only")
+    def __init__(self, state):
+        self.state = state
 
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
-    __ior__ = _read_only
-
-    def __reduce__(self):
-        return (FrozenMap, (dict(self),))
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self  # nothing in it can change
-
-
-def _frozen(value: Any) -> Any:
-    """A read-only deep copy: dicts become :class:`FrozenMap`, lists and tuples tuples."""
-    if isinstance(value, dict):
-        return FrozenMap({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return value
+    def __call__(self):
+        return self.state.rng
 
 
 class Game:
@@ -150,9 +175,10 @@ class Game:
         scenario: a ``Scenario`` (or a built-in name or path, loaded by the scenario layer).
         seed: seed of the game's random streams (``engine/streams.py``).
         record: keep the event log (``False``: same rules and results, lighter bookkeeping).
-        deciders: actor id -> decider for actors not submitted from outside (a power's
-            ``(state, game) -> offers``, a host's ``(state, offers, game) -> accepted``); actors
-            it leaves out get the registered factory's (the configured strategies).
+        deciders: actor id -> decider for actors not submitted from outside: a callable from the
+            actor's :class:`Observation` to its decision (a power's offers, a host's accepted
+            offers among ``obs.offers``); actors it leaves out get the registered factory's (the
+            configured strategies).
 
     Attributes:
         turn: the turn being played once its offers phase has begun, else the turns played.
@@ -208,6 +234,10 @@ class Game:
         self.metrics: dict[str, float] = {}
         self._update_metrics()
 
+        # What every observation shares: the scenario's read-only moves and rules, the turn's
+        # length, the world's minerals (a read-only copy: the game's own is the rules').
+        self._fixed = (sc.moves, sc.rules, sc.dt, _frozen(self.world_minerals))
+        self._public: tuple | None = None  # the current phase's public view (see _public_view)
         self.deciders: dict[str, Decider] = {}
         if _DECIDER_FACTORIES:
             self.deciders.update(_DECIDER_FACTORIES[0](self))
@@ -281,44 +311,55 @@ class Game:
         return []
 
     def observe(self, actor_id: str) -> Observation:
-        """What ``actor_id`` may know now, as a read-only :class:`Observation`."""
+        """What ``actor_id`` may know now, as a read-only :class:`Observation`.
+
+        The public part (hosts, powers, routes, metrics) is built once per phase and shared by
+        every actor's observation of that phase (nothing changes within a phase: submissions and
+        decisions are applied when it resolves); ``own`` is built per call."""
         state = self.actor(actor_id)
         self._open()
-        own: dict[str, Any]
+        public = self._public_view()
         if state.kind == "power":
-            own = {
+            own = FrozenMap({
                 "budget_available": state.budget_available,
                 "budget_usd_bn_per_year": state.budget_usd_bn_per_year,
-                "toolkit": dict(state.toolkit),
-                "acceptance": {f"{h}/{m}": tuple(v) for (h, m), v in state.acceptance.items()},
+                "toolkit": FrozenMap(state.toolkit),
+                "objectives": state.cfg.objectives,  # (a loaded scenario's dicts are read-only)
+                "acceptance": FrozenMap({f"{h}/{m}": (v[0], v[1]) for (h, m), v in state.acceptance.items()}),
+                "owed": FrozenMap({h: s.creditors[actor_id]["debt"] for h, s in self.hosts.items()}),
                 "spent_total": state.ledger.total,
                 "payoff_total": state.payoff_total,
-            }
+            })  # fmt: skip
         else:
-            own = {
+            own = FrozenMap({
                 "absorption_room": state.absorption_room,
                 "debt_room": state.debt_room(),
                 "payoff_total": state.payoff_total,
-            }
+            })  # fmt: skip
         offers = tuple(self._by_host.get(actor_id, ())) if self.phase == RESPONSES else ()
         return Observation(
-            actor=actor_id,
-            kind=state.kind,
-            turn=self.turn,
-            phase=self.phase,
-            date=self.date,
-            hosts=_frozen({h: self._public_host(s) for h, s in self.hosts.items()}),
-            powers=_frozen(
-                {
-                    p: {"toolkit": dict(s.toolkit), "offers_made": s.offers_made, "offers_accepted": s.offers_accepted}
-                    for p, s in self.powers.items()
-                }
-            ),
-            routes=_frozen(self.routes),
-            metrics=_frozen(self.metrics),
-            own=_frozen(own),
-            offers=offers,
+            actor_id, state.kind, self.turn, self.phase, *public, own, offers, *self._fixed, _Draws(state)
         )
+
+    def _public_view(self) -> tuple:
+        """(date, hosts, powers, routes, metrics) of the current phase, read-only, built on the
+        phase's first observation (``_open``, ``_offers`` and ``_resolve`` drop it)."""
+        key = (self.turn, self.phase)
+        if self._public is None or self._public[0] != key:
+            view = (
+                self.date,
+                _frozen({h: self._public_host(s) for h, s in self.hosts.items()}),
+                _frozen(
+                    {
+                        p: {"toolkit": s.toolkit, "offers_made": s.offers_made, "offers_accepted": s.offers_accepted}
+                        for p, s in self.powers.items()
+                    }
+                ),
+                _frozen(self.routes),
+                _frozen(self.metrics),
+            )
+            self._public = (key, view)
+        return self._public[1]
 
     def _public_host(self, h: HostState) -> dict[str, Any]:
         total = h.debt_total
@@ -333,6 +374,7 @@ class Game:
             "distress": h.distress,
             "governance": h.governance,
             "opinion": h.opinion,
+            "influence": h.influence,  # the stocks (their sum scales a project's gain in share)
             "influence_shares": h.influence_shares(),
             "trade_shares": h.trade_shares,
             "telecom_vendor_shares": h.telecom_vendor_shares,
@@ -345,6 +387,7 @@ class Game:
             "green_tech_origin": h.green_tech_origin,
             "minerals": h.minerals,
             "environment_damage": h.environment_damage,
+            "labour_entrants_k": h.labour_entrants_k,
             "absorption_per_year": h.absorption_per_year(),
             # The room it will have when it answers this turn's offers (powers size offers to it).
             "absorption_room_next": h.room_next_turn(self.dt) if self.phase == OFFERS else h.absorption_room,
@@ -451,6 +494,7 @@ class Game:
         self.events.step(self.turn)
         for pid in POWERS:
             self.powers[pid].refill_budget(self.dt, self.rules.budget_carryover_years)
+        self._public = None
 
     def _decider(self, actor_id: str) -> Decider:
         try:
@@ -470,7 +514,7 @@ class Game:
             if pid in self._pending:
                 made[pid], decided_by[pid] = self._pending[pid], "submitted"
             else:
-                offers = list(self._decider(pid)(power, self))
+                offers = list(self._decider(pid)(self.observe(pid)))
                 check_offers(power, offers, self)
                 made[pid], decided_by[pid] = offers, "strategy"
         self._decided_by.update(decided_by)
@@ -495,6 +539,7 @@ class Game:
         self._update_metrics()
         self._opened = False
         self._pending = {}
+        self._public = None
         self.phase = OVER if self.turn >= self.horizon else OFFERS
         report = TurnReport(
             turn=self.turn,
@@ -519,7 +564,7 @@ class Game:
             if hid in self._pending:
                 answers[hid], decided_by[hid] = self._pending[hid], "submitted"
             elif made:
-                answers[hid] = list(self._decider(hid)(host, made, self))
+                answers[hid] = list(self._decider(hid)(self.observe(hid)))
                 check_responses(host, made, answers[hid], self)
                 decided_by[hid] = "strategy"
             else:
@@ -572,8 +617,8 @@ class Game:
             return "refused by the submitted decision"
         strategy = host.strategy
         explain = getattr(strategy, "refusal_reason", None)
-        if callable(explain):
-            text = explain(host, o, self)
+        if callable(explain):  # refusal_reason(obs, offer): the host's observation of the responses phase
+            text = explain(self.observe(host.actor_id), o)
             if text:
                 return str(text)
         name = getattr(strategy, "name", "") or host.cfg.strategy
