@@ -80,4 +80,3 @@ def recorded():
     """``recorded(overrides=(), seed=0, turns=8)``: a game played with every decision recorded,
     ``(model, Record)``, cached per session (tests must only read it; ``overrides`` a tuple)."""
     return _play_recorded_cached
-

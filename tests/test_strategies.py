@@ -10,7 +10,6 @@ Games are short (``GAME_TURNS``) except the doctrine signatures (``SIGNATURE_TUR
 from __future__ import annotations
 
 import dataclasses
-
 import math
 import pickle
 import statistics

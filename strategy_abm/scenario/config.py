@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from .frozen import FrozenMap, frozen_dicts
 from .ids import (
     BLOCS,
     CREDITORS,
@@ -38,7 +39,6 @@ from .ids import (
     TRADE_PARTNERS,
     TWO_BLOCS,
 )
-from .frozen import FrozenMap, frozen_dicts
 from .names import check_name
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

@@ -51,7 +51,8 @@ def offer_benefit(obs, offer: Offer, valuation: Mapping[str, float] = VALUATION)
     jobs = e.jobs_k_per_bn * offer.size_usd_bn * eff / max(host["labour_entrants_k"], 1.0)
     environment = valuation["environment_weight"] * e.environment * x * (1.0 - move.standards)
     relief = e.debt_relief * offer.size_usd_bn / gdp * 100.0  # (not intensity(): other rounding)
-    return growth + jobs - environment + relief + valuation["goodwill_weight"] * x * (1.0 + host["opinion"][offer.power])
+    goodwill = valuation["goodwill_weight"] * x * (1.0 + host["opinion"][offer.power])
+    return growth + jobs - environment + relief + goodwill
 
 
 def concentration_cost(
