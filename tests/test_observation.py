@@ -111,6 +111,17 @@ def test_one_public_view_per_phase_shared_by_every_observation_of_it():
     later = game.observe("china")
     assert later.hosts is not china.hosts and later.turn == china.turn + 1
     assert china.hosts == before  # the old observation still shows its own phase
+    # The responses phase keeps the hosts' part of the offers phase (only the powers' offer counts
+    # and the pools change between them, and a refilled pool is what absorption_room_next said):
+    # it equals one built afresh.
+    offers_phase = game.observe("china")
+    game.advance()
+    host = game.waiting()[0]
+    reused = game.observe(host)
+    assert reused.hosts is offers_phase.hosts and reused.powers != offers_phase.powers
+    game._public = None  # (drop the cache: build the responses phase's view from the state)
+    assert game.observe(host).hosts == reused.hosts
+    assert reused.hosts[host]["absorption_room_next"] == game.hosts[host].absorption_room
 
 
 def test_the_observation_carries_the_numbers_the_strategies_read_float_for_float():

@@ -22,7 +22,7 @@ configured strategies (``register_decider_factory``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
@@ -154,6 +154,17 @@ class Observation:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+
+
+_OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
+
+
+def _observation(*values) -> Observation:
+    """An ``Observation`` of every field's value, in field order, without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field: most of an observation's cost)."""
+    obs = object.__new__(Observation)
+    obs.__dict__.update(zip(_OBSERVATION_FIELDS, values, strict=True))
+    return obs
 
 
 class _Draws:
@@ -325,7 +336,7 @@ class Game:
                 "budget_usd_bn_per_year": state.budget_usd_bn_per_year,
                 "toolkit": FrozenMap(state.toolkit),
                 "objectives": state.cfg.objectives,  # (a loaded scenario's dicts are read-only)
-                "acceptance": FrozenMap({f"{h}/{m}": (v[0], v[1]) for (h, m), v in state.acceptance.items()}),
+                "acceptance": FrozenMap(state.acceptance_seen),
                 "owed": FrozenMap({h: s.creditors[actor_id]["debt"] for h, s in self.hosts.items()}),
                 "spent_total": state.ledger.total,
                 "payoff_total": state.payoff_total,
@@ -337,62 +348,72 @@ class Game:
                 "payoff_total": state.payoff_total,
             })  # fmt: skip
         offers = tuple(self._by_host.get(actor_id, ())) if self.phase == RESPONSES else ()
-        return Observation(
-            actor_id, state.kind, self.turn, self.phase, *public, own, offers, *self._fixed, _Draws(state)
-        )
+        fixed = self._fixed
+        return _observation(actor_id, state.kind, self.turn, self.phase, *public, own, offers, *fixed, _Draws(state))
 
     def _public_view(self) -> tuple:
         """(date, hosts, powers, routes, metrics) of the current phase, read-only, built on the
-        phase's first observation (``_open``, ``_offers`` and ``_resolve`` drop it)."""
+        phase's first observation (``_open`` and ``_resolve`` drop it; a new phase is a new key).
+        Built by hand, not by the generic ``_frozen``: the sweep observes millions of times."""
         key = (self.turn, self.phase)
         if self._public is None or self._public[0] != key:
+            if self._public is not None and self._public[0] == (self.turn, OFFERS) and self.phase == RESPONSES:
+                # Between the phases only the powers' offer counts and the hosts' absorption pools
+                # change, and a refilled pool is what ``absorption_room_next`` said: the hosts'
+                # view, the routes and the metrics of the offers phase stand.
+                date, hosts, _, routes, metrics = self._public[1]
+            else:
+                date, metrics = self.date, FrozenMap(self.metrics)
+                hosts = FrozenMap({h: self._public_host(s) for h, s in self.hosts.items()})
+                routes = FrozenMap({r: FrozenMap(v) for r, v in self.routes.items()})
             view = (
-                self.date,
-                _frozen({h: self._public_host(s) for h, s in self.hosts.items()}),
-                _frozen(
-                    {
-                        p: {"toolkit": s.toolkit, "offers_made": s.offers_made, "offers_accepted": s.offers_accepted}
-                        for p, s in self.powers.items()
-                    }
-                ),
-                _frozen(self.routes),
-                _frozen(self.metrics),
-            )
+                date,
+                hosts,
+                FrozenMap({
+                    p: FrozenMap({"toolkit": FrozenMap(s.toolkit), "offers_made": s.offers_made,
+                                  "offers_accepted": s.offers_accepted})
+                    for p, s in self.powers.items()
+                }),
+                routes,
+                metrics,
+            )  # fmt: skip
             self._public = (key, view)
         return self._public[1]
 
-    def _public_host(self, h: HostState) -> dict[str, Any]:
+    def _public_host(self, h: HostState) -> FrozenMap:
         total = h.debt_total
-        return {
+        return FrozenMap({
             "gdp_usd_bn": h.gdp_usd_bn,
             "growth_rate": h.growth_rate,
             "growth_realised": h.growth_realised,
             "debt_total": total,
-            "debt_to_gdp": h.debt_to_gdp,
+            "debt_to_gdp": total / h.gdp_usd_bn,  # (h.debt_to_gdp, without summing the creditors again)
             "debt_service_ratio": h.debt_service_ratio,
-            "creditor_shares": {k: (c["debt"] / total if total > 0 else 0.0) for k, c in h.creditors.items()},
+            "creditor_shares": FrozenMap({k: (c["debt"] / total if total > 0 else 0.0)
+                                          for k, c in h.creditors.items()}),
             "distress": h.distress,
             "governance": h.governance,
-            "opinion": h.opinion,
-            "influence": h.influence,  # the stocks (their sum scales a project's gain in share)
-            "influence_shares": h.influence_shares(),
-            "trade_shares": h.trade_shares,
-            "telecom_vendor_shares": h.telecom_vendor_shares,
+            "opinion": FrozenMap(h.opinion),
+            "influence": FrozenMap(h.influence),  # the stocks (their sum scales a project's gain in share)
+            "influence_shares": FrozenMap(h.influence_shares()),
+            "trade_shares": FrozenMap(h.trade_shares),
+            "telecom_vendor_shares": FrozenMap(h.telecom_vendor_shares),
             "satellite_coverage": h.satellite_coverage,
-            "cloud_shares": h.cloud_shares,
-            "logistics_platform_shares": h.logistics_platform_shares,
-            "energy_export_shares": h.energy_export_shares,
+            "cloud_shares": FrozenMap(h.cloud_shares),
+            "logistics_platform_shares": FrozenMap(h.logistics_platform_shares),
+            "energy_export_shares": FrozenMap(h.energy_export_shares),
             "energy_exports_usd_bn": h.energy_exports_usd_bn,
             "renewables_share": h.renewables_share,
-            "green_tech_origin": h.green_tech_origin,
-            "minerals": h.minerals,
+            "green_tech_origin": FrozenMap(h.green_tech_origin),
+            "minerals": FrozenMap({m: FrozenMap({**v, "offtake": FrozenMap(v["offtake"])})
+                                   for m, v in h.minerals.items()}),
             "environment_damage": h.environment_damage,
             "labour_entrants_k": h.labour_entrants_k,
             "absorption_per_year": h.absorption_per_year(),
             # The room it will have when it answers this turn's offers (powers size offers to it).
             "absorption_room_next": h.room_next_turn(self.dt) if self.phase == OFFERS else h.absorption_room,
             "debt_room": h.debt_room(),
-        }
+        })  # fmt: skip
 
     def legal(self, actor_id: str) -> Mapping[str, Any]:
         """What ``actor_id`` may do now (read-only), enough to build an action mask.
