@@ -18,8 +18,8 @@ from ..scenario.ids import POWER_BLOC, POWER_PARTNER, POWERS
 class _ActorState:
     """An actor draws from its own stream: ``rng`` is its generator, positioned at the current
     turn's region of stream ``(2, actor_index)`` on its first use in the turn (engine/streams.py).
-    A strategy that draws only from ``actor.rng`` draws the same numbers in a turn whatever the
-    other actors do and whatever it drew in earlier turns."""
+    A strategy reaches it as ``obs.rng``; one that draws only from it draws the same numbers in a
+    turn whatever the other actors do and whatever it drew in earlier turns."""
 
     kind = ""
 
