@@ -280,3 +280,15 @@ def test_a_strategy_instance_decides_from_an_observation_alone():
     game.submit("china", offers)  # the game's own checks accept it
     fresh = functools.partial(make_strategy, "bri_classic")
     assert fresh().propose(pickle.loads(pickle.dumps(obs))) == offers  # no generator needed: deterministic
+
+
+@pytest.mark.parametrize(
+    "old", [lambda actor, world: [], lambda actor, offers, world: [], lambda: [], "not callable"], ids=str
+)
+def test_a_decider_of_before_observations_is_refused_when_the_game_is_built(old):
+    """``Game(deciders=...)`` takes ``decider(obs)``: a ``(state, game)`` decider is a one-line
+    TypeError naming the actor when the game is built, not a failure in the middle of a game."""
+    with pytest.raises(TypeError) as caught:
+        Game("baseline", seed=0, deciders={"us": old})
+    assert str(caught.value).startswith("deciders['us']: ") and "\n" not in str(caught.value)
+    Game("baseline", seed=0, deciders={"us": lambda obs: [], "kaz": lambda obs, note=None: []})  # these are fine

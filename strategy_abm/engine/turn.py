@@ -21,6 +21,7 @@ configured strategies (``register_decider_factory``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -252,6 +253,8 @@ class Game:
         self.deciders: dict[str, Decider] = {}
         if _DECIDER_FACTORIES:
             self.deciders.update(_DECIDER_FACTORIES[0](self))
+        for aid, decider in (deciders or {}).items():
+            _check_decider(aid, decider)
         self.deciders.update(deciders or {})
         self.phase = OFFERS if self.turn < self.horizon else OVER
         self._opened = False  # whether the current turn's offers phase has begun (events, budgets)
@@ -791,6 +794,26 @@ class Game:
         self.metrics = compute_metrics(self)
         for host in self.hosts.values():
             host.jobs_turn_k = 0.0
+
+
+def _check_decider(actor_id: str, decider: Decider) -> None:
+    """A decider takes the observation alone; one written for the deciders of before observations,
+    ``(state, game)`` or ``(state, offers, game)``, is refused when the game is built (TypeError,
+    one line) rather than failing mid-game."""
+    if not callable(decider):
+        raise TypeError(f"deciders[{actor_id!r}]: not callable ({type(decider).__name__})")
+    try:
+        params = list(inspect.signature(decider).parameters.values())
+    except (TypeError, ValueError):  # a builtin: nothing to check
+        return
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p.name for p in params if p.kind in positional and p.default is inspect.Parameter.empty]
+    takes_one = any(p.kind in (*positional, inspect.Parameter.VAR_POSITIONAL) for p in params)
+    if len(required) > 1 or not takes_one:
+        raise TypeError(
+            f"deciders[{actor_id!r}]: a decider takes the actor's observation alone, decider(obs) -> decision; "
+            f"this one takes ({', '.join(required)})"
+        )
 
 
 def _project_name(o: Offer, move) -> str:
