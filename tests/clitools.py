@@ -33,3 +33,21 @@ def sweep_ok(experiment: str | os.PathLike, out: str | os.PathLike, *extra: str)
     code, stdout, stderr = run_cli("sweep", experiment, "--out", out, "--quiet", *extra)
     assert code == 0, stderr
     return stdout
+
+
+def tell_seed(monkeypatch, strategy_class: type) -> None:
+    """Strategies do not see their game's seed (an observation holds what the actor may know):
+    for tests whose strategy must misbehave on chosen seeds, every ``Game`` built from now on (in
+    this process and in workers forked from it) sets ``seed`` on its actors' strategies of
+    ``strategy_class``."""
+    from strategy_abm.engine.turn import Game
+
+    original = Game.__init__
+
+    def init(self, scenario, seed, **kwargs):
+        original(self, scenario, seed, **kwargs)
+        for state in (*self.powers.values(), *self.hosts.values()):
+            if isinstance(state.strategy, strategy_class):
+                state.strategy.seed = seed
+
+    monkeypatch.setattr(Game, "__init__", init)

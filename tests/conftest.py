@@ -29,9 +29,9 @@ def record_decisions(model: CompetitionModel) -> Record:
     for pid in POWERS:
         power = model.powers[pid]
 
-        def propose(power=power, inner=power.propose):
+        def propose(obs, power=power, inner=power.propose):
             budget = power.budget_available
-            offers = inner()
+            offers = inner(obs)
             rec.offers.append((model.turn, power.actor_id, budget, list(offers)))
             return offers
 
@@ -39,9 +39,10 @@ def record_decisions(model: CompetitionModel) -> Record:
     for hid in HOSTS:
         host = model.hosts[hid]
 
-        def respond(offers, host=host, inner=host.respond):
+        def respond(obs, host=host, inner=host.respond):
             room, debt_room = host.absorption_room, host.debt_room()
-            accepted = inner(offers)
+            offers = list(obs.offers)
+            accepted = inner(obs)
             rec.responses.append((model.turn, host.actor_id, list(offers), list(accepted), room, debt_room))
             return accepted
 

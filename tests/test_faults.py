@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clitools import PREFIX, one_error_line, run_cli
+from clitools import PREFIX, one_error_line, run_cli, tell_seed
 
 import strategy_abm.experiments.results as results_mod
 from strategy_abm.experiments.experiment import load_experiment, run_seed
@@ -453,14 +453,16 @@ def _killer_strategy(monkeypatch, kill_seeds: set[int], parent: int) -> None:
 
     class Killer(BriClassic):
         name = "killer_test"
+        seed = None  # the game's seed, told by the test (a strategy does not see it)
 
-        def propose(self, actor, world):
-            if actor.model.seed in kill_seeds and os.getpid() != parent:
+        def propose(self, obs):
+            if self.seed in kill_seeds and os.getpid() != parent:
                 os.kill(os.getpid(), signal.SIGKILL)
-            return super().propose(actor, world)
+            return super().propose(obs)
 
     REGISTRY.pop("killer_test")  # registered by the class statement; re-added through monkeypatch
     monkeypatch.setitem(REGISTRY, "killer_test", Killer)
+    tell_seed(monkeypatch, Killer)
 
 
 def test_killed_worker_is_one_line_exit_3_and_resume_completes(tmp_path, monkeypatch):

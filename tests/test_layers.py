@@ -32,9 +32,9 @@ LAYERS = (
     "api",  # strategy_abm/__init__.py: the public names, gathered from every layer
 )
 TOP_LEVEL = {"_version": "version", "_compiled": "version", "cli": "cli", "": "api"}
-# Modules that live in a folder but belong to a higher layer. The strategies' test kit sits with the
-# strategies, where their authors look for it, but plays games with the Mesa shell; nothing imports it.
-PLACED = {"strategy_abm.strategies.testing": "sim"}
+# Modules that live in a folder but belong to a higher layer (none now: the strategies' test kit
+# plays bare engine games, so it sits in the strategies' own layer).
+PLACED: dict[str, str] = {}
 
 # Libraries the engine and the scenario layer must not import (top-level module names).
 NOT_IN_ENGINE = {

@@ -61,10 +61,14 @@ def test_sizing_choosing_and_checking_agree_on_the_limits():
     for _ in range(4):
         model.step()
     checked = binding = 0
+    game = model.game
+    sizing = {pid: game.observe(pid) for pid in model.powers}  # what each power sizes its offers to
+    for host in model.hosts.values():
+        host.absorption_room = host.room_next_turn(model.dt)  # as when the host answers
     for pid, power in model.powers.items():
-        room = HostRoom(power, model)
+        room = HostRoom(sizing[pid])
         for hid, host in model.hosts.items():
-            host.absorption_room = host.room_next_turn(model.dt)  # as when the host answers
+            answering = game.observe(hid)
             for move_id in power.toolkit:
                 move = model.moves[move_id]
                 if move.effects.debt_relief:
@@ -73,12 +77,12 @@ def test_sizing_choosing_and_checking_agree_on_the_limits():
                 if cap <= 0:
                     continue
                 offer = Offer(pid, move_id, hid, cap)
-                assert HostStrategy.within_limits(host, [offer], model) == [offer]
+                assert HostStrategy.within_limits(answering, [offer]) == [offer]
                 check_responses(host, [offer], [offer], model)
                 checked += 1
                 if cap < move.size_max_usd_bn:  # a host limit binds
                     bigger = Offer(pid, move_id, hid, cap * 1.01)
-                    assert HostStrategy.within_limits(host, [bigger], model) == []
+                    assert HostStrategy.within_limits(answering, [bigger]) == []
                     with pytest.raises(StrategyError, match="beyond"):
                         check_responses(host, [bigger], [bigger], model)
                     binding += 1

@@ -24,7 +24,7 @@ from strategy_abm import ConfigError, load_scenario
 from strategy_abm.experiments.experiment import load_experiment
 from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results
 from strategy_abm.experiments.sweep import _run_dask, _tasks, local_cluster, run_batch, run_sweep
-from strategy_abm.strategies import REGISTRY, PowerStrategy, RegistryError, plugins
+from strategy_abm.strategies import REGISTRY, HostStrategy, PowerStrategy, RegistryError, plugins
 from strategy_abm.strategies.powers import Bri2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +42,12 @@ class AlwaysKgz(PowerStrategy):
     name = "always_kgz"
     classifier = {"kinds": ("power",), "stochastic": False, "inspects": ("budget",), "actors": ("us",)}
 
-    def propose(self, actor, world):
-        move_id = min(sorted(actor.toolkit), key=lambda m: world.moves[m].public_cost_share)
-        move = world.moves[move_id]
-        if move.size_min_usd_bn * move.public_cost_share > actor.budget_available:
+    def propose(self, obs):
+        move_id = min(sorted(obs.own["toolkit"]), key=lambda m: obs.moves[m].public_cost_share)
+        move = obs.moves[move_id]
+        if move.size_min_usd_bn * move.public_cost_share > obs.own["budget_available"]:
             return []
-        return [Offer(actor.actor_id, move_id, "kgz", move.size_min_usd_bn)]
+        return [Offer(obs.actor, move_id, "kgz", move.size_min_usd_bn)]
 '''
 
 EXPERIMENT = """\
@@ -178,7 +178,7 @@ PLUGIN_ERRORS = {
         "class Mine(PowerStrategy):\n"
         "    name = 'bri_2'\n"
         "    classifier = {'kinds': ('power',), 'stochastic': False, 'actors': 'any'}\n\n"
-        "    def propose(self, actor, world):\n"
+        "    def propose(self, obs):\n"
         "        return []\n",
         "strategy name 'bri_2' is already registered by strategy_abm.strategies.powers.Bri2; "
         "strategy_abm_plugin_bad.Mine cannot register it too (give it another name)",
@@ -188,9 +188,19 @@ PLUGIN_ERRORS = {
         "class Mine(PowerStrategy):\n"
         "    name = 'mine'\n"
         "    classifier = {'kinds': ('power',), 'stochastic': False, 'actors': 'us'}\n\n"
-        "    def propose(self, actor, world):\n"
+        "    def propose(self, obs):\n"
         "        return []\n",
         "classifier['actors'] must be 'any' or a tuple of actor ids, got 'us'",
+    ),
+    "old_signature": (
+        "from strategy_abm.strategies import PowerStrategy\n\n"
+        "class Mine(PowerStrategy):\n"
+        "    name = 'mine'\n"
+        "    classifier = {'kinds': ('power',), 'stochastic': False, 'actors': 'any'}\n\n"
+        "    def propose(self, actor, world):\n"
+        "        return []\n",
+        "propose(self, actor, world) is not a decision method: strategies decide from an observation alone, "
+        "propose(self, obs)",
     ),
 }
 
@@ -245,7 +255,7 @@ def test_registering_a_taken_name_is_an_error_naming_both_classes():
             name = "bri_2"
             classifier = {"kinds": ("power",), "stochastic": False, "actors": "any"}
 
-            def propose(self, actor, world):
+            def propose(self, obs):
                 return []
 
     assert str(caught.value) == (
@@ -276,10 +286,35 @@ def test_a_subclass_that_inherits_a_name_does_not_take_its_parents_place():
 )
 def test_a_malformed_strategy_class_is_refused_when_defined(attrs, problem):
     body = {"name": "test_malformed", "classifier": {"kinds": ("power",), "stochastic": False},
-            "propose": lambda self, actor, world: [], **attrs}  # fmt: skip
+            "propose": lambda self, obs: [], **attrs}  # fmt: skip
     with pytest.raises(RegistryError, match=re.escape(problem)):
         type("Malformed", (PowerStrategy,), body)
     assert "test_malformed" not in REGISTRY and "has space" not in REGISTRY
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "old"),
+    [
+        ("power", "propose", lambda self, actor, world: []),
+        ("host", "respond", lambda self, actor, offers, world: []),
+        ("host", "respond", lambda self: []),
+    ],
+)
+def test_a_strategy_with_the_signature_of_before_observations_is_refused_when_defined(kind, method, old):
+    """Strategies decide from an observation alone: a class written for ``propose(self, actor,
+    world)`` / ``respond(self, actor, offers, world)`` is a one-line RegistryError that says what
+    to write, not a TypeError mid-game."""
+    base = PowerStrategy if kind == "power" else HostStrategy
+    body = {"name": "test_old", "classifier": {"kinds": (kind,), "stochastic": False}, method: old}
+    with pytest.raises(RegistryError) as caught:
+        type("Old", (base,), body)
+    text = str(caught.value)
+    assert "\n" not in text and "is not a decision method" in text and f"{method}(self, obs)" in text
+    assert "test_old" not in REGISTRY
+    # The new signatures (with extra optional parameters too) register.
+    for new in (lambda self, obs: [], lambda self, obs, extra=None: [], lambda self, *args: []):
+        cls = type("New", (base,), {**body, "name": "test_new", method: new})
+        assert REGISTRY.pop("test_new") is cls
 
 
 # ------------------------------------------------------------------------------------ configs name, never import

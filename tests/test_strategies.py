@@ -9,10 +9,12 @@ Games are short (``GAME_TURNS``) except the doctrine signatures (``SIGNATURE_TUR
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 import statistics
 
+import numpy as np
 import pytest
 
 from strategy_abm import CompetitionModel
@@ -177,6 +179,12 @@ def ready_host(seed: int = 0, hid: str = "kgz", turns_played: int = 4):
     return model, host
 
 
+def answering(model: CompetitionModel, hid: str, offers=()):
+    """``hid``'s observation now (the next turn opened if it was not), with ``offers`` as the
+    offers made to it: what ``respond`` decides from."""
+    return dataclasses.replace(model.game.observe(hid), offers=tuple(offers))
+
+
 def offer_menu(model: CompetitionModel, hid: str) -> list[Offer]:
     """Every move of every power's toolkit at its minimum, middle and maximum size."""
     offers = []
@@ -295,31 +303,31 @@ def test_host_respond_on_hand_made_offers(name, hid):
     menu = offer_menu(model, hid)
     strategy = make_strategy(name)
 
-    accepted = strategy.respond(host, menu, model)
+    accepted = strategy.respond(answering(model, hid, menu))
     assert_accepted_legal(model, hid, menu, accepted, host.absorption_room, host.debt_room())
     check_responses(host, menu, accepted, model)
 
     host.absorption_room = 0.3
-    accepted = strategy.respond(host, menu, model)
+    accepted = strategy.respond(answering(model, hid, menu))
     assert_accepted_legal(model, hid, menu, accepted, host.absorption_room, host.debt_room())
 
     host.absorption_room = host.absorption_per_year()
     host.debt_ceiling_pct_gdp = 0.999 * 100.0 * host.debt_total / host.gdp_usd_bn
     assert host.debt_room() == 0.0
-    accepted = strategy.respond(host, menu, model)
+    accepted = strategy.respond(answering(model, hid, menu))
     assert_accepted_legal(model, hid, menu, accepted, host.absorption_room, 0.0)
     assert all(model.moves[o.move].debt_fraction == 0 for o in accepted)
 
     host.absorption_room = 0.0
-    assert all(model.moves[o.move].local_absorption == 0 for o in strategy.respond(host, menu, model))
-    assert list(strategy.respond(host, [], model)) == []
+    assert all(model.moves[o.move].local_absorption == 0 for o in strategy.respond(answering(model, hid, menu)))
+    assert list(strategy.respond(answering(model, hid))) == []
 
 
 def test_random_host_accept_probability_extremes():
     model, host = ready_host(hid="kaz")
     menu = offer_menu(model, "kaz")
-    assert make_strategy("random", {"accept_probability": 0.0}).respond(host, menu, model) == []
-    assert make_strategy("random", {"accept_probability": 1.0}).respond(host, menu, model)
+    assert make_strategy("random", {"accept_probability": 0.0}).respond(answering(model, "kaz", menu)) == []
+    assert make_strategy("random", {"accept_probability": 1.0}).respond(answering(model, "kaz", menu))
 
 
 # ------------------------------------------------------------------------------------ the test kit
@@ -400,18 +408,30 @@ class _Forgetful(PortfolioStrategy):
 
 
 class _SecretlyRandom(PowerStrategy):
-    """Classified deterministic, but draws the host of its one grant from the model's generator."""
+    """Classified deterministic, but draws the host of its one grant from its actor's generator."""
 
-    def propose(self, actor, world):
-        host = HOSTS[int(actor.model.rng.integers(len(HOSTS)))]
-        return [Offer(actor.actor_id, "grant_aid", host, 0.1)]
+    def propose(self, obs):
+        host = HOSTS[int(obs.rng.integers(len(HOSTS)))]
+        return [Offer(obs.actor, "grant_aid", host, 0.1)]
+
+
+class _OwnGenerator(PowerStrategy):
+    """Classified deterministic, but draws the host of its one grant from a generator it holds."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.rng = np.random.default_rng(5)
+
+    def propose(self, obs):
+        host = HOSTS[int(self.rng.integers(len(HOSTS)))]
+        return [Offer(obs.actor, "grant_aid", host, 0.1)]
 
 
 class _FakeRandom(PowerStrategy):
     """Classified stochastic, but always offers the same grant."""
 
-    def propose(self, actor, world):
-        return [Offer(actor.actor_id, "grant_aid", "kgz", 0.1)]
+    def propose(self, obs):
+        return [Offer(obs.actor, "grant_aid", "kgz", 0.1)]
 
 
 class _LosesItsMemory(PortfolioStrategy):
@@ -450,6 +470,8 @@ def test_kit_finds_a_reset_that_forgets_nothing(register):
 def test_kit_finds_a_false_stochastic_flag(register):
     with pytest.raises(AssertionError, match="classified deterministic"):
         register(_SecretlyRandom).test_stochastic_flag_is_truthful()
+    with pytest.raises(AssertionError, match="classified deterministic"):
+        register(_OwnGenerator).test_stochastic_flag_is_truthful()
     with pytest.raises(AssertionError, match="classified stochastic"):
         register(_FakeRandom, stochastic=True).test_stochastic_flag_is_truthful()
     register(_SecretlyRandom, stochastic=True).test_stochastic_flag_is_truthful()  # truthful flags pass
@@ -738,23 +760,24 @@ def test_host_penalty_coefficients_are_parameters():
     the debt cost scale with them, and 'near distress' starts at near_distress_share of the threshold."""
     model, host = ready_host(hid="kgz")
     loan = Offer("china", "policy_bank_loan", "kgz", 1.0)
+    obs = answering(model, "kgz", [loan])
     shares = {p: 1.0 if p == "china" else 0.0 for p in POWERS}  # China holds all influence: 3/4 above an equal share
     x = 100.0 * 1.0 / host.gdp_usd_bn
-    assert hosts.concentration_cost(host, loan, model, shares) == pytest.approx(0.15 * 0.75 * x, rel=1e-12)
-    assert hosts.concentration_cost(host, loan, model, shares, 0.3) == pytest.approx(0.3 * 0.75 * x, rel=1e-12)
-    calm = hosts.debt_cost(host, loan, model, 0.5, near_distress=False)
-    near = hosts.debt_cost(host, loan, model, 0.5, near_distress=True)
+    assert hosts.concentration_cost(obs, loan, shares) == pytest.approx(0.15 * 0.75 * x, rel=1e-12)
+    assert hosts.concentration_cost(obs, loan, shares, 0.3) == pytest.approx(0.3 * 0.75 * x, rel=1e-12)
+    calm = hosts.debt_cost(obs, loan, 0.5, near_distress=False)
+    near = hosts.debt_cost(obs, loan, 0.5, near_distress=True)
     assert near == pytest.approx(3.0 * calm, rel=1e-12)
-    fivefold = hosts.debt_cost(host, loan, model, 0.5, True, {**hosts.PENALTIES, "distress_debt_factor": 5.0})
+    fivefold = hosts.debt_cost(obs, loan, 0.5, True, {**hosts.PENALTIES, "distress_debt_factor": 5.0})
     assert fivefold == pytest.approx(5.0 * calm, rel=1e-12)
     # With no excess over a high soft ceiling, the cost is linear in debt_base_cost.
-    base = hosts.debt_cost(host, loan, model, 2.0, False)
-    doubled = hosts.debt_cost(host, loan, model, 2.0, False, {**hosts.PENALTIES, "debt_base_cost": 0.2})
+    base = hosts.debt_cost(obs, loan, 2.0, False)
+    doubled = hosts.debt_cost(obs, loan, 2.0, False, {**hosts.PENALTIES, "debt_base_cost": 0.2})
     assert host.debt_to_gdp < 2.0 and doubled == pytest.approx(2.0 * base, rel=1e-12)
     ratio = host.debt_service_ratio / model.rules.distress_service_ratio
     assert not host.distress and 0.0 < ratio < 1.0
-    assert hosts.is_near_distress(host, model, 0.99 * ratio)
-    assert not hosts.is_near_distress(host, model, 1.01 * ratio)
+    assert hosts.is_near_distress(obs, 0.99 * ratio)
+    assert not hosts.is_near_distress(obs, 1.01 * ratio)
 
 
 def test_host_valuation_weights_are_parameters():
@@ -762,15 +785,16 @@ def test_host_valuation_weights_are_parameters():
     goodwill_weight x x (1 + opinion); setting both to 0 removes exactly those terms."""
     model, host = ready_host(hid="kaz")
     offer = Offer("china", "fossil_energy", "kaz", 1.0)
+    obs = answering(model, "kaz", [offer])
     move = model.moves["fossil_energy"]
     x = 100.0 * 1.0 / host.gdp_usd_bn * model.powers["china"].toolkit["fossil_energy"]
     damage = move.effects.environment * x * (1.0 - move.standards)
     goodwill = x * (1.0 + host.opinion["china"])
     assert damage > 0 and goodwill > 0
-    full = hosts.offer_benefit(host, offer, model)
-    bare = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.0, "goodwill_weight": 0.0})
+    full = hosts.offer_benefit(obs, offer)
+    bare = hosts.offer_benefit(obs, offer, {"environment_weight": 0.0, "goodwill_weight": 0.0})
     assert full - bare == pytest.approx(-0.05 * damage + 0.02 * goodwill, rel=1e-9)
-    doubled = hosts.offer_benefit(host, offer, model, {"environment_weight": 0.1, "goodwill_weight": 0.04})
+    doubled = hosts.offer_benefit(obs, offer, {"environment_weight": 0.1, "goodwill_weight": 0.04})
     assert doubled - bare == pytest.approx(2.0 * (full - bare), rel=1e-9)
 
 
@@ -781,7 +805,7 @@ def test_scoring_host_uses_its_penalty_params():
     menu = offer_menu(model, "kgz")
     debt = {}
     for label, params in (("default", {}), ("wary", {"near_distress_share": 0.0, "distress_debt_factor": 10.0})):
-        accepted = make_strategy("multi_vector", params).respond(host, menu, model)
+        accepted = make_strategy("multi_vector", params).respond(answering(model, "kgz", menu))
         debt[label] = sum(o.size_usd_bn * model.moves[o.move].debt_fraction for o in accepted)
     assert debt["wary"] < debt["default"]
 
@@ -794,9 +818,9 @@ class _Illegal(PowerStrategy):
 
     defaults = {"mode": "foreign_move"}
 
-    def propose(self, actor, world):
+    def propose(self, obs):
         mode = self.params["mode"]
-        pid = actor.actor_id
+        pid = obs.actor
         if mode == "foreign_move":
             return [Offer(pid, "open_ran", "kaz", 0.5)]  # China has no Open RAN
         if mode == "too_big":
@@ -823,16 +847,16 @@ class _IllegalHost(HostStrategy):
 
     defaults = {"mode": "phantom"}
 
-    def respond(self, actor, offers, world):
-        mode = self.params["mode"]
+    def respond(self, obs):
+        mode, offers = self.params["mode"], obs.offers
         if mode == "phantom":
-            return [Offer("china", "grant_aid", actor.actor_id, 0.1), *offers]
+            return [Offer("china", "grant_aid", obs.actor, 0.1), *offers]
         if mode == "twice":
             return [offers[0], offers[0]]
         if mode == "all":
             return list(offers)
         if mode == "first_loan":
-            return [o for o in offers if world.moves[o.move].debt_fraction > 0][:1]
+            return [o for o in offers if obs.moves[o.move].debt_fraction > 0][:1]
         raise AssertionError(mode)
 
 

@@ -22,7 +22,7 @@ import mesa
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from clitools import one_error_line, run_cli
+from clitools import one_error_line, run_cli, tell_seed
 
 from strategy_abm.experiments.analysis import sensitivity, summarise
 from strategy_abm.experiments.experiment import experiments_dir, load_experiment, run_key, run_seed
@@ -274,14 +274,16 @@ def _flaky_strategy(monkeypatch, failing_seeds: set[int]):
 
     class Flaky(BriClassic):
         name = "flaky_test"
+        seed = None  # the game's seed, told by the test (a strategy does not see it)
 
-        def propose(self, actor, world):
-            if actor.model.seed in failing_seeds:
-                raise RuntimeError(f"flaky_test fails on seed {actor.model.seed}")
-            return super().propose(actor, world)
+        def propose(self, obs):
+            if self.seed in failing_seeds:
+                raise RuntimeError(f"flaky_test fails on seed {self.seed}")
+            return super().propose(obs)
 
     REGISTRY.pop("flaky_test")  # registered by the class statement; re-added through monkeypatch
     monkeypatch.setitem(REGISTRY, "flaky_test", Flaky)
+    tell_seed(monkeypatch, Flaky)
 
 
 def test_failed_runs_are_recorded_and_resume_retries_only_them(tmp_path, monkeypatch):

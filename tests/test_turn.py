@@ -25,10 +25,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 def _own_choice(game: Game, actor: str) -> list[Offer]:
     """What the actor's own configured strategy decides now (asked from outside the game)."""
-    state = game.actor(actor)
-    if game.phase == "offers":
-        return list(state.strategy.propose(state, game))
-    return list(state.strategy.respond(state, list(game.observe(actor).offers), game))
+    strategy, obs = game.actor(actor).strategy, game.observe(actor)
+    return list(strategy.propose(obs) if game.phase == "offers" else strategy.respond(obs))
 
 
 def _submit_all(game: Game) -> None:
@@ -241,7 +239,7 @@ def test_legal_bounds_sizes_by_budget_and_host_room():
 def test_an_illegal_decision_from_a_decider_leaves_the_game_as_it_was():
     """Every decision is made and checked before any is applied: a later power's illegal offer
     leaves the earlier powers' counts alone, and a retry does not count them twice."""
-    bad = {"russia": lambda actor, world: [Offer("russia", "no_such_move", "kaz", 1.0)]}
+    bad = {"russia": lambda obs: [Offer("russia", "no_such_move", "kaz", 1.0)]}
     game = Game("baseline", seed=0, deciders=bad)
     for _ in range(2):
         with pytest.raises(StrategyError, match="no_such_move"):

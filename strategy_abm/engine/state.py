@@ -18,8 +18,8 @@ from ..scenario.ids import POWER_BLOC, POWER_PARTNER, POWERS
 class _ActorState:
     """An actor draws from its own stream: ``rng`` is its generator, positioned at the current
     turn's region of stream ``(2, actor_index)`` on its first use in the turn (engine/streams.py).
-    A strategy that draws only from ``actor.rng`` draws the same numbers in a turn whatever the
-    other actors do and whatever it drew in earlier turns."""
+    A strategy reaches it as ``obs.rng``; one that draws only from it draws the same numbers in a
+    turn whatever the other actors do and whatever it drew in earlier turns."""
 
     kind = ""
 
@@ -73,6 +73,9 @@ class PowerState(_ActorState):
         self.offers_accepted = 0
         # Acceptance memory per host and move: strategies may learn where offers are welcome.
         self.acceptance: dict[tuple[str, str], list[int]] = {}
+        # The same as an observation shows it, "host/move" -> (accepted, offered), kept as it
+        # changes (an observation copies it: cheaper than formatting every key each turn).
+        self.acceptance_seen: dict[str, tuple[int, int]] = {}
 
     def refill_budget(self, dt: float, carryover_years: float) -> None:
         """Add this turn's allowance; unspent money carries over up to ``carryover_years``."""
@@ -97,6 +100,7 @@ class PowerState(_ActorState):
         seen = self.acceptance.setdefault((host, move), [0, 0])
         seen[0] += int(accepted)
         seen[1] += 1
+        self.acceptance_seen[f"{host}/{move}"] = (seen[0], seen[1])
 
     def acceptance_rate(self, host: str, move: str, prior: float = 1.0) -> float:
         """Share of past offers of ``move`` to ``host`` that were accepted (prior of one success)."""

@@ -21,11 +21,14 @@ configured strategies (``register_decider_factory``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
+from ..scenario.frozen import FrozenMap
+from ..scenario.frozen import frozen as _frozen
 from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
 from . import rules
 from .events import EventEngine
@@ -37,8 +40,9 @@ from .streams import Streams
 
 OFFERS, RESPONSES, OVER = "offers", "responses", "over"
 
-# A power's decider: (power state, game) -> offers; a host's: (host state, offers made, game) -> accepted.
-Decider = Callable[..., Any]
+# An actor's decider: its observation -> its decision (a power's offers; a host's accepted offers,
+# a subset of ``obs.offers``). It sees what the actor may know, never the game.
+Decider = Callable[["Observation"], Any]
 # Builds the configured deciders of a game (the strategies package registers one: the engine
 # imports no strategy, as scenario/config.py's strategy check).
 _DECIDER_FACTORIES: list[Callable[[Game], Mapping[str, Decider]]] = []
@@ -84,18 +88,29 @@ class TurnReport:
 
 @dataclass(frozen=True)
 class Observation:
-    """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples).
+    """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples): all a
+    strategy decides from (``propose(obs)``, ``respond(obs)``); it never sees the ``Game``.
 
     Attributes:
         actor, kind, turn, phase, date: who observes, and when.
         hosts: public state of every host (economy, debt and creditor shares, opinion, influence
-            shares, digital and energy shares, minerals, governance, limits).
+            stocks and shares, digital and energy shares, minerals, governance, labour entrants,
+            limits: ``absorption_room_next`` is the room it will have when it answers this turn's
+            offers, ``debt_room`` the new debt before its ceiling, USD bn).
         powers: public facts of every power (toolkit efficiencies, offers made and accepted).
         routes: every corridor's state; metrics: the model-level metrics of the last turn.
-        own: the actor's private state (a power: budget, toolkit, acceptance memory; a host: its
-            absorption room and debt room).
+        own: the actor's private state. A power: ``budget_available`` (USD bn this turn),
+            ``budget_usd_bn_per_year``, ``toolkit`` (move -> efficiency), ``objectives`` (payoff
+            weights), ``acceptance`` (``"host/move"`` -> (accepted, offered)), ``owed`` (host ->
+            USD bn it owes this power), ``spent_total``, ``payoff_total``. A host:
+            ``absorption_room`` (in the response phase, after this turn's refill), ``debt_room``,
+            ``payoff_total``.
         offers: in the response phase, the offers made to this host; otherwise empty. Never
             another power's pending offers.
+        moves, rules, dt, world_minerals: the game's fixed data (the scenario's move catalogue and
+            rules, the turn's length in years, the world's mineral supply), the same read-only
+            objects for every actor and turn.
+        rng: the actor's own random generator for this turn (a property: see :attr:`rng`).
     """
 
     actor: str
@@ -109,38 +124,60 @@ class Observation:
     metrics: Mapping[str, float]
     own: Mapping[str, Any]
     offers: tuple[Offer, ...] = ()
+    moves: Mapping[str, Any] = field(default_factory=FrozenMap, repr=False)
+    rules: Any = field(default=None, repr=False)
+    dt: float = 0.0
+    world_minerals: Mapping[str, Mapping[str, float]] = field(default_factory=FrozenMap, repr=False)
+    # Gives the actor's generator for the turn on first use (positioning a stream costs a few
+    # microseconds: deterministic strategies never pay it). Not pickled or copied: see ``rng``.
+    draws: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def rng(self):
+        """The actor's own numpy ``Generator`` for this turn: its stream ``(2, actor index)`` at the
+        turn's region (engine/streams.py), the same object however often it is asked in a turn.
+        A strategy that draws only from it draws the same numbers whatever the other actors do.
+        An observation copied or unpickled out of its game has none (RuntimeError)."""
+        if self.draws is None:
+            raise RuntimeError(f"{self.actor}: this observation has no random stream (copied out of its game?)")
+        return self.draws()
+
+    def acceptance_rate(self, host: str, move: str, prior: float = 1.0) -> float:
+        """A power's share of its past offers of ``move`` to ``host`` that were accepted, with
+        ``prior`` of a success: (accepted + prior) / (offered + prior)."""
+        ok, n = self.own["acceptance"].get(f"{host}/{move}", (0, 0))
+        return (ok + prior) / (n + prior)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["draws"] = None  # the generator stays with its game
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
-class FrozenMap(dict):
-    """A read-only dict: it refuses every change, yet pickles, deep-copies and serialises to JSON
-    as a dict does (``MappingProxyType`` does none of these, and observations and reports travel
-    to worker processes, subprocess environments and web clients)."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args, **kwargs):
-        raise TypeError("an observation or report is read-only")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
-    __ior__ = _read_only
-
-    def __reduce__(self):
-        return (FrozenMap, (dict(self),))
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self  # nothing in it can change
+_OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
 
 
-def _frozen(value: Any) -> Any:
-    """A read-only deep copy: dicts become :class:`FrozenMap`, lists and tuples tuples."""
-    if isinstance(value, dict):
-        return FrozenMap({k: _frozen(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(v) for v in value)
-    return value
+def _observation(*values) -> Observation:
+    """An ``Observation`` of every field's value, in field order, without the frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field: most of an observation's cost)."""
+    obs = object.__new__(Observation)
+    obs.__dict__.update(zip(_OBSERVATION_FIELDS, values, strict=True))
+    return obs
+
+
+class _Draws:
+    """An actor's generator for the turn, fetched when a strategy first asks (``Observation.rng``)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state):
+        self.state = state
+
+    def __call__(self):
+        return self.state.rng
 
 
 class Game:
@@ -150,9 +187,10 @@ class Game:
         scenario: a ``Scenario`` (or a built-in name or path, loaded by the scenario layer).
         seed: seed of the game's random streams (``engine/streams.py``).
         record: keep the event log (``False``: same rules and results, lighter bookkeeping).
-        deciders: actor id -> decider for actors not submitted from outside (a power's
-            ``(state, game) -> offers``, a host's ``(state, offers, game) -> accepted``); actors
-            it leaves out get the registered factory's (the configured strategies).
+        deciders: actor id -> decider for actors not submitted from outside: a callable from the
+            actor's :class:`Observation` to its decision (a power's offers, a host's accepted
+            offers among ``obs.offers``); actors it leaves out get the registered factory's (the
+            configured strategies).
 
     Attributes:
         turn: the turn being played once its offers phase has begun, else the turns played.
@@ -208,9 +246,15 @@ class Game:
         self.metrics: dict[str, float] = {}
         self._update_metrics()
 
+        # What every observation shares: the scenario's read-only moves and rules, the turn's
+        # length, the world's minerals (a read-only copy: the game's own is the rules').
+        self._fixed = (sc.moves, sc.rules, sc.dt, _frozen(self.world_minerals))
+        self._public: tuple | None = None  # the current phase's public view (see _public_view)
         self.deciders: dict[str, Decider] = {}
         if _DECIDER_FACTORIES:
             self.deciders.update(_DECIDER_FACTORIES[0](self))
+        for aid, decider in (deciders or {}).items():
+            _check_decider(aid, decider)
         self.deciders.update(deciders or {})
         self.phase = OFFERS if self.turn < self.horizon else OVER
         self._opened = False  # whether the current turn's offers phase has begun (events, budgets)
@@ -281,75 +325,98 @@ class Game:
         return []
 
     def observe(self, actor_id: str) -> Observation:
-        """What ``actor_id`` may know now, as a read-only :class:`Observation`."""
+        """What ``actor_id`` may know now, as a read-only :class:`Observation`.
+
+        The public part (hosts, powers, routes, metrics) is built once per phase and shared by
+        every actor's observation of that phase (nothing changes within a phase: submissions and
+        decisions are applied when it resolves); ``own`` is built per call."""
         state = self.actor(actor_id)
         self._open()
-        own: dict[str, Any]
+        public = self._public_view()
         if state.kind == "power":
-            own = {
+            own = FrozenMap({
                 "budget_available": state.budget_available,
                 "budget_usd_bn_per_year": state.budget_usd_bn_per_year,
-                "toolkit": dict(state.toolkit),
-                "acceptance": {f"{h}/{m}": tuple(v) for (h, m), v in state.acceptance.items()},
+                "toolkit": FrozenMap(state.toolkit),
+                "objectives": state.cfg.objectives,  # (a loaded scenario's dicts are read-only)
+                "acceptance": FrozenMap(state.acceptance_seen),
+                "owed": FrozenMap({h: s.creditors[actor_id]["debt"] for h, s in self.hosts.items()}),
                 "spent_total": state.ledger.total,
                 "payoff_total": state.payoff_total,
-            }
+            })  # fmt: skip
         else:
-            own = {
+            own = FrozenMap({
                 "absorption_room": state.absorption_room,
                 "debt_room": state.debt_room(),
                 "payoff_total": state.payoff_total,
-            }
+            })  # fmt: skip
         offers = tuple(self._by_host.get(actor_id, ())) if self.phase == RESPONSES else ()
-        return Observation(
-            actor=actor_id,
-            kind=state.kind,
-            turn=self.turn,
-            phase=self.phase,
-            date=self.date,
-            hosts=_frozen({h: self._public_host(s) for h, s in self.hosts.items()}),
-            powers=_frozen(
-                {
-                    p: {"toolkit": dict(s.toolkit), "offers_made": s.offers_made, "offers_accepted": s.offers_accepted}
-                    for p, s in self.powers.items()
-                }
-            ),
-            routes=_frozen(self.routes),
-            metrics=_frozen(self.metrics),
-            own=_frozen(own),
-            offers=offers,
-        )
+        fixed = self._fixed
+        return _observation(actor_id, state.kind, self.turn, self.phase, *public, own, offers, *fixed, _Draws(state))
 
-    def _public_host(self, h: HostState) -> dict[str, Any]:
+    def _public_view(self) -> tuple:
+        """(date, hosts, powers, routes, metrics) of the current phase, read-only, built on the
+        phase's first observation (``_open`` and ``_resolve`` drop it; a new phase is a new key).
+        Built by hand, not by the generic ``_frozen``: the sweep observes millions of times."""
+        key = (self.turn, self.phase)
+        if self._public is None or self._public[0] != key:
+            if self._public is not None and self._public[0] == (self.turn, OFFERS) and self.phase == RESPONSES:
+                # Between the phases only the powers' offer counts and the hosts' absorption pools
+                # change, and a refilled pool is what ``absorption_room_next`` said: the hosts'
+                # view, the routes and the metrics of the offers phase stand.
+                date, hosts, _, routes, metrics = self._public[1]
+            else:
+                date, metrics = self.date, FrozenMap(self.metrics)
+                hosts = FrozenMap({h: self._public_host(s) for h, s in self.hosts.items()})
+                routes = FrozenMap({r: FrozenMap(v) for r, v in self.routes.items()})
+            view = (
+                date,
+                hosts,
+                FrozenMap({
+                    p: FrozenMap({"toolkit": FrozenMap(s.toolkit), "offers_made": s.offers_made,
+                                  "offers_accepted": s.offers_accepted})
+                    for p, s in self.powers.items()
+                }),
+                routes,
+                metrics,
+            )  # fmt: skip
+            self._public = (key, view)
+        return self._public[1]
+
+    def _public_host(self, h: HostState) -> FrozenMap:
         total = h.debt_total
-        return {
+        return FrozenMap({
             "gdp_usd_bn": h.gdp_usd_bn,
             "growth_rate": h.growth_rate,
             "growth_realised": h.growth_realised,
             "debt_total": total,
-            "debt_to_gdp": h.debt_to_gdp,
+            "debt_to_gdp": total / h.gdp_usd_bn,  # (h.debt_to_gdp, without summing the creditors again)
             "debt_service_ratio": h.debt_service_ratio,
-            "creditor_shares": {k: (c["debt"] / total if total > 0 else 0.0) for k, c in h.creditors.items()},
+            "creditor_shares": FrozenMap({k: (c["debt"] / total if total > 0 else 0.0)
+                                          for k, c in h.creditors.items()}),
             "distress": h.distress,
             "governance": h.governance,
-            "opinion": h.opinion,
-            "influence_shares": h.influence_shares(),
-            "trade_shares": h.trade_shares,
-            "telecom_vendor_shares": h.telecom_vendor_shares,
+            "opinion": FrozenMap(h.opinion),
+            "influence": FrozenMap(h.influence),  # the stocks (their sum scales a project's gain in share)
+            "influence_shares": FrozenMap(h.influence_shares()),
+            "trade_shares": FrozenMap(h.trade_shares),
+            "telecom_vendor_shares": FrozenMap(h.telecom_vendor_shares),
             "satellite_coverage": h.satellite_coverage,
-            "cloud_shares": h.cloud_shares,
-            "logistics_platform_shares": h.logistics_platform_shares,
-            "energy_export_shares": h.energy_export_shares,
+            "cloud_shares": FrozenMap(h.cloud_shares),
+            "logistics_platform_shares": FrozenMap(h.logistics_platform_shares),
+            "energy_export_shares": FrozenMap(h.energy_export_shares),
             "energy_exports_usd_bn": h.energy_exports_usd_bn,
             "renewables_share": h.renewables_share,
-            "green_tech_origin": h.green_tech_origin,
-            "minerals": h.minerals,
+            "green_tech_origin": FrozenMap(h.green_tech_origin),
+            "minerals": FrozenMap({m: FrozenMap({**v, "offtake": FrozenMap(v["offtake"])})
+                                   for m, v in h.minerals.items()}),
             "environment_damage": h.environment_damage,
+            "labour_entrants_k": h.labour_entrants_k,
             "absorption_per_year": h.absorption_per_year(),
             # The room it will have when it answers this turn's offers (powers size offers to it).
             "absorption_room_next": h.room_next_turn(self.dt) if self.phase == OFFERS else h.absorption_room,
             "debt_room": h.debt_room(),
-        }
+        })  # fmt: skip
 
     def legal(self, actor_id: str) -> Mapping[str, Any]:
         """What ``actor_id`` may do now (read-only), enough to build an action mask.
@@ -451,6 +518,7 @@ class Game:
         self.events.step(self.turn)
         for pid in POWERS:
             self.powers[pid].refill_budget(self.dt, self.rules.budget_carryover_years)
+        self._public = None
 
     def _decider(self, actor_id: str) -> Decider:
         try:
@@ -470,7 +538,7 @@ class Game:
             if pid in self._pending:
                 made[pid], decided_by[pid] = self._pending[pid], "submitted"
             else:
-                offers = list(self._decider(pid)(power, self))
+                offers = list(self._decider(pid)(self.observe(pid)))
                 check_offers(power, offers, self)
                 made[pid], decided_by[pid] = offers, "strategy"
         self._decided_by.update(decided_by)
@@ -495,6 +563,7 @@ class Game:
         self._update_metrics()
         self._opened = False
         self._pending = {}
+        self._public = None
         self.phase = OVER if self.turn >= self.horizon else OFFERS
         report = TurnReport(
             turn=self.turn,
@@ -519,7 +588,7 @@ class Game:
             if hid in self._pending:
                 answers[hid], decided_by[hid] = self._pending[hid], "submitted"
             elif made:
-                answers[hid] = list(self._decider(hid)(host, made, self))
+                answers[hid] = list(self._decider(hid)(self.observe(hid)))
                 check_responses(host, made, answers[hid], self)
                 decided_by[hid] = "strategy"
             else:
@@ -572,8 +641,8 @@ class Game:
             return "refused by the submitted decision"
         strategy = host.strategy
         explain = getattr(strategy, "refusal_reason", None)
-        if callable(explain):
-            text = explain(host, o, self)
+        if callable(explain):  # refusal_reason(obs, offer): the host's observation of the responses phase
+            text = explain(self.observe(host.actor_id), o)
             if text:
                 return str(text)
         name = getattr(strategy, "name", "") or host.cfg.strategy
@@ -725,6 +794,26 @@ class Game:
         self.metrics = compute_metrics(self)
         for host in self.hosts.values():
             host.jobs_turn_k = 0.0
+
+
+def _check_decider(actor_id: str, decider: Decider) -> None:
+    """A decider takes the observation alone; one written for the deciders of before observations,
+    ``(state, game)`` or ``(state, offers, game)``, is refused when the game is built (TypeError,
+    one line) rather than failing mid-game."""
+    if not callable(decider):
+        raise TypeError(f"deciders[{actor_id!r}]: not callable ({type(decider).__name__})")
+    try:
+        params = list(inspect.signature(decider).parameters.values())
+    except (TypeError, ValueError):  # a builtin: nothing to check
+        return
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p.name for p in params if p.kind in positional and p.default is inspect.Parameter.empty]
+    takes_one = any(p.kind in (*positional, inspect.Parameter.VAR_POSITIONAL) for p in params)
+    if len(required) > 1 or not takes_one:
+        raise TypeError(
+            f"deciders[{actor_id!r}]: a decider takes the actor's observation alone, decider(obs) -> decision; "
+            f"this one takes ({', '.join(required)})"
+        )
 
 
 def _project_name(o: Offer, move) -> str:

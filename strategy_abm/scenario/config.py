@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from .frozen import FrozenMap, frozen_dicts
 from .ids import (
     BLOCS,
     CREDITORS,
@@ -85,6 +86,19 @@ class Strict(BaseModel):
     immutable (loads are cached and shared)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True, frozen=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_only(cls, data, handler):
+        """``frozen=True`` stops attribute assignment only: every dict of the table (moves'
+        effects, rules' weights, strategy params, at any depth) becomes a read-only
+        :class:`FrozenMap`, so that no game, strategy or caller can change a cached scenario.
+        (A wrap validator: it runs after every validator of the subclass.)"""
+        model = handler(data)
+        for name, value in model.__dict__.items():
+            if isinstance(value, dict | list) and not isinstance(value, FrozenMap):
+                model.__dict__[name] = frozen_dicts(value)
+        return model
 
 
 class _KeyProblem(ValueError):

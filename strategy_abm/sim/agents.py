@@ -3,10 +3,9 @@
 An agent holds no state of its own beyond Mesa's (``model``, ``unique_id``, ``pos``): every other
 attribute is read from and written to its actor's state (:mod:`strategy_abm.engine.state`), so the
 DataCollector's reporters, the outputs, strategies and tests read ``agent.budget_available`` or
-``agent.creditors`` as before. ``propose``/``respond`` ask the actor's configured strategy; the
-shell's deciders call them, so a test may wrap them on an agent. A strategy is asked with the actor's
-state and the game as ``world`` (as a bare ``Game`` asks it); the state's ``model`` is the Mesa
-model, so a strategy that reads ``actor.model`` (its ``rng``, ``seed``) still finds it.
+``agent.creditors`` as before. ``propose(obs)``/``respond(obs)`` ask the actor's configured strategy
+with the actor's observation (as a bare ``Game`` asks it: the strategy never sees the game or the
+model); the shell's deciders call them, so a test may wrap them on an agent.
 """
 
 from __future__ import annotations
@@ -74,9 +73,10 @@ class PowerAgent(_View, mesa.Agent):
         object.__setattr__(self, "state", state)
         super().__init__(model)
 
-    def propose(self) -> list[Offer]:
-        """Ask the strategy for this turn's offers."""
-        return list(self.state.strategy.propose(self.state, self.model.game))
+    def propose(self, obs=None) -> list[Offer]:
+        """Ask the strategy for this turn's offers, given the power's observation (default: observed now)."""
+        obs = self.model.game.observe(self.state.actor_id) if obs is None else obs
+        return list(self.state.strategy.propose(obs))
 
 
 class HostAgent(_View, mesa.Agent):
@@ -89,6 +89,8 @@ class HostAgent(_View, mesa.Agent):
         object.__setattr__(self, "state", state)
         super().__init__(model)
 
-    def respond(self, offers: list[Offer]) -> list[Offer]:
-        """Ask the strategy which offers to accept."""
-        return list(self.state.strategy.respond(self.state, offers, self.model.game)) if offers else []
+    def respond(self, obs=None) -> list[Offer]:
+        """Ask the strategy which of the offers made to the host (``obs.offers``) to accept, given
+        the host's observation (default: observed now)."""
+        obs = self.model.game.observe(self.state.actor_id) if obs is None else obs
+        return list(self.state.strategy.respond(obs)) if obs.offers else []

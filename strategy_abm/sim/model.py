@@ -13,6 +13,8 @@ one turn (offers, responses, resolution), letting every actor's configured strat
 
 from __future__ import annotations
 
+import functools
+
 import mesa
 import numpy as np
 
@@ -71,13 +73,11 @@ class CompetitionModel(mesa.Model):
         self.powers: dict[str, PowerAgent] = {pid: PowerAgent(self, s) for pid, s in game.powers.items()}
         self.hosts: dict[str, HostAgent] = {hid: HostAgent(self, s) for hid, s in game.hosts.items()}
         # The shell's deciders ask the agents (which ask the configured strategies), so that a
-        # caller may wrap an agent's propose/respond.
+        # caller may wrap an agent's propose/respond. Plain objects, not closures: a model pickles.
         for state in (*game.powers.values(), *game.hosts.values()):
-            state.model = self  # a strategy's actor.model is the Mesa model, as when agents held the state
-        for pid, agent in self.powers.items():
-            game.deciders[pid] = lambda actor, world, agent=agent: agent.propose()
-        for hid, agent in self.hosts.items():
-            game.deciders[hid] = lambda actor, offers, world, agent=agent: agent.respond(offers)
+            state.model = self  # the actor's Mesa model (what the agents' views find)
+        for aid, agent in (*self.powers.items(), *self.hosts.items()):
+            game.deciders[aid] = _AskAgent(agent)
         self.last_report = None
         self.datacollector = None
         if record:
@@ -129,9 +129,23 @@ class CompetitionModel(mesa.Model):
         return self
 
 
-def _metric_reader(name: str):
-    def read(model):
-        return model.metrics[name]
+class _AskAgent:
+    """A game's decider that asks the Mesa agent: ``agent.propose(obs)`` or ``agent.respond(obs)``."""
 
-    read.__name__ = f"metric_{name}"
-    return read
+    __slots__ = ("agent",)
+
+    def __init__(self, agent):
+        self.agent = agent
+
+    def __call__(self, obs):
+        return self.agent.propose(obs) if obs.kind == "power" else self.agent.respond(obs)
+
+
+def read_metric(model, name: str) -> float:
+    """The DataCollector's reporter of metric ``name`` (bound with ``functools.partial``, which
+    Mesa calls with the model and which pickles, unlike a closure)."""
+    return model.metrics[name]
+
+
+def _metric_reader(name: str) -> functools.partial:
+    return functools.partial(read_metric, name=name)

@@ -9,7 +9,9 @@ def actor_reporters() -> dict[type, dict]:
     """Mesa ``agenttype_reporters``: one reporter per actor type returning the agent's record
     (a fresh dict each turn), so collecting costs one call per agent, not one per field."""
 
-    def state(agent):
-        return agent.record
+    return {PowerAgent: {"state": record}, HostAgent: {"state": record}}
 
-    return {PowerAgent: {"state": state}, HostAgent: {"state": state}}
+
+def record(agent) -> dict:
+    """An agent's record for the turn (module-level, so that a model with its DataCollector pickles)."""
+    return agent.record

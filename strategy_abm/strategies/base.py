@@ -3,9 +3,15 @@
 A strategy is a small class with a ``name``, a docstring citing its doctrine, a ``classifier``
 (which actor kinds may use it, whether it is stochastic, what it inspects) and ``params`` with
 their bounds (``tunable``). Powers' strategies implement :meth:`PowerStrategy.propose`;
-hosts' strategies implement :meth:`HostStrategy.respond`. Randomness comes only from the
-acting agent's own generator (``actor.rng``: its stream for the turn, engine/streams.py), so games
-are reproducible from their seed and a strategy's draws do not move any other actor's.
+hosts' strategies implement :meth:`HostStrategy.respond`. Either decides from an
+:class:`~strategy_abm.engine.turn.Observation` only (what the actor may know, read-only), never
+from the game. Randomness comes only from the actor's own generator (``obs.rng``: its stream for
+the turn, engine/streams.py), so games are reproducible from their seed and a strategy's draws do
+not move any other actor's.
+
+Strategies written for the old signatures ``propose(self, actor, world)`` and
+``respond(self, actor, offers, world)`` are refused when their class is defined, with a one-line
+:class:`RegistryError` that says what to write instead.
 
 Defining a subclass with its own ``name`` registers it (:func:`register`); a name already taken
 by another class is an error, never a replacement. Plugins (:mod:`.plugins`) add strategies the
@@ -15,6 +21,7 @@ same way, from a ``--plugin`` file or module or an installed package's entry poi
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -115,27 +122,34 @@ def _bounded_table(value: Any, top: float) -> bool:
 
 
 class PowerStrategy(Strategy):
-    """Chooses a power's offers. ``propose`` returns offers whose total public cost fits
-    ``actor.budget_available``, each a move of the actor's toolkit within the move's size bounds."""
+    """Chooses a power's offers. ``propose(obs)`` gets the power's observation (phase
+    ``"offers"``) and returns offers whose total public cost fits ``obs.own["budget_available"]``,
+    each a move of ``obs.own["toolkit"]`` within the move's size bounds (``Game.legal`` lists them)."""
 
-    def propose(self, actor, world) -> list[Offer]:
+    def propose(self, obs) -> list[Offer]:
         raise NotImplementedError
 
 
 class HostStrategy(Strategy):
-    """Chooses which offers a host accepts, within absorption and debt ceiling."""
+    """Chooses which offers a host accepts, within absorption and debt ceiling: ``respond(obs)``
+    gets the host's observation (phase ``"responses"``; ``obs.offers`` the offers made to it) and
+    returns the accepted ones, a subset of ``obs.offers``.
 
-    def respond(self, actor, offers: list[Offer], world) -> list[Offer]:
+    A host strategy may also define ``refusal_reason(obs, offer) -> str`` to explain a refusal in
+    the turn report (an empty string: the default reason)."""
+
+    def respond(self, obs) -> list[Offer]:
         raise NotImplementedError
 
     @staticmethod
-    def within_limits(actor, ordered: list[Offer], world, absorption_scale: float = 1.0) -> list[Offer]:
+    def within_limits(obs, ordered: list[Offer], absorption_scale: float = 1.0) -> list[Offer]:
         """Accept offers in the given order while they fit absorption (scaled by ``absorption_scale``)
-        and the debt ceiling; an offer that does not fit is skipped."""
-        room = Headroom(actor.absorption_room * absorption_scale, actor.debt_room())
+        and the debt ceiling (``obs.own``); an offer that does not fit is skipped."""
+        own, moves = obs.own, obs.moves
+        room = Headroom(own["absorption_room"] * absorption_scale, own["debt_room"])
         accepted = []
         for offer in ordered:
-            move = world.moves[offer.move]
+            move = moves[offer.move]
             if room.fits(move, offer.size_usd_bn, slack=1e-12):
                 accepted.append(offer)
                 room.take(move, offer.size_usd_bn)
@@ -175,6 +189,8 @@ def _check_class(cls: type[Strategy]) -> None:
     for kind, base, method in (("power", PowerStrategy, "propose"), ("host", HostStrategy, "respond")):
         if kind in kinds and not (issubclass(cls, base) and getattr(cls, method) is not getattr(base, method)):
             raise RegistryError(f"{where}: a {kind} strategy subclasses {base.__name__} and implements {method}()")
+        if kind in kinds:
+            _check_signature(where, getattr(cls, method), method)
     if not isinstance(c.get("stochastic"), bool):
         raise RegistryError(f"{where}: classifier['stochastic'] must be True or False, got {c.get('stochastic')!r}")
     actors = c.get("actors", "any")
@@ -186,6 +202,26 @@ def _check_class(cls: type[Strategy]) -> None:
     unknown = [k for k in cls.tunable if k not in cls.defaults]
     if unknown:
         raise RegistryError(f"{where}: tunable parameter {unknown[0]!r} has no default")
+
+
+def _check_signature(where: str, function: Callable, method: str) -> None:
+    """A decision method takes the observation alone: ``propose(self, obs)``. The signatures of
+    before the turn contract (``propose(self, actor, world)``, ``respond(self, actor, offers,
+    world)``) would fail mid-game with a bare TypeError, so they are refused when the class is defined."""
+    try:
+        params = list(inspect.signature(function).parameters.values())[1:]  # after self
+    except (TypeError, ValueError):  # a builtin or a callable object: nothing to check
+        return
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p.name for p in params if p.kind in positional and p.default is inspect.Parameter.empty]
+    takes_one = any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    if len(required) > 1 or not takes_one:
+        old = f"{method}(self, {', '.join(required)})" if required else f"{method}(self)"
+        raise RegistryError(
+            f"{where}: {old} is not a decision method: strategies decide from an observation alone, "
+            f"{method}(self, obs) (the actor's state, offers and world are in obs: see docs/architecture.md, "
+            "'Add a strategy')"
+        )
 
 
 def load_registry() -> None:
@@ -285,19 +321,26 @@ def check_strategy(
 
 def configured_deciders(game) -> dict[str, Callable]:
     """The deciders of a ``Game`` from its scenario: each actor's configured strategy (a fresh
-    instance, kept on the actor's state as ``strategy``), asked at call time, so that replacing
-    ``state.strategy`` mid-game changes who decides."""
+    instance, kept on the actor's state as ``strategy``), asked at call time with the actor's
+    observation, so that replacing ``state.strategy`` mid-game changes who decides. The deciders
+    are plain picklable objects (a game pickles mid-game)."""
     out: dict[str, Callable] = {}
     for states in (game.powers, game.hosts):
         for aid, state in states.items():
             state.strategy = make_strategy(state.cfg.strategy, state.cfg.strategy_params)
-            out[aid] = _propose if state.kind == "power" else _respond
+            out[aid] = ConfiguredDecider(state)
     return out
 
 
-def _propose(actor, world) -> list[Offer]:
-    return list(actor.strategy.propose(actor, world))
+class ConfiguredDecider:
+    """Asks an actor's configured strategy (``state.strategy``) for its decision: ``propose(obs)``
+    for a power, ``respond(obs)`` for a host."""
 
+    __slots__ = ("state",)
 
-def _respond(actor, offers: list[Offer], world) -> list[Offer]:
-    return list(actor.strategy.respond(actor, offers, world))
+    def __init__(self, state):
+        self.state = state
+
+    def __call__(self, obs) -> list[Offer]:
+        strategy = self.state.strategy
+        return list(strategy.propose(obs) if obs.kind == "power" else strategy.respond(obs))

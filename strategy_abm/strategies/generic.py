@@ -25,34 +25,35 @@ class Random(PowerStrategy, HostStrategy):
     defaults = {"accept_probability": 0.5}
     tunable = {"accept_probability": (0.0, 1.0)}
 
-    def propose(self, actor, world) -> list[Offer]:
-        rng = actor.rng
-        moves = sorted(actor.toolkit)
-        budget_left = actor.budget_available
-        owed = {h: world.hosts[h].creditors[actor.actor_id]["debt"] for h in HOSTS}  # what relief can forgive
+    def propose(self, obs) -> list[Offer]:
+        rng = obs.rng
+        moves = sorted(obs.own["toolkit"])
+        budget_left = obs.own["budget_available"]
+        owed = {h: obs.own["owed"][h] for h in HOSTS}  # what relief can forgive
         offers = []
-        count = int(rng.integers(0, world.rules.max_offers_per_turn + 1))
+        most = obs.rules.max_offers_per_turn
+        count = int(rng.integers(0, most + 1))
         # A fixed block of draws (move, host, size) per offer slot: a slot the budget rules out
         # does not shift the draws of the next ones.
-        slots = rng.random((world.rules.max_offers_per_turn, 3)).tolist()
+        slots = rng.random((most, 3)).tolist()
         for u_move, u_host, u_size in slots[:count]:
             move_id = moves[min(int(u_move * len(moves)), len(moves) - 1)]
             host_id = HOSTS[min(int(u_host * len(HOSTS)), len(HOSTS) - 1)]
-            move = world.moves[move_id]
+            move = obs.moves[move_id]
             hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
             if move.effects.debt_relief:
                 hi = min(hi, owed[host_id])
             if hi < move.size_min_usd_bn:
                 continue
             size = move.size_min_usd_bn + (hi - move.size_min_usd_bn) * u_size
-            offers.append(Offer(actor.actor_id, move_id, host_id, size))
+            offers.append(Offer(obs.actor, move_id, host_id, size))
             budget_left -= size * move.public_cost_share
             if move.effects.debt_relief:
                 owed[host_id] -= size
         return offers
 
-    def respond(self, actor, offers, world):
-        return random_response(actor, offers, world, self.params["accept_probability"])
+    def respond(self, obs) -> list[Offer]:
+        return random_response(obs, self.params["accept_probability"])
 
 
 class Greedy(PowerStrategy, HostStrategy):
@@ -73,34 +74,34 @@ class Greedy(PowerStrategy, HostStrategy):
     defaults = {"spend_share": 1.0, "acceptance_prior": 1.0, **VALUATION}
     tunable = {"spend_share": (0.0, 1.0), "acceptance_prior": (0.1, 10.0), **VALUATION_BOUNDS}
 
-    def propose(self, actor, world) -> list[Offer]:
-        budget_left = actor.budget_available * self.params["spend_share"]
-        limits = HostRoom(actor, world)
+    def propose(self, obs) -> list[Offer]:
+        budget_left = obs.own["budget_available"] * self.params["spend_share"]
+        limits = HostRoom(obs)
         scored = []
-        for move_id in sorted(actor.toolkit):
-            move = world.moves[move_id]
+        for move_id in sorted(obs.own["toolkit"]):
+            move = obs.moves[move_id]
             for host_id in HOSTS:
                 cap = limits.cap(move, host_id, budget_left)
                 if cap <= 0:
                     continue
-                gain = estimate_gain(actor, world, move_id, host_id, cap)
+                gain = estimate_gain(obs, move_id, host_id, cap)
                 cost = cap * move.public_cost_share
-                rate = actor.acceptance_rate(host_id, move_id, self.params["acceptance_prior"])
+                rate = obs.acceptance_rate(host_id, move_id, self.params["acceptance_prior"])
                 scored.append((gain / cost * rate, move_id, host_id))
         scored.sort(key=lambda t: (-t[0], t[1], t[2]))
         offers = []
         for value, move_id, host_id in scored:
-            if value <= 0 or len(offers) >= world.rules.max_offers_per_turn:
+            if value <= 0 or len(offers) >= obs.rules.max_offers_per_turn:
                 break
-            move = world.moves[move_id]
+            move = obs.moves[move_id]
             cap = limits.cap(move, host_id, budget_left)
             if cap <= 0:
                 continue
             size = round_down(cap, move.size_min_usd_bn)
-            offers.append(Offer(actor.actor_id, move_id, host_id, size))
+            offers.append(Offer(obs.actor, move_id, host_id, size))
             limits.take(move, host_id, size)
             budget_left -= size * move.public_cost_share
         return offers
 
-    def respond(self, actor, offers, world):
-        return greedy_response(actor, offers, world, self.params)
+    def respond(self, obs) -> list[Offer]:
+        return greedy_response(obs, self.params)

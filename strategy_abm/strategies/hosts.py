@@ -37,35 +37,38 @@ PENALTY_BOUNDS = {
 }
 
 
-def offer_benefit(host, offer: Offer, world, valuation: Mapping[str, float] = VALUATION) -> float:
+def offer_benefit(obs, offer: Offer, valuation: Mapping[str, float] = VALUATION) -> float:
     """Growth (percent of GDP), jobs (share of a year's labour-market entrants) and
-    environmental cost of an offer, as the host would see it on completion. ``valuation``: the
-    weights of :data:`VALUATION` (a strategy's params hold them)."""
-    move = world.moves[offer.move]
+    environmental cost of an offer, as the host observing ``obs`` would see it on completion.
+    ``valuation``: the weights of :data:`VALUATION` (a strategy's params hold them)."""
+    host = obs.hosts[obs.actor]
+    move = obs.moves[offer.move]
     e = move.effects
-    eff = world.powers[offer.power].toolkit[offer.move]
-    x = intensity(offer.size_usd_bn, host.gdp_usd_bn) * eff
+    eff = obs.powers[offer.power]["toolkit"][offer.move]
+    gdp = host["gdp_usd_bn"]
+    x = intensity(offer.size_usd_bn, gdp) * eff
     growth = e.gdp_level_pct * x
-    jobs = e.jobs_k_per_bn * offer.size_usd_bn * eff / max(host.labour_entrants_k, 1.0)
+    jobs = e.jobs_k_per_bn * offer.size_usd_bn * eff / max(host["labour_entrants_k"], 1.0)
     environment = valuation["environment_weight"] * e.environment * x * (1.0 - move.standards)
-    relief = e.debt_relief * offer.size_usd_bn / host.gdp_usd_bn * 100.0  # (not intensity(): other rounding)
-    return growth + jobs - environment + relief + valuation["goodwill_weight"] * x * (1.0 + host.opinion[offer.power])
+    relief = e.debt_relief * offer.size_usd_bn / gdp * 100.0  # (not intensity(): other rounding)
+    goodwill = valuation["goodwill_weight"] * x * (1.0 + host["opinion"][offer.power])
+    return growth + jobs - environment + relief + goodwill
 
 
 def concentration_cost(
-    host, offer: Offer, world, shares: dict[str, float] | None = None, scale: float = PENALTIES["concentration_scale"]
+    obs, offer: Offer, shares: Mapping[str, float] | None = None, scale: float = PENALTIES["concentration_scale"]
 ) -> float:
     """Penalty for deepening a power's lead beyond an equal share (multi-vector balance):
     ``scale`` x intensity x (share above 1/4). ``shares``: the host's influence shares, if known."""
-    shares = shares or host.influence_shares()
-    x = intensity(offer.size_usd_bn, host.gdp_usd_bn)
+    host = obs.hosts[obs.actor]
+    shares = shares or host["influence_shares"]
+    x = intensity(offer.size_usd_bn, host["gdp_usd_bn"])
     return scale * max(0.0, shares[offer.power] - 1.0 / len(POWERS)) * x
 
 
 def debt_cost(
-    host,
+    obs,
     offer: Offer,
-    world,
     soft_ceiling: float,
     near_distress: bool | None = None,
     penalties: Mapping[str, float] = PENALTIES,
@@ -77,30 +80,32 @@ def debt_cost(
     Opaque contracts hide part of the cost (brief: closed contracts, limited disclosure): the
     host sees a share 1 - (1 - standards)(1 - governance/100) of it, so low-standard loans look
     cheaper to weakly governed states."""
-    move = world.moves[offer.move]
+    move = obs.moves[offer.move]
     new_debt = offer.size_usd_bn * move.debt_fraction
     if new_debt <= 0:
         return 0.0
-    after = (host.debt_total + new_debt) / host.gdp_usd_bn
-    cost = intensity(new_debt, host.gdp_usd_bn) * (
-        penalties["debt_base_cost"] + max(0.0, after - soft_ceiling) / soft_ceiling
-    )
+    host = obs.hosts[obs.actor]
+    gdp = host["gdp_usd_bn"]
+    after = (host["debt_total"] + new_debt) / gdp
+    cost = intensity(new_debt, gdp) * (penalties["debt_base_cost"] + max(0.0, after - soft_ceiling) / soft_ceiling)
     if near_distress is None:
-        near_distress = is_near_distress(host, world, penalties["near_distress_share"])
+        near_distress = is_near_distress(obs, penalties["near_distress_share"])
     if near_distress:
         cost *= penalties["distress_debt_factor"]
-    return cost * (1.0 - (1.0 - move.standards) * (1.0 - host.governance / 100.0))
+    return cost * (1.0 - (1.0 - move.standards) * (1.0 - host["governance"] / 100.0))
 
 
-def absorption_used(offer: Offer, world) -> float:
+def absorption_used(obs, offer: Offer) -> float:
     """Host capacity an offer would use (USD bn); relief and other capacity-free moves use a
     token amount so that ranking by value per capacity stays finite."""
-    return max(offer.size_usd_bn * world.moves[offer.move].local_absorption, 1e-9)
+    return max(offer.size_usd_bn * obs.moves[offer.move].local_absorption, 1e-9)
 
 
-def is_near_distress(host, world, share: float = PENALTIES["near_distress_share"]) -> bool:
-    """In distress, or with debt service above ``share`` (80%) of the distress threshold."""
-    return host.distress or host.debt_service_ratio > share * world.rules.distress_service_ratio
+def is_near_distress(obs, share: float = PENALTIES["near_distress_share"]) -> bool:
+    """The observing host is in distress, or its debt service is above ``share`` (80%) of the
+    distress threshold."""
+    host = obs.hosts[obs.actor]
+    return host["distress"] or host["debt_service_ratio"] > share * obs.rules.distress_service_ratio
 
 
 SCORING_CLASSIFIER = {
@@ -137,35 +142,35 @@ class ScoringHost(HostStrategy):
     }
     allowed_domains: tuple[str, ...] | None = None
 
-    def score(self, actor, offer: Offer, world, view: tuple | None = None) -> float:
-        """Value of an offer to this host. ``view`` = (influence shares, near distress), the
-        parts of the host's state that are the same for every offer of a turn."""
+    def score(self, obs, offer: Offer, view: tuple | None = None) -> float:
+        """Value of an offer to the host observing ``obs``. ``view`` = (influence shares, near
+        distress), the parts of the host's state that are the same for every offer of a turn."""
         p = self.params
-        shares, near = view or self.view(actor, world)
-        x = intensity(offer.size_usd_bn, actor.gdp_usd_bn)
+        shares, near = view or self.view(obs)
+        x = intensity(offer.size_usd_bn, obs.hosts[obs.actor]["gdp_usd_bn"])
         return (
-            offer_benefit(actor, offer, world, p)
-            - p["concentration_penalty"] * concentration_cost(actor, offer, world, shares, p["concentration_scale"])
-            - p["debt_penalty"] * debt_cost(actor, offer, world, p["soft_debt_ceiling"], near, p)
+            offer_benefit(obs, offer, p)
+            - p["concentration_penalty"] * concentration_cost(obs, offer, shares, p["concentration_scale"])
+            - p["debt_penalty"] * debt_cost(obs, offer, p["soft_debt_ceiling"], near, p)
             + p["bias"].get(offer.power, 0.0) * x
         )
 
-    def view(self, actor, world) -> tuple[dict[str, float], bool]:
+    def view(self, obs) -> tuple[Mapping[str, float], bool]:
         """The host's influence shares and whether it is near distress (the same for every offer of a turn)."""
-        return actor.influence_shares(), is_near_distress(actor, world, self.params["near_distress_share"])
+        return obs.hosts[obs.actor]["influence_shares"], is_near_distress(obs, self.params["near_distress_share"])
 
-    def respond(self, actor, offers: list[Offer], world) -> list[Offer]:
-        allowed = self.allowed_domains
-        view = self.view(actor, world)
+    def respond(self, obs) -> list[Offer]:
+        allowed, moves = self.allowed_domains, obs.moves
+        view = self.view(obs)
         scored = [
-            (self.score(actor, o, world, view), i, o)
-            for i, o in enumerate(offers)
-            if allowed is None or world.moves[o.move].domain in allowed or o.move in self.allowed_moves
+            (self.score(obs, o, view), i, o)
+            for i, o in enumerate(obs.offers)
+            if allowed is None or moves[o.move].domain in allowed or o.move in self.allowed_moves
         ]
         # Capacity is the scarce resource: rank by value per USD bn of absorption used.
-        scored.sort(key=lambda t: (-t[0] / absorption_used(t[2], world), t[1]))
+        scored.sort(key=lambda t: (-t[0] / absorption_used(obs, t[2]), t[1]))
         ordered = [o for s, _, o in scored if s > self.params["threshold"]]
-        return self.within_limits(actor, ordered, world, self.params["absorption_scale"])
+        return self.within_limits(obs, ordered, self.params["absorption_scale"])
 
     allowed_moves: tuple[str, ...] = ()
 
@@ -195,12 +200,12 @@ class ChinaLeaning(ScoringHost):
     classifier = SCORING_CLASSIFIER
     defaults = {**ScoringHost.defaults, "concentration_penalty": 0.5, "bias": {"china": 0.1}}
 
-    def score(self, actor, offer, world, view=None):
-        base = super().score(actor, offer, world, view)
+    def score(self, obs, offer, view=None):
+        base = super().score(obs, offer, view)
         if offer.power == "china":
             shares = view[0] if view else None
             p = self.params
-            cost = concentration_cost(actor, offer, world, shares, p["concentration_scale"])
+            cost = concentration_cost(obs, offer, shares, p["concentration_scale"])
             base += p["concentration_penalty"] * cost
         return base
 
@@ -216,30 +221,30 @@ class ClosedNeutral(ScoringHost):
     allowed_moves = ("grant_aid", "debt_relief")
 
 
-def random_response(actor, offers: list[Offer], world, accept_probability: float) -> list[Offer]:
+def random_response(obs, accept_probability: float) -> list[Offer]:
     """Each offer is accepted with ``accept_probability``, then the limits are applied.
 
     The draws are a fixed block per turn, one row per power (``POWERS`` order) and one column per
     offer slot: a power's k-th offer to this host meets the same number whatever the other powers
     offered (an offer beyond ``rules.max_offers_per_turn`` draws after the block)."""
-    rng = actor.rng
-    slots = world.rules.max_offers_per_turn
+    rng = obs.rng
+    slots = obs.rules.max_offers_per_turn
     block = rng.random((len(POWERS), slots)).tolist()
     made = dict.fromkeys(POWERS, 0)
     chosen = []
-    for o in offers:
+    for o in obs.offers:
         k = made[o.power]
         made[o.power] += 1
         u = block[POWERS.index(o.power)][k] if k < slots else float(rng.random())
         if u < accept_probability:
             chosen.append(o)
-    return HostStrategy.within_limits(actor, chosen, world)
+    return HostStrategy.within_limits(obs, chosen)
 
 
-def greedy_response(actor, offers: list[Offer], world, valuation: Mapping[str, float] = VALUATION) -> list[Offer]:
-    """Accept the offers of highest one-turn benefit (no balance or debt penalty)."""
+def greedy_response(obs, valuation: Mapping[str, float] = VALUATION) -> list[Offer]:
+    """Accept the offers (``obs.offers``) of highest one-turn benefit (no balance or debt penalty)."""
     scored = sorted(
-        ((offer_benefit(actor, o, world, valuation), i, o) for i, o in enumerate(offers)),
-        key=lambda t: (-t[0] / absorption_used(t[2], world), t[1]),
+        ((offer_benefit(obs, o, valuation), i, o) for i, o in enumerate(obs.offers)),
+        key=lambda t: (-t[0] / absorption_used(obs, t[2]), t[1]),
     )
-    return HostStrategy.within_limits(actor, [o for s, _, o in scored if s > 0], world)
+    return HostStrategy.within_limits(obs, [o for s, _, o in scored if s > 0])

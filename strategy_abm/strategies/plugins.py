@@ -2,7 +2,24 @@
 
 A plugin is Python code the user chose to run: a ``.py`` file or an importable module whose
 classes subclass :class:`PowerStrategy` or :class:`HostStrategy` with a ``name`` (defining them
-registers them), or an installed package that lists such a module in the entry-point group
+registers them) and decide from the actor's observation alone, e.g.::
+
+    from strategy_abm.engine.projects import Offer
+    from strategy_abm.strategies import PowerStrategy
+
+    class AlwaysKgz(PowerStrategy):
+        name = "always_kgz"
+        classifier = {"kinds": ("power",), "stochastic": False, "inspects": ("budget",), "actors": ("us",)}
+
+        def propose(self, obs):  # a HostStrategy implements respond(self, obs), among obs.offers
+            move_id = min(sorted(obs.own["toolkit"]), key=lambda m: obs.moves[m].public_cost_share)
+            move = obs.moves[move_id]
+            if move.size_min_usd_bn * move.public_cost_share > obs.own["budget_available"]:
+                return []
+            return [Offer(obs.actor, move_id, "kgz", move.size_min_usd_bn)]
+
+(a class with the old signatures, ``propose(self, actor, world)``, is refused with one line that
+says so), or an installed package that lists such a module in the entry-point group
 ``strategy_abm.strategies``::
 
     [project.entry-points."strategy_abm.strategies"]

@@ -33,13 +33,12 @@ class HostRoom:
 
     __slots__ = ("distress", "owed", "power", "room")
 
-    def __init__(self, actor, world):
-        dt = world.dt
-        self.power = actor.actor_id
+    def __init__(self, obs):
+        self.power = obs.actor
         # The absorption the host will have when it answers (refilled before it does), and its debt room.
-        self.room = {h: Headroom(a.room_next_turn(dt), a.debt_room()) for h, a in world.hosts.items()}
-        self.owed = {h: a.creditors[self.power]["debt"] for h, a in world.hosts.items()}
-        self.distress = {h: a.distress for h, a in world.hosts.items()}
+        self.room = {h: Headroom(a["absorption_room_next"], a["debt_room"]) for h, a in obs.hosts.items()}
+        self.owed = dict(obs.own["owed"])
+        self.distress = {h: a["distress"] for h, a in obs.hosts.items()}
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
@@ -96,34 +95,35 @@ class PortfolioStrategy(PowerStrategy):
         self._offered_host: dict[str, float] = dict.fromkeys(HOSTS, 0.0)
         self._offered_total = 0.0
 
-    def propose(self, actor, world) -> list[Offer]:
+    def propose(self, obs) -> list[Offer]:
         p = self.params
-        weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(actor.toolkit, 1.0)).items()
-                   if m in actor.toolkit and w > 0}  # fmt: skip
+        toolkit, moves = obs.own["toolkit"], obs.moves
+        weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
+                   if m in toolkit and w > 0}  # fmt: skip
         host_w = {h: p["host_weights"].get(h, 0.0) for h in HOSTS}
         wm, wh = sum(weights.values()), sum(host_w.values())
         if not weights or wh <= 0:
             return []
         targets_m = {m: w / wm for m, w in weights.items()}
         targets_h = [(h, w / wh) for h, w in host_w.items() if w > 0]
-        budget_left = actor.budget_available * p["spend_share"]
-        limits = HostRoom(actor, world)
+        budget_left = obs.own["budget_available"] * p["spend_share"]
+        limits = HostRoom(obs)
         offers: list[Offer] = []
-        min_cost = {m: world.moves[m].size_min_usd_bn * world.moves[m].public_cost_share for m in weights}
+        min_cost = {m: moves[m].size_min_usd_bn * moves[m].public_cost_share for m in weights}
         candidates = [m for m in weights if min_cost[m] <= budget_left]
         offered_move, offered_host = self._offered_move, self._offered_host
-        most, give_up, prior = world.rules.max_offers_per_turn, p["give_up_rate"], p["acceptance_prior"]
+        most, give_up, prior = obs.rules.max_offers_per_turn, p["give_up_rate"], p["acceptance_prior"]
         while len(offers) < most and candidates:
             total = self._offered_total or 1.0
             # The move, then the host, furthest below its target share of what was offered.
             move_id = max(candidates, key=lambda m: targets_m[m] - offered_move.get(m, 0.0) / total)
-            move = world.moves[move_id]
+            move = moves[move_id]
             best, best_score, best_cap = None, -1e9, 0.0
             for h, target in targets_h:
                 cap = limits.cap(move, h, budget_left)
                 if cap <= 0 or any(o.host == h and o.move == move_id for o in offers):
                     continue
-                rate = actor.acceptance_rate(h, move_id, prior)
+                rate = obs.acceptance_rate(h, move_id, prior)
                 if rate < give_up:  # this host keeps refusing this move: stop offering it
                     continue
                 deficit = target - offered_host[h] / total
@@ -136,7 +136,7 @@ class PortfolioStrategy(PowerStrategy):
                 continue
             size = move.size_min_usd_bn + p["offer_size"] * (move.size_max_usd_bn - move.size_min_usd_bn)
             size = round_down(min(max(size, move.size_min_usd_bn), best_cap), move.size_min_usd_bn)
-            offers.append(Offer(actor.actor_id, move_id, best, size))
+            offers.append(Offer(obs.actor, move_id, best, size))
             limits.take(move, best, size)
             budget_left -= size * move.public_cost_share
             offered_move[move_id] = offered_move.get(move_id, 0.0) + size
@@ -257,30 +257,31 @@ class Incumbent(PortfolioStrategy):
     }  # fmt: skip
 
 
-def estimate_gain(actor, world, move_id: str, host_id: str, size: float) -> float:
+def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     """First-order estimate of the change in a power's weighted payoff components once a
-    project completes (used by ``greedy``)."""
-    move = world.moves[move_id]
+    project completes (used by ``greedy``), from the power's observation ``obs``."""
+    move = obs.moves[move_id]
     e = move.effects
-    host = world.hosts[host_id]
-    w = actor.cfg.objectives
-    x = intensity(size, host.gdp_usd_bn) * actor.toolkit[move_id]
-    gdp_w = host.gdp_usd_bn / world.total_gdp()
-    stocks = sum(host.influence.values())
+    hosts = obs.hosts
+    host = hosts[host_id]
+    toolkit = obs.own["toolkit"]
+    w = obs.own["objectives"]
+    x = intensity(size, host["gdp_usd_bn"]) * toolkit[move_id]
+    gdp_w = host["gdp_usd_bn"] / sum(h["gdp_usd_bn"] for h in hosts.values())
+    stocks = sum(host["influence"].values())
     stocks = max(stocks, 1e-9) if stocks > 0 else 1.0  # a share of next to nothing stays finite
     gain = w["influence"] * gdp_w * e.influence * x / stocks
-    gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host.debt_total, 1e-9)
+    gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host["debt_total"], 1e-9)
     gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
-    gain += (
-        w["energy"] * e.energy_export_shift * x * host.energy_exports_usd_bn / max(world.total_energy_exports(), 1e-9)
-    )
+    energy_total = sum(h["energy_exports_usd_bn"] for h in hosts.values())
+    gain += w["energy"] * e.energy_export_shift * x * host["energy_exports_usd_bn"] / max(energy_total, 1e-9)
     # A venture develops the host's best deposit (rules.best_deposit, as on completion): its share
     # of world supply, which the offerer takes, averaged over the minerals as the payoff is.
     if e.mineral_output_t_per_bn:
-        world_output = {m: v["world_output_t"] for m, v in world.world_minerals.items()}
-        deposit = best_deposit(host.minerals, e.mineral_output_t_per_bn, world_output)
+        world_output = {m: v["world_output_t"] for m, v in obs.world_minerals.items()}
+        deposit = best_deposit(host["minerals"], e.mineral_output_t_per_bn, world_output)
         if deposit is not None:
             share = e.mineral_output_t_per_bn[deposit] / world_output[deposit]
-            gain += w["minerals"] * share * size * actor.toolkit[move_id] / len(world.world_minerals)
+            gain += w["minerals"] * share * size * toolkit[move_id] / len(obs.world_minerals)
     gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
     return gain

@@ -10,31 +10,35 @@ Write a strategy, register it (defining the class does), then in your tests::
 
 pytest collects the subclass (its name starts with ``Test``) and runs every ``test_*`` method
 below on your strategy. Each plays a few short games of the scenario (``scenario``, default
-the baseline, and ``variants`` of it) with the strategy in the seats of its classifier's actors,
-and holds it to what every strategy owes the game:
+the baseline, and ``variants`` of it) on a bare :class:`~strategy_abm.engine.turn.Game`, through
+the turn contract as any outside player does: in each phase the strategy's seat is observed
+(``game.observe``), the strategy decides from that observation alone (``propose(obs)`` or
+``respond(obs)``), and the decision is submitted (``game.submit``); the other actors are decided
+by their configured strategies. It holds the strategy to what every strategy owes the game:
 
-- **legal decisions** in every state the games reach: each proposal passes ``check_offers`` and
-  each answer ``check_responses``, the checks the game itself applies;
+- **legal decisions** in every state the games reach: each decision passes ``game.submit``'s
+  checks (an illegal one raises the game's ``StrategyError`` naming the problem) and lies within
+  what ``game.legal`` allowed (its moves, targets and size bounds);
 - **reproducible**: the same seed gives the same decisions;
 - **clone and pickle**: a ``copy.deepcopy`` or a pickle round trip of the strategy, taken before
   a game or in the middle of one, goes on deciding as the original;
 - **reset**: an object that played a game and is ``reset()`` plays the next game as a fresh one;
 - **a truthful ``stochastic`` flag**: a deterministic strategy decides the same under other
-  random streams (the same state, the model's and the actor's generators reseeded); a
-  stochastic one decides differently for some stream;
+  random streams (the same observation with another ``obs.rng``, and any generator the strategy
+  holds reseeded); a stochastic one decides differently for some stream;
 - **the ``actors`` restriction**: a scenario that gives the strategy to an actor outside its
   classifier (or of another kind) is refused when it loads, with the field named, and one that
   gives it to an allowed actor loads.
 
 The base class is a plain class: importing this module needs no pytest, and its name does not
-start with ``Test``, so pytest collects only the subclasses. It plays games with the Mesa shell
-(``sim``), so it is the one module of the strategies folder that sits above the shell
-(tests/test_layers.py: ``PLACED``); nothing in the package imports it.
+start with ``Test``, so pytest collects only the subclasses. It needs only the engine's ``Game``
+(no Mesa); nothing in the package imports it.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import random
 from collections.abc import Callable, Iterator
@@ -43,9 +47,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..engine.legality import StrategyError
+from ..engine.turn import OFFERS, Game
 from ..scenario.config import ConfigError, Scenario, load_scenario, validate_scenario
-from ..sim.model import CompetitionModel
-from .base import Strategy, check_offers, check_responses, get_strategy, make_strategy
+from .base import Strategy, get_strategy, make_strategy
 
 # Seats of a strategy that any actor may play (its classifier's actors are "any"), by kind: two
 # powers with different toolkits and budgets, two hosts (a small indebted one, a large one).
@@ -74,9 +79,10 @@ class Decisions(list):
 
 
 class _Seat:
-    """Stands in an agent's ``strategy``: passes each decision to the strategy, holds it to the
-    game's legality checks and records it. With ``probes``, it first asks copies of the strategy
-    for the same decision under that many other random streams (``probed``)."""
+    """Plays a strategy in a seat of a bare ``Game`` through the contract: observes the seat,
+    asks the strategy, submits its decision (the game's checks) and records it. With ``probes``,
+    it first asks copies of the strategy for the same decision under that many other random
+    streams (``probed``)."""
 
     def __init__(self, strategy: Strategy, log: Decisions, probes: int = 0):
         self.strategy = strategy
@@ -84,40 +90,42 @@ class _Seat:
         self.probes = probes
         self.probed: list[list] = []
 
-    def propose(self, actor, world):
-        self._probe(actor, world, lambda s: list(s.propose(actor, world)))
-        offers = list(self.strategy.propose(actor, world))
-        check_offers(actor, offers, world)
-        self.log.append(("propose", world.turn, tuple(offers)))
-        self._close_probe(tuple(offers))
-        return offers
+    def play(self, game: Game, seat: str) -> None:
+        """Decide for ``seat`` if it decides in this phase; the game's checks hold the decision."""
+        if seat not in game.waiting():
+            return
+        obs, allowed = game.observe(seat), game.legal(seat)
+        propose = obs.phase == OFFERS
 
-    def respond(self, actor, offers, world):
-        self._probe(actor, world, lambda s: list(s.respond(actor, list(offers), world)))
-        accepted = list(self.strategy.respond(actor, list(offers), world))
-        check_responses(actor, offers, accepted, world)
-        self.log.append(("respond", world.turn, tuple(offers), tuple(accepted)))
-        self._close_probe(tuple(accepted))
-        return accepted
+        def decide(strategy: Strategy, seen) -> list:
+            return list(strategy.propose(seen) if propose else strategy.respond(seen))
 
-    def _probe(self, actor, world, decide: Callable[[Strategy], list]) -> None:
         # Copies taken before the real call: a strategy may change its own state when it decides.
-        self._pending = []
+        pending = []
         for k in range(self.probes):
             twin = copy.deepcopy(self.strategy)
-            with other_streams(k, world, actor, twin):
-                self._pending.append(tuple(decide(twin)))
-
-    def _close_probe(self, actual: tuple) -> None:
+            generator = np.random.default_rng([k + 1, 0x5EED])
+            with other_streams(k, twin):
+                pending.append(tuple(decide(twin, dataclasses.replace(obs, draws=lambda g=generator: g))))
+        decision = decide(self.strategy, obs)
+        game.submit(seat, decision)  # StrategyError naming the problem if it is illegal
+        if propose:
+            _within_legal(seat, decision, allowed)
+            self.log.append(("propose", obs.turn, tuple(decision)))
+        else:
+            self.log.append(("respond", obs.turn, tuple(obs.offers), tuple(decision)))
         if self.probes:
-            self.probed.append([actual, *self._pending])
+            self.probed.append([tuple(decision), *pending])
 
-    def __getattr__(self, name: str) -> Any:  # anything else the game asks of the strategy
-        try:
-            inner = self.__dict__["strategy"]
-        except KeyError:
-            raise AttributeError(name) from None
-        return getattr(inner, name)
+
+def _within_legal(seat: str, offers: list, allowed) -> None:
+    """Offers that the game accepted lie within what ``game.legal`` allowed (the action mask an
+    outside player builds from it must not forbid what the rules allow, nor the reverse)."""
+    for o in offers:
+        move = allowed["moves"].get(o.move)
+        target = move["targets"].get(o.host) if move else None
+        if target is None or not move["size_min"] - 1e-9 <= o.size_usd_bn <= target["size_max"] + 1e-9:
+            raise StrategyError(f"{seat}: {o} passed the game's checks but is outside game.legal()")
 
 
 def _generators(*owners: Any) -> Iterator[tuple[Any, Any, Any]]:
@@ -143,8 +151,8 @@ def _put(holder: Any, key: Any, value: Any) -> None:
 
 @contextmanager
 def other_streams(stream: int, *owners: Any) -> Iterator[None]:
-    """Within the block, every random generator that ``owners`` hold (the model's, the actor's,
-    the strategy's) is replaced by a fresh one seeded from ``stream``; the originals, untouched,
+    """Within the block, every random generator that ``owners`` hold (a strategy's own, as
+    attributes or in a dict attribute) is replaced by a fresh one seeded from ``stream``; the originals, untouched,
     are put back after it, so the game goes on with its own draws."""
     found = list(_generators(*owners))
     for i, (holder, key, gen) in enumerate(found):
@@ -225,15 +233,15 @@ class StrategyTests:
         """Play one game with ``strategy`` (default: the instance the scenario makes) in ``seat``;
         after ``swap_at`` turns the strategy is replaced by ``swap(strategy)``. Returns the seat's
         decisions and the stand-in (its ``probed`` decisions)."""
-        model = CompetitionModel(scenario=self.scenario_for(seat, variant), seed=seed, record=False)
-        agent = model.powers[seat] if seat in model.powers else model.hosts[seat]
+        game = Game(self.scenario_for(seat, variant), seed, record=False)
         log = Decisions()
-        stand_in = _Seat(strategy if strategy is not None else agent.strategy, log, probes)
-        agent.strategy = stand_in
-        while model.running:
-            if swap is not None and model.turn == swap_at:
+        stand_in = _Seat(strategy if strategy is not None else game.actor(seat).strategy, log, probes)
+        while not game.over:
+            if swap is not None and game.turn == swap_at:  # (turns played: this turn has not begun)
                 stand_in.strategy = swap(stand_in.strategy)
-            model.step()
+            for _phase in ("offers", "responses"):
+                stand_in.play(game, seat)
+                game.advance()
         return log, stand_in
 
     # ------------------------------------------------------------------ the checks
