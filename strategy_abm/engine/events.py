@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
-from ..scenario.ids import HOSTS, display
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
 # of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no
@@ -70,7 +69,8 @@ class EventEngine:
     def _fire(self, ev: EventConfig, turn: int) -> None:
         target = ev.target
         if target == "random_host":  # scripted or random: the host is drawn from the events stream
-            target = HOSTS[int(self.model.streams.events.integers(len(HOSTS)))]
+            hosts = self.model.host_ids
+            target = hosts[int(self.model.streams.events.integers(len(hosts)))]
         layers = []
         for eff in ev.effects:
             for container, key, bound, ident in self._resolve(eff.path, target):
@@ -85,7 +85,7 @@ class EventEngine:
                     _set(container, key, _apply(container, key, eff.op, eff.value, bound)[0])
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
-        text = ev.text.replace("{host}", display(target) if target else "")
+        text = ev.text.replace("{host}", self.model.display(target) if target else "")
         kind = "scripted" if ev.at is not None else "random"
         self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
 
@@ -97,7 +97,7 @@ class EventEngine:
             return [(model.routes[parts[1]], parts[2], parts[2], path)]
         if parts[0] == "trade":
             return [(model.trade, parts[1], parts[1], path)]
-        hosts = HOSTS if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
+        hosts = model.host_ids if parts[1] == "*" else [target if parts[1] == "{host}" else parts[1]]
         out = []
         for h in hosts:
             agent = model.hosts[h]
