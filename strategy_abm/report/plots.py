@@ -165,8 +165,8 @@ def plot_payoffs(
     labels, colours = _names(powers, names), _colours(powers, POWER_COLOURS)
     _lines(axes[0], model, [f"payoff_{p}" for p in powers], labels, colours,
            "Payoff each turn (accrues payoff x turn length in years)", "payoff per year")  # fmt: skip
-    powers = actors[actors["kind"] == "power"]
-    cum = powers.pivot(index="turn", columns="actor", values="payoff_total").reset_index()
+    rows = actors[actors["kind"] == "power"]
+    cum = rows.pivot(index="turn", columns="actor", values="payoff_total").reset_index()
     cum.insert(1, "date", model["date"].to_numpy())
     _lines(axes[1], cum, powers, labels, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
