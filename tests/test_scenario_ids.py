@@ -361,3 +361,12 @@ def test_the_package_reads_the_scenarios_ids_not_the_baselines():
                 if names - ALLOWED.get(rel, set()):
                     found[rel] = sorted(names - ALLOWED.get(rel, set()))
     assert not found, found
+
+
+def test_a_sixth_host_runs_again_from_its_resolved_config(tmp_path):
+    """config.toml of a run of a scenario with its own actors re-runs byte for byte (no extends, no drop)."""
+    first, again = tmp_path / "a", tmp_path / "b"
+    assert run_cli("run", SIX, "--turns", "2", "--out", first, "--quiet", "--no-plots")[0] == 0
+    assert run_cli("run", first / "config.toml", "--turns", "2", "--out", again, "--quiet", "--no-plots")[0] == 0
+    for name in ("model.csv", "actors.csv", "events.csv"):
+        assert (first / name).read_bytes() == (again / name).read_bytes(), name
