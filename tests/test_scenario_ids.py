@@ -370,3 +370,12 @@ def test_a_sixth_host_runs_again_from_its_resolved_config(tmp_path):
     assert run_cli("run", first / "config.toml", "--turns", "2", "--out", again, "--quiet", "--no-plots")[0] == 0
     for name in ("model.csv", "actors.csv", "events.csv"):
         assert (first / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_a_power_alone_in_its_bloc_has_all_of_its_ties():
+    with pytest.raises(ConfigError, match=r"^rules\.western_split\.us: is alone in the western bloc and has all"):
+        load_scenario(THREE, ["rules.western_split.us=0.5"])
+    with pytest.raises(ConfigError, match=r"^rules\.western_split\.china: is alone in the chinese bloc"):
+        load_scenario("baseline", ["rules.western_split.china=0.5"])
+    assert load_scenario("baseline", ["rules.western_split.china=1.0"]).rules.western_split == {
+        "china": 1.0, "us": 0.4, "g7": 0.6}  # fmt: skip
