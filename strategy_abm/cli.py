@@ -211,24 +211,23 @@ def cmd_run(args) -> int:
 
 def summary_table(model) -> str:
     """End-of-game table: influence by power; debt, China's share and diversification by host."""
-    from .scenario.ids import HOSTS, NAMES, POWERS
-
+    names = model.scenario.display_names()
     first = model.datacollector.get_model_vars_dataframe().iloc[0]
     m = model.metrics
     played = _count(model.turn, "turn")
     lines = [f"{model.scenario.name}, seed {model.seed}: {model.date_of(1)} to {model.date} ({played})", ""]
     # payoff_total: payoff summed over turns times their length in years (payoffs.png: the same unit)
     lines.append(f"{'power':<10}{'influence':>10}{'change':>9}{'payoff-years':>14}{'spent bn':>10}{'accepted':>10}")
-    for p in POWERS:
+    for p in model.scenario.power_ids:
         a = model.powers[p]
         lines.append(
-            f"{NAMES[p]:<10}{m[f'influence_{p}']:>10.3f}{m[f'influence_{p}'] - first[f'influence_{p}']:>+9.3f}"
+            f"{names[p]:<10}{m[f'influence_{p}']:>10.3f}{m[f'influence_{p}'] - first[f'influence_{p}']:>+9.3f}"
             f"{a.payoff_total:>14.2f}{a.ledger.total:>10.1f}{a.offers_accepted:>5}/{a.offers_made:<4}"
         )
     lines += ["", f"{'host':<14}{'debt/GDP':>9}{'China share':>12}{'DS/revenue':>11}{'distress':>9}{'divers.':>8}"]
-    for h in HOSTS:
+    for h in model.scenario.host_ids:
         lines.append(
-            f"{NAMES[h]:<14}{m[f'debt_to_gdp_{h}']:>9.3f}{m[f'china_debt_share_{h}']:>12.3f}"
+            f"{names[h]:<14}{m[f'debt_to_gdp_{h}']:>9.3f}{m[f'china_debt_share_{h}']:>12.3f}"
             f"{m[f'debt_service_ratio_{h}']:>11.3f}{model.hosts[h].distress_turns:>9}{m[f'diversification_{h}']:>8.3f}"
         )
     lines += ["", "corridors (Mt/yr): " + ", ".join(f"{r} {m[f'route_volume_mt_{r}']:.1f}" for r in model.routes)]

@@ -175,3 +175,32 @@ def test_a_sweep_takes_the_bulk_path_and_stores_what_the_per_turn_path_gives(tmp
             assert s["payoff_us"] == turn_rows[s["turn"]]["payoff_us"]
             assert s["route_volume_mt_middle"] == turn_rows[s["turn"]]["route_volume_mt_middle"]
             assert s["date"] == model.game.date_of(s["turn"])
+
+
+def per_turn_metrics(scenario, seed: int) -> dict[int, dict[str, float]]:
+    from strategy_abm.sim.model import CompetitionModel
+
+    model = CompetitionModel(scenario=scenario, seed=seed, record=False)
+    rows = {0: dict(model.metrics)}
+    while model.running:
+        model.step()
+        rows[model.turn] = dict(model.metrics)
+    return rows
+
+
+@pytest.mark.parametrize("example", ["six_hosts", "three_powers"])
+@pytest.mark.parametrize("mix", ["configured", "random_and_greedy"])
+def test_a_scenario_with_other_actors_plays_the_same_on_both_paths(example, mix):
+    """The arrays are sized by the scenario: a sixth host or three powers need no code change."""
+    from strategy_abm.scenario.config import configs_dir
+
+    path = configs_dir() / "examples" / f"{example}.toml"
+    base = load_scenario(path)
+    overrides = [] if mix == "configured" else (
+        [f"powers.{base.power_ids[0]}.strategy=random", f"powers.{base.power_ids[-1]}.strategy=greedy",
+         f"hosts.{base.host_ids[-1]}.strategy=random", f"hosts.{base.host_ids[0]}.strategy=greedy"])  # fmt: skip
+    sc = load_scenario(path, overrides=[*overrides, "horizon_turns=12"])
+    plan = BulkPlan(sc)
+    bulk = plan.play(7, record=range(0, 13))
+    assert bulk == per_turn_metrics(sc, 7)
+    assert len(plan.layout.hosts) == len(sc.host_ids) and len(plan.layout.powers) == len(sc.power_ids)

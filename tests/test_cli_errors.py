@@ -44,7 +44,7 @@ def _broken_baselines() -> dict[str, str]:
     extra_power = copy.deepcopy(raw)
     extra_power["powers"]["xx"] = copy.deepcopy(raw["powers"]["china"])
     extra_host = copy.deepcopy(raw)
-    extra_host["hosts"]["abc"] = copy.deepcopy(raw["hosts"]["kgz"])
+    extra_host["hosts"]["Abc"] = copy.deepcopy(raw["hosts"]["kgz"])  # a host may be added, not by this id
     return {
         "no_powers.toml": tomli_w.dumps(no_powers),
         "no_source.toml": tomli_w.dumps(no_source),
@@ -171,8 +171,9 @@ RUN_CASES = [
     # actor ids
     pytest.param(_set("powers.xx.strategy=bri_2"), ["powers.xx"], id="unknown-power-id-override"),
     pytest.param(_set("hosts.abc.strategy=multi_vector"), ["hosts.abc"], id="unknown-host-id-override"),
-    pytest.param(["@IN/extra_power.toml"], ["powers", "xx"], id="unknown-power-id-file"),
-    pytest.param(["@IN/extra_host.toml"], ["hosts", "abc"], id="unknown-host-id-file"),
+    # Actors are data: a new power needs its entry in every host's tables (the first one missing).
+    pytest.param(["@IN/extra_power.toml"], ["hosts.kaz.creditors.xx", "missing creditor"], id="new-power-id-file"),
+    pytest.param(["@IN/extra_host.toml"], ["hosts.Abc", "lower-case"], id="malformed-host-id-file"),
     pytest.param(_set("powers.china.strategy_params.host_weights.zzz=1"), ["host_weights", "zzz"],
                  id="unknown-host-id-in-host-weights"),
     pytest.param(_set("hosts.kgz.strategy=china_leaning", "hosts.kgz.strategy_params.bias.zz=1"), ["bias", "zz"],

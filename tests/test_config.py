@@ -86,11 +86,11 @@ def test_builtin_scenarios_validate():
 
 def test_figures_lists_cover_every_figure():
     """Every world figure of a host or a route is in the list of figures that need a source."""
-    not_figures = {"name", "strategy", "strategy_params", "sources"}
+    not_figures = {"name", "display", "strategy", "strategy_params", "sources"}
     assert set(HostConfig.model_fields) - not_figures == set(HOST_FIGURES)
     raw_routes = tomllib.loads(BASELINE.read_text())["routes"]
-    for rid, route in raw_routes.items():
-        assert set(route["sources"]) == set(RouteConfig.model_fields) - {"name", "sources"}, rid
+    for rid, route in raw_routes.items():  # (a route's `through` is its geography, not a figure)
+        assert set(route["sources"]) == set(RouteConfig.model_fields) - {"name", "through", "sources"}, rid
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +273,8 @@ def test_apply_overrides_errors_name_the_key(override, field, baseline_raw):
 
 @pytest.mark.parametrize(
     ("override", "field"),
-    [("nosuch.key=1", "nosuch"), ("hosts.abc.strategy=x", "hosts.abc"), ("hosts.kgz.foo.bar=1", "hosts.kgz.foo")],
+    # hosts.abc is a new host (actors are data), which lacks every required figure, its name first.
+    [("nosuch.key=1", "nosuch"), ("hosts.abc.strategy=x", "hosts.abc.name"), ("hosts.kgz.foo.bar=1", "hosts.kgz.foo")],
 )
 def test_overrides_of_unknown_tables_are_rejected_on_validation(override, field):
     """Overrides may create tables a file leaves to defaults; validation rejects unknown ones."""

@@ -223,7 +223,8 @@ def draw_params(d: Draw, name: str, toolkit) -> dict:
     for key, default in cls.defaults.items():
         if isinstance(default, dict) and d.rng.random() < 0.3:
             top = TABLE_MAX.get(key, TABLE_MAX_DEFAULT)
-            ids = TABLE_KEYS.get(key) or sorted(toolkit)  # move_weights: the power's own moves
+            family = TABLE_KEYS.get(key)  # the baseline's ids of that family; move_weights: the power's own moves
+            ids = {"hosts": HOSTS, "powers": POWERS}[family] if family else sorted(toolkit)
             params[key] = {k: d.number(0.0, top) for k in ids if d.rng.random() < 0.7}
     return params
 

@@ -29,17 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..scenario.config import OBJECTIVES, Scenario
-from ..scenario.ids import (
-    BLOCS,
-    CREDITORS,
-    DOMAINS,
-    ENERGY_DESTINATIONS,
-    OFFTAKERS,
-    POWER_BLOC,
-    POWER_PARTNER,
-    TRADE_PARTNERS,
-    TWO_BLOCS,
-)
+from ..scenario.ids import DOMAINS, OTHER
 
 # ---------------------------------------------------------------- host scalars (columns of ``hosts``)
 (H_GDP, H_GROWTH_RATE, H_REVENUE_SHARE, H_POPULATION, H_LABOUR_ENTRANTS, H_GOVERNANCE, H_SATELLITE,
@@ -97,15 +87,14 @@ EFFECT_FIELDS = {
  O_N_OFFTAKERS, O_N_POWERS, O_N_MINERALS) = range(28)  # fmt: skip
 N_OFFSETS = 28
 
-# Host maps of shares, in column-block order: (attribute, keys).
-HOST_VECTORS = (
-    ("trade_shares", TRADE_PARTNERS),
-    ("telecom_vendor_shares", BLOCS),
-    ("cloud_shares", TWO_BLOCS),
-    ("logistics_platform_shares", TWO_BLOCS),
-    ("energy_export_shares", ENERGY_DESTINATIONS),
-    ("green_tech_origin", TWO_BLOCS),
-)
+# Host maps of shares, in column-block order.
+HOST_VECTORS = ("trade_shares", "telecom_vendor_shares", "cloud_shares", "logistics_platform_shares",
+                "energy_export_shares", "green_tech_origin")  # fmt: skip
+
+
+class LayoutError(ValueError):
+    """The scenario's state does not fit one table layout (e.g. hosts list a share map's keys in
+    different orders, so that one column order cannot keep each host's order of sums)."""
 
 
 @dataclass(frozen=True)
@@ -145,18 +134,23 @@ class Layout:
 
     @classmethod
     def of(cls, sc: Scenario) -> Layout:
-        powers, hosts = tuple(sc.powers), tuple(sc.hosts)
-        routes, minerals = tuple(sc.routes), tuple(sc.world.minerals)
+        powers, hosts = sc.power_ids, sc.host_ids
+        routes, minerals = sc.route_ids, sc.mineral_ids
+        creditors, offtakers = sc.creditor_ids, (*sc.power_ids, OTHER)
         moves = tuple(sc.moves)
         col = HOST_SCALARS
         opinion, col = col, col + len(powers)
         anchor, col = col, col + len(powers)
         influence, col = col, col + len(powers)
         vectors = {}
-        for name, keys in HOST_VECTORS:
-            vectors[name], col = (col, tuple(keys)), col + len(keys)
-        creditors_at, col = col, col + 4 * len(CREDITORS)
-        stride = 3 + len(OFFTAKERS)
+        for name in HOST_VECTORS:
+            orders = {tuple(getattr(sc.hosts[h], name)) for h in hosts}
+            if len(orders) > 1:
+                raise LayoutError(f"hosts list the keys of {name} in different orders")
+            keys = orders.pop() if orders else ()
+            vectors[name], col = (col, keys), col + len(keys)
+        creditors_at, col = col, col + 4 * len(creditors)
+        stride = 3 + len(offtakers)
         minerals_at, col = col, col + stride * len(minerals)
         components = POWER_SCALARS
         by_domain = components + len(OBJECTIVES)
@@ -174,14 +168,14 @@ class Layout:
             (O_MINERAL_OUTPUT, MOVE_SCALARS + 2 * len(routes)), (O_N_TRADE, n["trade_shares"]),
             (O_N_TELECOM, n["telecom_vendor_shares"]), (O_N_CLOUD, n["cloud_shares"]),
             (O_N_LOGISTICS, n["logistics_platform_shares"]), (O_N_ENERGY, n["energy_export_shares"]),
-            (O_N_GREEN, n["green_tech_origin"]), (O_N_CREDITORS, len(CREDITORS)), (O_N_OFFTAKERS, len(OFFTAKERS)),
+            (O_N_GREEN, n["green_tech_origin"]), (O_N_CREDITORS, len(creditors)), (O_N_OFFTAKERS, len(offtakers)),
             (O_N_POWERS, len(powers)), (O_N_MINERALS, len(minerals)),
         ):  # fmt: skip
             offsets[index] = value
         offsets.flags.writeable = False
         return cls(
-            powers=powers, hosts=hosts, routes=routes, minerals=minerals, creditors=tuple(CREDITORS),
-            offtakers=tuple(OFFTAKERS), moves=moves, domains=tuple(DOMAINS), opinion=opinion, anchor=anchor,
+            powers=powers, hosts=hosts, routes=routes, minerals=minerals, creditors=creditors,
+            offtakers=offtakers, moves=moves, domains=tuple(DOMAINS), opinion=opinion, anchor=anchor,
             influence=influence, vectors=vectors, creditors_at=creditors_at, minerals_at=minerals_at,
             mineral_stride=stride, host_columns=col, components=components, by_domain=by_domain, by_move=by_move,
             power_columns=by_move + len(moves), move_columns=MOVE_SCALARS + 2 * len(routes) + len(minerals),
@@ -206,6 +200,7 @@ class Tables:
     ``power_meta[P, 9]`` (int64, ``PM_*``): the power's entry in each host map (its bloc among the
     telecom, cloud, logistics and green-tech keys, its partner among the trade and energy keys; -1
     where the map has none), its corridor interest, creditor and offtaker indices.
+    ``through[P, R]``: 1 where the route runs through the power (its ``northern_share`` interest).
     ``rules``: the scalar rules (``RL_*``); ``world_minerals[M, 2]``: world output (t/yr), China's share.
     """
 
@@ -216,6 +211,7 @@ class Tables:
     power_meta: np.ndarray
     rules: np.ndarray
     world_minerals: np.ndarray
+    through: np.ndarray
 
 
 # Scalar rules, in the order of ``Tables.rules``.
@@ -271,8 +267,8 @@ def tables(sc: Scenario) -> Tables:
         cfg = sc.powers[pid]
         for mid, eff in cfg.toolkit.items():
             toolkit[p, lay.moves.index(mid)] = eff
-        bloc, partner = POWER_BLOC[pid], POWER_PARTNER[pid]
-        static[p, PS_CREDIT] = r.western_split.get(pid, 1.0) if bloc == "western" else 1.0
+        bloc, partner = cfg.bloc, cfg.partner
+        static[p, PS_CREDIT] = r.western_split.get(pid, 1.0)  # (rules.western_credit)
         static[p, PS_OBJECTIVES:] = [cfg.objectives[k] for k in OBJECTIVES]
         keys = {name: k for name, (_, k) in lay.vectors.items()}
         meta[p] = (
@@ -288,9 +284,10 @@ def tables(sc: Scenario) -> Tables:
         + [r.host_payoff_weights[k] for k in HOST_PAYOFF_KEYS]
     )
     world = np.array([(sc.world.minerals[m].world_output_t, sc.world.minerals[m].china_share) for m in lay.minerals])
-    for a in (mv, toolkit, static, meta, rules, world):
+    through = np.array([[float(pid in sc.routes[r].through) for r in lay.routes] for pid in lay.powers])
+    for a in (mv, toolkit, static, meta, rules, world, through):
         a.flags.writeable = False
-    return Tables(lay, mv, toolkit, static, meta, rules, world)
+    return Tables(lay, mv, toolkit, static, meta, rules, world, through)
 
 
 @dataclass
@@ -343,6 +340,6 @@ def initial_state(sc: Scenario, lay: Layout) -> State:
     for p, pid in enumerate(lay.powers):
         powers[p, P_BUDGET_PER_YEAR] = sc.powers[pid].budget_usd_bn_per_year
     routes = np.array([[getattr(sc.routes[r], f) for f in ROUTE_FIELDS] for r in lay.routes], dtype=float)
-    trade = np.array([getattr(sc.trade, f) for f in TRADE_FIELDS], dtype=float)
+    trade = np.array([getattr(sc.trade, f) for f in TRADE_FIELDS], dtype=float)  # (westward_route: a Layout index)
     acceptance = np.zeros((len(lay.powers), len(lay.hosts), len(lay.moves), 2))
     return State(hosts, powers, routes, trade, acceptance)

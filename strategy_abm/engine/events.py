@@ -19,7 +19,6 @@ import numpy as np
 
 from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
-from ..scenario.ids import display
 from . import pcg
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
@@ -126,7 +125,7 @@ class EventEngine:
                     _set(container, key, _apply(container, key, eff.op, eff.value, bound)[0])
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
-        text = ev.text.replace("{host}", display(target) if target else "")
+        text = ev.text.replace("{host}", self.model.display(target) if target else "")
         kind = "scripted" if ev.at is not None else "random"
         self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
 

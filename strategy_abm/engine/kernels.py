@@ -157,8 +157,9 @@ GDP_LOW, GDP_HIGH = GDP_USD_BN
 PROJECT_COLUMNS = 9
 RUNNING, COMPLETED, FAILED = 0.0, 1.0, 2.0
 
-# Special indices (``special`` int array): who is China (own mining counts), the Middle and Northern corridors.
-S_CHINA, S_MIDDLE, S_NORTHERN = range(3)
+# Special indices (``special`` int array): the power of id ``china`` (its own mining counts in the
+# minerals it secures) and the westward route (``trade.westward_route``: the Middle Corridor); -1: none.
+S_CHINA, S_WESTWARD = range(2)
 
 
 # ------------------------------------------------------------------------------------- scalar rules
@@ -428,7 +429,7 @@ def route_effects(routes, o, mv, k, size, special):
         per_bn = mv[k, o[O_ROUTE_DELAY] + r]
         if not math.isnan(per_bn):
             routes[r, R_DELAY] = max(routes[r, R_MIN_DELAY], routes[r, R_DELAY] - per_bn * size)
-    mid = special[S_MIDDLE]
+    mid = special[S_WESTWARD]
     if mv[k, E_EXPORT_SPLIT] and mid >= 0:
         routes[mid, R_CA_EXPORT] = min(1.0, routes[mid, R_CA_EXPORT] + mv[k, E_EXPORT_SPLIT] * size)
 
@@ -698,7 +699,8 @@ def derived_offsets(n_hosts, n_powers, n_routes):
 
 
 @njit
-def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, initial_output, turn, derived):
+def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
+                        derived):  # fmt: skip
     """The quantities the metrics share (into ``derived``), then every actor's payoff: a power's
     weighted components (its ``component`` columns) minus cost, a host's growth, autonomy, debt
     and jobs. Running totals count from turn 1 in payoff-years. Resets the turn's jobs."""
@@ -751,11 +753,10 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
         transit += routes[r, R_VOLUME] * (1.0 - routes[r, R_CA_EXPORT])
     total_volume = total_volume if total_volume != 0.0 else 1.0
     ca_exports = ca_exports if ca_exports != 0.0 else 1.0
-    mid, north = special[S_MIDDLE], special[S_NORTHERN]
+    mid = special[S_WESTWARD]
     corridor = np.empty(3)
     corridor[0] = min(1.0, transit / trade[T_DEMAND])
     corridor[1] = routes[mid, R_VOLUME] * routes[mid, R_CA_EXPORT] / ca_exports if mid >= 0 else 0.0
-    corridor[2] = routes[north, R_VOLUME] / total_volume if north >= 0 else 0.0
     energy_total = 0.0
     for h in range(n_hosts):
         energy_total += hosts[h, H_ENERGY_EXPORTS]
@@ -781,7 +782,14 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
             energy += hosts[h, H_ENERGY_EXPORTS] * share
         comps[3] = energy / energy_total
         comps[4] = derived[d[D_MINERALS] + p]
-        comps[5] = corridor[pm[p, 6]]
+        if pm[p, 6] == 2:  # northern_share: the cargo on the routes through the power's territory
+            own = 0.0
+            for r in range(n_routes):
+                if through[p, r]:
+                    own += routes[r, R_VOLUME]
+            comps[5] = own / total_volume
+        else:
+            comps[5] = corridor[pm[p, 6]]
         for h in range(n_hosts):
             opinion += (hosts[h, o[O_OPINION] + p] + 1.0) / 2.0
         comps[6] = opinion / n_hosts

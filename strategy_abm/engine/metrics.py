@@ -3,8 +3,13 @@
 Every model-level metric (a column of ``model.csv``, a key of ``summary.json``'s ``final``, a
 metric a sweep can record) is declared once in the registry below, with its name, a one-line
 description, its unit, whether it is a 0/1 state, and the function that computes it from the
-state; :data:`METRIC_COLUMNS`, :data:`BINARY_METRICS` and :func:`compute_metrics` derive from it.
+state; :func:`metric_columns`, :func:`binary_metrics` and :func:`compute_metrics` derive from it.
 A new metric is one function decorated with :func:`metric`.
+
+A family of metrics has a column per power, host or route of the game's scenario:
+``metric_columns(scenario)`` are a scenario's columns. :data:`METRIC_COLUMNS` and
+:data:`BINARY_METRICS` are the baseline's (``configs/baseline.toml``), for docs and the code that
+needs no scenario.
 
 ``compute_metrics`` returns the model-level row of ``model.csv``; it also sets each agent's
 ``record`` (its row of ``actors.csv``) and payoff. Reporters only read these: Mesa calls them
@@ -13,14 +18,26 @@ twice on the first collect, so they must not compute or draw anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..scenario.ids import BLOCS, HOSTS, MINERALS, POWER_BLOC, POWER_PARTNER, POWERS, ROUTES
+# The baseline's ids, for the baseline's columns (METRIC_COLUMNS); games use their scenario's.
+from ..scenario.ids import HOSTS, OTHER, POWERS, ROUTES
 from . import rules
 
-# The ids a family of metrics runs over: one column per id, in this order.
+# The ids a family of metrics runs over in the baseline: one column per id, in this order.
 FAMILY_IDS: dict[str, tuple[str, ...]] = {"power": tuple(POWERS), "host": tuple(HOSTS), "route": tuple(ROUTES)}
+Ids = Mapping[str, tuple[str, ...]]
+
+
+def family_ids(scenario) -> dict[str, tuple[str, ...]]:
+    """The ids each family runs over in a scenario (or a game, which has the same ``*_ids``):
+    ``{"power": power_ids, "host": host_ids, "route": route_ids}``; the baseline's for ``None``."""
+    if scenario is None:
+        return dict(FAMILY_IDS)
+    return {"power": tuple(scenario.power_ids), "host": tuple(scenario.host_ids), "route": tuple(scenario.route_ids)}
 
 
 @dataclass(frozen=True)
@@ -39,11 +56,12 @@ class Metric:
     per: str | None = None
     binary: bool = False
 
-    def columns(self) -> list[str]:
-        """The metric's column names, in column order."""
+    def columns(self, ids: Ids | None = None) -> list[str]:
+        """The metric's column names, in column order, for the families' ``ids`` (:func:`family_ids`;
+        the baseline's by default)."""
         if self.per is None:
             return [self.name]
-        return [self.name.format(id=i) for i in FAMILY_IDS[self.per]]
+        return [self.name.format(id=i) for i in (ids or FAMILY_IDS)[self.per]]
 
 
 REGISTRY: list[Metric] = []
@@ -51,6 +69,49 @@ REGISTRY: list[Metric] = []
 METRIC_COLUMNS: list[str] = []
 # Metrics that are 0/1 states: summarised over runs as the share of runs in the state.
 BINARY_METRICS: set[str] = set()
+
+
+def metric_columns(scenario=None) -> list[str]:
+    """The model-level metric columns of a scenario's games (``model.csv``, ``summary.json``'s
+    ``final``, what a sweep may record), in registry order; the baseline's for ``None``."""
+    ids = family_ids(scenario)
+    return [c for m in REGISTRY for c in m.columns(ids)]
+
+
+def binary_metrics(scenario=None) -> set[str]:
+    """The 0/1 metric columns of a scenario's games (the baseline's for ``None``)."""
+    ids = family_ids(scenario)
+    return {c for m in REGISTRY if m.binary for c in m.columns(ids)}
+
+
+_ID = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def metric_of(column: str) -> Metric | None:
+    """The registered metric a column belongs to, in any scenario: the metric of that name, or the
+    family whose name matches it with an id in place of ``{id}`` (the longest such name wins:
+    ``distress_turns_kaz`` is a ``distress_turns_{id}``, not a ``distress_{id}``); ``None`` if none."""
+    best: Metric | None = None
+    for m in REGISTRY:
+        if m.per is None:
+            if m.name == column:
+                return m
+            continue
+        head, _, tail = m.name.partition("{id}")
+        if (
+            column.startswith(head)
+            and column.endswith(tail)
+            and _ID.fullmatch(column[len(head) : len(column) - len(tail)])
+            and (best is None or len(m.name) > len(best.name))
+        ):
+            best = m
+    return best
+
+
+def is_binary(column: str) -> bool:
+    """Whether a metric column (of any scenario) is a 0/1 state."""
+    m = metric_of(column)
+    return m is not None and m.binary
 
 
 def _derive() -> None:
@@ -121,29 +182,30 @@ class MetricState:
         self.model = model
         hosts = model.hosts
         gdp_total = model.total_gdp()
-        self.gdp_w = {h: hosts[h].gdp_usd_bn / gdp_total for h in HOSTS}
+        host_ids, power_ids = model.host_ids, model.power_ids
+        self.gdp_w = {h: hosts[h].gdp_usd_bn / gdp_total for h in host_ids}
         self.route_shares = model.route_shares()
-        self.shares = {h: hosts[h].influence_shares() for h in HOSTS}
-        self.regional = {p: sum(self.gdp_w[h] * self.shares[h][p] for h in HOSTS) for p in POWERS}
-        self.diversification = {h: hosts[h].diversification(self.route_shares) for h in HOSTS}
+        self.shares = {h: hosts[h].influence_shares() for h in host_ids}
+        self.regional = {p: sum(self.gdp_w[h] * self.shares[h][p] for h in host_ids) for p in power_ids}
+        self.diversification = {h: hosts[h].diversification(self.route_shares) for h in host_ids}
         self.minerals = mineral_shares(model)
 
 
 def mineral_shares(model) -> dict[str, float]:
-    """Per power, mean over minerals of the world supply it secures (China: its own mining
-    plus its offtake from the region; others: their offtake from the region)."""
-    out = dict.fromkeys(POWERS, 0.0)
-    for m in MINERALS:
+    """Per power, mean over minerals of the world supply it secures: its offtake from the region,
+    plus, for China (the power of id ``china``), its own mining (``world.minerals.<m>.china_share``)."""
+    out = dict.fromkeys(model.power_ids, 0.0)
+    for m in model.mineral_ids:
         world = model.world_minerals[m]
         region = {p: sum(h.minerals[m]["output_t"] * h.minerals[m]["offtake"][p] for h in model.hosts.values())
-                  for p in POWERS}  # fmt: skip
+                  for p in model.power_ids}  # fmt: skip
         region_total = sum(h.minerals[m]["output_t"] for h in model.hosts.values())
         # Region output above the calibrated level adds to world supply.
         world_output = world["world_output_t"] + max(0.0, region_total - model.initial_region_output[m])
-        out["china"] += (world["china_share"] * world["world_output_t"] + region["china"]) / world_output
-        for p in ("us", "g7", "russia"):
-            out[p] += region[p] / world_output
-    return {p: v / len(MINERALS) for p, v in out.items()}
+        for p in model.power_ids:
+            own = world["china_share"] * world["world_output_t"] if p == "china" else 0.0
+            out[p] += (own + region[p]) / world_output
+    return {p: v / len(model.mineral_ids) for p, v in out.items()}
 
 
 # The model-level metrics, in the column order of model.csv. Each reads the state after the
@@ -216,18 +278,22 @@ def _route_capacity(s: MetricState, r) -> float:
 @metric("middle_ca_export_share", "share of Middle Corridor cargo that is Central Asian exports (the TRIPP question)",
         "share 0..1")  # fmt: skip
 def _middle_ca_export_share(s: MetricState, _) -> float:
-    return s.model.routes["middle"]["ca_export_share"]
+    # The Middle Corridor is the scenario's westward route (trade.westward_route).
+    return s.model.routes[s.model.scenario.trade.westward_route]["ca_export_share"]
 
 
 @metric("west_secured_mineral_share", "world critical-mineral supply secured by the US and G7 from the region "
         "(mean over minerals)", "share 0..1")  # fmt: skip
 def _west_secured_mineral_share(s: MetricState, _) -> float:
-    return s.minerals["us"] + s.minerals["g7"]
+    # The US and the G7: the powers of the western bloc (powers.<id>.bloc).
+    return sum(s.minerals[p] for p, power in s.model.powers.items() if power.bloc == "western")
 
 
 @metric("tungsten_non_china_share", "share of world tungsten supply outside China", "share 0..1")
 def _tungsten_non_china_share(s: MetricState, _) -> float:
     model = s.model
+    if "tungsten" not in model.world_minerals:  # a scenario without tungsten
+        return math.nan
     tung = model.world_minerals["tungsten"]
     region_w = sum(hh.minerals["tungsten"]["output_t"] for hh in model.hosts.values())
     world_w = tung["world_output_t"] + max(0.0, region_w - model.initial_region_output["tungsten"])
@@ -236,59 +302,69 @@ def _tungsten_non_china_share(s: MetricState, _) -> float:
 
 @metric("china_overland_energy_usd_bn", "the region's energy exports going to China", "USD bn/yr")
 def _china_overland_energy(s: MetricState, _) -> float:
-    return sum(hh.energy_exports_usd_bn * hh.energy_export_shares["china"] for hh in s.model.hosts.values())
+    return sum(hh.energy_exports_usd_bn * hh.energy_export_shares.get("china", 0.0) for hh in s.model.hosts.values())
 
 
 def compute_metrics(model) -> dict[str, float]:
     """Payoffs of every actor and each agent's record (set on the agents), then every registered
-    metric of the current state, as ``{column: value}`` in :data:`METRIC_COLUMNS` order."""
+    metric of the current state, as ``{column: value}`` in ``metric_columns(model.scenario)`` order."""
     s = MetricState(model)
     _payoffs_and_records(model, s)
     return metric_row(s)
 
 
 def metric_row(s: MetricState) -> dict[str, float]:
-    """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order."""
-    return {c: m.compute(s, i) for m in REGISTRY for c, i in zip(m.columns(), _ids(m), strict=True)}
+    """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order
+    (the families over the ids of ``s.model``)."""
+    ids = family_ids(s.model)
+    return {c: m.compute(s, i) for m in REGISTRY for c, i in zip(m.columns(ids), _ids(m, ids), strict=True)}
 
 
-def _ids(m: Metric):
-    return [None] if m.per is None else FAMILY_IDS[m.per]
+def _ids(m: Metric, ids: Ids):
+    return [None] if m.per is None else ids[m.per]
 
 
 def _payoffs_and_records(model, s: MetricState) -> None:
     """Each actor's payoff (this turn's and its running total) and its record (actors.csv)."""
     hosts = model.hosts
     gdp_w, shares, regional, minerals = s.gdp_w, s.shares, s.regional, s.minerals
-    mid = model.routes["middle"]
+    host_ids, route_ids = model.host_ids, model.route_ids
+    westward = model.scenario.trade.westward_route
+    mid = model.routes[westward]
 
     # Corridor interests (design.md: who captures the Middle Corridor's value).
-    volumes = {r: model.routes[r]["volume_mt"] for r in ROUTES}
+    volumes = {r: model.routes[r]["volume_mt"] for r in route_ids}
     total_volume = sum(volumes.values()) or 1.0
-    ca_exports = sum(volumes[r] * model.routes[r]["ca_export_share"] for r in ROUTES) or 1.0
+    ca_exports = sum(volumes[r] * model.routes[r]["ca_export_share"] for r in route_ids) or 1.0
     corridor = {
         # Chinese transit cargo moved, as a share of all corridor demand.
         "chinese_transit": min(
-            1.0, sum(volumes[r] * (1.0 - model.routes[r]["ca_export_share"]) for r in ROUTES) / model.trade["demand_mt"]
+            1.0,
+            sum(volumes[r] * (1.0 - model.routes[r]["ca_export_share"]) for r in route_ids) / model.trade["demand_mt"],
         ),
-        "ca_exports_west": volumes["middle"] * mid["ca_export_share"] / ca_exports,
-        "northern_share": volumes["northern"] / total_volume,
+        "ca_exports_west": volumes[westward] * mid["ca_export_share"] / ca_exports,
     }
+    route_cfg = model.scenario.routes
     energy_total = model.total_energy_exports() or 1.0
-    debt_totals = {h: hosts[h].debt_total or 1.0 for h in HOSTS}
+    debt_totals = {h: hosts[h].debt_total or 1.0 for h in host_ids}
 
-    for p in POWERS:
+    for p in model.power_ids:
         power = model.powers[p]
-        bloc, partner = POWER_BLOC[p], POWER_PARTNER[p]
+        bloc, partner = power.bloc, power.partner
+        interest = power.cfg.corridor_interest
+        if interest == "northern_share":  # the cargo on the routes through the power's territory
+            value = sum(volumes[r] for r in route_ids if p in route_cfg[r].through) / total_volume
+        else:
+            value = corridor[interest]
         comps = {
             "influence": regional[p],
-            "leverage": sum(gdp_w[h] * hosts[h].creditors[p]["debt"] / debt_totals[h] for h in HOSTS),
-            "digital": sum(rules.digital_share(hosts[h], bloc) for h in HOSTS) / len(HOSTS),
-            "energy": sum(hosts[h].energy_exports_usd_bn * hosts[h].energy_export_shares[partner] for h in HOSTS)
+            "leverage": sum(gdp_w[h] * hosts[h].creditors[p]["debt"] / debt_totals[h] for h in host_ids),
+            "digital": sum(rules.digital_share(hosts[h], bloc) for h in host_ids) / len(host_ids),
+            "energy": sum(hosts[h].energy_exports_usd_bn * hosts[h].energy_export_shares[partner] for h in host_ids)
             / energy_total,
             "minerals": minerals[p],
-            "corridor": corridor[power.cfg.corridor_interest],
-            "opinion": sum((hosts[h].opinion[p] + 1.0) / 2.0 for h in HOSTS) / len(HOSTS),
+            "corridor": value,
+            "opinion": sum((hosts[h].opinion[p] + 1.0) / 2.0 for h in host_ids) / len(host_ids),
             "cost": power.spent_turn / (power.budget_usd_bn_per_year * model.dt)
             if power.budget_usd_bn_per_year * model.dt > 0 else 0.0,  # (a denormal budget times dt is 0)
         }  # fmt: skip
@@ -314,7 +390,7 @@ def _payoffs_and_records(model, s: MetricState) -> None:
 
     hw = model.rules.host_payoff_weights
     growth_scale = model.rules.host_growth_payoff_scale
-    for h in HOSTS:
+    for h in host_ids:
         host = hosts[h]
         if model.turn > 0:
             host.growth_realised = (host.gdp_usd_bn / host.gdp_turn_start - 1.0) / model.dt
@@ -345,14 +421,18 @@ def _payoffs_and_records(model, s: MetricState) -> None:
             "diversification": div,
             "payoff": host.payoff,
             "payoff_total": host.payoff_total,
-            **{f"influence_share_{p}": shares[h][p] for p in POWERS},
-            **{f"opinion_{p}": host.opinion[p] for p in POWERS},
-            **{f"debt_share_{p}": host.creditors[p]["debt"] / total_debt if total_debt else 0.0 for p in POWERS},
-            **{f"telecom_{b}": host.telecom_vendor_shares[b] for b in BLOCS},
+            **{f"influence_share_{p}": shares[h][p] for p in model.power_ids},
+            **{f"opinion_{p}": host.opinion[p] for p in model.power_ids},
+            **{
+                f"debt_share_{p}": host.creditors[p]["debt"] / total_debt if total_debt else 0.0
+                for p in model.power_ids
+            },  # fmt: skip
+            **{f"telecom_{b}": v for b, v in host.telecom_vendor_shares.items()},
             "satellite_coverage": host.satellite_coverage,
-            "cloud_western": host.cloud_shares["western"],
-            "logistics_western": host.logistics_platform_shares["western"],
+            # The western bloc's share of the two-way markets (0 where it has no offer).
+            "cloud_western": host.cloud_shares.get("western", 0.0),
+            "logistics_western": host.logistics_platform_shares.get("western", 0.0),
             "renewables_share": host.renewables_share,
-            **{f"energy_exports_to_{d}": host.energy_export_shares[d] for d in ("china", "russia", "west")},
-            **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in MINERALS},
+            **{f"energy_exports_to_{d}": v for d, v in host.energy_export_shares.items() if d != OTHER},
+            **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in model.mineral_ids},
         }

@@ -1,7 +1,7 @@
 """The game's rules as pure functions.
 
 Nothing here holds state or draws random numbers: each function maps plain values (floats and
-small dicts keyed by the ids of :mod:`strategy_abm.scenario.ids`) to new values. Agents hold the state and
+small dicts keyed by the scenario's ids) to new values. Agents hold the state and
 call these; the model orders them into a turn. Equations are documented in docs/model.md
 (Submodels), with the same names.
 """
@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterable, Mapping
 
 from ..scenario.config import GDP_USD_BN
-from ..scenario.ids import POWER_BLOC, POWER_PARTNER
 
 
 def intensity(size_usd_bn: float, gdp_usd_bn: float) -> float:
@@ -187,8 +186,9 @@ def adjust_volume(volume: float, target: float, capacity: float, rate: float, dt
 
 
 def western_credit(power: str, western_split: Mapping[str, float]) -> float:
-    """Share of a Western tie credited to this power (1 for China and Russia)."""
-    return western_split.get(power, 1.0) if POWER_BLOC[power] == "western" else 1.0
+    """Share of its bloc's ties credited to this power: ``rules.western_split`` for the powers of
+    a bloc several share (the US and the G7), 1 for a power alone in its bloc (China, Russia)."""
+    return western_split.get(power, 1.0)
 
 
 def digital_share(host, bloc: str) -> float:
@@ -201,12 +201,13 @@ def digital_share(host, bloc: str) -> float:
     ) / 3.0
 
 
-def presence(host, power: str, weights: Mapping[str, float], western_split: Mapping[str, float]) -> float:
-    """Ongoing presence of a power in a host, 0..1: trade, debt, digital, energy and mineral ties.
+def presence(
+    host, power: str, weights: Mapping[str, float], western_split: Mapping[str, float], *, bloc: str, partner: str
+) -> float:
+    """Ongoing presence of a power in a host, 0..1: trade, debt, digital, energy and mineral ties
+    (``bloc`` and ``partner``: the power's, which the host's share vectors are keyed by).
 
     Reads the host's state (duck-typed: any object with the host's state attributes)."""
-    partner = POWER_PARTNER[power]
-    bloc = POWER_BLOC[power]
     credit = western_credit(power, western_split)
     debt_total = sum(c["debt"] for c in host.creditors.values())
     debt = host.creditors[power]["debt"] / debt_total if debt_total > 0 else 0.0

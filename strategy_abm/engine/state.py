@@ -12,7 +12,6 @@ from __future__ import annotations
 from ..engine import rules
 from ..engine.projects import Ledger, Offer
 from ..scenario.config import HostConfig, MoveType, PowerConfig
-from ..scenario.ids import POWER_BLOC, POWER_PARTNER, POWERS
 
 
 class _ActorState:
@@ -46,7 +45,8 @@ class PowerState(_ActorState):
     """A great power: budget, toolkit, objectives; its strategy chooses offers each turn.
 
     Attributes:
-        actor_id: ``china``, ``us``, ``g7`` or ``russia``.
+        actor_id: the power's id in the scenario (``china``, ``us``, ``g7`` or ``russia`` in the baseline).
+        bloc, partner: its technology bloc and trade partner (scenario ``powers.<id>.bloc``, ``.partner``).
         budget_available: public money (USD bn) it may commit this turn.
         ledger: cumulative public spending (total, by domain, by move); ``spent_turn`` this turn's.
         payoff: this turn's payoff; ``payoff_total`` the running sum.
@@ -57,8 +57,8 @@ class PowerState(_ActorState):
     def __init__(self, game, actor_id: str, cfg: PowerConfig):
         self._init_draws(game, actor_id)
         self.cfg = cfg
-        self.bloc = POWER_BLOC[actor_id]
-        self.partner = POWER_PARTNER[actor_id]
+        self.bloc = cfg.bloc
+        self.partner = cfg.partner
         self.strategy = None  # the configured strategy, set by whoever builds the deciders
         self.toolkit = dict(cfg.toolkit)
         self.budget_usd_bn_per_year = cfg.budget_usd_bn_per_year
@@ -152,7 +152,7 @@ class HostState(_ActorState):
         self.environment_damage = cfg.environment_damage
         self.absorption_pct_gdp = cfg.absorption_pct_gdp
         self.debt_ceiling_pct_gdp = cfg.debt_ceiling_pct_gdp
-        self.influence = dict.fromkeys(POWERS, 0.0)
+        self.influence = dict.fromkeys(game.power_ids, 0.0)
         self.jobs_created_k = 0.0  # cumulative
         self.jobs_turn_k = 0.0
         self.distress = False
@@ -177,7 +177,8 @@ class HostState(_ActorState):
     @property
     def china_debt_share(self) -> float:
         total = self.debt_total
-        return self.creditors["china"]["debt"] / total if total > 0 else 0.0
+        china = self.creditors.get("china")  # (the model's question; 0 in a scenario without China)
+        return china["debt"] / total if china is not None and total > 0 else 0.0
 
     @property
     def debt_service_ratio(self) -> float:
@@ -225,7 +226,7 @@ class HostState(_ActorState):
         """Apply a completed project's effects to this host (and its corridor effects to the region)."""
         e = move.effects
         power = offer.power
-        bloc, partner = POWER_BLOC[power], POWER_PARTNER[power]
+        bloc, partner = region.powers[power].bloc, region.powers[power].partner
         x = rules.intensity(offer.size_usd_bn, self.gdp_usd_bn) * efficiency
         size = offer.size_usd_bn * efficiency
         self.influence[power] += e.influence * x

@@ -29,7 +29,7 @@ from typing import Any
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..scenario.frozen import FrozenMap
 from ..scenario.frozen import frozen as _frozen
-from ..scenario.ids import HOSTS, MINERALS, POWERS, ROUTES, display
+from ..scenario.ids import display
 from . import rules
 from .events import EventEngine
 from .legality import StrategyError, check_offers, check_responses
@@ -197,6 +197,8 @@ class Game:
         phase: ``"offers"``, ``"responses"`` or ``"over"``.
         powers, hosts: each actor's state by id (:mod:`.state`).
         routes, trade, projects, event_log, metrics: as in ``CompetitionModel``.
+        power_ids, host_ids, route_ids, mineral_ids: the scenario's ids, in its order (the game
+            has whatever actors, routes and minerals its scenario lists).
     """
 
     def __init__(
@@ -217,6 +219,9 @@ class Game:
         self.horizon = sc.horizon_turns
         self.moves = sc.moves
         self.rules = sc.rules
+        self.power_ids, self.host_ids = sc.power_ids, sc.host_ids
+        self.route_ids, self.mineral_ids = sc.route_ids, sc.mineral_ids
+        self.names = sc.display_names()
         self.turn = 0
         # Common random numbers: one stream per purpose, so that changing one actor's strategy
         # leaves the shocks, the hazards of matching projects and the other actors' draws alone.
@@ -229,7 +234,7 @@ class Game:
                                              "tariff_usd_per_t", "political_risk", "ca_export_share")}
             for rid, r in sc.routes.items()
         }  # fmt: skip
-        self.trade = sc.trade.model_dump(exclude={"sources"})
+        self.trade = sc.trade.model_dump(exclude={"sources", "westward_route"})
         self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
         self.projects: list[Project] = []
         self._running: list[Project] = []
@@ -240,9 +245,11 @@ class Game:
         # Turn 0: influence stocks at the equilibrium of today's presence, so that the initial
         # state is the calibration rather than a transient.
         for host in self.hosts.values():
-            for p in POWERS:
+            for p in self.power_ids:
                 host.influence[p] = self._presence_inflow(host, p) / self.rules.influence_decay
-        self.initial_region_output = {m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in MINERALS}
+        self.initial_region_output = {
+            m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in self.mineral_ids
+        }
         self.metrics: dict[str, float] = {}
         self._update_metrics()
 
@@ -278,6 +285,10 @@ class Game:
 
     def date_of(self, turn: int) -> str:
         return format_date(self.start_year + (turn - 1) * self.dt, self.turns_per_year)
+
+    def display(self, actor_id: str, *, start: bool = False) -> str:
+        """An actor's name in sentences (its scenario ``display``, else ``name``; an unknown id as itself)."""
+        return display(actor_id, start=start, names=self.names)
 
     def total_gdp(self) -> float:
         return sum(h.gdp_usd_bn for h in self.hosts.values())
@@ -319,9 +330,9 @@ class Game:
         received offers in the responses phase; none once the game is over."""
         self._open()
         if self.phase == OFFERS:
-            return [p for p in POWERS if p not in self._pending]
+            return [p for p in self.power_ids if p not in self._pending]
         if self.phase == RESPONSES:
-            return [h for h in HOSTS if self._by_host[h] and h not in self._pending]
+            return [h for h in self.host_ids if self._by_host[h] and h not in self._pending]
         return []
 
     def observe(self, actor_id: str) -> Observation:
@@ -516,7 +527,7 @@ class Game:
         for host in self.hosts.values():
             host.gdp_turn_start = host.gdp_usd_bn
         self.events.step(self.turn)
-        for pid in POWERS:
+        for pid in self.power_ids:
             self.powers[pid].refill_budget(self.dt, self.rules.budget_carryover_years)
         self._public = None
 
@@ -530,10 +541,10 @@ class Game:
         """Powers move simultaneously: each sees the state before anyone's offers this turn.
         Every decision is made and checked before any is applied, so an illegal one leaves the
         game as it was (a stateful strategy's own memory may still have moved)."""
-        by_host: dict[str, list[Offer]] = {h: [] for h in HOSTS}
+        by_host: dict[str, list[Offer]] = {h: [] for h in self.host_ids}
         made: dict[str, list[Offer]] = {}
         decided_by: dict[str, str] = {}
-        for pid in POWERS:
+        for pid in self.power_ids:
             power = self.powers[pid]
             if pid in self._pending:
                 made[pid], decided_by[pid] = self._pending[pid], "submitted"
@@ -542,15 +553,15 @@ class Game:
                 check_offers(power, offers, self)
                 made[pid], decided_by[pid] = offers, "strategy"
         self._decided_by.update(decided_by)
-        for pid in POWERS:
+        for pid in self.power_ids:
             self.powers[pid].offers_made += len(made[pid])
             for o in made[pid]:
                 by_host[o.host].append(o)
         self._by_host = by_host
-        self._made = [o for pid in POWERS for o in made[pid]]
+        self._made = [o for pid in self.power_ids for o in made[pid]]
         self._pending = {}
         self.phase = RESPONSES
-        for hid in HOSTS:  # each host's pool refills before it answers
+        for hid in self.host_ids:  # each host's pool refills before it answers
             self.hosts[hid].refill_absorption(self.dt)
 
     def _resolve(self) -> TurnReport:
@@ -582,7 +593,7 @@ class Game:
         # Every host's answer is made and checked before any is applied (see _offers).
         answers: dict[str, list[Offer]] = {}
         decided_by: dict[str, str] = {}
-        for hid in HOSTS:
+        for hid in self.host_ids:
             host = self.hosts[hid]
             made = self._by_host[hid]
             if hid in self._pending:
@@ -594,7 +605,7 @@ class Game:
             else:
                 answers[hid] = []
         self._decided_by.update(decided_by)
-        for hid in HOSTS:
+        for hid in self.host_ids:
             host = self.hosts[hid]
             made = self._by_host[hid]
             accepted = answers[hid]
@@ -620,7 +631,7 @@ class Game:
                     move=o.move,
                     size=o.size_usd_bn,
                     status="accepted" if ok else "rejected",
-                    text=f"{display(o.power, start=True)} offers {display(hid)} a USD {o.size_usd_bn:.2f} bn "
+                    text=f"{self.display(o.power, start=True)} offers {self.display(hid)} a USD {o.size_usd_bn:.2f} bn "
                     f"{move.label}{purpose}; {'accepted' if ok else 'rejected'}",
                 )
             accepted_all.extend(accepted)
@@ -690,8 +701,8 @@ class Game:
                 if u_fail < p_fail:
                     project.status = ProjectStatus.FAILED
                     host.fail(o, r.failure_opinion)
-                    self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
-                             size=o.size_usd_bn, status="failed", text=f"{_project_name(o, move)} fails")  # fmt: skip
+                    self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move, size=o.size_usd_bn,
+                             status="failed", text=f"{_project_name(self, o, move)} fails")  # fmt: skip
                     continue
                 if u_delay < p_delay:
                     project.delays += 1
@@ -701,7 +712,7 @@ class Game:
                 project.status = ProjectStatus.COMPLETED
                 host.complete(o, move, self.powers[o.power].toolkit[o.move], self)
                 hazard_cache.clear()  # completion can change a host's governance
-                text = f"{_project_name(o, move)} is completed"
+                text = f"{_project_name(self, o, move)} is completed"
                 self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
                          size=o.size_usd_bn, status="completed", text=text)  # fmt: skip
 
@@ -725,13 +736,13 @@ class Game:
             route = self.routes[r]
             route["delay_days"] = max(route["min_delay_days"], route["delay_days"] - per_bn * size)
         if effects.export_split_shift_per_bn:
-            mid = self.routes["middle"]
+            mid = self.routes[self.scenario.trade.westward_route]
             mid["ca_export_share"] = min(1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size)
 
     def _economy(self) -> None:
         """GDP grows, debt amortises, and debt service above the threshold is distress."""
         threshold = self.rules.distress_service_ratio
-        for hid in HOSTS:
+        for hid in self.host_ids:
             host = self.hosts[hid]
             host.economy_step(self.dt, self.rules.distress_growth_penalty)
             in_distress = host.debt_service_ratio > threshold
@@ -742,13 +753,13 @@ class Game:
 
     def _enter_distress(self, host: HostState) -> None:
         """Distress: opinion swings against the largest creditor, which restructures."""
-        creditor = rules.largest_power_creditor(host.creditors, POWERS)
+        creditor = rules.largest_power_creditor(host.creditors, self.power_ids)
         dsr = host.debt_service_ratio
-        text = f"{display(host.actor_id, start=True)} is in debt distress (debt service {dsr:.0%} of revenue)"
+        text = f"{self.display(host.actor_id, start=True)} is in debt distress (debt service {dsr:.0%} of revenue)"
         if creditor is not None:
             host.opinion[creditor] = rules.clip_opinion(host.opinion[creditor] - self.rules.distress_opinion_swing)
             host.creditors[creditor]["maturity_years"] += self.rules.restructure_maturity_years
-            text += f"; opinion turns against {display(creditor)}, which restructures its loans"
+            text += f"; opinion turns against {self.display(creditor)}, which restructures its loans"
         self.log(
             actor=host.actor_id,
             target=creditor or "",
@@ -767,7 +778,7 @@ class Game:
         }
         caps = {r: v["capacity_mt"] for r, v in self.routes.items()}
         targets = rules.route_targets(costs, caps, t["demand_mt"], t["logit_scale_usd_per_t"])
-        for r in ROUTES:
+        for r in self.route_ids:
             v = self.routes[r]
             v["volume_mt"] = rules.adjust_volume(
                 v["volume_mt"], targets[r], v["capacity_mt"], t["adjustment_rate"], self.dt
@@ -775,15 +786,16 @@ class Game:
 
     def _presence_inflow(self, host: HostState, power: str) -> float:
         r = self.rules
-        return rules.presence(host, power, r.presence_weights, r.western_split) * rules.legitimacy(
-            host.opinion[power], r.opinion_influence
-        )
+        p = self.powers[power]
+        return rules.presence(
+            host, power, r.presence_weights, r.western_split, bloc=p.bloc, partner=p.partner
+        ) * rules.legitimacy(host.opinion[power], r.opinion_influence)
 
     def _influence(self) -> None:
         """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
         r = self.rules
         for host in self.hosts.values():
-            for p in POWERS:
+            for p in self.power_ids:
                 inflow = self._presence_inflow(host, p)
                 host.influence[p] = rules.influence_step(host.influence[p], inflow, r.influence_decay, self.dt)
                 host.opinion[p] = rules.opinion_step(
@@ -816,5 +828,5 @@ def _check_decider(actor_id: str, decider: Decider) -> None:
         )
 
 
-def _project_name(o: Offer, move) -> str:
-    return f"{display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {display(o.host)}"
+def _project_name(game: Game, o: Offer, move) -> str:
+    return f"{game.display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {game.display(o.host)}"

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from ..engine.metrics import BINARY_METRICS
+from ..engine.metrics import is_binary
 from ..report.folders import FaultError, file_in, subfolder
 from ..scenario.config import ConfigError, parse_date
 from .experiment import problem_of_ranges
@@ -296,7 +296,7 @@ def plot_results(folder: str | Path) -> list[Path]:
     With at most 12 design points: a fan chart per series metric over the series' dates (per
     point, the median and 5-95% band over replications; over years when the points' dates
     differ, see :func:`fan_chart`), and per final metric the median and 5-95% range per point.
-    A 0/1 metric (:data:`~strategy_abm.engine.metrics.BINARY_METRICS`) is drawn as the share of
+    A 0/1 metric (:func:`~strategy_abm.engine.metrics.is_binary`, in any scenario) is drawn as the share of
     runs in which it is 1, with its 95% interval. With more points (sampled designs, large
     factorials), one panel per factor (:func:`factor_panels`): every run against a numeric
     factor and the mean in bins of it, or per value of a text or true/false factor. Points are
@@ -393,7 +393,7 @@ def fan_chart(series: pd.DataFrame, metric: str, labels: dict):
     without a ``date`` column, or with dates that cannot be read (the axis label says so)."""
     import matplotlib.pyplot as plt
 
-    binary = metric in BINARY_METRICS
+    binary = is_binary(metric)
     x, axis = _series_x(series)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     for point, group in series.assign(x_=x.to_numpy()).groupby("point", sort=True):
@@ -466,7 +466,7 @@ def compare_chart(results: pd.DataFrame, metric: str, labels: dict):
     metric the share of runs and its 95% interval; one row per point, labelled with its factors."""
     import matplotlib.pyplot as plt
 
-    binary = metric in BINARY_METRICS
+    binary = is_binary(metric)
     points = sorted(results["point"].unique())
     lines_per_label = max(label.count(", ") + 1 for label in labels.values())
     fig, ax = plt.subplots(figsize=(9, 1.4 + len(points) * (0.25 + 0.18 * lines_per_label)))
@@ -496,7 +496,7 @@ def factor_panels(results: pd.DataFrame, metric: str, factors: list[str], bins: 
     per value with its 95% interval as an error bar."""
     import matplotlib.pyplot as plt
 
-    binary = metric in BINARY_METRICS
+    binary = is_binary(metric)
     ncols = min(3, len(factors))
     nrows = math.ceil(len(factors) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 3.4 * nrows + 0.6), squeeze=False, sharey=True)

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from ..engine.metrics import METRIC_COLUMNS
+from ..engine.metrics import metric_columns
 from ..scenario.config import (
     ConfigError,
     Scenario,
@@ -196,7 +196,7 @@ class Experiment:
         if config.model == "competition":
             self.scenario = _load_base_scenario(config, path)
             self.factor_types, values = _check_factors(config, self.scenario)
-            _check_record(config.record, METRIC_COLUMNS)
+            _check_record(config.record, metric_columns(self.scenario))  # the scenario's own columns
         else:
             if sorted(config.factors) != ["x1", "x2", "x3"]:
                 raise ConfigError("factors: the ishigami test model takes exactly the factors x1, x2, x3")

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.metrics import METRIC_COLUMNS
+from ..engine.metrics import metric_of
 from ..report.folders import (
     SWEEP_ENTRIES,
     FaultError,
@@ -435,11 +435,12 @@ def _manifest_problem(m) -> str | None:
             return "design.points: not one table per point"
         if len({len(runs[k]) for k in ("key", "point", "replication", "seed")}) != 1:
             return "runs: columns of different lengths"
-        known = {*METRIC_COLUMNS, *(m for ms in TEST_MODELS.values() for m in ms)}
+        test_metrics = {m for ms in TEST_MODELS.values() for m in ms}
         for where, names in (("final", final), ("series", series)):
             if not isinstance(names, list):
                 return f"experiment.record.{where}: not a list of metrics"
-            unknown = [n for n in names if n not in known]
+            # A family's columns follow the experiment's scenario: any id in place of {id}.
+            unknown = [n for n in names if not (isinstance(n, str) and (n in test_metrics or metric_of(n)))]
             if unknown:
                 return f"experiment.record.{where} names {unknown[0]!r}, not a metric"
             if len(set(names)) != len(names):

@@ -22,9 +22,8 @@ from pathlib import Path
 import mesa
 import pandas as pd
 
-from ..engine.metrics import METRIC_COLUMNS
+from ..engine.metrics import metric_columns
 from ..scenario.config import scenario_to_toml
-from ..scenario.ids import HOSTS, POWERS
 from ..sim.agents import HostAgent, PowerAgent
 from .folders import (
     FaultError,
@@ -38,19 +37,20 @@ from .folders import (
 )
 
 EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
-ACTOR_ORDER = {a: i for i, a in enumerate((*POWERS, *HOSTS))}
 
 
 def model_frame(model) -> pd.DataFrame:
-    """One row per turn from turn 0: ``turn``, ``date`` and the metric columns."""
+    """One row per turn from turn 0: ``turn``, ``date`` and the metric columns of the scenario
+    (:func:`~strategy_abm.engine.metrics.metric_columns`)."""
     df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     df.insert(0, "date", [model.date_of(t) for t in range(len(df))])
     df.insert(0, "turn", range(len(df)))
-    return df[["turn", "date", *METRIC_COLUMNS]]
+    return df[["turn", "date", *metric_columns(model.scenario)]]
 
 
 def actors_frame(model) -> pd.DataFrame:
-    """One row per actor per turn: ``turn``, ``actor``, ``kind``, then that actor's state."""
+    """One row per actor per turn: ``turn``, ``actor``, ``kind``, then that actor's state (actors in
+    the scenario's order, powers then hosts)."""
     dc = model.datacollector
     parts = []
     for cls in (PowerAgent, HostAgent):
@@ -59,7 +59,8 @@ def actors_frame(model) -> pd.DataFrame:
         states.insert(0, "turn", collected["Step"].to_numpy())
         parts.append(states)
     df = pd.concat(parts, ignore_index=True)
-    df = df.sort_values(["turn", "actor"], key=lambda s: s.map(ACTOR_ORDER) if s.name == "actor" else s)
+    order = {a: i for i, a in enumerate(model.scenario.actor_ids)}
+    df = df.sort_values(["turn", "actor"], key=lambda s: s.map(order) if s.name == "actor" else s)
     first = ["turn", "actor", "kind"]
     return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
 
@@ -150,7 +151,14 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
         if plots:
             from .plots import plot_run
 
-            plot_run(mdf, adf, tmp / "plots", scenario=model.scenario.name, seed=model.seed)
+            plot_run(
+                mdf,
+                adf,
+                tmp / "plots",
+                scenario=model.scenario.name,
+                seed=model.seed,
+                names=model.scenario.display_names(),
+            )
         written = [str(p.relative_to(tmp)).replace(os.sep, "/") for p in tmp.rglob("*") if p.is_file()]
         write_marker(tmp, "run", files=written)
         _move_into_place(tmp, out)

@@ -2,10 +2,15 @@
 
 Each ``plot_*`` function saves its figure to ``path`` and returns it (closed to pyplot, still
 inspectable). ``source`` (e.g. ``"baseline, seed 0"``) goes into every figure's title, so a PNG
-says which game it shows."""
+says which game it shows.
+
+The actors and routes drawn are those of the frames (a scenario's own ids); ``names`` (actor id ->
+name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -14,10 +19,27 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..scenario.ids import HOSTS, NAMES, POWERS, ROUTES  # noqa: E402
+from ..scenario.ids import NAMES  # noqa: E402
 
 POWER_COLOURS = {"china": "#d62728", "us": "#1f77b4", "g7": "#17becf", "russia": "#7f7f7f"}
 HOST_COLOURS = {"kaz": "#1b9e77", "uzb": "#d95f02", "kgz": "#7570b3", "tjk": "#e7298a", "tkm": "#66a61e"}
+ROUTE_COLOURS = {"northern": "#7f7f7f", "middle": "#1f77b4", "southern": "#ff7f0e"}
+# Colours of the ids the maps above do not know (a scenario's own actors and routes), in turn.
+EXTRA_COLOURS = ("#8c564b", "#bcbd22", "#9467bd", "#e6ab02", "#2ca02c", "#a6761d", "#17a589", "#ff9896")
+
+
+def _ids(model: pd.DataFrame, prefix: str) -> list[str]:
+    """The ids of a family of metric columns (``debt_to_gdp_`` -> the hosts), in column order."""
+    return [c[len(prefix) :] for c in model.columns if c.startswith(prefix)]
+
+
+def _colours(ids: list[str], known: Mapping[str, str]) -> list[str]:
+    extra = iter(EXTRA_COLOURS * (1 + len(ids) // len(EXTRA_COLOURS)))
+    return [known[i] if i in known else next(extra) for i in ids]
+
+
+def _names(ids: list[str], names: Mapping[str, str] | None) -> list[str]:
+    return [(names or {}).get(i) or NAMES.get(i, i) for i in ids]
 
 
 def _dates(ax, model: pd.DataFrame) -> None:
@@ -45,62 +67,72 @@ def _finish(fig, title: str, source: str | None, path: Path):
     return fig
 
 
-def plot_influence(model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None):
-    """Regional influence shares and each host's influence shares over time."""
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharey=True)
+def plot_influence(
+    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+):
+    """Regional influence shares and each host's influence shares over time (three panels a row)."""
+    powers, hosts = _ids(model, "spent_usd_bn_"), _ids(model, "debt_to_gdp_")
+    colours = _colours(powers, POWER_COLOURS)
+    rows_n = math.ceil((1 + len(hosts)) / 3)
+    fig, axes = plt.subplots(rows_n, 3, figsize=(13, 3.5 * rows_n), sharey=True, squeeze=False)
     ax = axes[0, 0]
-    ax.stackplot(model["turn"], *(model[f"influence_{p}"] for p in POWERS), labels=[NAMES[p] for p in POWERS],
-                 colors=[POWER_COLOURS[p] for p in POWERS], alpha=0.85)  # fmt: skip
+    ax.stackplot(model["turn"], *(model[f"influence_{p}"] for p in powers), labels=_names(powers, names),
+                 colors=colours, alpha=0.85)  # fmt: skip
     ax.set_title("Region (GDP-weighted)", fontsize=10)
     ax.set_ylabel("influence share")
     _dates(ax, model)
     ax.legend(loc="lower left", fontsize=8)
-    for ax, h in zip(axes.flat[1:], HOSTS, strict=True):
+    for ax, h, label in zip(axes.flat[1:], hosts, _names(hosts, names), strict=False):
         rows = actors[actors["actor"] == h]
-        ax.stackplot(rows["turn"], *(rows[f"influence_share_{p}"] for p in POWERS),
-                     colors=[POWER_COLOURS[p] for p in POWERS], alpha=0.85)  # fmt: skip
-        ax.set_title(NAMES[h], fontsize=10)
+        ax.stackplot(rows["turn"], *(rows[f"influence_share_{p}"] for p in powers), colors=colours, alpha=0.85)
+        ax.set_title(label, fontsize=10)
         _dates(ax, model)
+    for ax in axes.flat[1 + len(hosts) :]:
+        ax.set_visible(False)  # a grid's spare panels
     for ax in axes.flat:
         ax.set_ylim(0, 1)
     return _finish(fig, "Influence shares by power", source, path)
 
 
-def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None):
+def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
     """Public external debt / GDP, China's share of it, the debt-service ratio, and each host's
     turns in debt distress (one row per host, a bar for each turn in distress)."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
     axes = axes.flat
-    names = [NAMES[h] for h in HOSTS]
-    colours = [HOST_COLOURS[h] for h in HOSTS]
-    _lines(axes[0], model, [f"debt_to_gdp_{h}" for h in HOSTS], names, colours, "Public external debt / GDP", "ratio")
-    _lines(axes[1], model, [f"china_debt_share_{h}" for h in HOSTS], names, colours, "China's share of that debt",
+    hosts = _ids(model, "debt_to_gdp_")
+    labels, colours = _names(hosts, names), _colours(hosts, HOST_COLOURS)
+    _lines(axes[0], model, [f"debt_to_gdp_{h}" for h in hosts], labels, colours, "Public external debt / GDP", "ratio")
+    _lines(axes[1], model, [f"china_debt_share_{h}" for h in hosts], labels, colours, "China's share of that debt",
            "share")  # fmt: skip
-    _lines(axes[2], model, [f"debt_service_ratio_{h}" for h in HOSTS], names, colours,
+    _lines(axes[2], model, [f"debt_service_ratio_{h}" for h in hosts], labels, colours,
            "Debt service / revenue", "ratio")  # fmt: skip
-    plot_distress(axes[3], model)
+    plot_distress(axes[3], model, names)
     _dates(axes[3], model)
     axes[0].legend(fontsize=8)
     return _finish(fig, "Debt and distress", source, path)
 
 
-def plot_distress(ax, model: pd.DataFrame) -> None:
+def plot_distress(ax, model: pd.DataFrame, names: Mapping | None = None) -> None:
     """One row per host: a bar over each turn it spends in distress, and the count of those turns."""
-    for row, h in enumerate(reversed(HOSTS)):
+    hosts = _ids(model, "debt_to_gdp_")
+    colours = dict(zip(hosts, _colours(hosts, HOST_COLOURS), strict=True))
+    labels = dict(zip(hosts, _names(hosts, names), strict=True))
+    for row, h in enumerate(reversed(hosts)):
         turns = model.loc[model[f"distress_{h}"] > 0, "turn"]
-        ax.broken_barh([(t - 0.5, 1.0) for t in turns], (row - 0.35, 0.7), color=HOST_COLOURS[h])
-    ax.set_yticks(range(len(HOSTS)))
-    ax.set_yticklabels([f"{NAMES[h]} ({int((model[f'distress_{h}'] > 0).sum())})" for h in reversed(HOSTS)],
+        ax.broken_barh([(t - 0.5, 1.0) for t in turns], (row - 0.35, 0.7), color=colours[h])
+    ax.set_yticks(range(len(hosts)))
+    ax.set_yticklabels([f"{labels[h]} ({int((model[f'distress_{h}'] > 0).sum())})" for h in reversed(hosts)],
                        fontsize=8)  # fmt: skip
-    ax.set_ylim(-0.6, len(HOSTS) - 0.4)
+    ax.set_ylim(-0.6, len(hosts) - 0.4)
     ax.set_xlim(model["turn"].iloc[0] - 0.5, model["turn"].iloc[-1] + 0.5)
     ax.set_title("Debt distress: turns with debt service above the threshold (count)", fontsize=10)
 
 
-def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = None):
+def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
     fig, ax = plt.subplots(figsize=(7, 4.6))
-    _lines(ax, model, [f"diversification_{h}" for h in HOSTS], [NAMES[h] for h in HOSTS],
-           [HOST_COLOURS[h] for h in HOSTS], "1 = balanced", "0..1")  # fmt: skip
+    hosts = _ids(model, "debt_to_gdp_")
+    _lines(ax, model, [f"diversification_{h}" for h in hosts], _names(hosts, names),
+           _colours(hosts, HOST_COLOURS), "1 = balanced", "0..1")  # fmt: skip
     ax.legend(fontsize=8)
     return _finish(fig, "Supply-chain diversification", source, path)
 
@@ -108,10 +140,10 @@ def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = N
 def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
     """Corridor volumes (solid) and capacities (dashed), and the Middle Corridor's cargo split."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    colours = {"northern": "#7f7f7f", "middle": "#1f77b4", "southern": "#ff7f0e"}
-    for r in ROUTES:
-        axes[0].plot(model["turn"], model[f"route_volume_mt_{r}"], color=colours[r], label=f"{r} volume")
-        axes[0].plot(model["turn"], model[f"route_capacity_mt_{r}"], color=colours[r], ls="--", lw=0.8)
+    routes = _ids(model, "route_volume_mt_")
+    for r, colour in zip(routes, _colours(routes, ROUTE_COLOURS), strict=True):
+        axes[0].plot(model["turn"], model[f"route_volume_mt_{r}"], color=colour, label=f"{r} volume")
+        axes[0].plot(model["turn"], model[f"route_capacity_mt_{r}"], color=colour, ls="--", lw=0.8)
     axes[0].set_title("Corridor cargo, Mt/yr (dashed: capacity)", fontsize=10)
     axes[0].legend(fontsize=8)
     _dates(axes[0], model)
@@ -122,37 +154,45 @@ def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
     return _finish(fig, "Corridors", source, path)
 
 
-def plot_payoffs(model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None):
+def plot_payoffs(
+    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+):
     """Each power's payoff each turn (a rate per year) and its cumulative payoff in payoff-years
     (payoff times the turn's length in years, summed): ``payoff_total`` of ``actors.csv`` and
     ``summary.json``, the unit of the end-of-game table."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
-    names = [NAMES[p] for p in POWERS]
-    colours = [POWER_COLOURS[p] for p in POWERS]
-    _lines(axes[0], model, [f"payoff_{p}" for p in POWERS], names, colours,
+    powers = _ids(model, "spent_usd_bn_")
+    labels, colours = _names(powers, names), _colours(powers, POWER_COLOURS)
+    _lines(axes[0], model, [f"payoff_{p}" for p in powers], labels, colours,
            "Payoff each turn (accrues payoff x turn length in years)", "payoff per year")  # fmt: skip
-    powers = actors[actors["kind"] == "power"]
-    cum = powers.pivot(index="turn", columns="actor", values="payoff_total").reset_index()
+    rows = actors[actors["kind"] == "power"]
+    cum = rows.pivot(index="turn", columns="actor", values="payoff_total").reset_index()
     cum.insert(1, "date", model["date"].to_numpy())
-    _lines(axes[1], cum, list(POWERS), names, colours, "Cumulative payoff (payoff_total)", "payoff-years")
+    _lines(axes[1], cum, powers, labels, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
     return _finish(fig, "Payoffs of the powers", source, path)
 
 
 def plot_run(
-    model: pd.DataFrame, actors: pd.DataFrame, folder: Path, *, scenario: str | None = None, seed: int | None = None
+    model: pd.DataFrame,
+    actors: pd.DataFrame,
+    folder: Path,
+    *,
+    scenario: str | None = None,
+    seed: int | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Write every figure of a run into ``folder``; returns their paths. ``scenario`` and
-    ``seed`` name the game in every figure's title."""
+    ``seed`` name the game in every figure's title; ``names`` label its actors."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = ", ".join(x for x in (scenario, None if seed is None else f"seed {seed}") if x) or None
     paths = {
-        "influence.png": lambda p: plot_influence(model, actors, p, source),
-        "debt.png": lambda p: plot_debt(model, p, source),
-        "diversification.png": lambda p: plot_diversification(model, p, source),
+        "influence.png": lambda p: plot_influence(model, actors, p, source, names),
+        "debt.png": lambda p: plot_debt(model, p, source, names),
+        "diversification.png": lambda p: plot_diversification(model, p, source, names),
         "routes.png": lambda p: plot_routes(model, p, source),
-        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source),
+        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source, names),
     }
     out = []
     for name, draw in paths.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import math
 import os
 import re
@@ -22,23 +23,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from .frozen import FrozenMap, frozen_dicts
-from .ids import (
-    BLOCS,
-    CREDITORS,
-    DOMAINS,
-    ENERGY_DESTINATIONS,
-    HOSTS,
-    MINERALS,
-    OFFTAKERS,
-    POWERS,
-    ROUTES,
-    TRADE_PARTNERS,
-    TWO_BLOCS,
-)
+from .ids import DOMAINS, NON_POWER_CREDITORS, OTHER, RESERVED_IDS
 from .names import check_name
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -121,8 +118,15 @@ def _check_keys(value: dict, keys: tuple[str, ...], what: str, *, complete: bool
                 raise _KeyProblem(k, f"missing {what}")
 
 
-def _check_vector(value: dict[str, float], keys: tuple[str, ...], what: str) -> dict[str, float]:
-    """A share vector must name exactly ``keys`` and sum to 1."""
+def _check_vector(
+    value: dict[str, float], keys: tuple[str, ...] | None, what: str, *, keep_order: bool = False
+) -> dict[str, float]:
+    """A share vector must name exactly ``keys`` (any keys if ``None``) and sum to 1. It comes back
+    in the order of ``keys``, or of ``value`` with ``keep_order`` (or without ``keys``)."""
+    if keys is None or keep_order:
+        if keys is not None:
+            _check_keys(value, keys, what)
+        keys = tuple(value)
     _check_keys(value, keys, what)
     for k, v in value.items():
         if not 0.0 <= v <= 1.0:
@@ -173,6 +177,57 @@ def _check_sources(sources: dict[str, str], figures: list[str]) -> None:
             raise ValueError(f"sources.{fig}: missing (every world figure needs a source)")
 
 
+# An id of an actor, route, mineral, bloc or partner: it becomes part of column names
+# (``debt_to_gdp_<host>``) and event paths (``hosts.<id>.gdp_usd_bn``).
+ID_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+ID_RULE = "must be 1 to 32 lower-case letters, digits or '_', starting with a letter"
+
+
+def _check_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise ValueError(f"{what} id {value!r} {ID_RULE}")
+    if value in RESERVED_IDS:
+        raise ValueError(f"{what} id {value!r} is reserved (ids may not be {', '.join(RESERVED_IDS)})")
+    return value
+
+
+def scenario_ids(data: Any) -> dict[str, Any]:
+    """The ids a raw scenario declares, in the order its tables list them: ``powers``, ``hosts``,
+    ``routes``, ``minerals`` (of ``world.minerals``), ``creditors`` (the powers, then
+    :data:`~strategy_abm.scenario.ids.NON_POWER_CREDITORS`), ``offtakers`` (the powers and
+    ``other``), ``blocs`` and ``partners`` (the powers' distinct ``bloc`` and ``partner``, the
+    partners then ``other``) and ``bloc_of`` (power -> bloc). Validation checks each table's keys
+    against these (pydantic's validation context); malformed tables give empty ids here and
+    their own error in validation."""
+
+    def table(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    data = table(data)
+    powers_raw = table(data.get("powers"))
+    powers = tuple(powers_raw)
+    bloc_of = {p: table(v).get("bloc") for p, v in powers_raw.items()}
+    partner_of = {p: table(v).get("partner") for p, v in powers_raw.items()}
+    return {
+        "powers": powers,
+        "hosts": tuple(table(data.get("hosts"))),
+        "routes": tuple(table(data.get("routes"))),
+        "minerals": tuple(table(table(data.get("world")).get("minerals"))),
+        "creditors": (*powers, *NON_POWER_CREDITORS),
+        "offtakers": (*powers, OTHER),
+        "blocs": tuple(dict.fromkeys(b for b in bloc_of.values() if isinstance(b, str))),
+        "partners": (*dict.fromkeys(q for q in partner_of.values() if isinstance(q, str) and q != OTHER), OTHER),
+        "bloc_of": {p: b for p, b in bloc_of.items() if isinstance(b, str)},
+    }
+
+
+def _ids(info: ValidationInfo, family: str) -> Any:
+    """The scenario's ids of ``family`` (see :func:`scenario_ids`), or ``None`` when a table is
+    validated on its own, outside a scenario (then only its shape is checked)."""
+    ctx = info.context
+    return ctx.get(family) if isinstance(ctx, dict) else None
+
+
 class Creditor(Strict):
     """One creditor class's part of a host's public external debt."""
 
@@ -186,23 +241,29 @@ class Mineral(Strict):
     """A host's output of one critical mineral and who takes it."""
 
     output_t: Annotated[float, within(*MINERAL_T)] = 0.0
-    offtake: dict[str, float] = Field(default_factory=lambda: {k: 0.0 for k in OFFTAKERS} | {"other": 1.0})
+    # Who takes the output: the powers and ``other``, all to ``other`` unless given.
+    offtake: dict[str, float] = Field(default_factory=lambda: {OTHER: 1.0})
     local_processing: Share = 0.0
     developable: bool = False  # a deposit a critical_minerals venture can develop (say so explicitly)
 
     @field_validator("offtake")
     @classmethod
-    def _offtake(cls, v):
-        return _check_vector(v, OFFTAKERS, "offtaker")
+    def _offtake(cls, v, info: ValidationInfo):
+        offtakers = _ids(info, "offtakers")
+        if offtakers is not None and v == {OTHER: 1.0}:  # the default: no power takes any
+            v = dict.fromkeys(offtakers, 0.0) | v
+        return _check_vector(v, offtakers, "offtaker")
 
 
+# Share vectors of a host: (the scenario's ids they are keyed by, what an id is, complete). A
+# market's vector may leave out a bloc that has no offer in it (Russia has no cloud or platform).
 HOST_VECTORS = {
-    "trade_shares": (TRADE_PARTNERS, "trade partner"),
-    "telecom_vendor_shares": (BLOCS, "bloc"),
-    "cloud_shares": (TWO_BLOCS, "bloc"),
-    "logistics_platform_shares": (TWO_BLOCS, "bloc"),
-    "energy_export_shares": (ENERGY_DESTINATIONS, "destination"),
-    "green_tech_origin": (TWO_BLOCS, "bloc"),
+    "trade_shares": ("partners", "trade partner", True),
+    "telecom_vendor_shares": ("blocs", "bloc", True),
+    "cloud_shares": ("blocs", "bloc", False),
+    "logistics_platform_shares": ("blocs", "bloc", False),
+    "energy_export_shares": ("partners", "destination", True),
+    "green_tech_origin": ("blocs", "bloc", False),
 }
 
 
@@ -210,6 +271,7 @@ class HostConfig(Strict):
     """A Central Asian state: its calibrated initial state and its response strategy."""
 
     name: str
+    display: str | None = None  # the name in sentences ("Kazakhstan"); ``name`` if not given
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     gdp_usd_bn: Annotated[float, within(*GDP_USD_BN)]
@@ -239,34 +301,48 @@ class HostConfig(Strict):
 
     @field_validator("creditors", mode="before")
     @classmethod
-    def _creditor_ids(cls, v):
-        if isinstance(v, dict):
-            _check_keys(v, CREDITORS, "creditor")
+    def _creditor_ids(cls, v, info: ValidationInfo):
+        creditors = _ids(info, "creditors")
+        if isinstance(v, dict) and creditors is not None:
+            _check_keys(v, creditors, "creditor")
         return v
 
     @field_validator("creditors")
     @classmethod
-    def _creditors(cls, v):
-        _check_vector({k: c.share for k, c in v.items()}, CREDITORS, "creditor")
-        return {k: v[k] for k in CREDITORS}
+    def _creditors(cls, v, info: ValidationInfo):
+        creditors = _ids(info, "creditors") or tuple(v)
+        _check_vector({k: c.share for k, c in v.items()}, creditors, "creditor")
+        return {k: v[k] for k in creditors}
 
     @field_validator("opinion")
     @classmethod
-    def _opinion(cls, v):
-        _check_keys(v, POWERS, "power")
-        return {k: v[k] for k in POWERS}
+    def _opinion(cls, v, info: ValidationInfo):
+        powers = _ids(info, "powers") or tuple(v)
+        _check_keys(v, powers, "power")
+        return {k: v[k] for k in powers}
 
     @field_validator(*HOST_VECTORS)
     @classmethod
-    def _vector(cls, v, info):
-        keys, what = HOST_VECTORS[info.field_name]
-        return _check_vector(v, keys, what)
+    def _vector(cls, v, info: ValidationInfo):
+        family, what, complete = HOST_VECTORS[info.field_name]
+        keys = _ids(info, family)
+        if keys is None:
+            return _check_vector(v, None, what)
+        if complete:  # partners keep the host's own order (the baseline's, which the goldens pin)
+            return _check_vector(v, keys, what, keep_order=family == "partners")
+        _check_keys(v, keys, what, complete=False)
+        if not v:
+            raise ValueError(f"names no {what} (give at least one)")
+        return _check_vector(v, tuple(k for k in keys if k in v), what)
 
     @field_validator("minerals")
     @classmethod
-    def _minerals(cls, v):
-        _check_keys(v, MINERALS, "mineral", complete=False)
-        return {k: v.get(k, Mineral()) for k in MINERALS}
+    def _minerals(cls, v, info: ValidationInfo):
+        minerals = _ids(info, "minerals")
+        if minerals is None:
+            return v
+        _check_keys(v, minerals, "mineral", complete=False)
+        return {k: v[k] if k in v else Mineral.model_validate({}, context=info.context) for k in minerals}
 
     @model_validator(mode="after")
     def _sourced(self):
@@ -299,6 +375,12 @@ class PowerConfig(Strict):
     """A great power: budget, toolkit (move -> efficiency), objectives and strategy."""
 
     name: str
+    display: str | None = None  # the name in sentences ("the US"); ``name`` if not given
+    # Technology bloc whose standards the power's digital moves spread ("western"), and the trade
+    # partner / energy destination its presence counts through ("west"): hosts' share vectors are
+    # keyed by these. Powers of one bloc share its ties by ``rules.western_split``.
+    bloc: str
+    partner: str
     strategy: str
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     budget_usd_bn_per_year: Annotated[float, within(0.0, 1e3)]  # USD 1 trn a year, ten times China's peak BRI lending
@@ -306,6 +388,16 @@ class PowerConfig(Strict):
     objectives: dict[str, Annotated[float, within(*PAYOFF_WEIGHT)]]
     corridor_interest: Literal[CORRIDOR_INTERESTS]
     sources: dict[str, str]
+
+    @field_validator("bloc")
+    @classmethod
+    def _bloc(cls, v):
+        return _check_id(v, "bloc")
+
+    @field_validator("partner")
+    @classmethod
+    def _partner(cls, v):
+        return _check_id(v, "partner")
 
     @field_validator("toolkit")
     @classmethod
@@ -355,14 +447,18 @@ class Effects(Strict):
 
     @field_validator("mineral_output_t_per_bn")
     @classmethod
-    def _minerals(cls, v):
-        _check_keys(v, MINERALS, "mineral", complete=False)
+    def _minerals(cls, v, info: ValidationInfo):
+        minerals = _ids(info, "minerals")
+        if minerals is not None:
+            _check_keys(v, minerals, "mineral", complete=False)
         return v
 
     @field_validator("route_capacity_mt_per_bn", "route_delay_days_per_bn")
     @classmethod
-    def _routes(cls, v):
-        _check_keys(v, ROUTES, "route", complete=False)
+    def _routes(cls, v, info: ValidationInfo):
+        routes = _ids(info, "routes")
+        if routes is not None:
+            _check_keys(v, routes, "route", complete=False)
         return v
 
 
@@ -416,6 +512,9 @@ class RouteConfig(Strict):
     tariff_usd_per_t: Annotated[float, within(0.0, 1e4)]  # above the value of most freight per tonne
     political_risk: Share
     ca_export_share: Share
+    # Powers whose territory the route crosses: a power with the ``northern_share`` corridor
+    # interest values the cargo on routes through it (the Northern Corridor through Russia).
+    through: list[str] = Field(default_factory=list)
     sources: dict[str, str]
 
     @model_validator(mode="after")
@@ -441,6 +540,10 @@ class TradeConfig(Strict):
     risk_cost_usd_per_t: Annotated[float, within(0.0, 1e5)]
     logit_scale_usd_per_t: Annotated[float, within(0.01, 1e5)]  # spread of shippers' route costs, USD/t
     adjustment_rate: Annotated[float, within(0.01, 20.0)]  # per year: a time constant between 18 days and 100 years
+    # The route that carries Central Asian exports westward, bypassing Russia and China (the
+    # Middle Corridor): export-split projects shift its cargo toward the region's exports, and
+    # the ca_exports_west interest and the middle_ca_export_share metric read it.
+    westward_route: str
     sources: dict[str, str]
 
     @model_validator(mode="after")
@@ -467,7 +570,13 @@ class WorldConfig(Strict):
     @field_validator("minerals")
     @classmethod
     def _all(cls, v):
-        _check_keys(v, MINERALS, "mineral")
+        if not v:
+            raise ValueError("names no mineral (give at least one)")
+        for m in v:
+            try:
+                _check_id(m, "mineral")
+            except ValueError as exc:
+                raise _KeyProblem(m, str(exc)) from None
         return v
 
     @model_validator(mode="after")
@@ -511,8 +620,32 @@ class RulesConfig(Strict):
 
     @field_validator("western_split")
     @classmethod
-    def _split(cls, v):
-        return _check_vector(v, ("us", "g7"), "western power")
+    def _split(cls, v, info: ValidationInfo):
+        """Share of a bloc's ties (trade, digital, energy) credited to each of its powers, for the
+        blocs of several powers (the US and the G7 in the baseline's western bloc): keyed by the
+        scenario's power ids, summing to 1 within each such bloc. A power alone in its bloc has
+        all of its ties (it may be left out, or given 1)."""
+        powers, bloc_of = _ids(info, "powers"), _ids(info, "bloc_of")
+        if powers is None or bloc_of is None:
+            return v
+        _check_keys(v, powers, "power", complete=False)
+        out: dict[str, float] = {}
+        for bloc in dict.fromkeys(bloc_of[p] for p in powers if p in bloc_of):
+            members = tuple(p for p in powers if bloc_of.get(p) == bloc)
+            if len(members) > 1:
+                try:
+                    out.update(_check_vector({p: v[p] for p in members if p in v}, members, f"power of bloc {bloc}"))
+                except _KeyProblem:
+                    raise
+                except ValueError as exc:
+                    raise ValueError(f"the {bloc} bloc's powers ({', '.join(members)}): {exc}") from None
+            elif members[0] in v:
+                if v[members[0]] != 1.0:
+                    raise _KeyProblem(
+                        members[0], f"is alone in the {bloc} bloc and has all of its ties (give 1 or leave it out)"
+                    )
+                out[members[0]] = 1.0
+        return {p: out[p] for p in powers if p in out}
 
     @field_validator("host_payoff_weights")
     @classmethod
@@ -588,10 +721,11 @@ class EventConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _when(self):
+    def _when(self, info: ValidationInfo):
         if (self.at is None) == (self.probability_per_year is None):
             raise ValueError("give exactly one of 'at' (scripted) or 'probability_per_year' (random)")
-        if self.target not in (None, "random_host", *HOSTS):
+        hosts = _ids(info, "hosts")
+        if self.target is not None and self.target != "random_host" and hosts is not None and self.target not in hosts:
             raise ValueError(f"target {self.target!r} is not a host id or 'random_host'")
         uses_target = any("{host}" in e.path for e in self.effects)
         if uses_target and self.target is None:
@@ -648,10 +782,18 @@ def format_date(year: float, turns_per_year: int) -> str:
 STRATEGY_CHECKS: list[Callable[..., None]] = []
 
 
+def _ids_arg(check: Callable[..., None], ids: dict) -> dict:
+    """``{"ids": ids}`` for a check that takes them, else ``{}`` (a check written before actors were data)."""
+    params = inspect.signature(check).parameters.values()
+    takes = any(p.name == "ids" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    return {"ids": ids} if takes else {}
+
+
 def register_strategy_check(check: Callable[..., None]) -> None:
-    """Have every scenario validation call ``check(where, kind, name, params, toolkit, actor=id)``
-    for each power, then each host (``where`` is ``powers.<id>`` or ``hosts.<id>``, ``kind``
-    ``"power"`` or ``"host"``, ``toolkit`` ``None`` for a host). It refuses a scenario by raising
+    """Have every scenario validation call ``check(where, kind, name, params, toolkit, actor=id,
+    ids=ids)`` for each power, then each host (``where`` is ``powers.<id>`` or ``hosts.<id>``,
+    ``kind`` ``"power"`` or ``"host"``, ``toolkit`` ``None`` for a host, ``ids`` the scenario's
+    ``{"powers": (...), "hosts": (...)}``, passed to a check whose signature takes it). It refuses a scenario by raising
     ``_field_error(field, problem)``. Registering a check twice runs it once."""
     if check not in STRATEGY_CHECKS:
         STRATEGY_CHECKS.append(check)
@@ -711,20 +853,80 @@ class Scenario(Strict):
             raise ValueError(f"must be one of 1, 2, 4 or 12 (an integer), not {str(v).lower()}")
         return v
 
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: Any = None, **kwargs: Any) -> Scenario:
+        """Validate a raw scenario against its own ids (:func:`scenario_ids`, the validation context)."""
+        if context is None:
+            context = scenario_ids(obj)
+        return super().model_validate(obj, context=context, **kwargs)
+
     @field_validator("powers", mode="before")
     @classmethod
     def _powers(cls, v):
-        return _exact_ids(v, POWERS, "power")
+        return _id_table(v, "power")
 
     @field_validator("hosts", mode="before")
     @classmethod
     def _hosts(cls, v):
-        return _exact_ids(v, HOSTS, "host")
+        return _id_table(v, "host")
 
     @field_validator("routes", mode="before")
     @classmethod
     def _routes(cls, v):
-        return _exact_ids(v, ROUTES, "route")
+        return _id_table(v, "route")
+
+    @model_validator(mode="after")
+    def _distinct_actors(self):
+        both = [a for a in self.powers if a in self.hosts]
+        if both:
+            raise _field_error(f"hosts.{both[0]}", "is also a power's id (every actor needs its own id)")
+        for rid, route in self.routes.items():
+            for i, p in enumerate(route.through):
+                if p not in self.powers:
+                    raise _field_error(f"routes.{rid}.through.{i}", f"{p!r} is not a power of this scenario "
+                                       f"({', '.join(self.powers)})")  # fmt: skip
+        if self.trade.westward_route not in self.routes:
+            raise _field_error("trade.westward_route", f"{self.trade.westward_route!r} is not a route of this "
+                               f"scenario ({', '.join(self.routes)})")  # fmt: skip
+        return self
+
+    # ------------------------------------------------------------------ the scenario's ids
+
+    @property
+    def power_ids(self) -> tuple[str, ...]:
+        """The powers, in the order of the file (the order of every power column)."""
+        return tuple(self.powers)
+
+    @property
+    def host_ids(self) -> tuple[str, ...]:
+        return tuple(self.hosts)
+
+    @property
+    def route_ids(self) -> tuple[str, ...]:
+        return tuple(self.routes)
+
+    @property
+    def mineral_ids(self) -> tuple[str, ...]:
+        """The critical minerals (of ``world.minerals``); every host has an entry for each."""
+        return tuple(self.world.minerals)
+
+    @property
+    def creditor_ids(self) -> tuple[str, ...]:
+        return (*self.powers, *NON_POWER_CREDITORS)
+
+    @property
+    def bloc_ids(self) -> tuple[str, ...]:
+        """The powers' distinct technology blocs, in power order."""
+        return tuple(dict.fromkeys(p.bloc for p in self.powers.values()))
+
+    @property
+    def actor_ids(self) -> tuple[str, ...]:
+        """Powers then hosts: the order of actors in every output."""
+        return (*self.powers, *self.hosts)
+
+    def display_names(self) -> dict[str, str]:
+        """Each actor's name for sentences: its ``display``, else its ``name``."""
+        return {a: c.display or c.name for a, c in (*self.powers.items(), *self.hosts.items())}
 
     @field_validator("moves")
     @classmethod
@@ -735,15 +937,24 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _cross(self):
+        ids = {"powers": self.power_ids, "hosts": self.host_ids}  # what a strategy's tables may name
         for pid, p in self.powers.items():
             for move in p.toolkit:
                 if move not in self.moves:
                     raise _field_error(f"powers.{pid}.toolkit.{move}", "is not a move of the catalogue")
             for check in STRATEGY_CHECKS:
-                check(f"powers.{pid}", "power", p.strategy, p.strategy_params, p.toolkit, actor=pid)
+                check(
+                    f"powers.{pid}",
+                    "power",
+                    p.strategy,
+                    p.strategy_params,
+                    p.toolkit,
+                    actor=pid,
+                    **_ids_arg(check, ids),
+                )
         for hid, h in self.hosts.items():
             for check in STRATEGY_CHECKS:
-                check(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid)
+                check(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid, **_ids_arg(check, ids))
         self._check_world_minerals()
         start = parse_date(self.start)
         state = None
@@ -787,7 +998,7 @@ class Scenario(Strict):
 
 
 # Config fields that are not state variables of the running game (events cannot touch them).
-NOT_STATE = ("name", "strategy", "strategy_params", "sources", "public_external_debt_usd_bn")
+NOT_STATE = ("name", "display", "strategy", "strategy_params", "sources", "public_external_debt_usd_bn")
 
 
 def _state_shape(sc: Scenario) -> dict:
@@ -802,7 +1013,9 @@ def _state_shape(sc: Scenario) -> dict:
     for route in data["routes"].values():
         route.pop("name")
         route.pop("sources")
+        route.pop("through")
     data["trade"].pop("sources")
+    data["trade"].pop("westward_route")
     return data
 
 
@@ -872,7 +1085,8 @@ def state_variable(path: str) -> str:
 def _path_exists(state: dict, path: str, target: str | None) -> bool:
     parts = path.split(".")
     if parts[0] == "hosts" and parts[1] in ("*", "{host}"):
-        parts[1] = target if target in HOSTS else HOSTS[0]
+        hosts = list(state["hosts"])
+        parts[1] = target if target in hosts else hosts[0]
     node: Any = state
     for p in parts:
         if not isinstance(node, dict) or p not in node or p == "sources":
@@ -881,11 +1095,18 @@ def _path_exists(state: dict, path: str, target: str | None) -> bool:
     return isinstance(node, int | float) and not isinstance(node, bool)
 
 
-def _exact_ids(v: dict, ids: tuple[str, ...], what: str) -> dict:
+def _id_table(v: Any, what: str) -> dict:
+    """A table of actors or routes keyed by their ids (at least one; each id per :data:`ID_RE`)."""
     if not isinstance(v, dict):
         raise ValueError(f"must be a table of {what}s keyed by id")
-    _check_keys(v, ids, f"{what} id")
-    return {k: v[k] for k in ids}
+    if not v:
+        raise ValueError(f"names no {what} (a game needs at least one)")
+    for k in v:
+        try:
+            _check_id(k, what)
+        except ValueError as exc:
+            raise _KeyProblem(str(k), str(exc)) from None
+    return v
 
 
 class _FieldError(ValueError):
@@ -1137,7 +1358,12 @@ def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"extends: a chain of more than {MAX_EXTENDS} extends (from {_seen[0].name})")
     raw = read_toml(path)
     base_name = raw.pop("extends", None)
+    dropped = raw.pop("drop", None)
     if base_name is None:
+        if dropped is not None:
+            raise ConfigError(
+                "drop: leaves out actors, routes or minerals of the scenario it extends; this one extends none"
+            )
         return raw
     if not isinstance(base_name, str):
         raise ConfigError("extends: must be a scenario name or path")
@@ -1149,7 +1375,39 @@ def read_scenario_raw(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if base_path.resolve() in chain:  # a cycle: name it from the file it comes back to
         cycle = [p.name for p in chain[chain.index(base_path.resolve()) :]] + [base_path.name]
         raise ConfigError(f"extends: a cycle, {' -> '.join(cycle)}")
-    return _merge(read_scenario_raw(base_path, (*_seen, path.resolve())), raw)
+    base = read_scenario_raw(base_path, (*_seen, path.resolve()))
+    if dropped is not None:
+        base = drop_ids(base, dropped)
+    return _merge(base, raw)
+
+
+# Tables whose keys are figure names, not ids: a drop leaves them alone.
+_NOT_KEYED_BY_IDS = ("sources",)
+
+
+def drop_ids(raw: dict, dropped: Any) -> dict:
+    """``drop = ["g7"]`` in a scenario that extends another: the base's powers, hosts, routes or
+    minerals of these ids are left out, with every table entry keyed by them (a host's opinion of
+    a dropped power, its creditor share, a mineral's offtake, ``rules.western_split``, a strategy's
+    ``host_weights``, ...) and every list item naming them (``routes.<r>.through``). Share vectors
+    that lose a share no longer sum to 1: the extending file gives them again, which validation
+    asks for, naming the field. Raises :class:`ConfigError` for an id the base does not have."""
+    if not isinstance(dropped, list) or not all(isinstance(d, str) for d in dropped):
+        raise ConfigError("drop: must be a list of ids of the base's powers, hosts, routes or minerals")
+    known = scenario_ids(raw)
+    for d in dropped:
+        if not any(d in known[f] for f in ("powers", "hosts", "routes", "minerals")):
+            raise ConfigError(f"drop: {d!r} is no power, host, route or mineral of the scenario it extends")
+    gone = set(dropped)
+
+    def prune(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: v if k in _NOT_KEYED_BY_IDS else prune(v) for k, v in node.items() if k not in gone}
+        if isinstance(node, list):
+            return [prune(v) for v in node if not (isinstance(v, str) and v in gone)]
+        return node
+
+    return {k: v if k == "events" else prune(v) for k, v in raw.items()}
 
 
 @functools.lru_cache(maxsize=32)

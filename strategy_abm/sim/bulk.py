@@ -21,7 +21,7 @@ import numpy as np
 from .._compiled import njit, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
-from ..engine.arrays import P_OFFERS_MADE, RL_MAX_OFFERS, initial_state, tables
+from ..engine.arrays import P_OFFERS_MADE, RL_MAX_OFFERS, LayoutError, initial_state, tables
 from ..engine.events import EventEngine
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
@@ -50,21 +50,25 @@ class BulkPlan:
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.scenario = sc
         self.horizon = sc.horizon_turns if turns is None else turns
-        t = self.tables = tables(sc)
+        try:
+            t = self.tables = tables(sc)
+        except LayoutError as exc:
+            raise NotCompiled(f"the bulk path cannot lay out this scenario: {exc}") from None
         lay = self.layout = t.layout
         state = initial_state(sc, lay)
         K.initial_influence(state.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
         # The region's output of each mineral at the start (summed over hosts in order, as the per-turn path does).
         self.initial_output = np.array([_column_sum(state.hosts, lay.mineral(m, 0)) for m in range(len(lay.minerals))])
+        westward = sc.trade.westward_route
         self.special = np.array(
-            [lay.powers.index(x) if x in lay.powers else -1 for x in ("china",)]
-            + [lay.routes.index(x) if x in lay.routes else -1 for x in ("middle", "northern")],
+            [lay.powers.index("china") if "china" in lay.powers else -1,
+             lay.routes.index(westward) if westward in lay.routes else -1],
             dtype=np.int64,
-        )
+        )  # fmt: skip
         self.derived = np.zeros(K.derived_offsets(len(lay.hosts), len(lay.powers), len(lay.routes))[-1])
         K.metrics_and_payoffs(state.hosts, state.powers, state.routes, state.trade, lay.offsets, t.power_meta,
-                              t.power_static, t.world_minerals, t.rules, self.special, self.initial_output, 0,
-                              self.derived)  # fmt: skip
+                              t.power_static, t.world_minerals, t.rules, self.special, t.through,
+                              self.initial_output, 0, self.derived)  # fmt: skip
         self.state0 = state
         actors = (*lay.powers, *lay.hosts)
         self.actor_order = actors
@@ -157,8 +161,9 @@ class BulkPlan:
                 opened = True
             _play(state.hosts, state.powers, state.routes, state.trade, state.acceptance, projects, n_projects,
                   lay.offsets, t.moves, t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals,
-                  self.special, self.initial_output, derived, self.kinds, self.params, memory, cursors, jumps,
-                  cursor_turn, self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, stop, opened)  # fmt: skip
+                  self.special, t.through, self.initial_output, derived, self.kinds, self.params, memory, cursors,
+                  jumps, cursor_turn, self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, stop,
+                  opened)  # fmt: skip
             turn = stop
             if turn - 1 in turns:
                 out[turn - 1] = world.metrics(derived, turn - 1)
@@ -195,8 +200,20 @@ class _World:
         self.turns_per_year = plan.scenario.turns_per_year
         self.start_year = plan.start_year
         self.turn = 0
+        self.scenario = plan.scenario
+        self.power_ids, self.host_ids, self.route_ids, self.mineral_ids = (
+            lay.powers,
+            lay.hosts,
+            lay.routes,
+            lay.minerals,
+        )
+        self.horizon = plan.horizon
+        self.names = plan.scenario.display_names()
         self.hosts = {h: HostView(state.hosts, i, lay, h) for i, h in enumerate(lay.hosts)}
         self.powers = {p: PowerView(state.powers, i, lay, p) for i, p in enumerate(lay.powers)}
+        for pid, view in self.powers.items():
+            cfg = plan.scenario.powers[pid]
+            view.cfg, view.bloc, view.partner = cfg, cfg.bloc, cfg.partner
         self.routes = {r: RouteView(state.routes, i) for i, r in enumerate(lay.routes)}
         self.trade = TradeView(state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in plan.scenario.world.minerals.items()}
@@ -204,6 +221,9 @@ class _World:
 
     def log(self, **_) -> None:
         """The bulk path keeps no event log."""
+
+    def display(self, actor_id: str, *, start: bool = False) -> str:
+        return actor_id  # (sentences are for the event log, which the bulk path does not keep)
 
     def metrics(self, derived: np.ndarray, turn: int) -> dict[str, float]:
         """The model-level metrics of the state after ``turn``, from the compiled rules' ``derived``."""
@@ -237,8 +257,8 @@ def _compile_all() -> None:
 
 @njit
 def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
-          initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn, toolkit_sorted, n_toolkit,
-          host_rank, turn_from, turn_to, opened):  # fmt: skip
+          through, initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn, toolkit_sorted,
+          n_toolkit, host_rank, turn_from, turn_to, opened):  # fmt: skip
     """Play turns ``turn_from`` to ``turn_to - 1`` (the first already opened and its events applied
     if ``opened``): the per-turn path's order of design.md, each step a rule of engine/kernels.py.
     ``cursors``: the hazard streams of the powers, then the strategy streams of the actors, at the
@@ -314,4 +334,5 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
         K.economy(hosts, o, rl, entering)
         K.trade_step(routes, trade, rl)
         K.influence(hosts, o, pm, ps, rl)
-        K.metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, initial_output, turn, derived)
+        K.metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
+                              derived)  # fmt: skip

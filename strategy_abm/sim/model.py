@@ -18,7 +18,7 @@ import functools
 import mesa
 import numpy as np
 
-from ..engine.metrics import METRIC_COLUMNS
+from ..engine.metrics import metric_columns
 from ..engine.turn import Game
 from ..scenario.config import Scenario, load_scenario
 from .agents import HostAgent, PowerAgent
@@ -69,7 +69,7 @@ class CompetitionModel(mesa.Model):
         self.scenario = load_scenario(scenario, [*(overrides or []), *extra])
         self.record = record
         self.game = game = Game(self.scenario, seed, record=record)
-        # Agents in the scenario's order, powers then hosts: unique ids 1..9 as before.
+        # Agents in the scenario's order, powers then hosts: unique ids 1..9 in the baseline.
         self.powers: dict[str, PowerAgent] = {pid: PowerAgent(self, s) for pid, s in game.powers.items()}
         self.hosts: dict[str, HostAgent] = {hid: HostAgent(self, s) for hid, s in game.hosts.items()}
         # The shell's deciders ask the agents (which ask the configured strategies), so that a
@@ -82,7 +82,7 @@ class CompetitionModel(mesa.Model):
         self.datacollector = None
         if record:
             self.datacollector = mesa.DataCollector(
-                model_reporters={c: _metric_reader(c) for c in METRIC_COLUMNS},
+                model_reporters={c: _metric_reader(c) for c in metric_columns(self.scenario)},
                 agenttype_reporters=actor_reporters(),
             )
             self.datacollector.collect(self)

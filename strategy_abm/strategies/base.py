@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 
 from ..engine.legality import StrategyError, check_offers, check_responses  # noqa: F401  (their home is the engine)
 from ..engine.projects import Headroom, Offer
-from ..scenario.ids import HOSTS, POWERS
 
 REGISTRY: dict[str, type[Strategy]] = {}
 # Keys that tables of strategy parameters must use.
-TABLE_KEYS = {"host_weights": HOSTS, "bias": POWERS}
+# Parameter tables keyed by the scenario's ids: which ids (of ``check_strategy``'s ``ids``) they may name.
+TABLE_KEYS = {"host_weights": "hosts", "bias": "powers"}
 # Largest value in a table of strategy parameters. Weights are relative: a ratio above 1e3 between two
 # of them is no longer a mix. A host's bias is score per 1% of GDP, as its penalties (tunable in [0, 10]).
 TABLE_MAX = {"bias": 10.0}
@@ -81,8 +81,12 @@ class Strategy:
         self.params = self.validate_params(params)
 
     @classmethod
-    def validate_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Defaults merged with ``params``; unknown names and out-of-bound values raise ValueError."""
+    def validate_params(
+        cls, params: Mapping[str, Any], ids: Mapping[str, tuple[str, ...]] | None = None
+    ) -> dict[str, Any]:
+        """Defaults merged with ``params``; unknown names and out-of-bound values raise ValueError,
+        and so, given the scenario's ``ids`` (``{"powers": (...), "hosts": (...)}``), does a table
+        of :data:`TABLE_KEYS` naming an id the scenario does not have."""
         out = copy.deepcopy(cls.defaults)  # each instance owns its tables: a doctrine is never edited
         for key, value in params.items():
             if key not in cls.defaults:
@@ -98,10 +102,10 @@ class Strategy:
                 top = TABLE_MAX.get(key, TABLE_MAX_DEFAULT)
                 if not _bounded_table(value, top):
                     raise ValueError(f"{key}: must be a table of non-negative numbers, each at most {top:g}")
-                ids = TABLE_KEYS.get(key)
-                unknown = [k for k in value if ids is not None and k not in ids]
+                known = (ids or {}).get(TABLE_KEYS.get(key, ""))
+                unknown = [k for k in value if known is not None and k not in known]
                 if unknown:
-                    raise ValueError(f"{key}.{unknown[0]}: unknown id (expected one of {', '.join(ids)})")
+                    raise ValueError(f"{key}.{unknown[0]}: unknown id (expected one of {', '.join(known)})")
             out[key] = copy.deepcopy(value)
         return out
 
@@ -277,10 +281,17 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strateg
 
 
 def check_strategy(
-    where: str, kind: str, name: str, params: Mapping[str, Any], toolkit, actor: str | None = None
+    where: str,
+    kind: str,
+    name: str,
+    params: Mapping[str, Any],
+    toolkit,
+    actor: str | None = None,
+    ids: Mapping[str, tuple[str, ...]] | None = None,
 ) -> None:
     """Config-time check: the strategy exists, suits the actor kind (and, given ``actor``, is a
-    doctrine of that actor or of ``any``: its classifier's ``actors``) and accepts the params."""
+    doctrine of that actor or of ``any``: its classifier's ``actors``) and accepts the params
+    (whose id tables name only the scenario's ``ids``, when given)."""
     from ..scenario.config import ConfigError, _field_error
 
     try:
@@ -307,7 +318,7 @@ def check_strategy(
             f"(strategies for {actor}: {', '.join(strategies_for(kind, actors=actor))})",
         )
     try:
-        cls.validate_params(params)
+        cls.validate_params(params, ids)
     except ValueError as exc:
         key, _, problem = str(exc).partition(": ")  # "host_weights.zzz: unknown id ..." names the key
         raise _field_error(f"{where}.strategy_params.{key}", problem) from None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from ..engine.projects import Offer
-from ..scenario.ids import HOSTS
 from .base import HostStrategy, PowerStrategy
 from .hosts import VALUATION, VALUATION_BOUNDS, greedy_response, random_response
 from .powers import HostRoom, estimate_gain, round_down
@@ -29,7 +28,8 @@ class Random(PowerStrategy, HostStrategy):
         rng = obs.rng
         moves = sorted(obs.own["toolkit"])
         budget_left = obs.own["budget_available"]
-        owed = {h: obs.own["owed"][h] for h in HOSTS}  # what relief can forgive
+        hosts = tuple(obs.hosts)
+        owed = {h: obs.own["owed"][h] for h in hosts}  # what relief can forgive
         offers = []
         most = obs.rules.max_offers_per_turn
         count = int(rng.integers(0, most + 1))
@@ -38,7 +38,7 @@ class Random(PowerStrategy, HostStrategy):
         slots = rng.random((most, 3)).tolist()
         for u_move, u_host, u_size in slots[:count]:
             move_id = moves[min(int(u_move * len(moves)), len(moves) - 1)]
-            host_id = HOSTS[min(int(u_host * len(HOSTS)), len(HOSTS) - 1)]
+            host_id = hosts[min(int(u_host * len(hosts)), len(hosts) - 1)]
             move = obs.moves[move_id]
             hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
             if move.effects.debt_relief:
@@ -80,7 +80,7 @@ class Greedy(PowerStrategy, HostStrategy):
         scored = []
         for move_id in sorted(obs.own["toolkit"]):
             move = obs.moves[move_id]
-            for host_id in HOSTS:
+            for host_id in obs.hosts:
                 cap = limits.cap(move, host_id, budget_left)
                 if cap <= 0:
                     continue

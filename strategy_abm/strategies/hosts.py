@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from ..engine.projects import Offer
 from ..engine.rules import intensity
-from ..scenario.ids import POWERS
 from .base import HostStrategy
 
 # How a host values an offer, besides growth, jobs and relief: parameters of every strategy that
@@ -59,11 +58,12 @@ def concentration_cost(
     obs, offer: Offer, shares: Mapping[str, float] | None = None, scale: float = PENALTIES["concentration_scale"]
 ) -> float:
     """Penalty for deepening a power's lead beyond an equal share (multi-vector balance):
-    ``scale`` x intensity x (share above 1/4). ``shares``: the host's influence shares, if known."""
+    ``scale`` x intensity x (share above an equal share, 1/4 with four powers). ``shares``: the
+    host's influence shares, if known."""
     host = obs.hosts[obs.actor]
     shares = shares or host["influence_shares"]
     x = intensity(offer.size_usd_bn, host["gdp_usd_bn"])
-    return scale * max(0.0, shares[offer.power] - 1.0 / len(POWERS)) * x
+    return scale * max(0.0, shares[offer.power] - 1.0 / len(shares)) * x
 
 
 def debt_cost(
@@ -224,18 +224,19 @@ class ClosedNeutral(ScoringHost):
 def random_response(obs, accept_probability: float) -> list[Offer]:
     """Each offer is accepted with ``accept_probability``, then the limits are applied.
 
-    The draws are a fixed block per turn, one row per power (``POWERS`` order) and one column per
+    The draws are a fixed block per turn, one row per power (the scenario's order) and one column per
     offer slot: a power's k-th offer to this host meets the same number whatever the other powers
     offered (an offer beyond ``rules.max_offers_per_turn`` draws after the block)."""
     rng = obs.rng
     slots = obs.rules.max_offers_per_turn
-    block = rng.random((len(POWERS), slots)).tolist()
-    made = dict.fromkeys(POWERS, 0)
+    powers = tuple(obs.powers)
+    block = rng.random((len(powers), slots)).tolist()
+    made = dict.fromkeys(powers, 0)
     chosen = []
     for o in obs.offers:
         k = made[o.power]
         made[o.power] += 1
-        u = block[POWERS.index(o.power)][k] if k < slots else float(rng.random())
+        u = block[powers.index(o.power)][k] if k < slots else float(rng.random())
         if u < accept_probability:
             chosen.append(o)
     return HostStrategy.within_limits(obs, chosen)

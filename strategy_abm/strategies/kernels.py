@@ -510,7 +510,8 @@ def kernel_of(strategy, kind: str, actor_id: str, scenario, layout) -> tuple[int
             vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], len(weights)]
             for m, w in weights.items():
                 vec += [layout.moves.index(m), w]
-            vec += [p["host_weights"].get(h, 0.0) for h in layout.hosts]
+            named, default = p["host_weights"], p["default_host_weight"]  # (powers.PortfolioStrategy.propose)
+            vec += [named.get(h, default) if named else 1.0 for h in layout.hosts]
             return PORTFOLIO, np.array(vec, dtype=float)
         if t is generic.Random:
             return RANDOM, np.array([p["accept_probability"]])

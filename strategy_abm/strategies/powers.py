@@ -12,7 +12,6 @@ import math
 
 from ..engine.projects import Headroom, Offer
 from ..engine.rules import best_deposit, intensity
-from ..scenario.ids import HOSTS
 from .base import PowerStrategy
 
 
@@ -69,7 +68,10 @@ class PortfolioStrategy(PowerStrategy):
 
     defaults = {
         "move_weights": {},
-        "host_weights": dict.fromkeys(HOSTS, 1.0),
+        # Target shares by host: empty, equal over the scenario's hosts; else a host it does not
+        # name gets default_host_weight (0 here: a table given whole names the hosts it wants).
+        "host_weights": {},
+        "default_host_weight": 0.0,
         "spend_share": 0.8,
         "offer_size": 0.5,
         # Acceptance memory (assumptions): a host's rate for a move is (accepted + prior)/(offered + prior),
@@ -83,6 +85,7 @@ class PortfolioStrategy(PowerStrategy):
         "offer_size": (0.0, 1.0),
         "give_up_rate": (0.0, 1.0),
         "acceptance_prior": (0.1, 10.0),
+        "default_host_weight": (0.0, 1000.0),
     }
 
     def __init__(self, **params):
@@ -92,7 +95,7 @@ class PortfolioStrategy(PowerStrategy):
     def reset(self) -> None:
         """Forget the offers of an earlier game (the tallies the mix is steered by)."""
         self._offered_move: dict[str, float] = {}
-        self._offered_host: dict[str, float] = dict.fromkeys(HOSTS, 0.0)
+        self._offered_host: dict[str, float] = {}
         self._offered_total = 0.0
 
     def propose(self, obs) -> list[Offer]:
@@ -100,7 +103,8 @@ class PortfolioStrategy(PowerStrategy):
         toolkit, moves = obs.own["toolkit"], obs.moves
         weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
                    if m in toolkit and w > 0}  # fmt: skip
-        host_w = {h: p["host_weights"].get(h, 0.0) for h in HOSTS}
+        named, default = p["host_weights"], p["default_host_weight"]
+        host_w = {h: named.get(h, default) if named else 1.0 for h in obs.hosts}
         wm, wh = sum(weights.values()), sum(host_w.values())
         if not weights or wh <= 0:
             return []
@@ -126,7 +130,7 @@ class PortfolioStrategy(PowerStrategy):
                 rate = obs.acceptance_rate(h, move_id, prior)
                 if rate < give_up:  # this host keeps refusing this move: stop offering it
                     continue
-                deficit = target - offered_host[h] / total
+                deficit = target - offered_host.get(h, 0.0) / total
                 # Refusals lower a host's claim whether it is below (x rate) or above (/ rate) target.
                 score = deficit * rate if deficit >= 0 else deficit / rate
                 if score > best_score:
@@ -140,10 +144,16 @@ class PortfolioStrategy(PowerStrategy):
             limits.take(move, best, size)
             budget_left -= size * move.public_cost_share
             offered_move[move_id] = offered_move.get(move_id, 0.0) + size
-            offered_host[best] += size
+            offered_host[best] = offered_host.get(best, 0.0) + size
             self._offered_total += size
             candidates = [m for m in candidates if min_cost[m] <= budget_left]
         return offers
+
+
+# A doctrine's host_weights name the brief's five states. Assumption: a host it does not name (a
+# scenario's own, e.g. Azerbaijan) is a minor target, weighted as the doctrines weight
+# Turkmenistan (0.1; the named weights sum to 1).
+DOCTRINE_DEFAULT_HOST = {"default_host_weight": 0.1}
 
 
 class Parametric(PortfolioStrategy):
@@ -170,6 +180,7 @@ class BriClassic(PortfolioStrategy):
         "host_weights": {"kaz": 0.15, "uzb": 0.15, "kgz": 0.3, "tjk": 0.3, "tkm": 0.1},
         "spend_share": 0.9,
         "offer_size": 0.6,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -187,6 +198,7 @@ class Bri2(PortfolioStrategy):
         "host_weights": {"kaz": 0.3, "uzb": 0.3, "kgz": 0.15, "tjk": 0.1, "tkm": 0.15},
         "spend_share": 0.7,
         "offer_size": 0.2,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -205,6 +217,7 @@ class PgiiAsymmetric(PortfolioStrategy):
         "host_weights": {"kaz": 0.4, "uzb": 0.35, "kgz": 0.1, "tjk": 0.05, "tkm": 0.1},
         "spend_share": 0.8,
         "offer_size": 0.4,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -221,6 +234,7 @@ class FossilFirst(PortfolioStrategy):
         "host_weights": {"kaz": 0.4, "uzb": 0.2, "kgz": 0.05, "tjk": 0.05, "tkm": 0.3},
         "spend_share": 0.9,
         "offer_size": 0.5,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -238,6 +252,7 @@ class GlobalGateway(PortfolioStrategy):
         "host_weights": {"kaz": 0.3, "uzb": 0.3, "kgz": 0.15, "tjk": 0.15, "tkm": 0.1},
         "spend_share": 0.8,
         "offer_size": 0.4,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -254,6 +269,7 @@ class Incumbent(PortfolioStrategy):
         "host_weights": {"kaz": 0.2, "uzb": 0.2, "kgz": 0.25, "tjk": 0.25, "tkm": 0.1},
         "spend_share": 0.8,
         "offer_size": 0.3,
+        **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 
 
@@ -272,7 +288,7 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     stocks = max(stocks, 1e-9) if stocks > 0 else 1.0  # a share of next to nothing stays finite
     gain = w["influence"] * gdp_w * e.influence * x / stocks
     gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host["debt_total"], 1e-9)
-    gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(HOSTS)
+    gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(hosts)
     energy_total = sum(h["energy_exports_usd_bn"] for h in hosts.values())
     gain += w["energy"] * e.energy_export_shift * x * host["energy_exports_usd_bn"] / max(energy_total, 1e-9)
     # A venture develops the host's best deposit (rules.best_deposit, as on completion): its share
@@ -283,5 +299,5 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
         if deposit is not None:
             share = e.mineral_output_t_per_bn[deposit] / world_output[deposit]
             gain += w["minerals"] * share * size * toolkit[move_id] / len(obs.world_minerals)
-    gain += w["opinion"] * e.opinion * x / 2.0 / len(HOSTS)
+    gain += w["opinion"] * e.opinion * x / 2.0 / len(hosts)
     return gain
