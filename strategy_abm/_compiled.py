@@ -74,7 +74,18 @@ def njit_wrapping(fn, inline: bool = False):
     return quiet
 
 
-_WARM = {"done": False}
+_WARM = {"done": False, "noticed": False}
+
+
+def notice_if_cold(*, quiet: bool = False) -> bool:
+    """Print a line to stderr (once per process) if the compile cache is empty, so that the first
+    run's compilation (about 20 s) does not look like a hang. Returns whether it is empty."""
+    folder = Path(numba.config.CACHE_DIR)
+    cold = not JIT_DISABLED and not (folder.exists() and any(folder.glob("**/*.nbi")))
+    if cold and not quiet and not _WARM["noticed"]:
+        print(f"strategy_abm: compiling the game's rules (first run only; cache in {folder})", file=sys.stderr)
+        _WARM["noticed"] = True
+    return cold
 
 
 def warm_up(compile_all, *, quiet: bool = False) -> float:
@@ -82,10 +93,7 @@ def warm_up(compile_all, *, quiet: bool = False) -> float:
     line to stderr while that compiles for the first time. Returns the seconds it took."""
     if _WARM["done"] or JIT_DISABLED:
         return 0.0
-    folder = Path(numba.config.CACHE_DIR)
-    fresh = not any(folder.glob("**/*.nbi")) if folder.exists() else True
-    if fresh and not quiet:
-        print(f"strategy_abm: compiling the game's rules (first run only; cache in {folder})", file=sys.stderr)
+    notice_if_cold(quiet=quiet)
     start = time.perf_counter()
     compile_all()
     _WARM["done"] = True

@@ -69,19 +69,28 @@ def test_a_plan_plays_its_games_independently_of_the_order_they_are_played_in():
 
 
 def test_a_strategy_without_a_kernel_is_named_and_refused():
+    from strategy_abm.strategies.base import REGISTRY
     from strategy_abm.strategies.powers import Bri2
 
-    class Tweaked(Bri2):  # a subclass may override anything: its Python code must decide
+    class Tweaked(Bri2):  # overrides the decision: its Python code must decide
         name = "test_bulk_tweaked_bri2"
+
+        def propose(self, obs):
+            return super().propose(obs)[:1]
+
+    class Recoloured(Bri2):  # only other defaults: the portfolio kernel decides as its code does
+        name = "test_bulk_recoloured_bri2"
+        defaults = {**Bri2.defaults, "spend_share": 0.5}
 
     try:
         sc = load_scenario("baseline", overrides=["powers.china.strategy=test_bulk_tweaked_bri2"])
         with pytest.raises(NotCompiled, match=r"powers\.china\.strategy: 'test_bulk_tweaked_bri2' has no compiled"):
             BulkPlan(sc)
+        sc = load_scenario("baseline", overrides=["powers.china.strategy=test_bulk_recoloured_bri2", "horizon_turns=8"])
+        assert BulkPlan(sc).play(2, record=range(9)) == per_turn_metrics(sc, 2, compiled=False)
     finally:
-        from strategy_abm.strategies.base import REGISTRY
-
         REGISTRY.pop("test_bulk_tweaked_bri2", None)
+        REGISTRY.pop("test_bulk_recoloured_bri2", None)
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -177,10 +186,10 @@ def test_a_sweep_takes_the_bulk_path_and_stores_what_the_per_turn_path_gives(tmp
             assert s["date"] == model.game.date_of(s["turn"])
 
 
-def per_turn_metrics(scenario, seed: int) -> dict[int, dict[str, float]]:
+def per_turn_metrics(scenario, seed: int, compiled: bool = True) -> dict[int, dict[str, float]]:
     from strategy_abm.sim.model import CompetitionModel
 
-    model = CompetitionModel(scenario=scenario, seed=seed, record=False)
+    model = CompetitionModel(scenario=scenario, seed=seed, record=False, compiled=compiled)
     rows = {0: dict(model.metrics)}
     while model.running:
         model.step()

@@ -37,22 +37,15 @@ class Recorder:
 
 
 def recorded_game(seed: int, overrides: list[str], turns: int = 20):
-    """A game with every strategy and hazard draw logged; returns the model, the strategies'
-    draws by (actor, turn) and the hazards' (failure, delay) pairs by (power, project number, turn)."""
-    model = CompetitionModel(scenario="baseline", seed=seed, overrides=overrides, turns=turns)
+    """A game with every strategy draw logged (the strategies' Python code plays: their kernels
+    draw the same numbers from the same streams, tests/test_bulk.py); returns the model and the
+    strategies' draws by (actor, turn)."""
+    model = CompetitionModel(scenario="baseline", seed=seed, overrides=overrides, turns=turns, compiled=False)
     strategy_draws: dict[tuple[str, int], list] = {}
-    hazard_draws: dict[tuple[str, int, int], list] = {}
     streams, order = model.streams, model.actor_order
-    strategy, hazard_pairs = streams.strategy, streams.hazard_pairs
-
-    def record_hazards(a, t, serials):
-        pairs = hazard_pairs(a, t, serials)
-        hazard_draws.update({(order[a], k, t): pair for k, pair in pairs.items()})
-        return pairs
-
+    strategy = streams.strategy
     streams.strategy = lambda a, t: Recorder(strategy(a, t), strategy_draws.setdefault((order[a], t), []))
-    streams.hazard_pairs = record_hazards
-    return model.run(), strategy_draws, hazard_draws
+    return model.run(), strategy_draws
 
 
 def world_events(model) -> list[tuple]:
@@ -76,7 +69,7 @@ def test_a_change_of_china_doctrine_leaves_the_events_alone(seed):
 def test_other_actors_draw_the_same_numbers_whatever_china_plays():
     """Every actor but China plays ``random``: each draws the same numbers, turn by turn, and the
     US (whose budget and state are the same on turn 1) makes the same first offers."""
-    (a, draws_a, hazards_a), (b, draws_b, hazards_b) = (
+    (a, draws_a), (b, draws_b) = (
         recorded_game(0, [f"powers.china.strategy={d}", *ALL_RANDOM_BUT_CHINA]) for d in CHINA
     )
     others = [key for key in draws_a if key[0] != "china"]
@@ -90,11 +83,30 @@ def test_other_actors_draw_the_same_numbers_whatever_china_plays():
     first = [[(e["move"], e["target"], e["size_usd_bn"]) for e in g.event_log if e["turn"] == 1 and e["actor"] == "us"
               and e["status"] in ("accepted", "rejected")] for g in (a, b)]  # fmt: skip
     assert first[0] and first[0] == first[1]
-    # A project's hazards are its own: the k-th project of the US draws the same pair in a turn in
-    # both games, whichever other projects run.
-    us = [key for key in hazards_a if key[0] == "us" and key in hazards_b]
-    assert len(us) > 5
-    assert all(hazards_a[key] == hazards_b[key] for key in us)
+
+
+@pytest.mark.parametrize("turn", [2, 9, 33])
+def test_a_projects_hazards_are_its_own_whichever_other_projects_run(turn):
+    """The k-th project of a power draws its (failure, delay) pair in a turn from the power's hazard
+    stream at (turn, 2k), as Streams.hazard_pairs gives it, whatever else runs."""
+    from strategy_abm.engine import kernels, pcg
+    from strategy_abm.engine.streams import HAZARDS, Streams
+
+    streams = Streams(11)
+    words = pcg.words(streams.generator(HAZARDS, 1))
+    pcg.advance(words, np.uint64(turn), np.uint64(0))  # the stream at the turn's region
+
+    def pairs(serials):
+        table = np.zeros((len(serials), kernels.PROJECT_COLUMNS))
+        table[:, kernels.J_POWER], table[:, kernels.J_SERIAL] = 1, serials
+        table[:, kernels.J_COMMITTED], table[:, kernels.J_STATUS] = turn - 1, kernels.RUNNING
+        buffer = np.empty(2 * (max(serials) + 2))
+        lo = kernels.hazard_draws(table, len(serials), 1, turn, words, buffer)
+        return {k: buffer[2 * (k - lo) : 2 * (k - lo) + 2].tolist() for k in serials}
+
+    alone, crowded = pairs([7]), pairs([3, 7, 12])
+    assert alone[7] == crowded[7] == streams.hazard_pairs(1, turn, [7])[7]
+    assert crowded[12] == streams.hazard_pairs(1, turn, [12])[12]
 
 
 @pytest.mark.parametrize(

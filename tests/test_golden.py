@@ -16,9 +16,12 @@ make_goldens = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_goldens)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernels", "python-strategies"])
 @pytest.mark.parametrize("name", list(make_goldens.GAMES))
-def test_game_reproduces_its_golden_outputs(name):
-    played = make_goldens.game_csvs(make_goldens.GAMES[name])
+def test_game_reproduces_its_golden_outputs(name, compiled):
+    """Each game, its strategies deciding in compiled code (as ``run`` plays them) and by their
+    Python classes: the same bytes."""
+    played = make_goldens.game_csvs(make_goldens.GAMES[name], compiled=compiled)
     for file, data in played.items():
         golden = gzip.decompress((GOLDEN / name / f"{file}.gz").read_bytes())
         if data != golden:

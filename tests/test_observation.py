@@ -142,7 +142,9 @@ def test_the_observation_carries_the_numbers_the_strategies_read_float_for_float
     power = game.powers["china"]
     assert obs.own["budget_available"] == power.budget_available and obs.own["toolkit"] == power.toolkit
     assert obs.own["objectives"] == power.cfg.objectives
-    for (h, m), _ in power.acceptance.items():
+    assert power.acceptance_seen  # (offers were made in the turns played)
+    for key in power.acceptance_seen:
+        h, m = key.split("/")
         assert obs.acceptance_rate(h, m, 0.7) == power.acceptance_rate(h, m, 0.7)
     assert obs.moves is game.scenario.moves and obs.rules is game.scenario.rules and obs.dt == game.dt
     game.advance()

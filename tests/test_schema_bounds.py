@@ -12,7 +12,6 @@ from clitools import run_cli
 from strategy_abm import CompetitionModel
 from strategy_abm.engine import rules
 from strategy_abm.engine.events import _bounded
-from strategy_abm.engine.metrics import mineral_shares
 from strategy_abm.scenario.config import GDP_USD_BN, STATE_BOUNDS, load_scenario
 from strategy_abm.scenario.ids import HOSTS, ROUTES
 from strategy_abm.strategies.powers import round_down
@@ -117,7 +116,7 @@ def test_world_output_at_its_limit_keeps_secured_shares_within_one():
     ])  # fmt: skip
     assert model.world_minerals["uranium"]["world_output_t"] == limit
     # Per mineral, the shares of world supply (China's own mining plus offtakes) sum to at most 1.
-    shares = mineral_shares(model)
+    shares = model.game.metric_state().minerals  # (kernels.mineral_shares, computed with the payoffs)
     assert shares["us"] == pytest.approx((1.0 - 0.035) / 5)  # uranium's part of the five-mineral mean
     assert 0.0 <= model.metrics["west_secured_mineral_share"] <= 1.0
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from strategy_abm import CompetitionModel
+from strategy_abm.engine import kernels
 from strategy_abm.engine.projects import Offer
 from strategy_abm.scenario.config import ConfigError, load_scenario
 from strategy_abm.scenario.ids import HOSTS, POWERS
@@ -175,7 +176,7 @@ def ready_host(seed: int = 0, hid: str = "kgz", turns_played: int = 4):
     for _ in range(turns_played):
         model.step()
     host = model.hosts[hid]
-    host.refill_absorption(model.dt)
+    host.absorption_room = host.room_next_turn(model.dt)  # (the refill it gets before it answers)
     return model, host
 
 
@@ -900,7 +901,7 @@ def test_model_raises_strategy_error_on_illegal_responses(mode, offer, extra, me
 def test_check_offers_accepts_a_legal_offer():
     model = fresh_model()
     power = model.powers["china"]
-    power.refill_budget(model.dt, model.rules.budget_carryover_years)
+    kernels.refill_budgets(model.game.state.powers, model.game.tables.rules)  # the turn's allowance
     check_offers(power, [Offer("china", "grant_aid", "kaz", 0.1)], model)
     check_offers(power, [], model)
 

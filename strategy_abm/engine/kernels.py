@@ -499,10 +499,11 @@ def progress(
 
 
 @njit
-def economy(hosts, o, rl, distress_events):
+def economy(hosts, o, rl, distress_events, ratios):
     """GDP grows, debt amortises, and debt service above the threshold is distress. On entering
     distress, opinion swings against the largest power creditor, which restructures:
-    ``distress_events[h]`` = that creditor's index + 1 (0: none or not entering)."""
+    ``distress_events[h]`` = that creditor's index + 1 (0: it owes no power), -1 when the host
+    does not enter distress this turn; ``ratios[h]``: its debt-service ratio, before restructuring."""
     dt = rl[RL_DT]
     at, n_cred = o[O_CREDITORS], o[O_N_CREDITORS]
     n_powers = o[O_N_POWERS]
@@ -518,7 +519,8 @@ def economy(hosts, o, rl, distress_events):
                 * max(0.0, 1.0 - (1.0 - ref) * dt / hosts[h, j + C_MATURITY])
                 * (1.0 + growth) ** (dt * ref)
             )
-        in_distress = debt_service_ratio(hosts, o, h) > rl[RL_DISTRESS_RATIO]
+        ratios[h] = debt_service_ratio(hosts, o, h)
+        in_distress = ratios[h] > rl[RL_DISTRESS_RATIO]
         if in_distress and not hosts[h, H_DISTRESS]:
             best, best_debt = -1, 0.0
             for p in range(n_powers):  # the powers are the first creditors, in order

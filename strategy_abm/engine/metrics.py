@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 # The baseline's ids, for the baseline's columns (METRIC_COLUMNS); games use their scenario's.
 from ..scenario.ids import HOSTS, OTHER, POWERS, ROUTES
-from . import rules
+from . import kernels as K
 
 # The ids a family of metrics runs over in the baseline: one column per id, in this order.
 FAMILY_IDS: dict[str, tuple[str, ...]] = {"power": tuple(POWERS), "host": tuple(HOSTS), "route": tuple(ROUTES)}
@@ -178,34 +178,23 @@ class MetricState:
         s.diversification, s.minerals = diversification, minerals
         return s
 
-    def __init__(self, model) -> None:
-        self.model = model
-        hosts = model.hosts
-        gdp_total = model.total_gdp()
-        host_ids, power_ids = model.host_ids, model.power_ids
-        self.gdp_w = {h: hosts[h].gdp_usd_bn / gdp_total for h in host_ids}
-        self.route_shares = model.route_shares()
-        self.shares = {h: hosts[h].influence_shares() for h in host_ids}
-        self.regional = {p: sum(self.gdp_w[h] * self.shares[h][p] for h in host_ids) for p in power_ids}
-        self.diversification = {h: hosts[h].diversification(self.route_shares) for h in host_ids}
-        self.minerals = mineral_shares(model)
+    @classmethod
+    def of_derived(cls, model, derived) -> MetricState:
+        """The state of ``model`` (a game: its ids and views) whose shared quantities the compiled
+        rules computed into ``derived`` (``kernels.metrics_and_payoffs``: GDP weights, route
+        shares, influence shares, regional influence, diversification, minerals secured)."""
+        hosts, powers, routes = model.host_ids, model.power_ids, model.route_ids
+        d = K.derived_offsets(len(hosts), len(powers), len(routes)).tolist()
+        values = derived.tolist()
 
+        def section(i, ids):
+            return dict(zip(ids, values[d[i] : d[i] + len(ids)], strict=True))
 
-def mineral_shares(model) -> dict[str, float]:
-    """Per power, mean over minerals of the world supply it secures: its offtake from the region,
-    plus, for China (the power of id ``china``), its own mining (``world.minerals.<m>.china_share``)."""
-    out = dict.fromkeys(model.power_ids, 0.0)
-    for m in model.mineral_ids:
-        world = model.world_minerals[m]
-        region = {p: sum(h.minerals[m]["output_t"] * h.minerals[m]["offtake"][p] for h in model.hosts.values())
-                  for p in model.power_ids}  # fmt: skip
-        region_total = sum(h.minerals[m]["output_t"] for h in model.hosts.values())
-        # Region output above the calibrated level adds to world supply.
-        world_output = world["world_output_t"] + max(0.0, region_total - model.initial_region_output[m])
-        for p in model.power_ids:
-            own = world["china_share"] * world["world_output_t"] if p == "china" else 0.0
-            out[p] += (own + region[p]) / world_output
-    return {p: v / len(model.mineral_ids) for p, v in out.items()}
+        at, n = d[K.D_SHARES], len(powers)
+        shares = {h: dict(zip(powers, values[at + i * n : at + (i + 1) * n], strict=True)) for i, h in enumerate(hosts)}
+        return cls.of(model, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
+                      section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
+                      section(K.D_MINERALS, powers))  # fmt: skip
 
 
 # The model-level metrics, in the column order of model.csv. Each reads the state after the
@@ -305,14 +294,6 @@ def _china_overland_energy(s: MetricState, _) -> float:
     return sum(hh.energy_exports_usd_bn * hh.energy_export_shares.get("china", 0.0) for hh in s.model.hosts.values())
 
 
-def compute_metrics(model) -> dict[str, float]:
-    """Payoffs of every actor and each agent's record (set on the agents), then every registered
-    metric of the current state, as ``{column: value}`` in ``metric_columns(model.scenario)`` order."""
-    s = MetricState(model)
-    _payoffs_and_records(model, s)
-    return metric_row(s)
-
-
 def metric_row(s: MetricState) -> dict[str, float]:
     """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order
     (the families over the ids of ``s.model``)."""
@@ -324,56 +305,15 @@ def _ids(m: Metric, ids: Ids):
     return [None] if m.per is None else ids[m.per]
 
 
-def _payoffs_and_records(model, s: MetricState) -> None:
-    """Each actor's payoff (this turn's and its running total) and its record (actors.csv)."""
+def actor_records(model, s: MetricState) -> dict[str, dict]:
+    """Each actor's row of ``actors.csv`` after the turn, by actor id, from the state and the
+    payoffs the rules computed (``kernels.metrics_and_payoffs``)."""
     hosts = model.hosts
-    gdp_w, shares, regional, minerals = s.gdp_w, s.shares, s.regional, s.minerals
-    host_ids, route_ids = model.host_ids, model.route_ids
-    westward = model.scenario.trade.westward_route
-    mid = model.routes[westward]
-
-    # Corridor interests (design.md: who captures the Middle Corridor's value).
-    volumes = {r: model.routes[r]["volume_mt"] for r in route_ids}
-    total_volume = sum(volumes.values()) or 1.0
-    ca_exports = sum(volumes[r] * model.routes[r]["ca_export_share"] for r in route_ids) or 1.0
-    corridor = {
-        # Chinese transit cargo moved, as a share of all corridor demand.
-        "chinese_transit": min(
-            1.0,
-            sum(volumes[r] * (1.0 - model.routes[r]["ca_export_share"]) for r in route_ids) / model.trade["demand_mt"],
-        ),
-        "ca_exports_west": volumes[westward] * mid["ca_export_share"] / ca_exports,
-    }
-    route_cfg = model.scenario.routes
-    energy_total = model.total_energy_exports() or 1.0
-    debt_totals = {h: hosts[h].debt_total or 1.0 for h in host_ids}
-
+    shares, regional = s.shares, s.regional
+    out: dict[str, dict] = {}
     for p in model.power_ids:
         power = model.powers[p]
-        bloc, partner = power.bloc, power.partner
-        interest = power.cfg.corridor_interest
-        if interest == "northern_share":  # the cargo on the routes through the power's territory
-            value = sum(volumes[r] for r in route_ids if p in route_cfg[r].through) / total_volume
-        else:
-            value = corridor[interest]
-        comps = {
-            "influence": regional[p],
-            "leverage": sum(gdp_w[h] * hosts[h].creditors[p]["debt"] / debt_totals[h] for h in host_ids),
-            "digital": sum(rules.digital_share(hosts[h], bloc) for h in host_ids) / len(host_ids),
-            "energy": sum(hosts[h].energy_exports_usd_bn * hosts[h].energy_export_shares[partner] for h in host_ids)
-            / energy_total,
-            "minerals": minerals[p],
-            "corridor": value,
-            "opinion": sum((hosts[h].opinion[p] + 1.0) / 2.0 for h in host_ids) / len(host_ids),
-            "cost": power.spent_turn / (power.budget_usd_bn_per_year * model.dt)
-            if power.budget_usd_bn_per_year * model.dt > 0 else 0.0,  # (a denormal budget times dt is 0)
-        }  # fmt: skip
-        w = power.cfg.objectives
-        power.components = comps
-        power.payoff = sum(w[k] * v for k, v in comps.items() if k != "cost") - w["cost"] * comps["cost"]
-        if model.turn > 0:
-            power.payoff_total += power.payoff * model.dt  # payoff-years: totals comparable across turn lengths
-        power.record = {
+        out[p] = {
             "actor": p,
             "kind": "power",
             "budget_available": power.budget_available,
@@ -385,27 +325,12 @@ def _payoffs_and_records(model, s: MetricState) -> None:
             "payoff": power.payoff,
             "payoff_total": power.payoff_total,
             "regional_influence": regional[p],
-            **{f"component_{k}": v for k, v in comps.items()},
+            **{f"component_{k}": v for k, v in power.components.items()},
         }
-
-    hw = model.rules.host_payoff_weights
-    growth_scale = model.rules.host_growth_payoff_scale
-    for h in host_ids:
+    for h in model.host_ids:
         host = hosts[h]
-        if model.turn > 0:
-            host.growth_realised = (host.gdp_usd_bn / host.gdp_turn_start - 1.0) / model.dt
-        div = s.diversification[h]
-        jobs = min(1.0, host.jobs_turn_k / max(host.labour_entrants_k * model.dt, 1e-9))
-        host.payoff = (
-            hw["growth"] * growth_scale * host.growth_realised
-            + hw["autonomy"] * div
-            - hw["debt"] * host.debt_service_ratio
-            + hw["jobs"] * jobs
-        )
-        if model.turn > 0:
-            host.payoff_total += host.payoff * model.dt
         total_debt = host.debt_total
-        host.record = {
+        out[h] = {
             "actor": h,
             "kind": "host",
             "gdp_usd_bn": host.gdp_usd_bn,
@@ -418,7 +343,7 @@ def _payoffs_and_records(model, s: MetricState) -> None:
             "governance": host.governance,
             "environment_damage": host.environment_damage,
             "jobs_created_k": host.jobs_created_k,
-            "diversification": div,
+            "diversification": s.diversification[h],
             "payoff": host.payoff,
             "payoff_total": host.payoff_total,
             **{f"influence_share_{p}": shares[h][p] for p in model.power_ids},
@@ -436,3 +361,4 @@ def _payoffs_and_records(model, s: MetricState) -> None:
             **{f"energy_exports_to_{d}": v for d, v in host.energy_export_shares.items() if d != OTHER},
             **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in model.mineral_ids},
         }
+    return out

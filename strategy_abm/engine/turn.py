@@ -26,17 +26,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
+from .._compiled import njit, notice_if_cold
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..scenario.frozen import FrozenMap
 from ..scenario.frozen import frozen as _frozen
 from ..scenario.ids import display
-from . import rules
+from . import kernels as K
+from . import pcg, rules
+from .arrays import initial_state, tables
 from .events import EventEngine
 from .legality import StrategyError, check_offers, check_responses
-from .metrics import compute_metrics
+from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
 from .state import HostState, PowerState
-from .streams import Streams
+from .streams import HAZARDS, STRATEGIES, Streams
+from .views import RouteView, TradeView
 
 OFFERS, RESPONSES, OVER = "offers", "responses", "over"
 
@@ -187,6 +193,8 @@ class Game:
         scenario: a ``Scenario`` (or a built-in name or path, loaded by the scenario layer).
         seed: seed of the game's random streams (``engine/streams.py``).
         record: keep the event log (``False``: same rules and results, lighter bookkeeping).
+        compiled: let configured built-in strategies decide in compiled code (their kernels,
+            strategies/kernels.py: the same decisions, faster); ``False`` asks their Python code.
         deciders: actor id -> decider for actors not submitted from outside: a callable from the
             actor's :class:`Observation` to its decision (a power's offers, a host's accepted
             offers among ``obs.offers``); actors it leaves out get the registered factory's (the
@@ -208,11 +216,14 @@ class Game:
         *,
         record: bool = True,
         deciders: Mapping[str, Decider] | None = None,
+        compiled: bool = True,
     ):
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        notice_if_cold()
         self.scenario = sc
         self.seed = seed
         self.record = record
+        self.compiled = compiled
         self.dt = sc.dt
         self.turns_per_year = sc.turns_per_year
         self.start_year = parse_date(sc.start)
@@ -227,29 +238,52 @@ class Game:
         # leaves the shocks, the hazards of matching projects and the other actors' draws alone.
         self.streams = Streams(seed)
         self.actor_order: tuple[str, ...] = (*sc.powers, *sc.hosts)  # an actor's index in its streams' keys
-        self.powers: dict[str, PowerState] = {pid: PowerState(self, pid, cfg) for pid, cfg in sc.powers.items()}
-        self.hosts: dict[str, HostState] = {hid: HostState(self, hid, cfg) for hid, cfg in sc.hosts.items()}
-        self.routes = {
-            rid: {k: getattr(r, k) for k in ("capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days",
-                                             "tariff_usd_per_t", "political_risk", "ca_export_share")}
-            for rid, r in sc.routes.items()
-        }  # fmt: skip
-        self.trade = sc.trade.model_dump(exclude={"sources", "westward_route"})
+        # The state: arrays laid out from the scenario's ids (engine/arrays.py), changed by the
+        # compiled rules (engine/kernels.py); the actors, routes and trade are views of them.
+        t = self.tables = tables(sc)
+        lay = self.layout = t.layout
+        self.state = initial_state(sc, lay)
+        self.host_index = {h: i for i, h in enumerate(lay.hosts)}
+        self.power_index = {p: i for i, p in enumerate(lay.powers)}
+        self.move_index = {m: i for i, m in enumerate(lay.moves)}
+        self.powers: dict[str, PowerState] = {
+            pid: PowerState(self, pid, cfg, i) for i, (pid, cfg) in enumerate(sc.powers.items())
+        }
+        self.hosts: dict[str, HostState] = {
+            hid: HostState(self, hid, cfg, i) for i, (hid, cfg) in enumerate(sc.hosts.items())
+        }
+        self.routes = {rid: RouteView(self.state.routes, i) for i, rid in enumerate(lay.routes)}
+        self.trade = TradeView(self.state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
-        self.projects: list[Project] = []
-        self._running: list[Project] = []
-        self._serials: list[int] = []  # by project id: the project's number among its power's (from 0)
+        westward = sc.trade.westward_route
+        self.special = np.array(
+            [lay.powers.index("china") if "china" in lay.powers else -1,
+             lay.routes.index(westward) if westward in lay.routes else -1],
+            dtype=np.int64,
+        )  # fmt: skip
+        self._offers_of_projects: list[Offer] = []  # by project number (the rows of the projects table)
+        self._project_table = np.zeros((64, K.PROJECT_COLUMNS))
+        self._n_projects = 0
+        # Each power's hazard stream and each actor's strategy stream, at the start of the current
+        # turn's region (engine/streams.py): moved on by one region a turn.
+        self._cursors = np.zeros((len(lay.powers) + len(self.actor_order), 4), dtype=np.uint64)
+        for a in range(len(lay.powers)):
+            self._cursors[a] = pcg.words(self.streams.generator(HAZARDS, a))
+        for a in range(len(self.actor_order)):
+            self._cursors[len(lay.powers) + a] = pcg.words(self.streams.generator(STRATEGIES, a))
+        self._jumps = _region_jumps(self._cursors)
+        self._cursor_turn = 0
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
 
         # Turn 0: influence stocks at the equilibrium of today's presence, so that the initial
         # state is the calibration rather than a transient.
-        for host in self.hosts.values():
-            for p in self.power_ids:
-                host.influence[p] = self._presence_inflow(host, p) / self.rules.influence_decay
-        self.initial_region_output = {
-            m: sum(h.minerals[m]["output_t"] for h in self.hosts.values()) for m in self.mineral_ids
-        }
+        K.initial_influence(self.state.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
+        self.initial_output = np.array(
+            [sum(float(v) for v in self.state.hosts[:, lay.mineral(m, 0)]) for m in range(len(lay.minerals))]
+        )
+        self.initial_region_output = dict(zip(lay.minerals, self.initial_output.tolist(), strict=True))
+        self.derived = np.zeros(K.derived_offsets(len(lay.hosts), len(lay.powers), len(lay.routes))[-1])
         self.metrics: dict[str, float] = {}
         self._update_metrics()
 
@@ -310,10 +344,21 @@ class Game:
         })  # fmt: skip
 
     @property
+    def projects(self) -> list[Project]:
+        """Every project committed so far, in commitment order, with its state now (a snapshot)."""
+        status = {K.RUNNING: ProjectStatus.RUNNING, K.COMPLETED: ProjectStatus.COMPLETED,
+                  K.FAILED: ProjectStatus.FAILED}  # fmt: skip
+        table = self._project_table
+        return [
+            Project(j, o, int(table[j, K.J_COMMITTED]), int(table[j, K.J_REMAINING]), status[table[j, K.J_STATUS]],
+                    int(table[j, K.J_DELAYS]))
+            for j, o in enumerate(self._offers_of_projects)
+        ]  # fmt: skip
+
+    @property
     def running_projects(self) -> list[Project]:
         """Projects still under way, in commitment order."""
-        self._running = [p for p in self._running if p.status is ProjectStatus.RUNNING]
-        return self._running
+        return [p for p in self.projects if p.status is ProjectStatus.RUNNING]
 
     def actor(self, actor_id: str) -> PowerState | HostState:
         """The state of an actor; an unknown id raises KeyError naming it."""
@@ -524,11 +569,13 @@ class Game:
         self.turn += 1
         self._log_start = len(self.event_log)
         self._pending, self._decided_by = {}, {}
-        for host in self.hosts.values():
-            host.gdp_turn_start = host.gdp_usd_bn
+        rl = self.tables.rules
+        K.open_turn(self.state.hosts, self.state.powers, rl)
         self.events.step(self.turn)
-        for pid in self.power_ids:
-            self.powers[pid].refill_budget(self.dt, self.rules.budget_carryover_years)
+        K.refill_budgets(self.state.powers, rl)
+        while self._cursor_turn < self.turn:  # the streams move on to this turn's region
+            _jump_all(self._cursors, self._jumps)
+            self._cursor_turn += 1
         self._public = None
 
     def _decider(self, actor_id: str) -> Decider:
@@ -549,8 +596,14 @@ class Game:
             if pid in self._pending:
                 made[pid], decided_by[pid] = self._pending[pid], "submitted"
             else:
-                offers = list(self._decider(pid)(self.observe(pid)))
-                check_offers(power, offers, self)
+                decider = self._decider(pid)
+                # A configured built-in strategy decides in compiled code (strategies/kernels.py),
+                # the same offers as its Python class (tests/test_golden.py plays both).
+                compiled = getattr(decider, "compiled_offers", None) if self.compiled else None
+                offers = compiled(self) if compiled is not None else None
+                if offers is None:
+                    offers = list(decider(self.observe(pid)))
+                    check_offers(power, offers, self)
                 made[pid], decided_by[pid] = offers, "strategy"
         self._decided_by.update(decided_by)
         for pid in self.power_ids:
@@ -561,8 +614,7 @@ class Game:
         self._made = [o for pid in self.power_ids for o in made[pid]]
         self._pending = {}
         self.phase = RESPONSES
-        for hid in self.host_ids:  # each host's pool refills before it answers
-            self.hosts[hid].refill_absorption(self.dt)
+        K.refill_absorption(self.state.hosts, self.tables.rules)  # each host's pool refills before it answers
 
     def _resolve(self) -> TurnReport:
         accepted = self._responses()
@@ -599,8 +651,13 @@ class Game:
             if hid in self._pending:
                 answers[hid], decided_by[hid] = self._pending[hid], "submitted"
             elif made:
-                answers[hid] = list(self._decider(hid)(self.observe(hid)))
-                check_responses(host, made, answers[hid], self)
+                decider = self._decider(hid)
+                compiled = getattr(decider, "compiled_answer", None) if self.compiled else None
+                answer = compiled(self, made) if compiled is not None else None
+                if answer is None:
+                    answer = list(decider(self.observe(hid)))
+                    check_responses(host, made, answer, self)
+                answers[hid] = answer
                 decided_by[hid] = "strategy"
             else:
                 answers[hid] = []
@@ -661,151 +718,106 @@ class Game:
 
     def _commit(self, accepted: list[Offer]) -> None:
         """Accepted offers become projects: budgets are charged, loans add debt at once."""
+        if not accepted:
+            return
+        rows = np.array([(self.power_index[o.power], self.move_index[o.move], self.host_index[o.host], o.size_usd_bn)
+                         for o in accepted])  # fmt: skip
+        need = self._n_projects + len(accepted)
+        if need > len(self._project_table):
+            grown = np.zeros((max(need, 2 * len(self._project_table)), K.PROJECT_COLUMNS))
+            grown[: self._n_projects] = self._project_table[: self._n_projects]
+            self._project_table = grown
+        t = self.tables
+        self._n_projects = K.commit(self.state.hosts, self.state.powers, self.layout.offsets, t.moves, rows,
+                                    len(accepted), self._project_table, self._n_projects, self.turn,
+                                    t.rules)  # fmt: skip
         for o in accepted:
             move = self.moves[o.move]
-            power, host = self.powers[o.power], self.hosts[o.host]
-            power.charge(move, o.size_usd_bn)
-            power.offers_accepted += 1
-            power.ledger.by_move[o.move] = power.ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
-            host.absorption_room -= o.size_usd_bn * move.local_absorption
-            if move.debt_fraction > 0:
-                host.borrow(
-                    o.power,
-                    o.size_usd_bn * move.debt_fraction,
-                    move.loan_rate,
-                    move.loan_maturity_years,
-                )
-            project = Project(len(self.projects), o, self.turn, rules.lag_turns(move.lag_years, self.turns_per_year))
-            self._serials.append(power.offers_accepted - 1)  # numbers the project's hazard draws
-            self.projects.append(project)
-            self._running.append(project)
+            ledger = self.powers[o.power].ledger
+            cost = o.size_usd_bn * move.public_cost_share
+            ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
+            ledger.by_move[o.move] = ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
+        self._offers_of_projects.extend(accepted)
 
     def _progress(self) -> None:
         """Running projects advance a turn, may slip or fail, and apply effects on completion."""
-        running = self.running_projects
-        if not running:
+        n = self._n_projects
+        if not n:
             return
-        hazard_cache: dict[tuple[float, float], tuple[float, float]] = {}
-        r = self.rules
-        draws = self._hazard_draws(running)
-        for project in running:
-            o = project.offer
+        t, lay = self.tables, self.layout
+        buffer = np.empty(len(self.power_ids) * 2 * (n + 1))
+        ended = np.zeros(n)
+        K.progress(self.state.hosts, self.state.routes, self.state.powers, lay.offsets, t.moves, t.power_meta,
+                   t.world_minerals, t.toolkit, self._project_table, n, self.turn, t.rules, self.special,
+                   self._cursors[: len(self.power_ids)], buffer, ended)  # fmt: skip
+        if not self.record:
+            return
+        for j in np.flatnonzero(ended).tolist():
+            o = self._offers_of_projects[j]
             move = self.moves[o.move]
-            host = self.hosts[o.host]
-            key = (host.governance, move.standards)
-            if key not in hazard_cache:
-                hazard_cache[key] = rules.hazards(*key, r.failure_hazard, r.delay_hazard, self.dt)
-            p_fail, p_delay = hazard_cache[key]
-            if project.committed_turn < self.turn:
-                u_fail, u_delay = draws[o.power][self._serials[project.id]]
-                if u_fail < p_fail:
-                    project.status = ProjectStatus.FAILED
-                    host.fail(o, r.failure_opinion)
-                    self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move, size=o.size_usd_bn,
-                             status="failed", text=f"{_project_name(self, o, move)} fails")  # fmt: skip
-                    continue
-                if u_delay < p_delay:
-                    project.delays += 1
-                    continue
-            project.remaining_turns -= 1
-            if project.remaining_turns <= 0:
-                project.status = ProjectStatus.COMPLETED
-                host.complete(o, move, self.powers[o.power].toolkit[o.move], self)
-                hazard_cache.clear()  # completion can change a host's governance
-                text = f"{_project_name(self, o, move)} is completed"
-                self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move,
-                         size=o.size_usd_bn, status="completed", text=text)  # fmt: skip
-
-    def _hazard_draws(self, running: list[Project]) -> dict[str, dict[int, list[float]]]:
-        """This turn's (failure, delay) uniforms of the projects committed before it, by power and
-        project number: from the power's hazard stream, so a project's pair does not depend on
-        what other powers commit (engine/streams.py)."""
-        serials: dict[str, list[int]] = {}
-        for project in running:
-            if project.committed_turn < self.turn:
-                serials.setdefault(project.offer.power, []).append(self._serials[project.id])
-        return {
-            pid: self.streams.hazard_pairs(self.powers[pid].actor_index, self.turn, ks) for pid, ks in serials.items()
-        }
-
-    def apply_route_effects(self, effects, size: float) -> None:
-        """Corridor effects of a completed project (capacity, delays, cargo split)."""
-        for r, per_bn in effects.route_capacity_mt_per_bn.items():
-            self.routes[r]["capacity_mt"] = max(0.0, self.routes[r]["capacity_mt"] + per_bn * size)
-        for r, per_bn in effects.route_delay_days_per_bn.items():
-            route = self.routes[r]
-            route["delay_days"] = max(route["min_delay_days"], route["delay_days"] - per_bn * size)
-        if effects.export_split_shift_per_bn:
-            mid = self.routes[self.scenario.trade.westward_route]
-            mid["ca_export_share"] = min(1.0, mid["ca_export_share"] + effects.export_split_shift_per_bn * size)
+            failed = ended[j] == K.FAILED
+            self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move, size=o.size_usd_bn,
+                     status="failed" if failed else "completed",
+                     text=f"{_project_name(self, o, move)} {'fails' if failed else 'is completed'}")  # fmt: skip
 
     def _economy(self) -> None:
-        """GDP grows, debt amortises, and debt service above the threshold is distress."""
-        threshold = self.rules.distress_service_ratio
-        for hid in self.host_ids:
-            host = self.hosts[hid]
-            host.economy_step(self.dt, self.rules.distress_growth_penalty)
-            in_distress = host.debt_service_ratio > threshold
-            if in_distress and not host.distress:
-                self._enter_distress(host)
-            host.distress = in_distress
-            host.distress_turns += int(in_distress)
-
-    def _enter_distress(self, host: HostState) -> None:
-        """Distress: opinion swings against the largest creditor, which restructures."""
-        creditor = rules.largest_power_creditor(host.creditors, self.power_ids)
-        dsr = host.debt_service_ratio
-        text = f"{self.display(host.actor_id, start=True)} is in debt distress (debt service {dsr:.0%} of revenue)"
-        if creditor is not None:
-            host.opinion[creditor] = rules.clip_opinion(host.opinion[creditor] - self.rules.distress_opinion_swing)
-            host.creditors[creditor]["maturity_years"] += self.rules.restructure_maturity_years
-            text += f"; opinion turns against {self.display(creditor)}, which restructures its loans"
-        self.log(
-            actor=host.actor_id,
-            target=creditor or "",
-            domain="financing",
-            status="distress",
-            text=text,
-        )
+        """GDP grows, debt amortises, and debt service above the threshold is distress: on
+        entering it, opinion swings against the largest power creditor, which restructures."""
+        entering = np.zeros(len(self.host_ids), dtype=np.int64)
+        ratios = np.zeros(len(self.host_ids))
+        K.economy(self.state.hosts, self.layout.offsets, self.tables.rules, entering, ratios)
+        for i in np.flatnonzero(entering >= 0).tolist():
+            hid = self.host_ids[i]
+            creditor = self.power_ids[entering[i] - 1] if entering[i] > 0 else None
+            text = (f"{self.display(hid, start=True)} is in debt distress "
+                    f"(debt service {ratios[i]:.0%} of revenue)")  # fmt: skip
+            if creditor is not None:
+                text += f"; opinion turns against {self.display(creditor)}, which restructures its loans"
+            self.log(actor=hid, target=creditor or "", domain="financing", status="distress", text=text)
 
     def _trade(self) -> None:
         """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
-        t = self.trade
-        t["demand_mt"] *= (1.0 + t["demand_growth"]) ** self.dt
-        costs = {
-            r: rules.route_cost(v, t["value_of_time_usd_per_t_day"], t["risk_cost_usd_per_t"])
-            for r, v in self.routes.items()
-        }
-        caps = {r: v["capacity_mt"] for r, v in self.routes.items()}
-        targets = rules.route_targets(costs, caps, t["demand_mt"], t["logit_scale_usd_per_t"])
-        for r in self.route_ids:
-            v = self.routes[r]
-            v["volume_mt"] = rules.adjust_volume(
-                v["volume_mt"], targets[r], v["capacity_mt"], t["adjustment_rate"], self.dt
-            )
-
-    def _presence_inflow(self, host: HostState, power: str) -> float:
-        r = self.rules
-        p = self.powers[power]
-        return rules.presence(
-            host, power, r.presence_weights, r.western_split, bloc=p.bloc, partner=p.partner
-        ) * rules.legitimacy(host.opinion[power], r.opinion_influence)
+        K.trade_step(self.state.routes, self.state.trade, self.tables.rules)
 
     def _influence(self) -> None:
         """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
-        r = self.rules
-        for host in self.hosts.values():
-            for p in self.power_ids:
-                inflow = self._presence_inflow(host, p)
-                host.influence[p] = rules.influence_step(host.influence[p], inflow, r.influence_decay, self.dt)
-                host.opinion[p] = rules.opinion_step(
-                    host.opinion[p], host.opinion_anchor[p], r.opinion_reversion, self.dt
-                )
+        t = self.tables
+        K.influence(self.state.hosts, self.layout.offsets, t.power_meta, t.power_static, t.rules)
 
     def _update_metrics(self) -> None:
-        self.metrics = compute_metrics(self)
-        for host in self.hosts.values():
-            host.jobs_turn_k = 0.0
+        """Payoffs, then every registered metric (and each actor's record when recording)."""
+        t, st = self.tables, self.state
+        K.metrics_and_payoffs(st.hosts, st.powers, st.routes, st.trade, self.layout.offsets, t.power_meta,
+                              t.power_static, t.world_minerals, t.rules, self.special, t.through, self.initial_output,
+                              self.turn, self.derived)  # fmt: skip
+        s = self._metric_state = self.metric_state()
+        self._records = None  # each actor's row of actors.csv: built when first read (Game.actor_record)
+        self.metrics = metric_row(s)
+
+    def actor_record(self, actor_id: str) -> dict:
+        """The actor's row of ``actors.csv`` after the last turn (its state's ``record``)."""
+        if self._records is None:
+            self._records = actor_records(self, self._metric_state)
+        return self._records[actor_id]
+
+    def metric_state(self) -> MetricState:
+        """What the metrics of the state after the last turn read (computed by the rules)."""
+        return MetricState.of_derived(self, self.derived)
+
+
+@njit
+def _region_jumps(cursors):
+    """Each stream's jump by one turn's region (2**64 draws)."""
+    out = np.empty_like(cursors)
+    for i in range(cursors.shape[0]):
+        out[i] = pcg.jump_of(cursors[i], np.uint64(1), np.uint64(0))
+    return out
+
+
+@njit
+def _jump_all(cursors, jumps):
+    for i in range(cursors.shape[0]):
+        pcg.apply_jump(cursors[i], jumps[i])
 
 
 def _check_decider(actor_id: str, decider: Decider) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, MutableMapping
 import numpy as np
 
 from ..scenario.config import OBJECTIVES as OBJECTIVE_NAMES
-from . import rules
+from . import kernels as K
 from .arrays import (
     C_DEBT,
     CREDITOR_FIELDS,
@@ -33,13 +33,39 @@ from .arrays import (
 )
 
 
+class Row:
+    """Row ``index`` of a 2-D state table (or the whole of a 1-D one, ``index`` None), indexed by
+    column. Unlike a numpy row view, it pickles as a reference to its table: a game copied or
+    unpickled keeps its views on its own state arrays."""
+
+    __slots__ = ("index", "table")
+
+    def __init__(self, table: np.ndarray, index: int | None):
+        self.table, self.index = table, index
+
+    def __getitem__(self, column: int):
+        return self.table[column] if self.index is None else self.table[self.index, column]
+
+    def __setitem__(self, column: int, value) -> None:
+        if self.index is None:
+            self.table[column] = value
+        else:
+            self.table[self.index, column] = value
+
+    def __getstate__(self):
+        return (self.table, self.index)
+
+    def __setstate__(self, state) -> None:
+        self.table, self.index = state
+
+
 class ArrayMap(MutableMapping):
     """A map of names to cells of a float64 row: ``keys[i]`` is ``row[at + stride * i]``.
     Values read as Python floats; a write stores a float. Keys are fixed (no insertion or deletion)."""
 
     __slots__ = ("_at", "_index", "_keys", "_row", "_stride")
 
-    def __init__(self, row: np.ndarray, at: int, keys: tuple[str, ...], stride: int = 1):
+    def __init__(self, row: Row, at: int, keys: tuple[str, ...], stride: int = 1):
         self._row, self._at, self._keys, self._stride = row, at, keys, stride
         self._index = {k: i for i, k in enumerate(keys)}
 
@@ -93,7 +119,7 @@ class _MineralMap(ArrayMap):
 
     __slots__ = ("offtake",)
 
-    def __init__(self, row: np.ndarray, at: int, offtakers: tuple[str, ...]):
+    def __init__(self, row: Row, at: int, offtakers: tuple[str, ...]):
         super().__init__(row, at, (*MINERAL_FIELDS, "offtake"))
         self.offtake = ArrayMap(row, at + len(MINERAL_FIELDS), offtakers)
 
@@ -130,7 +156,9 @@ class HostView:
     (``creditors``, ``minerals``) are mappings that write through."""
 
     def __init__(self, hosts: np.ndarray, h: int, layout: Layout, actor_id: str):
-        self._row = hosts[h]
+        self._row = Row(hosts, h)
+        self._hosts, self._h, self._o = hosts, h, layout.offsets
+        self._power_ids = layout.powers
         self.actor_id = actor_id
         lay = layout
         self.opinion = ArrayMap(self._row, lay.opinion, lay.powers)
@@ -163,13 +191,11 @@ class HostView:
     def distress_turns(self, value) -> None:
         self._row[HOST_SCALAR_NAMES.index("distress_turns")] = value
 
+    # Derived quantities are the rules' own (engine/kernels.py): one implementation.
     @property
     def debt_total(self) -> float:
         """Public external debt, USD bn (creditors in order)."""
-        total = 0.0
-        for j in self._creditor_debt:
-            total += float(self._row[j])
-        return total
+        return K.debt_total(self._hosts, self._o, self._h)
 
     @property
     def debt_to_gdp(self) -> float:
@@ -183,7 +209,29 @@ class HostView:
     @property
     def debt_service_ratio(self) -> float:
         """Annual debt service / government revenue."""
-        return rules.debt_service(self.creditors) / (self.revenue_share_gdp * self.gdp_usd_bn)
+        return K.debt_service_ratio(self._hosts, self._o, self._h)
+
+    def debt_room(self) -> float:
+        """New debt (USD bn) the state can take before its hard ceiling."""
+        return K.debt_room(self._hosts, self._o, self._h)
+
+    def absorption_per_year(self) -> float:
+        """Project money (USD bn) the state can take on in a year."""
+        return K.absorption_per_year(self._hosts, self._h)
+
+    def room_next_turn(self, dt: float) -> float:
+        """Absorption room the state will have when it answers this turn's offers (after the refill)."""
+        return K.room_next_turn(self._hosts, self._h, dt)
+
+    def influence_shares(self) -> dict[str, float]:
+        """Each power's share of the influence stocks (equal shares when all are zero)."""
+        stocks = [self.influence[p] for p in self._power_ids]
+        total = 0.0
+        for v in stocks:
+            total += v
+        if total <= 0.0:
+            return {p: 1.0 / len(stocks) for p in self._power_ids}
+        return {p: v / total for p, v in zip(self._power_ids, stocks, strict=True)}
 
 
 for _column, _name in enumerate(HOST_SCALAR_NAMES):
@@ -195,25 +243,45 @@ class RouteView(ArrayMap):
     """A corridor's variables by name (``capacity_mt`` ...), over its row of the ``routes`` table."""
 
     def __init__(self, routes: np.ndarray, r: int):
-        super().__init__(routes[r], 0, ROUTE_FIELDS)
+        super().__init__(Row(routes, r), 0, ROUTE_FIELDS)
 
 
 class TradeView(ArrayMap):
     """The corridor demand's variables by name (``demand_mt`` ...), over the ``trade`` vector."""
 
     def __init__(self, trade: np.ndarray):
-        super().__init__(trade, 0, TRADE_FIELDS)
+        super().__init__(Row(trade, None), 0, TRADE_FIELDS)
+
+
+class Ledger:
+    """A power's spending: ``total`` and ``private_mobilised`` (USD bn, in the state arrays), and
+    ``by_domain`` (public money) and ``by_move`` (project size accepted), which list only what
+    was spent on (kept by the turn as it charges projects)."""
+
+    __slots__ = ("_power", "by_domain", "by_move")
+
+    def __init__(self, power: PowerView):
+        self._power = power
+        self.by_domain: dict[str, float] = {}
+        self.by_move: dict[str, float] = {}
+
+    @property
+    def total(self) -> float:
+        return self._power.spent_total
+
+    @property
+    def private_mobilised(self) -> float:
+        return self._power.private_mobilised
 
 
 class PowerView:
     """A power's ledger, budget, payoff and counts by name, over its row of the ``powers`` table."""
 
     def __init__(self, powers: np.ndarray, p: int, layout: Layout, actor_id: str):
-        self._row = powers[p]
+        self._row = Row(powers, p)
         self.actor_id = actor_id
         self.components = ArrayMap(self._row, layout.components, OBJECTIVE_NAMES)
-        self.by_domain = ArrayMap(self._row, layout.by_domain, layout.domains)
-        self.by_move = ArrayMap(self._row, layout.by_move, layout.moves)
+        self.ledger = Ledger(self)
 
     budget_available = _scalar(P_BUDGET_AVAILABLE)
     spent_turn = _scalar(P_SPENT_TURN)
@@ -221,15 +289,6 @@ class PowerView:
     private_mobilised = _scalar(P_PRIVATE_MOBILISED)
     payoff = _scalar(P_PAYOFF)
     payoff_total = _scalar(P_PAYOFF_TOTAL)
-
-    @property
-    def ledger(self) -> PowerView:
-        """The ledger's names (``total``, ``by_domain``, ``by_move``, ``private_mobilised``) on the view itself."""
-        return self
-
-    @property
-    def total(self) -> float:
-        return self.spent_total
 
     @property
     def offers_made(self) -> int:

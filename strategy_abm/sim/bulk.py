@@ -77,7 +77,7 @@ class BulkPlan:
         for aid in actors:
             kind = "power" if aid in sc.powers else "host"
             cfg = sc.powers[aid] if kind == "power" else sc.hosts[aid]
-            spec = S.kernel_of(make_strategy(cfg.strategy, cfg.strategy_params), kind, aid, sc, lay)
+            spec = make_strategy(cfg.strategy, cfg.strategy_params).kernel(kind, aid, sc, lay)
             if spec is None:
                 raise NotCompiled(f"{kind}s.{aid}.strategy: {cfg.strategy!r} has no compiled kernel")
             specs.append(spec)
@@ -228,21 +228,7 @@ class _World:
     def metrics(self, derived: np.ndarray, turn: int) -> dict[str, float]:
         """The model-level metrics of the state after ``turn``, from the compiled rules' ``derived``."""
         self.turn = turn
-        lay = self.plan.layout
-        hosts, powers, routes = lay.hosts, lay.powers, lay.routes
-        d = K.derived_offsets(len(hosts), len(powers), len(routes))
-        values = derived.tolist()
-
-        def section(i, ids):
-            return dict(zip(ids, values[d[i] : d[i] + len(ids)], strict=True))
-
-        shares_at = int(d[K.D_SHARES])
-        shares = {h: dict(zip(powers, values[shares_at + i * len(powers) : shares_at + (i + 1) * len(powers)],
-                              strict=True)) for i, h in enumerate(hosts)}  # fmt: skip
-        s = MetricState.of(self, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
-                           section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
-                           section(K.D_MINERALS, powers))  # fmt: skip
-        return metric_row(s)
+        return metric_row(MetricState.of_derived(self, derived))
 
 
 def _compile_all() -> None:
@@ -274,6 +260,7 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
     buffer = np.empty(n_powers * 2 * (projects.shape[0] + 1))
     ended = np.zeros(projects.shape[0])
     entering = np.zeros(n_hosts, dtype=np.int64)
+    ratios = np.zeros(n_hosts)
     stream = np.zeros(4, dtype=np.uint64)
     for turn in range(turn_from, turn_to):
         while cursor_turn[0] < turn:
@@ -331,7 +318,7 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
         n_projects[0] = K.commit(hosts, powers, o, mv, commits, n_commits, projects, n_projects[0], turn, rl)
         K.progress(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[0], turn, rl, special,
                    cursors[:n_powers], buffer, ended)  # fmt: skip
-        K.economy(hosts, o, rl, entering)
+        K.economy(hosts, o, rl, entering, ratios)
         K.trade_step(routes, trade, rl)
         K.influence(hosts, o, pm, ps, rl)
         K.metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,

@@ -39,6 +39,8 @@ class CompetitionModel(mesa.Model):
         turns: horizon in turns (overrides the scenario's ``horizon_turns``).
         record: keep Mesa's DataCollector and the event log (``False`` for batch runs that
             only read ``metrics``: the rules and results are the same, the bookkeeping lighter).
+        compiled: let the configured built-in strategies decide in compiled code (the same
+            decisions, tests/test_golden.py); ``False`` runs their Python code (to debug or trace them).
 
     Attributes:
         game: the engine's ``Game`` this shell drives; any attribute the model does not have is
@@ -56,6 +58,7 @@ class CompetitionModel(mesa.Model):
         overrides: list[str] | None = None,
         turns: int | None = None,
         record: bool = True,
+        compiled: bool = True,
     ):
         if isinstance(seed, str):
             seed = int(seed) if seed.strip().lstrip("-").isdigit() else seed
@@ -68,7 +71,7 @@ class CompetitionModel(mesa.Model):
         extra = [f"horizon_turns={int(turns)}"] if turns is not None else []
         self.scenario = load_scenario(scenario, [*(overrides or []), *extra])
         self.record = record
-        self.game = game = Game(self.scenario, seed, record=record)
+        self.game = game = Game(self.scenario, seed, record=record, compiled=compiled)
         # Agents in the scenario's order, powers then hosts: unique ids 1..9 in the baseline.
         self.powers: dict[str, PowerAgent] = {pid: PowerAgent(self, s) for pid, s in game.powers.items()}
         self.hosts: dict[str, HostAgent] = {hid: HostAgent(self, s) for hid, s in game.hosts.items()}
@@ -77,7 +80,7 @@ class CompetitionModel(mesa.Model):
         for state in (*game.powers.values(), *game.hosts.values()):
             state.model = self  # the actor's Mesa model (what the agents' views find)
         for aid, agent in (*self.powers.items(), *self.hosts.items()):
-            game.deciders[aid] = _AskAgent(agent)
+            game.deciders[aid] = _AskAgent(agent, game.deciders.get(aid))
         self.last_report = None
         self.datacollector = None
         if record:
@@ -130,15 +133,35 @@ class CompetitionModel(mesa.Model):
 
 
 class _AskAgent:
-    """A game's decider that asks the Mesa agent: ``agent.propose(obs)`` or ``agent.respond(obs)``."""
+    """A game's decider that asks the Mesa agent: ``agent.propose(obs)`` or ``agent.respond(obs)``.
+    While the agent's method is its class's own (not wrapped by a caller), the game may let the
+    configured strategy decide in compiled code instead (``configured``'s hooks: the same decisions)."""
 
-    __slots__ = ("agent",)
+    __slots__ = ("agent", "configured")
 
-    def __init__(self, agent):
+    def __init__(self, agent, configured=None):
         self.agent = agent
+        self.configured = configured
 
     def __call__(self, obs):
         return self.agent.propose(obs) if obs.kind == "power" else self.agent.respond(obs)
+
+    def _hook(self, name: str, method: str):
+        agent = self.agent
+        if method in agent.__dict__ or getattr(type(agent), method) is not _DEFAULTS[method]:
+            return None  # a caller wraps the agent: it decides
+        return getattr(self.configured, name, None)
+
+    def compiled_offers(self, game):
+        hook = self._hook("compiled_offers", "propose")
+        return None if hook is None else hook(game)
+
+    def compiled_answer(self, game, made):
+        hook = self._hook("compiled_answer", "respond")
+        return None if hook is None else hook(game, made)
+
+
+_DEFAULTS = {"propose": PowerAgent.propose, "respond": HostAgent.respond}
 
 
 def read_metric(model, name: str) -> float:

@@ -109,6 +109,13 @@ class Strategy:
             out[key] = copy.deepcopy(value)
         return out
 
+    def kernel(self, kind: str, actor_id: str, scenario, layout):
+        """The compiled kernel that decides as this strategy does for ``actor_id`` (a ``kind``
+        actor of ``scenario``, whose arrays are laid out by ``layout``): ``(kernel kind,
+        parameter vector)`` (strategies/kernels.py), or None. None by default: only the built-in
+        strategies have kernels, and only while their decision methods are not overridden."""
+        return None
+
     def reset(self) -> None:
         """Forget what an earlier game taught: whoever reuses an object for another game calls it
         before the first turn, so that the object plays each game as a fresh one would. Strategies
@@ -345,13 +352,34 @@ def configured_deciders(game) -> dict[str, Callable]:
 
 class ConfiguredDecider:
     """Asks an actor's configured strategy (``state.strategy``) for its decision: ``propose(obs)``
-    for a power, ``respond(obs)`` for a host."""
+    for a power, ``respond(obs)`` for a host. A built-in strategy also decides in compiled code
+    (:meth:`compiled_offers`, :meth:`compiled_answer`: its kernel, strategies/kernels.py), which
+    the game prefers: the same decisions without building an observation."""
 
-    __slots__ = ("state",)
+    __slots__ = ("_kernel", "state")
 
     def __init__(self, state):
         self.state = state
+        self._kernel = None  # (strategy, its kernel spec or None, the kernel's memory) of the game
 
     def __call__(self, obs) -> list[Offer]:
         strategy = self.state.strategy
         return list(strategy.propose(obs) if obs.kind == "power" else strategy.respond(obs))
+
+    def _spec(self, game):
+        strategy = self.state.strategy
+        if self._kernel is None or self._kernel[0] is not strategy:  # a strategy set mid-game starts afresh
+            from . import kernels  # noqa: PLC0415  (numba compiles on first use)
+
+            self._kernel = (strategy, kernels.spec_of(strategy, self.state, game), None)
+        return self._kernel[1]
+
+    def compiled_offers(self, game) -> list[Offer] | None:
+        """The power's offers by its strategy's kernel, or None if it has none."""
+        spec = self._spec(game)
+        return None if spec is None else spec.offers(game, self.state)
+
+    def compiled_answer(self, game, made: list[Offer]) -> list[Offer] | None:
+        """The host's accepted offers among ``made`` by its strategy's kernel, or None if it has none."""
+        spec = self._spec(game)
+        return None if spec is None else spec.answer(game, self.state, made)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..engine.projects import Offer
+from . import kernels
 from .base import HostStrategy, PowerStrategy
 from .hosts import VALUATION, VALUATION_BOUNDS, greedy_response, random_response
 from .powers import HostRoom, estimate_gain, round_down
@@ -23,6 +26,11 @@ class Random(PowerStrategy, HostStrategy):
     }
     defaults = {"accept_probability": 0.5}
     tunable = {"accept_probability": (0.0, 1.0)}
+
+    def kernel(self, kind, actor_id, scenario, layout):
+        """The random kernels (strategies/kernels.py); draws from the same stream, in the same order."""
+        method = type(self).propose is Random.propose if kind == "power" else type(self).respond is Random.respond
+        return (kernels.RANDOM, np.array([self.params["accept_probability"]])) if method else None
 
     def propose(self, obs) -> list[Offer]:
         rng = obs.rng
@@ -73,6 +81,15 @@ class Greedy(PowerStrategy, HostStrategy):
     # the valuation weights of the scoring hosts (hosts.VALUATION).
     defaults = {"spend_share": 1.0, "acceptance_prior": 1.0, **VALUATION}
     tunable = {"spend_share": (0.0, 1.0), "acceptance_prior": (0.1, 10.0), **VALUATION_BOUNDS}
+
+    def kernel(self, kind, actor_id, scenario, layout):
+        """The greedy kernels (strategies/kernels.py)."""
+        method = type(self).propose is Greedy.propose if kind == "power" else type(self).respond is Greedy.respond
+        if not method:
+            return None
+        p = self.params
+        return kernels.GREEDY, np.array([p["spend_share"], p["acceptance_prior"], p["environment_weight"],
+                                         p["goodwill_weight"]])  # fmt: skip
 
     def propose(self, obs) -> list[Offer]:
         budget_left = obs.own["budget_available"] * self.params["spend_share"]

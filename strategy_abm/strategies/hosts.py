@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..engine.projects import Offer
 from ..engine.rules import intensity
+from . import kernels
 from .base import HostStrategy
 
 # How a host values an offer, besides growth, jobs and relief: parameters of every strategy that
@@ -158,6 +161,26 @@ class ScoringHost(HostStrategy):
     def view(self, obs) -> tuple[Mapping[str, float], bool]:
         """The host's influence shares and whether it is near distress (the same for every offer of a turn)."""
         return obs.hosts[obs.actor]["influence_shares"], is_near_distress(obs, self.params["near_distress_share"])
+
+    def kernel(self, kind, actor_id, scenario, layout):
+        """The scoring kernel (strategies/kernels.py); ``china_leaning``'s exemption of China from
+        the concentration penalty is a parameter of it."""
+        t = type(self)
+        score = t.score
+        if kind != "host" or t.respond is not ScoringHost.respond or t.view is not ScoringHost.view:
+            return None
+        if score is not ScoringHost.score and score is not ChinaLeaning.score:
+            return None
+        p = self.params
+        exempt = layout.powers.index("china") if score is ChinaLeaning.score and "china" in layout.powers else -1
+        vec = [p["concentration_penalty"], p["debt_penalty"], p["soft_debt_ceiling"], p["threshold"],
+               p["absorption_scale"], p["environment_weight"], p["goodwill_weight"], p["concentration_scale"],
+               p["debt_base_cost"], p["distress_debt_factor"], p["near_distress_share"], exempt]  # fmt: skip
+        vec += [p["bias"].get(q, 0.0) for q in layout.powers]
+        allowed = t.allowed_domains
+        for m in layout.moves:
+            vec.append(1.0 if allowed is None or scenario.moves[m].domain in allowed or m in t.allowed_moves else 0.0)
+        return kernels.SCORING, np.array(vec, dtype=float)
 
     def respond(self, obs) -> list[Offer]:
         allowed, moves = self.allowed_domains, obs.moves

@@ -9,7 +9,9 @@ for number, from the same state; its parameters are a float64 vector built by
   ``closed_neutral``), :data:`RANDOM`, :data:`GREEDY`.
 
 A power's offers are rows (power, move, host, size); a host's answer is the indices of the
-offers made to it that it accepts, in the order it accepts them. Random draws come from the
+offers made to it that it accepts, in the order it accepts them. A strategy class says which
+kernel decides as it does (``Strategy.kernel``): only while its decision methods are the built-in
+ones, so a subclass that overrides one is played by its own Python code. Random draws come from the
 actor's strategy stream at the turn's region (engine/streams.py), drawn with engine/pcg.py.
 """
 
@@ -493,52 +495,6 @@ def random_host(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accep
 # ------------------------------------------------------------------------------------- from strategies to kernels
 
 
-def kernel_of(strategy, kind: str, actor_id: str, scenario, layout) -> tuple[int, np.ndarray] | None:
-    """The kernel and parameter vector that decide as ``strategy`` does for ``actor_id``, or None
-    if it has none. Only the built-in classes themselves have kernels: a subclass (a plugin that
-    overrides a method) is played by its Python code, so a kernel never stands in for other code."""
-    from . import generic, hosts, powers  # noqa: PLC0415  (the classes register on import)
-
-    t = type(strategy)
-    p = strategy.params
-    if kind == "power":
-        if t in (powers.Parametric, powers.BriClassic, powers.Bri2, powers.PgiiAsymmetric, powers.FossilFirst,
-                 powers.GlobalGateway, powers.Incumbent):  # fmt: skip
-            toolkit = scenario.powers[actor_id].toolkit
-            weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
-                       if m in toolkit and w > 0}  # fmt: skip
-            vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], len(weights)]
-            for m, w in weights.items():
-                vec += [layout.moves.index(m), w]
-            named, default = p["host_weights"], p["default_host_weight"]  # (powers.PortfolioStrategy.propose)
-            vec += [named.get(h, default) if named else 1.0 for h in layout.hosts]
-            return PORTFOLIO, np.array(vec, dtype=float)
-        if t is generic.Random:
-            return RANDOM, np.array([p["accept_probability"]])
-        if t is generic.Greedy:
-            return GREEDY, np.array([p["spend_share"], p["acceptance_prior"], p["environment_weight"],
-                                     p["goodwill_weight"]])  # fmt: skip
-        return None
-    if t in (hosts.MultiVector, hosts.DebtAverse, hosts.ChinaLeaning, hosts.ClosedNeutral):
-        exempt = layout.powers.index("china") if t is hosts.ChinaLeaning and "china" in layout.powers else -1
-        vec = [p["concentration_penalty"], p["debt_penalty"], p["soft_debt_ceiling"], p["threshold"],
-               p["absorption_scale"], p["environment_weight"], p["goodwill_weight"], p["concentration_scale"],
-               p["debt_base_cost"], p["distress_debt_factor"], p["near_distress_share"],
-               exempt]  # fmt: skip
-        vec += [p["bias"].get(q, 0.0) for q in layout.powers]
-        allowed = t.allowed_domains
-        for m in layout.moves:
-            ok = allowed is None or scenario.moves[m].domain in allowed or m in t.allowed_moves
-            vec.append(1.0 if ok else 0.0)
-        return SCORING, np.array(vec, dtype=float)
-    if t is generic.Random:
-        return RANDOM, np.array([p["accept_probability"]])
-    if t is generic.Greedy:
-        return GREEDY, np.array([p["spend_share"], p["acceptance_prior"], p["environment_weight"],
-                                 p["goodwill_weight"]])  # fmt: skip
-    return None
-
-
 @njit
 def propose(kind, hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit, host_rank,
             p, params, memory, stream, out):  # fmt: skip
@@ -560,3 +516,46 @@ def respond(kind, hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, st
     if kind == RANDOM:
         return random_host(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted)
     return greedy_host(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted)
+
+
+class KernelSpec:
+    """A strategy's kernel for one actor of one game: its kind, parameters and memory (the
+    portfolios' tallies across turns), and the calls that decide through it on the game's arrays."""
+
+    def __init__(self, kind: int, params: np.ndarray, actor, game):
+        lay = game.layout
+        self.kind, self.params = kind, params
+        self.memory = np.zeros(len(lay.moves) + len(lay.hosts) + 1)
+        self.stream_at = len(lay.powers) + actor.actor_index  # the actor's strategy stream in game._cursors
+        if actor.kind == "power":
+            self.toolkit_sorted = np.array([lay.moves.index(m) for m in sorted(actor.toolkit)], dtype=np.int64)
+            self.host_rank = np.array([sorted(lay.hosts).index(h) for h in lay.hosts], dtype=np.int64)
+
+    def offers(self, game, power) -> list:
+        from ..engine.projects import Offer  # noqa: PLC0415
+
+        t, st, lay = game.tables, game.state, game.layout
+        out = np.empty((int(t.rules[RL_MAX_OFFERS]), 4))
+        stream = game._cursors[self.stream_at].copy()
+        n = propose(self.kind, st.hosts, st.powers, st.acceptance, lay.offsets, t.moves, t.power_meta, t.power_static,
+                    t.world_minerals, t.toolkit, t.rules, self.toolkit_sorted, len(self.toolkit_sorted),
+                    self.host_rank, power._index, self.params, self.memory, stream, out)  # fmt: skip
+        pid, moves, hosts = power.actor_id, lay.moves, lay.hosts
+        return [Offer(pid, moves[int(k)], hosts[int(h)], size) for _, k, h, size in out[:n].tolist()]
+
+    def answer(self, game, host, made: list) -> list:
+        t, st, lay = game.tables, game.state, game.layout
+        rows = np.array([(game.power_index[o.power], game.move_index[o.move], host._index, o.size_usd_bn)
+                         for o in made])  # fmt: skip
+        index = np.arange(len(made), dtype=np.int64)
+        accepted = np.empty(len(made), dtype=np.int64)
+        stream = game._cursors[self.stream_at].copy()
+        n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, host._index, self.params, rows,
+                    index, len(made), stream, accepted)  # fmt: skip
+        return [made[i] for i in accepted[:n].tolist()]
+
+
+def spec_of(strategy, actor, game) -> KernelSpec | None:
+    """The kernel of ``actor``'s ``strategy`` in ``game`` (None if the strategy has none)."""
+    found = strategy.kernel(actor.kind, actor.actor_id, game.scenario, game.layout)
+    return None if found is None else KernelSpec(*found, actor, game)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..engine.projects import Headroom, Offer
 from ..engine.rules import best_deposit, intensity
+from . import kernels
 from .base import PowerStrategy
 
 
@@ -97,6 +100,21 @@ class PortfolioStrategy(PowerStrategy):
         self._offered_move: dict[str, float] = {}
         self._offered_host: dict[str, float] = {}
         self._offered_total = 0.0
+
+    def kernel(self, kind, actor_id, scenario, layout):
+        """The portfolio kernel (strategies/kernels.py), with this strategy's weights as vectors."""
+        if kind != "power" or type(self).propose is not PortfolioStrategy.propose:
+            return None
+        p = self.params
+        toolkit = scenario.powers[actor_id].toolkit
+        weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
+                   if m in toolkit and w > 0}  # fmt: skip
+        vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], len(weights)]
+        for m, w in weights.items():
+            vec += [layout.moves.index(m), w]
+        named, default = p["host_weights"], p["default_host_weight"]
+        vec += [named.get(h, default) if named else 1.0 for h in layout.hosts]
+        return kernels.PORTFOLIO, np.array(vec, dtype=float)
 
     def propose(self, obs) -> list[Offer]:
         p = self.params

@@ -36,12 +36,15 @@ GAMES: dict[str, dict] = {
 }  # fmt: skip
 
 
-def game_csvs(spec: dict) -> dict[str, bytes]:
-    """The three CSV files of one game, as ``write_run`` writes them."""
+def game_csvs(spec: dict, compiled: bool = True) -> dict[str, bytes]:
+    """The three CSV files of one game, as ``write_run`` writes them (``compiled=False``: the
+    strategies' Python code decides instead of their kernels)."""
     from strategy_abm import CompetitionModel
     from strategy_abm.report.output import actors_frame, events_frame, model_frame
 
-    model = CompetitionModel(scenario=spec["scenario"], seed=spec["seed"], overrides=spec["overrides"]).run()
+    model = CompetitionModel(
+        scenario=spec["scenario"], seed=spec["seed"], overrides=spec["overrides"], compiled=compiled
+    ).run()
     return {
         "model.csv": model_frame(model).to_csv(index=False).encode(),
         "actors.csv": actors_frame(model).to_csv(index=False).encode(),
