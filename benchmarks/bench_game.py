@@ -44,7 +44,6 @@ import mesa
 
 import strategy_abm
 from strategy_abm.engine.metrics import METRIC_COLUMNS
-from strategy_abm.sim import model as model_module
 from strategy_abm.sim.model import CompetitionModel
 
 TARGET_RATIO = 5.0
@@ -180,39 +179,37 @@ class _Timer:
 
 
 def breakdown(games: int) -> dict[str, float]:
-    """Seconds per game in construction, turn rules, compute_metrics and DataCollector.collect.
+    """Seconds per game in construction, each phase of the game's turn and DataCollector.collect,
+    timed by wrappers on the ``Game`` methods (``_open``: events and budgets; ``_offers``,
+    ``_responses``: decisions, the turn report and the event log; ``_commit`` .. ``_influence``:
+    the compiled rules; ``_update_metrics``: payoffs and the metric registry)."""
+    from strategy_abm.engine.turn import Game  # noqa: PLC0415
 
-    ``collect`` and ``compute_metrics`` are timed by wrappers; "rules" is what remains of
-    ``step`` (events, offers, responses, projects, economy, trade, influence)."""
+    phases = ("_open", "_offers", "_responses", "_commit", "_progress", "_economy", "_trade", "_influence",
+              "_update_metrics")  # fmt: skip
+    timers = {name: _Timer(getattr(Game, name)) for name in phases}
     collect = _Timer(mesa.DataCollector.collect)
-    metrics = _Timer(model_module.compute_metrics)
     construct_s = run_s = 0.0
-    init_collect_s = init_metrics_s = 0.0
+    for name, timer in timers.items():
+        setattr(Game, name, lambda self, *a, _t=timer: _t(self, *a))
     mesa.DataCollector.collect = lambda self, model: collect(self, model)
-    model_module.compute_metrics = metrics
     try:
         for _ in range(games):
-            c0, m0 = collect.seconds, metrics.seconds
             t0 = time.perf_counter()
             model = CompetitionModel(scenario=SCENARIO, seed=SEED)
             t1 = time.perf_counter()
-            init_collect_s += collect.seconds - c0
-            init_metrics_s += metrics.seconds - m0
             model.run()
             run_s += time.perf_counter() - t1
             construct_s += t1 - t0
             _release(model)
     finally:
         mesa.DataCollector.collect = collect.func
-        model_module.compute_metrics = metrics.func
-    step_collect = collect.seconds - init_collect_s
-    step_metrics = metrics.seconds - init_metrics_s
-    parts = {
-        "construct (excl. collect, metrics)": construct_s - init_collect_s - init_metrics_s,
-        "step rules (events .. influence)": run_s - step_collect - step_metrics,
-        "compute_metrics (init + steps)": metrics.seconds,
-        "DataCollector.collect (init + steps)": collect.seconds,
-    }
+        for name, timer in timers.items():
+            setattr(Game, name, timer.func)
+    parts = {"construct (with its first metrics and collect)": construct_s}
+    parts.update({f"Game.{name}": t.seconds for name, t in timers.items()})
+    parts["DataCollector.collect"] = collect.seconds
+    parts["the rest of step"] = run_s + construct_s - sum(parts.values())
     return {k: v / games for k, v in parts.items()}
 
 

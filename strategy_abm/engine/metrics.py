@@ -23,8 +23,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..scenario.config import OBJECTIVES
+
 # The baseline's ids, for the baseline's columns (METRIC_COLUMNS); games use their scenario's.
 from ..scenario.ids import HOSTS, OTHER, POWERS, ROUTES
+from . import arrays as A
 from . import kernels as K
 
 # The ids a family of metrics runs over in the baseline: one column per id, in this order.
@@ -180,9 +183,12 @@ class MetricState:
 
     @classmethod
     def of_derived(cls, model, derived) -> MetricState:
-        """The state of ``model`` (a game: its ids and views) whose shared quantities the compiled
-        rules computed into ``derived`` (``kernels.metrics_and_payoffs``: GDP weights, route
-        shares, influence shares, regional influence, diversification, minerals secured)."""
+        """The state of ``model`` (a game: its ids, layout and state arrays) whose shared
+        quantities the compiled rules computed into ``derived`` (``kernels.metrics_and_payoffs``:
+        GDP weights, route shares, influence shares, regional influence, diversification,
+        minerals secured, debt-service ratios). Also gives each table's rows as lists of floats
+        (``host_rows``, ``power_rows``, ``route_rows`` by id: one conversion per turn, which the
+        metrics and the actors' records read by column) and each host's ``debt_total``."""
         hosts, powers, routes = model.host_ids, model.power_ids, model.route_ids
         d = K.derived_offsets(len(hosts), len(powers), len(routes)).tolist()
         values = derived.tolist()
@@ -192,9 +198,30 @@ class MetricState:
 
         at, n = d[K.D_SHARES], len(powers)
         shares = {h: dict(zip(powers, values[at + i * n : at + (i + 1) * n], strict=True)) for i, h in enumerate(hosts)}
-        return cls.of(model, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
-                      section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
-                      section(K.D_MINERALS, powers))  # fmt: skip
+        s = cls.of(model, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
+                   section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
+                   section(K.D_MINERALS, powers))  # fmt: skip
+        state, lay = model.state, model.layout
+        s.layout = lay
+        s.host_rows = dict(zip(hosts, state.hosts.tolist(), strict=True))
+        s.power_rows = dict(zip(powers, state.powers.tolist(), strict=True))
+        s.route_rows = dict(zip(routes, state.routes.tolist(), strict=True))
+        s.debt_service_ratio = section(K.D_DSR, hosts)
+        debt_columns = [lay.creditor(c, A.C_DEBT) for c in range(len(lay.creditors))]
+        s.debt_total = {}
+        for h, row in s.host_rows.items():
+            total = 0.0  # (kernels.debt_total: the creditors in order)
+            for j in debt_columns:
+                total += row[j]
+            s.debt_total[h] = total
+        return s
+
+    def creditor_debt(self, host: str, creditor: str) -> float:
+        """USD bn ``host`` owes ``creditor`` (0 if the scenario has no such creditor)."""
+        lay = self.layout
+        if creditor not in lay.creditors:
+            return 0.0
+        return self.host_rows[host][lay.creditor(lay.creditors.index(creditor), A.C_DEBT)]
 
 
 # The model-level metrics, in the column order of model.csv. Each reads the state after the
@@ -208,39 +235,40 @@ def _influence(s: MetricState, p) -> float:
 @metric("payoff_{id}", "the power's payoff this turn (its objective weights over the components, minus cost)",
         "dimensionless", per="power")  # fmt: skip
 def _payoff(s: MetricState, p) -> float:
-    return s.model.powers[p].payoff
+    return s.power_rows[p][A.P_PAYOFF]
 
 
 @metric("spent_usd_bn_{id}", "cumulative public money committed", "USD bn", per="power")
 def _spent(s: MetricState, p) -> float:
-    return s.model.powers[p].ledger.total
+    return s.power_rows[p][A.P_SPENT_TOTAL]
 
 
 @metric("debt_to_gdp_{id}", "public external debt / GDP", "ratio", per="host")
 def _debt_to_gdp(s: MetricState, h) -> float:
-    return s.model.hosts[h].debt_to_gdp
+    return s.debt_total[h] / s.host_rows[h][A.H_GDP]
 
 
 @metric("china_debt_share_{id}", "China's share of that debt", "share 0..1", per="host")
 def _china_debt_share(s: MetricState, h) -> float:
-    return s.model.hosts[h].china_debt_share
+    total = s.debt_total[h]
+    return s.creditor_debt(h, "china") / total if total > 0 else 0.0
 
 
 @metric("debt_service_ratio_{id}", "annual public external debt service / government revenue", "ratio", per="host")
 def _debt_service_ratio(s: MetricState, h) -> float:
-    return s.model.hosts[h].debt_service_ratio
+    return s.debt_service_ratio[h]
 
 
 @metric("distress_{id}", "1 while the debt-service ratio is above the scenario's distress threshold", "0/1",
         per="host", binary=True)  # fmt: skip
 def _distress(s: MetricState, h) -> float:
-    return float(s.model.hosts[h].distress)
+    return float(bool(s.host_rows[h][A.H_DISTRESS]))
 
 
 @metric("distress_turns_{id}", "turns spent in distress so far (cumulative count of the turns with `distress_<h>` = 1)",
         "turns", per="host")  # fmt: skip
 def _distress_turns(s: MetricState, h) -> float:
-    return float(s.model.hosts[h].distress_turns)  # a float like every metric (one Parquet type)
+    return float(int(s.host_rows[h][A.H_DISTRESS_TURNS]))  # a float like every metric (one Parquet type)
 
 
 @metric("diversification_{id}", "0..1, mean of normalised 1-HHI over trade partners, creditors, telecom vendors and "
@@ -251,24 +279,24 @@ def _diversification(s: MetricState, h) -> float:
 
 @metric("gdp_usd_bn_{id}", "GDP", "USD bn", per="host")
 def _gdp(s: MetricState, h) -> float:
-    return s.model.hosts[h].gdp_usd_bn
+    return s.host_rows[h][A.H_GDP]
 
 
 @metric("route_volume_mt_{id}", "corridor cargo, annualised", "Mt/yr", per="route")
 def _route_volume(s: MetricState, r) -> float:
-    return s.model.routes[r]["volume_mt"]
+    return s.route_rows[r][A.R_VOLUME]
 
 
 @metric("route_capacity_mt_{id}", "corridor capacity, annualised", "Mt/yr", per="route")
 def _route_capacity(s: MetricState, r) -> float:
-    return s.model.routes[r]["capacity_mt"]
+    return s.route_rows[r][A.R_CAPACITY]
 
 
 @metric("middle_ca_export_share", "share of Middle Corridor cargo that is Central Asian exports (the TRIPP question)",
         "share 0..1")  # fmt: skip
 def _middle_ca_export_share(s: MetricState, _) -> float:
     # The Middle Corridor is the scenario's westward route (trade.westward_route).
-    return s.model.routes[s.model.scenario.trade.westward_route]["ca_export_share"]
+    return s.route_rows[s.model.scenario.trade.westward_route][A.R_CA_EXPORT]
 
 
 @metric("west_secured_mineral_share", "world critical-mineral supply secured by the US and G7 from the region "
@@ -291,14 +319,33 @@ def _tungsten_non_china_share(s: MetricState, _) -> float:
 
 @metric("china_overland_energy_usd_bn", "the region's energy exports going to China", "USD bn/yr")
 def _china_overland_energy(s: MetricState, _) -> float:
-    return sum(hh.energy_exports_usd_bn * hh.energy_export_shares.get("china", 0.0) for hh in s.model.hosts.values())
+    at, keys = s.layout.vectors["energy_export_shares"]
+    if "china" not in keys:
+        return 0.0
+    china = at + keys.index("china")
+    return sum(row[A.H_ENERGY_EXPORTS] * row[china] for row in s.host_rows.values())
 
 
 def metric_row(s: MetricState) -> dict[str, float]:
     """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order
     (the families over the ids of ``s.model``)."""
-    ids = family_ids(s.model)
-    return {c: m.compute(s, i) for m in REGISTRY for c, i in zip(m.columns(ids), _ids(m, ids), strict=True)}
+    return {c: compute(s, i) for c, compute, i in _plan(family_ids(s.model))}
+
+
+_PLANS: dict = {}
+
+
+def _plan(ids: Ids) -> list[tuple[str, Callable, str | None]]:
+    """(column, function, id) of every registered metric for the families' ``ids``, in column
+    order; cached per registry and ids (a game asks every turn)."""
+    key = (tuple(REGISTRY), tuple(ids.items()))
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        plan = _PLANS[key] = [(c, m.compute, i) for m in REGISTRY for c, i in zip(m.columns(ids), _ids(m, ids),
+                                                                                 strict=True)]  # fmt: skip
+    return plan
 
 
 def _ids(m: Metric, ids: Ids):
@@ -306,59 +353,68 @@ def _ids(m: Metric, ids: Ids):
 
 
 def actor_records(model, s: MetricState) -> dict[str, dict]:
-    """Each actor's row of ``actors.csv`` after the turn, by actor id, from the state and the
-    payoffs the rules computed (``kernels.metrics_and_payoffs``)."""
-    hosts = model.hosts
+    """Each actor's row of ``actors.csv`` after the turn, by actor id, from the state's rows and
+    the payoffs the rules computed (``kernels.metrics_and_payoffs``)."""
+    lay = s.layout
     shares, regional = s.shares, s.regional
+    components = [(f"component_{k}", lay.components + i) for i, k in enumerate(OBJECTIVES)]
     out: dict[str, dict] = {}
     for p in model.power_ids:
-        power = model.powers[p]
+        row = s.power_rows[p]
         out[p] = {
             "actor": p,
             "kind": "power",
-            "budget_available": power.budget_available,
-            "spent_turn": power.spent_turn,
-            "spent_total": power.ledger.total,
-            "private_mobilised": power.ledger.private_mobilised,
-            "offers_made": power.offers_made,
-            "offers_accepted": power.offers_accepted,
-            "payoff": power.payoff,
-            "payoff_total": power.payoff_total,
+            "budget_available": row[A.P_BUDGET_AVAILABLE],
+            "spent_turn": row[A.P_SPENT_TURN],
+            "spent_total": row[A.P_SPENT_TOTAL],
+            "private_mobilised": row[A.P_PRIVATE_MOBILISED],
+            "offers_made": int(row[A.P_OFFERS_MADE]),
+            "offers_accepted": int(row[A.P_OFFERS_ACCEPTED]),
+            "payoff": row[A.P_PAYOFF],
+            "payoff_total": row[A.P_PAYOFF_TOTAL],
             "regional_influence": regional[p],
-            **{f"component_{k}": v for k, v in power.components.items()},
+            **{name: row[j] for name, j in components},
         }
+    powers = model.power_ids
+    opinion = [(f"opinion_{p}", lay.opinion + i) for i, p in enumerate(powers)]
+    owed = [(f"debt_share_{p}", lay.creditor(lay.creditors.index(p), A.C_DEBT)) for p in powers]
+    telecom_at, telecom = lay.vectors["telecom_vendor_shares"]
+    cloud_at, cloud = lay.vectors["cloud_shares"]
+    logistics_at, logistics = lay.vectors["logistics_platform_shares"]
+    energy_at, energy = lay.vectors["energy_export_shares"]
+    cloud_w = cloud_at + cloud.index("western") if "western" in cloud else None
+    logistics_w = logistics_at + logistics.index("western") if "western" in logistics else None
+    outputs = [(f"{m}_output_t", lay.mineral(i, A.M_OUTPUT)) for i, m in enumerate(lay.minerals)]
     for h in model.host_ids:
-        host = hosts[h]
-        total_debt = host.debt_total
+        row = s.host_rows[h]
+        total_debt = s.debt_total[h]
+        gdp = row[A.H_GDP]
         out[h] = {
             "actor": h,
             "kind": "host",
-            "gdp_usd_bn": host.gdp_usd_bn,
-            "growth_rate": host.growth_realised,
+            "gdp_usd_bn": gdp,
+            "growth_rate": row[A.H_GROWTH_REALISED],
             "debt_usd_bn": total_debt,
-            "debt_to_gdp": host.debt_to_gdp,
-            "china_debt_share": host.china_debt_share,
-            "debt_service_ratio": host.debt_service_ratio,
-            "distress": float(host.distress),
-            "governance": host.governance,
-            "environment_damage": host.environment_damage,
-            "jobs_created_k": host.jobs_created_k,
+            "debt_to_gdp": total_debt / gdp,
+            "china_debt_share": s.creditor_debt(h, "china") / total_debt if total_debt > 0 else 0.0,
+            "debt_service_ratio": s.debt_service_ratio[h],
+            "distress": float(bool(row[A.H_DISTRESS])),
+            "governance": row[A.H_GOVERNANCE],
+            "environment_damage": row[A.H_ENVIRONMENT],
+            "jobs_created_k": row[A.H_JOBS_CREATED],
             "diversification": s.diversification[h],
-            "payoff": host.payoff,
-            "payoff_total": host.payoff_total,
-            **{f"influence_share_{p}": shares[h][p] for p in model.power_ids},
-            **{f"opinion_{p}": host.opinion[p] for p in model.power_ids},
-            **{
-                f"debt_share_{p}": host.creditors[p]["debt"] / total_debt if total_debt else 0.0
-                for p in model.power_ids
-            },  # fmt: skip
-            **{f"telecom_{b}": v for b, v in host.telecom_vendor_shares.items()},
-            "satellite_coverage": host.satellite_coverage,
+            "payoff": row[A.H_PAYOFF],
+            "payoff_total": row[A.H_PAYOFF_TOTAL],
+            **{f"influence_share_{p}": shares[h][p] for p in powers},
+            **{name: row[j] for name, j in opinion},
+            **{name: row[j] / total_debt if total_debt else 0.0 for name, j in owed},
+            **{f"telecom_{b}": row[telecom_at + i] for i, b in enumerate(telecom)},
+            "satellite_coverage": row[A.H_SATELLITE],
             # The western bloc's share of the two-way markets (0 where it has no offer).
-            "cloud_western": host.cloud_shares.get("western", 0.0),
-            "logistics_western": host.logistics_platform_shares.get("western", 0.0),
-            "renewables_share": host.renewables_share,
-            **{f"energy_exports_to_{d}": v for d, v in host.energy_export_shares.items() if d != OTHER},
-            **{f"{mm}_output_t": host.minerals[mm]["output_t"] for mm in model.mineral_ids},
+            "cloud_western": row[cloud_w] if cloud_w is not None else 0.0,
+            "logistics_western": row[logistics_w] if logistics_w is not None else 0.0,
+            "renewables_share": row[A.H_RENEWABLES],
+            **{f"energy_exports_to_{d}": row[energy_at + i] for i, d in enumerate(energy) if d != OTHER},
+            **{name: row[j] for name, j in outputs},
         }
     return out

@@ -11,6 +11,8 @@ engine/views.py): one implementation.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..scenario.config import HostConfig, PowerConfig
 from .arrays import P_BUDGET_GRANTED, P_BUDGET_PER_YEAR, P_OFFERS_ACCEPTED, P_OFFERS_MADE
 from .views import HostView, PowerView
@@ -71,9 +73,6 @@ class PowerState(_ActorState, PowerView):
         self.partner = cfg.partner
         self.strategy = None  # the configured strategy, set by whoever builds the deciders
         self.toolkit = dict(cfg.toolkit)
-        # Acceptance memory per host and move (the counts are in the game's ``acceptance`` array):
-        # strategies may learn where offers are welcome.
-        self.acceptance_seen: dict[str, tuple[int, int]] = {}
 
     @property
     def budget_usd_bn_per_year(self) -> float:
@@ -101,7 +100,14 @@ class PowerState(_ActorState, PowerView):
         seen = self.game.state.acceptance[self._index, self.game.host_index[host], self.game.move_index[move]]
         seen[0] += float(accepted)
         seen[1] += 1.0
-        self.acceptance_seen[f"{host}/{move}"] = (int(seen[0]), int(seen[1]))
+
+    @property
+    def acceptance_seen(self) -> dict[str, tuple[int, int]]:
+        """``"host/move"`` -> (accepted, offered) of every pair offered so far, as observations show it."""
+        counts = self.game.state.acceptance[self._index]
+        hosts, moves = self.game.host_ids, self.game.layout.moves
+        return {f"{hosts[h]}/{moves[k]}": (int(counts[h, k, 0]), int(counts[h, k, 1]))
+                for h, k in zip(*np.nonzero(counts[:, :, 1]), strict=True)}  # fmt: skip
 
     def acceptance_rate(self, host: str, move: str, prior: float = 1.0) -> float:
         """Share of past offers of ``move`` to ``host`` that were accepted (prior of one success)."""

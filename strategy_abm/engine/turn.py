@@ -240,9 +240,10 @@ class Game:
         self.actor_order: tuple[str, ...] = (*sc.powers, *sc.hosts)  # an actor's index in its streams' keys
         # The state: arrays laid out from the scenario's ids (engine/arrays.py), changed by the
         # compiled rules (engine/kernels.py); the actors, routes and trade are views of them.
-        t = self.tables = tables(sc)
+        t, start, self.initial_output = _start_of(sc)
+        self.tables = t
         lay = self.layout = t.layout
-        self.state = initial_state(sc, lay)
+        self.state = start.copy()
         self.host_index = {h: i for i, h in enumerate(lay.hosts)}
         self.power_index = {p: i for i, p in enumerate(lay.powers)}
         self.move_index = {m: i for i, m in enumerate(lay.moves)}
@@ -276,12 +277,6 @@ class Game:
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
 
-        # Turn 0: influence stocks at the equilibrium of today's presence, so that the initial
-        # state is the calibration rather than a transient.
-        K.initial_influence(self.state.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
-        self.initial_output = np.array(
-            [sum(float(v) for v in self.state.hosts[:, lay.mineral(m, 0)]) for m in range(len(lay.minerals))]
-        )
         self.initial_region_output = dict(zip(lay.minerals, self.initial_output.tolist(), strict=True))
         self.derived = np.zeros(K.derived_offsets(len(lay.hosts), len(lay.powers), len(lay.routes))[-1])
         self.metrics: dict[str, float] = {}
@@ -315,14 +310,21 @@ class Game:
     @property
     def date(self) -> str:
         """Label of the period just played (turn 0: the period before the start)."""
-        return self.date_of(self.turn)
+        cached = self.__dict__.get("_date")
+        if cached is None or cached[0] != self.turn:  # (the event log asks for it for every row)
+            cached = self._date = (self.turn, self.date_of(self.turn))
+        return cached[1]
 
     def date_of(self, turn: int) -> str:
         return format_date(self.start_year + (turn - 1) * self.dt, self.turns_per_year)
 
     def display(self, actor_id: str, *, start: bool = False) -> str:
         """An actor's name in sentences (its scenario ``display``, else ``name``; an unknown id as itself)."""
-        return display(actor_id, start=start, names=self.names)
+        cache = self.__dict__.setdefault("_displayed", {})
+        key = (actor_id, start)
+        if key not in cache:
+            cache[key] = display(actor_id, start=start, names=self.names)
+        return cache[key]
 
     def total_gdp(self) -> float:
         return sum(h.gdp_usd_bn for h in self.hosts.values())
@@ -803,6 +805,26 @@ class Game:
     def metric_state(self) -> MetricState:
         """What the metrics of the state after the last turn read (computed by the rules)."""
         return MetricState.of_derived(self, self.derived)
+
+
+_STARTS: dict[int, tuple] = {}  # id(scenario) -> (scenario, tables, state at turn 0, region's mineral output)
+
+
+def _start_of(sc: Scenario) -> tuple:
+    """The tables of scenario ``sc`` and the state its games start from, built once per scenario
+    (a loaded scenario is read-only): turn 0 has the influence stocks at the equilibrium of
+    today's presence, so that the initial state is the calibration rather than a transient."""
+    entry = _STARTS.get(id(sc))
+    if entry is None or entry[0] is not sc:
+        t = tables(sc)
+        lay = t.layout
+        start = initial_state(sc, lay)
+        K.initial_influence(start.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
+        output = np.array([sum(float(v) for v in start.hosts[:, lay.mineral(m, 0)]) for m in range(len(lay.minerals))])
+        if len(_STARTS) >= 16:
+            _STARTS.clear()
+        entry = _STARTS[id(sc)] = (sc, t, start, output)
+    return entry[1], entry[2], entry[3]
 
 
 @njit

@@ -195,7 +195,7 @@ class _World:
 
     def __init__(self, plan: BulkPlan, state):
         lay = plan.layout
-        self.plan, self.state, self.streams = plan, state, None
+        self.plan, self.state, self.streams, self.layout = plan, state, None, lay
         self.dt = plan.scenario.dt
         self.turns_per_year = plan.scenario.turns_per_year
         self.start_year = plan.start_year
