@@ -121,7 +121,11 @@ sc = load_scenario("baseline", overrides=["powers.china.strategy=random", "power
                                           "hosts.kgz.strategy=random", "hosts.uzb.strategy=greedy",
                                           "hosts.tjk.strategy=china_leaning"])
 rows = BulkPlan(sc, turns=6).play(3, record=[3, 6], compile_first=False)
-print(json.dumps({str(t): r for t, r in rows.items()}))
+from strategy_abm.sim.model import CompetitionModel
+from strategy_abm.report.output import actors_frame, events_frame
+model = CompetitionModel(scenario=sc, seed=3, turns=6).run()  # the per-turn path, its event log and records
+print(json.dumps({"bulk": {str(t): r for t, r in rows.items()}, "per_turn": model.metrics,
+                  "actors": actors_frame(model).to_csv(), "events": events_frame(model).to_csv()}))
 """
 
 
@@ -134,7 +138,8 @@ def test_the_rules_run_as_plain_python_give_the_compiled_numbers():
         assert "Warning" not in run.stderr, run.stderr
         outputs.append(json.loads(run.stdout))
     assert outputs[0] == outputs[1]
-    assert set(outputs[0]) == {"3", "6"} and len(outputs[0]["6"]) > 40
+    assert set(outputs[0]["bulk"]) == {"3", "6"} and len(outputs[0]["bulk"]["6"]) > 40
+    assert outputs[0]["bulk"]["6"] == outputs[0]["per_turn"]
 
 
 def test_a_sweep_takes_the_bulk_path_and_stores_what_the_per_turn_path_gives(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """The absorption and debt limits in one place (``engine.projects.Headroom``), the absorption refill
-(``rules.absorption_refill``) and the choice of a mineral deposit (``rules.best_deposit``): their
+(``kernels.room_next_turn``) and the choice of a mineral deposit (``kernels.best_deposit``): their
 values, and the agreement of every user of the limits (a power's sizing, a host's choice, the
 legality check)."""
 
@@ -33,7 +33,11 @@ def test_headroom_caps_fits_and_takes():
 
 @pytest.mark.parametrize(("pool", "expected"), [(0.0, 0.5), (0.5, 1.0), (1.9, 2.0), (2.0, 2.0)])
 def test_absorption_refill_saves_up_to_a_year(pool, expected):
-    assert rules.absorption_refill(pool, 2.0, 0.25) == expected
+    """kernels.room_next_turn: min(A, pool + A dt), with A = 2.0 a year (2% of a GDP of 100), dt 0.25."""
+    model = CompetitionModel(seed=0, turns=1)
+    host = model.hosts["kaz"]
+    host.gdp_usd_bn, host.absorption_pct_gdp, host.absorption_room = 100.0, 2.0, pool
+    assert host.room_next_turn(0.25) == expected
 
 
 def test_room_next_turn_is_the_refill_the_host_gets():
@@ -87,3 +91,23 @@ def test_sizing_choosing_and_checking_agree_on_the_limits():
                         check_responses(host, [bigger], [bigger], model)
                     binding += 1
     assert checked > 100 and binding > 20, (checked, binding)
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "hindcast_2022"])
+def test_the_python_choice_of_a_deposit_is_the_rules_choice(scenario):
+    """rules.best_deposit (what a Python strategy predicts over dicts) picks the deposit the rules
+    develop (kernels.best_deposit over the state arrays), for every host and minerals move."""
+    from strategy_abm.engine.turn import Game
+
+    game = Game(scenario, seed=0)
+    t, lay = game.tables, game.layout
+    world = {m: v["world_output_t"] for m, v in game.world_minerals.items()}
+    moves = [m for m, move in game.moves.items() if move.effects.mineral_output_t_per_bn]
+    assert moves
+    for h, host in game.hosts.items():
+        for move in moves:
+            per_bn = game.moves[move].effects.mineral_output_t_per_bn
+            python = rules.best_deposit(host.minerals, per_bn, world)
+            m = kernels.best_deposit(game.state.hosts[game.host_index[h]], lay.offsets, t.moves, t.world_minerals,
+                                     game.move_index[move])  # fmt: skip
+            assert python == (lay.minerals[m] if m >= 0 else None), (h, move)

@@ -16,7 +16,6 @@ from clitools import one_error_line, run_cli, sweep_ok
 
 import strategy_abm
 from strategy_abm import CompetitionModel, Game
-from strategy_abm.engine import rules
 from strategy_abm.engine.metrics import (
     BINARY_METRICS,
     METRIC_COLUMNS,
@@ -208,15 +207,25 @@ def test_three_powers_run_from_the_cli_and_the_game(tmp_path, three):
 
 def test_the_us_alone_in_the_west_has_all_western_ties(three):
     """With the G7 dropped, the US is credited with the whole Western trade share (western_split 1)."""
+    from strategy_abm.engine import kernels
+
+    def presence(game, host, power):
+        t = game.tables
+        return kernels.presence(game.state.hosts, game.layout.offsets, t.power_meta, t.power_static, t.rules,
+                                game.host_index[host], game.power_index[power])  # fmt: skip
+
     game = Game(three, seed=0)
-    kaz, w = game.hosts["kaz"], three.rules.presence_weights
-    us = rules.presence(kaz, "us", w, three.rules.western_split, bloc="western", partner="west")
-    assert rules.western_credit("us", three.rules.western_split) == 1.0
+    w = three.rules.presence_weights
+    us = presence(game, "kaz", "us")
+    assert game.tables.power_static[game.power_index["us"], 0] == 1.0  # its Western credit: all
     base = Game(load_scenario("baseline"), seed=0)
-    us_base = rules.presence(base.hosts["kaz"], "us", w, base.rules.western_split, bloc="western", partner="west")
+    us_base = presence(base, "kaz", "us")
     # Only the credited channels (trade, digital, energy) change: the US had 0.4 of them, now all.
     k = base.hosts["kaz"]
-    credited = w["trade"] * k.trade_shares["west"] + w["digital"] * rules.digital_share(k, "western")
+    digital = (
+        k.telecom_vendor_shares["western"] + k.cloud_shares["western"] + k.logistics_platform_shares["western"]
+    ) / 3
+    credited = w["trade"] * k.trade_shares["west"] + w["digital"] * digital
     credited += w["energy"] * k.energy_export_shares["west"]
     assert us - us_base == pytest.approx((1.0 - 0.4) * credited, rel=1e-12)
 
