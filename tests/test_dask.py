@@ -197,7 +197,9 @@ def test_a_dask_worker_that_dies_is_one_line_exit_3_and_resume_completes(tmp_pat
     assert "\n" not in message
     stored = len(load_results(out))
     assert f"{stored} runs are stored" in message
-    assert stored == 2  # the two batches (one run each) finished before the worker died
+    # The two batches (one run each) finished before the worker died; the second's result may
+    # still have been on the worker when it died (a game takes milliseconds on the bulk path).
+    assert 1 <= stored <= 2
     code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--resume")
     assert code == 0, stderr
     code, _, stderr = run_cli("sweep", SMOKE, "--out", tmp_path / "ref", "--quiet")

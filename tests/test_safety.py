@@ -259,9 +259,12 @@ def test_folder_lock_never_opens_a_link(tmp_path):
 
 # The driver, with every turn slowed down (inherited by its forked workers), so that a signal
 # reliably arrives mid-sweep; the resume, in this process, runs at full speed.
+# Every turn slowed by ``delay`` seconds, on the per-turn path (run) and on the bulk path (sweeps).
 SLOW_DRIVER = (
     "import sys, time; import strategy_abm.sim.model as m; step = m.CompetitionModel.step; "
     "m.CompetitionModel.step = lambda self: (time.sleep({delay}), step(self))[1]; "
+    "import strategy_abm.sim.bulk as b; play = b.BulkPlan.play; "
+    "b.BulkPlan.play = lambda self, *a, **k: (time.sleep({delay} * self.horizon), play(self, *a, **k))[1]; "
     "from strategy_abm.cli import main; sys.exit(main())"
 )
 SIGNALLED = (
@@ -412,6 +415,8 @@ def test_ctrl_c_with_worker_processes_is_one_line(tmp_path, where):
 SLOW_SCHEDULER = (
     "import time; import strategy_abm.sim.model as m; step = m.CompetitionModel.step; "
     "m.CompetitionModel.step = lambda self: (time.sleep(0.05), step(self))[1]; "
+    "import strategy_abm.sim.bulk as b; play = b.BulkPlan.play; "
+    "b.BulkPlan.play = lambda self, *a, **k: (time.sleep(0.05 * self.horizon), play(self, *a, **k))[1]; "
     "from distributed import LocalCluster; "
     "c = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol='tcp://', host='127.0.0.1', "
     "dashboard_address=None); "
