@@ -56,12 +56,21 @@ def njit_inline(fn):
     return numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
 
 
-def njit_wrapping(fn, inline: bool = False):
-    """:func:`njit` for integer code that relies on unsigned wrap-around (engine/pcg.py): compiled,
-    it wraps silently; run as Python (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are
-    silenced, the numbers being the same."""
+def njit_borrowing(fn):
+    """:func:`njit` for a kernel that allocates nothing (its scratch arrays come from its caller):
+    compiled without numba's reference counting (``_nrt=False``), so the arrays it is given, the
+    views it takes and the arrays it passes to the small rules inlined into it are borrowed, not
+    counted (an atomic increment and decrement each, which cost more than most rules' arithmetic).
+    An allocation inside such a kernel is a compile error, not a leak."""
+    return numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)(fn)
+
+
+def njit_wrapping(fn, inline: bool = False, borrowing: bool = False):
+    """:func:`njit` (:func:`njit_inline`, :func:`njit_borrowing`) for integer code that relies on
+    unsigned wrap-around (engine/pcg.py): compiled, it wraps silently; run as Python
+    (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are silenced, the numbers being the same."""
     if not JIT_DISABLED:
-        return njit_inline(fn) if inline else njit(fn)
+        return njit_inline(fn) if inline else njit_borrowing(fn) if borrowing else njit(fn)
     import functools  # noqa: PLC0415
 
     import numpy as np  # noqa: PLC0415

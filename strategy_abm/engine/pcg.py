@@ -16,6 +16,7 @@ import numpy as np
 from .._compiled import njit_wrapping as njit
 
 njit_inline = functools.partial(njit, inline=True)
+njit_borrowing = functools.partial(njit, borrowing=True)
 
 MASK32 = np.uint64(0xFFFFFFFF)
 U32 = np.uint64(32)
@@ -90,6 +91,14 @@ def next_uint64(s):
 def jump_of(s, delta_high, delta_low):
     """The affine map ``state -> mult * state + plus`` that jumps stream ``s`` ahead by ``delta`` =
     delta_high * 2**64 + delta_low steps (pcg_advance_lcg_128), as uint64[4] (mult, plus)."""
+    out = np.empty(4, dtype=np.uint64)
+    jump_into(s, delta_high, delta_low, out)
+    return out
+
+
+@njit_borrowing
+def jump_into(s, delta_high, delta_low, out):
+    """:func:`jump_of` into ``out`` (uint64[4])."""
     acc_mh, acc_ml, acc_ph, acc_pl = U0, U1, U0, U0
     cur_mh, cur_ml = MULT_HIGH, MULT_LOW
     cur_ph, cur_pl = s[2], s[3]
@@ -105,9 +114,7 @@ def jump_of(s, delta_high, delta_low):
         cur_mh, cur_ml = _mul128(cur_mh, cur_ml, cur_mh, cur_ml)
         dl = (dl >> U1) | ((dh & U1) << U63)
         dh = dh >> U1
-    out = np.empty(4, dtype=np.uint64)
     out[0], out[1], out[2], out[3] = acc_mh, acc_ml, acc_ph, acc_pl
-    return out
 
 
 @njit_inline
@@ -124,7 +131,7 @@ def advance(s, delta_high, delta_low):
     apply_jump(s, jump_of(s, delta_high, delta_low))
 
 
-@njit
+@njit_borrowing
 def bounded(s, buffer, values):
     """``Generator.integers(0, values)`` for 1 <= values <= 2**32 - 1: numpy's Lemire method on
     32-bit draws. ``buffer``: uint64[2], the generator's (has a half-used draw, that draw): a 32-bit
