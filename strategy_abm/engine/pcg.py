@@ -160,3 +160,63 @@ def _next32(s, buffer):
         buffer[1] = buffer[1] >> U32
         buffer[0] = U0
     return buffer[1] & MASK32
+
+
+# numpy's SeedSequence constants (bit_generator.pyx); its uint32 arithmetic is done in uint64, masked.
+INIT_A, MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+INIT_B, MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+MIX_MULT_L, MIX_MULT_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+XSHIFT = np.uint64(16)
+
+
+@njit_inline
+def _hashmix(value, hash_const):
+    value = value ^ hash_const[0]
+    hash_const[0] = (hash_const[0] * MULT_A) & MASK32
+    value = (value * hash_const[0]) & MASK32
+    return value ^ (value >> XSHIFT)
+
+
+@njit_inline
+def _mix(x, y):
+    result = (MIX_MULT_L * x - MIX_MULT_R * y) & MASK32
+    return result ^ (result >> XSHIFT)
+
+
+@njit
+def seeded_words(entropy, out):
+    """Into ``out``: the start words of ``PCG64(SeedSequence(...))`` whose assembled entropy (run
+    entropy padded to the pool size, then the spawn key, as uint32 words in a uint64 array) is
+    ``entropy``: the sequence's pool of four mixed as ``SeedSequence.mix_entropy``, four 64-bit
+    words drawn as ``generate_state(4, uint64)``, then ``pcg64_set_seed`` (seed from the first two,
+    increment from the last two)."""
+    pool = np.zeros(4, dtype=np.uint64)
+    hash_const = np.empty(1, dtype=np.uint64)
+    hash_const[0] = INIT_A
+    n = entropy.shape[0]
+    for i in range(4):
+        pool[i] = _hashmix(entropy[i] if i < n else U0, hash_const)
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                pool[i_dst] = _mix(pool[i_dst], _hashmix(pool[i_src], hash_const))
+    for i_src in range(4, n):
+        for i_dst in range(4):
+            pool[i_dst] = _mix(pool[i_dst], _hashmix(entropy[i_src], hash_const))
+    state = np.empty(8, dtype=np.uint64)
+    h = INIT_B
+    for i in range(8):
+        value = pool[i % 4] ^ h
+        h = (h * MULT_B) & MASK32
+        value = (value * h) & MASK32
+        state[i] = value ^ (value >> XSHIFT)
+    w = np.empty(4, dtype=np.uint64)
+    for i in range(4):  # little-endian pairs of uint32 words
+        w[i] = state[2 * i] | (state[2 * i + 1] << U32)
+    # pcg_setseq_128_srandom_r: state = 0; inc = seq << 1 | 1; step; state += seed; step.
+    inc_high = (w[2] << U1) | (w[3] >> U63)
+    inc_low = (w[3] << U1) | U1
+    high, low = _add128(inc_high, inc_low, w[0], w[1])
+    high, low = _mul128(high, low, MULT_HIGH, MULT_LOW)
+    high, low = _add128(high, low, inc_high, inc_low)
+    out[0], out[1], out[2], out[3] = high, low, inc_high, inc_low

@@ -13,9 +13,10 @@ from collections.abc import Iterator, MutableMapping
 import numpy as np
 
 from ..scenario.config import OBJECTIVES as OBJECTIVE_NAMES
-from . import rules
 from .arrays import (
     C_DEBT,
+    C_MATURITY,
+    C_RATE,
     CREDITOR_FIELDS,
     HOST_SCALAR_NAMES,
     MINERAL_FIELDS,
@@ -182,13 +183,22 @@ class HostView:
 
     @property
     def debt_service_ratio(self) -> float:
-        """Annual debt service / government revenue."""
-        return rules.debt_service(self.creditors) / (self.revenue_share_gdp * self.gdp_usd_bn)
+        """Annual debt service / government revenue (``rules.debt_service`` over the creditors in
+        order, read from the row directly: the same sum, without a mapping per creditor)."""
+        row = self._row
+        service = 0  # (as ``sum`` starts)
+        for j in self._creditor_debt:
+            service += float(row[j]) * (float(row[j + _RATE]) + 1.0 / float(row[j + _MATURITY]))
+        return service / (self.revenue_share_gdp * self.gdp_usd_bn)
 
 
 for _column, _name in enumerate(HOST_SCALAR_NAMES):
     if _name not in ("distress", "distress_turns"):
         setattr(HostView, _name, _scalar(_column))
+
+
+# A creditor's rate and maturity, from its debt's column.
+_RATE, _MATURITY = C_RATE - C_DEBT, C_MATURITY - C_DEBT
 
 
 class RouteView(ArrayMap):

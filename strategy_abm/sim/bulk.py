@@ -23,7 +23,7 @@ from ..engine import kernels as K
 from ..engine import pcg
 from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS, LayoutError, initial_state, tables
 from ..engine.events import EventEngine
-from ..engine.metrics import MetricState, metric_row
+from ..engine.metrics import REGISTRY, MetricState, family_ids
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
 from ..engine.views import HostView, PowerView, RouteView, TradeView
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
@@ -132,9 +132,9 @@ class BulkPlan:
         cursors = self._cursors
         cursors[:] = 0
         for a in range(len(lay.powers)):
-            cursors[a] = pcg.words(streams.generator(HAZARDS, a))
+            cursors[a] = streams.words(HAZARDS, a)
         for a in np.flatnonzero(self.stochastic):
-            cursors[len(lay.powers) + a] = pcg.words(streams.generator(STRATEGIES, int(a)))
+            cursors[len(lay.powers) + a] = streams.words(STRATEGIES, int(a))
         jumps = _region_jumps(cursors)
         cursor_turn = np.zeros(1, dtype=np.int64)
         projects = self._projects
@@ -218,6 +218,7 @@ class _World:
         self.trade = TradeView(state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in plan.scenario.world.minerals.items()}
         self.initial_region_output = dict(zip(lay.minerals, plan.initial_output.tolist(), strict=True))
+        self._plan_key, self._plan = -1, []
 
     def log(self, **_) -> None:
         """The bulk path keeps no event log."""
@@ -242,7 +243,20 @@ class _World:
         s = MetricState.of(self, section(K.D_GDP_W, hosts), section(K.D_ROUTE_SHARES, routes), shares,
                            section(K.D_REGIONAL, powers), section(K.D_DIVERSIFICATION, hosts),
                            section(K.D_MINERALS, powers))  # fmt: skip
-        return metric_row(s)
+        return {column: compute(s, i) for column, compute, i in self._metric_plan()}
+
+    def _metric_plan(self) -> list[tuple[str, object, str | None]]:
+        """(column, compute, id) of every registered metric, in ``metric_row``'s order (made once
+        per registry: a metric registered later is picked up)."""
+        if self._plan_key != len(REGISTRY):
+            ids = family_ids(self)
+            self._plan = [
+                (c, m.compute, i)
+                for m in REGISTRY
+                for c, i in zip(m.columns(ids), [None] if m.per is None else ids[m.per], strict=True)
+            ]
+            self._plan_key = len(REGISTRY)
+        return self._plan
 
 
 def _compile_all() -> None:
