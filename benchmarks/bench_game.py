@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     bulk_verdict = "meets" if bulk_ratio <= BULK_TARGET_RATIO else "ABOVE"
     print(f"ratio median(c) / median(b) = {bulk_ratio:.2f}  (bulk path; target <= {BULK_TARGET_RATIO:g}: "
           f"{bulk_verdict} target)")  # fmt: skip
-    print(f"bulk path: {games_per_s:.0f} games/s on one core ({turns}-turn {SCENARIO} games, one process)")
+    print(f"bulk path: {games_per_s:.0f} games/s per core ({turns}-turn {SCENARIO} games, one process)")
     if compiled:
         print(f"compile: first run {compiled['first_run_s']:.1f} s (empty cache), "
               f"cached start {compiled['cached_start_s']:.2f} s (import, load kernels, one game)")  # fmt: skip

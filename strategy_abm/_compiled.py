@@ -3,9 +3,13 @@
 ``njit`` compiles a function the first time it is called with given argument types and keeps
 the machine code in the cache folder, so later processes (sweep workers included) load it in
 milliseconds. The folder is ``$STRATEGY_ABM_CACHE`` if set, else ``$XDG_CACHE_HOME/strategy_abm``
-or ``~/.cache/strategy_abm``, then ``numba-<numba version>``: never the installed package's folder,
-which may be read-only. ``NUMBA_DISABLE_JIT=1`` runs the very same source as plain Python (for
-a debugger or coverage); results are identical (tests/test_bulk.py).
+or ``~/.cache/strategy_abm``, then ``numba-<numba version>-<digest>``: never the installed
+package's folder, which may be read-only. The digest covers the sources compiled code is made
+from (:data:`COMPILED_SOURCES`): numba checks a cached function against its own file only, and
+a kernel inlines rules from other files, so an edit or an upgrade never reuses machine code of
+other sources. The three most recent such folders are kept; older ones (marked as ours) go.
+``NUMBA_DISABLE_JIT=1`` runs the very same source as plain Python (for a debugger or coverage);
+results are identical (tests/test_bulk.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+# What compiled code is made of: the kernels and what they read at compile time (column numbers,
+# bounds, ids) and call.
+COMPILED_SOURCES = ("_compiled.py", "engine", "scenario", "strategies/kernels.py", "sim/bulk.py")
+MARKER = ".strategy-abm-cache"
+KEEP = 3
+
 
 def cache_dir() -> Path:
     """The folder of compiled code (see the module's docstring)."""
@@ -23,13 +33,34 @@ def cache_dir() -> Path:
     )
     import numba  # noqa: PLC0415  (after the folder is known: see below)
 
-    return Path(root) / f"numba-{numba.__version__}"
+    from ._version import source_digest  # noqa: PLC0415
+
+    return Path(root) / f"numba-{numba.__version__}-{source_digest(*COMPILED_SOURCES)[:16]}"
+
+
+def _claim(folder: Path) -> None:
+    """Mark ``folder`` as this package's cache and remove the oldest of its marked siblings
+    beyond :data:`KEEP` (folders without the marker are never touched). Best effort."""
+    import shutil  # noqa: PLC0415
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).touch()
+        ours = [p for p in folder.parent.glob("numba-*") if (p / MARKER).is_file()]
+        ours.sort(key=lambda p: (p / MARKER).stat().st_mtime, reverse=True)
+        for old in ours[KEEP:]:
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _configure() -> None:
     # numba reads NUMBA_CACHE_DIR when it is imported; if it was imported already, its config is set directly.
     if "NUMBA_CACHE_DIR" not in os.environ:
-        folder = str(cache_dir())
+        path = cache_dir()
+        _claim(path)
+        folder = str(path)
         os.environ["NUMBA_CACHE_DIR"] = folder
         import numba  # noqa: PLC0415
 
@@ -56,12 +87,21 @@ def njit_inline(fn):
     return numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(fn)
 
 
-def njit_wrapping(fn, inline: bool = False):
-    """:func:`njit` for integer code that relies on unsigned wrap-around (engine/pcg.py): compiled,
-    it wraps silently; run as Python (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are
-    silenced, the numbers being the same."""
+def njit_borrowing(fn):
+    """:func:`njit` for a kernel that allocates nothing (its scratch arrays come from its caller):
+    compiled without numba's reference counting (``_nrt=False``), so the arrays it is given, the
+    views it takes and the arrays it passes to the small rules inlined into it are borrowed, not
+    counted (an atomic increment and decrement each, which cost more than most rules' arithmetic).
+    An allocation inside such a kernel is a compile error, not a leak."""
+    return numba.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)(fn)
+
+
+def njit_wrapping(fn, inline: bool = False, borrowing: bool = False):
+    """:func:`njit` (:func:`njit_inline`, :func:`njit_borrowing`) for integer code that relies on
+    unsigned wrap-around (engine/pcg.py): compiled, it wraps silently; run as Python
+    (``NUMBA_DISABLE_JIT=1``), numpy's overflow warnings are silenced, the numbers being the same."""
     if not JIT_DISABLED:
-        return njit_inline(fn) if inline else njit(fn)
+        return njit_inline(fn) if inline else njit_borrowing(fn) if borrowing else njit(fn)
     import functools  # noqa: PLC0415
 
     import numpy as np  # noqa: PLC0415

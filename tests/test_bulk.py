@@ -218,3 +218,47 @@ def test_a_scenario_with_other_actors_plays_the_same_on_both_paths(example, mix)
     bulk = plan.play(7, record=range(0, 13))
     assert bulk == per_turn_metrics(sc, 7)
     assert len(plan.layout.hosts) == len(sc.host_ids) and len(plan.layout.powers) == len(sc.power_ids)
+
+
+@pytest.mark.parametrize("record", [None, [20, 40], [40], [1, 39]], ids=["default", "two", "last", "edges"])
+def test_what_a_bulk_game_records_does_not_change_the_game(record):
+    """Whatever turns are recorded (a sweep records only the last), the game is the per-turn one:
+    a temporary event that fires between recorded turns ends on its turn (seed 0 of the baseline
+    has the Northern disruption, 4 turns long)."""
+    plan = BulkPlan("baseline")
+    every = per_turn_metrics(load_scenario("baseline"), 0)
+    rows = plan.play(0, record=record)
+    assert list(rows) == sorted(record or [40])
+    for turn, row in rows.items():
+        assert row == every[turn], turn
+    assert any(e["status"] == "event_end" and e["turn"] < 40 for e in _events_of_seed_0())
+
+
+def _events_of_seed_0() -> list[dict]:
+    from strategy_abm.sim.model import CompetitionModel
+
+    return CompetitionModel(scenario="baseline", seed=0).run().event_log
+
+
+def test_the_compile_cache_is_keyed_by_the_compiled_sources_and_keeps_three(tmp_path, monkeypatch):
+    """numba checks a cached function against its own file only, while kernels inline rules from
+    other files: the folder's name carries a digest of every compiled source, and old folders of
+    ours are pruned to the three most recent (a folder without our marker is never touched)."""
+    import os
+    import time
+
+    from strategy_abm import _compiled
+    from strategy_abm._version import source_digest
+
+    monkeypatch.setenv("STRATEGY_ABM_CACHE", str(tmp_path))
+    folder = _compiled.cache_dir()
+    assert folder.parent == tmp_path
+    assert folder.name.endswith(source_digest(*_compiled.COMPILED_SOURCES)[:16])
+    assert source_digest("engine") != source_digest("sim/bulk.py") != source_digest()
+    foreign = tmp_path / "numba-someone-elses"
+    foreign.mkdir()
+    for i in range(5):
+        _compiled._claim(tmp_path / f"numba-x-{i}")
+        os.utime(tmp_path / f"numba-x-{i}" / _compiled.MARKER, (time.time() - 10 + i, time.time() - 10 + i))
+    _compiled._claim(tmp_path / "numba-x-4")  # the newest again: prunes to three
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["numba-someone-elses", "numba-x-2", "numba-x-3", "numba-x-4"]

@@ -153,3 +153,15 @@ def test_streams_are_spawned_from_the_seed_by_purpose():
     assert streams.hazard_pairs(1, 5, [7])[7] != pairs[7]
     assert len({tuple(stream(k).random(2)) for k in [(0,), (1, 0), (2, 0), (2, 1)]}) == 4
     assert seed_entropy(11) == 11 and seed_entropy("x") == seed_entropy("x") != seed_entropy("y")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**32 - 1, 2**32, 2**70 + 3, "a seed string", 7.5])
+def test_stream_start_words_equal_numpys_seeding(seed):
+    """``Streams.words`` (SeedSequence and PCG64 seeding in compiled code) gives the state numpy's
+    generator on the same stream starts from, for short, long and hashed seeds and any key."""
+    from strategy_abm.engine import pcg  # noqa: PLC0415
+
+    streams = Streams(seed)
+    for key in [(0,), (1, 0), (1, 3), (2, 8), (2, 2**33 + 5), (), (5, 6, 7, 8, 9)]:
+        expected = pcg.words(streams.generator(*key))
+        assert streams.words(*key).tolist() == expected.tolist(), key

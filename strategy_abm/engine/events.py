@@ -20,6 +20,7 @@ import numpy as np
 from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from . import pcg
+from .streams import EVENTS
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
 # of that name (config.STATE_BOUNDS; a creditor's ``debt`` stock as the scenario's debt), so no
@@ -91,7 +92,7 @@ class EventEngine:
             self._drawn_to = turns
             return
         if self._words is None:  # the events stream's start (it is drawn from nowhere else)
-            self._words = pcg.words(self.model.streams.events)
+            self._words = self.model.streams.words(EVENTS)
         hosts = tuple(self.model.hosts)
         scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
         rows = _draw(

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .._compiled import njit, njit_inline
+from .._compiled import njit, njit_borrowing, njit_inline
 from ..scenario.config import GDP_USD_BN
 from . import pcg
 from .arrays import (
@@ -275,14 +275,14 @@ def borrow(hosts, o, h, c, amount, rate, maturity):
 # ------------------------------------------------------------------------------------- turn opening
 
 
-@njit
+@njit_borrowing
 def open_turn(hosts, powers, rl):
     """Start of a turn before events: each host notes its GDP (growth is measured from it)."""
     for h in range(hosts.shape[0]):
         hosts[h, H_GDP_TURN_START] = hosts[h, H_GDP]
 
 
-@njit
+@njit_borrowing
 def refill_budgets(powers, rl):
     """Each power's allowance for the turn; unspent money carries over up to the carryover years."""
     dt = rl[RL_DT]
@@ -296,7 +296,7 @@ def refill_budgets(powers, rl):
         powers[p, P_SPENT_TURN] = 0.0
 
 
-@njit
+@njit_borrowing
 def refill_absorption(hosts, rl):
     for h in range(hosts.shape[0]):
         hosts[h, H_ABSORPTION_ROOM] = room_next_turn(hosts, h, rl[RL_DT])
@@ -305,7 +305,7 @@ def refill_absorption(hosts, rl):
 # ------------------------------------------------------------------------------------- commitment
 
 
-@njit
+@njit_borrowing
 def commit(hosts, powers, o, mv, offers, n_offers, projects, n_projects, turn, rl):
     """Accepted offers become projects: budgets are charged, loans add debt at once. ``offers``:
     the accepted offers as rows (power, move, host, size), hosts in order and each host's in the
@@ -338,7 +338,7 @@ def commit(hosts, powers, o, mv, offers, n_offers, projects, n_projects, turn, r
 # ------------------------------------------------------------------------------------- projects
 
 
-@njit
+@njit_borrowing
 def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, special):
     """A completed project's effects on its host (and its corridor effects on the routes)."""
     x = intensity(offer_size, hosts[h, H_GDP]) * efficiency
@@ -394,7 +394,7 @@ def best_deposit(row, o, mv, wm, k):
     return best
 
 
-@njit
+@njit_borrowing
 def develop_minerals(row, o, mv, wm, offtaker, k, size, x):
     """A venture develops one deposit: new output is the offerer's offtake, the old output's
     offtake shifts a little; with no deposit, the offtake of producing minerals shifts."""
@@ -419,7 +419,7 @@ def develop_minerals(row, o, mv, wm, offtaker, k, size, x):
                 shift_toward(row, at + 3, n_off, offtaker, shift)
 
 
-@njit
+@njit_borrowing
 def route_effects(routes, o, mv, k, size, special):
     """Corridor effects of a completed project (capacity, delays, the Middle Corridor's cargo split)."""
     for r in range(routes.shape[0]):
@@ -440,8 +440,16 @@ def hazard_draws(projects, n_projects, power, turn, stream, buffer):
     before it: ``buffer[2 s], buffer[2 s + 1]`` for the project numbered ``lo + s``, from the
     power's hazard stream at the turn's region (``stream``: its words at the start of the turn's
     region, engine/streams.py). Returns ``lo`` (-1 if no project draws)."""
+    words = np.empty((2, 4), dtype=np.uint64)
+    return hazard_draws_from(projects, 0, n_projects, power, turn, stream, buffer, words)
+
+
+@njit_borrowing
+def hazard_draws_from(projects, first, n_projects, power, turn, stream, buffer, words):
+    """:func:`hazard_draws` over the projects from ``first`` on (those before it have ended);
+    ``words``: uint64[2, 4] scratch."""
     lo, hi = -1, -1
-    for j in range(n_projects):
+    for j in range(first, n_projects):
         if projects[j, J_STATUS] == RUNNING and projects[j, J_POWER] == power and projects[j, J_COMMITTED] < turn:
             serial = int(projects[j, J_SERIAL])
             if lo < 0 or serial < lo:
@@ -450,8 +458,11 @@ def hazard_draws(projects, n_projects, power, turn, stream, buffer):
                 hi = serial
     if lo < 0:
         return -1
-    s = stream.copy()
-    pcg.advance(s, np.uint64(0), np.uint64(2 * lo))
+    s, jump = words[0], words[1]
+    for i in range(4):
+        s[i] = stream[i]
+    pcg.jump_into(s, np.uint64(0), np.uint64(2 * lo), jump)  # (pcg.advance, into scratch)
+    pcg.apply_jump(s, jump)
     for i in range(2 * (hi - lo + 1)):
         buffer[i] = pcg.next_double(s)
     return lo
@@ -466,12 +477,24 @@ def progress(
     ``2 (n_projects + 1)`` per power. ``streams[p]``: power ``p``'s hazard stream at the start of
     the turn's region. ``events[j]`` is set to 1 (completed) or 2 (failed) for the
     projects that end this turn, 0 for the others."""
+    lows = np.empty(powers.shape[0], dtype=np.int64)
+    words = np.empty((2, 4), dtype=np.uint64)
+    progress_from(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, 0, n_projects, turn, rl, special, streams,
+                  buffer, events, lows, words)  # fmt: skip
+
+
+@njit_borrowing
+def progress_from(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, first, n_projects, turn, rl, special,
+                  streams, buffer, events, lows, words):  # fmt: skip
+    """:func:`progress` of the projects from ``first`` on (those before it have ended: ``events``
+    is left alone for them); ``lows``: int64[P], ``words``: uint64[2, 4] scratch. Returns the
+    first project still running afterwards (``n_projects`` if none)."""
     n_powers = powers.shape[0]
-    lows = np.empty(n_powers, dtype=np.int64)
     stride = 2 * (n_projects + 1)
     for p in range(n_powers):
-        lows[p] = hazard_draws(projects, n_projects, p, turn, streams[p], buffer[p * stride : (p + 1) * stride])
-    for j in range(n_projects):
+        lows[p] = hazard_draws_from(projects, first, n_projects, p, turn, streams[p],
+                                    buffer[p * stride : (p + 1) * stride], words)  # fmt: skip
+    for j in range(first, n_projects):
         events[j] = 0.0
         if projects[j, J_STATUS] != RUNNING:
             continue
@@ -493,12 +516,15 @@ def progress(
             projects[j, J_STATUS] = COMPLETED
             events[j] = COMPLETED
             complete(hosts, routes, o, mv, pm, wm, p, h, k, projects[j, J_SIZE], toolkit[p, k], rl, special)
+    while first < n_projects and projects[first, J_STATUS] != RUNNING:
+        first += 1
+    return first
 
 
 # ------------------------------------------------------------------------------------- economy
 
 
-@njit
+@njit_borrowing
 def economy(hosts, o, rl, distress_events, ratios):
     """GDP grows, debt amortises, and debt service above the threshold is distress. On entering
     distress, opinion swings against the largest power creditor, which restructures:
@@ -542,17 +568,24 @@ def economy(hosts, o, rl, distress_events, ratios):
 @njit
 def trade_step(routes, trade, rl):
     """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
+    trade_step_with(routes, trade, rl, np.empty(6 * routes.shape[0]))
+
+
+@njit_borrowing
+def trade_step_with(routes, trade, rl, work):
+    """:func:`trade_step` with float64 scratch ``work`` of at least 6 R."""
     dt = rl[RL_DT]
     trade[T_DEMAND] *= (1.0 + trade[T_DEMAND_GROWTH]) ** dt
     n = routes.shape[0]
-    costs = np.empty(n)
+    costs, capacities, targets = work[:n], work[n : 2 * n], work[2 * n : 3 * n]
     for r in range(n):
         costs[r] = (
             routes[r, R_TARIFF]
             + trade[T_VALUE_OF_TIME] * (routes[r, R_TRANSIT] + routes[r, R_DELAY])
             + trade[T_RISK_COST] * routes[r, R_RISK]
         )
-    targets = route_targets(costs, routes[:, R_CAPACITY].copy(), trade[T_DEMAND], trade[T_LOGIT_SCALE])
+        capacities[r] = routes[r, R_CAPACITY]
+    route_targets_into(costs, capacities, trade[T_DEMAND], trade[T_LOGIT_SCALE], targets, work[3 * n :])
     step = 1.0 - math.exp(-trade[T_ADJUSTMENT] * dt)
     for r in range(n):
         v = routes[r, R_VOLUME]
@@ -563,17 +596,24 @@ def trade_step(routes, trade, rl):
 def route_targets(costs, capacities, demand, scale):
     """Cargo each route would carry: logit shares of demand, spilling over capacity limits to
     the routes still open (weights re-based on the cheapest open route when they underflow)."""
+    targets = np.empty(costs.shape[0])
+    route_targets_into(costs, capacities, demand, scale, targets, np.empty(3 * costs.shape[0]))
+    return targets
+
+
+@njit_borrowing
+def route_targets_into(costs, capacities, demand, scale, targets, work):
+    """:func:`route_targets` into ``targets``, with float64 scratch ``work`` of at least 3 R."""
     n = costs.shape[0]
     cmin = costs[0]
     for r in range(1, n):
         cmin = min(cmin, costs[r])
-    weights = np.empty(n)
+    weights, alloc, is_open = work[:n], work[n : 2 * n], work[2 * n : 3 * n]
     for r in range(n):
         weights[r] = math.exp(-(costs[r] - cmin) / scale)
-    targets = np.zeros(n)
-    is_open = np.ones(n, dtype=np.bool_)
+        targets[r] = 0.0
+        is_open[r] = 1.0
     n_open = n
-    alloc = np.empty(n)
     remaining = demand
     while remaining > 1e-12 and n_open > 0:
         wsum = 0.0
@@ -601,11 +641,10 @@ def route_targets(costs, capacities, demand, scale):
             if alloc[r] >= room:
                 targets[r] = capacities[r]
                 remaining += alloc[r] - room
-                is_open[r] = False
+                is_open[r] = 0.0
                 n_open -= 1
             else:
                 targets[r] += alloc[r]
-    return targets
 
 
 # ------------------------------------------------------------------------------------- influence
@@ -653,7 +692,7 @@ def presence_inflow(hosts, o, pm, ps, rl, h, p):
     return presence(hosts, o, pm, ps, rl, h, p) * legitimacy
 
 
-@njit
+@njit_borrowing
 def initial_influence(hosts, o, pm, ps, rl):
     """Turn 0: influence stocks at the equilibrium of today's presence."""
     n_powers = o[O_N_POWERS]
@@ -662,7 +701,7 @@ def initial_influence(hosts, o, pm, ps, rl):
             hosts[h, o[O_INFLUENCE] + p] = presence_inflow(hosts, o, pm, ps, rl, h, p) / rl[RL_INFLUENCE_DECAY]
 
 
-@njit
+@njit_borrowing
 def influence(hosts, o, pm, ps, rl):
     """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
     dt, decay, reversion = rl[RL_DT], rl[RL_INFLUENCE_DECAY], rl[RL_OPINION_REVERSION]
@@ -706,9 +745,28 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
     """The quantities the metrics share (into ``derived``), then every actor's payoff: a power's
     weighted components (its ``component`` columns) minus cost, a host's growth, autonomy, debt
     and jobs. Running totals count from turn 1 in payoff-years. Resets the turn's jobs."""
+    d = derived_offsets(hosts.shape[0], o[O_N_POWERS], routes.shape[0])
+    work = np.empty(metrics_scratch(hosts.shape[0], o[O_N_CREDITORS]))
+    metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
+                             derived, d, work)  # fmt: skip
+
+
+@njit_inline
+def metrics_scratch(n_hosts, n_creditors):
+    """Length of :func:`metrics_and_payoffs_with`'s float64 scratch."""
+    return n_creditors + 3 + n_hosts + 8
+
+
+@njit_borrowing
+def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
+                             derived, d, work):  # fmt: skip
+    """:func:`metrics_and_payoffs` with ``d`` = :func:`derived_offsets` and float64 scratch
+    ``work`` (:func:`metrics_scratch` long)."""
     n_hosts, n_powers, n_routes = hosts.shape[0], o[O_N_POWERS], routes.shape[0]
     dt = rl[RL_DT]
-    d = derived_offsets(n_hosts, n_powers, n_routes)
+    n_cred = o[O_N_CREDITORS]
+    debts, corridor = work[:n_cred], work[n_cred : n_cred + 3]
+    debt_totals, comps = work[n_cred + 3 : n_cred + 3 + n_hosts], work[n_cred + 3 + n_hosts : n_cred + 11 + n_hosts]
     gdp_total = 0.0
     for h in range(n_hosts):
         gdp_total += hosts[h, H_GDP]
@@ -731,7 +789,6 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
         for h in range(n_hosts):
             total += derived[d[D_GDP_W] + h] * derived[d[D_SHARES] + h * n_powers + p]
         derived[d[D_REGIONAL] + p] = total
-    debts = np.empty(o[O_N_CREDITORS])
     for h in range(n_hosts):
         for c in range(o[O_N_CREDITORS]):
             debts[c] = hosts[h, o[O_CREDITORS] + 4 * c + C_DEBT]
@@ -756,19 +813,16 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
     total_volume = total_volume if total_volume != 0.0 else 1.0
     ca_exports = ca_exports if ca_exports != 0.0 else 1.0
     mid = special[S_WESTWARD]
-    corridor = np.empty(3)
     corridor[0] = min(1.0, transit / trade[T_DEMAND])
     corridor[1] = routes[mid, R_VOLUME] * routes[mid, R_CA_EXPORT] / ca_exports if mid >= 0 else 0.0
     energy_total = 0.0
     for h in range(n_hosts):
         energy_total += hosts[h, H_ENERGY_EXPORTS]
     energy_total = energy_total if energy_total != 0.0 else 1.0
-    debt_totals = np.empty(n_hosts)
     for h in range(n_hosts):
         total = debt_total(hosts, o, h)
         debt_totals[h] = total if total != 0.0 else 1.0
 
-    comps = np.empty(8)
     for p in range(n_powers):
         comps[0] = derived[d[D_REGIONAL] + p]
         leverage, digital, energy, opinion = 0.0, 0.0, 0.0, 0.0
@@ -823,7 +877,7 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
         hosts[h, H_JOBS_TURN] = 0.0
 
 
-@njit
+@njit_borrowing
 def mineral_shares(hosts, o, pm, wm, special, initial_output, out):
     """Per power (into ``out[:P]``), the mean over minerals of the world supply it secures: China
     its own mining plus its offtake from the region, the others their offtake from the region."""

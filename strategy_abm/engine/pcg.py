@@ -16,6 +16,7 @@ import numpy as np
 from .._compiled import njit_wrapping as njit
 
 njit_inline = functools.partial(njit, inline=True)
+njit_borrowing = functools.partial(njit, borrowing=True)
 
 MASK32 = np.uint64(0xFFFFFFFF)
 U32 = np.uint64(32)
@@ -90,6 +91,14 @@ def next_uint64(s):
 def jump_of(s, delta_high, delta_low):
     """The affine map ``state -> mult * state + plus`` that jumps stream ``s`` ahead by ``delta`` =
     delta_high * 2**64 + delta_low steps (pcg_advance_lcg_128), as uint64[4] (mult, plus)."""
+    out = np.empty(4, dtype=np.uint64)
+    jump_into(s, delta_high, delta_low, out)
+    return out
+
+
+@njit_borrowing
+def jump_into(s, delta_high, delta_low, out):
+    """:func:`jump_of` into ``out`` (uint64[4])."""
     acc_mh, acc_ml, acc_ph, acc_pl = U0, U1, U0, U0
     cur_mh, cur_ml = MULT_HIGH, MULT_LOW
     cur_ph, cur_pl = s[2], s[3]
@@ -105,9 +114,7 @@ def jump_of(s, delta_high, delta_low):
         cur_mh, cur_ml = _mul128(cur_mh, cur_ml, cur_mh, cur_ml)
         dl = (dl >> U1) | ((dh & U1) << U63)
         dh = dh >> U1
-    out = np.empty(4, dtype=np.uint64)
     out[0], out[1], out[2], out[3] = acc_mh, acc_ml, acc_ph, acc_pl
-    return out
 
 
 @njit_inline
@@ -124,7 +131,7 @@ def advance(s, delta_high, delta_low):
     apply_jump(s, jump_of(s, delta_high, delta_low))
 
 
-@njit
+@njit_borrowing
 def bounded(s, buffer, values):
     """``Generator.integers(0, values)`` for 1 <= values <= 2**32 - 1: numpy's Lemire method on
     32-bit draws. ``buffer``: uint64[2], the generator's (has a half-used draw, that draw): a 32-bit
@@ -153,3 +160,63 @@ def _next32(s, buffer):
         buffer[1] = buffer[1] >> U32
         buffer[0] = U0
     return buffer[1] & MASK32
+
+
+# numpy's SeedSequence constants (bit_generator.pyx); its uint32 arithmetic is done in uint64, masked.
+INIT_A, MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+INIT_B, MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+MIX_MULT_L, MIX_MULT_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+XSHIFT = np.uint64(16)
+
+
+@njit_inline
+def _hashmix(value, hash_const):
+    value = value ^ hash_const[0]
+    hash_const[0] = (hash_const[0] * MULT_A) & MASK32
+    value = (value * hash_const[0]) & MASK32
+    return value ^ (value >> XSHIFT)
+
+
+@njit_inline
+def _mix(x, y):
+    result = (MIX_MULT_L * x - MIX_MULT_R * y) & MASK32
+    return result ^ (result >> XSHIFT)
+
+
+@njit
+def seeded_words(entropy, out):
+    """Into ``out``: the start words of ``PCG64(SeedSequence(...))`` whose assembled entropy (run
+    entropy padded to the pool size, then the spawn key, as uint32 words in a uint64 array) is
+    ``entropy``: the sequence's pool of four mixed as ``SeedSequence.mix_entropy``, four 64-bit
+    words drawn as ``generate_state(4, uint64)``, then ``pcg64_set_seed`` (seed from the first two,
+    increment from the last two)."""
+    pool = np.zeros(4, dtype=np.uint64)
+    hash_const = np.empty(1, dtype=np.uint64)
+    hash_const[0] = INIT_A
+    n = entropy.shape[0]
+    for i in range(4):
+        pool[i] = _hashmix(entropy[i] if i < n else U0, hash_const)
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                pool[i_dst] = _mix(pool[i_dst], _hashmix(pool[i_src], hash_const))
+    for i_src in range(4, n):
+        for i_dst in range(4):
+            pool[i_dst] = _mix(pool[i_dst], _hashmix(entropy[i_src], hash_const))
+    state = np.empty(8, dtype=np.uint64)
+    h = INIT_B
+    for i in range(8):
+        value = pool[i % 4] ^ h
+        h = (h * MULT_B) & MASK32
+        value = (value * h) & MASK32
+        state[i] = value ^ (value >> XSHIFT)
+    w = np.empty(4, dtype=np.uint64)
+    for i in range(4):  # little-endian pairs of uint32 words
+        w[i] = state[2 * i] | (state[2 * i + 1] << U32)
+    # pcg_setseq_128_srandom_r: state = 0; inc = seq << 1 | 1; step; state += seed; step.
+    inc_high = (w[2] << U1) | (w[3] >> U63)
+    inc_low = (w[3] << U1) | U1
+    high, low = _add128(inc_high, inc_low, w[0], w[1])
+    high, low = _mul128(high, low, MULT_HIGH, MULT_LOW)
+    high, low = _add128(high, low, inc_high, inc_low)
+    out[0], out[1], out[2], out[3] = high, low, inc_high, inc_low

@@ -40,5 +40,3 @@ def best_deposit(
             if best is None or share > best_share:
                 best, best_share = m, share
     return best
-
-

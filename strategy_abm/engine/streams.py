@@ -24,6 +24,8 @@ from collections.abc import Collection
 
 import numpy as np
 
+from . import pcg
+
 EVENTS, HAZARDS, STRATEGIES = 0, 1, 2
 TURN_REGION = 1 << 64  # draws set aside for each turn of a per-turn stream
 
@@ -42,12 +44,24 @@ class Streams:
 
     def __init__(self, seed):
         self.entropy = seed_entropy(seed)
-        self.events = self.generator(EVENTS)
+        self._events: np.random.Generator | None = None
         self._starts: dict[tuple[int, ...], tuple[np.random.Generator, dict]] = {}
+
+    @property
+    def events(self) -> np.random.Generator:
+        """The events stream's generator (made when first asked for)."""
+        if self._events is None:
+            self._events = self.generator(EVENTS)
+        return self._events
 
     def generator(self, *key: int) -> np.random.Generator:
         """A new generator on stream ``key``, at its start."""
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.entropy, spawn_key=key)))
+
+    def words(self, *key: int) -> np.ndarray:
+        """Stream ``key``'s state at its start as engine/pcg.py's four uint64 words: what
+        ``pcg.words(self.generator(*key))`` gives, without making a generator (a few times faster)."""
+        return start_words(self.entropy, key)
 
     def at_turn(self, key: tuple[int, ...], turn: int) -> np.random.Generator:
         """Stream ``key``'s generator at the start of ``turn``'s region. One generator per stream,
@@ -73,3 +87,30 @@ class Streams:
         generator.bit_generator.advance(2 * low)  # PCG64 gives a double per 64-bit draw
         rows = generator.random((high - low + 1, 2)).tolist()
         return {k: rows[k - low] for k in serials}
+
+
+def _uint32_words(n: int) -> list[int]:
+    """An integer's little-endian 32-bit words (SeedSequence's ``_int_to_uint32_array``)."""
+    if n == 0:
+        return [0]
+    words = []
+    while n > 0:
+        words.append(n & 0xFFFFFFFF)
+        n >>= 32
+    return words
+
+
+def start_words(entropy: int, key: tuple[int, ...]) -> np.ndarray:
+    """The four uint64 words (engine/pcg.py) of ``PCG64(SeedSequence(entropy, spawn_key=key))``
+    at its start: numpy's ``SeedSequence`` (its pool of four, ``generate_state(4, uint64)``) and
+    ``PCG64`` seeding (``pcg64_set_seed``) done in compiled code, without making the objects.
+    tests/test_crn.py checks it against numpy on many seeds and keys."""
+    if entropy < 0 or any(k < 0 for k in key):
+        raise ValueError("a seed and a stream key must be non-negative integers")
+    run = _uint32_words(entropy)
+    spawn = [w for k in key for w in _uint32_words(k)]
+    if spawn and len(run) < 4:
+        run += [0] * (4 - len(run))
+    out = np.empty(4, dtype=np.uint64)
+    pcg.seeded_words(np.array(run + spawn, dtype=np.uint64), out)
+    return out

@@ -269,9 +269,9 @@ class Game:
         # turn's region (engine/streams.py): moved on by one region a turn.
         self._cursors = np.zeros((len(lay.powers) + len(self.actor_order), 4), dtype=np.uint64)
         for a in range(len(lay.powers)):
-            self._cursors[a] = pcg.words(self.streams.generator(HAZARDS, a))
+            self._cursors[a] = self.streams.words(HAZARDS, a)
         for a in range(len(self.actor_order)):
-            self._cursors[len(lay.powers) + a] = pcg.words(self.streams.generator(STRATEGIES, a))
+            self._cursors[len(lay.powers) + a] = self.streams.words(STRATEGIES, a)
         self._jumps = _region_jumps(self._cursors)
         self._cursor_turn = 0
         self.event_log: list[dict] = []

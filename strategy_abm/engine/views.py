@@ -16,6 +16,8 @@ from ..scenario.config import OBJECTIVES as OBJECTIVE_NAMES
 from . import kernels as K
 from .arrays import (
     C_DEBT,
+    C_MATURITY,
+    C_RATE,
     CREDITOR_FIELDS,
     HOST_SCALAR_NAMES,
     MINERAL_FIELDS,
@@ -237,6 +239,10 @@ class HostView:
 for _column, _name in enumerate(HOST_SCALAR_NAMES):
     if _name not in ("distress", "distress_turns"):
         setattr(HostView, _name, _scalar(_column))
+
+
+# A creditor's rate and maturity, from its debt's column.
+_RATE, _MATURITY = C_RATE - C_DEBT, C_MATURITY - C_DEBT
 
 
 class RouteView(ArrayMap):

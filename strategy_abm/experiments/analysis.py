@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import t as student_t
+from scipy.special import stdtrit  # (scipy.stats.t.ppf's own function, without importing scipy.stats)
 
 from ..engine.metrics import is_binary
 from ..report.folders import FaultError, file_in, subfolder
@@ -26,7 +26,7 @@ def summarise(results: pd.DataFrame, metrics: list[str], factors: list[str]) -> 
             values = group[m].to_numpy(dtype=float)
             mean = float(values.mean())
             n = len(values)
-            half = student_t.ppf(0.975, n - 1) * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+            half = stdtrit(n - 1, 0.975) * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
             row[f"{m}_mean"], row[f"{m}_lo"], row[f"{m}_hi"] = mean, mean - half, mean + half
         rows.append(row)
     return pd.DataFrame(rows)

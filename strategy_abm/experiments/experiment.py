@@ -633,14 +633,10 @@ def package_version() -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """SHA-256 of the package's version and source files: the rules a run was played with. The
-    version alone misses edits to an editable install; the sources catch them."""
-    digest = hashlib.sha256(package_version().encode())
-    root = Path(__file__).resolve().parent.parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """SHA-256 of the package's version and source files: the rules a run was played with."""
+    from .._version import source_digest
+
+    return hashlib.sha256(f"{package_version()}\n{source_digest()}".encode()).hexdigest()
 
 
 def _check_record(record: Record, known) -> None:

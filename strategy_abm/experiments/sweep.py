@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import math
 import multiprocessing
 import os
@@ -304,6 +305,13 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     # workers in milliseconds and they inherit the imported package.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    tasks = iter(tasks)
+    first = next(tasks, None)
+    if first is None:
+        return
+    if method == "fork":
+        _prepare_fork(first)
+    tasks = itertools.chain([first], tasks)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
                                initargs=(os.getpid(),))  # fmt: skip
     in_flight: set = set()
@@ -345,6 +353,28 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
         _stop_workers(pool, seen)
         raise
     pool.shutdown(wait=True)
+
+
+def _prepare_fork(task: dict) -> None:
+    """Before the workers are forked, do here what each would do first for ``task``: the design
+    points' scenarios and bulk plans (kept in this process's caches), and the compiled kernels
+    loaded from the cache (or compiled), so that every forked worker inherits them and starts
+    playing at once instead of spending a few tenths of a second each on the same work. Anything
+    that fails is left to the workers, which report it as they would have."""
+    if task["model"] == "ishigami" or task["code"] != code_fingerprint():
+        return
+    try:
+        ensure_plugins(task.get("plugins", ()))
+        plans = []
+        for run in task["runs"]:
+            plans.append(_point_plan(task, run["point"], _point_scenario(task, run["point"], run["overrides"])))
+        if any(plan is not None for plan in plans):
+            from .._compiled import warm_up
+            from ..sim.bulk import _compile_all
+
+            warm_up(_compile_all)
+    except Exception:  # noqa: BLE001, S110 - the workers meet the same fault and report it
+        pass
 
 
 def _stop_workers(pool: ProcessPoolExecutor, processes: dict) -> None:

@@ -18,10 +18,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .._compiled import njit, warm_up
+from .._compiled import njit, njit_borrowing, njit_inline, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
-from ..engine.arrays import P_OFFERS_MADE, RL_MAX_OFFERS, LayoutError, initial_state, tables
+from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS, LayoutError, initial_state, tables
 from ..engine.events import EventEngine
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
@@ -132,13 +132,13 @@ class BulkPlan:
         cursors = self._cursors
         cursors[:] = 0
         for a in range(len(lay.powers)):
-            cursors[a] = pcg.words(streams.generator(HAZARDS, a))
+            cursors[a] = streams.words(HAZARDS, a)
         for a in np.flatnonzero(self.stochastic):
-            cursors[len(lay.powers) + a] = pcg.words(streams.generator(STRATEGIES, int(a)))
+            cursors[len(lay.powers) + a] = streams.words(STRATEGIES, int(a))
         jumps = _region_jumps(cursors)
         cursor_turn = np.zeros(1, dtype=np.int64)
         projects = self._projects
-        n_projects = np.zeros(1, dtype=np.int64)
+        n_projects = np.zeros(2, dtype=np.int64)  # (the number of projects, the first that may still run)
         memory = self._memory
         memory[:] = 0.0
         out: dict[int, dict[str, float]] = {}
@@ -147,10 +147,6 @@ class BulkPlan:
             out[0] = world.metrics(derived, 0)
         turn = 1
         while turn <= self.horizon:
-            # Play up to the next turn with events, or the end of a recorded turn.
-            stop = turn + 1
-            while stop <= self.horizon and not schedule[stop] and not _expiring(events, stop) and stop - 1 not in turns:
-                stop += 1
             opened = False
             if schedule[turn] or _expiring(events, turn):
                 K.open_turn(state.hosts, state.powers, t.rules)
@@ -159,6 +155,11 @@ class BulkPlan:
                 for ev, target in schedule[turn]:
                     events.fire(ev, turn, target)
                 opened = True
+            # Play up to the next turn with events (firing or ending: the ones just fired count),
+            # or the end of a recorded turn.
+            stop = turn + 1
+            while stop <= self.horizon and not schedule[stop] and not _expiring(events, stop) and stop - 1 not in turns:
+                stop += 1
             _play(state.hosts, state.powers, state.routes, state.trade, state.acceptance, projects, n_projects,
                   lay.offsets, t.moves, t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals,
                   self.special, t.through, self.initial_output, derived, self.kinds, self.params, memory, cursors,
@@ -232,13 +233,9 @@ class _World:
 
 
 def _compile_all() -> None:
-    """Compile every kernel (or load it from the cache): a two-turn game of every kernel kind."""
-    from ..scenario.config import load_scenario as load  # noqa: PLC0415
-
-    for power, host in (("parametric", "multi_vector"), ("random", "random"), ("greedy", "greedy")):
-        sc = load("baseline", overrides=[f"powers.{p}.strategy={power}" for p in ("china", "us", "g7", "russia")]
-                  + [f"hosts.{h}.strategy={host}" for h in ("kaz", "uzb", "kgz", "tjk", "tkm")])  # fmt: skip
-        BulkPlan(sc, turns=2).play(0, compile_first=False)
+    """Compile every kernel (or load it from the cache): a two-turn baseline game. numba compiles
+    a function whole, every branch, so one game compiles the kernels of every strategy kind."""
+    BulkPlan(load_scenario("baseline"), turns=2).play(0, compile_first=False)
 
 
 @njit
@@ -246,22 +243,38 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
           through, initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn, toolkit_sorted,
           n_toolkit, host_rank, turn_from, turn_to, opened):  # fmt: skip
     """Play turns ``turn_from`` to ``turn_to - 1`` (the first already opened and its events applied
-    if ``opened``): the per-turn path's order of design.md, each step a rule of engine/kernels.py.
-    ``cursors``: the hazard streams of the powers, then the strategy streams of the actors, at the
-    start of turn ``cursor_turn[0]``'s region; ``jumps``: each one's jump by a region."""
+    if ``opened``): :func:`_play_turns` with its scratch. ``n_projects``: int64[2], the number of
+    projects and the first of them that may still run."""
+    n_powers, n_hosts, n_routes = powers.shape[0], hosts.shape[0], routes.shape[0]
+    size = n_powers * int(rl[RL_MAX_OFFERS])
+    floats, ints = S.scratch_sizes(n_powers, n_hosts, mv.shape[0], int(rl[RL_MAX_OFFERS]))
+    _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
+                through, initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn, toolkit_sorted,
+                n_toolkit, host_rank, turn_from, turn_to, opened, np.zeros((3 * size, 4)),
+                np.empty(3 * size, dtype=np.int64), np.zeros(size, dtype=np.bool_),
+                np.empty(n_powers * 2 * (projects.shape[0] + 1)), np.zeros(projects.shape[0]),
+                np.zeros(n_hosts, dtype=np.int64), np.zeros(n_hosts), np.zeros((4, 4), dtype=np.uint64),
+                np.empty((n_hosts, 4)),
+                np.empty(floats), np.empty(ints, dtype=np.int64), np.empty(n_powers, dtype=np.int64),
+                np.empty(6 * n_routes + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
+                K.derived_offsets(n_hosts, n_powers, n_routes))  # fmt: skip
+
+
+@njit_borrowing
+def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm,
+                special, through, initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn,
+                toolkit_sorted, n_toolkit, host_rank, turn_from, turn_to, opened, rows, indices, is_accepted, buffer,
+                ended, entering, ratios, words, room, work, keys, lows, rule_work, d):  # fmt: skip
+    """The turns of :func:`_play`: the per-turn path's order of design.md, each step a rule of
+    engine/kernels.py. ``cursors``: the hazard streams of the powers, then the strategy streams of
+    the actors, at the start of turn ``cursor_turn[0]``'s region; ``jumps``: each one's jump by a
+    region. The arguments after ``opened`` are scratch (this allocates nothing)."""
     n_powers, n_hosts = powers.shape[0], hosts.shape[0]
-    most = int(rl[RL_MAX_OFFERS])
-    offers = np.zeros((n_powers * most, 4))
-    made = np.empty(n_powers * most, dtype=np.int64)
-    accepted = np.empty(n_powers * most, dtype=np.int64)
-    is_accepted = np.zeros(n_powers * most, dtype=np.bool_)
-    commits = np.zeros((n_powers * most, 4))
-    scratch = np.empty((n_powers * most, 4))
-    buffer = np.empty(n_powers * 2 * (projects.shape[0] + 1))
-    ended = np.zeros(projects.shape[0])
-    entering = np.zeros(n_hosts, dtype=np.int64)
-    ratios = np.zeros(n_hosts)
-    stream = np.zeros(4, dtype=np.uint64)
+    size = n_powers * int(rl[RL_MAX_OFFERS])
+    offers, commits, scratch = rows[:size], rows[size : 2 * size], rows[2 * size :]
+    made, accepted, answers = indices[:size], indices[size : 2 * size], indices[2 * size :]
+    stream, hazard_words, draw_buffer = words[0], words[1:3], words[3][:2]
+    trade_work, metrics_work = rule_work[: 6 * routes.shape[0]], rule_work[6 * routes.shape[0] :]
     for turn in range(turn_from, turn_to):
         while cursor_turn[0] < turn:
             for i in range(cursors.shape[0]):
@@ -274,23 +287,21 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
         n_offers = 0
         for p in range(n_powers):
             if kinds[p] == S.RANDOM:
-                stream[:] = cursors[n_powers + p]
-            n = S.propose(kinds[p], hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted[p],
-                          n_toolkit[p], host_rank, p, params[p], memory[p], stream, scratch)  # fmt: skip
+                _copy_words(cursors[n_powers + p], stream)
+            n = S.propose_with(kinds[p], hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted[p],
+                               n_toolkit[p], host_rank, p, params[p], memory[p], stream, scratch, room, work, keys,
+                               draw_buffer)  # fmt: skip
             powers[p, P_OFFERS_MADE] += n
             for i in range(n):
-                offers[n_offers] = scratch[i]
+                _copy_row(scratch, i, offers, n_offers)
                 n_offers += 1
         K.refill_absorption(hosts, rl)
         # Responses: every host answers the offers made to it, all answers before any is applied.
         n_commits = 0
         for i in range(n_offers):
             is_accepted[i] = False
-        starts = np.zeros(n_hosts + 1, dtype=np.int64)
-        answers = np.empty(n_offers, dtype=np.int64)
         n_answers = 0
         for h in range(n_hosts):
-            starts[h] = n_answers
             n_made = 0
             for i in range(n_offers):
                 if int(offers[i, 2]) == h:
@@ -300,26 +311,38 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
                 continue
             a = n_powers + h
             if kinds[a] == S.RANDOM:
-                stream[:] = cursors[n_powers + a]
-            n_acc = S.respond(kinds[a], hosts, o, mv, toolkit, rl, h, params[a], offers, made, n_made, stream,
-                              accepted)  # fmt: skip
+                _copy_words(cursors[n_powers + a], stream)
+            n_acc = S.respond_with(kinds[a], hosts, o, mv, toolkit, rl, h, params[a], offers, made, n_made, stream,
+                                   accepted, work, keys)  # fmt: skip
             for j in range(n_acc):
                 answers[n_answers] = accepted[j]
                 is_accepted[accepted[j]] = True
                 n_answers += 1
-        starts[n_hosts] = n_answers
         for i in range(n_offers):
             p, k, h = int(offers[i, 0]), int(offers[i, 1]), int(offers[i, 2])
             acceptance[p, h, k, 0] += 1.0 if is_accepted[i] else 0.0
             acceptance[p, h, k, 1] += 1.0
         for j in range(n_answers):
-            commits[n_commits] = offers[answers[j]]
+            _copy_row(offers, answers[j], commits, n_commits)
             n_commits += 1
         n_projects[0] = K.commit(hosts, powers, o, mv, commits, n_commits, projects, n_projects[0], turn, rl)
-        K.progress(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[0], turn, rl, special,
-                   cursors[:n_powers], buffer, ended)  # fmt: skip
+        n_projects[1] = K.progress_from(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[1],
+                                        n_projects[0], turn, rl, special, cursors[:n_powers], buffer, ended, lows,
+                                        hazard_words)  # fmt: skip
         K.economy(hosts, o, rl, entering, ratios)
-        K.trade_step(routes, trade, rl)
+        K.trade_step_with(routes, trade, rl, trade_work)
         K.influence(hosts, o, pm, ps, rl)
-        K.metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
-                              derived)  # fmt: skip
+        K.metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output,
+                                   turn, derived, d, metrics_work)  # fmt: skip
+
+
+@njit_inline
+def _copy_words(source, target):
+    for i in range(4):
+        target[i] = source[i]
+
+
+@njit_inline
+def _copy_row(source, i, target, j):
+    for c in range(4):
+        target[j, c] = source[i, c]

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .._compiled import njit, njit_inline
+from .._compiled import njit, njit_borrowing, njit_inline
 from ..engine import pcg
 from ..engine.arrays import (
     C_DEBT,
@@ -141,6 +141,14 @@ def portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out):
     """A doctrine's portfolio (powers.PortfolioStrategy.propose). ``memory``: the strategy's tallies
     across turns (offered per move [K], per host [H], total). Returns the number of offers."""
     n_hosts, n_moves = hosts.shape[0], mv.shape[0]
+    return portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, np.empty((n_hosts, 4)),
+                          np.empty(n_moves, dtype=np.int64))  # fmt: skip
+
+
+@njit_borrowing
+def portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, room, candidate):
+    """:func:`portfolio` with scratch ``room`` (float64[H, 4]) and ``candidate`` (int64[K])."""
+    n_hosts, n_moves = hosts.shape[0], mv.shape[0]
     n_weighted = int(params[PF_N_MOVES])
     host_w_at = PF_MOVES + 2 * n_weighted
     wm = 0.0
@@ -152,9 +160,7 @@ def portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out):
     if n_weighted == 0 or wh <= 0:
         return 0
     budget_left = powers[p, P_BUDGET_AVAILABLE] * params[PF_SPEND]
-    room = np.empty((n_hosts, 4))
     host_room(hosts, o, pm, rl, p, room)
-    candidate = np.zeros(n_weighted, dtype=np.bool_)
     for i in range(n_weighted):
         k = int(params[PF_MOVES + 2 * i])
         candidate[i] = mv[k, MV_SIZE_MIN] * mv[k, MV_COST_SHARE] <= budget_left
@@ -217,14 +223,22 @@ def portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out):
 def random_power(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out):
     """``random`` as a power (generic.Random.propose): a drawn number of offers, each a uniformly
     drawn toolkit move (``toolkit_sorted``: move indices in id order) and host and size."""
+    work = np.empty(3 * int(rl[RL_MAX_OFFERS]) + hosts.shape[0])
+    return random_power_with(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out, work,
+                             np.empty(2, dtype=np.uint64))  # fmt: skip
+
+
+@njit_borrowing
+def random_power_with(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out, work, buffer):
+    """:func:`random_power` with scratch ``work`` (float64[3 max_offers + H]) and ``buffer`` (uint64[2])."""
     slots = int(rl[RL_MAX_OFFERS])
-    buffer = np.zeros(2, dtype=np.uint64)
+    buffer[0], buffer[1] = 0, 0
     count = pcg.bounded(stream, buffer, slots + 1)
-    draws = np.empty(3 * slots)
+    draws = work[: 3 * slots]
     for i in range(3 * slots):
         draws[i] = pcg.next_double(stream)
     n_hosts = hosts.shape[0]
-    owed = np.empty(n_hosts)
+    owed = work[3 * slots : 3 * slots + n_hosts]
     for h in range(n_hosts):
         owed[h] = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
     budget_left = powers[p, P_BUDGET_AVAILABLE]
@@ -281,12 +295,21 @@ def greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, tool
     """``greedy`` as a power (generic.Greedy.propose): the (move, host) pairs of highest estimated
     gain per unit of public cost, at the largest acceptable size, until the budget is spent."""
     n_hosts = hosts.shape[0]
+    return greedy_power_with(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
+                             host_rank, p, params, out, np.empty((n_hosts, 4)), np.empty(n_toolkit * n_hosts),
+                             np.empty(3 * n_toolkit * n_hosts, dtype=np.int64))  # fmt: skip
+
+
+@njit_borrowing
+def greedy_power_with(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
+                      host_rank, p, params, out, room, values, keys):  # fmt: skip
+    """:func:`greedy_power` with scratch ``room`` (float64[H, 4]), ``values`` (float64[K H]) and
+    ``keys`` (int64[3 K H])."""
+    n_hosts = hosts.shape[0]
     budget_left = powers[p, P_BUDGET_AVAILABLE] * params[GR_SPEND]
-    room = np.empty((n_hosts, 4))
     host_room(hosts, o, pm, rl, p, room)
-    values = np.empty(n_toolkit * n_hosts)
-    keys_k = np.empty(n_toolkit * n_hosts, dtype=np.int64)
-    keys_h = np.empty(n_toolkit * n_hosts, dtype=np.int64)
+    n_pairs = n_toolkit * n_hosts
+    keys_k, keys_h, order = keys[:n_pairs], keys[n_pairs : 2 * n_pairs], keys[2 * n_pairs : 3 * n_pairs]
     n_scored = 0
     for i in range(n_toolkit):
         k = toolkit_sorted[i]
@@ -300,7 +323,8 @@ def greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, tool
             values[n_scored], keys_k[n_scored], keys_h[n_scored] = gain / cost * rate, i, h
             n_scored += 1
     # Sort by (-value, move id, host id): insertion sort, stable on the keys' order.
-    order = np.arange(n_scored)
+    for a in range(n_scored):
+        order[a] = a
     for a in range(1, n_scored):
         j = order[a]
         b = a - 1
@@ -351,7 +375,7 @@ def offer_benefit(hosts, o, mv, toolkit, h, p, k, size, environment_weight, good
     return growth + jobs - environment + relief + goodwill
 
 
-@njit
+@njit_borrowing
 def within_limits(hosts, o, mv, h, offers, ordered, n_ordered, absorption_scale, accepted):
     """Accept offers in the given order while they fit the absorption (scaled) and debt limits
     (HostStrategy.within_limits). Returns the number accepted (indices into ``accepted``)."""
@@ -372,7 +396,16 @@ def within_limits(hosts, o, mv, h, offers, ordered, n_ordered, absorption_scale,
 @njit
 def _rank_by_value(values, used, index, n):
     """Indices 0..n-1 sorted by (-value/used, index): insertion sort."""
-    order = np.arange(n)
+    order = np.empty(n, dtype=np.int64)
+    rank_into(values, used, index, n, order)
+    return order
+
+
+@njit_borrowing
+def rank_into(values, used, index, n, order):
+    """:func:`_rank_by_value` into ``order``."""
+    for a in range(n):
+        order[a] = a
     for a in range(1, n):
         j = order[a]
         b = a - 1
@@ -383,7 +416,6 @@ def _rank_by_value(values, used, index, n):
             order[b + 1] = order[b]
             b -= 1
         order[b + 1] = j
-    return order
 
 
 @njit
@@ -391,16 +423,22 @@ def scoring_host(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, acc
     """A scoring host (hosts.ScoringHost.respond): benefit minus weighted concentration and debt
     penalties, ranked by value per USD bn of absorption, accepted within its limits. ``made``:
     indices of the offers made to it (rows of ``offers``). Returns the number accepted."""
+    return scoring_host_with(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, accepted,
+                             np.empty(2 * n_made), np.empty(4 * n_made, dtype=np.int64))  # fmt: skip
+
+
+@njit_borrowing
+def scoring_host_with(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, accepted, work, keys):
+    """:func:`scoring_host` with scratch ``work`` (float64[2 n_made]) and ``keys`` (int64[4 n_made])."""
     n_powers = o[O_N_POWERS]
     stock = 0.0
     for p in range(n_powers):
         stock += hosts[h, o[O_INFLUENCE] + p]
     near = bool(hosts[h, H_DISTRESS]) or debt_service_ratio(hosts, o, h) > params[SC_NEAR_SHARE] * rl[RL_DISTRESS_RATIO]
     allowed_at = SC_BIAS + n_powers
-    values = np.empty(n_made)
-    used = np.empty(n_made)
-    index = np.empty(n_made, dtype=np.int64)
-    candidates = np.empty(n_made, dtype=np.int64)
+    values, used = work[:n_made], work[n_made : 2 * n_made]
+    index, candidates = keys[:n_made], keys[n_made : 2 * n_made]
+    order, ordered = keys[2 * n_made : 3 * n_made], keys[3 * n_made : 4 * n_made]
     n = 0
     gdp = hosts[h, H_GDP]
     for a in range(n_made):
@@ -421,8 +459,7 @@ def scoring_host(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, acc
             score += params[SC_CONCENTRATION] * concentration
         values[n], used[n], index[n], candidates[n] = score, max(size * mv[k, MV_ABSORPTION], 1e-9), a, i
         n += 1
-    order = _rank_by_value(values, used, index, n)
-    ordered = np.empty(n, dtype=np.int64)
+    rank_into(values, used, index, n, order)
     n_ordered = 0
     for a in range(n):
         j = order[a]
@@ -450,16 +487,23 @@ def _debt_cost(hosts, o, mv, h, k, size, near, params):
 @njit
 def greedy_host(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted):
     """``greedy`` as a host (hosts.greedy_response): the offers of highest one-turn benefit."""
-    values = np.empty(n_made)
-    used = np.empty(n_made)
-    index = np.arange(n_made)
+    return greedy_host_with(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted, np.empty(2 * n_made),
+                            np.empty(3 * n_made, dtype=np.int64))  # fmt: skip
+
+
+@njit_borrowing
+def greedy_host_with(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted, work, keys):
+    """:func:`greedy_host` with scratch ``work`` (float64[2 n_made]) and ``keys`` (int64[3 n_made])."""
+    values, used = work[:n_made], work[n_made : 2 * n_made]
+    index, order, ordered = keys[:n_made], keys[n_made : 2 * n_made], keys[2 * n_made : 3 * n_made]
+    for a in range(n_made):
+        index[a] = a
     for a in range(n_made):
         i = made[a]
         p, k, size = int(offers[i, 0]), int(offers[i, 1]), offers[i, 3]
         values[a] = offer_benefit(hosts, o, mv, toolkit, h, p, k, size, params[GR_ENVIRONMENT], params[GR_GOODWILL])
         used[a] = max(size * mv[k, MV_ABSORPTION], 1e-9)
-    order = _rank_by_value(values, used, index, n_made)
-    ordered = np.empty(n_made, dtype=np.int64)
+    rank_into(values, used, index, n_made, order)
     n = 0
     for a in range(n_made):
         if values[order[a]] > 0:
@@ -472,13 +516,22 @@ def greedy_host(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted
 def random_host(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted):
     """``random`` as a host (hosts.random_response): each offer accepted with a probability, from a
     fixed block of draws per (power, offer slot), then the limits."""
+    return random_host_with(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted,
+                            np.empty(o[O_N_POWERS] * int(rl[RL_MAX_OFFERS])),
+                            np.empty(o[O_N_POWERS] + n_made, dtype=np.int64))  # fmt: skip
+
+
+@njit_borrowing
+def random_host_with(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted, work, keys):
+    """:func:`random_host` with scratch ``work`` (float64[P max_offers]) and ``keys`` (int64[P + n_made])."""
     n_powers = o[O_N_POWERS]
     slots = int(rl[RL_MAX_OFFERS])
-    block = np.empty(n_powers * slots)
+    block = work[: n_powers * slots]
     for i in range(n_powers * slots):
         block[i] = pcg.next_double(stream)
-    count = np.zeros(n_powers, dtype=np.int64)
-    chosen = np.empty(n_made, dtype=np.int64)
+    count, chosen = keys[:n_powers], keys[n_powers : n_powers + n_made]
+    for i in range(n_powers):
+        count[i] = 0
     n = 0
     for a in range(n_made):
         i = made[a]
@@ -505,6 +558,40 @@ def propose(kind, hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, too
         return random_power(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out)
     return greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
                         host_rank, p, params, out)  # fmt: skip
+
+
+@njit_inline
+def scratch_sizes(n_powers, n_hosts, n_moves, most):
+    """Lengths of the float64 and int64 scratch of :func:`propose_with` and :func:`respond_with`."""
+    n_offers = n_powers * most
+    floats = max(3 * most + n_hosts, n_moves * n_hosts, 2 * n_offers, n_powers * most)
+    ints = max(n_moves, 3 * n_moves * n_hosts, 4 * n_offers, n_powers + n_offers)
+    return floats, ints
+
+
+@njit_borrowing
+def propose_with(kind, hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit, host_rank,
+                 p, params, memory, stream, out, room, work, keys, buffer):  # fmt: skip
+    """:func:`propose` with scratch ``room`` (float64[H, 4]), ``work`` and ``keys`` (float64 and
+    int64, :func:`scratch_sizes` long) and ``buffer`` (uint64[2])."""
+    if kind == PORTFOLIO:
+        return portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, room, keys)
+    if kind == RANDOM:
+        return random_power_with(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p, stream, out, work,
+                                 buffer)  # fmt: skip
+    n_pairs = n_toolkit * hosts.shape[0]
+    return greedy_power_with(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
+                             host_rank, p, params, out, room, work[:n_pairs], keys)  # fmt: skip
+
+
+@njit_borrowing
+def respond_with(kind, hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, stream, accepted, work, keys):
+    """:func:`respond` with scratch ``work`` and ``keys`` (float64 and int64, :func:`scratch_sizes` long)."""
+    if kind == SCORING:
+        return scoring_host_with(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made, accepted, work, keys)
+    if kind == RANDOM:
+        return random_host_with(hosts, o, mv, rl, h, params, offers, made, n_made, stream, accepted, work, keys)
+    return greedy_host_with(hosts, o, mv, toolkit, h, params, offers, made, n_made, accepted, work, keys)
 
 
 @njit
