@@ -1,9 +1,10 @@
 """The game's rules as pure functions.
 
 Nothing here holds state or draws random numbers: each function maps plain values (floats and
-small dicts keyed by the scenario's ids) to new values. Agents hold the state and
-call these; the model orders them into a turn. Equations are documented in docs/model.md
-(Submodels), with the same names.
+small dicts keyed by the scenario's ids) to new values. The game's turn runs the compiled
+rules of engine/kernels.py, the one implementation over the state; these are the same
+equations for the strategies' Python code (``intensity``, ``best_deposit``) and for tests.
+Equations are documented in docs/model.md (Submodels).
 """
 
 from __future__ import annotations
