@@ -1,4 +1,4 @@
-"""The game's rules over the arrays of :mod:`.arrays`, compiled with numba (:mod:`.compiled`).
+"""The game's rules over the arrays of :mod:`.arrays`, compiled with numba (:mod:`strategy_abm._compiled`).
 
 Each function is a rule of docs/model.md (Submodels) written over plain arrays, in the order of
 operations of the rule's equation, so that compiled and interpreted runs give the same bits.

@@ -3,7 +3,7 @@
 Every model-level metric (a column of ``model.csv``, a key of ``summary.json``'s ``final``, a
 metric a sweep can record) is declared once in the registry below, with its name, a one-line
 description, its unit, whether it is a 0/1 state, and the function that computes it from the
-state; :func:`metric_columns`, :func:`binary_metrics` and :func:`compute_metrics` derive from it.
+state; :func:`metric_columns`, :func:`binary_metrics` and :func:`metric_row` derive from it.
 A new metric is one function decorated with :func:`metric`.
 
 A family of metrics has a column per power, host or route of the game's scenario:
@@ -11,9 +11,11 @@ A family of metrics has a column per power, host or route of the game's scenario
 :data:`BINARY_METRICS` are the baseline's (``configs/baseline.toml``), for docs and the code that
 needs no scenario.
 
-``compute_metrics`` returns the model-level row of ``model.csv``; it also sets each agent's
-``record`` (its row of ``actors.csv``) and payoff. Reporters only read these: Mesa calls them
-twice on the first collect, so they must not compute or draw anything.
+The payoffs and the quantities several metrics share are computed by the compiled rules
+(``kernels.metrics_and_payoffs``); :meth:`MetricState.of_derived` hands them to the metrics with the
+state's rows. :func:`metric_row` gives the model-level row of ``model.csv``, :func:`actor_records`
+each actor's row of ``actors.csv``. Reporters only read these: Mesa calls them twice on the first
+collect, so they must not compute or draw anything.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ class MetricState:
 
 
 # The model-level metrics, in the column order of model.csv. Each reads the state after the
-# turn's rules and payoffs (payoff_<p> reads the payoff compute_metrics has just set).
+# turn's rules and payoffs (payoff_<p> reads the payoff kernels.metrics_and_payoffs has just set).
 @metric("influence_{id}", "regional influence share (GDP-weighted mean of the hosts' shares; the four sum to 1)",
         "share 0..1", per="power")  # fmt: skip
 def _influence(s: MetricState, p) -> float:

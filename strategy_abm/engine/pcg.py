@@ -3,7 +3,7 @@
 A stream's state is four uint64 words ``(state_high, state_low, inc_high, inc_low)``, taken from
 ``numpy.random.PCG64(...).state`` (:func:`words`); stepping, jumping ahead and ``random()`` are
 numpy's (``pcg64.h``: the 128-bit LCG with the XSL-RR output, and a double from the top 53 bits),
-so a kernel draws exactly the numbers ``Generator.random`` gives (tests/test_compiled.py checks it
+so a kernel draws exactly the numbers ``Generator.random`` gives (tests/test_bulk.py checks it
 on many seeds). 128-bit products are built from 32-bit halves: numba has no 128-bit integers.
 """
 
