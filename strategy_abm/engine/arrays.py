@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..scenario.config import OBJECTIVES, Scenario
+from ..scenario.config import OBJECTIVES, ConfigError, Scenario
 from ..scenario.ids import DOMAINS, OTHER
 
 # ---------------------------------------------------------------- host scalars (columns of ``hosts``)
@@ -92,9 +92,10 @@ HOST_VECTORS = ("trade_shares", "telecom_vendor_shares", "cloud_shares", "logist
                 "energy_export_shares", "green_tech_origin")  # fmt: skip
 
 
-class LayoutError(ValueError):
-    """The scenario's state does not fit one table layout (e.g. hosts list a share map's keys in
-    different orders, so that one column order cannot keep each host's order of sums)."""
+class LayoutError(ConfigError):
+    """The scenario's state does not fit one table layout: hosts whose share maps of one kind
+    name different keys (every host's vector of a kind has the same columns). One line, naming
+    the field, as every scenario error."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,15 @@ class Layout:
         influence, col = col, col + len(powers)
         vectors = {}
         for name in HOST_VECTORS:
-            orders = {tuple(getattr(sc.hosts[h], name)) for h in hosts}
-            if len(orders) > 1:
-                raise LayoutError(f"hosts list the keys of {name} in different orders")
-            keys = orders.pop() if orders else ()
+            # The first host's order of keys (a host listing them in another order is reordered:
+            # the rules sum a vector in its column order).
+            keys = tuple(getattr(sc.hosts[hosts[0]], name)) if hosts else ()
+            for h in hosts[1:]:
+                if set(getattr(sc.hosts[h], name)) != set(keys):
+                    raise LayoutError(
+                        f"hosts.{h}.{name}: names {sorted(getattr(sc.hosts[h], name))}, not the keys "
+                        f"of hosts.{hosts[0]}.{name} {sorted(keys)} (every host lists the same keys)"
+                    )
             vectors[name], col = (col, keys), col + len(keys)
         creditors_at, col = col, col + 4 * len(creditors)
         stride = 3 + len(offtakers)
@@ -201,6 +207,8 @@ class Tables:
     telecom, cloud, logistics and green-tech keys, its partner among the trade and energy keys; -1
     where the map has none), its corridor interest, creditor and offtaker indices.
     ``through[P, R]``: 1 where the route runs through the power (its ``northern_share`` interest).
+    ``special`` (int64): the index of the power of id ``china`` (its own mining counts in the
+    minerals it secures) and of the westward route (``trade.westward_route``); -1 for none.
     ``rules``: the scalar rules (``RL_*``); ``world_minerals[M, 2]``: world output (t/yr), China's share.
     """
 
@@ -212,6 +220,7 @@ class Tables:
     rules: np.ndarray
     world_minerals: np.ndarray
     through: np.ndarray
+    special: np.ndarray
 
 
 # Scalar rules, in the order of ``Tables.rules``.
@@ -285,9 +294,12 @@ def tables(sc: Scenario) -> Tables:
     )
     world = np.array([(sc.world.minerals[m].world_output_t, sc.world.minerals[m].china_share) for m in lay.minerals])
     through = np.array([[float(pid in sc.routes[r].through) for r in lay.routes] for pid in lay.powers])
-    for a in (mv, toolkit, static, meta, rules, world, through):
+    westward = sc.trade.westward_route
+    special = np.array([lay.powers.index("china") if "china" in lay.powers else -1,
+                        lay.routes.index(westward) if westward in lay.routes else -1], dtype=np.int64)  # fmt: skip
+    for a in (mv, toolkit, static, meta, rules, world, through, special):
         a.flags.writeable = False
-    return Tables(lay, mv, toolkit, static, meta, rules, world, through)
+    return Tables(lay, mv, toolkit, static, meta, rules, world, through, special)
 
 
 @dataclass

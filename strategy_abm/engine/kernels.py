@@ -106,6 +106,15 @@ from .arrays import (
     P_PRIVATE_MOBILISED,
     P_SPENT_TOTAL,
     P_SPENT_TURN,
+    PM_CLOUD,
+    PM_CORRIDOR,
+    PM_CREDITOR,
+    PM_ENERGY,
+    PM_GREEN,
+    PM_LOGISTICS,
+    PM_OFFTAKER,
+    PM_TELECOM,
+    PM_TRADE,
     PS_CREDIT,
     PS_OBJECTIVES,
     R_CA_EXPORT,
@@ -358,24 +367,24 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
     )
     hosts[h, o[O_OPINION] + p] = clip_opinion(hosts[h, o[O_OPINION] + p] + gain)
     row = hosts[h]
-    if mv[k, E_TELECOM] and pm[p, 0] >= 0:
-        shift_toward(row, o[O_TELECOM], o[O_N_TELECOM], pm[p, 0], mv[k, E_TELECOM] * x)
+    if mv[k, E_TELECOM] and pm[p, PM_TELECOM] >= 0:
+        shift_toward(row, o[O_TELECOM], o[O_N_TELECOM], pm[p, PM_TELECOM], mv[k, E_TELECOM] * x)
     if mv[k, E_SATELLITE]:
         hosts[h, H_SATELLITE] = min(1.0, hosts[h, H_SATELLITE] + mv[k, E_SATELLITE] * x)
-    if mv[k, E_CLOUD] and pm[p, 1] >= 0:
-        shift_toward(row, o[O_CLOUD], o[O_N_CLOUD], pm[p, 1], mv[k, E_CLOUD] * x)
-    if mv[k, E_LOGISTICS] and pm[p, 2] >= 0:
-        shift_toward(row, o[O_LOGISTICS], o[O_N_LOGISTICS], pm[p, 2], mv[k, E_LOGISTICS] * x)
-    if mv[k, E_ENERGY_EXPORT] and pm[p, 5] >= 0:
-        shift_toward(row, o[O_ENERGY], o[O_N_ENERGY], pm[p, 5], mv[k, E_ENERGY_EXPORT] * x)
+    if mv[k, E_CLOUD] and pm[p, PM_CLOUD] >= 0:
+        shift_toward(row, o[O_CLOUD], o[O_N_CLOUD], pm[p, PM_CLOUD], mv[k, E_CLOUD] * x)
+    if mv[k, E_LOGISTICS] and pm[p, PM_LOGISTICS] >= 0:
+        shift_toward(row, o[O_LOGISTICS], o[O_N_LOGISTICS], pm[p, PM_LOGISTICS], mv[k, E_LOGISTICS] * x)
+    if mv[k, E_ENERGY_EXPORT] and pm[p, PM_ENERGY] >= 0:
+        shift_toward(row, o[O_ENERGY], o[O_N_ENERGY], pm[p, PM_ENERGY], mv[k, E_ENERGY_EXPORT] * x)
     if mv[k, E_RENEWABLES]:
         hosts[h, H_RENEWABLES] = min(1.0, hosts[h, H_RENEWABLES] + mv[k, E_RENEWABLES] * x)
-    if mv[k, E_GREEN_TECH] and pm[p, 3] >= 0:
-        shift_toward(row, o[O_GREEN], o[O_N_GREEN], pm[p, 3], mv[k, E_GREEN_TECH] * x)
+    if mv[k, E_GREEN_TECH] and pm[p, PM_GREEN] >= 0:
+        shift_toward(row, o[O_GREEN], o[O_N_GREEN], pm[p, PM_GREEN], mv[k, E_GREEN_TECH] * x)
     if mv[k, E_MINERAL_ANY]:
-        develop_minerals(row, o, mv, wm, pm[p, 8], k, size, x)
+        develop_minerals(row, o, mv, wm, pm[p, PM_OFFTAKER], k, size, x)
     if mv[k, E_DEBT_RELIEF]:
-        j = o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT
+        j = o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT
         hosts[h, j] -= min(hosts[h, j], mv[k, E_DEBT_RELIEF] * offer_size)
     route_effects(routes, o, mv, k, size, special)
 
@@ -656,17 +665,17 @@ def presence(hosts, o, pm, ps, rl, h, p):
     mineral ties (Western ties credited by the Western split)."""
     credit = ps[p, PS_CREDIT]
     total = debt_total(hosts, o, h)
-    debt = hosts[h, o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT] / total if total > 0 else 0.0
+    debt = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT] / total if total > 0 else 0.0
     digital = digital_share(hosts, o, pm, h, p)
     producing, offtake = 0, 0.0
     for m in range(o[O_N_MINERALS]):
         at = o[O_MINERALS] + o[O_MINERAL_STRIDE] * m
         if hosts[h, at + M_OUTPUT] > 0:
-            offtake += hosts[h, at + 3 + pm[p, 8]]
+            offtake += hosts[h, at + 3 + pm[p, PM_OFFTAKER]]
             producing += 1
     minerals = offtake / producing if producing else 0.0
-    trade = hosts[h, o[O_TRADE] + pm[p, 4]] if pm[p, 4] >= 0 else 0.0
-    energy = hosts[h, o[O_ENERGY] + pm[p, 5]] if pm[p, 5] >= 0 else 0.0
+    trade = hosts[h, o[O_TRADE] + pm[p, PM_TRADE]] if pm[p, PM_TRADE] >= 0 else 0.0
+    energy = hosts[h, o[O_ENERGY] + pm[p, PM_ENERGY]] if pm[p, PM_ENERGY] >= 0 else 0.0
     return (
         rl[RL_W_TRADE] * trade * credit
         + rl[RL_W_DEBT] * debt
@@ -679,9 +688,9 @@ def presence(hosts, o, pm, ps, rl, h, p):
 @njit_inline
 def digital_share(hosts, o, pm, h, p):
     """The power's bloc's mean share of a host's telecom gear, cloud and logistics platform."""
-    t = hosts[h, o[O_TELECOM] + pm[p, 0]] if pm[p, 0] >= 0 else 0.0
-    c = hosts[h, o[O_CLOUD] + pm[p, 1]] if pm[p, 1] >= 0 else 0.0
-    g = hosts[h, o[O_LOGISTICS] + pm[p, 2]] if pm[p, 2] >= 0 else 0.0
+    t = hosts[h, o[O_TELECOM] + pm[p, PM_TELECOM]] if pm[p, PM_TELECOM] >= 0 else 0.0
+    c = hosts[h, o[O_CLOUD] + pm[p, PM_CLOUD]] if pm[p, PM_CLOUD] >= 0 else 0.0
+    g = hosts[h, o[O_LOGISTICS] + pm[p, PM_LOGISTICS]] if pm[p, PM_LOGISTICS] >= 0 else 0.0
     return (t + c + g) / 3.0
 
 
@@ -827,25 +836,25 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
         comps[0] = derived[d[D_REGIONAL] + p]
         leverage, digital, energy, opinion = 0.0, 0.0, 0.0, 0.0
         for h in range(n_hosts):
-            owed = hosts[h, o[O_CREDITORS] + 4 * pm[p, 7] + C_DEBT]
+            owed = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
             leverage += derived[d[D_GDP_W] + h] * owed / debt_totals[h]
         comps[1] = leverage
         for h in range(n_hosts):
             digital += digital_share(hosts, o, pm, h, p)
         comps[2] = digital / n_hosts
         for h in range(n_hosts):
-            share = hosts[h, o[O_ENERGY] + pm[p, 5]] if pm[p, 5] >= 0 else 0.0
+            share = hosts[h, o[O_ENERGY] + pm[p, PM_ENERGY]] if pm[p, PM_ENERGY] >= 0 else 0.0
             energy += hosts[h, H_ENERGY_EXPORTS] * share
         comps[3] = energy / energy_total
         comps[4] = derived[d[D_MINERALS] + p]
-        if pm[p, 6] == 2:  # northern_share: the cargo on the routes through the power's territory
+        if pm[p, PM_CORRIDOR] == 2:  # northern_share: the cargo on the routes through the power's territory
             own = 0.0
             for r in range(n_routes):
                 if through[p, r]:
                     own += routes[r, R_VOLUME]
             comps[5] = own / total_volume
         else:
-            comps[5] = corridor[pm[p, 6]]
+            comps[5] = corridor[pm[p, PM_CORRIDOR]]
         for h in range(n_hosts):
             opinion += (hosts[h, o[O_OPINION] + p] + 1.0) / 2.0
         comps[6] = opinion / n_hosts
@@ -895,7 +904,7 @@ def mineral_shares(hosts, o, pm, wm, special, initial_output, out):
         for p in range(n_powers):
             region = 0.0
             for h in range(n_hosts):
-                region += hosts[h, at + M_OUTPUT] * hosts[h, at + 3 + pm[p, 8]]
+                region += hosts[h, at + M_OUTPUT] * hosts[h, at + 3 + pm[p, PM_OFFTAKER]]
             if p == china:
                 out[p] += (wm[m, 1] * wm[m, 0] + region) / world
             else:

@@ -220,3 +220,19 @@ def seeded_words(entropy, out):
     high, low = _mul128(high, low, MULT_HIGH, MULT_LOW)
     high, low = _add128(high, low, inc_high, inc_low)
     out[0], out[1], out[2], out[3] = high, low, inc_high, inc_low
+
+
+@njit
+def region_jumps(cursors):
+    """Each stream's jump by one turn's region (2**64 draws, engine/streams.py), for rows of words."""
+    out = np.empty_like(cursors)
+    for i in range(cursors.shape[0]):
+        out[i] = jump_of(cursors[i], np.uint64(1), np.uint64(0))
+    return out
+
+
+@njit
+def jump_all(cursors, jumps):
+    """Move every stream (rows of words) on by its jump (in place)."""
+    for i in range(cursors.shape[0]):
+        apply_jump(cursors[i], jumps[i])

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._compiled import njit, notice_if_cold
+from .._compiled import notice_if_cold
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..scenario.frozen import FrozenMap
 from ..scenario.frozen import frozen as _frozen
@@ -240,7 +240,7 @@ class Game:
         self.actor_order: tuple[str, ...] = (*sc.powers, *sc.hosts)  # an actor's index in its streams' keys
         # The state: arrays laid out from the scenario's ids (engine/arrays.py), changed by the
         # compiled rules (engine/kernels.py); the actors, routes and trade are views of them.
-        t, start, self.initial_output = _start_of(sc)
+        t, start, self.initial_output = game_start(sc)
         self.tables = t
         lay = self.layout = t.layout
         self.state = start.copy()
@@ -256,12 +256,7 @@ class Game:
         self.routes = {rid: RouteView(self.state.routes, i) for i, rid in enumerate(lay.routes)}
         self.trade = TradeView(self.state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in sc.world.minerals.items()}
-        westward = sc.trade.westward_route
-        self.special = np.array(
-            [lay.powers.index("china") if "china" in lay.powers else -1,
-             lay.routes.index(westward) if westward in lay.routes else -1],
-            dtype=np.int64,
-        )  # fmt: skip
+        self.special = t.special
         self._offers_of_projects: list[Offer] = []  # by project number (the rows of the projects table)
         self._project_table = np.zeros((64, K.PROJECT_COLUMNS))
         self._n_projects = 0
@@ -272,7 +267,7 @@ class Game:
             self._cursors[a] = self.streams.words(HAZARDS, a)
         for a in range(len(self.actor_order)):
             self._cursors[len(lay.powers) + a] = self.streams.words(STRATEGIES, a)
-        self._jumps = _region_jumps(self._cursors)
+        self._jumps = pcg.region_jumps(self._cursors)
         self._cursor_turn = 0
         self.event_log: list[dict] = []
         self.events = EventEngine(sc.events, self)
@@ -576,7 +571,7 @@ class Game:
         self.events.step(self.turn)
         K.refill_budgets(self.state.powers, rl)
         while self._cursor_turn < self.turn:  # the streams move on to this turn's region
-            _jump_all(self._cursors, self._jumps)
+            pcg.jump_all(self._cursors, self._jumps)
             self._cursor_turn += 1
         self._public = None
 
@@ -810,8 +805,9 @@ class Game:
 _STARTS: dict[int, tuple] = {}  # id(scenario) -> (scenario, tables, state at turn 0, region's mineral output)
 
 
-def _start_of(sc: Scenario) -> tuple:
-    """The tables of scenario ``sc`` and the state its games start from, built once per scenario
+def game_start(sc: Scenario) -> tuple:
+    """(tables, state at turn 0, the region's output of each mineral at turn 0) of scenario ``sc``:
+    the tables of the scenario and the state its games start from, built once per scenario
     (a loaded scenario is read-only): turn 0 has the influence stocks at the equilibrium of
     today's presence, so that the initial state is the calibration rather than a transient."""
     entry = _STARTS.get(id(sc))
@@ -825,21 +821,6 @@ def _start_of(sc: Scenario) -> tuple:
             _STARTS.clear()
         entry = _STARTS[id(sc)] = (sc, t, start, output)
     return entry[1], entry[2], entry[3]
-
-
-@njit
-def _region_jumps(cursors):
-    """Each stream's jump by one turn's region (2**64 draws)."""
-    out = np.empty_like(cursors)
-    for i in range(cursors.shape[0]):
-        out[i] = pcg.jump_of(cursors[i], np.uint64(1), np.uint64(0))
-    return out
-
-
-@njit
-def _jump_all(cursors, jumps):
-    for i in range(cursors.shape[0]):
-        pcg.apply_jump(cursors[i], jumps[i])
 
 
 def _check_decider(actor_id: str, decider: Decider) -> None:

@@ -21,10 +21,11 @@ import numpy as np
 from .._compiled import njit, njit_borrowing, njit_inline, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
-from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS, LayoutError, initial_state, tables
+from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS
 from ..engine.events import EventEngine
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
+from ..engine.turn import game_start
 from ..engine.views import HostView, PowerView, RouteView, TradeView
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
 from ..strategies import kernels as S
@@ -50,21 +51,11 @@ class BulkPlan:
         sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.scenario = sc
         self.horizon = sc.horizon_turns if turns is None else turns
-        try:
-            t = self.tables = tables(sc)
-        except LayoutError as exc:
-            raise NotCompiled(f"the bulk path cannot lay out this scenario: {exc}") from None
+        t, start, self.initial_output = game_start(sc)  # (the per-turn Game's start, built once per scenario)
+        self.tables = t
         lay = self.layout = t.layout
-        state = initial_state(sc, lay)
-        K.initial_influence(state.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
-        # The region's output of each mineral at the start (summed over hosts in order, as the per-turn path does).
-        self.initial_output = np.array([_column_sum(state.hosts, lay.mineral(m, 0)) for m in range(len(lay.minerals))])
-        westward = sc.trade.westward_route
-        self.special = np.array(
-            [lay.powers.index("china") if "china" in lay.powers else -1,
-             lay.routes.index(westward) if westward in lay.routes else -1],
-            dtype=np.int64,
-        )  # fmt: skip
+        state = start.copy()
+        self.special = t.special
         self.derived = np.zeros(K.derived_offsets(len(lay.hosts), len(lay.powers), len(lay.routes))[-1])
         K.metrics_and_payoffs(state.hosts, state.powers, state.routes, state.trade, lay.offsets, t.power_meta,
                               t.power_static, t.world_minerals, t.rules, self.special, t.through,
@@ -135,7 +126,7 @@ class BulkPlan:
             cursors[a] = streams.words(HAZARDS, a)
         for a in np.flatnonzero(self.stochastic):
             cursors[len(lay.powers) + a] = streams.words(STRATEGIES, int(a))
-        jumps = _region_jumps(cursors)
+        jumps = pcg.region_jumps(cursors)
         cursor_turn = np.zeros(1, dtype=np.int64)
         projects = self._projects
         n_projects = np.zeros(2, dtype=np.int64)  # (the number of projects, the first that may still run)
@@ -169,22 +160,6 @@ class BulkPlan:
             if turn - 1 in turns:
                 out[turn - 1] = world.metrics(derived, turn - 1)
         return dict(sorted(out.items()))
-
-
-@njit
-def _region_jumps(cursors):
-    """Each stream's jump by one turn's region (2**64 draws)."""
-    out = np.empty_like(cursors)
-    for i in range(cursors.shape[0]):
-        out[i] = pcg.jump_of(cursors[i], np.uint64(1), np.uint64(0))
-    return out
-
-
-def _column_sum(table: np.ndarray, column: int) -> float:
-    total = 0.0
-    for value in table[:, column]:
-        total += float(value)
-    return total
 
 
 def _expiring(events: EventEngine, turn: int) -> bool:
