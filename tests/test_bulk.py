@@ -262,3 +262,26 @@ def test_the_compile_cache_is_keyed_by_the_compiled_sources_and_keeps_three(tmp_
         os.utime(tmp_path / f"numba-x-{i}" / _compiled.MARKER, (time.time() - 10 + i, time.time() - 10 + i))
     _compiled._claim(tmp_path / "numba-x-4")  # the newest again: prunes to three
     assert sorted(p.name for p in tmp_path.iterdir()) == ["numba-someone-elses", "numba-x-2", "numba-x-3", "numba-x-4"]
+
+
+def test_share_maps_are_one_layout_reordered_or_refused_in_one_line(tmp_path):
+    """A host listing a share map's keys in another order plays as if in the first host's order
+    (the same game); one naming other keys is a one-line error naming the field, exit 2."""
+    from clitools import one_error_line, run_cli
+
+    shares = {"china": 0.44, "russia": 0.22, "west": 0.08, "other": 0.26}  # Kyrgyzstan's, in the baseline
+
+    def trade(order):
+        return "hosts.kgz.trade_shares={ " + ", ".join(f"{k} = {shares[k]}" for k in order) + " }"
+
+    swapped = load_scenario("baseline", overrides=[trade(["other", "west", "russia", "china"]), "horizon_turns=6"])
+    same = load_scenario("baseline", overrides=[trade(list(shares)), "horizon_turns=6"])
+    assert list(swapped.hosts["kgz"].trade_shares) == ["other", "west", "russia", "china"]
+    assert per_turn_metrics(swapped, 3) == per_turn_metrics(same, 3) == BulkPlan(swapped).play(3, record=range(7))
+    code, _, stderr = run_cli("run", "--turns", "1", "--out", tmp_path / "r", "--quiet",
+                              "--set", "hosts.kgz.cloud_shares={ chinese = 1.0 }")  # fmt: skip
+    assert code == 2
+    assert one_error_line(stderr).startswith(
+        "strategy-abm: error: hosts.kgz.cloud_shares: names ['chinese'], not the keys of"
+    )
+    assert not (tmp_path / "r").exists()
