@@ -285,3 +285,11 @@ def test_share_maps_are_one_layout_reordered_or_refused_in_one_line(tmp_path):
         "strategy-abm: error: hosts.kgz.cloud_shares: names ['chinese'], not the keys of"
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_block_of_seeds_gives_each_seeds_own_game():
+    plan = BulkPlan("baseline", turns=10)
+    block = plan.play_block([4, 2, 4], record=[5, 10])
+    alone = [BulkPlan("baseline", turns=10).play(s, record=[5, 10]) for s in (4, 2)]
+    assert block == [alone[0], alone[1], alone[0]]
+    assert block[0] != block[1]

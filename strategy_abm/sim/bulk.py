@@ -10,6 +10,7 @@ kept. A game gives the metrics the per-turn path gives, bit for bit (tests/test_
 >>> plan = BulkPlan("baseline")
 >>> rows = plan.play(seed=0)                 # {turn: {metric column: value}} at the last turn
 >>> rows = plan.play(seed=0, record=[10, 20, 40])
+>>> block = plan.play_block(range(100))      # a block of seeds per call
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ class BulkPlan:
     def date_of(self, turn: int) -> str:
         """Label of turn ``turn``'s period (as ``Game.date_of``)."""
         return format_date(self.start_year + (turn - 1) * self.scenario.dt, self.scenario.turns_per_year)
+
+    def play_block(self, seeds: Iterable, record: Iterable[int] | None = None) -> list[dict[int, dict]]:
+        """A block of games, one per seed, in one call: ``[play(seed, record) for seed in seeds]``,
+        the plan and its buffers reused from game to game (each game is the one ``play`` gives,
+        whatever the block it is in)."""
+        turns = None if record is None else sorted({int(t) for t in record})
+        return [self.play(seed, record=turns) for seed in seeds]
 
     def play(self, seed, record: Iterable[int] | None = None, *, compile_first: bool = True) -> dict[int, dict]:
         """One game on seed ``seed``; the model-level metrics (``model.csv``'s columns) after each
