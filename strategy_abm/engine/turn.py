@@ -203,7 +203,9 @@ class Game:
     Attributes:
         turn: the turn being played once its offers phase has begun, else the turns played.
         phase: ``"offers"``, ``"responses"`` or ``"over"``.
-        powers, hosts: each actor's state by id (:mod:`.state`).
+        state: the world state as arrays (:mod:`.arrays`: ``hosts``, ``powers``, ``routes``,
+            ``trade``, ``acceptance``), laid out by ``layout``; ``tables`` the scenario's numbers.
+        powers, hosts: each actor's state by id, views of the arrays (:mod:`.state`).
         routes, trade, projects, event_log, metrics: as in ``CompetitionModel``.
         power_ids, host_ids, route_ids, mineral_ids: the scenario's ids, in its order (the game
             has whatever actors, routes and minerals its scenario lists).
