@@ -877,4 +877,3 @@ def _check_decider(actor_id: str, decider: Decider) -> None:
             f"deciders[{actor_id!r}]: a decider takes the actor's observation alone, decider(obs) -> decision; "
             f"this one takes ({', '.join(required)})"
         )
-
