@@ -669,7 +669,7 @@ class Game:
         record = self.record
         moves, by_host, at_of = self.moves, self._by_host, self._made_at
         if record:
-            turn, date, rows = self.turn, self.date, self.event_log
+            turn, date, rows, texts = self.turn, self.date, self.event_log, self._offer_texts
         power_index, move_index = self.power_index, self.move_index
         tally_p, tally_h, tally_m, tally_ok = [], [], [], []
         outcomes: list = [None] * len(self._made)
@@ -696,7 +696,7 @@ class Game:
                 outcomes[at] = OfferOutcome(o, ok, "" if ok else self._refusal(host, o, room))
                 if not record:  # batch runs keep no event log: skip building its sentences
                     continue
-                head, tail, domain = self._offer_text(o.power, hid, o.move)
+                head, tail, domain = texts.get((o.power, hid, o.move)) or self._offer_text(o.power, hid, o.move)
                 status = "accepted" if ok else "rejected"
                 rows.append({"turn": turn, "date": date, "actor": o.power, "target": hid, "domain": domain,
                              "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,

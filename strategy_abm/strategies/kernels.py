@@ -620,6 +620,7 @@ class KernelSpec:
             self.host_rank = np.array([sorted(lay.hosts).index(h) for h in lay.hosts], dtype=np.int64)
             self.n_toolkit = len(self.toolkit_sorted)
         self._out = None  # the offers' rows (float64[max offers, 4]), reused from turn to turn
+        self._index = self._accepted = np.empty(0, dtype=np.int64)  # see answer
 
     def offers(self, game, power) -> list:
         t, st, lay = game.tables, game.state, game.layout
@@ -635,12 +636,14 @@ class KernelSpec:
 
     def answer(self, game, host, made: list) -> list:
         t, st, lay = game.tables, game.state, game.layout
-        rows = np.array([(game.power_index[o.power], game.move_index[o.move], host._index, o.size_usd_bn)
-                         for o in made])  # fmt: skip
-        index = np.arange(len(made), dtype=np.int64)
-        accepted = np.empty(len(made), dtype=np.int64)
+        power_index, move_index, h = game.power_index, game.move_index, host._index
+        rows = np.array([(power_index[o.power], move_index[o.move], h, o.size_usd_bn) for o in made])
+        if len(self._index) < len(made):  # (0, 1, ... and the accepted rows: reused from turn to turn)
+            self._index = np.arange(2 * len(made), dtype=np.int64)
+            self._accepted = np.empty(2 * len(made), dtype=np.int64)
+        index, accepted = self._index[: len(made)], self._accepted
         stream = game._cursors[self.stream_at].copy()
-        n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, host._index, self.params, rows,
+        n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, h, self.params, rows,
                     index, len(made), stream, accepted)  # fmt: skip
         return [made[i] for i in accepted[:n].tolist()]
 
