@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 from ..scenario.config import OBJECTIVES
 
@@ -165,6 +166,12 @@ def metric(name: str, description: str, unit: str, *, per: str | None = None, bi
     return register
 
 
+# Sections of the compiled rules' ``derived`` by (hosts, powers, routes), and each layout's debt
+# columns (id(layout) -> (layout, columns)): MetricState.of_derived runs every turn.
+_OFFSETS: dict[tuple[int, int, int], list[int]] = {}
+_DEBT_COLUMNS: dict[int, tuple] = {}
+
+
 class MetricState:
     """What the metrics and payoffs of one turn read: the model and the intermediate results
     several of them share, each computed once.
@@ -192,7 +199,10 @@ class MetricState:
         (``host_rows``, ``power_rows``, ``route_rows`` by id: one conversion per turn, which the
         metrics and the actors' records read by column) and each host's ``debt_total``."""
         hosts, powers, routes = model.host_ids, model.power_ids, model.route_ids
-        d = K.derived_offsets(len(hosts), len(powers), len(routes)).tolist()
+        sizes = (len(hosts), len(powers), len(routes))
+        d = _OFFSETS.get(sizes)
+        if d is None:
+            d = _OFFSETS[sizes] = K.derived_offsets(*sizes).tolist()
         values = derived.tolist()
 
         def section(i, ids):
@@ -209,11 +219,16 @@ class MetricState:
         s.power_rows = dict(zip(powers, state.powers.tolist(), strict=True))
         s.route_rows = dict(zip(routes, state.routes.tolist(), strict=True))
         s.debt_service_ratio = section(K.D_DSR, hosts)
-        debt_columns = [lay.creditor(c, A.C_DEBT) for c in range(len(lay.creditors))]
+        debt_columns = _DEBT_COLUMNS.get(id(lay))
+        if debt_columns is None or debt_columns[0] is not lay:
+            if len(_DEBT_COLUMNS) >= 16:
+                _DEBT_COLUMNS.clear()
+            columns = [lay.creditor(c, A.C_DEBT) for c in range(len(lay.creditors))]
+            debt_columns = _DEBT_COLUMNS[id(lay)] = (lay, columns)
         s.debt_total = {}
         for h, row in s.host_rows.items():
             total = 0.0  # (kernels.debt_total: the creditors in order)
-            for j in debt_columns:
+            for j in debt_columns[1]:
                 total += row[j]
             s.debt_total[h] = total
         return s
@@ -357,66 +372,92 @@ def _ids(m: Metric, ids: Ids):
 def actor_records(model, s: MetricState) -> dict[str, dict]:
     """Each actor's row of ``actors.csv`` after the turn, by actor id, from the state's rows and
     the payoffs the rules computed (``kernels.metrics_and_payoffs``)."""
-    lay = s.layout
+    plan = _record_plan(model, s.layout)
     shares, regional = s.shares, s.regional
-    components = [(f"component_{k}", lay.components + i) for i, k in enumerate(OBJECTIVES)]
+    power_keys, power_head, power_counts, power_tail = plan["power"]
     out: dict[str, dict] = {}
     for p in model.power_ids:
         row = s.power_rows[p]
-        out[p] = {
-            "actor": p,
-            "kind": "power",
-            "budget_available": row[A.P_BUDGET_AVAILABLE],
-            "spent_turn": row[A.P_SPENT_TURN],
-            "spent_total": row[A.P_SPENT_TOTAL],
-            "private_mobilised": row[A.P_PRIVATE_MOBILISED],
-            "offers_made": int(row[A.P_OFFERS_MADE]),
-            "offers_accepted": int(row[A.P_OFFERS_ACCEPTED]),
-            "payoff": row[A.P_PAYOFF],
-            "payoff_total": row[A.P_PAYOFF_TOTAL],
-            "regional_influence": regional[p],
-            **{name: row[j] for name, j in components},
-        }
+        made, taken = power_counts(row)
+        out[p] = dict(zip(power_keys, (p, "power", *power_head(row), int(made), int(taken), *power_tail(row),
+                                       regional[p], *plan["components"](row)), strict=True))  # fmt: skip
+    host_keys, host_a, host_b, owed, host_c, host_d = plan["host"]
+    china, cloud_w, logistics_w = plan["china"], plan["cloud_w"], plan["logistics_w"]
+    for h in model.host_ids:
+        row = s.host_rows[h]
+        total_debt = s.debt_total[h]
+        gdp, growth, distress, *rest = host_a(row)
+        share = shares[h]
+        out[h] = dict(zip(host_keys, (
+            h, "host", gdp, growth, total_debt, total_debt / gdp,
+            (row[china] if china is not None else 0.0) / total_debt if total_debt > 0 else 0.0,
+            s.debt_service_ratio[h], float(bool(distress)), *rest, s.diversification[h], *host_b(row),
+            *[share[p] for p in model.power_ids], *plan["opinion"](row),
+            *[row[j] / total_debt if total_debt else 0.0 for j in owed],
+            *host_c(row),
+            # The western bloc's share of the two-way markets (0 where it has no offer).
+            row[cloud_w] if cloud_w is not None else 0.0, row[logistics_w] if logistics_w is not None else 0.0,
+            *host_d(row),
+        ), strict=True))  # fmt: skip
+    return out
+
+
+def _getter(columns) -> Callable:
+    """``row -> tuple`` of ``row``'s ``columns`` (a tuple whatever their number)."""
+    columns = tuple(columns)
+    if len(columns) > 1:
+        return itemgetter(*columns)
+    if columns:
+        return lambda row, j=columns[0]: (row[j],)
+    return lambda row: ()
+
+
+_RECORD_PLANS: dict = {}
+
+
+def _record_plan(model, lay) -> dict:
+    """The keys and column getters of the actors' records of a game's layout (built once per layout:
+    the records are built every turn). The keys are those of the records, in their order."""
+    key = (id(lay), tuple(model.power_ids), tuple(model.host_ids))
+    entry = _RECORD_PLANS.get(key)
+    if entry is not None and entry[0] is lay:
+        return entry[1]
     powers = model.power_ids
+    components = [(f"component_{k}", lay.components + i) for i, k in enumerate(OBJECTIVES)]
     opinion = [(f"opinion_{p}", lay.opinion + i) for i, p in enumerate(powers)]
     owed = [(f"debt_share_{p}", lay.creditor(lay.creditors.index(p), A.C_DEBT)) for p in powers]
     telecom_at, telecom = lay.vectors["telecom_vendor_shares"]
     cloud_at, cloud = lay.vectors["cloud_shares"]
     logistics_at, logistics = lay.vectors["logistics_platform_shares"]
     energy_at, energy = lay.vectors["energy_export_shares"]
-    cloud_w = cloud_at + cloud.index("western") if "western" in cloud else None
-    logistics_w = logistics_at + logistics.index("western") if "western" in logistics else None
     outputs = [(f"{m}_output_t", lay.mineral(i, A.M_OUTPUT)) for i, m in enumerate(lay.minerals)]
-    for h in model.host_ids:
-        row = s.host_rows[h]
-        total_debt = s.debt_total[h]
-        gdp = row[A.H_GDP]
-        out[h] = {
-            "actor": h,
-            "kind": "host",
-            "gdp_usd_bn": gdp,
-            "growth_rate": row[A.H_GROWTH_REALISED],
-            "debt_usd_bn": total_debt,
-            "debt_to_gdp": total_debt / gdp,
-            "china_debt_share": s.creditor_debt(h, "china") / total_debt if total_debt > 0 else 0.0,
-            "debt_service_ratio": s.debt_service_ratio[h],
-            "distress": float(bool(row[A.H_DISTRESS])),
-            "governance": row[A.H_GOVERNANCE],
-            "environment_damage": row[A.H_ENVIRONMENT],
-            "jobs_created_k": row[A.H_JOBS_CREATED],
-            "diversification": s.diversification[h],
-            "payoff": row[A.H_PAYOFF],
-            "payoff_total": row[A.H_PAYOFF_TOTAL],
-            **{f"influence_share_{p}": shares[h][p] for p in powers},
-            **{name: row[j] for name, j in opinion},
-            **{name: row[j] / total_debt if total_debt else 0.0 for name, j in owed},
-            **{f"telecom_{b}": row[telecom_at + i] for i, b in enumerate(telecom)},
-            "satellite_coverage": row[A.H_SATELLITE],
-            # The western bloc's share of the two-way markets (0 where it has no offer).
-            "cloud_western": row[cloud_w] if cloud_w is not None else 0.0,
-            "logistics_western": row[logistics_w] if logistics_w is not None else 0.0,
-            "renewables_share": row[A.H_RENEWABLES],
-            **{f"energy_exports_to_{d}": row[energy_at + i] for i, d in enumerate(energy) if d != OTHER},
-            **{name: row[j] for name, j in outputs},
-        }
-    return out
+    energy_out = [(f"energy_exports_to_{d}", energy_at + i) for i, d in enumerate(energy) if d != OTHER]
+    power_keys = ("actor", "kind", "budget_available", "spent_turn", "spent_total", "private_mobilised",
+                  "offers_made", "offers_accepted", "payoff", "payoff_total", "regional_influence",
+                  *(n for n, _ in components))  # fmt: skip
+    host_keys = ("actor", "kind", "gdp_usd_bn", "growth_rate", "debt_usd_bn", "debt_to_gdp", "china_debt_share",
+                 "debt_service_ratio", "distress", "governance", "environment_damage", "jobs_created_k",
+                 "diversification", "payoff", "payoff_total", *(f"influence_share_{p}" for p in powers),
+                 *(n for n, _ in opinion), *(n for n, _ in owed), *(f"telecom_{b}" for b in telecom),
+                 "satellite_coverage", "cloud_western", "logistics_western", "renewables_share",
+                 *(n for n, _ in energy_out), *(n for n, _ in outputs))  # fmt: skip
+    plan = {
+        "power": (power_keys, _getter((A.P_BUDGET_AVAILABLE, A.P_SPENT_TURN, A.P_SPENT_TOTAL, A.P_PRIVATE_MOBILISED)),
+                  itemgetter(A.P_OFFERS_MADE, A.P_OFFERS_ACCEPTED), _getter((A.P_PAYOFF, A.P_PAYOFF_TOTAL))),
+        "components": _getter(j for _, j in components),
+        "host": (host_keys,
+                 _getter((A.H_GDP, A.H_GROWTH_REALISED, A.H_DISTRESS, A.H_GOVERNANCE, A.H_ENVIRONMENT,
+                          A.H_JOBS_CREATED)),
+                 _getter((A.H_PAYOFF, A.H_PAYOFF_TOTAL)),
+                 [j for _, j in owed],
+                 _getter((*(telecom_at + i for i in range(len(telecom))), A.H_SATELLITE)),
+                 _getter((A.H_RENEWABLES, *(j for _, j in energy_out), *(j for _, j in outputs)))),
+        "opinion": _getter(j for _, j in opinion),
+        "china": lay.creditor(lay.creditors.index("china"), A.C_DEBT) if "china" in lay.creditors else None,
+        "cloud_w": cloud_at + cloud.index("western") if "western" in cloud else None,
+        "logistics_w": logistics_at + logistics.index("western") if "western" in logistics else None,
+    }  # fmt: skip
+    if len(_RECORD_PLANS) >= 16:
+        _RECORD_PLANS.clear()
+    _RECORD_PLANS[key] = (lay, plan)
+    return plan

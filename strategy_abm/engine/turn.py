@@ -294,6 +294,9 @@ class Game:
         self._pending: dict[str, list[Offer]] = {}  # submissions of the current phase
         self._by_host: dict[str, list[Offer]] = {}  # offers made this turn, by host
         self._made: list[Offer] = []  # offers made this turn, in order
+        self._made_at: dict[str, list[int]] = {}  # positions in _made of the offers in _by_host, by host
+        self._offer_texts: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # see _offer_text
+        self._project_texts: dict[tuple[str, str, str], tuple[str, str, str]] = {}  # see _progress
         self._outcomes: list[OfferOutcome] = []
         self._decided_by: dict[str, str] = {}
         self._log_start = 0
@@ -605,12 +608,17 @@ class Game:
                     check_offers(power, offers, self)
                 made[pid], decided_by[pid] = offers, "strategy"
         self._decided_by.update(decided_by)
+        at_of: dict[str, list[int]] = {h: [] for h in self.host_ids}  # each offer's position in the turn, by host
+        all_made: list[Offer] = []
         for pid in self.power_ids:
             self.powers[pid].offers_made += len(made[pid])
             for o in made[pid]:
                 by_host[o.host].append(o)
+                at_of[o.host].append(len(all_made))
+                all_made.append(o)
         self._by_host = by_host
-        self._made = [o for pid in self.power_ids for o in made[pid]]
+        self._made_at = at_of
+        self._made = all_made
         self._pending = {}
         self.phase = RESPONSES
         K.refill_absorption(self.state.hosts, self.tables.rules)  # each host's pool refills before it answers
@@ -640,7 +648,6 @@ class Game:
 
     def _responses(self) -> list[Offer]:
         accepted_all = []
-        outcomes: dict[Offer, list[OfferOutcome]] = {}
         # Every host's answer is made and checked before any is applied (see _offers).
         answers: dict[str, list[Offer]] = {}
         decided_by: dict[str, str] = {}
@@ -661,39 +668,62 @@ class Game:
             else:
                 answers[hid] = []
         self._decided_by.update(decided_by)
-        for hid in self.host_ids:
-            host = self.hosts[hid]
-            made = self._by_host[hid]
+        record = self.record
+        moves, by_host, at_of = self.moves, self._by_host, self._made_at
+        if record:
+            turn, date, rows, texts = self.turn, self.date, self.event_log, self._offer_texts
+        power_index, move_index = self.power_index, self.move_index
+        tally_p, tally_h, tally_m, tally_ok = [], [], [], []
+        outcomes: list = [None] * len(self._made)
+        for h, hid in enumerate(self.host_ids):
+            made = by_host[hid]
             accepted = answers[hid]
+            accepted_all.extend(accepted)
+            if not made:
+                continue
+            host = self.hosts[hid]
             room = Headroom(host.absorption_room, host.debt_room())
             for o in accepted:
-                room.take(self.moves[o.move], o.size_usd_bn)
+                room.take(moves[o.move], o.size_usd_bn)
             pool = list(accepted)
-            for o in made:
+            # Outcomes by the offer's position in the turn (at_of[hid]): the report's order.
+            for o, at in zip(made, at_of[hid], strict=True):
                 ok = o in pool
                 if ok:
                     pool.remove(o)
-                self.powers[o.power].remember(hid, o.move, ok)
-                reason = "" if ok else self._refusal(host, o, room)
-                outcomes.setdefault(o, []).append(OfferOutcome(o, ok, reason))
-                if not self.record:  # batch runs keep no event log: skip building its sentences
+                tally_p.append(power_index[o.power])
+                tally_m.append(move_index[o.move])
+                tally_h.append(h)
+                tally_ok.append(ok)
+                outcomes[at] = OfferOutcome(o, ok, "" if ok else self._refusal(host, o, room))
+                if not record:  # batch runs keep no event log: skip building its sentences
                     continue
-                move = self.moves[o.move]
-                purpose = f" {move.purpose}" if move.purpose else ""
-                self.log(
-                    actor=o.power,
-                    target=hid,
-                    domain=move.domain,
-                    move=o.move,
-                    size=o.size_usd_bn,
-                    status="accepted" if ok else "rejected",
-                    text=f"{self.display(o.power, start=True)} offers {self.display(hid)} a USD {o.size_usd_bn:.2f} bn "
-                    f"{move.label}{purpose}; {'accepted' if ok else 'rejected'}",
-                )
-            accepted_all.extend(accepted)
+                head, tail, domain = texts.get((o.power, hid, o.move)) or self._offer_text(o.power, hid, o.move)
+                status = "accepted" if ok else "rejected"
+                rows.append({"turn": turn, "date": date, "actor": o.power, "target": hid, "domain": domain,
+                             "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
+                             "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"})  # fmt: skip
+        if tally_p:  # each power's acceptance memory (PowerState.remember), in one call
+            seen = self.state.acceptance
+            np.add.at(seen, (tally_p, tally_h, tally_m, 0), np.array(tally_ok, dtype=np.float64))
+            np.add.at(seen, (tally_p, tally_h, tally_m, 1), 1.0)
         # The report lists offers in the order they were made (powers in order, each's in its order).
-        self._outcomes = [outcomes[o].pop(0) for o in self._made]
+        self._outcomes = outcomes
         return accepted_all
+
+    def _offer_text(self, power: str, hid: str, move_id: str) -> tuple[str, str, str]:
+        """(text before the size, text after it up to the status, domain) of an offer's event-log row."""
+        key = (power, hid, move_id)
+        cached = self._offer_texts.get(key)
+        if cached is None:
+            move = self.moves[move_id]
+            purpose = f" {move.purpose}" if move.purpose else ""
+            cached = self._offer_texts[key] = (
+                f"{self.display(power, start=True)} offers {self.display(hid)} a USD ",
+                f" bn {move.label}{purpose}; ",
+                move.domain,
+            )
+        return cached
 
     def _refusal(self, host: HostState, o: Offer, room: Headroom) -> str:
         """Why ``host`` refused ``o``: its limits (the room left after what it accepted), else its decider."""
@@ -751,13 +781,19 @@ class Game:
                    self._cursors[: len(self.power_ids)], buffer, ended)  # fmt: skip
         if not self.record:
             return
-        for j in np.flatnonzero(ended).tolist():
+        turn, date, rows, names = self.turn, self.date, self.event_log, self._project_texts
+        for j, how in zip(np.flatnonzero(ended).tolist(), ended[ended != 0].tolist(), strict=True):
             o = self._offers_of_projects[j]
-            move = self.moves[o.move]
-            failed = ended[j] == K.FAILED
-            self.log(actor=o.power, target=o.host, domain=move.domain, move=o.move, size=o.size_usd_bn,
-                     status="failed" if failed else "completed",
-                     text=f"{_project_name(self, o, move)} {'fails' if failed else 'is completed'}")  # fmt: skip
+            key = (o.power, o.host, o.move)
+            named = names.get(key)
+            if named is None:  # (the project's name around its size, and the move's domain)
+                move = self.moves[o.move]
+                named = names[key] = (f"{self.display(o.power, start=True)}'s USD ",
+                                      f" bn {move.label} in {self.display(o.host)} ", move.domain)  # fmt: skip
+            status, verb = ("failed", "fails") if how == K.FAILED else ("completed", "is completed")
+            rows.append({"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
+                         "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
+                         "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"})  # fmt: skip
 
     def _economy(self) -> None:
         """GDP grows, debt amortises, and debt service above the threshold is distress: on
@@ -843,7 +879,3 @@ def _check_decider(actor_id: str, decider: Decider) -> None:
             f"deciders[{actor_id!r}]: a decider takes the actor's observation alone, decider(obs) -> decision; "
             f"this one takes ({', '.join(required)})"
         )
-
-
-def _project_name(game: Game, o: Offer, move) -> str:
-    return f"{game.display(o.power, start=True)}'s USD {o.size_usd_bn:.2f} bn {move.label} in {game.display(o.host)}"

@@ -61,6 +61,9 @@ class Row:
         self.table, self.index = state
 
 
+_INDEXES: dict[tuple, dict[str, int]] = {}  # keys -> {key: position}, read-only once built
+
+
 class ArrayMap(MutableMapping):
     """A map of names to cells of a float64 row: ``keys[i]`` is ``row[at + stride * i]``.
     Values read as Python floats; a write stores a float. Keys are fixed (no insertion or deletion)."""
@@ -69,7 +72,12 @@ class ArrayMap(MutableMapping):
 
     def __init__(self, row: Row, at: int, keys: tuple[str, ...], stride: int = 1):
         self._row, self._at, self._keys, self._stride = row, at, keys, stride
-        self._index = {k: i for i, k in enumerate(keys)}
+        index = _INDEXES.get(keys)
+        if index is None:  # (shared by every map of the same keys: a game builds ~130 maps)
+            if len(_INDEXES) >= 256:
+                _INDEXES.clear()
+            index = _INDEXES[keys] = {k: i for i, k in enumerate(keys)}
+        self._index = index
 
     def __getitem__(self, key: str) -> float:
         return float(self._row[self._at + self._stride * self._index[key]])

@@ -62,6 +62,12 @@ class _View:
         """The actor's own random stream for the turn (``engine/state.py``), not the model's."""
         return self.state.rng
 
+    @property
+    def record(self) -> dict:
+        """The actor's row of ``actors.csv`` after the last turn (its state's; read by the
+        DataCollector every turn, so not through ``__getattr__``)."""
+        return self.state.record
+
 
 class PowerAgent(_View, mesa.Agent):
     """A great power (a view of its :class:`~strategy_abm.engine.state.PowerState`)."""

@@ -60,6 +60,7 @@ from ..engine.arrays import (
     RL_MAX_OFFERS,
 )
 from ..engine.kernels import best_deposit, debt_room, debt_service_ratio, debt_total, intensity, room_next_turn
+from ..engine.projects import Offer as _Offer
 
 NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
 
@@ -617,27 +618,32 @@ class KernelSpec:
         if actor.kind == "power":
             self.toolkit_sorted = np.array([lay.moves.index(m) for m in sorted(actor.toolkit)], dtype=np.int64)
             self.host_rank = np.array([sorted(lay.hosts).index(h) for h in lay.hosts], dtype=np.int64)
+            self.n_toolkit = len(self.toolkit_sorted)
+        self._out = None  # the offers' rows (float64[max offers, 4]), reused from turn to turn
+        self._index = self._accepted = np.empty(0, dtype=np.int64)  # see answer
 
     def offers(self, game, power) -> list:
-        from ..engine.projects import Offer  # noqa: PLC0415
-
         t, st, lay = game.tables, game.state, game.layout
-        out = np.empty((int(t.rules[RL_MAX_OFFERS]), 4))
+        out = self._out
+        if out is None or out.shape[0] != int(t.rules[RL_MAX_OFFERS]):  # (the kernel overwrites the rows it gives)
+            out = self._out = np.empty((int(t.rules[RL_MAX_OFFERS]), 4))
         stream = game._cursors[self.stream_at].copy()
         n = propose(self.kind, st.hosts, st.powers, st.acceptance, lay.offsets, t.moves, t.power_meta, t.power_static,
-                    t.world_minerals, t.toolkit, t.rules, self.toolkit_sorted, len(self.toolkit_sorted),
+                    t.world_minerals, t.toolkit, t.rules, self.toolkit_sorted, self.n_toolkit,
                     self.host_rank, power._index, self.params, self.memory, stream, out)  # fmt: skip
         pid, moves, hosts = power.actor_id, lay.moves, lay.hosts
-        return [Offer(pid, moves[int(k)], hosts[int(h)], size) for _, k, h, size in out[:n].tolist()]
+        return [_Offer(pid, moves[int(k)], hosts[int(h)], size) for _, k, h, size in out[:n].tolist()]
 
     def answer(self, game, host, made: list) -> list:
         t, st, lay = game.tables, game.state, game.layout
-        rows = np.array([(game.power_index[o.power], game.move_index[o.move], host._index, o.size_usd_bn)
-                         for o in made])  # fmt: skip
-        index = np.arange(len(made), dtype=np.int64)
-        accepted = np.empty(len(made), dtype=np.int64)
+        power_index, move_index, h = game.power_index, game.move_index, host._index
+        rows = np.array([(power_index[o.power], move_index[o.move], h, o.size_usd_bn) for o in made])
+        if len(self._index) < len(made):  # (0, 1, ... and the accepted rows: reused from turn to turn)
+            self._index = np.arange(2 * len(made), dtype=np.int64)
+            self._accepted = np.empty(2 * len(made), dtype=np.int64)
+        index, accepted = self._index[: len(made)], self._accepted
         stream = game._cursors[self.stream_at].copy()
-        n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, host._index, self.params, rows,
+        n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, h, self.params, rows,
                     index, len(made), stream, accepted)  # fmt: skip
         return [made[i] for i in accepted[:n].tolist()]
 
