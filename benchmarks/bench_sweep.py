@@ -167,8 +167,8 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
     """Ways (2) and (3): the ``strategy-abm sweep`` command, called in this process (the console
     script is ``strategy_abm.cli:main``), so that this process is the sweep's driver."""
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
-    # mesa and the model before it: the sweep time excludes imports in every way.
-    import strategy_abm.experiments.analysis  # noqa: F401
+    # mesa and the model before it: the sweep time excludes imports in every way. (Not the analysis
+    # module, pandas and scipy: ``--quiet`` prints no summary, so the command never imports them.)
     import strategy_abm.experiments.experiment  # noqa: F401
     import strategy_abm.experiments.results  # noqa: F401
     import strategy_abm.experiments.sweep  # noqa: F401

@@ -235,7 +235,6 @@ def summary_table(model) -> str:
 
 
 def cmd_sweep(args) -> int:
-    from .experiments.analysis import format_summary, summarise
     from .experiments.experiment import load_experiment
     from .experiments.results import ResultStore, load_results
     from .experiments.sweep import TLSFiles, check_scheduler, open_executor, quiet_dask_logs, run_sweep
@@ -274,6 +273,8 @@ def cmd_sweep(args) -> int:
             return code
     cfg = experiment.config
     if not args.quiet:
+        from .experiments.analysis import format_summary, summarise  # pandas: only for the summary
+
         results = load_results(out)
         if not results.empty:
             metrics = cfg.record.final

@@ -18,9 +18,9 @@ import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,6 +40,9 @@ from ..report.folders import (
 )
 from ..scenario.config import ConfigError
 from .experiment import TEST_MODELS
+
+if TYPE_CHECKING:  # pandas is imported where results are read: a sweep that only writes them never needs it
+    import pandas as pd
 
 TABLES = ("series", "results", "failures")  # flush order: series first (see ResultStore.flush)
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
@@ -374,6 +377,8 @@ def _part_keys(part: Path, schema: pa.Schema | None = None) -> set[str]:
 def _read_table(folder: Path, table: str, manifest: dict) -> pd.DataFrame:
     """Every part of ``table``, each checked against the manifest: the table's schema
     (:func:`manifest_schemas`), and for a run of the manifest, its point, replication and seed."""
+    import pandas as pd
+
     parts = sorted((Path(folder) / table).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
@@ -564,6 +569,8 @@ def load_failures(folder: str | os.PathLike) -> pd.DataFrame:
     df = _read_table(Path(folder), "failures", manifest)
     if df.empty:
         return df
+    import pandas as pd
+
     done = set(_read_table(Path(folder), "results", manifest).get("key", pd.Series(dtype=str)))
     df = df[~df["key"].isin(done)].drop_duplicates("key", keep="last")
     return df.sort_values(["point", "replication"]).reset_index(drop=True)

@@ -100,8 +100,6 @@ def ishigami(x1: float, x2: float, x3: float, a: float = 7.0, b: float = 0.1) ->
 def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     """Play a batch of runs (worker side). Returns ``(table, rows)`` pairs for the store; a run
     that raises becomes a failure row with its error and traceback, and the batch goes on."""
-    from ..sim.model import CompetitionModel
-
     out: list[tuple[str, list[dict]]] = []
     error = None
     if task["code"] != code_fingerprint():  # a cluster worker with other rules would mix results
@@ -130,6 +128,8 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
             if plan is not None:
                 out.extend(_bulk_run(plan, run, ident, factors, final, series))
                 continue
+            from ..sim.model import CompetitionModel  # here: Mesa is imported only for the per-turn path
+
             rows = []
             # The model is freed when it goes out of scope (its agents count ids in
             # agents.AGENT_IDS, which holds models weakly), so a worker's memory stays flat.
