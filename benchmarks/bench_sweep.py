@@ -176,7 +176,9 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
 
     gc_clock = GcClock()
     t0 = time.perf_counter()
-    code = main(["sweep", str(experiment), "--workers", str(workers), "--quiet", "--out", str(out_dir)])
+    # As the console script calls it (arguments from sys.argv): the program's own way out (cli.main).
+    sys.argv = ["strategy-abm", "sweep", str(experiment), "--workers", str(workers), "--quiet", "--out", str(out_dir)]
+    code = main()
     work = time.perf_counter() - t0
     out = {
         "work_s": work,

@@ -39,6 +39,32 @@ def test_quiet_sweep_on_the_bulk_path_imports_no_mesa_nor_pandas(tmp_path):
     assert len(results) == 6 and sorted(results["point"].tolist()) == [0, 0, 0, 1, 1, 1]
 
 
+def test_the_program_skips_collecting_at_exit_and_a_call_does_not(tmp_path, capsys):
+    """Run as the program (``main()``, arguments from sys.argv), the command freezes what it
+    holds (the interpreter's exit would spend a tenth of a second collecting it), and everything
+    it wrote is whole; called with arguments (a test, a notebook), it leaves the collector alone."""
+    import gc
+
+    from strategy_abm.cli import main
+
+    code = (
+        "import gc\nfrom strategy_abm.cli import main\n"
+        "sys.argv = ['strategy-abm', 'validate', 'baseline']\n"
+        "out = [main(), gc.get_freeze_count() > 0]"
+    )
+    assert _modules_after(code, tmp_path) == {"heavy": [], "out": [0, True]}
+    before = gc.get_freeze_count()
+    assert main(["validate", "baseline"]) == 0
+    assert gc.get_freeze_count() == before
+    assert capsys.readouterr().out.startswith("ok: baseline")
+    # the console script's sweep: every run stored, the manifest whole
+    done = subprocess.run([sys.executable, "-m", "strategy_abm.cli", "sweep", str(SMOKE), "--quiet", "--out", "sw"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(strategy_abm.load_results(tmp_path / "sw")) == 6
+    assert json.loads((tmp_path / "sw" / "manifest.json").read_text())["experiment_name"] == "smoke"
+
+
 def test_importing_the_package_imports_no_mesa_nor_pandas(tmp_path):
     found = _modules_after("import strategy_abm, strategy_abm.cli\nout = strategy_abm.__version__", tmp_path)
     assert found == {"heavy": [], "out": strategy_abm.__version__}
