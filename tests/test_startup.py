@@ -17,7 +17,7 @@ import strategy_abm
 from strategy_abm.experiments.experiment import experiments_dir
 
 SMOKE = experiments_dir() / "smoke.toml"
-HEAVY = ("mesa", "pandas", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib")
+HEAVY = ("mesa", "pandas", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib", "tqdm")
 
 
 def _modules_after(code: str, cwd: Path) -> dict:
