@@ -12,10 +12,11 @@ three ways, each in its own subprocess so that its time and memory are measured 
 
 Time is wall clock: of the whole subprocess (interpreter start, imports, the sweep, exit; the ratios use
 it) and of the sweep call alone inside it; CPU time (user + system of the subprocess and its workers,
-from ``wait4``) is less disturbed by other jobs. Memory is the driver's peak RSS (``ru_maxrss`` of the process
-that calls ``batch_run`` or the CLI) and the peak of the process tree (the driver and its worker
-processes, RSS summed, polled every 0.2 s with psutil). Then the memory-flatness check: the runner with 2
-workers on N runs against the same experiment with ``--big-factor`` (default 10) times the replications.
+from ``wait4``) is less disturbed by other jobs. Memory is the driver's peak RSS (``VmHWM`` on Linux, else
+``ru_maxrss``, of the process that calls ``batch_run`` or the CLI) and the peak of the process tree (the
+driver and its worker processes, RSS summed, polled every 0.2 s with psutil). Then the memory-flatness check:
+the runner with 2 workers on N runs against the same experiment with ``--big-factor`` (default 10) times the
+replications.
 
 Each way is checked to play the same game: the number of turns each plays and the turn whose metrics it
 reports are read back (batch_run: from each model, recorded as it steps; the runner:
@@ -78,6 +79,18 @@ def _maxrss_bytes(who: int) -> int:
     return value if sys.platform == "darwin" else value * 1024
 
 
+def _peak_rss_self() -> int:
+    """This process's peak RSS. On Linux ``VmHWM`` of /proc/self/status: ``ru_maxrss`` of a process
+    started by exec also counts the image it replaced, i.e. the parent's RSS when it forked (this
+    benchmark's own, 320 MiB once it has replayed games for its checks), which would be taken for
+    the way's memory. Elsewhere ``ru_maxrss``."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return _maxrss_bytes(resource.RUSAGE_SELF)
+
+
 class GcClock:
     """CPU seconds this process spends in the cyclic garbage collector (``gc.callbacks``)."""
 
@@ -135,7 +148,7 @@ def child_batch_run(runs: int, result: Path) -> None:
     )
     work = time.perf_counter() - t0
     gc_s = gc_clock.seconds
-    driver = _maxrss_bytes(resource.RUSAGE_SELF)
+    driver = _peak_rss_self()
     check_start, check_cpu = time.perf_counter(), time.process_time()
     gc.collect()
     alive = sum(isinstance(o, CompetitionModel) for o in gc.get_objects())
@@ -167,8 +180,8 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
     """Ways (2) and (3): the ``strategy-abm sweep`` command, called in this process (the console
     script is ``strategy_abm.cli:main``), so that this process is the sweep's driver."""
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
-    # mesa and the model before it: the sweep time excludes imports in every way.
-    import strategy_abm.experiments.analysis  # noqa: F401
+    # mesa and the model before it: the sweep time excludes imports in every way. (Not the analysis
+    # module, pandas and scipy: ``--quiet`` prints no summary, so the command never imports them.)
     import strategy_abm.experiments.experiment  # noqa: F401
     import strategy_abm.experiments.results  # noqa: F401
     import strategy_abm.experiments.sweep  # noqa: F401
@@ -176,13 +189,15 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
 
     gc_clock = GcClock()
     t0 = time.perf_counter()
-    code = main(["sweep", str(experiment), "--workers", str(workers), "--quiet", "--out", str(out_dir)])
+    # As the console script calls it (arguments from sys.argv): the program's own way out (cli.main).
+    sys.argv = ["strategy-abm", "sweep", str(experiment), "--workers", str(workers), "--quiet", "--out", str(out_dir)]
+    code = main()
     work = time.perf_counter() - t0
     out = {
         "work_s": work,
         "exit_code": code,
         "gc_s": gc_clock.seconds,  # the driver's (with 1 worker the runs are played in the driver)
-        "driver_maxrss": _maxrss_bytes(resource.RUSAGE_SELF),
+        "driver_maxrss": _peak_rss_self(),
         # The largest of the worker processes (reaped when the pool shut down).
         "workers_maxrss": _maxrss_bytes(resource.RUSAGE_CHILDREN),
     }
@@ -532,8 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("wall s: the subprocess from start to exit (interpreter, imports, sweep, exit); sweep s: the batch_run or")
     print("CLI call alone; exit s: the interpreter's shutdown, which frees what the way kept; runs/s: runs / wall s;")
-    print("CPU s: user + system time of the subprocess and its workers; driver MiB: ru_maxrss of the process that")
-    print("calls batch_run or the CLI; tree MiB: peak of the RSS summed over it and its descendants, polled every")
+    print("CPU s: user + system time of the subprocess and its workers; driver MiB: peak RSS (VmHWM) of the process")
+    print("that calls batch_run or the CLI; tree MiB: peak of the RSS summed over it and its descendants, polled every")
     print(f"{POLL_S} s (forked workers' shared pages count in each); procs: most processes seen in the tree (one is")
     print("multiprocessing's resource tracker, which tqdm's lock starts under Mesa's spawn start method); load:")
     print("1-minute load average at the end (above the way's own process count, other jobs shared the")

@@ -18,9 +18,9 @@ import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -40,6 +40,9 @@ from ..report.folders import (
 )
 from ..scenario.config import ConfigError
 from .experiment import TEST_MODELS
+
+if TYPE_CHECKING:  # pandas is imported where results are read: a sweep that only writes them never needs it
+    import pandas as pd
 
 TABLES = ("series", "results", "failures")  # flush order: series first (see ResultStore.flush)
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
@@ -155,6 +158,63 @@ def _type_of(value) -> str | None:
         if isinstance(value, kind):
             return name
     return None
+
+
+# Python values each Arrow type takes as they are (others, and any doubt, go to pyarrow's own conversion).
+_PLAIN = {pa.float64(): (float, np.float64), pa.int64(): (int, np.int64), pa.bool_(): (bool, np.bool_),
+          pa.string(): (str,)}  # fmt: skip
+_EXACT_INT = 2**53  # pyarrow refuses an int beyond it in a float64 column
+_INT64 = (-(2**63), 2**63)
+
+
+def arrow_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """The table ``pa.Table.from_pylist(rows, schema=schema)`` gives (a row's missing key or
+    ``None``: null), built from the columns' buffers. pyarrow converts a Python list through a
+    check for pandas objects that imports pandas, a fifth of a second a sweep otherwise never
+    spends; any value not plainly of its column's type (a float in an int column, an int too
+    large, a string that is not UTF-8) goes to ``from_pylist`` itself, errors included."""
+    columns = []
+    for name, kind in zip(schema.names, schema.types, strict=True):
+        column = _plain_column([row.get(name) for row in rows], kind)
+        if column is None:
+            return pa.Table.from_pylist(rows, schema=schema)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _plain_column(values: list, kind: pa.DataType) -> pa.Array | None:
+    """``values`` as an Arrow array of type ``kind``, or None if one is not plainly of it."""
+    plain = _PLAIN.get(kind)
+    if plain is None:
+        return None
+    valid = [v is not None for v in values]
+    n, nulls = len(values), valid.count(False)
+    exact_ints = kind == pa.float64()  # an int a double holds exactly is the float it equals
+    for v in values:
+        if v is not None and type(v) not in plain and not (exact_ints and type(v) is int and abs(v) <= _EXACT_INT):
+            return None
+    bitmap = pa.py_buffer(np.packbits(np.array(valid, dtype=bool), bitorder="little")) if nulls else None
+    if kind == pa.string():
+        try:
+            encoded = [v.encode("utf-8") if v is not None else b"" for v in values]
+        except UnicodeEncodeError:
+            return None
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        if offsets[-1] >= 2**31:  # beyond a string column's int32 offsets
+            return None
+        data = pa.py_buffer(b"".join(encoded))
+        return pa.Array.from_buffers(kind, n, [bitmap, pa.py_buffer(offsets.astype(np.int32)), data], nulls)
+    filled = [v if v is not None else 0 for v in values]
+    if kind == pa.bool_():
+        data = pa.py_buffer(np.packbits(np.array(filled, dtype=bool), bitorder="little"))
+    elif kind == pa.int64():
+        if any(not _INT64[0] <= v < _INT64[1] for v in filled):
+            return None
+        data = pa.py_buffer(np.array(filled, dtype=np.int64))
+    else:
+        data = pa.py_buffer(np.array(filled, dtype=np.float64))
+    return pa.Array.from_buffers(kind, n, [bitmap, data], nulls)
 
 
 class ResultStore:
@@ -306,7 +366,7 @@ class ResultStore:
             try:
                 # A new file, never through a link (one planted at the temporary name is unlinked).
                 with os.fdopen(folder.open_new(name + ".tmp"), "wb") as f:
-                    pq.write_table(pa.Table.from_pylist(rows, schema=self.schemas[t]), f)
+                    pq.write_table(arrow_table(rows, self.schemas[t]), f)
                 folder.replace(name + ".tmp", name)
             except OSError as exc:
                 with contextlib.suppress(OSError):
@@ -374,6 +434,8 @@ def _part_keys(part: Path, schema: pa.Schema | None = None) -> set[str]:
 def _read_table(folder: Path, table: str, manifest: dict) -> pd.DataFrame:
     """Every part of ``table``, each checked against the manifest: the table's schema
     (:func:`manifest_schemas`), and for a run of the manifest, its point, replication and seed."""
+    import pandas as pd
+
     parts = sorted((Path(folder) / table).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
@@ -564,6 +626,8 @@ def load_failures(folder: str | os.PathLike) -> pd.DataFrame:
     df = _read_table(Path(folder), "failures", manifest)
     if df.empty:
         return df
+    import pandas as pd
+
     done = set(_read_table(Path(folder), "results", manifest).get("key", pd.Series(dtype=str)))
     df = df[~df["key"].isin(done)].drop_duplicates("key", keep="last")
     return df.sort_values(["point", "replication"]).reset_index(drop=True)

@@ -100,8 +100,6 @@ def ishigami(x1: float, x2: float, x3: float, a: float = 7.0, b: float = 0.1) ->
 def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
     """Play a batch of runs (worker side). Returns ``(table, rows)`` pairs for the store; a run
     that raises becomes a failure row with its error and traceback, and the batch goes on."""
-    from ..sim.model import CompetitionModel
-
     out: list[tuple[str, list[dict]]] = []
     error = None
     if task["code"] != code_fingerprint():  # a cluster worker with other rules would mix results
@@ -130,6 +128,8 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
             if plan is not None:
                 out.extend(_bulk_run(plan, run, ident, factors, final, series))
                 continue
+            from ..sim.model import CompetitionModel  # here: Mesa is imported only for the per-turn path
+
             rows = []
             # The model is freed when it goes out of scope (its agents count ids in
             # agents.AGENT_IDS, which holds models weakly), so a worker's memory stays flat.
@@ -214,8 +214,6 @@ def run_sweep(
     if executor is None:
         with open_executor(workers, scheduler) as opened:
             return run_sweep(experiment, store, progress=progress, executor=opened)
-    from tqdm import tqdm
-
     # Only this experiment's runs count (a folder resumed with fewer replications keeps the others).
     try:
         done_keys = store.done_keys() & {r.key for r in experiment.runs()}
@@ -225,8 +223,7 @@ def run_sweep(
     report = SweepReport(total=experiment.n_runs, skipped=len(done_keys))
     pending = (r for r in experiment.runs() if r.key not in done_keys)
     tasks = _tasks(experiment, pending, experiment.resolved_scenario or None)
-    bar = tqdm(total=report.total, initial=report.skipped, unit="run", disable=not progress, smoothing=0.05,
-               desc=experiment.config.name, dynamic_ncols=True)  # fmt: skip
+    bar = _progress_bar(report, experiment.config.name) if progress else _NoBar()
 
     def collect(batch_rows):
         for table, rows in batch_rows:
@@ -260,6 +257,25 @@ def run_sweep(
         bar.close()
         store.close()
     return report
+
+
+def _progress_bar(report: SweepReport, name: str):
+    from tqdm import tqdm
+
+    return tqdm(total=report.total, initial=report.skipped, unit="run", smoothing=0.05, desc=name, dynamic_ncols=True)
+
+
+class _NoBar:
+    """What a disabled tqdm bar does (nothing), without importing tqdm."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **_) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 Executor = Callable[[Iterator[dict], Callable], None]
