@@ -161,6 +161,16 @@ from .arrays import (
 # Bounds GDP keeps during play (the schema's): intensities divide by it.
 GDP_LOW, GDP_HIGH = GDP_USD_BN
 
+# The share maps a completed project moves toward the offerer: (effect column of the move, the
+# power's key in the map (PM_*), the map's first column and size in the offsets (O_*)).
+SHARE_SHIFTS = (
+    (E_TELECOM, PM_TELECOM, O_TELECOM, O_N_TELECOM),
+    (E_CLOUD, PM_CLOUD, O_CLOUD, O_N_CLOUD),
+    (E_LOGISTICS, PM_LOGISTICS, O_LOGISTICS, O_N_LOGISTICS),
+    (E_ENERGY_EXPORT, PM_ENERGY, O_ENERGY, O_N_ENERGY),
+    (E_GREEN_TECH, PM_GREEN, O_GREEN, O_N_GREEN),
+)
+
 # Project table columns (float64 rows: the kernels keep one table).
 (J_POWER, J_HOST, J_MOVE, J_SIZE, J_COMMITTED, J_REMAINING, J_STATUS, J_DELAYS, J_SERIAL) = range(9)
 PROJECT_COLUMNS = 9
@@ -367,20 +377,15 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
     )
     hosts[h, o[O_OPINION] + p] = clip_opinion(hosts[h, o[O_OPINION] + p] + gain)
     row = hosts[h]
-    if mv[k, E_TELECOM] and pm[p, PM_TELECOM] >= 0:
-        shift_toward(row, o[O_TELECOM], o[O_N_TELECOM], pm[p, PM_TELECOM], mv[k, E_TELECOM] * x)
+    # Shares that move toward the offerer's bloc or partner: (effect, its key in the map, the map's
+    # first column, its size). Each writes its own columns, so their order does not matter.
+    for effect, key, at, n in SHARE_SHIFTS:
+        if mv[k, effect] and pm[p, key] >= 0:
+            shift_toward(row, o[at], o[n], pm[p, key], mv[k, effect] * x)
     if mv[k, E_SATELLITE]:
         hosts[h, H_SATELLITE] = min(1.0, hosts[h, H_SATELLITE] + mv[k, E_SATELLITE] * x)
-    if mv[k, E_CLOUD] and pm[p, PM_CLOUD] >= 0:
-        shift_toward(row, o[O_CLOUD], o[O_N_CLOUD], pm[p, PM_CLOUD], mv[k, E_CLOUD] * x)
-    if mv[k, E_LOGISTICS] and pm[p, PM_LOGISTICS] >= 0:
-        shift_toward(row, o[O_LOGISTICS], o[O_N_LOGISTICS], pm[p, PM_LOGISTICS], mv[k, E_LOGISTICS] * x)
-    if mv[k, E_ENERGY_EXPORT] and pm[p, PM_ENERGY] >= 0:
-        shift_toward(row, o[O_ENERGY], o[O_N_ENERGY], pm[p, PM_ENERGY], mv[k, E_ENERGY_EXPORT] * x)
     if mv[k, E_RENEWABLES]:
         hosts[h, H_RENEWABLES] = min(1.0, hosts[h, H_RENEWABLES] + mv[k, E_RENEWABLES] * x)
-    if mv[k, E_GREEN_TECH] and pm[p, PM_GREEN] >= 0:
-        shift_toward(row, o[O_GREEN], o[O_N_GREEN], pm[p, PM_GREEN], mv[k, E_GREEN_TECH] * x)
     if mv[k, E_MINERAL_ANY]:
         develop_minerals(row, o, mv, wm, pm[p, PM_OFFTAKER], k, size, x)
     if mv[k, E_DEBT_RELIEF]:

@@ -26,6 +26,13 @@ class _ActorState:
 
     kind = ""
 
+    def _init_actor(self, game, actor_id: str, cfg, index: int) -> None:
+        """What every actor's state holds besides its view of the arrays."""
+        self._init_draws(game, actor_id)
+        self._index = index
+        self.cfg = cfg
+        self.strategy = None  # the configured strategy, set by whoever builds the deciders
+
     def _init_draws(self, game, actor_id: str) -> None:
         self.game = game
         self.model = game  # the name Mesa's agents give their world
@@ -66,12 +73,9 @@ class PowerState(_ActorState, PowerView):
 
     def __init__(self, game, actor_id: str, cfg: PowerConfig, index: int):
         PowerView.__init__(self, game.state.powers, index, game.layout, actor_id)
-        self._init_draws(game, actor_id)
-        self._index = index
-        self.cfg = cfg
+        self._init_actor(game, actor_id, cfg, index)
         self.bloc = cfg.bloc
         self.partner = cfg.partner
-        self.strategy = None  # the configured strategy, set by whoever builds the deciders
         self.toolkit = dict(cfg.toolkit)
 
     @property
@@ -126,7 +130,4 @@ class HostState(_ActorState, HostView):
 
     def __init__(self, game, actor_id: str, cfg: HostConfig, index: int):
         HostView.__init__(self, game.state.hosts, index, game.layout, actor_id)
-        self._init_draws(game, actor_id)
-        self._index = index
-        self.cfg = cfg
-        self.strategy = None  # the configured strategy, set by whoever builds the deciders
+        self._init_actor(game, actor_id, cfg, index)

@@ -98,12 +98,13 @@ class Strict(BaseModel):
         return model
 
 
-class _KeyProblem(ValueError):
-    """A problem with one key of a table: the error message names ``<table>.<key>``."""
+class _FieldError(ValueError):
+    """Raised inside validators to point at a nested field by its dotted path (a field of a model,
+    or a key of a table): the error message names ``<where>.<field>``."""
 
-    def __init__(self, key: str, problem: str):
-        super().__init__(f"{key}: {problem}")
-        self.key = key
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field = field
         self.problem = problem
 
 
@@ -111,11 +112,11 @@ def _check_keys(value: dict, keys: tuple[str, ...], what: str, *, complete: bool
     """Every key of ``value`` is one of ``keys`` (and, if ``complete``, every one is there)."""
     for k in value:
         if k not in keys:
-            raise _KeyProblem(str(k), f"unknown {what} (expected one of {', '.join(keys)})")
+            raise _FieldError(str(k), f"unknown {what} (expected one of {', '.join(keys)})")
     if complete:
         for k in keys:
             if k not in value:
-                raise _KeyProblem(k, f"missing {what}")
+                raise _FieldError(k, f"missing {what}")
 
 
 def _check_vector(
@@ -576,7 +577,7 @@ class WorldConfig(Strict):
             try:
                 _check_id(m, "mineral")
             except ValueError as exc:
-                raise _KeyProblem(m, str(exc)) from None
+                raise _FieldError(m, str(exc)) from None
         return v
 
     @model_validator(mode="after")
@@ -635,13 +636,13 @@ class RulesConfig(Strict):
             if len(members) > 1:
                 try:
                     out.update(_check_vector({p: v[p] for p in members if p in v}, members, f"power of bloc {bloc}"))
-                except _KeyProblem:
+                except _FieldError:
                     raise
                 except ValueError as exc:
                     raise ValueError(f"the {bloc} bloc's powers ({', '.join(members)}): {exc}") from None
             elif members[0] in v:
                 if v[members[0]] != 1.0:
-                    raise _KeyProblem(
+                    raise _FieldError(
                         members[0], f"is alone in the {bloc} bloc and has all of its ties (give 1 or leave it out)"
                     )
                 out[members[0]] = 1.0
@@ -1105,17 +1106,8 @@ def _id_table(v: Any, what: str) -> dict:
         try:
             _check_id(k, what)
         except ValueError as exc:
-            raise _KeyProblem(str(k), str(exc)) from None
+            raise _FieldError(str(k), str(exc)) from None
     return v
-
-
-class _FieldError(ValueError):
-    """Raised inside validators to point at a nested field by its dotted path."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
 
 def _field_error(field: str, problem: str) -> _FieldError:
@@ -1314,8 +1306,6 @@ def _format_error(err: dict) -> str:
     inner = ctx.get("error")
     if isinstance(inner, _FieldError):
         return ".".join([*loc, inner.field]) + f": {inner.problem}"
-    if isinstance(inner, _KeyProblem):
-        return ".".join([*loc, inner.key]) + f": {inner.problem}"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if err["type"] == "extra_forbidden":
