@@ -1119,8 +1119,12 @@ def _field_error(field: str, problem: str) -> _FieldError:
 
 
 def builtin_scenarios() -> dict[str, Path]:
-    """Built-in scenario names and files (every ``configs/*.toml`` but ``sources.toml``)."""
-    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem != "sources"}
+    """Built-in scenario names and files (every ``configs/*.toml`` but the data files of
+    ``NOT_SCENARIOS``: the source ids and the dated observations)."""
+    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem not in NOT_SCENARIOS}
+
+
+NOT_SCENARIOS = ("sources", "observations")
 
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
