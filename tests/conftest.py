@@ -80,3 +80,40 @@ def recorded():
     """``recorded(overrides=(), seed=0, turns=8)``: a game played with every decision recorded,
     ``(model, Record)``, cached per session (tests must only read it; ``overrides`` a tuple)."""
     return _play_recorded_cached
+
+
+# ------------------------------------------------------------------------------------ validation ranges
+
+
+class PatternRanges:
+    """Value ranges over seeds that the validation tests record; printed after the run
+    (``pytest_terminal_summary``), so a plain ``pytest -q`` shows how close each pattern is."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, int, float, float, float, str, str]] = []
+
+    def record(self, label: str, values, target: str, hit: bool | None) -> None:
+        import numpy as np
+
+        v = np.asarray(values, dtype=float)
+        verdict = "hit" if hit else ("miss" if hit is not None else "")
+        self.rows.append((label, len(v), float(v.min()), float(np.median(v)), float(v.max()), target, verdict))
+
+
+_RANGES = PatternRanges()
+
+
+@pytest.fixture(scope="session")
+def pattern_ranges() -> PatternRanges:
+    """``pattern_ranges.record(label, values_per_seed, target_text, hit)``: a line of the summary."""
+    return _RANGES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _RANGES.rows:
+        return
+    tr = terminalreporter
+    tr.section("validation: ranges over seeds (min / median / max)")
+    width = max(len(r[0]) for r in _RANGES.rows)
+    for label, n, lo, med, hi, target, verdict in _RANGES.rows:
+        tr.write_line(f"{label:<{width}}  n={n:<3} {lo:>10.4g} {med:>10.4g} {hi:>10.4g}   target {target}  {verdict}")

@@ -79,7 +79,7 @@ def test_baseline_validates(baseline_raw):
 def test_builtin_scenarios_validate():
     names = builtin_scenarios()
     assert {"baseline", "hindcast_2022"} <= set(names)
-    assert "sources" not in names
+    assert "sources" not in names and "observations" not in names  # data files, not scenarios
     for name in names:
         assert load_scenario(name).name == name
 
