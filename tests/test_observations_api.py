@@ -54,8 +54,8 @@ def test_a_good_file_loads(tmp_path):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        (('value = 1.59', 'value = "x"'), ".value:"),
-        (('tolerance = 0.08', 'tolerance = 0.0'), ".tolerance:"),
+        (("value = 1.59", 'value = "x"'), ".value:"),
+        (("tolerance = 0.08", "tolerance = 0.0"), ".tolerance:"),
         (('date = "2025Q2"', 'date = "2025-06"'), ".date:"),
         (('date = "2025Q2"', 'date = "2040Q1"'), ".date:"),
         (('source = "CAL_KGCHINA"', 'source = "NOPE"'), ".source:"),
@@ -65,7 +65,7 @@ def test_a_good_file_loads(tmp_path):
         (('times = "debt_share_china"', 'times = "x"'), ".times:"),
         (('id = "kgz_debt_to_china_2025q2"', 'id = "Bad-Id"'), ".id:"),
         (('what = "debt"\n', 'what = "debt"\ncolour = "red"\n'), ".colour: unknown field"),
-        (('tolerance_reason = "about"\n', ''), ".tolerance_reason: missing"),
+        (('tolerance_reason = "about"\n', ""), ".tolerance_reason: missing"),
         (('times = "debt_share_china"', 'not_modelled = "no column"'), ".actor:"),
     ],
 )

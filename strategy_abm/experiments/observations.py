@@ -183,8 +183,9 @@ def _observation(entry, where: str) -> Observation:
     turns = observation_turns(obs, scenario)
     lowest = 1 if obs.period == "year" else 0  # turn 0 is the quarter before the start: in no year played
     if turns[0] < lowest or turns[-1] > scenario.horizon_turns:
-        raise ConfigError(f"{where}.date: {obs.date} ({obs.period}) is outside the turns of scenario "
-                          f"{obs.scenario!r} ({_date(scenario, lowest)} to {_date(scenario, scenario.horizon_turns)})")  # fmt: skip
+        span = f"{_date(scenario, lowest)} to {_date(scenario, scenario.horizon_turns)}"
+        raise ConfigError(f"{where}.date: {obs.date} ({obs.period}) is outside the turns of scenario {obs.scenario!r} "
+                          f"({span})")  # fmt: skip
     return obs
 
 
