@@ -1,4 +1,4 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot``.
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = command("plot", "fan charts and comparison plots of a sweep's results")
     plot.add_argument("results", type=_results_folder, help="results folder")
+
+    rep = command("validation-report", "write docs/validation.md: the patterns and the out-of-sample checks")
+    rep.add_argument("--seeds", type=_positive_int, default=30, help="games per scenario, seeds 0..N-1 (default 30)")
+    rep.add_argument("--out", type=_folder, default=Path("docs"),
+                     help="folder of validation.md, figures in OUT/img (default docs)")  # fmt: skip
     return parser
 
 
@@ -314,6 +319,14 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_validation_report(args) -> int:
+    from .experiments.validation import write_report
+
+    paths = write_report(args.out, range(args.seeds))
+    print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -321,6 +334,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "sensitivity": cmd_sensitivity,
     "plot": cmd_plot,
+    "validation-report": cmd_validation_report,
 }
 
 
