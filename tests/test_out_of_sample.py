@@ -42,3 +42,21 @@ def test_observation(obs, comparisons, pattern_ranges):
         f"{obs.what}, {obs.date}: model median {c.median:.4g} (range {c.values.min():.4g}-{c.values.max():.4g}) "
         f"vs observed {obs.value:g} +- {obs.tolerance:g}"
     )
+
+
+def test_validation_report_writes_the_page_and_figures(tmp_path, capsys):
+    """`strategy-abm validation-report` writes validation.md with every observation and pattern,
+    and the figures it links (two seeds: the content, not the numbers, is checked here)."""
+    from strategy_abm.cli import main
+
+    (tmp_path / "fragments").mkdir()
+    (tmp_path / "fragments" / "calibration.md").write_text("CALIBRATION FRAGMENT")
+    assert main(["validation-report", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "validation.md").read_text()
+    for obs in OBSERVATIONS:
+        assert obs.what.replace("|", "/") in text, obs.id
+    assert "CALIBRATION FRAGMENT" in text and "## Robustness of each doctrine comparison" in text
+    for figure in ("img/validation_baseline.png", "img/validation_hindcast_2022.png"):
+        assert f"]({figure})" in text and (tmp_path / figure).stat().st_size > 0
+    assert main(["validation-report", "--seeds", "0"]) == 2  # bad input: one line, exit 2
+    assert "--seeds" in capsys.readouterr().err
