@@ -1,4 +1,4 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot``.
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | calibrate``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = command("plot", "fan charts and comparison plots of a sweep's results")
     plot.add_argument("results", type=_results_folder, help="results folder")
+
+    cal = command("calibrate", "history matching of assumed parameters against dated observations, then the "
+                  "doctrine comparisons across the plausible set")  # fmt: skip
+    cal.add_argument("calibration", help="a calibration TOML file, or a name of experiments/calibration/")
+    cal.add_argument("--out", type=_folder, required=True, help="output folder (new or empty, or --resume)")
+    cal.add_argument("--workers", type=_worker_count, default=1, help="local worker processes (default 1)")
+    cal.add_argument("--resume", action="store_true", help="reuse the sweeps already stored in --out")
+    cal.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -314,8 +322,18 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .experiments.calibration import calibrate
+
+    summary = calibrate(args.calibration, args.out, workers=args.workers, progress=not args.quiet, resume=args.resume)
+    print(f"{summary['plausible']} plausible of {summary['evaluated']} points in {summary['waves']} wave(s); "
+          f"plausible.csv, plausible.toml, robustness.md in {args.out}/")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
+    "calibrate": cmd_calibrate,
     "scenarios": cmd_scenarios,
     "validate": cmd_validate,
     "sweep": cmd_sweep,

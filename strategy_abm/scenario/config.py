@@ -1119,8 +1119,9 @@ def _field_error(field: str, problem: str) -> _FieldError:
 
 
 def builtin_scenarios() -> dict[str, Path]:
-    """Built-in scenario names and files (every ``configs/*.toml`` but ``sources.toml``)."""
-    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem != "sources"}
+    """Built-in scenario names and files (every ``configs/*.toml`` but ``sources.toml`` and
+    ``observations.toml``, which are data about the scenarios)."""
+    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem not in ("sources", "observations")}
 
 
 def resolve_path(name_or_path: str | os.PathLike) -> Path:
