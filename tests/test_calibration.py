@@ -21,9 +21,9 @@ from strategy_abm.experiments.calibration import (
     load_plausible,
     targets_of,
 )
-from strategy_abm.experiments.experiment import run_seed
+from strategy_abm.experiments.experiment import ExperimentConfig, design_size, run_seed
 from strategy_abm.experiments.observations import load_observations, observation_turn
-from strategy_abm.scenario.config import ConfigError, configs_dir, load_scenario
+from strategy_abm.scenario.config import ConfigError, configs_dir, load_scenario, read_toml
 from strategy_abm.sim.bulk import BulkPlan
 
 from clitools import one_error_line, run_cli
@@ -153,3 +153,27 @@ def test_the_observations_file_is_not_a_scenario():
 
     assert "observations" not in builtin_scenarios()
     assert Path(configs_dir() / "observations.toml").is_file()
+
+
+def test_the_sobol_experiment_covers_the_calibrated_assumptions_and_a_tiny_version_runs(tmp_path):
+    from strategy_abm.experiments.analysis import sensitivity
+    from strategy_abm.experiments.experiment import experiments_dir
+
+    from clitools import sweep_ok
+
+    text = (experiments_dir() / "assumptions_sobol.toml").read_text()
+    # The full one: its file only (expanding and checking 32,768 points takes seconds).
+    full = ExperimentConfig.model_validate(read_toml(experiments_dir() / "assumptions_sobol.toml"))
+    assert full.design.kind == "sobol" and full.design.samples == 4096 and full.replications == 4
+    assert design_size(full)[0] == 4096 * (6 + 2)
+    priors = load_calibration("history_match").factors
+    assert all(list(f.range) == list(priors[k].range) for k, f in full.factors.items())
+    # The suite's version: N = 8, one replication (the full one: `make sobol`).
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(text.replace("samples = 4096", "samples = 8").replace("replications = 4", "replications = 1"))
+    sweep_ok(tiny, tmp_path / "out")
+    indices = sensitivity(tmp_path / "out")
+    assert len(indices) == 4 * 6 and np.isfinite(indices[["S1", "ST"]].to_numpy()).all()
+    # China's share of Tajik debt is driven by Tajikistan's absorption (ST 0.92 at N = 256).
+    tjk = indices[indices.metric == "china_debt_share_tjk"].set_index("factor")
+    assert tjk.ST.idxmax() == "hosts.tjk.absorption_pct_gdp"
