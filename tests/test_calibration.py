@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clitools import one_error_line, run_cli
 
 from strategy_abm.experiments.calibration import (
     CalibrationConfig,
@@ -25,8 +26,6 @@ from strategy_abm.experiments.experiment import ExperimentConfig, design_size, r
 from strategy_abm.experiments.observations import load_observations, observation_turn
 from strategy_abm.scenario.config import ConfigError, configs_dir, load_scenario, read_toml
 from strategy_abm.sim.bulk import BulkPlan
-
-from clitools import one_error_line, run_cli
 
 STORED = configs_dir() / "calibration"
 
@@ -100,11 +99,24 @@ MINI = {
     "replications": 3,
     "master_seed": 5,
     "waves": {"count": 1, "points": 6},
-    "factors": {"hosts.kgz.absorption_pct_gdp": {"range": [3.0, 9.0]},
-                "hosts.tjk.debt_ceiling_pct_gdp": {"range": [35.0, 100.0]}},  # fmt: skip
-    "compare": {"replications": 2, "max_points": 1, "comparisons": [
-        {"id": "debt", "what": "debt share", "factor": "powers.china.strategy", "a": "bri_classic", "b": "bri_2",
-         "metrics": ["china_debt_share_kgz"]}]},  # fmt: skip
+    "factors": {
+        "hosts.kgz.absorption_pct_gdp": {"range": [3.0, 9.0]},
+        "hosts.tjk.debt_ceiling_pct_gdp": {"range": [35.0, 100.0]},
+    },
+    "compare": {
+        "replications": 2,
+        "max_points": 1,
+        "comparisons": [
+            {
+                "id": "debt",
+                "what": "debt share",
+                "factor": "powers.china.strategy",
+                "a": "bri_classic",
+                "b": "bri_2",
+                "metrics": ["china_debt_share_kgz"],
+            }
+        ],
+    },
 }
 
 
@@ -117,8 +129,11 @@ def test_a_miniature_calibration_of_the_game_gives_the_values_its_runs_give(tmp_
     kgz, tjk = obs["kgz_debt_to_china_2025q2"], obs["tjk_public_external_debt_2025q3"]
     # Point 2 replayed on the bulk path with the sweep's seeds gives the stored mean and spread.
     row = waves.iloc[2]
-    sets = ["powers.china.strategy=bri_2", f"hosts.kgz.absorption_pct_gdp={float(row['hosts.kgz.absorption_pct_gdp'])!r}",
-            f"hosts.tjk.debt_ceiling_pct_gdp={float(row['hosts.tjk.debt_ceiling_pct_gdp'])!r}"]  # fmt: skip
+    sets = [
+        "powers.china.strategy=bri_2",
+        f"hosts.kgz.absorption_pct_gdp={float(row['hosts.kgz.absorption_pct_gdp'])!r}",
+        f"hosts.tjk.debt_ceiling_pct_gdp={float(row['hosts.tjk.debt_ceiling_pct_gdp'])!r}",
+    ]
     sc = load_scenario("baseline", sets)
     t_kgz, t_tjk = observation_turn(kgz, sc), observation_turn(tjk, sc)
     plan = BulkPlan(sc, turns=max(t_kgz, t_tjk))
@@ -141,8 +156,10 @@ def test_a_miniature_calibration_of_the_game_gives_the_values_its_runs_give(tmp_
 
 def test_calibrate_refuses_an_unknown_observation_with_one_line(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('name = "c"\nobservations = ["nope"]\nreplications = 2\nmaster_seed = 1\n[waves]\npoints = 4\n'
-                    '[factors."rules.distress_service_ratio"]\nrange = [0.1, 0.2]\n')  # fmt: skip
+    path.write_text(
+        'name = "c"\nobservations = ["nope"]\nreplications = 2\nmaster_seed = 1\n[waves]\npoints = 4\n'
+        '[factors."rules.distress_service_ratio"]\nrange = [0.1, 0.2]\n'
+    )
     code, _, stderr = run_cli("calibrate", path, "--out", tmp_path / "out")
     assert code == 2
     assert one_error_line(stderr).startswith("strategy-abm: error: observations: unknown observation 'nope'")
@@ -156,10 +173,10 @@ def test_the_observations_file_is_not_a_scenario():
 
 
 def test_the_sobol_experiment_covers_the_calibrated_assumptions_and_a_tiny_version_runs(tmp_path):
+    from clitools import sweep_ok
+
     from strategy_abm.experiments.analysis import sensitivity
     from strategy_abm.experiments.experiment import experiments_dir
-
-    from clitools import sweep_ok
 
     text = (experiments_dir() / "assumptions_sobol.toml").read_text()
     # The full one: its file only (expanding and checking 32,768 points takes seconds).

@@ -195,8 +195,9 @@ def history_match(
         x = lhs_points(box, waves.points, seed)
         mean, var, reps = simulate(wave, box, x)
         run_var = var * (1.0 + 1.0 / reps)
-        imp = np.column_stack([implausibility(mean[:, j], t.value, t.obs_var, run_var[:, j], t.disc_var)
-                               for j, t in enumerate(targets)])  # fmt: skip
+        imp = np.column_stack(
+            [implausibility(mean[:, j], t.value, t.obs_var, run_var[:, j], t.disc_var) for j, t in enumerate(targets)]
+        )
         i_max = imp.max(axis=1)
         keep = i_max <= waves.cutoff
         frame = pd.DataFrame(x, columns=names)
@@ -209,9 +210,16 @@ def history_match(
         frame["I_max"] = i_max
         frame["plausible"] = keep
         frames.append(frame)
-        log.append({"wave": wave, "seed": seed, "points": len(x), "plausible": int(keep.sum()),
-                    "box": {k: list(v) for k, v in box.items()},
-                    "within_cutoff": {t.id: int((imp[:, j] <= waves.cutoff).sum()) for j, t in enumerate(targets)}})  # fmt: skip
+        log.append(
+            {
+                "wave": wave,
+                "seed": seed,
+                "points": len(x),
+                "plausible": int(keep.sum()),
+                "box": {k: list(v) for k, v in box.items()},
+                "within_cutoff": {t.id: int((imp[:, j] <= waves.cutoff).sum()) for j, t in enumerate(targets)},
+            }
+        )
         box = refocused_box(x, keep, box, prior, waves.points)
         if box is None:
             break
@@ -253,8 +261,10 @@ def targets_of(cfg: CalibrationConfig) -> tuple[list[Target], list[Observation]]
                 metrics, combine = (o.column, o.times), (lambda a, b: a * b)
         else:
             if o.column not in ACTOR_COLUMNS or (o.times is not None and o.times not in ACTOR_COLUMNS):
-                raise ConfigError(f"observations: {oid}: actors.csv column {o.column!r} has no model metric the "
-                                  "sweep records; history matching cannot use it")  # fmt: skip
+                raise ConfigError(
+                    f"observations: {oid}: actors.csv column {o.column!r} has no model metric the "
+                    "sweep records; history matching cannot use it"
+                )
             m1, f1 = ACTOR_COLUMNS[o.column](o.actor)
             if o.times is None:
                 metrics, combine = m1, f1
@@ -269,22 +279,31 @@ def targets_of(cfg: CalibrationConfig) -> tuple[list[Target], list[Observation]]
         sc = load_scenario(o.scenario, cfg.overrides)
         obs_sd = o.tolerance / cfg.variances.tolerance_sigmas
         disc_sd = cfg.variances.discrepancy_fraction * abs(o.value)
-        targets.append(Target(o.id, o.value, obs_sd**2, disc_sd**2, o.scenario, observation_turn(o, sc),
-                              tuple(metrics), combine))  # fmt: skip
+        targets.append(
+            Target(o.id, o.value, obs_sd**2, disc_sd**2, o.scenario, observation_turn(o, sc), tuple(metrics), combine)
+        )
         used.append(o)
     return targets, used
 
 
-def _wave_experiment(cfg: CalibrationConfig, scenario: str, box: dict, n: int, seed: int, horizon: int,
-                     metrics: list[str], name: str) -> Experiment:  # fmt: skip
-    exp_cfg = ExperimentConfig.model_validate({
-        "name": name, "description": f"{cfg.name}: a history-matching wave on {scenario}",
-        "scenario": scenario, "overrides": cfg.overrides, "horizon_turns": horizon,
-        "replications": cfg.replications, "master_seed": seed, "batch_size": cfg.batch_size,
-        "design": {"kind": "latin_hypercube", "samples": n},
-        "factors": {k: {"range": list(v)} for k, v in box.items()},
-        "record": {"final": [], "series": metrics},
-    })  # fmt: skip
+def _wave_experiment(
+    cfg: CalibrationConfig, scenario: str, box: dict, n: int, seed: int, horizon: int, metrics: list[str], name: str
+) -> Experiment:
+    exp_cfg = ExperimentConfig.model_validate(
+        {
+            "name": name,
+            "description": f"{cfg.name}: a history-matching wave on {scenario}",
+            "scenario": scenario,
+            "overrides": cfg.overrides,
+            "horizon_turns": horizon,
+            "replications": cfg.replications,
+            "master_seed": seed,
+            "batch_size": cfg.batch_size,
+            "design": {"kind": "latin_hypercube", "samples": n},
+            "factors": {k: {"range": list(v)} for k, v in box.items()},
+            "record": {"final": [], "series": metrics},
+        }
+    )
     return Experiment(exp_cfg)
 
 
@@ -298,8 +317,15 @@ def _sweep(experiment: Experiment, folder: Path, workers: int, progress: bool, r
         raise ConfigError(f"calibration: {report.failed} runs of {folder} failed (see its failures/)")
 
 
-def game_simulator(cfg: CalibrationConfig, targets: Sequence[Target], out: Path, *, workers: int = 1,
-                   progress: bool = False, resume: bool = False):  # fmt: skip
+def game_simulator(
+    cfg: CalibrationConfig,
+    targets: Sequence[Target],
+    out: Path,
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    resume: bool = False,
+):
     """``simulate(wave, box, points)`` for :func:`history_match` that plays each point's runs
     with the sweep runner, one Latin hypercube experiment per scenario of the targets (the same
     points: same ranges, size and seed), up to the last observed turn."""
@@ -349,8 +375,14 @@ def _toml(value) -> str:
     raise TypeError(value)
 
 
-def write_plausible(out: Path, cfg: CalibrationConfig, evaluated: pd.DataFrame, log: list[dict],
-                    observations: list[Observation], targets: list[Target]) -> pd.DataFrame:  # fmt: skip
+def write_plausible(
+    out: Path,
+    cfg: CalibrationConfig,
+    evaluated: pd.DataFrame,
+    log: list[dict],
+    observations: list[Observation],
+    targets: list[Target],
+) -> pd.DataFrame:
     """Write ``waves.csv``, ``plausible.csv`` and ``plausible.toml`` (the method and metadata)."""
     evaluated.to_csv(out / "waves.csv", index=False)
     plausible = evaluated[evaluated["plausible"]].drop(columns="plausible").reset_index(drop=True)
@@ -381,15 +413,30 @@ def write_plausible(out: Path, cfg: CalibrationConfig, evaluated: pd.DataFrame, 
         *(f'"{k}" = {_toml([float(plausible[k].min()), float(plausible[k].max())])}' for k in names if len(plausible)),
     ]
     for o, t in zip(observations, targets, strict=True):
-        lines += ["", "[[observation]]", f"id = {_toml(o.id)}", f"scenario = {_toml(o.scenario)}",
-                  f"date = {_toml(o.date)}", f"turn = {t.turn}", f"value = {_toml(o.value)}",
-                  f"tolerance = {_toml(o.tolerance)}", f"source = {_toml(o.source)}",
-                  f"obs_sd = {_toml(math.sqrt(t.obs_var))}", f"discrepancy_sd = {_toml(math.sqrt(t.disc_var))}"]  # fmt: skip
+        lines += [
+            "",
+            "[[observation]]",
+            f"id = {_toml(o.id)}",
+            f"scenario = {_toml(o.scenario)}",
+            f"date = {_toml(o.date)}",
+            f"turn = {t.turn}",
+            f"value = {_toml(o.value)}",
+            f"tolerance = {_toml(o.tolerance)}",
+            f"source = {_toml(o.source)}",
+            f"obs_sd = {_toml(math.sqrt(t.obs_var))}",
+            f"discrepancy_sd = {_toml(math.sqrt(t.disc_var))}",
+        ]
     for w in log:
-        lines += ["", "[[wave]]", f"wave = {w['wave']}", f"seed = {w['seed']}", f"points = {w['points']}",
-                  f"plausible = {w['plausible']}",
-                  "within_cutoff = { " + ", ".join(f"{k} = {v}" for k, v in w["within_cutoff"].items()) + " }",
-                  "box = { " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in w["box"].items()) + " }"]  # fmt: skip
+        lines += [
+            "",
+            "[[wave]]",
+            f"wave = {w['wave']}",
+            f"seed = {w['seed']}",
+            f"points = {w['points']}",
+            f"plausible = {w['plausible']}",
+            "within_cutoff = { " + ", ".join(f"{k} = {v}" for k, v in w["within_cutoff"].items()) + " }",
+            "box = { " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in w["box"].items()) + " }",
+        ]
     (out / "plausible.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return plausible
 
@@ -426,8 +473,15 @@ def load_plausible(folder: str | Path) -> tuple[pd.DataFrame, dict]:
 # ------------------------------------------------------------------------------------ doctrines
 
 
-def robustness(cfg: CalibrationConfig, plausible: pd.DataFrame, out: Path, *, workers: int = 1,
-               progress: bool = False, resume: bool = False) -> pd.DataFrame:  # fmt: skip
+def robustness(
+    cfg: CalibrationConfig,
+    plausible: pd.DataFrame,
+    out: Path,
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    resume: bool = False,
+) -> pd.DataFrame:
     """Each comparison of ``cfg.compare`` at each plausible point (at most ``max_points``, evenly
     spread over the set) and at the scenario's own values (``point = -1``): China's x the US's
     doctrines, ``replications`` runs each, a sweep per point. Returns one row per (point,
@@ -446,14 +500,19 @@ def robustness(cfg: CalibrationConfig, plausible: pd.DataFrame, out: Path, *, wo
     points = [(-1, {})] + [(i, {k: float(row[k]) for k in names}) for i, row in chosen.iterrows()]
     rows = []
     for index, values in points:
-        exp_cfg = ExperimentConfig.model_validate({
-            "name": f"{cfg.name}_doctrines_{'scenario' if index < 0 else index}", "scenario": comp.scenario,
-            "overrides": cfg.overrides + [f"{k}={v!r}" for k, v in values.items()],
-            "replications": comp.replications, "master_seed": comp.master_seed, "batch_size": cfg.batch_size,
-            "design": {"kind": "full_factorial"},
-            "factors": {"powers.china.strategy": {"values": comp.china}, "powers.us.strategy": {"values": comp.us}},
-            "record": {"final": metrics},
-        })  # fmt: skip
+        exp_cfg = ExperimentConfig.model_validate(
+            {
+                "name": f"{cfg.name}_doctrines_{'scenario' if index < 0 else index}",
+                "scenario": comp.scenario,
+                "overrides": cfg.overrides + [f"{k}={v!r}" for k, v in values.items()],
+                "replications": comp.replications,
+                "master_seed": comp.master_seed,
+                "batch_size": cfg.batch_size,
+                "design": {"kind": "full_factorial"},
+                "factors": {"powers.china.strategy": {"values": comp.china}, "powers.us.strategy": {"values": comp.us}},
+                "record": {"final": metrics},
+            }
+        )
         folder = out / "sweeps" / f"doctrines_{'scenario' if index < 0 else f'p{index}'}"
         _sweep(Experiment(exp_cfg), folder, workers, progress, resume)
         df = load_results(folder)
@@ -469,29 +528,46 @@ def robustness(cfg: CalibrationConfig, plausible: pd.DataFrame, out: Path, *, wo
                 dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1.0
                 half = float(student.ppf(0.975, dof)) * se if se > 0 else 0.0
                 sign = 1.0 if c.expect == "a > b" else -1.0
-                rows.append({"point": index, "comparison": c.id, "other": other, "mean_a": a.mean(),
-                             "mean_b": b.mean(), "diff": diff, "half_width": half, "holds": sign * diff > 0,
-                             "holds_significantly": sign * diff > half,
-                             "reversed_significantly": -sign * diff > half})  # fmt: skip
+                rows.append(
+                    {
+                        "point": index,
+                        "comparison": c.id,
+                        "other": other,
+                        "mean_a": a.mean(),
+                        "mean_b": b.mean(),
+                        "diff": diff,
+                        "half_width": half,
+                        "holds": sign * diff > 0,
+                        "holds_significantly": sign * diff > half,
+                        "reversed_significantly": -sign * diff > half,
+                    }
+                )
     table = pd.DataFrame(rows)
     table.to_csv(out / "robustness.csv", index=False)
     return table
 
 
-def robustness_markdown(cfg: CalibrationConfig, meta: dict, plausible: pd.DataFrame, table: pd.DataFrame | None,
-                        baseline: dict[str, float]) -> str:  # fmt: skip
+def robustness_markdown(
+    cfg: CalibrationConfig, meta: dict, plausible: pd.DataFrame, table: pd.DataFrame | None, baseline: dict[str, float]
+) -> str:
     """The markdown fragment for docs/validation.md: method and ranges, robustness per comparison."""
     buf = io.StringIO()
     w = buf.write
     w("## Calibration method and ranges\n\n")
-    w(f"History matching ({meta['method']}). Implausibility I(x) = {meta['implausibility']}; V_obs = (tolerance / "
-      f"{meta['tolerance_sigmas']:g})^2, V_disc = ({meta['discrepancy_fraction']:g} |z|)^2, V_run the variance of one "
-      f"run over {meta['replications']} replications; cut-off {meta['cutoff']:g} on the maximum over the "
-      f"observations. {meta['waves']} wave(s) of {meta['points_per_wave']} Latin hypercube points (wave 1 over "
-      f"the prior ranges, each later one over the padded bounding box of the previous wave's non-implausible points), "
-      f"master seed {meta['master_seed']}; {meta['plausible']} of {meta['evaluated']} points evaluated are "
-      f"plausible. Code fingerprint `{meta['code_fingerprint'][:12]}`. Regenerate with `make calibration`.\n\n")  # fmt: skip
-    w("| observation | scenario, date | value | tolerance | points within the cut-off, per wave |\n|---|---|---|---|---|\n")
+    w(
+        f"History matching ({meta['method']}). Implausibility I(x) = {meta['implausibility']}; V_obs = (tolerance / "
+        f"{meta['tolerance_sigmas']:g})^2, V_disc = ({meta['discrepancy_fraction']:g} |z|)^2, V_run the variance "
+        f"of one run over {meta['replications']} replications; cut-off {meta['cutoff']:g} on the maximum over the "
+        f"observations. {meta['waves']} wave(s) of {meta['points_per_wave']} Latin hypercube points (wave 1 over "
+        f"the prior ranges, each later one over the padded bounding box of the previous wave's non-implausible "
+        "points), "
+        f"master seed {meta['master_seed']}; {meta['plausible']} of {meta['evaluated']} points evaluated are "
+        f"plausible. Code fingerprint `{meta['code_fingerprint'][:12]}`. Regenerate with `make calibration`.\n\n"
+    )
+    w(
+        "| observation | scenario, date | value | tolerance | points within the cut-off, per wave |\n"
+        "|---|---|---|---|---|\n"
+    )
     for o in meta["observation"]:
         per = ", ".join(f"{wv['within_cutoff'][o['id']]}/{wv['points']}" for wv in meta["wave"])
         w(f"| `{o['id']}` | {o['scenario']}, {o['date']} | {o['value']:g} | {o['tolerance']:g} | {per} |\n")
@@ -505,25 +581,38 @@ def robustness_markdown(cfg: CalibrationConfig, meta: dict, plausible: pd.DataFr
         w("No plausible point: the comparisons were not re-run.\n")
         return buf.getvalue()
     comp = cfg.compare
-    w(f"Each comparison at each plausible point ({table[table.point >= 0].point.nunique()} points), "
-      f"{comp.replications} replications per doctrine pair, {comp.scenario}'s horizon; 'holds' counts the "
-      "points where the mean difference has the expected sign, 'significant' those where its 95% interval (Welch) "
-      "excludes 0, 'reversed' those where the interval lies on the other side. The last column is the "
-      "scenario's own parameter values.\n\n")  # fmt: skip
-    w("| comparison | against | holds | significant | reversed | at the scenario's values |\n|---|---|---|---|---|---|\n")
+    w(
+        f"Each comparison at each plausible point ({table[table.point >= 0].point.nunique()} points), "
+        f"{comp.replications} replications per doctrine pair, {comp.scenario}'s horizon; 'holds' counts the "
+        "points where the mean difference has the expected sign, 'significant' those where its 95% interval (Welch) "
+        "excludes 0, 'reversed' those where the interval lies on the other side. The last column is the "
+        "scenario's own parameter values.\n\n"
+    )
+    w(
+        "| comparison | against | holds | significant | reversed | at the scenario's values |\n"
+        "|---|---|---|---|---|---|\n"
+    )
     for c in comp.comparisons:
         for other in table[table.comparison == c.id].other.unique():
             sub = table[(table.comparison == c.id) & (table.other == other) & (table.point >= 0)]
             base = table[(table.comparison == c.id) & (table.other == other) & (table.point < 0)].iloc[0]
             n = len(sub)
-            w(f"| {c.what} ({c.a} {c.expect[2]} {c.b}) | {other} | {sub.holds.sum()}/{n} ({sub.holds.mean():.0%}) | "
-              f"{sub.holds_significantly.sum()}/{n} | {sub.reversed_significantly.sum()}/{n} | "
-              f"{base['diff']:+.4g} ± {base['half_width']:.2g} |\n")  # fmt: skip
+            w(
+                f"| {c.what} ({c.a} {c.expect[2]} {c.b}) | {other} | {sub.holds.sum()}/{n} ({sub.holds.mean():.0%}) | "
+                f"{sub.holds_significantly.sum()}/{n} | {sub.reversed_significantly.sum()}/{n} | "
+                f"{base['diff']:+.4g} ± {base['half_width']:.2g} |\n"
+            )
     return buf.getvalue()
 
 
-def calibrate(path: str | Path | CalibrationConfig, out: str | Path, *, workers: int = 1, progress: bool = False,
-              resume: bool = False) -> dict:  # fmt: skip
+def calibrate(
+    path: str | Path | CalibrationConfig,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    resume: bool = False,
+) -> dict:
     """The whole calibration of file ``path`` (or a validated config) into folder ``out`` (see the
     module): the waves, the plausible set, the doctrine comparisons and their markdown. Returns a
     summary dict (points evaluated, plausible, waves run)."""
@@ -538,8 +627,9 @@ def calibrate(path: str | Path | CalibrationConfig, out: str | Path, *, workers:
 
     baseline = {k: float(_stored(base, k)) for k in cfg.factors}
     simulate = game_simulator(cfg, targets, out, workers=workers, progress=progress, resume=resume)
-    evaluated, log = history_match(simulate, targets, {k: f.range for k, f in cfg.factors.items()}, cfg.waves,
-                                   cfg.master_seed)  # fmt: skip
+    evaluated, log = history_match(
+        simulate, targets, {k: f.range for k, f in cfg.factors.items()}, cfg.waves, cfg.master_seed
+    )
     write_plausible(out, cfg, evaluated, log, observations, targets)
     plausible, meta = load_plausible(out)
     table = None
