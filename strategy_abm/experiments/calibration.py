@@ -555,7 +555,7 @@ def robustness_markdown(
     w = buf.write
     w("## Calibration method and ranges\n\n")
     w(
-        f"History matching ({meta['method']}). Implausibility I(x) = {meta['implausibility']}; V_obs = (tolerance / "
+        f"Method: {meta['method']}. Implausibility I(x) = {meta['implausibility']}; V_obs = (tolerance / "
         f"{meta['tolerance_sigmas']:g})^2, V_disc = ({meta['discrepancy_fraction']:g} |z|)^2, V_run the variance "
         f"of one run over {meta['replications']} replications; cut-off {meta['cutoff']:g} on the maximum over the "
         f"observations. {meta['waves']} wave(s) of {meta['points_per_wave']} Latin hypercube points (wave 1 over "
