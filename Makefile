@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean calibration sobol
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "strategy_abm needs Python 3.11 (set PYTHON=...)"'
@@ -31,6 +31,18 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-run
 	$(BIN)/python benchmarks/bench_game.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+# The calibration and the Sobol experiment depend on the rules: re-run after changing them.
+calibration: $(VENV)/.installed-run
+	rm -rf runs/calibration
+	$(BIN)/strategy-abm calibrate history_match --out runs/calibration --workers 2 --quiet
+	mkdir -p configs/calibration
+	cp runs/calibration/plausible.csv runs/calibration/plausible.toml runs/calibration/waves.csv \
+	   runs/calibration/robustness.csv runs/calibration/robustness.md configs/calibration/
+
+sobol: $(VENV)/.installed-run
+	$(BIN)/strategy-abm sweep assumptions_sobol --workers 2 --quiet --out runs/sweeps/assumptions_sobol
+	$(BIN)/strategy-abm sensitivity runs/sweeps/assumptions_sobol
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

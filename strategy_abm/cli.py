@@ -1,4 +1,5 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report``.
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report |
+calibrate``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -159,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=_positive_int, default=30, help="games per scenario, seeds 0..N-1 (default 30)")
     rep.add_argument("--out", type=_folder, default=Path("docs"),
                      help="folder of validation.md, figures in OUT/img (default docs)")  # fmt: skip
+    cal = command("calibrate", "history matching of assumed parameters against dated observations, then the "
+                  "doctrine comparisons across the plausible set")  # fmt: skip
+    cal.add_argument("calibration", help="a calibration TOML file, or a name of experiments/calibration/")
+    cal.add_argument("--out", type=_folder, required=True, help="output folder (new or empty, or --resume)")
+    cal.add_argument("--workers", type=_worker_count, default=1, help="local worker processes (default 1)")
+    cal.add_argument("--resume", action="store_true", help="reuse the sweeps already stored in --out")
+    cal.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -327,6 +335,15 @@ def cmd_validation_report(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .experiments.calibration import calibrate
+
+    summary = calibrate(args.calibration, args.out, workers=args.workers, progress=not args.quiet, resume=args.resume)
+    print(f"{summary['plausible']} plausible of {summary['evaluated']} points in {summary['waves']} wave(s); "
+          f"plausible.csv, plausible.toml, robustness.md in {args.out}/")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -335,6 +352,7 @@ COMMANDS = {
     "sensitivity": cmd_sensitivity,
     "plot": cmd_plot,
     "validation-report": cmd_validation_report,
+    "calibrate": cmd_calibrate,
 }
 
 
