@@ -38,6 +38,8 @@ from .arrays import (
     E_RENEWABLES,
     E_SATELLITE,
     E_TELECOM,
+    F_EXPORTS,
+    F_TRANSIT,
     H_ABSORPTION_PCT,
     H_ABSORPTION_ROOM,
     H_DEBT_CEILING_PCT,
@@ -69,6 +71,7 @@ from .arrays import (
     MV_LOAN_MATURITY,
     MV_LOAN_RATE,
     MV_STANDARDS,
+    N_FLOWS,
     O_ANCHOR,
     O_BY_DOMAIN,
     O_BY_MOVE,
@@ -118,9 +121,6 @@ from .arrays import (
     PS_CREDIT,
     PS_OBJECTIVES,
     R_CA_EXPORT,
-    F_EXPORTS,
-    F_TRANSIT,
-    N_FLOWS,
     R_CAPACITY,
     R_DELAY,
     R_EXPORT_CUT,
@@ -151,11 +151,11 @@ from .arrays import (
     RL_OPINION_REVERSION,
     RL_RESTRUCTURE_YEARS,
     RL_TURNS_PER_YEAR,
+    RL_W_CORRIDOR,
     RL_W_DEBT,
     RL_W_DIGITAL,
     RL_W_ENERGY,
     RL_W_MINERALS,
-    RL_W_CORRIDOR,
     RL_W_TRADE,
     T_ADJUSTMENT,
     T_BETA,
@@ -871,7 +871,8 @@ def initial_influence(hosts, o, pm, ps, rl, routes, through):
     n_powers = o[O_N_POWERS]
     for h in range(hosts.shape[0]):
         for p in range(n_powers):
-            hosts[h, o[O_INFLUENCE] + p] = presence_inflow(hosts, o, pm, ps, rl, h, p, routes, through) / rl[RL_INFLUENCE_DECAY]
+            inflow = presence_inflow(hosts, o, pm, ps, rl, h, p, routes, through)
+            hosts[h, o[O_INFLUENCE] + p] = inflow / rl[RL_INFLUENCE_DECAY]
 
 
 @njit_borrowing
