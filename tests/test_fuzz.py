@@ -58,7 +58,7 @@ TEMPLATE = BASELINE.model_dump(mode="python")
 # Fields of a scenario drawn by the games' shape rather than from their bounds.
 SHAPE_FIELDS = {"turns_per_year", "horizon_turns", "events"}
 # Share vectors carry no bounds of their own: their validator keeps them on the simplex.
-SHARE_VECTORS = {*HOST_VECTORS, "offtake", "western_split"}
+SHARE_VECTORS = {*HOST_VECTORS, "offtake", "western_split", "flow_shares"}
 # Tables keyed by ids where any subset of the ids may appear.
 OPTIONAL_KEYS = {
     "mineral_output_t_per_bn": MINERALS,
@@ -417,7 +417,7 @@ def test_every_number_of_the_schema_is_bounded_and_drawn():
     shape = {("Scenario", "turns_per_year"), ("Scenario", "horizon_turns")}
     assert fields - shape - drawn == set(), "numbers the fuzz never draws"
     tables = {"HostConfig", "Creditor", "Mineral", "PowerConfig", "MoveType", "Effects", "RouteConfig",
-              "TradeConfig", "WorldMineral", "RulesConfig", "EventConfig", "EventEffect"}  # fmt: skip
+              "TradeConfig", "FlowConfig", "WorldMineral", "RulesConfig", "EventConfig", "EventEffect"}  # fmt: skip
     assert tables <= {t for t, _ in drawn}
 
 

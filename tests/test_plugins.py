@@ -401,7 +401,9 @@ def test_a_worker_with_other_plugin_source_fails_its_runs(tmp_path, always_kgz):
 def test_a_dask_sweep_with_a_plugin_equals_a_local_sweep(tmp_path, always_kgz):
     from distributed import Client
 
-    experiment = _plugin_experiment(tmp_path, always_kgz)
+    # Three turns: Kyrgyzstan may fill its absorption with China's first offer and take the plugin's
+    # from the second turn on (it does since Russia's corridor presence lowered China's share there).
+    experiment = _plugin_experiment(tmp_path, always_kgz, turns=3)
     local = tmp_path / "local"
     run_sweep(experiment, ResultStore(local, experiment), progress=False)
     always_kgz.unlink()  # Dask workers are spawned processes: they get the plugin from the tasks
@@ -411,7 +413,7 @@ def test_a_dask_sweep_with_a_plugin_equals_a_local_sweep(tmp_path, always_kgz):
                            executor=lambda tasks, collect: _run_dask(client, tasks, collect))  # fmt: skip
     assert report.done == 4 and report.failed == 0, load_failures(dask)
     assert load_results(dask).equals(load_results(local))
-    _plugin_moves_are_in(load_results(dask), turns=2)
+    _plugin_moves_are_in(load_results(dask), turns=3)
 
 
 def test_the_experiment_hash_covers_the_plugin_source_and_resume_refuses_an_edited_plugin(

@@ -212,7 +212,8 @@ def test_the_us_alone_in_the_west_has_all_western_ties(three):
     def presence(game, host, power):
         t = game.tables
         return kernels.presence(game.state.hosts, game.layout.offsets, t.power_meta, t.power_static, t.rules,
-                                game.host_index[host], game.power_index[power])  # fmt: skip
+                                game.host_index[host], game.power_index[power], game.state.routes,
+                                t.through)  # fmt: skip
 
     game = Game(three, seed=0)
     w = three.rules.presence_weights
@@ -258,7 +259,7 @@ def test_the_corridor_interests_read_the_route_data():
     none = CompetitionModel(scenario="baseline", seed=0, turns=1, overrides=["routes.northern.through=[]"])
     assert none.powers["russia"].components["corridor"] == 0.0
     moved = CompetitionModel(scenario="baseline", seed=0, turns=1, overrides=["trade.westward_route=southern"])
-    assert moved.metrics["middle_ca_export_share"] == 0.5  # the southern route's ca_export_share
+    assert moved.metrics["middle_ca_export_share"] == 0.4  # the southern route's flow_shares.ca_exports
 
 
 # ------------------------------------------------------------------ unknown ids: one line naming the field

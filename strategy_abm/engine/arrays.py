@@ -16,7 +16,8 @@ Tables (all float64, so that a state is a few arrays numba unboxes fast):
   (output_t, local_processing, developable, offtake per offtaker).
 - ``powers[P, layout.power_columns]``: budgets, ledger, payoffs, counts, the payoff components,
   spending by domain and by move.
-- ``routes[R, 8]``: :data:`R_CAPACITY` ... ; ``trade[6]``: :data:`T_DEMAND` ... .
+- ``routes[R, ROUTE_COLUMNS]``: :data:`R_CAPACITY` ..., then the cargo per flow (:data:`R_FLOW`);
+  ``trade[TRADE_COLUMNS]``: :data:`T_DEMAND` ..., then per flow its demand share and value of time.
 - ``acceptance[P, H, K, 2]``: (accepted, offered) counts per power, host and move.
 - ``moves[K, layout.move_columns]``: a move's terms and effects (static);
   ``toolkit[P, K]``: efficiency, 0 where the move is not in the power's toolkit (static).
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..scenario.config import OBJECTIVES, ConfigError, Scenario
+from ..scenario.config import FLOWS, OBJECTIVES, ConfigError, Scenario
 from ..scenario.ids import DOMAINS, OTHER
 
 # ---------------------------------------------------------------- host scalars (columns of ``hosts``)
@@ -51,12 +52,29 @@ M_OUTPUT, M_PROCESSING, M_DEVELOPABLE = range(3)  # then the offtake shares
 MINERAL_FIELDS = ("output_t", "local_processing", "developable")
 
 # ---------------------------------------------------------------- routes, trade
-(R_CAPACITY, R_VOLUME, R_TRANSIT, R_DELAY, R_MIN_DELAY, R_TARIFF, R_RISK, R_CA_EXPORT) = range(8)
+# A route's cargo by origin (R_FLOW + f for flow f of FLOWS) sums to R_VOLUME; R_CA_EXPORT is the
+# exports' share of it (kept by the trade rule), R_EXPORT_CUT the realignment's cut (USD/t) of the
+# route's cost for the region's exports.
+(R_CAPACITY, R_VOLUME, R_TRANSIT, R_DELAY, R_MIN_DELAY, R_TARIFF, R_RISK, R_CA_EXPORT, R_EXPORT_CUT,
+ R_FLOW) = range(10)  # fmt: skip
 ROUTE_FIELDS = ("capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days", "tariff_usd_per_t",
-                "political_risk", "ca_export_share")  # fmt: skip
-(T_DEMAND, T_DEMAND_GROWTH, T_VALUE_OF_TIME, T_RISK_COST, T_LOGIT_SCALE, T_ADJUSTMENT) = range(6)
-TRADE_FIELDS = ("demand_mt", "demand_growth", "value_of_time_usd_per_t_day", "risk_cost_usd_per_t",
-                "logit_scale_usd_per_t", "adjustment_rate")  # fmt: skip
+                "political_risk", "ca_export_share", "export_cost_cut_usd_per_t",
+                *(f"{f}_mt" for f in FLOWS))  # fmt: skip
+ROUTE_COLUMNS = R_FLOW + len(FLOWS)
+# Flow indices (FLOWS order): China-Europe transit, Central Asian exports westward, other cargo.
+F_TRANSIT, F_EXPORTS, F_OTHER = range(3)
+N_FLOWS = len(FLOWS)
+(T_DEMAND, T_DEMAND_GROWTH, T_RISK_COST, T_LOGIT_SCALE, T_ADJUSTMENT, T_TIME_ALPHA, T_COST_ALPHA, T_BETA,
+ T_DELAY_CV, T_RELIABILITY) = range(10)  # fmt: skip
+TRADE_FIELDS = ("demand_mt", "demand_growth", "risk_cost_usd_per_t", "logit_scale_usd_per_t", "adjustment_rate",
+                "congestion_time_alpha", "congestion_cost_alpha", "congestion_beta", "delay_cv",
+                "reliability_ratio")  # fmt: skip
+# (trade.realignment_max_cut_usd_per_t is a rule, RL_MAX_CUT: completed projects read it.)
+# Then per flow f: its share of demand (T_FLOW_SHARE + f, from the routes' turn-0 cargo) and its
+# value of time (T_FLOW_VOT + f, USD/t/day).
+T_FLOW_SHARE = len(TRADE_FIELDS)
+T_FLOW_VOT = T_FLOW_SHARE + len(FLOWS)
+TRADE_COLUMNS = T_FLOW_VOT + len(FLOWS)
 
 # ---------------------------------------------------------------- power scalars (columns of ``powers``)
 (P_BUDGET_PER_YEAR, P_BUDGET_AVAILABLE, P_BUDGET_GRANTED, P_SPENT_TURN, P_SPENT_TOTAL, P_PRIVATE_MOBILISED,
@@ -68,7 +86,7 @@ POWER_SCALARS = 10
 (MV_COST_SHARE, MV_SIZE_MIN, MV_SIZE_MAX, MV_ABSORPTION, MV_DEBT_FRACTION, MV_LOAN_RATE, MV_LOAN_MATURITY,
  MV_STANDARDS, MV_LAG_YEARS, MV_DOMAIN, MV_PRIVATE_PER_PUBLIC,
  E_INFLUENCE, E_OPINION, E_GDP_LEVEL, E_JOBS, E_GOVERNANCE, E_ENVIRONMENT, E_TELECOM, E_SATELLITE, E_CLOUD,
- E_LOGISTICS, E_ENERGY_EXPORT, E_RENEWABLES, E_GREEN_TECH, E_OFFTAKE_SHIFT, E_LOCAL_PROCESSING, E_EXPORT_SPLIT,
+ E_LOGISTICS, E_ENERGY_EXPORT, E_RENEWABLES, E_GREEN_TECH, E_OFFTAKE_SHIFT, E_LOCAL_PROCESSING, E_EXPORT_CUT,
  E_DEBT_RELIEF, E_MINERAL_ANY) = range(29)  # fmt: skip
 MOVE_SCALARS = 29  # then route capacity per bn [R], route delay per bn [R], mineral output per bn [M]
 EFFECT_FIELDS = {
@@ -77,7 +95,7 @@ EFFECT_FIELDS = {
     E_SATELLITE: "satellite_coverage", E_CLOUD: "cloud_shift", E_LOGISTICS: "logistics_shift",
     E_ENERGY_EXPORT: "energy_export_shift", E_RENEWABLES: "renewables", E_GREEN_TECH: "green_tech_shift",
     E_OFFTAKE_SHIFT: "mineral_offtake_shift", E_LOCAL_PROCESSING: "local_processing",
-    E_EXPORT_SPLIT: "export_split_shift_per_bn", E_DEBT_RELIEF: "debt_relief",
+    E_EXPORT_CUT: "export_cost_cut_usd_per_t_per_bn", E_DEBT_RELIEF: "debt_relief",
 }  # fmt: skip
 
 # ---------------------------------------------------------------- entries of ``offsets`` (int64)
@@ -234,8 +252,8 @@ RULE_FIELDS = (
  RL_DISTRESS_PENALTY, RL_RESTRUCTURE_YEARS, RL_FAILURE_HAZARD, RL_DELAY_HAZARD, RL_FAILURE_OPINION,
  RL_ENVIRONMENT_OPINION, RL_JOBS_OPINION, RL_CARRYOVER, RL_MAX_OFFERS, RL_GROWTH_SCALE, RL_DT,
  RL_TURNS_PER_YEAR, RL_W_TRADE, RL_W_DEBT, RL_W_DIGITAL, RL_W_ENERGY, RL_W_MINERALS, RL_HW_GROWTH,
- RL_HW_AUTONOMY, RL_HW_DEBT, RL_HW_JOBS) = range(26)  # fmt: skip
-PRESENCE_KEYS = ("trade", "debt", "digital", "energy", "minerals")
+ RL_HW_AUTONOMY, RL_HW_DEBT, RL_HW_JOBS, RL_W_CORRIDOR, RL_MAX_CUT) = range(28)  # fmt: skip
+PRESENCE_KEYS = ("trade", "debt", "digital", "energy", "minerals")  # then "corridor", last (RL_W_CORRIDOR)
 HOST_PAYOFF_KEYS = ("growth", "autonomy", "debt", "jobs")
 CORRIDOR_CODES = {"chinese_transit": 0, "ca_exports_west": 1, "northern_share": 2}
 (PM_TELECOM, PM_CLOUD, PM_LOGISTICS, PM_GREEN, PM_TRADE, PM_ENERGY, PM_CORRIDOR, PM_CREDITOR,
@@ -291,6 +309,7 @@ def tables(sc: Scenario) -> Tables:
         + [sc.dt, float(sc.turns_per_year)]
         + [r.presence_weights[k] for k in PRESENCE_KEYS]
         + [r.host_payoff_weights[k] for k in HOST_PAYOFF_KEYS]
+        + [r.presence_weights["corridor"], sc.trade.realignment_max_cut_usd_per_t]
     )
     world = np.array([(sc.world.minerals[m].world_output_t, sc.world.minerals[m].china_share) for m in lay.minerals])
     through = np.array([[float(pid in sc.routes[r].through) for r in lay.routes] for pid in lay.powers])
@@ -351,7 +370,21 @@ def initial_state(sc: Scenario, lay: Layout) -> State:
     powers = np.zeros((len(lay.powers), lay.power_columns))
     for p, pid in enumerate(lay.powers):
         powers[p, P_BUDGET_PER_YEAR] = sc.powers[pid].budget_usd_bn_per_year
-    routes = np.array([[getattr(sc.routes[r], f) for f in ROUTE_FIELDS] for r in lay.routes], dtype=float)
-    trade = np.array([getattr(sc.trade, f) for f in TRADE_FIELDS], dtype=float)  # (westward_route: a Layout index)
+    routes = np.zeros((len(lay.routes), ROUTE_COLUMNS))
+    for r, rid in enumerate(lay.routes):
+        cfg = sc.routes[rid]
+        for column, name in enumerate(ROUTE_FIELDS[:R_CA_EXPORT]):
+            routes[r, column] = getattr(cfg, name)
+        for f, flow in enumerate(FLOWS):
+            routes[r, R_FLOW + f] = cfg.volume_mt * cfg.flow_shares[flow]
+        routes[r, R_CA_EXPORT] = cfg.flow_shares[FLOWS[F_EXPORTS]]
+    trade = np.zeros(TRADE_COLUMNS)  # (westward_route: a Layout index)
+    trade[:T_FLOW_SHARE] = [getattr(sc.trade, f) for f in TRADE_FIELDS]
+    # Each origin's share of demand: its share of the routes' cargo at turn 0 (equal shares if none).
+    carried = routes[:, R_FLOW : R_FLOW + len(FLOWS)].sum(axis=0)
+    total = carried.sum()
+    for f, flow in enumerate(FLOWS):
+        trade[T_FLOW_SHARE + f] = carried[f] / total if total > 0.0 else 1.0 / len(FLOWS)
+        trade[T_FLOW_VOT + f] = sc.trade.flows[flow].value_of_time_usd_per_t_day
     acceptance = np.zeros((len(lay.powers), len(lay.hosts), len(lay.moves), 2))
     return State(hosts, powers, routes, trade, acceptance)

@@ -24,7 +24,7 @@ from .arrays import (
     E_DEBT_RELIEF,
     E_ENERGY_EXPORT,
     E_ENVIRONMENT,
-    E_EXPORT_SPLIT,
+    E_EXPORT_CUT,
     E_GDP_LEVEL,
     E_GOVERNANCE,
     E_GREEN_TECH,
@@ -38,6 +38,8 @@ from .arrays import (
     E_RENEWABLES,
     E_SATELLITE,
     E_TELECOM,
+    F_EXPORTS,
+    F_TRANSIT,
     H_ABSORPTION_PCT,
     H_ABSORPTION_ROOM,
     H_DEBT_CEILING_PCT,
@@ -69,6 +71,7 @@ from .arrays import (
     MV_LOAN_MATURITY,
     MV_LOAN_RATE,
     MV_STANDARDS,
+    N_FLOWS,
     O_ANCHOR,
     O_BY_DOMAIN,
     O_BY_MOVE,
@@ -120,6 +123,8 @@ from .arrays import (
     R_CA_EXPORT,
     R_CAPACITY,
     R_DELAY,
+    R_EXPORT_CUT,
+    R_FLOW,
     R_MIN_DELAY,
     R_RISK,
     R_TARIFF,
@@ -141,21 +146,29 @@ from .arrays import (
     RL_HW_JOBS,
     RL_INFLUENCE_DECAY,
     RL_JOBS_OPINION,
+    RL_MAX_CUT,
     RL_OPINION_INFLUENCE,
     RL_OPINION_REVERSION,
     RL_RESTRUCTURE_YEARS,
     RL_TURNS_PER_YEAR,
+    RL_W_CORRIDOR,
     RL_W_DEBT,
     RL_W_DIGITAL,
     RL_W_ENERGY,
     RL_W_MINERALS,
     RL_W_TRADE,
     T_ADJUSTMENT,
+    T_BETA,
+    T_COST_ALPHA,
+    T_DELAY_CV,
     T_DEMAND,
     T_DEMAND_GROWTH,
+    T_FLOW_SHARE,
+    T_FLOW_VOT,
     T_LOGIT_SCALE,
+    T_RELIABILITY,
     T_RISK_COST,
-    T_VALUE_OF_TIME,
+    T_TIME_ALPHA,
 )
 
 # Bounds GDP keeps during play (the schema's): intensities divide by it.
@@ -391,7 +404,7 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
     if mv[k, E_DEBT_RELIEF]:
         j = o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT
         hosts[h, j] -= min(hosts[h, j], mv[k, E_DEBT_RELIEF] * offer_size)
-    route_effects(routes, o, mv, k, size, special)
+    route_effects(routes, o, mv, k, size, special, rl[RL_MAX_CUT])
 
 
 @njit_inline
@@ -434,8 +447,9 @@ def develop_minerals(row, o, mv, wm, offtaker, k, size, x):
 
 
 @njit_borrowing
-def route_effects(routes, o, mv, k, size, special):
-    """Corridor effects of a completed project (capacity, delays, the Middle Corridor's cargo split)."""
+def route_effects(routes, o, mv, k, size, special, max_cut):
+    """Corridor effects of a completed project: capacity, delays, and the westward route's cost cut
+    for the region's exports (up to ``trade.realignment_max_cut_usd_per_t``)."""
     for r in range(routes.shape[0]):
         per_bn = mv[k, o[O_ROUTE_CAPACITY] + r]
         if not math.isnan(per_bn):
@@ -444,8 +458,8 @@ def route_effects(routes, o, mv, k, size, special):
         if not math.isnan(per_bn):
             routes[r, R_DELAY] = max(routes[r, R_MIN_DELAY], routes[r, R_DELAY] - per_bn * size)
     mid = special[S_WESTWARD]
-    if mv[k, E_EXPORT_SPLIT] and mid >= 0:
-        routes[mid, R_CA_EXPORT] = min(1.0, routes[mid, R_CA_EXPORT] + mv[k, E_EXPORT_SPLIT] * size)
+    if mv[k, E_EXPORT_CUT] and mid >= 0:
+        routes[mid, R_EXPORT_CUT] = min(routes[mid, R_EXPORT_CUT] + mv[k, E_EXPORT_CUT] * size, max_cut)
 
 
 @njit
@@ -579,31 +593,162 @@ def economy(hosts, o, rl, distress_events, ratios):
 # ------------------------------------------------------------------------------------- trade
 
 
+# Sweeps of the method of successive averages that find the turn's congested equilibrium, and
+# the ratio volume/capacity above which congestion is taken as at 2 (the hard capacity binds there).
+MSA_SWEEPS = 30
+X_MAX = 2.0
+
+
+@njit_inline
+def trade_scratch(n_routes):
+    """Length of :func:`trade_step_with`'s float64 scratch."""
+    return 4 * n_routes + 2 * N_FLOWS * n_routes + 2 * N_FLOWS
+
+
 @njit
 def trade_step(routes, trade, rl):
-    """Cargo goes to routes by generalised cost under capacity limits, with a lag."""
-    trade_step_with(routes, trade, rl, np.empty(6 * routes.shape[0]))
+    """Cargo of each origin goes to routes by generalised cost (congested, under capacity limits),
+    with a lag (docs/model.md 7.7)."""
+    trade_step_with(routes, trade, rl, np.empty(trade_scratch(routes.shape[0])))
+
+
+@njit_inline
+def flow_cost(routes, trade, r, f, x):
+    """Generalised cost (USD/t) of route ``r`` for flow ``f`` at volume/capacity ``x``: tariff and
+    time rise with congestion (BPR), the delay's spread costs reliability, risk costs, and the
+    region's exports get the route's realignment cut."""
+    congestion = x ** trade[T_BETA]
+    slow = 1.0 + trade[T_TIME_ALPHA] * congestion
+    days = (routes[r, R_TRANSIT] + routes[r, R_DELAY]) * slow
+    spread = trade[T_DELAY_CV] * routes[r, R_DELAY] * slow
+    cost = (
+        routes[r, R_TARIFF] * (1.0 + trade[T_COST_ALPHA] * congestion)
+        + trade[T_FLOW_VOT + f] * (days + trade[T_RELIABILITY] * spread)
+        + trade[T_RISK_COST] * routes[r, R_RISK]
+    )
+    return cost - routes[r, R_EXPORT_CUT] if f == F_EXPORTS else cost
+
+
+@njit_borrowing
+def flow_split(costs, is_open, n, demand, scale, out):
+    """Logit split of ``demand`` over the open routes by ``costs[:n]`` into ``out[:n]`` (weights
+    relative to the cheapest open route, so that they never all underflow)."""
+    cmin = math.inf
+    for r in range(n):
+        if is_open[r]:
+            cmin = min(cmin, costs[r])
+    wsum = 0.0
+    for r in range(n):
+        out[r] = math.exp(-(costs[r] - cmin) / scale) if is_open[r] else 0.0
+        wsum += out[r]
+    for r in range(n):
+        out[r] = demand * out[r] / wsum if wsum > 0.0 else 0.0
+
+
+@njit_borrowing
+def market_targets(routes, trade, demands, targets, work):
+    """Cargo per flow and route (``targets[f*R + r]``) at the congested equilibrium of the turn,
+    within capacity. ``demands[f]``: each flow's demand; ``work``: float64 scratch of 4 R + 2 F R + F."""
+    n = routes.shape[0]
+    load, is_open, x, split = work[:n], work[n : 2 * n], work[2 * n : 3 * n], work[3 * n : 4 * n]
+    costs, leftover = work[4 * n : 4 * n + N_FLOWS * n], work[4 * n + N_FLOWS * n : 4 * n + N_FLOWS * n + N_FLOWS]
+    scale = trade[T_LOGIT_SCALE]
+    n_open = 0
+    for r in range(n):
+        is_open[r] = 1.0 if routes[r, R_CAPACITY] > 0.0 else 0.0
+        n_open += int(is_open[r])
+        load[r] = routes[r, R_VOLUME]
+    for f in range(N_FLOWS):
+        leftover[f] = 0.0
+        for r in range(n):
+            targets[f * n + r] = 0.0
+    if n_open == 0:
+        return
+    # Stochastic user equilibrium: loads averaged over the logit responses to their own congestion.
+    for sweep in range(MSA_SWEEPS + 1):
+        for r in range(n):
+            x[r] = min(load[r] / routes[r, R_CAPACITY], X_MAX) if is_open[r] else X_MAX
+        for f in range(N_FLOWS):
+            for r in range(n):
+                costs[f * n + r] = flow_cost(routes, trade, r, f, x[r])
+        if sweep == MSA_SWEEPS:
+            break
+        step = 1.0 / (sweep + 1.0)
+        for r in range(n):
+            split[r] = 0.0
+        for f in range(N_FLOWS):
+            flow_split(costs[f * n :], is_open, n, demands[f], scale, x)
+            for r in range(n):
+                split[r] += x[r]
+        for r in range(n):
+            load[r] += step * (split[r] - load[r])
+    # The split at the equilibrium costs; a route over capacity is filled, in proportion to its
+    # flows, and closed, and the excess of each flow split again over the routes still open.
+    for f in range(N_FLOWS):
+        flow_split(costs[f * n :], is_open, n, demands[f], scale, x)
+        for r in range(n):
+            targets[f * n + r] = x[r]
+    for _ in range(n + 1):
+        spilled = 0.0
+        for r in range(n):
+            if not is_open[r]:
+                continue
+            total = 0.0
+            for f in range(N_FLOWS):
+                total += targets[f * n + r]
+            if total > routes[r, R_CAPACITY]:
+                kept = routes[r, R_CAPACITY] / total
+                for f in range(N_FLOWS):
+                    leftover[f] += targets[f * n + r] * (1.0 - kept)
+                    spilled += targets[f * n + r] * (1.0 - kept)
+                    targets[f * n + r] *= kept
+                is_open[r] = 0.0
+                n_open -= 1
+        if spilled <= 1e-12 or n_open == 0:
+            break
+        for f in range(N_FLOWS):
+            flow_split(costs[f * n :], is_open, n, leftover[f], scale, x)
+            leftover[f] = 0.0
+            for r in range(n):
+                targets[f * n + r] += x[r]
 
 
 @njit_borrowing
 def trade_step_with(routes, trade, rl, work):
-    """:func:`trade_step` with float64 scratch ``work`` of at least 6 R."""
+    """:func:`trade_step` with float64 scratch ``work`` (:func:`trade_scratch` long)."""
     dt = rl[RL_DT]
-    trade[T_DEMAND] *= (1.0 + trade[T_DEMAND_GROWTH]) ** dt
     n = routes.shape[0]
-    costs, capacities, targets = work[:n], work[n : 2 * n], work[2 * n : 3 * n]
+    trade[T_DEMAND] *= (1.0 + trade[T_DEMAND_GROWTH]) ** dt
+    demands, targets = work[:N_FLOWS], work[N_FLOWS : N_FLOWS + N_FLOWS * n]
+    for f in range(N_FLOWS):
+        demands[f] = trade[T_DEMAND] * trade[T_FLOW_SHARE + f]
+    # A route's volume set from outside (an event) carries its flows in proportion, or in the
+    # demand's proportions on an empty route.
     for r in range(n):
-        costs[r] = (
-            routes[r, R_TARIFF]
-            + trade[T_VALUE_OF_TIME] * (routes[r, R_TRANSIT] + routes[r, R_DELAY])
-            + trade[T_RISK_COST] * routes[r, R_RISK]
-        )
-        capacities[r] = routes[r, R_CAPACITY]
-    route_targets_into(costs, capacities, trade[T_DEMAND], trade[T_LOGIT_SCALE], targets, work[3 * n :])
+        carried = 0.0
+        for f in range(N_FLOWS):
+            carried += routes[r, R_FLOW + f]
+        if abs(carried - routes[r, R_VOLUME]) > 1e-9 * max(1.0, routes[r, R_VOLUME]):
+            for f in range(N_FLOWS):
+                share = routes[r, R_FLOW + f] / carried if carried > 0.0 else trade[T_FLOW_SHARE + f]
+                routes[r, R_FLOW + f] = routes[r, R_VOLUME] * share
+    market_targets(routes, trade, demands, targets, work[N_FLOWS + N_FLOWS * n :])
     step = 1.0 - math.exp(-trade[T_ADJUSTMENT] * dt)
     for r in range(n):
-        v = routes[r, R_VOLUME]
-        routes[r, R_VOLUME] = min(routes[r, R_CAPACITY], max(0.0, v + step * (targets[r] - v)))
+        volume = 0.0
+        for f in range(N_FLOWS):
+            v = routes[r, R_FLOW + f]
+            routes[r, R_FLOW + f] = max(0.0, v + step * (targets[f * n + r] - v))
+            volume += routes[r, R_FLOW + f]
+        if volume > routes[r, R_CAPACITY]:
+            kept = routes[r, R_CAPACITY] / volume
+            volume = 0.0
+            for f in range(N_FLOWS):
+                routes[r, R_FLOW + f] *= kept
+                volume += routes[r, R_FLOW + f]
+        routes[r, R_VOLUME] = volume
+        if volume > 0.0:
+            routes[r, R_CA_EXPORT] = routes[r, R_FLOW + F_EXPORTS] / volume
 
 
 @njit
@@ -665,9 +810,22 @@ def route_targets_into(costs, capacities, demand, scale, targets, work):
 
 
 @njit_inline
-def presence(hosts, o, pm, ps, rl, h, p):
-    """Ongoing presence of power ``p`` in host ``h``, 0..1: trade, debt, digital, energy and
-    mineral ties (Western ties credited by the Western split)."""
+def transit_share(routes, through, p):
+    """Share of the corridors' cargo that crosses power ``p``'s territory (``routes.<r>.through``);
+    0 with no cargo."""
+    own, total = 0.0, 0.0
+    for r in range(routes.shape[0]):
+        total += routes[r, R_VOLUME]
+        if through[p, r]:
+            own += routes[r, R_VOLUME]
+    return own / total if total > 0.0 else 0.0
+
+
+@njit_inline
+def presence(hosts, o, pm, ps, rl, h, p, routes, through):
+    """Ongoing presence of power ``p`` in host ``h``: trade, debt, digital, energy and mineral
+    ties (Western ties credited by the Western split), and the region's corridor cargo through
+    its territory."""
     credit = ps[p, PS_CREDIT]
     total = debt_total(hosts, o, h)
     debt = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT] / total if total > 0 else 0.0
@@ -687,6 +845,7 @@ def presence(hosts, o, pm, ps, rl, h, p):
         + rl[RL_W_DIGITAL] * digital * credit
         + rl[RL_W_ENERGY] * energy * credit
         + rl[RL_W_MINERALS] * minerals
+        + rl[RL_W_CORRIDOR] * transit_share(routes, through, p)
     )
 
 
@@ -700,30 +859,31 @@ def digital_share(hosts, o, pm, h, p):
 
 
 @njit_inline
-def presence_inflow(hosts, o, pm, ps, rl, h, p):
+def presence_inflow(hosts, o, pm, ps, rl, h, p, routes, through):
     """Presence times legitimacy (1 + k opinion, never below 0)."""
     legitimacy = max(0.0, 1.0 + rl[RL_OPINION_INFLUENCE] * hosts[h, o[O_OPINION] + p])
-    return presence(hosts, o, pm, ps, rl, h, p) * legitimacy
+    return presence(hosts, o, pm, ps, rl, h, p, routes, through) * legitimacy
 
 
 @njit_borrowing
-def initial_influence(hosts, o, pm, ps, rl):
+def initial_influence(hosts, o, pm, ps, rl, routes, through):
     """Turn 0: influence stocks at the equilibrium of today's presence."""
     n_powers = o[O_N_POWERS]
     for h in range(hosts.shape[0]):
         for p in range(n_powers):
-            hosts[h, o[O_INFLUENCE] + p] = presence_inflow(hosts, o, pm, ps, rl, h, p) / rl[RL_INFLUENCE_DECAY]
+            inflow = presence_inflow(hosts, o, pm, ps, rl, h, p, routes, through)
+            hosts[h, o[O_INFLUENCE] + p] = inflow / rl[RL_INFLUENCE_DECAY]
 
 
 @njit_borrowing
-def influence(hosts, o, pm, ps, rl):
+def influence(hosts, o, pm, ps, rl, routes, through):
     """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
     dt, decay, reversion = rl[RL_DT], rl[RL_INFLUENCE_DECAY], rl[RL_OPINION_REVERSION]
     n_powers = o[O_N_POWERS]
     kept, held = math.exp(-decay * dt), math.exp(-reversion * dt)  # the same for every host and power
     for h in range(hosts.shape[0]):
         for p in range(n_powers):
-            inflow = presence_inflow(hosts, o, pm, ps, rl, h, p)
+            inflow = presence_inflow(hosts, o, pm, ps, rl, h, p, routes, through)
             j = o[O_INFLUENCE] + p
             equilibrium = inflow / decay
             hosts[h, j] = max(0.0, equilibrium + (hosts[h, j] - equilibrium) * kept)
@@ -816,19 +976,21 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
         derived[d[D_DSR] + h] = debt_service_ratio(hosts, o, h)
     mineral_shares(hosts, o, pm, wm, special, initial_output, derived[d[D_MINERALS] :])
 
-    # Corridor interests: who captures the corridors' value.
+    # Corridor interests: who captures the corridors' value. China: the share of its transit
+    # demand served; the West: the share of the region's exports on the westward route.
     total_volume, ca_exports, transit = 0.0, 0.0, 0.0
     for r in range(n_routes):
         total_volume += routes[r, R_VOLUME]
     for r in range(n_routes):
-        ca_exports += routes[r, R_VOLUME] * routes[r, R_CA_EXPORT]
+        ca_exports += routes[r, R_FLOW + F_EXPORTS]
     for r in range(n_routes):
-        transit += routes[r, R_VOLUME] * (1.0 - routes[r, R_CA_EXPORT])
+        transit += routes[r, R_FLOW + F_TRANSIT]
     total_volume = total_volume if total_volume != 0.0 else 1.0
     ca_exports = ca_exports if ca_exports != 0.0 else 1.0
     mid = special[S_WESTWARD]
-    corridor[0] = min(1.0, transit / trade[T_DEMAND])
-    corridor[1] = routes[mid, R_VOLUME] * routes[mid, R_CA_EXPORT] / ca_exports if mid >= 0 else 0.0
+    transit_demand = trade[T_DEMAND] * trade[T_FLOW_SHARE + F_TRANSIT]
+    corridor[0] = min(1.0, transit / transit_demand) if transit_demand > 0.0 else 0.0
+    corridor[1] = routes[mid, R_FLOW + F_EXPORTS] / ca_exports if mid >= 0 else 0.0
     energy_total = 0.0
     for h in range(n_hosts):
         energy_total += hosts[h, H_ENERGY_EXPORTS]
@@ -853,11 +1015,7 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
         comps[3] = energy / energy_total
         comps[4] = derived[d[D_MINERALS] + p]
         if pm[p, PM_CORRIDOR] == 2:  # northern_share: the cargo on the routes through the power's territory
-            own = 0.0
-            for r in range(n_routes):
-                if through[p, r]:
-                    own += routes[r, R_VOLUME]
-            comps[5] = own / total_volume
+            comps[5] = transit_share(routes, through, p)
         else:
             comps[5] = corridor[pm[p, PM_CORRIDOR]]
         for h in range(n_hosts):

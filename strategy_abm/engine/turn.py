@@ -817,7 +817,8 @@ class Game:
     def _influence(self) -> None:
         """Influence stocks decay and grow from presence weighted by opinion; opinion relaxes."""
         t = self.tables
-        K.influence(self.state.hosts, self.layout.offsets, t.power_meta, t.power_static, t.rules)
+        K.influence(self.state.hosts, self.layout.offsets, t.power_meta, t.power_static, t.rules, self.state.routes,
+                    t.through)  # fmt: skip
 
     def _update_metrics(self) -> None:
         """Payoffs, then every registered metric (and each actor's record when recording)."""
@@ -853,7 +854,7 @@ def game_start(sc: Scenario) -> tuple:
         t = tables(sc)
         lay = t.layout
         start = initial_state(sc, lay)
-        K.initial_influence(start.hosts, lay.offsets, t.power_meta, t.power_static, t.rules)
+        K.initial_influence(start.hosts, lay.offsets, t.power_meta, t.power_static, t.rules, start.routes, t.through)
         output = np.array([sum(float(v) for v in start.hosts[:, lay.mineral(m, 0)]) for m in range(len(lay.minerals))])
         if len(_STARTS) >= 16:
             _STARTS.clear()

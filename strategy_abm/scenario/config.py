@@ -370,6 +370,9 @@ OBJECTIVES = (
     "cost",
 )
 CORRIDOR_INTERESTS = ("chinese_transit", "ca_exports_west", "northern_share")
+# The origins of corridor cargo (routes' flow_shares, trade.flows): China-Europe transit, the
+# region's exports westward, and the rest (third countries' trade, imports).
+FLOWS = ("chinese_transit", "ca_exports", "other")
 
 
 class PowerConfig(Strict):
@@ -443,7 +446,9 @@ class Effects(Strict):
     local_processing: Share = 0.0
     route_capacity_mt_per_bn: dict[str, Annotated[float, within(-100.0, 100.0)]] = Field(default_factory=dict)
     route_delay_days_per_bn: dict[str, Annotated[float, within(*DAYS)]] = Field(default_factory=dict)
-    export_split_shift_per_bn: Share = 0.0
+    # TRIPP-type realignment: USD/t the westward route's cost falls for the region's exports
+    # (trade.realignment_max_cut_usd_per_t caps the sum).
+    export_cost_cut_usd_per_t_per_bn: Annotated[float, within(0.0, 1e4)] = 0.0
     debt_relief: Share = 0.0
 
     @field_validator("mineral_output_t_per_bn")
@@ -512,11 +517,17 @@ class RouteConfig(Strict):
     min_delay_days: Annotated[float, within(*DAYS)]
     tariff_usd_per_t: Annotated[float, within(0.0, 1e4)]  # above the value of most freight per tonne
     political_risk: Share
-    ca_export_share: Share
+    # The route's cargo by origin at turn 0 (keys: FLOWS), on the simplex: it sets the flows' demand.
+    flow_shares: dict[str, float]
     # Powers whose territory the route crosses: a power with the ``northern_share`` corridor
     # interest values the cargo on routes through it (the Northern Corridor through Russia).
     through: list[str] = Field(default_factory=list)
     sources: dict[str, str]
+
+    @field_validator("flow_shares")
+    @classmethod
+    def _flows(cls, v):
+        return _check_vector(v, FLOWS, "flow")
 
     @model_validator(mode="after")
     def _sourced(self):
@@ -527,32 +538,55 @@ class RouteConfig(Strict):
         _check_sources(
             self.sources,
             ["capacity_mt", "volume_mt", "transit_days", "delay_days", "min_delay_days", "tariff_usd_per_t",
-             "political_risk", "ca_export_share"],
+             "political_risk", "flow_shares"],
         )  # fmt: skip
         return self
 
 
+class FlowConfig(Strict):
+    """Shippers of one origin of cargo (``FLOWS``): what a day on the way costs them."""
+
+    value_of_time_usd_per_t_day: Annotated[float, within(0.0, 1e4)]
+
+
 class TradeConfig(Strict):
-    """Corridor cargo demand and how shippers choose routes (logit over generalised cost)."""
+    """Corridor cargo demand and how shippers choose routes: each flow (origin) a logit over its
+    generalised cost, which rises with congestion (docs/model.md 7.7)."""
 
     demand_mt: Annotated[float, within(0.01, FREIGHT_MT[1])]
     demand_growth: Annotated[float, within(-0.5, 0.5)]
-    value_of_time_usd_per_t_day: Annotated[float, within(0.0, 1e4)]
     risk_cost_usd_per_t: Annotated[float, within(0.0, 1e5)]
     logit_scale_usd_per_t: Annotated[float, within(0.01, 1e5)]  # spread of shippers' route costs, USD/t
     adjustment_rate: Annotated[float, within(0.01, 20.0)]  # per year: a time constant between 18 days and 100 years
+    # Volume-delay (BPR) function: time and tariff x (1 + alpha (V/cap)^beta); alpha 10 is 11 times at capacity.
+    congestion_time_alpha: Annotated[float, within(0.0, 10.0)]
+    congestion_cost_alpha: Annotated[float, within(0.0, 10.0)]
+    congestion_beta: Annotated[float, within(0.0, 10.0)]  # V/cap is taken at most 2 (2^10 = 1024)
+    # Reliability: the delay's standard deviation per day of delay, and its value per value of time.
+    delay_cv: Annotated[float, within(0.0, 5.0)]
+    reliability_ratio: Annotated[float, within(0.0, 10.0)]
+    realignment_max_cut_usd_per_t: Annotated[float, within(0.0, 1e4)]
+    # The origins of cargo (keys: FLOWS): each chooses routes by its own value of time.
+    flows: dict[str, FlowConfig]
     # The route that carries Central Asian exports westward, bypassing Russia and China (the
-    # Middle Corridor): export-split projects shift its cargo toward the region's exports, and
-    # the ca_exports_west interest and the middle_ca_export_share metric read it.
+    # Middle Corridor): realignment projects cut its cost for the region's exports, and the
+    # ca_exports_west interest and the middle_ca_export_share metric read it.
     westward_route: str
     sources: dict[str, str]
+
+    @field_validator("flows")
+    @classmethod
+    def _flows(cls, v):
+        _check_keys(v, FLOWS, "flow")
+        return {k: v[k] for k in FLOWS}
 
     @model_validator(mode="after")
     def _sourced(self):
         _check_sources(
             self.sources,
-            ["demand_mt", "demand_growth", "value_of_time_usd_per_t_day", "risk_cost_usd_per_t",
-             "logit_scale_usd_per_t", "adjustment_rate"],
+            ["demand_mt", "demand_growth", "risk_cost_usd_per_t", "logit_scale_usd_per_t", "adjustment_rate",
+             "congestion_time_alpha", "congestion_cost_alpha", "congestion_beta", "delay_cv", "reliability_ratio",
+             "realignment_max_cut_usd_per_t", "flows"],
         )  # fmt: skip
         return self
 
@@ -590,7 +624,7 @@ class RulesConfig(Strict):
     """Coefficients of the rules (docs/model.md, Submodels). Most are assumptions, stated."""
 
     influence_decay: Annotated[float, within(0.01, 5.0)]  # per year: influence fades within 100 years at the slowest
-    # Each channel is a share, so presence stays within [0, 50].
+    # Each channel is a share, so presence stays within [0, 60].
     presence_weights: dict[str, Annotated[float, within(0.0, 10.0)]]
     western_split: dict[str, float]
     opinion_reversion: Annotated[float, within(0.0, 5.0)]
@@ -615,7 +649,7 @@ class RulesConfig(Strict):
     @field_validator("presence_weights")
     @classmethod
     def _presence(cls, v):
-        keys = ("trade", "debt", "digital", "energy", "minerals")
+        keys = ("trade", "debt", "digital", "energy", "minerals", "corridor")
         _check_keys(v, keys, "presence channel", complete=False)
         return {k: v.get(k, 0.0) for k in keys}
 
@@ -1012,11 +1046,10 @@ def _state_shape(sc: Scenario) -> dict:
         for c in host["creditors"].values():
             c["debt"] = c.pop("share")
     for route in data["routes"].values():
-        route.pop("name")
-        route.pop("sources")
-        route.pop("through")
-    data["trade"].pop("sources")
-    data["trade"].pop("westward_route")
+        for k in ("name", "sources", "through", "flow_shares"):
+            route.pop(k)
+    for k in ("sources", "westward_route", "flows", "realignment_max_cut_usd_per_t"):  # not state
+        data["trade"].pop(k)
     return data
 
 

@@ -239,7 +239,7 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
                 np.zeros(n_hosts, dtype=np.int64), np.zeros(n_hosts), np.zeros((4, 4), dtype=np.uint64),
                 np.empty((n_hosts, 4)),
                 np.empty(floats), np.empty(ints, dtype=np.int64), np.empty(n_powers, dtype=np.int64),
-                np.empty(6 * n_routes + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
+                np.empty(K.trade_scratch(n_routes) + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
                 K.derived_offsets(n_hosts, n_powers, n_routes))  # fmt: skip
 
 
@@ -257,7 +257,8 @@ def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, 
     offers, commits, scratch = rows[:size], rows[size : 2 * size], rows[2 * size :]
     made, accepted, answers = indices[:size], indices[size : 2 * size], indices[2 * size :]
     stream, hazard_words, draw_buffer = words[0], words[1:3], words[3][:2]
-    trade_work, metrics_work = rule_work[: 6 * routes.shape[0]], rule_work[6 * routes.shape[0] :]
+    n_trade = K.trade_scratch(routes.shape[0])
+    trade_work, metrics_work = rule_work[:n_trade], rule_work[n_trade:]
     for turn in range(turn_from, turn_to):
         while cursor_turn[0] < turn:
             for i in range(cursors.shape[0]):
@@ -314,7 +315,7 @@ def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, 
                                         hazard_words)  # fmt: skip
         K.economy(hosts, o, rl, entering, ratios)
         K.trade_step_with(routes, trade, rl, trade_work)
-        K.influence(hosts, o, pm, ps, rl)
+        K.influence(hosts, o, pm, ps, rl, routes, through)
         K.metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output,
                                    turn, derived, d, metrics_work)  # fmt: skip
 
