@@ -370,7 +370,8 @@ class HostConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        _check_sources(self.sources, HOST_FIGURES + (["gas_exports_bcm"] if self.gas_exports_bcm else []))
+        optional = [k for k in OPTIONAL_HOST_FIGURES if getattr(self, k)]  # sourced when given
+        _check_sources(self.sources, HOST_FIGURES + optional)
         return self
 
 
@@ -381,6 +382,9 @@ HOST_FIGURES = [
     "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
     "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
 ]  # fmt: skip
+
+# Figures a host may leave out (their default means "none"); given, they need a source.
+OPTIONAL_HOST_FIGURES = ["gas_exports_bcm"]
 
 OBJECTIVES = (
     "influence",
