@@ -475,10 +475,7 @@ def mining(hosts, o, rl):
             tail = at + 3 + n_off
             capacity, output = hosts[h, tail + MD_CAPACITY], hosts[h, at + M_OUTPUT]
             ramp = hosts[h, tail + MD_RAMP_YEARS]
-            if ramp > 0.0:
-                output = capacity + (output - capacity) * math.exp(-dt / ramp)
-            else:
-                output = capacity
+            output = capacity + (output - capacity) * math.exp(-dt / ramp) if ramp > 0.0 else capacity
             left = hosts[h, tail + MD_RESOURCES]
             output = max(0.0, min(output, left / dt))
             hosts[h, at + M_OUTPUT] = output
