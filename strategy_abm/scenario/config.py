@@ -73,7 +73,7 @@ PAYOFF_WEIGHT = (0.0, 100.0)  # relative weights of objectives: a ratio above 1e
 PROJECT_USD_BN = (1e-3, 1e3)  # USD 1 m (smaller is not a strategic project) to USD 1 trn
 PER_PCT_GDP = 10.0  # effect per 1% of host GDP invested: at most 10 units (10 points, 10%, ...)
 MINERAL_T = (0.0, 1e7)  # a state's yearly output of one mineral, t: above any critical mineral's world output
-RESOURCE_T = (0.0, 1e10)  # a deposit's contained metal, t: above the world's reserves of any critical mineral
+RESOURCE_T = (0.0, 1e9)  # a deposit's contained metal, t: above the world's resources of any critical mineral
 ENERGY_EXPORTS_USD_BN = (0.0, 1e4)  # a state's energy exports: above the world's energy trade (about USD 3 trn)
 GAS_BCM = (0.0, 1e4)  # gas flows, bcm/yr: about two and a half times the world's production
 FREIGHT_MT = (0.0, 1e4)  # corridor flows and capacity, Mt/yr: about all the world's seaborne trade
@@ -370,7 +370,7 @@ class HostConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        optional = [k for k in OPTIONAL_HOST_FIGURES if getattr(self, k)]  # sourced when given
+        optional = [k for k in OPTIONAL_HOST_FIGURES if getattr(self, k) or k in self.sources]  # sourced when given
         _check_sources(self.sources, HOST_FIGURES + optional)
         return self
 
