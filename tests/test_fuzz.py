@@ -235,6 +235,13 @@ def repair(raw: dict) -> dict:
         total = sum(c["share"] for c in host["creditors"].values())
         for i, c in enumerate(host["creditors"].values()):
             c["share"] = c["share"] / total if total > 0 else float(i == 0)
+    for host in raw["hosts"].values():  # an optional figure, given, needs a source
+        if host.get("gas_exports_bcm"):
+            host["sources"]["gas_exports_bcm"] = "assumption: drawn"
+    for host in raw["hosts"].values():  # a deposit's maximum output is not below its output
+        for mineral in host["minerals"].values():
+            if mineral.get("max_output_t") is not None:
+                mineral["output_t"], mineral["max_output_t"] = sorted((mineral["output_t"], mineral["max_output_t"]))
     for move in raw["moves"].values():
         move["size_min_usd_bn"], move["size_max_usd_bn"] = sorted((move["size_min_usd_bn"], move["size_max_usd_bn"]))
     for route in raw["routes"].values():
@@ -248,7 +255,8 @@ def repair(raw: dict) -> dict:
                 world["world_output_t"] = max(world["world_output_t"], region / (1.0 - world["china_share"]))
             else:
                 world["world_output_t"] = w_max
-                world["china_share"] = max(0.0, 1.0 - region / w_max)
+                # (twice the room: 1 - a tiny ratio loses most of its digits in a float)
+                world["china_share"] = max(0.0, 1.0 - 2.0 * region / w_max)
     return raw
 
 

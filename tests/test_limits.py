@@ -50,12 +50,20 @@ def test_room_next_turn_is_the_refill_the_host_gets():
 
 
 def test_best_deposit():
-    minerals = {"a": {"developable": True}, "b": {"developable": True}, "c": {"developable": False}}
+    room = {"resources_t": 1e6, "max_output_t": 100.0, "capacity_t": 0.0}
+    minerals = {"a": {"developable": True, **room}, "b": {"developable": True, **room},
+                "c": {"developable": False, **room}}  # fmt: skip
     world = {"a": 100.0, "b": 50.0, "c": 1.0}
     assert rules.best_deposit(minerals, {"a": 10.0, "b": 5.0, "c": 100.0}, world) == "a"  # a tie: the first
     assert rules.best_deposit(minerals, {"a": 10.0, "b": 6.0}, world) == "b"  # 6/50 > 10/100
     assert rules.best_deposit(minerals, {"c": 100.0}, world) is None  # not developable
     assert rules.best_deposit(minerals, {"a": 0.0}, world) is None
+    # A deposit built to its maximum output, or exhausted, has no room: the next one is developed.
+    full = {**minerals, "b": {**minerals["b"], "capacity_t": 100.0}}
+    assert rules.best_deposit(full, {"a": 10.0, "b": 6.0}, world) == "a"
+    exhausted = {**minerals, "b": {**minerals["b"], "resources_t": 0.0}}
+    assert rules.best_deposit(exhausted, {"a": 10.0, "b": 6.0}, world) == "a"
+    assert rules.best_deposit({"b": full["b"]}, {"b": 6.0}, world) is None
 
 
 def test_sizing_choosing_and_checking_agree_on_the_limits():

@@ -13,7 +13,8 @@ Tables (all float64, so that a state is a few arrays numba unboxes fast):
 - ``hosts[H, layout.host_columns]``: a host's scalars (:data:`H_GDP` ...) then its blocks:
   opinion, opinion anchor and influence stock per power; trade, telecom, cloud, logistics,
   energy and green-tech shares; per creditor (debt, rate, maturity, refinanced); per mineral
-  (output_t, local_processing, developable, offtake per offtaker).
+  (output_t, local_processing, developable, offtake per offtaker, then the deposit: resources,
+  maximum output, capacity built, ramp-up years).
 - ``powers[P, layout.power_columns]``: budgets, ledger, payoffs, counts, the payoff components,
   spending by domain and by move.
 - ``routes[R, ROUTE_COLUMNS]``: :data:`R_CAPACITY` ..., then the cargo per flow (:data:`R_FLOW`);
@@ -36,20 +37,25 @@ from ..scenario.ids import DOMAINS, OTHER
 (H_GDP, H_GROWTH_RATE, H_REVENUE_SHARE, H_POPULATION, H_LABOUR_ENTRANTS, H_GOVERNANCE, H_SATELLITE,
  H_ENERGY_EXPORTS, H_RENEWABLES, H_ENVIRONMENT, H_ABSORPTION_PCT, H_DEBT_CEILING_PCT, H_JOBS_CREATED,
  H_JOBS_TURN, H_DISTRESS, H_DISTRESS_TURNS, H_GROWTH_REALISED, H_GDP_TURN_START, H_PAYOFF, H_PAYOFF_TOTAL,
- H_ABSORPTION_ROOM) = range(21)  # fmt: skip
-HOST_SCALARS = 21
+ H_ABSORPTION_ROOM, H_GAS_EXPORTS) = range(22)  # fmt: skip
+HOST_SCALARS = 22
 # The attribute of HostState each scalar column holds (events and views name them so).
 HOST_SCALAR_NAMES = (
     "gdp_usd_bn", "growth_rate", "revenue_share_gdp", "population_m", "labour_entrants_k", "governance",
     "satellite_coverage", "energy_exports_usd_bn", "renewables_share", "environment_damage",
     "absorption_pct_gdp", "debt_ceiling_pct_gdp", "jobs_created_k", "jobs_turn_k", "distress", "distress_turns",
-    "growth_realised", "gdp_turn_start", "payoff", "payoff_total", "absorption_room",
+    "growth_realised", "gdp_turn_start", "payoff", "payoff_total", "absorption_room", "gas_exports_bcm",
 )  # fmt: skip
 # Per creditor, per mineral: the fields of a block's entry.
 C_DEBT, C_RATE, C_MATURITY, C_REFINANCED = range(4)
 CREDITOR_FIELDS = ("debt", "rate", "maturity_years", "refinanced")
-M_OUTPUT, M_PROCESSING, M_DEVELOPABLE = range(3)  # then the offtake shares
+M_OUTPUT, M_PROCESSING, M_DEVELOPABLE = range(3)  # then the offtake shares, then the deposit (MD_*)
 MINERAL_FIELDS = ("output_t", "local_processing", "developable")
+# The deposit's fields, after the offtake shares (column ``3 + n_offtakers + MD_*`` of the entry):
+# resources left (t, inf: not modelled), the most it can yield a year (t/yr), the capacity built
+# (t/yr: output ramps up toward it) and the ramp-up's time constant (years).
+MD_RESOURCES, MD_MAX_OUTPUT, MD_CAPACITY, MD_RAMP_YEARS = range(4)
+DEPOSIT_FIELDS = ("resources_t", "max_output_t", "capacity_t", "ramp_up_years")
 
 # ---------------------------------------------------------------- routes, trade
 # A route's cargo by origin (R_FLOW + f for flow f of FLOWS) sums to R_VOLUME; R_CA_EXPORT is the
@@ -87,8 +93,8 @@ POWER_SCALARS = 10
  MV_STANDARDS, MV_LAG_YEARS, MV_DOMAIN, MV_PRIVATE_PER_PUBLIC,
  E_INFLUENCE, E_OPINION, E_GDP_LEVEL, E_JOBS, E_GOVERNANCE, E_ENVIRONMENT, E_TELECOM, E_SATELLITE, E_CLOUD,
  E_LOGISTICS, E_ENERGY_EXPORT, E_RENEWABLES, E_GREEN_TECH, E_OFFTAKE_SHIFT, E_LOCAL_PROCESSING, E_EXPORT_CUT,
- E_DEBT_RELIEF, E_MINERAL_ANY) = range(29)  # fmt: skip
-MOVE_SCALARS = 29  # then route capacity per bn [R], route delay per bn [R], mineral output per bn [M]
+ E_DEBT_RELIEF, E_MINERAL_ANY, E_GAS_PIPELINE) = range(30)  # fmt: skip
+MOVE_SCALARS = 30  # then route capacity per bn [R], route delay per bn [R], mineral output per bn [M]
 EFFECT_FIELDS = {
     E_INFLUENCE: "influence", E_OPINION: "opinion", E_GDP_LEVEL: "gdp_level_pct", E_JOBS: "jobs_k_per_bn",
     E_GOVERNANCE: "governance", E_ENVIRONMENT: "environment", E_TELECOM: "telecom_shift",
@@ -96,6 +102,7 @@ EFFECT_FIELDS = {
     E_ENERGY_EXPORT: "energy_export_shift", E_RENEWABLES: "renewables", E_GREEN_TECH: "green_tech_shift",
     E_OFFTAKE_SHIFT: "mineral_offtake_shift", E_LOCAL_PROCESSING: "local_processing",
     E_EXPORT_CUT: "export_cost_cut_usd_per_t_per_bn", E_DEBT_RELIEF: "debt_relief",
+    E_GAS_PIPELINE: "gas_pipeline_bcm_per_bn",
 }  # fmt: skip
 
 # ---------------------------------------------------------------- entries of ``offsets`` (int64)
@@ -174,7 +181,7 @@ class Layout:
                     )
             vectors[name], col = (col, keys), col + len(keys)
         creditors_at, col = col, col + 4 * len(creditors)
-        stride = 3 + len(offtakers)
+        stride = 3 + len(offtakers) + len(DEPOSIT_FIELDS)
         minerals_at, col = col, col + stride * len(minerals)
         components = POWER_SCALARS
         by_domain = components + len(OBJECTIVES)
@@ -213,6 +220,10 @@ class Layout:
     def mineral(self, m: int, what: int) -> int:
         """Column of mineral ``m``'s field ``what`` (``M_OUTPUT`` ...; ``3 + o`` is offtaker ``o``'s share)."""
         return self.minerals_at + self.mineral_stride * m + what
+
+    def deposit(self, m: int, what: int) -> int:
+        """Column of mineral ``m``'s deposit field ``what`` (``MD_RESOURCES`` ...)."""
+        return self.mineral(m, 3 + len(self.offtakers) + what)
 
 
 @dataclass
@@ -367,6 +378,11 @@ def initial_state(sc: Scenario, lay: Layout) -> State:
             row[lay.mineral(i, M_DEVELOPABLE)] = float(mineral.developable)
             for j, who in enumerate(lay.offtakers):
                 row[lay.mineral(i, 3 + j)] = mineral.offtake[who]
+            # Mines produce at their capacity at the start; None resources: depletion not modelled.
+            row[lay.deposit(i, MD_RESOURCES)] = np.inf if mineral.resources_t is None else mineral.resources_t
+            row[lay.deposit(i, MD_MAX_OUTPUT)] = mineral.max_output_t
+            row[lay.deposit(i, MD_CAPACITY)] = mineral.output_t
+            row[lay.deposit(i, MD_RAMP_YEARS)] = mineral.ramp_up_years
     powers = np.zeros((len(lay.powers), lay.power_columns))
     for p, pid in enumerate(lay.powers):
         powers[p, P_BUDGET_PER_YEAR] = sc.powers[pid].budget_usd_bn_per_year

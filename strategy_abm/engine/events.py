@@ -124,6 +124,10 @@ class EventEngine:
                     variable.change_base(eff.op, eff.value)
                 else:
                     _set(container, key, _apply(container, key, eff.op, eff.value, bound)[0])
+        if ev.gas_pipeline is not None:
+            hosts = self.model.hosts if target is None else [target]
+            for h in hosts:
+                self.model.hosts[h].open_gas_pipeline(ev.gas_pipeline.destination, ev.gas_pipeline.capacity_bcm)
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
         text = ev.text.replace("{host}", self.model.display(target) if target else "")

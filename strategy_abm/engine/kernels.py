@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .._compiled import njit, njit_borrowing, njit_inline
-from ..scenario.config import GDP_USD_BN
+from ..scenario.config import ENERGY_EXPORTS_USD_BN, GAS_BCM, GDP_USD_BN
 from . import pcg
 from .arrays import (
     C_DEBT,
@@ -25,6 +25,7 @@ from .arrays import (
     E_ENERGY_EXPORT,
     E_ENVIRONMENT,
     E_EXPORT_CUT,
+    E_GAS_PIPELINE,
     E_GDP_LEVEL,
     E_GOVERNANCE,
     E_GREEN_TECH,
@@ -47,6 +48,7 @@ from .arrays import (
     H_DISTRESS_TURNS,
     H_ENERGY_EXPORTS,
     H_ENVIRONMENT,
+    H_GAS_EXPORTS,
     H_GDP,
     H_GDP_TURN_START,
     H_GOVERNANCE,
@@ -63,6 +65,10 @@ from .arrays import (
     M_DEVELOPABLE,
     M_OUTPUT,
     M_PROCESSING,
+    MD_CAPACITY,
+    MD_MAX_OUTPUT,
+    MD_RAMP_YEARS,
+    MD_RESOURCES,
     MV_ABSORPTION,
     MV_COST_SHARE,
     MV_DEBT_FRACTION,
@@ -173,6 +179,8 @@ from .arrays import (
 
 # Bounds GDP keeps during play (the schema's): intensities divide by it.
 GDP_LOW, GDP_HIGH = GDP_USD_BN
+# And the bounds of gas exports (bcm/yr) and their value (USD bn/yr) that pipelines keep.
+GAS_HIGH, ENERGY_EXPORTS_HIGH = GAS_BCM[1], ENERGY_EXPORTS_USD_BN[1]
 
 # The share maps a completed project moves toward the offerer: (effect column of the move, the
 # power's key in the map (PM_*), the map's first column and size in the offsets (O_*)).
@@ -373,6 +381,8 @@ def commit(hosts, powers, o, mv, offers, n_offers, projects, n_projects, turn, r
 @njit_borrowing
 def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, special):
     """A completed project's effects on its host (and its corridor effects on the routes)."""
+    if mv[k, E_GAS_PIPELINE] and hosts[h, H_GAS_EXPORTS] <= 0.0:
+        return  # a gas export pipeline where no gas is exported by pipeline carries nothing: no effect
     x = intensity(offer_size, hosts[h, H_GDP]) * efficiency
     size = offer_size * efficiency
     hosts[h, o[O_INFLUENCE] + p] += mv[k, E_INFLUENCE] * x
@@ -391,10 +401,13 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
     hosts[h, o[O_OPINION] + p] = clip_opinion(hosts[h, o[O_OPINION] + p] + gain)
     row = hosts[h]
     # Shares that move toward the offerer's bloc or partner: (effect, its key in the map, the map's
-    # first column, its size). Each writes its own columns, so their order does not matter.
+    # first column, its size). Each writes its own columns, so their order does not matter. Gas
+    # sold by pipeline goes where the pipes go: only new pipeline capacity moves its destinations.
     for effect, key, at, n in SHARE_SHIFTS:
-        if mv[k, effect] and pm[p, key] >= 0:
+        if mv[k, effect] and pm[p, key] >= 0 and not (effect == E_ENERGY_EXPORT and row[H_GAS_EXPORTS] > 0):
             shift_toward(row, o[at], o[n], pm[p, key], mv[k, effect] * x)
+    if mv[k, E_GAS_PIPELINE]:
+        open_gas_pipeline(row, o, pm[p, PM_ENERGY], mv[k, E_GAS_PIPELINE] * size)
     if mv[k, E_SATELLITE]:
         hosts[h, H_SATELLITE] = min(1.0, hosts[h, H_SATELLITE] + mv[k, E_SATELLITE] * x)
     if mv[k, E_RENEWABLES]:
@@ -408,13 +421,26 @@ def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, 
 
 
 @njit_inline
+def deposit_room(row, o, m):
+    """Capacity (t/yr) still to build at mineral ``m``'s deposits: up to their maximum output, and
+    none once their resources are exhausted."""
+    at = o[O_MINERALS] + o[O_MINERAL_STRIDE] * m
+    tail = at + 3 + o[O_N_OFFTAKERS]
+    if row[tail + MD_RESOURCES] <= 0.0:
+        return 0.0
+    return max(0.0, row[tail + MD_MAX_OUTPUT] - row[tail + MD_CAPACITY])
+
+
+@njit_inline
 def best_deposit(row, o, mv, wm, k):
     """The deposit a minerals venture of move ``k`` develops (-1 if none): among the developable
-    minerals with output per USD bn > 0, the one adding most to world supply, the first on a tie."""
+    minerals with output per USD bn > 0 and room to build, the one adding most to world supply per
+    USD bn, the first on a tie."""
     best, best_share = -1, 0.0
     for m in range(wm.shape[0]):
         per_bn = mv[k, o[O_MINERAL_OUTPUT] + m]
-        if row[o[O_MINERALS] + o[O_MINERAL_STRIDE] * m + M_DEVELOPABLE] and per_bn > 0:
+        developable = row[o[O_MINERALS] + o[O_MINERAL_STRIDE] * m + M_DEVELOPABLE]
+        if developable and per_bn > 0 and deposit_room(row, o, m) > 0.0:
             share = per_bn / wm[m, 0]
             if best < 0 or share > best_share:
                 best, best_share = m, share
@@ -423,27 +449,66 @@ def best_deposit(row, o, mv, wm, k):
 
 @njit_borrowing
 def develop_minerals(row, o, mv, wm, offtaker, k, size, x):
-    """A venture develops one deposit: new output is the offerer's offtake, the old output's
-    offtake shifts a little; with no deposit, the offtake of producing minerals shifts."""
+    """A venture develops one deposit: it builds capacity (its output per USD bn, no more than the
+    deposit's room), which output ramps up to (:func:`mining`); the new capacity is the offerer's
+    offtake, the old output's offtake shifts a little. With no deposit to develop, the offtake of
+    producing minerals shifts."""
     stride, n_off = o[O_MINERAL_STRIDE], o[O_N_OFFTAKERS]
     shift = mv[k, E_OFFTAKE_SHIFT] * x
     m = best_deposit(row, o, mv, wm, k)
     if m >= 0:
         at = o[O_MINERALS] + stride * m
-        added = mv[k, o[O_MINERAL_OUTPUT] + m] * size
-        old = row[at + M_OUTPUT]
+        tail = at + 3 + n_off
+        added = min(mv[k, o[O_MINERAL_OUTPUT] + m] * size, deposit_room(row, o, m))
+        old = row[tail + MD_CAPACITY]
         new = old + added
         shift_toward(row, at + 3, n_off, offtaker, shift)
         if new > 0.0:
             for i in range(n_off):
                 row[at + 3 + i] = (row[at + 3 + i] * old + (added if i == offtaker else 0.0)) / new
-        row[at + M_OUTPUT] = new
+        row[tail + MD_CAPACITY] = new
         row[at + M_PROCESSING] = min(1.0, row[at + M_PROCESSING] + mv[k, E_LOCAL_PROCESSING] * x)
     else:
         for m in range(wm.shape[0]):
             at = o[O_MINERALS] + stride * m
             if row[at + M_OUTPUT] > 0:
                 shift_toward(row, at + 3, n_off, offtaker, shift)
+
+
+@njit_borrowing
+def mining(hosts, o, rl):
+    """A turn of mining: each deposit's output closes on its capacity with the ramp-up's time
+    constant (at once when it is 0), never beyond what its resources left can yield in the turn,
+    and the turn's output is taken from its resources."""
+    dt = rl[RL_DT]
+    stride, n_off = o[O_MINERAL_STRIDE], o[O_N_OFFTAKERS]
+    for h in range(hosts.shape[0]):
+        for m in range(o[O_N_MINERALS]):
+            at = o[O_MINERALS] + stride * m
+            tail = at + 3 + n_off
+            capacity, output = hosts[h, tail + MD_CAPACITY], hosts[h, at + M_OUTPUT]
+            ramp = hosts[h, tail + MD_RAMP_YEARS]
+            output = capacity + (output - capacity) * math.exp(-dt / ramp) if ramp > 0.0 else capacity
+            left = hosts[h, tail + MD_RESOURCES]
+            output = max(0.0, min(output, left / dt))
+            hosts[h, at + M_OUTPUT] = output
+            hosts[h, tail + MD_RESOURCES] = max(0.0, left - output * dt)
+
+
+@njit_borrowing
+def open_gas_pipeline(row, o, key, capacity_bcm):
+    """An export pipeline of ``capacity_bcm`` (bcm/yr) to destination ``key`` of the host's energy
+    exports completes and fills with new exports (the host's gas is held back by pipeline room, not
+    by fields): gas exports grow by the capacity, their value in proportion, and the destination's
+    share becomes (share E + C) / (E + C), the others' falling in proportion. Nothing happens in a
+    host with no pipeline gas exports (E = 0) or for a power with no destination there (key < 0)."""
+    exports = row[H_GAS_EXPORTS]
+    if exports <= 0.0 or key < 0 or capacity_bcm <= 0.0:
+        return
+    total = exports + capacity_bcm
+    shift_toward(row, o[O_ENERGY], o[O_N_ENERGY], key, capacity_bcm / total)
+    row[H_ENERGY_EXPORTS] = min(ENERGY_EXPORTS_HIGH, row[H_ENERGY_EXPORTS] * total / exports)
+    row[H_GAS_EXPORTS] = min(GAS_HIGH, total)
 
 
 @njit_borrowing
@@ -1063,7 +1128,8 @@ def mineral_shares(hosts, o, pm, wm, special, initial_output, out):
         region_total = 0.0
         for h in range(n_hosts):
             region_total += hosts[h, at + M_OUTPUT]
-        world = wm[m, 0] + max(0.0, region_total - initial_output[m])
+        # World supply moves with the region's output: new mines add to it, exhausted ones take away.
+        world = max(wm[m, 0] + region_total - initial_output[m], 1e-9)
         for p in range(n_powers):
             region = 0.0
             for h in range(n_hosts):

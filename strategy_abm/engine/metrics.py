@@ -330,7 +330,8 @@ def _tungsten_non_china_share(s: MetricState, _) -> float:
         return math.nan
     tung = model.world_minerals["tungsten"]
     region_w = sum(hh.minerals["tungsten"]["output_t"] for hh in model.hosts.values())
-    world_w = tung["world_output_t"] + max(0.0, region_w - model.initial_region_output["tungsten"])
+    # (world supply moves with the region's output, as in kernels.mineral_shares)
+    world_w = max(tung["world_output_t"] + region_w - model.initial_region_output["tungsten"], 1e-9)
     return 1.0 - tung["china_share"] * tung["world_output_t"] / world_w
 
 

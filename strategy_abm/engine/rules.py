@@ -25,17 +25,26 @@ def normalise(values: Mapping[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in values.items()}
 
 
+def deposit_room(mineral: Mapping) -> float:
+    """Capacity (t/yr) still to build at a host's deposits of one mineral (``kernels.deposit_room``):
+    up to their maximum output, none once their resources are exhausted."""
+    if mineral["resources_t"] <= 0.0:
+        return 0.0
+    return max(0.0, mineral["max_output_t"] - mineral["capacity_t"])
+
+
 def best_deposit(
     minerals: Mapping[str, Mapping], output_per_bn: Mapping[str, float], world_output: Mapping[str, float]
 ) -> str | None:
     """The deposit a minerals venture develops: among the host's developable minerals with output
-    per USD bn > 0, the one whose output adds most to world supply (output per bn / world output),
-    the first in ``minerals``' order on a tie; None if there is none. ``minerals``: the host's
-    mineral states (``developable``); ``world_output``: t/yr by mineral."""
+    per USD bn > 0 and room to build (:func:`deposit_room`), the one whose output adds most to
+    world supply (output per bn / world output), the first in ``minerals``' order on a tie; None if
+    there is none. ``minerals``: the host's mineral states (``developable``, ``resources_t``,
+    ``max_output_t``, ``capacity_t``); ``world_output``: t/yr by mineral."""
     best, best_share = None, 0.0
     for m, mineral in minerals.items():
         per_bn = output_per_bn.get(m, 0.0)
-        if mineral["developable"] and per_bn > 0:
+        if mineral["developable"] and per_bn > 0 and deposit_room(mineral) > 0.0:
             share = per_bn / world_output[m]
             if best is None or share > best_share:
                 best, best_share = m, share

@@ -464,6 +464,7 @@ class Game:
             "logistics_platform_shares": FrozenMap(h.logistics_platform_shares),
             "energy_export_shares": FrozenMap(h.energy_export_shares),
             "energy_exports_usd_bn": h.energy_exports_usd_bn,
+            "gas_exports_bcm": h.gas_exports_bcm,
             "renewables_share": h.renewables_share,
             "green_tech_origin": FrozenMap(h.green_tech_origin),
             "minerals": FrozenMap({m: FrozenMap({**v, "offtake": FrozenMap(v["offtake"])})
@@ -797,10 +798,12 @@ class Game:
 
     def _economy(self) -> None:
         """GDP grows, debt amortises, and debt service above the threshold is distress: on
-        entering it, opinion swings against the largest power creditor, which restructures."""
+        entering it, opinion swings against the largest power creditor, which restructures. Mines
+        ramp up toward their capacity and draw down their resources."""
         entering = np.zeros(len(self.host_ids), dtype=np.int64)
         ratios = np.zeros(len(self.host_ids))
         K.economy(self.state.hosts, self.layout.offsets, self.tables.rules, entering, ratios)
+        K.mining(self.state.hosts, self.layout.offsets, self.tables.rules)  # mines ramp up and deplete
         for i in np.flatnonzero(entering >= 0).tolist():
             hid = self.host_ids[i]
             creditor = self.power_ids[entering[i] - 1] if entering[i] > 0 else None

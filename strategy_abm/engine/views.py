@@ -19,6 +19,7 @@ from .arrays import (
     C_MATURITY,
     C_RATE,
     CREDITOR_FIELDS,
+    DEPOSIT_FIELDS,
     HOST_SCALAR_NAMES,
     MINERAL_FIELDS,
     P_BUDGET_AVAILABLE,
@@ -125,25 +126,32 @@ class _Table(MutableMapping):
 
 
 class _MineralMap(ArrayMap):
-    """A host's mineral: output_t, local_processing, developable (bool) and offtake (a share map)."""
+    """A host's mineral: output_t, local_processing, developable (bool), offtake (a share map) and
+    its deposit (resources_t, max_output_t, capacity_t, ramp_up_years)."""
 
-    __slots__ = ("offtake",)
+    __slots__ = ("deposit", "offtake")
 
     def __init__(self, row: Row, at: int, offtakers: tuple[str, ...]):
-        super().__init__(row, at, (*MINERAL_FIELDS, "offtake"))
+        super().__init__(row, at, (*MINERAL_FIELDS, "offtake", *DEPOSIT_FIELDS))
         self.offtake = ArrayMap(row, at + len(MINERAL_FIELDS), offtakers)
+        self.deposit = ArrayMap(row, at + len(MINERAL_FIELDS) + len(offtakers), DEPOSIT_FIELDS)
 
     def __getitem__(self, key: str):
         if key == "offtake":
             return self.offtake
         if key == "developable":
             return bool(self._row[self._at + 2])
+        if key in DEPOSIT_FIELDS:
+            return self.deposit[key]
         return super().__getitem__(key)
 
     def __setitem__(self, key: str, value) -> None:
         if key == "offtake":
             for k, v in value.items():
                 self.offtake[k] = v
+            return
+        if key in DEPOSIT_FIELDS:
+            self.deposit[key] = value
             return
         super().__setitem__(key, value)
 
@@ -184,6 +192,14 @@ class HostView:
              for i, m in enumerate(lay.minerals)}
         )  # fmt: skip
         self._creditor_debt = [lay.creditors_at + 4 * i + C_DEBT for i in range(len(lay.creditors))]
+
+    def open_gas_pipeline(self, destination: str, capacity_bcm: float) -> None:
+        """A gas export pipeline of ``capacity_bcm`` (bcm/yr) to ``destination`` (a key of
+        ``energy_export_shares``) completes: the rule of a completed pipeline project
+        (kernels.open_gas_pipeline); nothing happens where the host exports no gas by pipeline."""
+        keys = tuple(self.energy_export_shares)
+        key = keys.index(destination) if destination in keys else -1
+        K.open_gas_pipeline(self._hosts[self._h], self._o, key, float(capacity_bcm))
 
     @property
     def distress(self) -> bool:

@@ -19,7 +19,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,6 +73,9 @@ PAYOFF_WEIGHT = (0.0, 100.0)  # relative weights of objectives: a ratio above 1e
 PROJECT_USD_BN = (1e-3, 1e3)  # USD 1 m (smaller is not a strategic project) to USD 1 trn
 PER_PCT_GDP = 10.0  # effect per 1% of host GDP invested: at most 10 units (10 points, 10%, ...)
 MINERAL_T = (0.0, 1e7)  # a state's yearly output of one mineral, t: above any critical mineral's world output
+RESOURCE_T = (0.0, 1e9)  # a deposit's contained metal, t: above the world's resources of any critical mineral
+ENERGY_EXPORTS_USD_BN = (0.0, 1e4)  # a state's energy exports: above the world's energy trade (about USD 3 trn)
+GAS_BCM = (0.0, 1e4)  # gas flows, bcm/yr: about two and a half times the world's production
 FREIGHT_MT = (0.0, 1e4)  # corridor flows and capacity, Mt/yr: about all the world's seaborne trade
 DAYS = (0.0, 365.0)  # transit or delay on a corridor: at most a year
 
@@ -246,6 +249,24 @@ class Mineral(Strict):
     offtake: dict[str, float] = Field(default_factory=lambda: {OTHER: 1.0})
     local_processing: Share = 0.0
     developable: bool = False  # a deposit a critical_minerals venture can develop (say so explicitly)
+    # The deposits: contained metal (None: depletion not modelled), the most they can yield a year
+    # (None: today's output, no room to grow) and the time constant of a new mine's ramp-up.
+    resources_t: Annotated[float, within(*RESOURCE_T)] | None = None
+    max_output_t: Annotated[float, within(*MINERAL_T)] | None = None
+    ramp_up_years: Annotated[float, within(0.0, 30.0)] = 0.0  # 0: a new mine produces at capacity at once
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_output(cls, data):
+        if isinstance(data, Mapping) and data.get("max_output_t") is None:
+            data = {**data, "max_output_t": data.get("output_t", 0.0)}
+        return data
+
+    @model_validator(mode="after")
+    def _room(self):
+        if self.max_output_t < self.output_t:
+            raise _FieldError("max_output_t", f"{self.max_output_t:g} is below output_t {self.output_t:g}")
+        return self
 
     @field_validator("offtake")
     @classmethod
@@ -291,7 +312,9 @@ class HostConfig(Strict):
     cloud_shares: dict[str, float]
     logistics_platform_shares: dict[str, float]
     energy_export_shares: dict[str, float]
-    energy_exports_usd_bn: Annotated[float, within(0.0, 1e4)]  # above the world's energy trade (about USD 3 trn a year)
+    energy_exports_usd_bn: Annotated[float, within(*ENERGY_EXPORTS_USD_BN)]
+    # Gas exported by pipeline, bcm/yr: its destinations move only with pipeline capacity (0: none).
+    gas_exports_bcm: Annotated[float, within(*GAS_BCM)] = 0.0
     renewables_share: Share
     green_tech_origin: dict[str, float]
     minerals: dict[str, Mineral] = Field(default_factory=dict)
@@ -347,7 +370,8 @@ class HostConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        _check_sources(self.sources, HOST_FIGURES)
+        optional = [k for k in OPTIONAL_HOST_FIGURES if getattr(self, k) or k in self.sources]  # sourced when given
+        _check_sources(self.sources, HOST_FIGURES + optional)
         return self
 
 
@@ -358,6 +382,9 @@ HOST_FIGURES = [
     "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
     "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
 ]  # fmt: skip
+
+# Figures a host may leave out (their default means "none"); given, they need a source.
+OPTIONAL_HOST_FIGURES = ["gas_exports_bcm"]
 
 OBJECTIVES = (
     "influence",
@@ -450,6 +477,9 @@ class Effects(Strict):
     # (trade.realignment_max_cut_usd_per_t caps the sum).
     export_cost_cut_usd_per_t_per_bn: Annotated[float, within(0.0, 1e4)] = 0.0
     debt_relief: Share = 0.0
+    # Export pipeline capacity to the offerer's energy partner, bcm/yr per USD bn (a host with
+    # pipeline gas exports only).
+    gas_pipeline_bcm_per_bn: Annotated[float, within(0.0, 1e3)] = 0.0
 
     @field_validator("mineral_output_t_per_bn")
     @classmethod
@@ -730,8 +760,17 @@ class EventEffect(Strict):
         return self
 
 
+class GasPipelineEvent(Strict):
+    """A gas export pipeline from the event's target host completes (kernels.open_gas_pipeline):
+    ``capacity_bcm`` a year to ``destination``, a key of the host's ``energy_export_shares``."""
+
+    destination: str
+    capacity_bcm: Annotated[float, within(*GAS_BCM)]
+
+
 class EventConfig(Strict):
-    """A scripted event (``at`` a date) or a random shock (``probability_per_year``)."""
+    """A scripted event (``at`` a date) or a random shock (``probability_per_year``): changes to
+    state (``effects``) and/or the completion of a gas export pipeline (``gas_pipeline``)."""
 
     name: str
     text: str
@@ -739,7 +778,8 @@ class EventConfig(Strict):
     probability_per_year: Share | None = None
     target: str | None = None
     duration_turns: Annotated[int, Field(ge=1, le=400)] | None = None  # 400 turns: the longest game
-    effects: list[EventEffect]
+    effects: list[EventEffect] = Field(default_factory=list)
+    gas_pipeline: GasPipelineEvent | None = None
     source: str
 
     @field_validator("at")
@@ -765,6 +805,18 @@ class EventConfig(Strict):
         uses_target = any("{host}" in e.path for e in self.effects)
         if uses_target and self.target is None:
             raise ValueError("an effect path uses {host} but the event has no target")
+        if not self.effects and self.gas_pipeline is None:
+            raise ValueError("does nothing: give effects or a gas_pipeline")
+        if self.gas_pipeline is not None:
+            if self.target is None:
+                raise ValueError("a gas_pipeline event needs a target (the exporting host)")
+            if self.duration_turns is not None:
+                raise ValueError("a gas_pipeline stays built: it takes no duration_turns")
+            partners = _ids(info, "partners")
+            if partners is not None and self.gas_pipeline.destination not in partners:
+                raise _FieldError("gas_pipeline.destination",
+                                  f"{self.gas_pipeline.destination!r} is not a destination (expected one of "
+                                  f"{', '.join(partners)})")  # fmt: skip
         return self
 
 

@@ -314,6 +314,7 @@ def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, 
                                         n_projects[0], turn, rl, special, cursors[:n_powers], buffer, ended, lows,
                                         hazard_words)  # fmt: skip
         K.economy(hosts, o, rl, entering, ratios)
+        K.mining(hosts, o, rl)
         K.trade_step_with(routes, trade, rl, trade_work)
         K.influence(hosts, o, pm, ps, rl, routes, through)
         K.metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output,

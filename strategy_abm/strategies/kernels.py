@@ -29,6 +29,7 @@ from ..engine.arrays import (
     E_DEBT_RELIEF,
     E_ENERGY_EXPORT,
     E_ENVIRONMENT,
+    E_GAS_PIPELINE,
     E_GDP_LEVEL,
     E_INFLUENCE,
     E_JOBS,
@@ -38,6 +39,7 @@ from ..engine.arrays import (
     H_ABSORPTION_ROOM,
     H_DISTRESS,
     H_ENERGY_EXPORTS,
+    H_GAS_EXPORTS,
     H_GDP,
     H_GOVERNANCE,
     H_LABOUR_ENTRANTS,
@@ -59,7 +61,15 @@ from ..engine.arrays import (
     RL_DT,
     RL_MAX_OFFERS,
 )
-from ..engine.kernels import best_deposit, debt_room, debt_service_ratio, debt_total, intensity, room_next_turn
+from ..engine.kernels import (
+    best_deposit,
+    debt_room,
+    debt_service_ratio,
+    debt_total,
+    deposit_room,
+    intensity,
+    room_next_turn,
+)
 from ..engine.projects import Offer as _Offer
 
 NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
@@ -266,6 +276,8 @@ def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
     n_hosts = hosts.shape[0]
     w = PS_OBJECTIVES
     eff = toolkit[p, k]
+    if mv[k, E_GAS_PIPELINE] and hosts[h, H_GAS_EXPORTS] <= 0.0:
+        return 0.0  # a gas pipeline where no gas is exported by pipeline is never of use (kernels.complete)
     x = intensity(size, hosts[h, H_GDP]) * eff
     total_gdp, total_exports = 0.0, 0.0
     for i in range(n_hosts):
@@ -281,11 +293,17 @@ def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
     gain += ps[p, w + 1] * gdp_w * size * mv[k, MV_DEBT_FRACTION] / max(debt_total(hosts, o, h), 1e-9)
     digital = mv[k, E_TELECOM] + mv[k, E_CLOUD] + mv[k, E_LOGISTICS]
     gain += ps[p, w + 2] * digital * x / 3.0 / n_hosts
-    gain += ps[p, w + 3] * mv[k, E_ENERGY_EXPORT] * x * hosts[h, H_ENERGY_EXPORTS] / max(total_exports, 1e-9)
+    energy_w = hosts[h, H_ENERGY_EXPORTS] / max(total_exports, 1e-9)
+    gas = hosts[h, H_GAS_EXPORTS]
+    if gas <= 0.0:  # (gas sold by pipeline goes where the pipes go: kernels.complete)
+        gain += ps[p, w + 3] * mv[k, E_ENERGY_EXPORT] * x * energy_w
+    elif mv[k, E_GAS_PIPELINE]:  # the new pipeline's share of the grown exports (kernels.open_gas_pipeline)
+        capacity = mv[k, E_GAS_PIPELINE] * size * eff
+        gain += ps[p, w + 3] * capacity / (gas + capacity) * energy_w
     m = best_deposit(hosts[h], o, mv, wm, k)
     if m >= 0:
-        share = mv[k, o[O_MINERAL_OUTPUT] + m] / wm[m, 0]
-        gain += ps[p, w + 4] * share * size * eff / wm.shape[0]
+        added = min(mv[k, o[O_MINERAL_OUTPUT] + m] * size * eff, deposit_room(hosts[h], o, m))
+        gain += ps[p, w + 4] * added / wm[m, 0] / wm.shape[0]
     gain += ps[p, w + 6] * mv[k, E_OPINION] * x / 2.0 / n_hosts
     return gain
 

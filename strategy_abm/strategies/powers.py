@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..engine.projects import Headroom, Offer
-from ..engine.rules import best_deposit, intensity
+from ..engine.rules import best_deposit, deposit_room, intensity
 from . import kernels
 from .base import PowerStrategy
 
@@ -300,6 +300,8 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     host = hosts[host_id]
     toolkit = obs.own["toolkit"]
     w = obs.own["objectives"]
+    if e.gas_pipeline_bcm_per_bn and host["gas_exports_bcm"] <= 0.0:
+        return 0.0  # a gas pipeline where no gas is exported by pipeline is never of use (kernels.complete)
     x = intensity(size, host["gdp_usd_bn"]) * toolkit[move_id]
     gdp_w = host["gdp_usd_bn"] / sum(h["gdp_usd_bn"] for h in hosts.values())
     stocks = sum(host["influence"].values())
@@ -308,14 +310,22 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     gain += w["leverage"] * gdp_w * size * move.debt_fraction / max(host["debt_total"], 1e-9)
     gain += w["digital"] * (e.telecom_shift + e.cloud_shift + e.logistics_shift) * x / 3.0 / len(hosts)
     energy_total = sum(h["energy_exports_usd_bn"] for h in hosts.values())
-    gain += w["energy"] * e.energy_export_shift * x * host["energy_exports_usd_bn"] / max(energy_total, 1e-9)
-    # A venture develops the host's best deposit (rules.best_deposit, as on completion): its share
-    # of world supply, which the offerer takes, averaged over the minerals as the payoff is.
+    energy_w = host["energy_exports_usd_bn"] / max(energy_total, 1e-9)
+    gas = host["gas_exports_bcm"]
+    if gas <= 0.0:  # (gas sold by pipeline goes where the pipes go: kernels.complete)
+        gain += w["energy"] * e.energy_export_shift * x * energy_w
+    elif e.gas_pipeline_bcm_per_bn:  # the new pipeline's share of the grown exports (kernels.open_gas_pipeline)
+        capacity = e.gas_pipeline_bcm_per_bn * size * toolkit[move_id]
+        gain += w["energy"] * capacity / (gas + capacity) * energy_w
+    # A venture develops the host's best deposit (rules.best_deposit, as on completion): the
+    # capacity it builds there (no more than the deposit's room) as a share of world supply, which
+    # the offerer takes, averaged over the minerals as the payoff is.
     if e.mineral_output_t_per_bn:
         world_output = {m: v["world_output_t"] for m, v in obs.world_minerals.items()}
         deposit = best_deposit(host["minerals"], e.mineral_output_t_per_bn, world_output)
         if deposit is not None:
-            share = e.mineral_output_t_per_bn[deposit] / world_output[deposit]
-            gain += w["minerals"] * share * size * toolkit[move_id] / len(obs.world_minerals)
+            added = min(e.mineral_output_t_per_bn[deposit] * size * toolkit[move_id],
+                        deposit_room(host["minerals"][deposit]))  # fmt: skip
+            gain += w["minerals"] * added / world_output[deposit] / len(obs.world_minerals)
     gain += w["opinion"] * e.opinion * x / 2.0 / len(hosts)
     return gain
