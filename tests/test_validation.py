@@ -26,7 +26,7 @@ SEEDS = range(5)
 EXACT_TOL = 1e-9  # figures copied from the config must come through unchanged
 CHINA_DEBT_SHARE_T0 = {"kgz": 0.369, "tjk": 0.32, "uzb": 0.104}  # CAL_KGCHINA, TREND_TJDEBT, ZAMIN_UZ
 GOVERNANCE_CPI_2024 = {"kaz": 40.0, "uzb": 32.0, "kgz": 25.0, "tjk": 19.0, "tkm": 17.0}  # KUN_CPI2024
-KAZ_DEBT_TO_GDP_T0 = 14.8 / 261.4  # KURSIV_KZDEBT_Q1 / WB_GDP
+KAZ_DEBT_TO_GDP_T0 = 14.8 / 280.3  # KURSIV_KZDEBT_Q1 / 2024 GDP (derived from WB_GDP and RADIOCOM_IMF)
 MIDDLE_VOLUME_T0_MT = 4.5  # AT_TITR2024
 # Trade shares of the calibration table (README.md), which rounds to two digits.
 TRADE_SHARE_TOL = 0.005
@@ -215,6 +215,11 @@ def test_bri_classic_raises_china_debt_share(host):
     assert horizon_china_debt_share("bri_classic", host) > CHINA_DEBT_SHARE_T0[host]
 
 
+@pytest.mark.xfail(
+    reason="issue 8: with 2024 GDP and the LIC-DSF thresholds of their sourced classes (kgz strong 23%, tjk medium "
+    "18%), no host enters distress under bri_classic in these seeds; the pattern held only at the weak 14% for all",
+    strict=True,
+)
 @pytest.mark.parametrize("host", ["kgz", "tjk"])
 def test_bri_classic_distress_hits_kgz_tjk_more_than_kaz(host):
     """Under bri_classic, Kyrgyzstan and Tajikistan spend more turns in debt distress than

@@ -1000,7 +1000,8 @@ class Scenario(Strict):
         return self
 
     def _check_ranges(self) -> None:
-        """Each range names a number of the scenario, low <= value <= high."""
+        """Each range names a number of the scenario and low <= high. Whether it holds the value is
+        not checked here: --set may take a figure outside its plausible range on purpose."""
         for path, (lo, hi) in self.ranges.items():
             node: Any = self
             for part in path.split("."):
@@ -1009,8 +1010,8 @@ class Scenario(Strict):
                     break
             if not isinstance(node, int | float) or isinstance(node, bool):
                 raise _field_error(f"ranges.{path}", "names no number of the scenario")
-            if not lo <= node <= hi:
-                raise _field_error(f"ranges.{path}", f"[{lo:g}, {hi:g}] does not hold the value {node:g}")
+            if not lo <= hi:
+                raise _field_error(f"ranges.{path}", f"[{lo:g}, {hi:g}] is empty (low must not exceed high)")
 
     def distress_threshold(self, host: str) -> float:
         """Debt service / revenue above which host ``host`` is in distress: the threshold of its
