@@ -168,10 +168,18 @@ def _check_source_ref(ref: str) -> None:
         )
 
 
-def _check_sources(sources: dict[str, str], figures: list[str]) -> None:
-    """Every figure has a source entry, each entry names a known id or says why it has none."""
+def _given(model: BaseModel, optional: list[str]) -> list[str]:
+    """The optional figures of ``model`` that differ from their defaults (a resolved config writes
+    the defaults out too; they keep the rules as they were and need no source)."""
+    fields = type(model).model_fields
+    return [f for f in optional if getattr(model, f) != fields[f].get_default(call_default_factory=True)]
+
+
+def _check_sources(sources: dict[str, str], figures: list[str], optional: list[str] = ()) -> None:
+    """Every figure has a source entry, each entry names a known id or says why it has none
+    (``optional``: figures that may have a source entry without needing one)."""
     for key, ref in sources.items():
-        if key not in figures:
+        if key not in figures and key not in optional:
             raise ValueError(f"sources.{key}: names no figure of this table")
         try:
             _check_source_ref(ref)
@@ -356,7 +364,7 @@ class HostConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        _check_sources(self.sources, HOST_FIGURES + [f for f in HOST_OPTIONAL_FIGURES if f in self.model_fields_set])
+        _check_sources(self.sources, HOST_FIGURES + _given(self, HOST_OPTIONAL_FIGURES), HOST_OPTIONAL_FIGURES)
         return self
 
 
@@ -673,8 +681,9 @@ class RulesConfig(Strict):
     @model_validator(mode="after")
     def _sourced(self):
         fields = type(self).model_fields
-        figures = [n for n in fields if n != "sources" and (fields[n].is_required() or n in self.model_fields_set)]
-        _check_sources(self.sources, figures)
+        figures = [n for n in fields if n != "sources" and fields[n].is_required()]
+        optional = [n for n in fields if n not in figures and n != "sources"]
+        _check_sources(self.sources, figures + _given(self, optional), optional)
         return self
 
 
