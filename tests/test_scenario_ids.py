@@ -68,7 +68,7 @@ def test_the_metric_columns_follow_the_scenario(six):
     assert set(cols) - set(METRIC_COLUMNS) == {
         f"{family}_aze"
         for family in ("debt_to_gdp", "china_debt_share", "debt_service_ratio", "distress", "distress_turns",
-                       "diversification", "gdp_usd_bn")
+                       "diversification", "gdp_usd_bn", "real_gdp_usd_bn")
     }  # fmt: skip
     # Each family's columns in the scenario's order: the new host last.
     assert cols[cols.index("debt_to_gdp_tkm") + 1] == "debt_to_gdp_aze"

@@ -24,7 +24,7 @@ SEEDS = range(30)  # the patterns hold over 30 seeds; their ranges are printed a
 EXACT_TOL = 1e-9  # figures copied from the config must come through unchanged
 CHINA_DEBT_SHARE_T0 = {"kgz": 0.369, "tjk": 0.32, "uzb": 0.104}  # CAL_KGCHINA, TREND_TJDEBT, ZAMIN_UZ
 GOVERNANCE_CPI_2024 = {"kaz": 40.0, "uzb": 32.0, "kgz": 25.0, "tjk": 19.0, "tkm": 17.0}  # KUN_CPI2024
-KAZ_DEBT_TO_GDP_T0 = 14.8 / 261.4  # KURSIV_KZDEBT_Q1 / WB_GDP
+KAZ_DEBT_TO_GDP_T0 = 14.8 / 280.3  # KURSIV_KZDEBT_Q1 / 2024 GDP (derived from WB_GDP and RADIOCOM_IMF)
 MIDDLE_VOLUME_T0_MT = 4.5  # AT_TITR2024
 # Trade shares of the calibration table (README.md), which rounds to two digits.
 TRADE_SHARE_TOL = 0.005
@@ -80,7 +80,7 @@ def test_turn0_governance_is_cpi_2024(start):
 
 
 def test_turn0_debt_and_corridor_are_the_calibration(start):
-    """Kazakhstan's public external debt (USD 14.8 bn) over its 2023 GDP (USD 261.4 bn), and
+    """Kazakhstan's public external debt (USD 14.8 bn) over its 2024 GDP (USD 280.3 bn, derived), and
     Middle Corridor cargo of 4.5 Mt in 2024."""
     row = model_frame(start).iloc[0]
     assert row["debt_to_gdp_kaz"] == pytest.approx(KAZ_DEBT_TO_GDP_T0, abs=EXACT_TOL)
@@ -143,6 +143,11 @@ def test_bri_classic_raises_china_debt_share(host, pattern_ranges):
     check(V.classic_raises_china_debt(SEEDS, host), pattern_ranges)
 
 
+@pytest.mark.xfail(
+    reason="issue 8: with 2024 GDP and the LIC-DSF thresholds of their sourced classes (kgz strong 23%, tjk medium "
+    "18%), no host enters distress under bri_classic in these seeds; the pattern held only at the weak 14% for all",
+    strict=True,
+)
 @pytest.mark.parametrize("host", V.DEBT_HOSTS)
 def test_bri_classic_distress_hits_kgz_tjk_more_than_kaz(host, pattern_ranges):
     """Under bri_classic, Kyrgyzstan and Tajikistan spend more turns in debt distress than

@@ -37,14 +37,15 @@ from ..scenario.ids import DOMAINS, OTHER
 (H_GDP, H_GROWTH_RATE, H_REVENUE_SHARE, H_POPULATION, H_LABOUR_ENTRANTS, H_GOVERNANCE, H_SATELLITE,
  H_ENERGY_EXPORTS, H_RENEWABLES, H_ENVIRONMENT, H_ABSORPTION_PCT, H_DEBT_CEILING_PCT, H_JOBS_CREATED,
  H_JOBS_TURN, H_DISTRESS, H_DISTRESS_TURNS, H_GROWTH_REALISED, H_GDP_TURN_START, H_PAYOFF, H_PAYOFF_TOTAL,
- H_ABSORPTION_ROOM, H_GAS_EXPORTS) = range(22)  # fmt: skip
-HOST_SCALARS = 22
+ H_ABSORPTION_ROOM, H_GAS_EXPORTS, H_USD_DEFLATOR, H_PRICE_LEVEL, H_DISTRESS_RATIO) = range(25)  # fmt: skip
+HOST_SCALARS = 25
 # The attribute of HostState each scalar column holds (events and views name them so).
 HOST_SCALAR_NAMES = (
     "gdp_usd_bn", "growth_rate", "revenue_share_gdp", "population_m", "labour_entrants_k", "governance",
     "satellite_coverage", "energy_exports_usd_bn", "renewables_share", "environment_damage",
     "absorption_pct_gdp", "debt_ceiling_pct_gdp", "jobs_created_k", "jobs_turn_k", "distress", "distress_turns",
     "growth_realised", "gdp_turn_start", "payoff", "payoff_total", "absorption_room", "gas_exports_bcm",
+    "usd_deflator", "price_level", "distress_service_ratio",
 )  # fmt: skip
 # Per creditor, per mineral: the fields of a block's entry.
 C_DEBT, C_RATE, C_MATURITY, C_REFINANCED = range(4)
@@ -359,6 +360,8 @@ def initial_state(sc: Scenario, lay: Layout) -> State:
                 row[column] = getattr(cfg, name)
         row[H_GROWTH_REALISED] = cfg.growth_rate
         row[H_GDP_TURN_START] = cfg.gdp_usd_bn
+        row[H_PRICE_LEVEL] = 1.0  # USD prices of the GDP vintage: real GDP = gdp / price_level
+        row[H_DISTRESS_RATIO] = sc.distress_threshold(hid)
         for i, pid in enumerate(lay.powers):
             row[lay.opinion + i] = row[lay.anchor + i] = cfg.opinion[pid]
         for name, (at, keys) in lay.vectors.items():

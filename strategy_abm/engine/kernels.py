@@ -45,6 +45,7 @@ from .arrays import (
     H_ABSORPTION_ROOM,
     H_DEBT_CEILING_PCT,
     H_DISTRESS,
+    H_DISTRESS_RATIO,
     H_DISTRESS_TURNS,
     H_ENERGY_EXPORTS,
     H_ENVIRONMENT,
@@ -59,9 +60,11 @@ from .arrays import (
     H_LABOUR_ENTRANTS,
     H_PAYOFF,
     H_PAYOFF_TOTAL,
+    H_PRICE_LEVEL,
     H_RENEWABLES,
     H_REVENUE_SHARE,
     H_SATELLITE,
+    H_USD_DEFLATOR,
     M_DEVELOPABLE,
     M_OUTPUT,
     M_PROCESSING,
@@ -139,7 +142,6 @@ from .arrays import (
     RL_CARRYOVER,
     RL_DELAY_HAZARD,
     RL_DISTRESS_PENALTY,
-    RL_DISTRESS_RATIO,
     RL_DISTRESS_SWING,
     RL_DT,
     RL_ENVIRONMENT_OPINION,
@@ -629,17 +631,19 @@ def economy(hosts, o, rl, distress_events, ratios):
     for h in range(hosts.shape[0]):
         distress_events[h] = -1
         growth = hosts[h, H_GROWTH_RATE] - (rl[RL_DISTRESS_PENALTY] if hosts[h, H_DISTRESS] else 0.0)
-        hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * (1.0 + growth) ** dt)
+        # GDP is in current USD: real growth times the USD deflator (the price level tracks the latter).
+        inflation = (1.0 + hosts[h, H_USD_DEFLATOR]) ** dt
+        hosts[h, H_PRICE_LEVEL] *= inflation
+        nominal = (1.0 + growth) ** dt * inflation
+        hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * nominal)
         for c in range(n_cred):
             j = at + 4 * c
             ref = hosts[h, j + C_REFINANCED]
             hosts[h, j + C_DEBT] = (
-                hosts[h, j + C_DEBT]
-                * max(0.0, 1.0 - (1.0 - ref) * dt / hosts[h, j + C_MATURITY])
-                * (1.0 + growth) ** (dt * ref)
+                hosts[h, j + C_DEBT] * max(0.0, 1.0 - (1.0 - ref) * dt / hosts[h, j + C_MATURITY]) * nominal**ref
             )
         ratios[h] = debt_service_ratio(hosts, o, h)
-        in_distress = ratios[h] > rl[RL_DISTRESS_RATIO]
+        in_distress = ratios[h] > hosts[h, H_DISTRESS_RATIO]
         if in_distress and not hosts[h, H_DISTRESS]:
             best, best_debt = -1, 0.0
             for p in range(n_powers):  # the powers are the first creditors, in order
@@ -1100,7 +1104,9 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
 
     for h in range(n_hosts):
         if turn > 0:
-            hosts[h, H_GROWTH_REALISED] = (hosts[h, H_GDP] / hosts[h, H_GDP_TURN_START] - 1.0) / dt
+            # real growth: the turn's change in USD prices is not growth
+            inflation = (1.0 + hosts[h, H_USD_DEFLATOR]) ** dt
+            hosts[h, H_GROWTH_REALISED] = (hosts[h, H_GDP] / (hosts[h, H_GDP_TURN_START] * inflation) - 1.0) / dt
         jobs = min(1.0, hosts[h, H_JOBS_TURN] / max(hosts[h, H_LABOUR_ENTRANTS] * dt, 1e-9))
         payoff = (
             rl[RL_HW_GROWTH] * rl[RL_GROWTH_SCALE] * hosts[h, H_GROWTH_REALISED]

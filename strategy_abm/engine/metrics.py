@@ -344,6 +344,17 @@ def _china_overland_energy(s: MetricState, _) -> float:
     return sum(row[A.H_ENERGY_EXPORTS] * row[china] for row in s.host_rows.values())
 
 
+@metric(
+    "real_gdp_usd_bn_{id}",
+    "GDP at the USD prices of the start (gdp_usd_bn over the host's USD price level)",
+    "USD bn",
+    per="host",
+)
+def _real_gdp(s: MetricState, h) -> float:
+    row = s.host_rows[h]
+    return row[A.H_GDP] / row[A.H_PRICE_LEVEL]
+
+
 def metric_row(s: MetricState) -> dict[str, float]:
     """Every registered metric of the state ``s`` reads, as ``{column: value}`` in column order
     (the families over the ids of ``s.model``)."""

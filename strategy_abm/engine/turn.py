@@ -453,6 +453,7 @@ class Game:
             "creditor_shares": FrozenMap({k: (c["debt"] / total if total > 0 else 0.0)
                                           for k, c in h.creditors.items()}),
             "distress": h.distress,
+            "distress_threshold": h.distress_service_ratio,  # its class's debt-service threshold
             "governance": h.governance,
             "opinion": FrozenMap(h.opinion),
             "influence": FrozenMap(h.influence),  # the stocks (their sum scales a project's gain in share)

@@ -69,6 +69,10 @@ MONEY_USD_BN = (0.0, 1e5)  # stocks and flows of a state: at most world GDP
 MATURITY_YEARS = (0.25, 60.0)  # a loan runs at least a quarter (debt service = D/m) and at most 60 years
 RATE = (0.0, 0.5)  # annual interest rate
 GROWTH = (-0.3, 0.3)  # annual real growth of a state's economy
+# Annual change of a state's GDP deflator in US dollars (inflation less depreciation against the USD).
+USD_DEFLATOR = (-0.3, 0.3)
+# IMF-World Bank LIC-DSF classes of debt-carrying capacity, weakest first (their thresholds are data).
+CAPACITY_CLASSES = ("weak", "medium", "strong")
 PAYOFF_WEIGHT = (0.0, 100.0)  # relative weights of objectives: a ratio above 1e4 is no longer a trade-off
 PROJECT_USD_BN = (1e-3, 1e3)  # USD 1 m (smaller is not a strategic project) to USD 1 trn
 PER_PCT_GDP = 10.0  # effect per 1% of host GDP invested: at most 10 units (10 points, 10%, ...)
@@ -167,10 +171,18 @@ def _check_source_ref(ref: str) -> None:
         )
 
 
-def _check_sources(sources: dict[str, str], figures: list[str]) -> None:
-    """Every figure has a source entry, each entry names a known id or says why it has none."""
+def _given(model: BaseModel, optional: list[str]) -> list[str]:
+    """The optional figures of ``model`` that differ from their defaults (a resolved config writes
+    the defaults out too; they keep the rules as they were and need no source)."""
+    fields = type(model).model_fields
+    return [f for f in optional if getattr(model, f) != fields[f].get_default(call_default_factory=True)]
+
+
+def _check_sources(sources: dict[str, str], figures: list[str], optional: list[str] = ()) -> None:
+    """Every figure has a source entry, each entry names a known id or says why it has none
+    (``optional``: figures that may have a source entry without needing one)."""
     for key, ref in sources.items():
-        if key not in figures:
+        if key not in figures and key not in optional:
             raise ValueError(f"sources.{key}: names no figure of this table")
         try:
             _check_source_ref(ref)
@@ -321,6 +333,11 @@ class HostConfig(Strict):
     environment_damage: Annotated[float, Field(ge=0.0, le=100.0)]
     absorption_pct_gdp: Annotated[float, within(0.01, 50.0)]  # projects a state can take on per year, % of GDP
     debt_ceiling_pct_gdp: Annotated[float, within(0.0, 300.0)]  # 0: no new debt at all
+    # Nominal USD GDP = real growth plus this deflator (0: GDP in constant USD, as before it existed).
+    usd_deflator: Annotated[float, within(*USD_DEFLATOR)] = 0.0
+    # The LIC-DSF class whose debt-service threshold marks distress (rules.distress_service_ratio_by_capacity);
+    # None: the default rules.distress_service_ratio.
+    debt_carrying_capacity: Literal[CAPACITY_CLASSES] | None = None
     sources: dict[str, str]
 
     @field_validator("creditors", mode="before")
@@ -370,8 +387,7 @@ class HostConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        optional = [k for k in OPTIONAL_HOST_FIGURES if getattr(self, k) or k in self.sources]  # sourced when given
-        _check_sources(self.sources, HOST_FIGURES + optional)
+        _check_sources(self.sources, HOST_FIGURES + _given(self, HOST_OPTIONAL_FIGURES), HOST_OPTIONAL_FIGURES)
         return self
 
 
@@ -382,9 +398,8 @@ HOST_FIGURES = [
     "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
     "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
 ]  # fmt: skip
-
-# Figures a host may leave out (their default means "none"); given, they need a source.
-OPTIONAL_HOST_FIGURES = ["gas_exports_bcm"]
+# Figures a host may leave out (their defaults keep the rules as they were); given, they need a source.
+HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm"]
 
 OBJECTIVES = (
     "influence",
@@ -660,6 +675,10 @@ class RulesConfig(Strict):
     opinion_reversion: Annotated[float, within(0.0, 5.0)]
     opinion_influence: Annotated[float, within(0.0, 10.0)]
     distress_service_ratio: Annotated[float, within(0.01, 1.0)]  # debt service / revenue
+    # Thresholds by debt-carrying capacity (hosts.*.debt_carrying_capacity); a class left out uses the default.
+    distress_service_ratio_by_capacity: dict[Literal[CAPACITY_CLASSES], Annotated[float, within(0.01, 1.0)]] = Field(
+        default_factory=dict
+    )
     distress_opinion_swing: Annotated[float, within(0.0, 2.0)]
     distress_growth_penalty: Annotated[float, within(0.0, 0.5)]  # growth - penalty >= -0.8: GDP stays positive
     restructure_maturity_years: Annotated[float, within(0.0, 30.0)]
@@ -721,8 +740,10 @@ class RulesConfig(Strict):
 
     @model_validator(mode="after")
     def _sourced(self):
-        figures = [n for n in type(self).model_fields if n != "sources"]
-        _check_sources(self.sources, figures)
+        fields = type(self).model_fields
+        figures = [n for n in fields if n != "sources" and fields[n].is_required()]
+        optional = [n for n in fields if n not in figures and n != "sources"]
+        _check_sources(self.sources, figures + _given(self, optional), optional)
         return self
 
 
@@ -902,6 +923,9 @@ class Scenario(Strict):
     world: WorldConfig
     rules: RulesConfig
     events: list[EventConfig] = Field(default_factory=list)
+    # Plausible range [low, high] of an uncertain figure, by its --set path ("hosts.tkm.public_external_debt_usd_bn"),
+    # for calibration and sensitivity runs; the figure's own source says why the range is what it is.
+    ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -1043,6 +1067,7 @@ class Scenario(Strict):
             for check in STRATEGY_CHECKS:
                 check(f"hosts.{hid}", "host", h.strategy, h.strategy_params, None, actor=hid, **_ids_arg(check, ids))
         self._check_world_minerals()
+        self._check_ranges()
         start = parse_date(self.start)
         state = None
         for i, ev in enumerate(self.events):
@@ -1064,6 +1089,26 @@ class Scenario(Strict):
                         f"{eff.value} is outside [{lo:g}, {hi:g}], the bounds of {name}",
                     )
         return self
+
+    def _check_ranges(self) -> None:
+        """Each range names a number of the scenario and low <= high. Whether it holds the value is
+        not checked here: --set may take a figure outside its plausible range on purpose."""
+        for path, (lo, hi) in self.ranges.items():
+            node: Any = self
+            for part in path.split("."):
+                node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+                if node is None or part == "sources":
+                    break
+            if not isinstance(node, int | float) or isinstance(node, bool):
+                raise _field_error(f"ranges.{path}", "names no number of the scenario")
+            if not lo <= hi:
+                raise _field_error(f"ranges.{path}", f"[{lo:g}, {hi:g}] is empty (low must not exceed high)")
+
+    def distress_threshold(self, host: str) -> float:
+        """Debt service / revenue above which host ``host`` is in distress: the threshold of its
+        debt-carrying capacity if it has one and the rules give one, else the default."""
+        capacity = self.hosts[host].debt_carrying_capacity
+        return self.rules.distress_service_ratio_by_capacity.get(capacity, self.rules.distress_service_ratio)
 
     def _check_world_minerals(self) -> None:
         """World output covers China's own mining and the region's output at the start, so that

@@ -106,9 +106,9 @@ def absorption_used(obs, offer: Offer) -> float:
 
 def is_near_distress(obs, share: float = PENALTIES["near_distress_share"]) -> bool:
     """The observing host is in distress, or its debt service is above ``share`` (80%) of the
-    distress threshold."""
+    host's distress threshold (that of its debt-carrying capacity)."""
     host = obs.hosts[obs.actor]
-    return host["distress"] or host["debt_service_ratio"] > share * obs.rules.distress_service_ratio
+    return host["distress"] or host["debt_service_ratio"] > share * host["distress_threshold"]
 
 
 SCORING_CLASSIFIER = {

@@ -38,6 +38,7 @@ from ..engine.arrays import (
     E_TELECOM,
     H_ABSORPTION_ROOM,
     H_DISTRESS,
+    H_DISTRESS_RATIO,
     H_ENERGY_EXPORTS,
     H_GAS_EXPORTS,
     H_GDP,
@@ -57,7 +58,6 @@ from ..engine.arrays import (
     P_BUDGET_AVAILABLE,
     PM_CREDITOR,
     PS_OBJECTIVES,
-    RL_DISTRESS_RATIO,
     RL_DT,
     RL_MAX_OFFERS,
 )
@@ -453,7 +453,8 @@ def scoring_host_with(hosts, o, mv, toolkit, rl, h, params, offers, made, n_made
     stock = 0.0
     for p in range(n_powers):
         stock += hosts[h, o[O_INFLUENCE] + p]
-    near = bool(hosts[h, H_DISTRESS]) or debt_service_ratio(hosts, o, h) > params[SC_NEAR_SHARE] * rl[RL_DISTRESS_RATIO]
+    threshold = hosts[h, H_DISTRESS_RATIO]  # of the host's debt-carrying capacity
+    near = bool(hosts[h, H_DISTRESS]) or debt_service_ratio(hosts, o, h) > params[SC_NEAR_SHARE] * threshold
     allowed_at = SC_BIAS + n_powers
     values, used = work[:n_made], work[n_made : 2 * n_made]
     index, candidates = keys[:n_made], keys[n_made : 2 * n_made]
