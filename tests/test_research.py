@@ -111,7 +111,7 @@ def test_a_latin_hypercube_over_parametric_spend_share_runs_and_stores_the_sampl
 
 
 def test_an_unset_strategy_parameter_is_sampled_around_its_strategys_default(tmp_path):
-    """China's doctrine (bri_classic) leaves ``offer_size`` at its default: a range over it needs
+    """China's doctrine (bri_2 in the baseline) leaves ``offer_size`` at its default: a range over it needs
     no override first, is a float factor, and each run plays its sampled value."""
     from strategy_abm.strategies import REGISTRY
 
