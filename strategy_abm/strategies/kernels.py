@@ -64,9 +64,10 @@ from ..engine.projects import Offer as _Offer
 
 NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
 
-# Portfolio parameters: spend share, offer size, give-up rate, acceptance prior, number of moves
-# weighted, then (move index, weight) pairs in the doctrine's order, then one weight per host.
-PF_SPEND, PF_OFFER_SIZE, PF_GIVE_UP, PF_PRIOR, PF_N_MOVES, PF_MOVES = range(6)
+# Portfolio parameters: spend share, offer size, give-up rate, acceptance prior, offers per turn,
+# number of moves weighted, then (move index, weight) pairs in the doctrine's order, then one
+# weight per host.
+PF_SPEND, PF_OFFER_SIZE, PF_GIVE_UP, PF_PRIOR, PF_OFFERS, PF_N_MOVES, PF_MOVES = range(7)
 # Greedy (power and host) and random parameters.
 GR_SPEND, GR_PRIOR, GR_ENVIRONMENT, GR_GOODWILL = range(4)
 RA_ACCEPT = 0
@@ -166,7 +167,8 @@ def portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, 
         k = int(params[PF_MOVES + 2 * i])
         candidate[i] = mv[k, MV_SIZE_MIN] * mv[k, MV_COST_SHARE] <= budget_left
     offered_host_at, total_at = n_moves, n_moves + n_hosts
-    most, give_up, prior = int(rl[RL_MAX_OFFERS]), params[PF_GIVE_UP], params[PF_PRIOR]
+    most = min(int(rl[RL_MAX_OFFERS]), int(params[PF_OFFERS]))
+    give_up, prior = params[PF_GIVE_UP], params[PF_PRIOR]
     n = 0
     while n < most:
         total = memory[total_at] if memory[total_at] != 0.0 else 1.0
