@@ -781,7 +781,8 @@ def test_pgii_spends_a_larger_budget_with_more_offers():
     rich = ["powers.us.budget_usd_bn_per_year=6"]
     spent = {}
     for offers in (12, 6):
-        plan = BulkPlan(load_scenario("baseline", overrides=[*rich, f"powers.us.strategy_params.offers_per_turn={offers}"]))
+        overrides = [*rich, f"powers.us.strategy_params.offers_per_turn={offers}"]
+        plan = BulkPlan(load_scenario("baseline", overrides=overrides))
         spent[offers] = [plan.play(seed)[40]["spent_usd_bn_us"] for seed in range(3)]
     assert all(53.0 < s <= 60.0 for s in spent[12]), spent
     assert all(26.0 < s < 30.0 for s in spent[6]), spent

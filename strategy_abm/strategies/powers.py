@@ -116,8 +116,8 @@ class PortfolioStrategy(PowerStrategy):
         toolkit = scenario.powers[actor_id].toolkit
         weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
                    if m in toolkit and w > 0}  # fmt: skip
-        vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], int(p["offers_per_turn"]),
-               len(weights)]
+        vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], int(p["offers_per_turn"])]
+        vec.append(len(weights))
         for m, w in weights.items():
             vec += [layout.moves.index(m), w]
         named, default = p["host_weights"], p["default_host_weight"]
