@@ -37,7 +37,7 @@ from . import kernels as K
 from . import pcg, rules
 from .arrays import initial_state, tables
 from .events import EventEngine
-from .legality import StrategyError, check_offers, check_responses
+from .legality import StrategyError, check_offers, check_responses, licensed
 from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
 from .state import HostState, PowerState
@@ -460,6 +460,7 @@ class Game:
             "trade_shares": FrozenMap(h.trade_shares),
             "telecom_vendor_shares": FrozenMap(h.telecom_vendor_shares),
             "satellite_coverage": h.satellite_coverage,
+            "satellite_licence": h.satellite_licence,
             "cloud_shares": FrozenMap(h.cloud_shares),
             "logistics_platform_shares": FrozenMap(h.logistics_platform_shares),
             "energy_export_shares": FrozenMap(h.energy_export_shares),
@@ -502,6 +503,8 @@ class Game:
                     hi = min(hi, budget / move.public_cost_share)
                 targets = {}
                 for hid, host in self.hosts.items():
+                    if not licensed(host, move):  # (a satellite offer before the host's licence)
+                        continue
                     top = min(hi, host.creditors[actor_id]["debt"]) if move.effects.debt_relief else hi
                     if top >= lo:
                         room = Headroom(host.room_next_turn(self.dt), host.debt_room()).cap(move)

@@ -288,6 +288,9 @@ class HostConfig(Strict):
     trade_shares: dict[str, float]
     telecom_vendor_shares: dict[str, float]
     satellite_coverage: Share
+    # 1 if a satellite-internet operator is licensed in the host, else 0 (events set it): offers of
+    # a move that ``requires_satellite_licence`` are legal only where it is held (>= 0.5).
+    satellite_licence: Share = 0.0
     cloud_shares: dict[str, float]
     logistics_platform_shares: dict[str, float]
     energy_export_shares: dict[str, float]
@@ -356,7 +359,7 @@ HOST_FIGURES = [
     "public_external_debt_usd_bn", "creditors", "governance", "opinion", "trade_shares",
     "telecom_vendor_shares", "satellite_coverage", "cloud_shares", "logistics_platform_shares",
     "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
-    "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
+    "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp", "satellite_licence",
 ]  # fmt: skip
 
 OBJECTIVES = (
@@ -480,6 +483,8 @@ class MoveType(Strict):
     # Share of the project that draws on the host's implementation capacity: turnkey projects
     # built by the lender's own contractors draw less (brief: little participation of local firms).
     local_absorption: Share = 1.0
+    # Offers of the move are legal only to a host that holds a satellite licence (Starlink).
+    requires_satellite_licence: bool = False
     effects: Effects = Field(default_factory=Effects)
     source: str
 

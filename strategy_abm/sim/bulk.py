@@ -237,7 +237,7 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
                 np.empty(3 * size, dtype=np.int64), np.zeros(size, dtype=np.bool_),
                 np.empty(n_powers * 2 * (projects.shape[0] + 1)), np.zeros(projects.shape[0]),
                 np.zeros(n_hosts, dtype=np.int64), np.zeros(n_hosts), np.zeros((4, 4), dtype=np.uint64),
-                np.empty((n_hosts, 4)),
+                np.empty((n_hosts, 5)),
                 np.empty(floats), np.empty(ints, dtype=np.int64), np.empty(n_powers, dtype=np.int64),
                 np.empty(6 * n_routes + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
                 K.derived_offsets(n_hosts, n_powers, n_routes))  # fmt: skip

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..engine.legality import licensed
 from ..engine.projects import Headroom, Offer
 from ..engine.rules import best_deposit, intensity
 from . import kernels
@@ -33,7 +34,7 @@ class HostRoom:
     to the room its earlier offers of the turn leave (computed once per turn: strategies run in
     the hot loop of every sweep)."""
 
-    __slots__ = ("distress", "owed", "power", "room")
+    __slots__ = ("distress", "hosts", "owed", "power", "room")
 
     def __init__(self, obs):
         self.power = obs.actor
@@ -41,9 +42,12 @@ class HostRoom:
         self.room = {h: Headroom(a["absorption_room_next"], a["debt_room"]) for h, a in obs.hosts.items()}
         self.owed = dict(obs.own["owed"])
         self.distress = {h: a["distress"] for h, a in obs.hosts.items()}
+        self.hosts = obs.hosts
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
+        if not licensed(self.hosts[host], move):
+            return 0.0
         cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host].cap(move))
         if move.effects.debt_relief:
             # Relief of one's own loans only, and only for a state in distress.
