@@ -20,6 +20,7 @@ import numpy as np
 from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from . import pcg
+from .arrays import P_BUDGET_AVAILABLE, P_BUDGET_GRANTED, P_OFFERS_MADE
 from .streams import EVENTS
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
@@ -124,6 +125,8 @@ class EventEngine:
                     variable.change_base(eff.op, eff.value)
                 else:
                     _set(container, key, _apply(container, key, eff.op, eff.value, bound)[0])
+        for pr in ev.projects:  # deals signed: projects committed now (Game / bulk World.commit_deal)
+            self.model.commit_deal(pr.power, pr.move, pr.host, pr.size_usd_bn)
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
         text = ev.text.replace("{host}", self.model.display(target) if target else "")
@@ -274,6 +277,15 @@ class _Variable:
     def _write(self, value: float) -> None:
         _set(self.container, self.key, value)
         self.last = value
+
+
+def grant_deal(powers: np.ndarray, p: int, cost: float) -> None:
+    """A deal's public cost is granted to power ``p`` before it is committed (and charged): the deal
+    is financed outside the power's yearly allowance, so its budget left is unchanged, while its
+    spending and grants count the deal. Counted as an offer made (the commitment counts it accepted)."""
+    powers[p, P_BUDGET_GRANTED] += cost
+    powers[p, P_BUDGET_AVAILABLE] += cost
+    powers[p, P_OFFERS_MADE] += 1.0
 
 
 def _get(container, key):

@@ -36,7 +36,7 @@ from ..scenario.ids import display
 from . import kernels as K
 from . import pcg, rules
 from .arrays import initial_state, tables
-from .events import EventEngine
+from .events import EventEngine, grant_deal
 from .legality import StrategyError, check_offers, check_responses, licensed
 from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
@@ -770,6 +770,12 @@ class Game:
             ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
             ledger.by_move[o.move] = ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
         self._offers_of_projects.extend(accepted)
+
+    def commit_deal(self, power: str, move: str, host: str, size_usd_bn: float) -> None:
+        """A deal an event signs (``[[events]] projects``): committed as an accepted offer, its
+        public cost granted first (events.grant_deal)."""
+        grant_deal(self.state.powers, self.power_index[power], size_usd_bn * self.moves[move].public_cost_share)
+        self._commit([Offer(power, move, host, size_usd_bn)])
 
     def _progress(self) -> None:
         """Running projects advance a turn, may slip or fail, and apply effects on completion."""

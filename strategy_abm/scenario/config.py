@@ -701,8 +701,21 @@ class EventEffect(Strict):
         return self
 
 
+class EventProject(Strict):
+    """A deal an event signs: ``power``'s project of ``move`` in ``host`` of ``size_usd_bn``,
+    committed when the event fires as if the host had accepted the power's offer (its debt, its
+    lag, its hazards and its effects on completion), with its public cost granted to the power
+    on top of its budget (the deal is financed outside its yearly allowance)."""
+
+    power: str
+    move: str
+    host: str
+    size_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+
+
 class EventConfig(Strict):
-    """A scripted event (``at`` a date) or a random shock (``probability_per_year``)."""
+    """A scripted event (``at`` a date) or a random shock (``probability_per_year``). It changes
+    state variables (``effects``) and/or signs deals (``projects``: scripted events only)."""
 
     name: str
     text: str
@@ -710,7 +723,8 @@ class EventConfig(Strict):
     probability_per_year: Share | None = None
     target: str | None = None
     duration_turns: Annotated[int, Field(ge=1, le=400)] | None = None  # 400 turns: the longest game
-    effects: list[EventEffect]
+    effects: list[EventEffect] = Field(default_factory=list)
+    projects: list[EventProject] = Field(default_factory=list)
     source: str
 
     @field_validator("at")
@@ -736,6 +750,11 @@ class EventConfig(Strict):
         uses_target = any("{host}" in e.path for e in self.effects)
         if uses_target and self.target is None:
             raise ValueError("an effect path uses {host} but the event has no target")
+        if not self.effects and not self.projects:
+            raise ValueError("changes nothing: give effects or projects")
+        if self.projects and (self.at is None or self.duration_turns is not None):
+            # A deal is signed once, at its date: it is neither drawn nor undone when a duration ends.
+            raise ValueError("projects are for scripted events ('at') without a duration_turns")
         return self
 
 
@@ -967,6 +986,8 @@ class Scenario(Strict):
         for i, ev in enumerate(self.events):
             if ev.at is not None and parse_date(ev.at) < start - 1e-9:
                 raise _field_error(f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}")
+            for j, pr in enumerate(ev.projects):
+                self._check_event_project(f"events.{i}.projects.{j}", pr)
             for j, eff in enumerate(ev.effects):
                 state = state or _state_shape(self)
                 where = f"events.{i}.effects.{j}.path"
@@ -983,6 +1004,22 @@ class Scenario(Strict):
                         f"{eff.value} is outside [{lo:g}, {hi:g}], the bounds of {name}",
                     )
         return self
+
+    def _check_event_project(self, where: str, pr: EventProject) -> None:
+        """A deal names a power, a move of its toolkit, a host, and a size within the move's bounds."""
+        if pr.power not in self.powers:
+            raise _field_error(f"{where}.power", f"{pr.power!r} is not a power id")
+        if pr.move not in self.powers[pr.power].toolkit:
+            raise _field_error(f"{where}.move", f"{pr.move!r} is not in the toolkit of {pr.power}")
+        if pr.host not in self.hosts:
+            raise _field_error(f"{where}.host", f"{pr.host!r} is not a host id")
+        move = self.moves[pr.move]
+        if not move.size_min_usd_bn <= pr.size_usd_bn <= move.size_max_usd_bn:
+            raise _field_error(
+                f"{where}.size_usd_bn",
+                f"{pr.size_usd_bn:g} is outside [{move.size_min_usd_bn:g}, {move.size_max_usd_bn:g}], the size "
+                f"bounds of {pr.move}",
+            )
 
     def _check_world_minerals(self) -> None:
         """World output covers China's own mining and the region's output at the start, so that
