@@ -776,6 +776,15 @@ class Game:
         public cost granted first (events.grant_deal)."""
         grant_deal(self.state.powers, self.power_index[power], size_usd_bn * self.moves[move].public_cost_share)
         self._commit([Offer(power, move, host, size_usd_bn)])
+        if self.record:  # a commitment in the log, as every accepted offer is (status "deal": no offer was made)
+            m = self.moves[move]
+            purpose = f" {m.purpose}" if m.purpose else ""
+            self.event_log.append({
+                "turn": self.turn, "date": self.date, "actor": power, "target": host, "domain": m.domain, "move": move,
+                "size_usd_bn": size_usd_bn, "status": "deal",
+                "text": f"{self.display(power, start=True)} signs with {self.display(host)} a USD {size_usd_bn:.2f} bn "
+                        f"{m.label}{purpose} (a scripted deal)",
+            })  # fmt: skip
 
     def _progress(self) -> None:
         """Running projects advance a turn, may slip or fail, and apply effects on completion."""

@@ -705,7 +705,8 @@ class EventProject(Strict):
     """A deal an event signs: ``power``'s project of ``move`` in ``host`` of ``size_usd_bn``,
     committed when the event fires as if the host had accepted the power's offer (its debt, its
     lag, its hazards and its effects on completion), with its public cost granted to the power
-    on top of its budget (the deal is financed outside its yearly allowance)."""
+    on top of its budget (the deal is financed outside its yearly allowance). Its size is the
+    deal's own, within the schema's bounds of a project, not the move's size bounds."""
 
     power: str
     move: str
@@ -1006,20 +1007,15 @@ class Scenario(Strict):
         return self
 
     def _check_event_project(self, where: str, pr: EventProject) -> None:
-        """A deal names a power, a move of its toolkit, a host, and a size within the move's bounds."""
+        """A deal names a power, a move of its toolkit and a host."""
         if pr.power not in self.powers:
             raise _field_error(f"{where}.power", f"{pr.power!r} is not a power id")
         if pr.move not in self.powers[pr.power].toolkit:
             raise _field_error(f"{where}.move", f"{pr.move!r} is not in the toolkit of {pr.power}")
         if pr.host not in self.hosts:
             raise _field_error(f"{where}.host", f"{pr.host!r} is not a host id")
-        move = self.moves[pr.move]
-        if not move.size_min_usd_bn <= pr.size_usd_bn <= move.size_max_usd_bn:
-            raise _field_error(
-                f"{where}.size_usd_bn",
-                f"{pr.size_usd_bn:g} is outside [{move.size_min_usd_bn:g}, {move.size_max_usd_bn:g}], the size "
-                f"bounds of {pr.move}",
-            )
+        # Its size is the deal's own (sourced), not bound by the move's size_min/size_max, which bound
+        # what strategies offer: a scenario that narrows them keeps its deals.
 
     def _check_world_minerals(self) -> None:
         """World output covers China's own mining and the region's output at the start, so that
