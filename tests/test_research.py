@@ -156,7 +156,7 @@ def test_distress_turns_count_the_turns_in_distress_in_model_csv_and_summary(tmp
     from strategy_abm.report.output import write_run
     from strategy_abm.scenario.ids import HOSTS
 
-    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    model = CompetitionModel(scenario="bri_classic", seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     write_run(model, tmp_path / "run", plots=False)
     frame = pd.read_csv(tmp_path / "run" / "model.csv")
     for h in HOSTS:
@@ -475,7 +475,7 @@ def test_debt_figure_shows_each_hosts_distress_turns(tmp_path):
     from strategy_abm.report.plots import plot_debt
     from strategy_abm.scenario.ids import HOSTS, NAMES
 
-    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    model = CompetitionModel(scenario="bri_classic", seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     frame = model_frame(model)
     ax = plot_debt(frame, tmp_path / "debt.png", "baseline, seed 0").axes[3]
     rows = list(reversed(HOSTS))  # first host on top
