@@ -20,7 +20,7 @@ import numpy as np
 from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from . import pcg
-from .arrays import P_BUDGET_AVAILABLE, P_BUDGET_GRANTED, P_OFFERS_MADE
+from .arrays import H_ABSORPTION_ROOM, P_BUDGET_AVAILABLE, P_BUDGET_GRANTED, P_OFFERS_MADE
 from .streams import EVENTS
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
@@ -277,6 +277,13 @@ class _Variable:
     def _write(self, value: float) -> None:
         _set(self.container, self.key, value)
         self.last = value
+
+
+def deal_room(hosts: np.ndarray, h: int) -> None:
+    """After a deal is committed: it drew on host ``h``'s absorption room, but it is signed whatever
+    room was left, so it takes the room down to 0 at most (the host takes no other project until
+    the room refills)."""
+    hosts[h, H_ABSORPTION_ROOM] = max(hosts[h, H_ABSORPTION_ROOM], 0.0)
 
 
 def grant_deal(powers: np.ndarray, p: int, cost: float) -> None:

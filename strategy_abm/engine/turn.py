@@ -36,7 +36,7 @@ from ..scenario.ids import display
 from . import kernels as K
 from . import pcg, rules
 from .arrays import initial_state, tables
-from .events import EventEngine, grant_deal
+from .events import EventEngine, deal_room, grant_deal
 from .legality import StrategyError, check_offers, check_responses, licensed
 from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
@@ -776,6 +776,7 @@ class Game:
         public cost granted first (events.grant_deal)."""
         grant_deal(self.state.powers, self.power_index[power], size_usd_bn * self.moves[move].public_cost_share)
         self._commit([Offer(power, move, host, size_usd_bn)])
+        deal_room(self.state.hosts, self.host_index[host])
         if self.record:  # a commitment in the log, as every accepted offer is (status "deal": no offer was made)
             m = self.moves[move]
             purpose = f" {m.purpose}" if m.purpose else ""

@@ -23,7 +23,7 @@ from .._compiled import njit, njit_borrowing, njit_inline, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
 from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS
-from ..engine.events import EventEngine, grant_deal
+from ..engine.events import EventEngine, deal_room, grant_deal
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
 from ..engine.turn import game_start
@@ -213,9 +213,11 @@ class _World:
         lay, t = self.layout, self.plan.tables
         p, k = lay.powers.index(power), lay.moves.index(move)
         grant_deal(self.state.powers, p, size_usd_bn * self.plan.scenario.moves[move].public_cost_share)
-        row = np.array([[p, k, lay.hosts.index(host), size_usd_bn]], dtype=float)
+        h = lay.hosts.index(host)
+        row = np.array([[p, k, h, size_usd_bn]], dtype=float)
         self.n_projects[0] = K.commit(self.state.hosts, self.state.powers, lay.offsets, t.moves, row, 1,
                                       self.projects, self.n_projects[0], self.turn, t.rules)  # fmt: skip
+        deal_room(self.state.hosts, h)
 
     def display(self, actor_id: str, *, start: bool = False) -> str:
         return actor_id  # (sentences are for the event log, which the bulk path does not keep)
