@@ -222,7 +222,7 @@ RUN_CASES = [
     pytest.param(_set("events.0.target=xyz"), ["events.0", "target", "xyz"], id="event-unknown-target"),
     pytest.param(_set("events.0.probability_per_year=0.5"), ["events.0", "probability_per_year"],
                  id="event-both-at-and-probability"),
-    pytest.param(_set("events.9.at=2026Q1"), ["events.9", "no such list item"], id="event-index-out-of-range"),
+    pytest.param(_set("events.11.at=2026Q1"), ["events.11", "no such list item"], id="event-index-out-of-range"),
     # sources
     pytest.param(_set("hosts.kgz.sources.gdp_usd_bn=NOPE"), ["hosts.kgz.sources.gdp_usd_bn", "NOPE"],
                  id="unknown-source-id"),

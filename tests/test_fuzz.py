@@ -33,9 +33,11 @@ from strategy_abm import CompetitionModel
 from strategy_abm.scenario.config import (
     EVENT_FACTOR,
     HOST_VECTORS,
+    PROJECT_USD_BN,
     STATE_BOUNDS,
     EventConfig,
     EventEffect,
+    EventProject,
     Scenario,
     _state_shape,
     load_scenario,
@@ -209,6 +211,13 @@ def draw_events(d: Draw, turns_per_year: int, horizon: int) -> list[dict]:
         if d.rng.random() < 0.5:
             event["duration_turns"] = int(d.rng.integers(1, horizon + 2)) if d.rng.random() < 0.9 else 400
             d.drawn.add((EventConfig.__name__, "duration_turns"))
+        if "at" in event and "duration_turns" not in event and d.rng.random() < 0.5:  # a deal signed
+            pid = POWERS[int(d.rng.integers(len(POWERS)))]
+            moves = sorted(BASELINE.powers[pid].toolkit)
+            event["projects"] = [{"power": pid, "move": moves[int(d.rng.integers(len(moves)))],
+                                  "host": HOSTS[int(d.rng.integers(len(HOSTS)))],
+                                  "size_usd_bn": d.number(*PROJECT_USD_BN)}]  # fmt: skip
+            d.drawn.add((EventProject.__name__, "size_usd_bn"))
         events.append(event)
     return events
 
@@ -425,7 +434,8 @@ def test_every_number_of_the_schema_is_bounded_and_drawn():
     shape = {("Scenario", "turns_per_year"), ("Scenario", "horizon_turns")}
     assert fields - shape - drawn == set(), "numbers the fuzz never draws"
     tables = {"HostConfig", "Creditor", "Mineral", "PowerConfig", "MoveType", "Effects", "RouteConfig",
-              "TradeConfig", "FlowConfig", "WorldMineral", "RulesConfig", "EventConfig", "EventEffect"}  # fmt: skip
+              "TradeConfig", "FlowConfig", "WorldMineral", "RulesConfig", "EventConfig", "EventEffect",
+              "EventProject"}  # fmt: skip
     assert tables <= {t for t, _ in drawn}
 
 

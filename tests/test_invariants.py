@@ -223,8 +223,10 @@ def check_accepted_offers(model: CompetitionModel) -> None:
         assert e["target"] in HOSTS, e
         assert move.size_min_usd_bn - TOL <= e["size_usd_bn"] <= move.size_max_usd_bn + TOL, e
         assert move.domain == e["domain"], e
+    # Deals events sign (status "deal") are commitments too, at their own sizes (not offers).
+    committed = accepted + [e for e in model.event_log if e["status"] == "deal"]
     for pid, power in model.powers.items():
-        mine = [e for e in accepted if e["actor"] == pid]
+        mine = [e for e in committed if e["actor"] == pid]
         assert power.offers_accepted == len(mine)
         cost = sum(e["size_usd_bn"] * model.moves[e["move"]].public_cost_share for e in mine)
         assert cost == pytest.approx(power.ledger.total, rel=1e-9, abs=1e-9)

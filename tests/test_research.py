@@ -111,7 +111,7 @@ def test_a_latin_hypercube_over_parametric_spend_share_runs_and_stores_the_sampl
 
 
 def test_an_unset_strategy_parameter_is_sampled_around_its_strategys_default(tmp_path):
-    """China's doctrine (bri_classic) leaves ``offer_size`` at its default: a range over it needs
+    """China's doctrine (bri_2 in the baseline) leaves ``offer_size`` at its default: a range over it needs
     no override first, is a float factor, and each run plays its sampled value."""
     from strategy_abm.strategies import REGISTRY
 
@@ -158,7 +158,7 @@ def test_distress_turns_count_the_turns_in_distress_in_model_csv_and_summary(tmp
     from strategy_abm.report.output import write_run
     from strategy_abm.scenario.ids import HOSTS
 
-    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    model = CompetitionModel(scenario="bri_classic", seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     write_run(model, tmp_path / "run", plots=False)
     frame = pd.read_csv(tmp_path / "run" / "model.csv")
     for h in HOSTS:
@@ -477,7 +477,7 @@ def test_debt_figure_shows_each_hosts_distress_turns(tmp_path):
     from strategy_abm.report.plots import plot_debt
     from strategy_abm.scenario.ids import HOSTS, NAMES
 
-    model = CompetitionModel(seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
+    model = CompetitionModel(scenario="bri_classic", seed=0, turns=6, overrides=[LOW_THRESHOLD]).run()
     frame = model_frame(model)
     ax = plot_debt(frame, tmp_path / "debt.png", "baseline, seed 0").axes[3]
     rows = list(reversed(HOSTS))  # first host on top

@@ -103,8 +103,12 @@ def accepted_by(model: CompetitionModel, hid: str) -> list[dict]:
 
 
 def spending_share(model: CompetitionModel, pid: str, moves) -> float:
-    """Share of a power's accepted project money (``ledger.by_move``) in ``moves``."""
-    by_move = model.powers[pid].ledger.by_move
+    """Share of a power's accepted project money (``ledger.by_move``, less the deals scripted events
+    signed for it: the doctrine did not choose them) in ``moves``."""
+    by_move = dict(model.powers[pid].ledger.by_move)
+    for e in model.event_log:
+        if e["status"] == "deal" and e["actor"] == pid:
+            by_move[e["move"]] -= e["size_usd_bn"]
     total = sum(by_move.values())
     return sum(v for m, v in by_move.items() if m in moves) / total if total else 0.0
 
@@ -621,8 +625,9 @@ def test_debt_averse_kgz_borrows_less_than_multi_vector(signature_games):
 
 
 def test_china_leaning_kgz_accepts_more_chinese_offers(signature_games):
-    leaning = signature_games("hosts.kgz.strategy=china_leaning")
-    multi = signature_games("hosts.kgz.strategy=multi_vector")
+    # Under the classic BRI, whose offers weigh on Kyrgyzstan (the baseline's BRI 2.0 offers it little).
+    leaning = signature_games("hosts.kgz.strategy=china_leaning", "powers.china.strategy=bri_classic")
+    multi = signature_games("hosts.kgz.strategy=multi_vector", "powers.china.strategy=bri_classic")
 
     def chinese(model):
         return [e for e in accepted_by(model, "kgz") if e["actor"] == "china"]
@@ -633,7 +638,8 @@ def test_china_leaning_kgz_accepts_more_chinese_offers(signature_games):
 
 
 def test_different_doctrines_produce_visibly_different_games(signature_games):
-    for base, bri2 in zip(signature_games(), signature_games("powers.china.strategy=bri_2"), strict=True):
+    # The baseline plays bri_2; the classic BRI is its counterfactual.
+    for base, bri2 in zip(signature_games("powers.china.strategy=bri_classic"), signature_games(), strict=True):
         last_base = base.datacollector.get_model_vars_dataframe().iloc[-1]
         last_bri2 = bri2.datacollector.get_model_vars_dataframe().iloc[-1]
         assert abs(last_base["influence_china"] - last_bri2["influence_china"]) > MIN_INFLUENCE_GAP
@@ -754,12 +760,44 @@ def test_portfolio_that_never_gives_up_keeps_offering(play):
 
 @pytest.mark.parametrize("name", ["bri_classic", "greedy", "random", "parametric"])
 def test_max_offers_per_turn_caps_every_power(name, recorded):
-    """The rule caps the offers a power makes in a turn: 6 in the baseline (reached), 2 when set."""
+    """The rule caps the offers a power makes in a turn: 6 when set to 6 (reached), 2 when set to 2."""
     counts = {}
     for most in (6, 2):
         _, rec = recorded((f"powers.china.strategy={name}", f"rules.max_offers_per_turn={most}"), turns=20)
         counts[most] = max(len(offers) for _, p, _, offers in rec.offers if p == "china")
     assert counts == {6: 6, 2: 2}
+
+
+def test_offers_per_turn_caps_a_doctrine_below_the_rule(recorded):
+    """A portfolio makes at most its own ``offers_per_turn`` (six for the classic BRI, twelve for
+    PGII) and never more than rules.max_offers_per_turn (12 in the baseline): each cap is reached."""
+    most = {}
+    for overrides in [
+        ("powers.china.strategy=bri_classic",),
+        ("powers.china.strategy=bri_classic", "powers.china.strategy_params.offers_per_turn=3"),
+        ("powers.us.budget_usd_bn_per_year=6",),
+        ("powers.us.budget_usd_bn_per_year=6", "rules.max_offers_per_turn=8"),
+    ]:
+        _, rec = recorded(overrides, turns=12)
+        power = "china" if "china" in overrides[0] else "us"
+        most[overrides] = max(len(offers) for _, p, _, offers in rec.offers if p == power)
+    assert list(most.values()) == [6, 3, 12, 8], most
+
+
+def test_pgii_spends_a_larger_budget_with_more_offers():
+    """Issue 8: with USD 6 bn a year, PGII's six small offers a turn spent 27.5 of 60 bn over ten
+    years (30 seeds, before the C5+1 deals); with its twelve offers a turn it spends 56-58 bn (the
+    deals' 2.29 bn of public cost included), and back at six offers a turn about 31 bn."""
+    from strategy_abm.sim.bulk import BulkPlan
+
+    rich = ["powers.us.budget_usd_bn_per_year=6"]
+    spent = {}
+    for offers in (12, 6):
+        overrides = [*rich, f"powers.us.strategy_params.offers_per_turn={offers}"]
+        plan = BulkPlan(load_scenario("baseline", overrides=overrides))
+        spent[offers] = [plan.play(seed)[40]["spent_usd_bn_us"] for seed in range(3)]
+    assert all(55.0 < s <= 60.0 + 2.29 for s in spent[12]), spent
+    assert all(29.0 < s < 33.0 for s in spent[6]), spent
 
 
 def test_host_penalty_coefficients_are_parameters():
@@ -845,8 +883,8 @@ class _Illegal(PowerStrategy):
             return [Offer(pid, "grant_aid", "kgz", 0.3)]
         if mode == "legal_loan":
             return [Offer(pid, "policy_bank_loan", "kgz", 0.5)]
-        if mode == "too_many":  # seven small legal grants, one more than rules.max_offers_per_turn
-            return [Offer(pid, "grant_aid", h, 0.05) for h in (*HOSTS, "kaz", "uzb")]
+        if mode == "too_many":  # thirteen small legal grants, one more than rules.max_offers_per_turn
+            return [Offer(pid, "grant_aid", h, 0.05) for h in (*HOSTS, *HOSTS, "kaz", "uzb", "kgz")]
         raise AssertionError(mode)
 
 
@@ -881,7 +919,7 @@ def illegal(monkeypatch):
     ("mode", "message"),
     [("foreign_move", "toolkit"), ("too_big", "size bounds"), ("too_small", "size bounds"),
      ("over_budget", "budget"), ("other_name", "in the name of"), ("unknown_host", "unknown host"),
-     ("too_many", "7 offers, more than rules.max_offers_per_turn = 6")],
+     ("too_many", "13 offers, more than rules.max_offers_per_turn = 12")],
 )  # fmt: skip
 def test_model_raises_strategy_error_on_illegal_offers(mode, message, illegal):
     model = fresh_model(overrides=("powers.china.strategy=test_illegal", f"powers.china.strategy_params.mode={mode}"))

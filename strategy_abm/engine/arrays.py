@@ -37,16 +37,20 @@ from ..scenario.ids import DOMAINS, OTHER
 (H_GDP, H_GROWTH_RATE, H_REVENUE_SHARE, H_POPULATION, H_LABOUR_ENTRANTS, H_GOVERNANCE, H_SATELLITE,
  H_ENERGY_EXPORTS, H_RENEWABLES, H_ENVIRONMENT, H_ABSORPTION_PCT, H_DEBT_CEILING_PCT, H_JOBS_CREATED,
  H_JOBS_TURN, H_DISTRESS, H_DISTRESS_TURNS, H_GROWTH_REALISED, H_GDP_TURN_START, H_PAYOFF, H_PAYOFF_TOTAL,
- H_ABSORPTION_ROOM, H_GAS_EXPORTS, H_USD_DEFLATOR, H_PRICE_LEVEL, H_DISTRESS_RATIO) = range(25)  # fmt: skip
-HOST_SCALARS = 25
+ H_ABSORPTION_ROOM, H_GAS_EXPORTS, H_USD_DEFLATOR, H_PRICE_LEVEL, H_DISTRESS_RATIO,
+ H_SATELLITE_LICENCE) = range(26)  # fmt: skip
+HOST_SCALARS = 26
 # The attribute of HostState each scalar column holds (events and views name them so).
 HOST_SCALAR_NAMES = (
     "gdp_usd_bn", "growth_rate", "revenue_share_gdp", "population_m", "labour_entrants_k", "governance",
     "satellite_coverage", "energy_exports_usd_bn", "renewables_share", "environment_damage",
     "absorption_pct_gdp", "debt_ceiling_pct_gdp", "jobs_created_k", "jobs_turn_k", "distress", "distress_turns",
     "growth_realised", "gdp_turn_start", "payoff", "payoff_total", "absorption_room", "gas_exports_bcm",
-    "usd_deflator", "price_level", "distress_service_ratio",
+    "usd_deflator", "price_level", "distress_service_ratio", "satellite_licence",
 )  # fmt: skip
+# A host holds its satellite licence when ``satellite_licence`` (a 0/1 flag events set) is at least
+# this: only then are offers of a move that requires it legal there (engine/legality.py).
+LICENCE_HELD = 0.5
 # Per creditor, per mineral: the fields of a block's entry.
 C_DEBT, C_RATE, C_MATURITY, C_REFINANCED = range(4)
 CREDITOR_FIELDS = ("debt", "rate", "maturity_years", "refinanced")
@@ -94,8 +98,8 @@ POWER_SCALARS = 10
  MV_STANDARDS, MV_LAG_YEARS, MV_DOMAIN, MV_PRIVATE_PER_PUBLIC,
  E_INFLUENCE, E_OPINION, E_GDP_LEVEL, E_JOBS, E_GOVERNANCE, E_ENVIRONMENT, E_TELECOM, E_SATELLITE, E_CLOUD,
  E_LOGISTICS, E_ENERGY_EXPORT, E_RENEWABLES, E_GREEN_TECH, E_OFFTAKE_SHIFT, E_LOCAL_PROCESSING, E_EXPORT_CUT,
- E_DEBT_RELIEF, E_MINERAL_ANY, E_GAS_PIPELINE) = range(30)  # fmt: skip
-MOVE_SCALARS = 30  # then route capacity per bn [R], route delay per bn [R], mineral output per bn [M]
+ E_DEBT_RELIEF, E_MINERAL_ANY, E_GAS_PIPELINE, MV_NEEDS_SATELLITE_LICENCE) = range(31)  # fmt: skip
+MOVE_SCALARS = 31  # then route capacity per bn [R], route delay per bn [R], mineral output per bn [M]
 EFFECT_FIELDS = {
     E_INFLUENCE: "influence", E_OPINION: "opinion", E_GDP_LEVEL: "gdp_level_pct", E_JOBS: "jobs_k_per_bn",
     E_GOVERNANCE: "governance", E_ENVIRONMENT: "environment", E_TELECOM: "telecom_shift",
@@ -288,6 +292,7 @@ def tables(sc: Scenario) -> Tables:
             mv[k, column] = getattr(e, name)
         # A minerals venture: any mineral named (even at 0 t), or a shift of offtake or processing.
         mv[k, E_MINERAL_ANY] = float(bool(e.mineral_output_t_per_bn or e.mineral_offtake_shift or e.local_processing))
+        mv[k, MV_NEEDS_SATELLITE_LICENCE] = float(m.requires_satellite_licence)
         for r, rid in enumerate(lay.routes):
             # NaN: the move does not name the route (its delay is then left alone, even below its floor).
             mv[k, MOVE_SCALARS + r] = e.route_capacity_mt_per_bn.get(rid, np.nan)

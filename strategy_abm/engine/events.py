@@ -20,6 +20,7 @@ import numpy as np
 from .._compiled import njit
 from ..scenario.config import STATE_BOUNDS, EventConfig, parse_date, state_variable
 from . import pcg
+from .arrays import H_ABSORPTION_ROOM, P_BUDGET_AVAILABLE, P_BUDGET_GRANTED, P_OFFERS_MADE
 from .streams import EVENTS
 
 # Bounds that state variables keep whatever an event does to them: the schema's bounds of the field
@@ -128,6 +129,8 @@ class EventEngine:
             hosts = self.model.hosts if target is None else [target]
             for h in hosts:
                 self.model.hosts[h].open_gas_pipeline(ev.gas_pipeline.destination, ev.gas_pipeline.capacity_bcm)
+        for pr in ev.projects:  # deals signed: projects committed now (Game / bulk World.commit_deal)
+            self.model.commit_deal(pr.power, pr.move, pr.host, pr.size_usd_bn)
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
         text = ev.text.replace("{host}", self.model.display(target) if target else "")
@@ -278,6 +281,22 @@ class _Variable:
     def _write(self, value: float) -> None:
         _set(self.container, self.key, value)
         self.last = value
+
+
+def deal_room(hosts: np.ndarray, h: int) -> None:
+    """After a deal is committed: it drew on host ``h``'s absorption room, but it is signed whatever
+    room was left, so it takes the room down to 0 at most (the host takes no other project until
+    the room refills)."""
+    hosts[h, H_ABSORPTION_ROOM] = max(hosts[h, H_ABSORPTION_ROOM], 0.0)
+
+
+def grant_deal(powers: np.ndarray, p: int, cost: float) -> None:
+    """A deal's public cost is granted to power ``p`` before it is committed (and charged): the deal
+    is financed outside the power's yearly allowance, so its budget left is unchanged, while its
+    spending and grants count the deal. Counted as an offer made (the commitment counts it accepted)."""
+    powers[p, P_BUDGET_GRANTED] += cost
+    powers[p, P_BUDGET_AVAILABLE] += cost
+    powers[p, P_OFFERS_MADE] += 1.0
 
 
 def _get(container, key):

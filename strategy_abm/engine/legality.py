@@ -4,8 +4,19 @@ of configured strategies) and for the strategies' own checks (``strategies.check
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+from .arrays import LICENCE_HELD
 from .projects import Headroom, Offer
+
+
+def licensed(host, move) -> bool:
+    """Whether ``move`` may be offered to ``host`` (a HostState or an observation's host map): a
+    move that ``requires_satellite_licence`` only where the host holds the licence."""
+    if not move.requires_satellite_licence:
+        return True
+    held = host["satellite_licence"] if isinstance(host, Mapping) else host.satellite_licence
+    return held >= LICENCE_HELD
 
 
 class StrategyError(RuntimeError):
@@ -36,6 +47,11 @@ def check_offers(actor, offers: list[Offer], world) -> None:
         if isinstance(size, bool) or not isinstance(size, int | float) or not math.isfinite(size):
             raise StrategyError(f"{actor.actor_id}: offer size {size!r} is not a finite number of USD bn")
         move = world.moves[o.move]
+        if not licensed(world.hosts[o.host], move):
+            raise StrategyError(
+                f"{actor.actor_id}: {o.move} needs a satellite licence in {o.host}, which it does not hold yet "
+                f"(hosts.{o.host}.satellite_licence = {world.hosts[o.host].satellite_licence:g})"
+            )
         if not move.size_min_usd_bn - 1e-9 <= o.size_usd_bn <= move.size_max_usd_bn + 1e-9:
             raise StrategyError(f"{actor.actor_id}: {o.move} of USD {o.size_usd_bn} bn is outside its size bounds")
         if move.effects.debt_relief:

@@ -36,8 +36,8 @@ from ..scenario.ids import display
 from . import kernels as K
 from . import pcg, rules
 from .arrays import initial_state, tables
-from .events import EventEngine
-from .legality import StrategyError, check_offers, check_responses
+from .events import EventEngine, deal_room, grant_deal
+from .legality import StrategyError, check_offers, check_responses, licensed
 from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
 from .state import HostState, PowerState
@@ -461,6 +461,7 @@ class Game:
             "trade_shares": FrozenMap(h.trade_shares),
             "telecom_vendor_shares": FrozenMap(h.telecom_vendor_shares),
             "satellite_coverage": h.satellite_coverage,
+            "satellite_licence": h.satellite_licence,
             "cloud_shares": FrozenMap(h.cloud_shares),
             "logistics_platform_shares": FrozenMap(h.logistics_platform_shares),
             "energy_export_shares": FrozenMap(h.energy_export_shares),
@@ -504,6 +505,8 @@ class Game:
                     hi = min(hi, budget / move.public_cost_share)
                 targets = {}
                 for hid, host in self.hosts.items():
+                    if not licensed(host, move):  # (a satellite offer before the host's licence)
+                        continue
                     top = min(hi, host.creditors[actor_id]["debt"]) if move.effects.debt_relief else hi
                     if top >= lo:
                         room = Headroom(host.room_next_turn(self.dt), host.debt_room()).cap(move)
@@ -769,6 +772,22 @@ class Game:
             ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
             ledger.by_move[o.move] = ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
         self._offers_of_projects.extend(accepted)
+
+    def commit_deal(self, power: str, move: str, host: str, size_usd_bn: float) -> None:
+        """A deal an event signs (``[[events]] projects``): committed as an accepted offer, its
+        public cost granted first (events.grant_deal)."""
+        grant_deal(self.state.powers, self.power_index[power], size_usd_bn * self.moves[move].public_cost_share)
+        self._commit([Offer(power, move, host, size_usd_bn)])
+        deal_room(self.state.hosts, self.host_index[host])
+        if self.record:  # a commitment in the log, as every accepted offer is (status "deal": no offer was made)
+            m = self.moves[move]
+            purpose = f" {m.purpose}" if m.purpose else ""
+            self.event_log.append({
+                "turn": self.turn, "date": self.date, "actor": power, "target": host, "domain": m.domain, "move": move,
+                "size_usd_bn": size_usd_bn, "status": "deal",
+                "text": f"{self.display(power, start=True)} signs with {self.display(host)} a USD {size_usd_bn:.2f} bn "
+                        f"{m.label}{purpose} (a scripted deal)",
+            })  # fmt: skip
 
     def _progress(self) -> None:
         """Running projects advance a turn, may slip or fail, and apply effects on completion."""

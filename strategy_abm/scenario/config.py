@@ -321,6 +321,9 @@ class HostConfig(Strict):
     trade_shares: dict[str, float]
     telecom_vendor_shares: dict[str, float]
     satellite_coverage: Share
+    # 1 if a satellite-internet operator is licensed in the host, else 0 (events set it): offers of
+    # a move that ``requires_satellite_licence`` are legal only where it is held (>= 0.5).
+    satellite_licence: Share = 0.0
     cloud_shares: dict[str, float]
     logistics_platform_shares: dict[str, float]
     energy_export_shares: dict[str, float]
@@ -396,7 +399,7 @@ HOST_FIGURES = [
     "public_external_debt_usd_bn", "creditors", "governance", "opinion", "trade_shares",
     "telecom_vendor_shares", "satellite_coverage", "cloud_shares", "logistics_platform_shares",
     "energy_export_shares", "energy_exports_usd_bn", "renewables_share", "green_tech_origin",
-    "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp",
+    "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp", "satellite_licence",
 ]  # fmt: skip
 # Figures a host may leave out (their defaults keep the rules as they were); given, they need a source.
 HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm"]
@@ -530,6 +533,8 @@ class MoveType(Strict):
     # Share of the project that draws on the host's implementation capacity: turnkey projects
     # built by the lender's own contractors draw less (brief: little participation of local firms).
     local_absorption: Share = 1.0
+    # Offers of the move are legal only to a host that holds a satellite licence (Starlink).
+    requires_satellite_licence: bool = False
     effects: Effects = Field(default_factory=Effects)
     source: str
 
@@ -789,9 +794,23 @@ class GasPipelineEvent(Strict):
     capacity_bcm: Annotated[float, within(*GAS_BCM)]
 
 
+class EventProject(Strict):
+    """A deal an event signs: ``power``'s project of ``move`` in ``host`` of ``size_usd_bn``,
+    committed when the event fires as if the host had accepted the power's offer (its debt, its
+    lag, its hazards and its effects on completion), with its public cost granted to the power
+    on top of its budget (the deal is financed outside its yearly allowance). Its size is the
+    deal's own, within the schema's bounds of a project, not the move's size bounds."""
+
+    power: str
+    move: str
+    host: str
+    size_usd_bn: Annotated[float, within(*PROJECT_USD_BN)]
+
+
 class EventConfig(Strict):
     """A scripted event (``at`` a date) or a random shock (``probability_per_year``): changes to
-    state (``effects``) and/or the completion of a gas export pipeline (``gas_pipeline``)."""
+    state (``effects``), deals it signs (``projects``: scripted events only) and/or the completion
+    of a gas export pipeline (``gas_pipeline``)."""
 
     name: str
     text: str
@@ -801,6 +820,7 @@ class EventConfig(Strict):
     duration_turns: Annotated[int, Field(ge=1, le=400)] | None = None  # 400 turns: the longest game
     effects: list[EventEffect] = Field(default_factory=list)
     gas_pipeline: GasPipelineEvent | None = None
+    projects: list[EventProject] = Field(default_factory=list)
     source: str
 
     @field_validator("at")
@@ -826,8 +846,8 @@ class EventConfig(Strict):
         uses_target = any("{host}" in e.path for e in self.effects)
         if uses_target and self.target is None:
             raise ValueError("an effect path uses {host} but the event has no target")
-        if not self.effects and self.gas_pipeline is None:
-            raise ValueError("does nothing: give effects or a gas_pipeline")
+        if not self.effects and not self.projects and self.gas_pipeline is None:
+            raise ValueError("changes nothing: give effects, projects or a gas_pipeline")
         if self.gas_pipeline is not None:
             if self.target is None:
                 raise ValueError("a gas_pipeline event needs a target (the exporting host)")
@@ -838,6 +858,9 @@ class EventConfig(Strict):
                 raise _FieldError("gas_pipeline.destination",
                                   f"{self.gas_pipeline.destination!r} is not a destination (expected one of "
                                   f"{', '.join(partners)})")  # fmt: skip
+        if self.projects and (self.at is None or self.duration_turns is not None):
+            # A deal is signed once, at its date: it is neither drawn nor undone when a duration ends.
+            raise ValueError("projects are for scripted events ('at') without a duration_turns")
         return self
 
 
@@ -1073,6 +1096,8 @@ class Scenario(Strict):
         for i, ev in enumerate(self.events):
             if ev.at is not None and parse_date(ev.at) < start - 1e-9:
                 raise _field_error(f"events.{i}.at", f"{ev.at} is before the scenario start {self.start}")
+            for j, pr in enumerate(ev.projects):
+                self._check_event_project(f"events.{i}.projects.{j}", pr)
             for j, eff in enumerate(ev.effects):
                 state = state or _state_shape(self)
                 where = f"events.{i}.effects.{j}.path"
@@ -1109,6 +1134,17 @@ class Scenario(Strict):
         debt-carrying capacity if it has one and the rules give one, else the default."""
         capacity = self.hosts[host].debt_carrying_capacity
         return self.rules.distress_service_ratio_by_capacity.get(capacity, self.rules.distress_service_ratio)
+
+    def _check_event_project(self, where: str, pr: EventProject) -> None:
+        """A deal names a power, a move of its toolkit and a host."""
+        if pr.power not in self.powers:
+            raise _field_error(f"{where}.power", f"{pr.power!r} is not a power id")
+        if pr.move not in self.powers[pr.power].toolkit:
+            raise _field_error(f"{where}.move", f"{pr.move!r} is not in the toolkit of {pr.power}")
+        if pr.host not in self.hosts:
+            raise _field_error(f"{where}.host", f"{pr.host!r} is not a host id")
+        # Its size is the deal's own (sourced), not bound by the move's size_min/size_max, which bound
+        # what strategies offer: a scenario that narrows them keeps its deals.
 
     def _check_world_minerals(self) -> None:
         """World output covers China's own mining and the region's output at the start, so that

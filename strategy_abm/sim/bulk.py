@@ -23,7 +23,7 @@ from .._compiled import njit, njit_borrowing, njit_inline, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
 from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS
-from ..engine.events import EventEngine
+from ..engine.events import EventEngine, deal_room, grant_deal
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
 from ..engine.turn import game_start
@@ -92,7 +92,8 @@ class BulkPlan:
         # One set of buffers a plan plays its games in, one game at a time (sweeps run games in processes).
         self._state = state.copy()
         self._world = _World(self, self._state)
-        capacity = self.max_offers * len(lay.powers) * (self.horizon + 1)
+        deals = sum(len(ev.projects) for ev in sc.events)
+        capacity = self.max_offers * len(lay.powers) * (self.horizon + 1) + deals
         self._projects = np.zeros((capacity, K.PROJECT_COLUMNS))
         self._memory = np.zeros((n_actors, self.memory_width))
         self._cursors = np.zeros((len(lay.powers) + n_actors, 4), dtype=np.uint64)
@@ -138,6 +139,7 @@ class BulkPlan:
         cursor_turn = np.zeros(1, dtype=np.int64)
         projects = self._projects
         n_projects = np.zeros(2, dtype=np.int64)  # (the number of projects, the first that may still run)
+        world.projects, world.n_projects = projects, n_projects  # (for the deals events sign)
         memory = self._memory
         memory[:] = 0.0
         out: dict[int, dict[str, float]] = {}
@@ -206,6 +208,17 @@ class _World:
     def log(self, **_) -> None:
         """The bulk path keeps no event log."""
 
+    def commit_deal(self, power: str, move: str, host: str, size_usd_bn: float) -> None:
+        """A deal an event signs, committed as the per-turn Game commits it (Game.commit_deal)."""
+        lay, t = self.layout, self.plan.tables
+        p, k = lay.powers.index(power), lay.moves.index(move)
+        grant_deal(self.state.powers, p, size_usd_bn * self.plan.scenario.moves[move].public_cost_share)
+        h = lay.hosts.index(host)
+        row = np.array([[p, k, h, size_usd_bn]], dtype=float)
+        self.n_projects[0] = K.commit(self.state.hosts, self.state.powers, lay.offsets, t.moves, row, 1,
+                                      self.projects, self.n_projects[0], self.turn, t.rules)  # fmt: skip
+        deal_room(self.state.hosts, h)
+
     def display(self, actor_id: str, *, start: bool = False) -> str:
         return actor_id  # (sentences are for the event log, which the bulk path does not keep)
 
@@ -237,7 +250,7 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
                 np.empty(3 * size, dtype=np.int64), np.zeros(size, dtype=np.bool_),
                 np.empty(n_powers * 2 * (projects.shape[0] + 1)), np.zeros(projects.shape[0]),
                 np.zeros(n_hosts, dtype=np.int64), np.zeros(n_hosts), np.zeros((4, 4), dtype=np.uint64),
-                np.empty((n_hosts, 4)),
+                np.empty((n_hosts, 5)),
                 np.empty(floats), np.empty(ints, dtype=np.int64), np.empty(n_powers, dtype=np.int64),
                 np.empty(K.trade_scratch(n_routes) + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
                 K.derived_offsets(n_hosts, n_powers, n_routes))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.legality import licensed
 from ..engine.projects import Offer
 from . import kernels
 from .base import HostStrategy, PowerStrategy
@@ -48,6 +49,8 @@ class Random(PowerStrategy, HostStrategy):
             move_id = moves[min(int(u_move * len(moves)), len(moves) - 1)]
             host_id = hosts[min(int(u_host * len(hosts)), len(hosts) - 1)]
             move = obs.moves[move_id]
+            if not licensed(obs.hosts[host_id], move):  # not legal there yet: the slot is skipped
+                continue
             hi = min(move.size_max_usd_bn, budget_left / move.public_cost_share)
             if move.effects.debt_relief:
                 hi = min(hi, owed[host_id])

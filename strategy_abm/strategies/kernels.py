@@ -44,9 +44,12 @@ from ..engine.arrays import (
     H_GDP,
     H_GOVERNANCE,
     H_LABOUR_ENTRANTS,
+    H_SATELLITE_LICENCE,
+    LICENCE_HELD,
     MV_ABSORPTION,
     MV_COST_SHARE,
     MV_DEBT_FRACTION,
+    MV_NEEDS_SATELLITE_LICENCE,
     MV_SIZE_MAX,
     MV_SIZE_MIN,
     MV_STANDARDS,
@@ -74,9 +77,10 @@ from ..engine.projects import Offer as _Offer
 
 NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
 
-# Portfolio parameters: spend share, offer size, give-up rate, acceptance prior, number of moves
-# weighted, then (move index, weight) pairs in the doctrine's order, then one weight per host.
-PF_SPEND, PF_OFFER_SIZE, PF_GIVE_UP, PF_PRIOR, PF_N_MOVES, PF_MOVES = range(6)
+# Portfolio parameters: spend share, offer size, give-up rate, acceptance prior, offers per turn,
+# number of moves weighted, then (move index, weight) pairs in the doctrine's order, then one
+# weight per host.
+PF_SPEND, PF_OFFER_SIZE, PF_GIVE_UP, PF_PRIOR, PF_OFFERS, PF_N_MOVES, PF_MOVES = range(7)
 # Greedy (power and host) and random parameters.
 GR_SPEND, GR_PRIOR, GR_ENVIRONMENT, GR_GOODWILL = range(4)
 RA_ACCEPT = 0
@@ -108,17 +112,20 @@ def headroom_cap(absorption, debt, mv, k):
 @njit_inline
 def host_room(hosts, o, pm, rl, p, room):
     """Per host (rows of ``room``): the absorption it will have when it answers, its debt room,
-    what it owes power ``p``, and whether it is in distress (powers.HostRoom)."""
+    what it owes power ``p``, whether it is in distress, and its satellite licence (powers.HostRoom)."""
     for h in range(hosts.shape[0]):
         room[h, 0] = room_next_turn(hosts, h, rl[RL_DT])
         room[h, 1] = debt_room(hosts, o, h)
         room[h, 2] = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
         room[h, 3] = hosts[h, H_DISTRESS]
+        room[h, 4] = hosts[h, H_SATELLITE_LICENCE]
 
 
 @njit_inline
 def room_cap(room, mv, k, h, budget_left):
     """Largest legal and acceptable size of move ``k`` for host ``h`` (0 if none)."""
+    if mv[k, MV_NEEDS_SATELLITE_LICENCE] and room[h, 4] < LICENCE_HELD:
+        return 0.0
     cap = min(mv[k, MV_SIZE_MAX], budget_left / mv[k, MV_COST_SHARE], headroom_cap(room[h, 0], room[h, 1], mv, k))
     if mv[k, E_DEBT_RELIEF]:
         cap = min(cap, room[h, 2]) if room[h, 3] else 0.0
@@ -152,13 +159,13 @@ def portfolio(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out):
     """A doctrine's portfolio (powers.PortfolioStrategy.propose). ``memory``: the strategy's tallies
     across turns (offered per move [K], per host [H], total). Returns the number of offers."""
     n_hosts, n_moves = hosts.shape[0], mv.shape[0]
-    return portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, np.empty((n_hosts, 4)),
+    return portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, np.empty((n_hosts, 5)),
                           np.empty(n_moves, dtype=np.int64))  # fmt: skip
 
 
 @njit_borrowing
 def portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, room, candidate):
-    """:func:`portfolio` with scratch ``room`` (float64[H, 4]) and ``candidate`` (int64[K])."""
+    """:func:`portfolio` with scratch ``room`` (float64[H, 5]) and ``candidate`` (int64[K])."""
     n_hosts, n_moves = hosts.shape[0], mv.shape[0]
     n_weighted = int(params[PF_N_MOVES])
     host_w_at = PF_MOVES + 2 * n_weighted
@@ -176,7 +183,8 @@ def portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, 
         k = int(params[PF_MOVES + 2 * i])
         candidate[i] = mv[k, MV_SIZE_MIN] * mv[k, MV_COST_SHARE] <= budget_left
     offered_host_at, total_at = n_moves, n_moves + n_hosts
-    most, give_up, prior = int(rl[RL_MAX_OFFERS]), params[PF_GIVE_UP], params[PF_PRIOR]
+    most = min(int(rl[RL_MAX_OFFERS]), int(params[PF_OFFERS]))
+    give_up, prior = params[PF_GIVE_UP], params[PF_PRIOR]
     n = 0
     while n < most:
         total = memory[total_at] if memory[total_at] != 0.0 else 1.0
@@ -257,6 +265,8 @@ def random_power_with(hosts, powers, o, mv, pm, rl, toolkit_sorted, n_toolkit, p
     for i in range(count):
         k = toolkit_sorted[min(int(draws[3 * i] * n_toolkit), n_toolkit - 1)]
         h = min(int(draws[3 * i + 1] * n_hosts), n_hosts - 1)
+        if mv[k, MV_NEEDS_SATELLITE_LICENCE] and hosts[h, H_SATELLITE_LICENCE] < LICENCE_HELD:
+            continue  # not legal there yet: the slot is skipped
         hi = min(mv[k, MV_SIZE_MAX], budget_left / mv[k, MV_COST_SHARE])
         if mv[k, E_DEBT_RELIEF]:
             hi = min(hi, owed[h])
@@ -315,14 +325,14 @@ def greedy_power(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, tool
     gain per unit of public cost, at the largest acceptable size, until the budget is spent."""
     n_hosts = hosts.shape[0]
     return greedy_power_with(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
-                             host_rank, p, params, out, np.empty((n_hosts, 4)), np.empty(n_toolkit * n_hosts),
+                             host_rank, p, params, out, np.empty((n_hosts, 5)), np.empty(n_toolkit * n_hosts),
                              np.empty(3 * n_toolkit * n_hosts, dtype=np.int64))  # fmt: skip
 
 
 @njit_borrowing
 def greedy_power_with(hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit,
                       host_rank, p, params, out, room, values, keys):  # fmt: skip
-    """:func:`greedy_power` with scratch ``room`` (float64[H, 4]), ``values`` (float64[K H]) and
+    """:func:`greedy_power` with scratch ``room`` (float64[H, 5]), ``values`` (float64[K H]) and
     ``keys`` (int64[3 K H])."""
     n_hosts = hosts.shape[0]
     budget_left = powers[p, P_BUDGET_AVAILABLE] * params[GR_SPEND]
@@ -592,7 +602,7 @@ def scratch_sizes(n_powers, n_hosts, n_moves, most):
 @njit_borrowing
 def propose_with(kind, hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted, n_toolkit, host_rank,
                  p, params, memory, stream, out, room, work, keys, buffer):  # fmt: skip
-    """:func:`propose` with scratch ``room`` (float64[H, 4]), ``work`` and ``keys`` (float64 and
+    """:func:`propose` with scratch ``room`` (float64[H, 5]), ``work`` and ``keys`` (float64 and
     int64, :func:`scratch_sizes` long) and ``buffer`` (uint64[2])."""
     if kind == PORTFOLIO:
         return portfolio_with(hosts, powers, acceptance, o, mv, pm, rl, p, params, memory, out, room, keys)

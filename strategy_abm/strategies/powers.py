@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..engine.legality import licensed
 from ..engine.projects import Headroom, Offer
 from ..engine.rules import best_deposit, deposit_room, intensity
 from . import kernels
@@ -33,7 +34,7 @@ class HostRoom:
     to the room its earlier offers of the turn leave (computed once per turn: strategies run in
     the hot loop of every sweep)."""
 
-    __slots__ = ("distress", "owed", "power", "room")
+    __slots__ = ("distress", "hosts", "owed", "power", "room")
 
     def __init__(self, obs):
         self.power = obs.actor
@@ -41,9 +42,12 @@ class HostRoom:
         self.room = {h: Headroom(a["absorption_room_next"], a["debt_room"]) for h, a in obs.hosts.items()}
         self.owed = dict(obs.own["owed"])
         self.distress = {h: a["distress"] for h, a in obs.hosts.items()}
+        self.hosts = obs.hosts
 
     def cap(self, move, host: str, budget_left: float) -> float:
         """Largest legal and acceptable size of ``move`` for ``host`` (0 if none)."""
+        if not licensed(self.hosts[host], move):
+            return 0.0
         cap = min(move.size_max_usd_bn, budget_left / move.public_cost_share, self.room[host].cap(move))
         if move.effects.debt_relief:
             # Relief of one's own loans only, and only for a state in distress.
@@ -76,7 +80,13 @@ class PortfolioStrategy(PowerStrategy):
         "host_weights": {},
         "default_host_weight": 0.0,
         "spend_share": 0.8,
+        # An offer's size: offer_size of the way from the move's size_min to its size_max (then
+        # capped by the budget left and the host's room).
         "offer_size": 0.5,
+        # At most this many offers a turn (and never more than rules.max_offers_per_turn, the
+        # world's bound). Assumption: six, a power's diplomatic and lending bandwidth; a fraction
+        # counts as the whole number below it.
+        "offers_per_turn": 6,
         # Acceptance memory (assumptions): a host's rate for a move is (accepted + prior)/(offered + prior),
         # and the power stops offering a move to a host whose rate falls below give_up_rate (with the
         # defaults, after five straight refusals).
@@ -86,6 +96,7 @@ class PortfolioStrategy(PowerStrategy):
     tunable = {
         "spend_share": (0.0, 1.0),
         "offer_size": (0.0, 1.0),
+        "offers_per_turn": (1, 100),
         "give_up_rate": (0.0, 1.0),
         "acceptance_prior": (0.1, 10.0),
         "default_host_weight": (0.0, 1000.0),
@@ -109,7 +120,8 @@ class PortfolioStrategy(PowerStrategy):
         toolkit = scenario.powers[actor_id].toolkit
         weights = {m: w for m, w in (p["move_weights"] or dict.fromkeys(toolkit, 1.0)).items()
                    if m in toolkit and w > 0}  # fmt: skip
-        vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], len(weights)]
+        vec = [p["spend_share"], p["offer_size"], p["give_up_rate"], p["acceptance_prior"], int(p["offers_per_turn"])]
+        vec.append(len(weights))
         for m, w in weights.items():
             vec += [layout.moves.index(m), w]
         named, default = p["host_weights"], p["default_host_weight"]
@@ -134,7 +146,8 @@ class PortfolioStrategy(PowerStrategy):
         min_cost = {m: moves[m].size_min_usd_bn * moves[m].public_cost_share for m in weights}
         candidates = [m for m in weights if min_cost[m] <= budget_left]
         offered_move, offered_host = self._offered_move, self._offered_host
-        most, give_up, prior = obs.rules.max_offers_per_turn, p["give_up_rate"], p["acceptance_prior"]
+        most = min(obs.rules.max_offers_per_turn, int(p["offers_per_turn"]))
+        give_up, prior = p["give_up_rate"], p["acceptance_prior"]
         while len(offers) < most and candidates:
             total = self._offered_total or 1.0
             # The move, then the host, furthest below its target share of what was offered.
@@ -235,6 +248,10 @@ class PgiiAsymmetric(PortfolioStrategy):
         "host_weights": {"kaz": 0.4, "uzb": 0.35, "kgz": 0.1, "tjk": 0.05, "tkm": 0.1},
         "spend_share": 0.8,
         "offer_size": 0.4,
+        # Assumption: PGII works through many small programmes (customs, training, DFC/EXIM
+        # guarantees), so it makes up to twelve offers a turn where the other doctrines make six:
+        # at its offer sizes that spends a budget of up to about USD 6 bn a year (issue 8).
+        "offers_per_turn": 12,
         **DOCTRINE_DEFAULT_HOST,
     }  # fmt: skip
 

@@ -18,10 +18,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # The games the engine must reproduce bit for bit: the baseline over ten seeds, the hindcast over
-# three, three mixes of doctrines and one game in which every actor plays at random.
+# three, the classic-BRI counterfactual, three mixes of doctrines and one game in which every
+# actor plays at random.
 GAMES: dict[str, dict] = {
     **{f"baseline_seed{s}": {"scenario": "baseline", "seed": s, "overrides": []} for s in range(10)},
     **{f"hindcast_2022_seed{s}": {"scenario": "hindcast_2022", "seed": s, "overrides": []} for s in range(3)},
+    "bri_classic_seed0": {"scenario": "bri_classic", "seed": 0, "overrides": []},
     "mix_bri2_fossil": {"scenario": "baseline", "seed": 1, "overrides": [
         "powers.china.strategy=bri_2", "powers.us.strategy=fossil_first"]},
     "mix_greedy_debt_averse": {"scenario": "baseline", "seed": 2, "overrides": [
