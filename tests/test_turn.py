@@ -297,3 +297,29 @@ def test_observations_and_reports_pickle_copy_and_serialise():
     report = game.advance()
     assert pickle.loads(pickle.dumps(report)) == report
     assert json.loads(json.dumps(report.metrics)) == dict(report.metrics)
+
+
+def test_reports_and_event_log_are_the_same_whenever_they_are_read():
+    """The event log's rows and a report's offers and followed rows are built when first read: read
+    every turn or only at the end, they are the same, and a report pickles as a plain TurnReport."""
+    scenario = load_scenario("baseline", ["horizon_turns=8"])
+    eager, lazy = Game(scenario, 3), Game(scenario, 3)
+    eager_reports, lazy_reports, read = [], [], []
+    while not eager.over:
+        eager.advance()
+        report = eager.advance()
+        read.append((report.offers, report.followed, list(eager.event_log)))  # read at once
+        eager_reports.append(report)
+        lazy.advance()
+        lazy_reports.append(lazy.advance())  # read only after the game
+    assert eager.event_log == lazy.event_log and len(lazy.event_log) > 100
+    rows = 0
+    for (offers, followed, log), report in zip(read, lazy_reports, strict=True):
+        assert report.offers == offers and report.followed == followed
+        assert [dict(r) for r in report.followed] == log[rows:]
+        rows = len(log)
+        plain = pickle.loads(pickle.dumps(report))
+        assert type(plain) is TurnReport and repr(plain) == repr(report).replace("_LazyTurnReport", "TurnReport")
+        assert plain.offers == report.offers and plain.metrics == report.metrics  # (rows may hold NaN sizes)
+    assert sum(len(r.offers) for r in lazy_reports) == sum(p.offers_made for p in lazy.powers.values())
+    assert any(not o.accepted and o.reason.startswith("refused by") for r in lazy_reports for o in r.offers)

@@ -329,7 +329,8 @@ def _tungsten_non_china_share(s: MetricState, _) -> float:
     if "tungsten" not in model.world_minerals:  # a scenario without tungsten
         return math.nan
     tung = model.world_minerals["tungsten"]
-    region_w = sum(hh.minerals["tungsten"]["output_t"] for hh in model.hosts.values())
+    output = s.layout.mineral(s.layout.minerals.index("tungsten"), A.M_OUTPUT)  # (the hosts' minerals["tungsten"])
+    region_w = sum(row[output] for row in s.host_rows.values())
     # (world supply moves with the region's output, as in kernels.mineral_shares)
     world_w = max(tung["world_output_t"] + region_w - model.initial_region_output["tungsten"], 1e-9)
     return 1.0 - tung["china_share"] * tung["world_output_t"] / world_w

@@ -92,6 +92,44 @@ class TurnReport:
         return [o for o in self.offers if not o.accepted]
 
 
+class _LazyTurnReport(TurnReport):
+    """The report a ``Game`` returns: ``offers`` and ``followed`` are built from the turn's compact
+    records on first read (most callers never read them: the Mesa shell keeps the last report only).
+    Equal to, and pickled as, the plain :class:`TurnReport` of the same values."""
+
+    @classmethod
+    def of(cls, turn, date, decided_by, metrics, outcomes, game, start, end) -> _LazyTurnReport:
+        report = object.__new__(cls)
+        report.__dict__.update(turn=turn, date=date, decided_by=decided_by, metrics=metrics,
+                               _outcomes=outcomes, _log=(game, start, end))  # fmt: skip
+        return report
+
+    @property
+    def offers(self) -> tuple[OfferOutcome, ...]:
+        made = self.__dict__.get("_offers")
+        if made is None:
+            made = self.__dict__["_offers"] = tuple(OfferOutcome(*o) for o in self.__dict__.pop("_outcomes"))
+        return made
+
+    @property
+    def followed(self) -> tuple[Mapping[str, Any], ...]:
+        rows = self.__dict__.get("_followed")
+        if rows is None:
+            game, start, end = self.__dict__.pop("_log")
+            rows = self.__dict__["_followed"] = tuple(FrozenMap(r) for r in game.event_log[start:end])
+        return rows
+
+    def __eq__(self, other):
+        if not isinstance(other, TurnReport):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(TurnReport))
+
+    __hash__ = TurnReport.__hash__
+
+    def __reduce__(self):
+        return (TurnReport, tuple(getattr(self, f.name) for f in fields(TurnReport)))
+
+
 @dataclass(frozen=True)
 class Observation:
     """What one actor may know, read-only (mappings are :class:`FrozenMap`, lists tuples): all a
@@ -271,7 +309,10 @@ class Game:
             self._cursors[len(lay.powers) + a] = self.streams.words(STRATEGIES, a)
         self._jumps = pcg.region_jumps(self._cursors)
         self._cursor_turn = 0
-        self.event_log: list[dict] = []
+        # The event log: rows as dicts, or as compact tuples (an offer's answer, a project's end) that
+        # become dicts when the log is read (``event_log``): most games never read it.
+        self._log: list = []
+        self._log_read = 0  # _log[:_log_read] are dicts
         self.events = EventEngine(sc.events, self)
 
         self.initial_region_output = dict(zip(lay.minerals, self.initial_output.tolist(), strict=True))
@@ -335,12 +376,52 @@ class Game:
     def route_shares(self) -> dict[str, float]:
         return rules.normalise({r: v["volume_mt"] for r, v in self.routes.items()})
 
+    @property
+    def event_log(self) -> list[dict]:
+        """The event log, oldest row first: the rows of ``events.csv`` (empty with ``record=False``)."""
+        log = self._log
+        if self._log_read < len(log):
+            for i in range(self._log_read, len(log)):
+                if type(log[i]) is tuple:
+                    log[i] = self._row_of(log[i])
+            self._log_read = len(log)
+        return log
+
+    @event_log.setter
+    def event_log(self, rows: list[dict]) -> None:
+        self._log, self._log_read = rows, 0
+
+    def _row_of(self, entry: tuple) -> dict:
+        """The event-log row of a compact entry: ``(turn, date, offer, accepted)`` of an answer,
+        ``(turn, date, project number, failed)`` of a project's end."""
+        turn, date, what, flag = entry
+        if type(what) is int:  # a project's end
+            o = self._offers_of_projects[what]
+            key = (o.power, o.host, o.move)
+            named = self._project_texts.get(key)
+            if named is None:  # (the project's name around its size, and the move's domain)
+                move = self.moves[o.move]
+                named = self._project_texts[key] = (f"{self.display(o.power, start=True)}'s USD ",
+                                                    f" bn {move.label} in {self.display(o.host)} ",
+                                                    move.domain)  # fmt: skip
+            status, verb = ("failed", "fails") if flag else ("completed", "is completed")
+            return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
+                    "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
+                    "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"}  # fmt: skip
+        o = what
+        head, tail, domain = self._offer_texts.get((o.power, o.host, o.move)) or self._offer_text(o.power, o.host,
+                                                                                                  o.move)  # fmt: skip
+        status = "accepted" if flag else "rejected"
+        return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": domain, "move": o.move,
+                "size_usd_bn": o.size_usd_bn, "status": status,
+                "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"}  # fmt: skip
+
     def log(self, *, actor: str, target: str = "", domain: str = "", move: str = "",
             size: float = float("nan"), status: str, text: str) -> None:  # fmt: skip
         """Append a row to the event log (``events.csv``)."""
         if not self.record:
             return
-        self.event_log.append({
+        self._log.append({
             "turn": self.turn, "date": self.date, "actor": actor, "target": target, "domain": domain,
             "move": move, "size_usd_bn": size, "status": status, "text": text,
         })  # fmt: skip
@@ -574,7 +655,7 @@ class Game:
             return
         self._opened = True
         self.turn += 1
-        self._log_start = len(self.event_log)
+        self._log_start = len(self._log)
         self._pending, self._decided_by = {}, {}
         rl = self.tables.rules
         K.open_turn(self.state.hosts, self.state.powers, rl)
@@ -615,18 +696,48 @@ class Game:
         self._decided_by.update(decided_by)
         at_of: dict[str, list[int]] = {h: [] for h in self.host_ids}  # each offer's position in the turn, by host
         all_made: list[Offer] = []
+        rows = []  # each power's offers as rows (power, move, host, size): a kernel's own, else built here
         for pid in self.power_ids:
-            self.powers[pid].offers_made += len(made[pid])
-            for o in made[pid]:
+            offers = made[pid]
+            self.powers[pid].offers_made += len(offers)
+            for o in offers:
                 by_host[o.host].append(o)
                 at_of[o.host].append(len(all_made))
                 all_made.append(o)
+            if offers:
+                rows.append(getattr(offers, "rows", None))
+                if rows[-1] is None:
+                    rows[-1] = self._rows_of(offers)
         self._by_host = by_host
         self._made_at = at_of
         self._made = all_made
+        # The turn's offers as rows, by host (each host's in the order made): what the hosts' kernels
+        # read (host_rows) and where each offer counts in the acceptance memory (_tally).
+        table = np.concatenate(rows) if rows else np.zeros((0, 4))
+        order = [at for h in self.host_ids for at in at_of[h]]
+        self._turn_rows = table = table[order]
+        lay = self.layout
+        at = ((table[:, 0] * len(lay.hosts) + table[:, 2]) * len(lay.moves) + table[:, 1]) * 2
+        self._tally_at = at.astype(np.int64)
+        self._host_row_at = {}  # host id -> its first row in _turn_rows
+        first = 0
+        for h in self.host_ids:
+            self._host_row_at[h] = first
+            first += len(at_of[h])
         self._pending = {}
         self.phase = RESPONSES
         K.refill_absorption(self.state.hosts, self.tables.rules)  # each host's pool refills before it answers
+
+    def _rows_of(self, offers: list[Offer]) -> np.ndarray:
+        """Offers as rows (power, move, host, size): float64[n, 4]."""
+        p, m, h = self.power_index, self.move_index, self.host_index
+        return np.array([(p[o.power], m[o.move], h[o.host], o.size_usd_bn) for o in offers], dtype=np.float64)
+
+    def host_rows(self, host_id: str) -> np.ndarray:
+        """The offers made to ``host_id`` this turn as rows (power, move, host, size), in the order
+        of ``observe(host_id).offers`` (a view: read-only by convention)."""
+        first = self._host_row_at[host_id]
+        return self._turn_rows[first : first + len(self._by_host[host_id])]
 
     def _resolve(self) -> TurnReport:
         accepted = self._responses()
@@ -640,14 +751,8 @@ class Game:
         self._pending = {}
         self._public = None
         self.phase = OVER if self.turn >= self.horizon else OFFERS
-        report = TurnReport(
-            turn=self.turn,
-            date=self.date,
-            decided_by=FrozenMap(self._decided_by),
-            offers=tuple(self._outcomes),
-            followed=tuple(FrozenMap(r) for r in self.event_log[self._log_start :]),
-            metrics=FrozenMap(self.metrics),
-        )
+        report = _LazyTurnReport.of(self.turn, self.date, FrozenMap(self._decided_by), FrozenMap(self.metrics),
+                                    self._outcomes, self, self._log_start, len(self._log))  # fmt: skip
         self._outcomes = []
         return report
 
@@ -675,46 +780,46 @@ class Game:
         self._decided_by.update(decided_by)
         record = self.record
         moves, by_host, at_of = self.moves, self._by_host, self._made_at
-        if record:
-            turn, date, rows, texts = self.turn, self.date, self.event_log, self._offer_texts
-        power_index, move_index = self.power_index, self.move_index
-        tally_p, tally_h, tally_m, tally_ok = [], [], [], []
-        outcomes: list = [None] * len(self._made)
-        for h, hid in enumerate(self.host_ids):
+        turn, date, rows = self.turn, self.date, self._log
+        tally_ok = []  # whether each offer was accepted, in the order of by_host (see _tally)
+        outcomes: list = [None] * len(self._made)  # (offer, accepted, reason): OfferOutcome's fields
+        for hid in self.host_ids:
             made = by_host[hid]
             accepted = answers[hid]
-            accepted_all.extend(accepted)
             if not made:
                 continue
             host = self.hosts[hid]
             room = Headroom(host.absorption_room, host.debt_room())
-            for o in accepted:
-                room.take(moves[o.move], o.size_usd_bn)
+            if accepted:
+                accepted_all.extend(accepted)
+                for o in accepted:
+                    room.take(moves[o.move], o.size_usd_bn)
             pool = list(accepted)
             # Outcomes by the offer's position in the turn (at_of[hid]): the report's order.
             for o, at in zip(made, at_of[hid], strict=True):
-                ok = o in pool
+                ok = o in pool if pool else False
                 if ok:
                     pool.remove(o)
-                tally_p.append(power_index[o.power])
-                tally_m.append(move_index[o.move])
-                tally_h.append(h)
                 tally_ok.append(ok)
-                outcomes[at] = OfferOutcome(o, ok, "" if ok else self._refusal(host, o, room))
-                if not record:  # batch runs keep no event log: skip building its sentences
-                    continue
-                head, tail, domain = texts.get((o.power, hid, o.move)) or self._offer_text(o.power, hid, o.move)
-                status = "accepted" if ok else "rejected"
-                rows.append({"turn": turn, "date": date, "actor": o.power, "target": hid, "domain": domain,
-                             "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
-                             "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"})  # fmt: skip
-        if tally_p:  # each power's acceptance memory (PowerState.remember), in one call
-            seen = self.state.acceptance
-            np.add.at(seen, (tally_p, tally_h, tally_m, 0), np.array(tally_ok, dtype=np.float64))
-            np.add.at(seen, (tally_p, tally_h, tally_m, 1), 1.0)
+                outcomes[at] = (o, True, "") if ok else (o, False, self._refusal(host, o, room))
+                if record:  # the event log's row, built when the log is read (event_log)
+                    rows.append((turn, date, o, ok))
+        if tally_ok:  # each power's acceptance memory (PowerState.remember)
+            self._tally(tally_ok)
         # The report lists offers in the order they were made (powers in order, each's in its order).
         self._outcomes = outcomes
         return accepted_all
+
+    def _tally(self, ok: list[bool]) -> None:
+        """Count this turn's offers in each power's acceptance memory: offered, and accepted where
+        ``ok`` (one flag per offer, in the order of ``_tally_at``: by host, each host's in order)."""
+        at = self._tally_at  # flat index of (power, host, move, 0) in the acceptance array
+        seen = self.state.acceptance.reshape(-1)  # (a view: the array is contiguous)
+        n = len(seen)
+        offered = np.bincount(at, minlength=n)
+        taken = np.bincount(at, weights=np.array(ok, dtype=np.float64), minlength=n)
+        seen[0::2] += taken[0::2]  # (exact: whole numbers)
+        seen[1::2] += offered[0::2]
 
     def _offer_text(self, power: str, hid: str, move_id: str) -> tuple[str, str, str]:
         """(text before the size, text after it up to the status, domain) of an offer's event-log row."""
@@ -802,19 +907,9 @@ class Game:
                    self._cursors[: len(self.power_ids)], buffer, ended)  # fmt: skip
         if not self.record:
             return
-        turn, date, rows, names = self.turn, self.date, self.event_log, self._project_texts
+        turn, date, rows = self.turn, self.date, self._log
         for j, how in zip(np.flatnonzero(ended).tolist(), ended[ended != 0].tolist(), strict=True):
-            o = self._offers_of_projects[j]
-            key = (o.power, o.host, o.move)
-            named = names.get(key)
-            if named is None:  # (the project's name around its size, and the move's domain)
-                move = self.moves[o.move]
-                named = names[key] = (f"{self.display(o.power, start=True)}'s USD ",
-                                      f" bn {move.label} in {self.display(o.host)} ", move.domain)  # fmt: skip
-            status, verb = ("failed", "fails") if how == K.FAILED else ("completed", "is completed")
-            rows.append({"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
-                         "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
-                         "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"})  # fmt: skip
+            rows.append((turn, date, j, how == K.FAILED))  # (its row is built when the log is read: _row_of)
 
     def _economy(self) -> None:
         """GDP grows, debt amortises, and debt service above the threshold is distress: on

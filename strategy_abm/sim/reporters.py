@@ -14,4 +14,5 @@ def actor_reporters() -> dict[type, dict]:
 
 def record(agent) -> dict:
     """An agent's record for the turn (module-level, so that a model with its DataCollector pickles)."""
-    return agent.record
+    state = agent.__dict__["state"]  # (the agent's ``record``, without two properties: read every turn)
+    return state.game.actor_record(state.actor_id)

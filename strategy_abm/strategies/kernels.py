@@ -661,12 +661,17 @@ class KernelSpec:
                     t.world_minerals, t.toolkit, t.rules, self.toolkit_sorted, self.n_toolkit,
                     self.host_rank, power._index, self.params, self.memory, stream, out)  # fmt: skip
         pid, moves, hosts = power.actor_id, lay.moves, lay.hosts
-        return [_Offer(pid, moves[int(k)], hosts[int(h)], size) for _, k, h, size in out[:n].tolist()]
+        offers = _Offers(_Offer(pid, moves[int(k)], hosts[int(h)], size) for _, k, h, size in out[:n].tolist())
+        offers.rows = out[:n].copy()  # (the game reads the rows rather than building them again)
+        return offers
 
     def answer(self, game, host, made: list) -> list:
         t, st, lay = game.tables, game.state, game.layout
-        power_index, move_index, h = game.power_index, game.move_index, host._index
-        rows = np.array([(power_index[o.power], move_index[o.move], h, o.size_usd_bn) for o in made])
+        h = host._index
+        rows = game.host_rows(host.actor_id) if made is game._by_host.get(host.actor_id) else None
+        if rows is None:  # (the game asks with the host's offers of the turn, which it has as rows)
+            power_index, move_index = game.power_index, game.move_index
+            rows = np.array([(power_index[o.power], move_index[o.move], h, o.size_usd_bn) for o in made])
         if len(self._index) < len(made):  # (0, 1, ... and the accepted rows: reused from turn to turn)
             self._index = np.arange(2 * len(made), dtype=np.int64)
             self._accepted = np.empty(2 * len(made), dtype=np.int64)
@@ -675,6 +680,12 @@ class KernelSpec:
         n = respond(self.kind, st.hosts, lay.offsets, t.moves, t.toolkit, t.rules, h, self.params, rows,
                     index, len(made), stream, accepted)  # fmt: skip
         return [made[i] for i in accepted[:n].tolist()]
+
+
+class _Offers(list):
+    """A power's offers from its kernel, with their rows (float64[n, 4]: power, move, host, size)."""
+
+    __slots__ = ("rows",)
 
 
 def spec_of(strategy, actor, game) -> KernelSpec | None:
