@@ -35,6 +35,7 @@ from ..scenario.config import (
     _format_validation_error,
     load_scenario,
     read_toml,
+    scenario_ids,
     scenario_to_toml,
 )
 from ..scenario.names import check_name
@@ -493,14 +494,40 @@ def _with_values(scenario, values: dict[str, Any]):
             child = node[at]
             if isinstance(child, BaseModel):
                 child = {name: getattr(child, name) for name in type(child).model_fields}
-            elif isinstance(child, dict | list):
-                child = type(child)(child)
+            elif isinstance(child, dict):  # a plain copy: a loaded scenario's tables are read-only FrozenMaps
+                child = dict(child)
+            elif isinstance(child, list):
+                child = list(child)
             else:
                 raise TypeError(f"{key}: {part} is a value, not a table")
             node[at] = child
             node = child
         node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = value
-    return type(scenario).model_validate(data)
+    # Tables keyed by ids are checked against the scenario's ids (the validation context), which
+    # scenario_ids reads from raw tables: read them from the models here. A change of ids (a
+    # power's bloc, a table of actors) re-checks tables this does not re-validate: refused here,
+    # the caller's load_scenario does it whole.
+    ids = _model_ids(data)
+    if ids != _model_ids({name: getattr(scenario, name) for name in type(scenario).model_fields}):
+        raise ValueError("the values change the scenario's ids")
+    return type(scenario).model_validate(data, context=ids)
+
+
+def _model_ids(data: dict) -> dict[str, Any]:
+    """``scenario_ids`` of a scenario whose tables may be validated models rather than dicts."""
+
+    def plain(v: Any) -> Any:
+        return {name: getattr(v, name) for name in type(v).model_fields} if isinstance(v, BaseModel) else v
+
+    powers = plain(data.get("powers"))
+    world = plain(data.get("world"))
+    view = {
+        "powers": {k: plain(v) for k, v in powers.items()} if isinstance(powers, dict) else powers,
+        "hosts": data.get("hosts"),
+        "routes": data.get("routes"),
+        "world": {"minerals": world.get("minerals")} if isinstance(world, dict) else world,
+    }
+    return scenario_ids(view)
 
 
 def _check_points(config: ExperimentConfig, scenario, points: list[dict[str, Any]]) -> int:
