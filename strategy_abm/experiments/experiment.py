@@ -519,14 +519,11 @@ def _model_ids(data: dict) -> dict[str, Any]:
     def plain(v: Any) -> Any:
         return {name: getattr(v, name) for name in type(v).model_fields} if isinstance(v, BaseModel) else v
 
-    powers = plain(data.get("powers"))
-    world = plain(data.get("world"))
-    view = {
-        "powers": {k: plain(v) for k, v in powers.items()} if isinstance(powers, dict) else powers,
-        "hosts": data.get("hosts"),
-        "routes": data.get("routes"),
-        "world": {"minerals": world.get("minerals")} if isinstance(world, dict) else world,
-    }
+    # Two levels as dicts (a table of actors, each actor's fields), as scenario_ids reads a raw file.
+    view = {}
+    for name, value in data.items():
+        value = plain(value)
+        view[name] = {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
     return scenario_ids(view)
 
 
