@@ -508,9 +508,22 @@ def _with_values(scenario, values: dict[str, Any]):
     # power's bloc, a table of actors) re-checks tables this does not re-validate: refused here,
     # the caller's load_scenario does it whole.
     ids = _model_ids(data)
-    if ids != _model_ids({name: getattr(scenario, name) for name in type(scenario).model_fields}):
+    if ids != _scenario_model_ids(scenario):
         raise ValueError("the values change the scenario's ids")
     return type(scenario).model_validate(data, context=ids)
+
+
+_IDS: dict[int, tuple] = {}  # id(scenario) -> (scenario, its ids): the base of many points
+
+
+def _scenario_model_ids(scenario) -> dict[str, Any]:
+    entry = _IDS.get(id(scenario))
+    if entry is None or entry[0] is not scenario:
+        if len(_IDS) >= 16:
+            _IDS.clear()
+        tables = {name: getattr(scenario, name) for name in type(scenario).model_fields}
+        entry = _IDS[id(scenario)] = (scenario, _model_ids(tables))
+    return entry[1]
 
 
 def _model_ids(data: dict) -> dict[str, Any]:
