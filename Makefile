@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean calibration sobol
+.PHONY: run test lint bench clean calibration sobol validation
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "strategy_abm needs Python 3.11 (set PYTHON=...)"'
@@ -39,6 +39,11 @@ calibration: $(VENV)/.installed-run
 	mkdir -p configs/calibration
 	cp runs/calibration/plausible.csv runs/calibration/plausible.toml runs/calibration/waves.csv \
 	   runs/calibration/robustness.csv runs/calibration/robustness.md configs/calibration/
+
+# docs/validation.md: patterns and out-of-sample checks over 30 seeds, and the calibration's
+# sections read from configs/calibration/robustness.md (the stored calibration, not a copy).
+validation: calibration
+	$(BIN)/strategy-abm validation-report --seeds 30 --out docs
 
 sobol: $(VENV)/.installed-run
 	$(BIN)/strategy-abm sweep assumptions_sobol --workers 2 --quiet --out runs/sweeps/assumptions_sobol

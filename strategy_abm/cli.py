@@ -105,6 +105,13 @@ def _results_folder(text: str) -> Path:
     return path
 
 
+def _existing_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {text!r} does not exist")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="strategy-abm", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
@@ -160,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--seeds", type=_positive_int, default=30, help="games per scenario, seeds 0..N-1 (default 30)")
     rep.add_argument("--out", type=_folder, default=Path("docs"),
                      help="folder of validation.md, figures in OUT/img (default docs)")  # fmt: skip
+    rep.add_argument("--calibration", type=_existing_folder, default=None,
+                     help="stored calibration whose robustness.md gives the calibration sections "
+                          "(default configs/calibration)")  # fmt: skip
     cal = command("calibrate", "history matching of assumed parameters against dated observations, then the "
                   "doctrine comparisons across the plausible set")  # fmt: skip
     cal.add_argument("calibration", help="a calibration TOML file, or a name of experiments/calibration/")
@@ -330,7 +340,7 @@ def cmd_plot(args) -> int:
 def cmd_validation_report(args) -> int:
     from .experiments.validation import write_report
 
-    paths = write_report(args.out, range(args.seeds))
+    paths = write_report(args.out, range(args.seeds), args.calibration)
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 

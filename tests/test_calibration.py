@@ -23,7 +23,13 @@ from strategy_abm.experiments.calibration import (
     targets_of,
 )
 from strategy_abm.experiments.experiment import ExperimentConfig, design_size, run_seed
-from strategy_abm.experiments.observations import load_observations, observation_turn
+from strategy_abm.experiments.observations import (
+    load_observations,
+    metric_terms,
+    observation_turn,
+    observation_turns,
+    value_from_metrics,
+)
 from strategy_abm.scenario.config import ConfigError, configs_dir, load_scenario, read_toml
 from strategy_abm.sim.bulk import BulkPlan
 
@@ -48,7 +54,7 @@ def _toy(slope: float, sd: float, reps: int):
 def test_history_matching_a_toy_model_recovers_its_plausible_interval(sd, reps, half_width):
     # y = 2 x, z = 5, observation sd 0.3 (tolerance 0.9 at 3 sigmas): I <= 3 iff |2 x - 5| <= 3 sqrt(V),
     # V = 0.09 + sd^2 (1 + 1/R), so x in [(5 - w) / 2, (5 + w) / 2].
-    target = Target("y", 5.0, 0.09, 0.0, "toy", 1, ("y",), lambda v: v)
+    target = Target("y", 5.0, 0.09, 0.0, "toy", (1,), ("y",))
     prior = {"x": [0.0, 10.0], "unused": [0.0, 1.0]}
     evaluated, log = history_match(_toy(2.0, sd, reps), [target], prior, Waves(count=3, points=200), master_seed=1)
     low, high = (5 - half_width) / 2, (5 + half_width) / 2
@@ -64,24 +70,30 @@ def test_history_matching_a_toy_model_recovers_its_plausible_interval(sd, reps, 
 
 
 def test_history_matching_stops_when_no_point_is_plausible():
-    target = Target("y", 100.0, 0.01, 0.0, "toy", 1, ("y",), lambda v: v)
+    target = Target("y", 100.0, 0.01, 0.0, "toy", (1,), ("y",))
     evaluated, log = history_match(_toy(1.0, 0.0, 2), [target], {"x": [0.0, 1.0]}, Waves(count=3, points=10), 0)
     assert len(log) == 1 and not evaluated.plausible.any()
 
 
-def test_the_stored_plausible_set_reloads_and_matches_its_metadata(tmp_path):
-    df, meta = load_plausible(STORED)
-    cfg = load_calibration("history_match")
+def check_stored_set(folder: Path, cfg: CalibrationConfig) -> tuple[pd.DataFrame, dict]:
+    """The checks of a stored plausible set against the file that made it (`make calibration`
+    regenerates configs/calibration/ so that they hold after a change of the file or the ids)."""
+    df, meta = load_plausible(folder)
     assert list(meta["prior"]) == list(cfg.factors)
     assert {k: list(v.range) for k, v in cfg.factors.items()} == meta["prior"]
     assert len(df) == meta["plausible"] == sum(w["plausible"] for w in meta["wave"]) > 0
     assert meta["points_per_wave"] == cfg.waves.points and meta["cutoff"] == cfg.waves.cutoff == 3.0
-    assert [o["id"] for o in meta["observation"]] == [t.id for t in targets_of(cfg)[0]]
+    assert [o["id"] for o in meta["observation"]] == [t.id for t in targets_of(cfg)[0]], "make calibration"
     for k, (low, high) in meta["plausible_range"].items():
         assert df[k].min() == pytest.approx(low) and df[k].max() == pytest.approx(high)
     assert (df.I_max <= 3.0).all()
-    waves = pd.read_csv(STORED / "waves.csv")
+    waves = pd.read_csv(folder / "waves.csv")
     assert len(waves) == meta["evaluated"] and waves.plausible.sum() == len(df)
+    return df, meta
+
+
+def test_the_stored_plausible_set_reloads_and_matches_its_metadata(tmp_path):
+    check_stored_set(STORED, load_calibration("history_match"))
     # A changed file is refused: it is no longer the set its metadata describes.
     copy = tmp_path / "c"
     shutil.copytree(STORED, copy)
@@ -94,7 +106,7 @@ def test_the_stored_plausible_set_reloads_and_matches_its_metadata(tmp_path):
 
 MINI = {
     "name": "mini",
-    "observations": ["kgz_debt_to_china_2025q2", "tjk_public_external_debt_2025q3"],
+    "observations": ["kgz_debt_to_china_2025q2", "tjk_public_external_debt_2025q3", "titr_cargo_2024"],
     "overrides": ["powers.china.strategy=bri_2"],
     "replications": 3,
     "master_seed": 5,
@@ -145,8 +157,16 @@ def test_a_miniature_calibration_of_the_game_gives_the_values_its_runs_give(tmp_
     v = (tjk.tolerance / 3) ** 2 + np.var(debt, ddof=1) * (1 + 1 / 3) + (0.05 * tjk.value) ** 2
     assert row["I_tjk_public_external_debt_2025q3"] == pytest.approx(abs(debt.mean() - tjk.value) / np.sqrt(v))
     assert row["I_max"] == max(row["I_kgz_debt_to_china_2025q2"], row["I_tjk_public_external_debt_2025q3"])
+    # A yearly observation is the mean of its year's four turns (observations.value_from_metrics),
+    # on its own scenario (the hindcast) with the point's values.
+    titr = obs["titr_cargo_2024"]
+    hind = BulkPlan(load_scenario("hindcast_2022", sets), turns=max(observation_turns(titr)))
+    cargo = [value_from_metrics(titr, hind.play(run_seed(5, 2, r), record=observation_turns(titr))) for r in range(3)]
+    assert len(observation_turns(titr)) == 4
+    assert row["mean_titr_cargo_2024"] == pytest.approx(np.mean(cargo), rel=1e-9)
     df, meta = load_plausible(tmp_path / "cal")
     assert len(df) == waves.plausible.sum() == meta["plausible"]
+    assert [o["turns"] for o in meta["observation"]] == [[t_kgz], [t_tjk], observation_turns(titr)]
     text = (tmp_path / "cal" / "robustness.md").read_text()
     assert "## Calibration method and ranges" in text and "## Robustness of each doctrine comparison" in text
     if len(df):
@@ -163,6 +183,20 @@ def test_calibrate_refuses_an_unknown_observation_with_one_line(tmp_path):
     code, _, stderr = run_cli("calibrate", path, "--out", tmp_path / "out")
     assert code == 2
     assert one_error_line(stderr).startswith("strategy-abm: error: observations: unknown observation 'nope'")
+
+
+def test_targets_are_the_observations_modules_quantities():
+    """The calibration reads an observation where the out-of-sample checks do (one mapping), and
+    refuses one that is not modelled."""
+    cfg = load_calibration("history_match")
+    targets, used = targets_of(cfg)
+    assert [t.id for t in targets] == cfg.observations == [o.id for o in used]
+    for t, o in zip(targets, used, strict=True):
+        assert t.observation is o and t.metrics == metric_terms(o) and list(t.turns) == observation_turns(o)
+        assert o.modelled and t.value == o.value and t.obs_var == pytest.approx((o.tolerance / 3) ** 2)
+    bad = cfg.model_copy(update={"observations": ["kaz_gross_external_debt_2025q2"]})
+    with pytest.raises(ConfigError, match="kaz_gross_external_debt_2025q2 is not modelled"):
+        targets_of(bad)
 
 
 def test_the_observations_file_is_not_a_scenario():

@@ -49,14 +49,34 @@ def test_validation_report_writes_the_page_and_figures(tmp_path, capsys):
     and the figures it links (two seeds: the content, not the numbers, is checked here)."""
     from strategy_abm.cli import main
 
-    (tmp_path / "fragments").mkdir()
-    (tmp_path / "fragments" / "calibration.md").write_text("CALIBRATION FRAGMENT")
-    assert main(["validation-report", "--seeds", "2", "--out", str(tmp_path)]) == 0
+    # The calibration's sections come from its stored robustness.md (here one section only: the
+    # other keeps its pointer).
+    stored = tmp_path / "cal"
+    stored.mkdir()
+    (stored / "robustness.md").write_text("## Calibration method and ranges\n\nCALIBRATION SECTION\n")
+    args = ["validation-report", "--seeds", "2", "--out", str(tmp_path), "--calibration", str(stored)]
+    assert main(args) == 0
     text = (tmp_path / "validation.md").read_text()
     for obs in OBSERVATIONS:
         assert obs.what.replace("|", "/") in text, obs.id
-    assert "CALIBRATION FRAGMENT" in text and "## Robustness of each doctrine comparison" in text
+    after = text.split("## Calibration method and ranges")[1]
+    method, robustness = after.split("## Robustness of each doctrine comparison")
+    assert method.strip() == "CALIBRATION SECTION"
+    assert "the doctrine comparisons re-run across the plausible set" in robustness
     for figure in ("img/validation_baseline.png", "img/validation_hindcast_2022.png"):
         assert f"]({figure})" in text and (tmp_path / figure).stat().st_size > 0
     assert main(["validation-report", "--seeds", "0"]) == 2  # bad input: one line, exit 2
     assert "--seeds" in capsys.readouterr().err
+    assert main(["validation-report", "--calibration", str(tmp_path / "nowhere")]) == 2
+    assert "--calibration" in capsys.readouterr().err
+
+
+def test_the_report_reads_the_stored_calibration_sections():
+    """docs/validation.md's calibration sections are configs/calibration/robustness.md's own."""
+    from strategy_abm.experiments.validation import CALIBRATION_SECTIONS, calibration_dir, calibration_sections
+
+    text = (calibration_dir() / "robustness.md").read_text()
+    sections = calibration_sections()
+    assert list(sections) == list(CALIBRATION_SECTIONS)
+    for heading, body in sections.items():
+        assert f"## {heading}" in text and body in text and body != CALIBRATION_SECTIONS[heading]

@@ -653,3 +653,36 @@ def test_a_sampled_factor_on_an_integer_field_takes_whole_values(tmp_path):
     exp = load_experiment(write(tmp_path / "int.toml", text))
     values = [p["horizon_turns"] for p in exp.points]
     assert all(isinstance(v, int) and 2 <= v <= 6 for v in values), values
+
+
+def test_a_points_scenario_is_the_one_its_overrides_give_without_reloading(tmp_path, monkeypatch):
+    """A worker builds each design point's scenario from the base with the point's values set
+    (experiment._with_values: only the tables on their paths validated again): the same scenario
+    as load_scenario(base, overrides), for keys of hosts, moves' effect tables, rules and trade.
+    A value that changes the scenario's ids is left to load_scenario."""
+    from strategy_abm.experiments import sweep as sweep_mod
+    from strategy_abm.experiments.experiment import Experiment, ExperimentConfig, _with_values
+    from strategy_abm.scenario.config import load_scenario, scenario_to_toml
+
+    factors = {
+        "hosts.kgz.absorption_pct_gdp": [3.0, 9.0],
+        "moves.critical_minerals.effects.mineral_output_t_per_bn.tungsten": [2000.0, 12000.0],
+        "rules.distress_service_ratio": [0.12, 0.25],
+        "trade.logit_scale_usd_per_t": [50.0, 200.0],
+    }
+    exp = Experiment(ExperimentConfig.model_validate({
+        "name": "fast_points", "replications": 1, "master_seed": 3, "record": {"final": ["china_debt_share_kgz"]},
+        "design": {"kind": "latin_hypercube", "samples": 4}, "factors": {k: {"range": v} for k, v in factors.items()},
+    }))  # fmt: skip
+    for i, point in enumerate(exp.points):
+        fast, slow = _with_values(exp.scenario, point), load_scenario(exp.scenario, exp.point_overrides(i))
+        assert fast == slow and scenario_to_toml(fast) == scenario_to_toml(slow)
+        assert fast.hosts["kgz"].absorption_pct_gdp == point["hosts.kgz.absorption_pct_gdp"]
+        assert fast.hosts["tjk"] is exp.scenario.hosts["tjk"]  # untouched tables are not rebuilt
+    with pytest.raises(ValueError, match="ids"):
+        _with_values(exp.scenario, {"powers.china.bloc": "western"})
+    # The worker takes that path: with load_scenario out of reach, the sweep still plays every point.
+    monkeypatch.setattr(sweep_mod, "load_scenario", lambda *a, **k: pytest.fail("a point's scenario was reloaded"))
+    with ResultStore(tmp_path / "out", exp) as store:
+        report = run_sweep(exp, store, workers=1)
+    assert report.done == 4 and report.failed == 0

@@ -39,19 +39,9 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml
 from ..scenario.names import check_name
 from .experiment import Experiment, ExperimentConfig, code_fingerprint, problem_of_ranges
-from .observations import Observation, load_observations, observation_turn
+from .observations import Observation, load_observations, metric_terms, observation_turns, values_from_sweep
 
 METHOD = "history matching (Craig et al. 1997; Vernon et al. 2010), maximum implausibility over the observations"
-# An actors.csv column of host h, as model-level metrics of the bulk path give it.
-ACTOR_COLUMNS: dict[str, Callable[[str], tuple[tuple[str, ...], Callable]]] = {
-    "debt_usd_bn": lambda h: ((f"debt_to_gdp_{h}", f"gdp_usd_bn_{h}"), lambda r, g: r * g),
-    "debt_to_gdp": lambda h: ((f"debt_to_gdp_{h}",), lambda r: r),
-    "gdp_usd_bn": lambda h: ((f"gdp_usd_bn_{h}",), lambda g: g),
-    "china_debt_share": lambda h: ((f"china_debt_share_{h}",), lambda s: s),
-    "debt_share_china": lambda h: ((f"china_debt_share_{h}",), lambda s: s),
-    "debt_service_ratio": lambda h: ((f"debt_service_ratio_{h}",), lambda s: s),
-    "diversification": lambda h: ((f"diversification_{h}",), lambda s: s),
-}
 
 
 class RangeFactor(Strict):
@@ -128,16 +118,19 @@ class CalibrationConfig(Strict):
 
 @dataclass(frozen=True)
 class Target:
-    """An observation as history matching uses it: value, variances, where the model gives it."""
+    """An observation as history matching uses it: value, variances, where the model gives it
+    (``turns``: the turns whose mean is compared, :func:`~.observations.observation_turns`;
+    ``metrics``: the model metrics whose product is the quantity, :func:`~.observations.metric_terms`).
+    The game's values are read by :func:`~.observations.values_from_sweep` from ``observation``."""
 
     id: str
     value: float
     obs_var: float
     disc_var: float
     scenario: str
-    turn: int
+    turns: tuple[int, ...]
     metrics: tuple[str, ...]
-    combine: Callable
+    observation: Observation | None = None
 
 
 def implausibility(mean, value, obs_var, run_var, disc_var) -> np.ndarray:
@@ -245,43 +238,39 @@ def load_calibration(path: str | Path) -> CalibrationConfig:
 
 
 def targets_of(cfg: CalibrationConfig) -> tuple[list[Target], list[Observation]]:
-    """The observations the file names (all by default) as targets (ConfigError for an unknown id
-    or a quantity the bulk path's metrics do not give)."""
+    """The observations the file names (by default every modelled one the model's metrics give)
+    as targets: where the model gives each is the observations module's (:func:`metric_terms`,
+    :func:`observation_turns`), so the calibration and the out-of-sample checks read one quantity.
+
+    Raises:
+        ConfigError: an unknown id, an observation that is not modelled or that only a recorded
+            run's actors.csv gives, or overrides that move an observation's turns.
+    """
     observations = load_observations(cfg.observations_file)
     by_id = {o.id: o for o in observations}
-    chosen = cfg.observations if cfg.observations is not None else list(by_id)
+    if cfg.observations is not None:
+        chosen = cfg.observations
+    else:
+        chosen = [o.id for o in observations if metric_terms(o) is not None]
     targets, used = [], []
     for oid in chosen:
         if oid not in by_id:
             raise ConfigError(f"observations: unknown observation {oid!r} (ids: {', '.join(by_id)})")
         o = by_id[oid]
-        if o.actor is None:
-            metrics, combine = (o.column,), (lambda v: v)
-            if o.times is not None:
-                metrics, combine = (o.column, o.times), (lambda a, b: a * b)
-        else:
-            if o.column not in ACTOR_COLUMNS or (o.times is not None and o.times not in ACTOR_COLUMNS):
-                raise ConfigError(
-                    f"observations: {oid}: actors.csv column {o.column!r} has no model metric the "
-                    "sweep records; history matching cannot use it"
-                )
-            m1, f1 = ACTOR_COLUMNS[o.column](o.actor)
-            if o.times is None:
-                metrics, combine = m1, f1
-            else:
-                m2, f2 = ACTOR_COLUMNS[o.times](o.actor)
-                n1 = len(m1)
-                metrics = m1 + m2
-
-                def combine(*v, f1=f1, f2=f2, n1=n1):
-                    return f1(*v[:n1]) * f2(*v[n1:])
-
-        sc = load_scenario(o.scenario, cfg.overrides)
+        if not o.modelled:
+            raise ConfigError(f"observations: {oid} is not modelled ({o.not_modelled}); history matching cannot use it")
+        terms = metric_terms(o)
+        if terms is None:
+            raise ConfigError(
+                f"observations: {oid}: actors.csv column {o.column!r} has no model metric the sweep records; "
+                "history matching cannot use it"
+            )
+        turns = observation_turns(o, load_scenario(o.scenario, cfg.overrides))
+        if turns != observation_turns(o):  # the sweep's values are read at the scenario's own turns
+            raise ConfigError(f"overrides: move the turns of observation {oid} ({o.scenario}'s start or turn length)")
         obs_sd = o.tolerance / cfg.variances.tolerance_sigmas
         disc_sd = cfg.variances.discrepancy_fraction * abs(o.value)
-        targets.append(
-            Target(o.id, o.value, obs_sd**2, disc_sd**2, o.scenario, observation_turn(o, sc), tuple(metrics), combine)
-        )
+        targets.append(Target(o.id, o.value, obs_sd**2, disc_sd**2, o.scenario, tuple(turns), terms, o))
         used.append(o)
     return targets, used
 
@@ -329,7 +318,7 @@ def game_simulator(
     """``simulate(wave, box, points)`` for :func:`history_match` that plays each point's runs
     with the sweep runner, one Latin hypercube experiment per scenario of the targets (the same
     points: same ranges, size and seed), up to the last observed turn."""
-    from .results import load_series
+    from .results import load_results, load_series
 
     scenarios = sorted({t.scenario for t in targets})
 
@@ -339,7 +328,7 @@ def game_simulator(
         var = np.full((len(x), len(targets)), np.nan)
         for scenario in scenarios:
             mine = [(j, t) for j, t in enumerate(targets) if t.scenario == scenario]
-            horizon = max(t.turn for _, t in mine)
+            horizon = max(t.turns[-1] for _, t in mine)
             metrics = sorted({m for _, t in mine for m in t.metrics})
             exp = _wave_experiment(cfg, scenario, box, len(x), seed, horizon, metrics, f"{cfg.name}_w{wave}_{scenario}")
             got = np.array([[p[k] for k in box] for p in exp.points])
@@ -347,11 +336,13 @@ def game_simulator(
                 raise AssertionError("the wave's Latin hypercube differs from the sweep's design")
             folder = out / "sweeps" / f"wave{wave}_{scenario}"
             _sweep(exp, folder, workers, progress, resume)
-            series = load_series(folder)
+            results, series = load_results(folder), load_series(folder)
+            points = results.sort_values("key")["point"].to_numpy()  # values_from_sweep's order
             for j, t in mine:
-                rows = series[series["turn"] == t.turn]
-                values = t.combine(*(rows[m].to_numpy() for m in t.metrics))
-                per = pd.DataFrame({"point": rows["point"].to_numpy(), "v": values}).groupby("point")["v"]
+                values = values_from_sweep(t.observation, (results, series))
+                if values is None:  # cannot happen: the sweep records every term at every turn
+                    raise AssertionError(f"the wave's sweep lacks the series of {t.id}")
+                per = pd.DataFrame({"point": points, "v": values}).groupby("point")["v"]
                 mean[:, j] = per.mean().reindex(range(len(x))).to_numpy()
                 var[:, j] = per.var(ddof=1).reindex(range(len(x))).to_numpy()
         return mean, var, cfg.replications
@@ -419,7 +410,8 @@ def write_plausible(
             f"id = {_toml(o.id)}",
             f"scenario = {_toml(o.scenario)}",
             f"date = {_toml(o.date)}",
-            f"turn = {t.turn}",
+            f"period = {_toml(o.period)}",
+            f"turns = {_toml(list(t.turns))}",
             f"value = {_toml(o.value)}",
             f"tolerance = {_toml(o.tolerance)}",
             f"source = {_toml(o.source)}",

@@ -35,6 +35,7 @@ from ..scenario.config import (
     _format_validation_error,
     load_scenario,
     read_toml,
+    scenario_ids,
     scenario_to_toml,
 )
 from ..scenario.names import check_name
@@ -493,14 +494,50 @@ def _with_values(scenario, values: dict[str, Any]):
             child = node[at]
             if isinstance(child, BaseModel):
                 child = {name: getattr(child, name) for name in type(child).model_fields}
-            elif isinstance(child, dict | list):
-                child = type(child)(child)
+            elif isinstance(child, dict):  # a plain copy: a loaded scenario's tables are read-only FrozenMaps
+                child = dict(child)
+            elif isinstance(child, list):
+                child = list(child)
             else:
                 raise TypeError(f"{key}: {part} is a value, not a table")
             node[at] = child
             node = child
         node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = value
-    return type(scenario).model_validate(data)
+    # Tables keyed by ids are checked against the scenario's ids (the validation context), which
+    # scenario_ids reads from raw tables: read them from the models here. A change of ids (a
+    # power's bloc, a table of actors) re-checks tables this does not re-validate: refused here,
+    # the caller's load_scenario does it whole.
+    ids = _model_ids(data)
+    if ids != _scenario_model_ids(scenario):
+        raise ValueError("the values change the scenario's ids")
+    return type(scenario).model_validate(data, context=ids)
+
+
+_IDS: dict[int, tuple] = {}  # id(scenario) -> (scenario, its ids): the base of many points
+
+
+def _scenario_model_ids(scenario) -> dict[str, Any]:
+    entry = _IDS.get(id(scenario))
+    if entry is None or entry[0] is not scenario:
+        if len(_IDS) >= 16:
+            _IDS.clear()
+        tables = {name: getattr(scenario, name) for name in type(scenario).model_fields}
+        entry = _IDS[id(scenario)] = (scenario, _model_ids(tables))
+    return entry[1]
+
+
+def _model_ids(data: dict) -> dict[str, Any]:
+    """``scenario_ids`` of a scenario whose tables may be validated models rather than dicts."""
+
+    def plain(v: Any) -> Any:
+        return {name: getattr(v, name) for name in type(v).model_fields} if isinstance(v, BaseModel) else v
+
+    # Two levels as dicts (a table of actors, each actor's fields), as scenario_ids reads a raw file.
+    view = {}
+    for name, value in data.items():
+        value = plain(value)
+        view[name] = {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+    return scenario_ids(view)
 
 
 def _check_points(config: ExperimentConfig, scenario, points: list[dict[str, Any]]) -> int:

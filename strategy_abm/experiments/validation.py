@@ -207,24 +207,53 @@ def pattern_results(seeds: Sequence[int]) -> list[PatternResult]:
 
 # ------------------------------------------------------------------------------------ report
 
-# Sections other experiments write (issue 8 item 9): a markdown fragment at this path (relative to
-# the report's folder) is included as is; until it exists the section says where it comes from.
-FRAGMENTS = {
-    "Calibration method and ranges": ("fragments/calibration.md",
-                                      "Filled by the calibration experiment (issue 8, item 9): its history matching "
-                                      "against configs/observations.toml writes `fragments/calibration.md`."),
-    "Robustness of each doctrine comparison": ("fragments/robustness.md",
-                                               "Filled by the calibration experiment (issue 8, item 9): the doctrine "
-                                               "comparisons re-run across the plausible set write "
-                                               "`fragments/robustness.md`."),
+# The calibration's sections (issue 8 item 9) are read from its stored output, the one copy of it:
+# `strategy-abm calibrate` writes robustness.md with these "## " sections, `make calibration`
+# stores it in configs/calibration/. Until a section exists there, it says where it comes from.
+CALIBRATION_SECTIONS = {
+    "Calibration method and ranges": "Filled by the calibration (issue 8, item 9): `make calibration` runs the "
+                                     "history matching against configs/observations.toml and stores its "
+                                     "`robustness.md` in configs/calibration/.",
+    "Robustness of each doctrine comparison": "Filled by the calibration (issue 8, item 9): the doctrine comparisons "
+                                              "re-run across the plausible set, in the `robustness.md` that "
+                                              "`make calibration` stores in configs/calibration/.",
 }  # fmt: skip
+CALIBRATION_MARKDOWN = "robustness.md"
+
+
+def calibration_dir() -> Path:
+    """Where the stored calibration is read from: ``configs/calibration/``."""
+    from ..scenario.config import configs_dir
+
+    return configs_dir() / "calibration"
+
+
+def calibration_sections(folder: str | os.PathLike | None = None) -> dict[str, str]:
+    """The body of each of :data:`CALIBRATION_SECTIONS` from ``folder/robustness.md`` (default
+    :func:`calibration_dir`), or its pointer text where the file or the section is missing."""
+    path = Path(folder if folder is not None else calibration_dir()) / CALIBRATION_MARKDOWN
+    found: dict[str, list[str]] = {}
+    if path.is_file():
+        heading = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("## "):
+                heading = line[3:].strip()
+                found[heading] = []
+            elif heading is not None:
+                found[heading].append(line)
+    return {h: "\n".join(found[h]).strip() if found.get(h) else pointer for h, pointer in CALIBRATION_SECTIONS.items()}
+
+
 FIGURE_TURNS_AFTER = 4  # the fans run a year past the last observation of their scenario
 
 
-def write_report(out: str | os.PathLike = "docs", seeds: Iterable[int] = range(30)) -> list[Path]:
+def write_report(
+    out: str | os.PathLike = "docs", seeds: Iterable[int] = range(30), calibration: str | os.PathLike | None = None
+) -> list[Path]:
     """Write ``out/validation.md`` (patterns, out-of-sample hits and misses, the calibration
-    sections) and its figures ``out/img/validation_*.png``; returns the paths written. Only those
-    files are replaced, each whole (written to a temporary file, then renamed)."""
+    sections read from the stored calibration ``calibration``, default configs/calibration/) and
+    its figures ``out/img/validation_*.png``; returns the paths written. Only those files are
+    replaced, each whole (written to a temporary file, then renamed)."""
     from .observations import evaluate, load_observations
 
     out = Path(out)
@@ -234,7 +263,7 @@ def write_report(out: str | os.PathLike = "docs", seeds: Iterable[int] = range(3
     comparisons = evaluate(load_observations(), seeds)
     figures = [plot_fans(comparisons, scenario, seeds, out / "img" / f"validation_{scenario}.png")
                for scenario in dict.fromkeys(c.observation.scenario for c in comparisons if len(c.values))]  # fmt: skip
-    text = report_markdown(patterns, comparisons, seeds, [f.relative_to(out) for f in figures], out)
+    text = report_markdown(patterns, comparisons, seeds, [f.relative_to(out) for f in figures], calibration)
     path = out / "validation.md"
     _write_whole(path, text)
     return [path, *figures]
@@ -260,8 +289,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "/").replace("\n", " ")
 
 
-def report_markdown(patterns, comparisons, seeds, figures, folder: Path) -> str:
-    """The text of docs/validation.md."""
+def report_markdown(patterns, comparisons, seeds, figures, calibration: str | os.PathLike | None = None) -> str:
+    """The text of docs/validation.md (``calibration``: the stored calibration's folder, see
+    :func:`calibration_sections`)."""
     n = len(seeds)
     lines = [
         "# Validation",
@@ -325,9 +355,7 @@ def report_markdown(patterns, comparisons, seeds, figures, folder: Path) -> str:
         o = c.observation
         if not o.modelled:
             lines.append(f"| {_cell(o.what)} | {o.date} | {_g(o.value)} | {_cell(o.not_modelled)} |")
-    for heading, (fragment, pointer) in FRAGMENTS.items():
-        path = folder / fragment
-        body = path.read_text().strip() if path.is_file() else pointer
+    for heading, body in calibration_sections(calibration).items():
         lines += ["", f"## {heading}", "", body]
     lines += [
         "",
@@ -337,7 +365,9 @@ def report_markdown(patterns, comparisons, seeds, figures, folder: Path) -> str:
         "",
         "rewrites this page and docs/img/validation_*.png (about a minute; the games are the bulk and",
         "recorded paths' own). `pytest tests/test_validation.py tests/test_out_of_sample.py` checks the same",
-        "numbers and prints the pattern ranges.",
+        "numbers and prints the pattern ranges. The two calibration sections are read from",
+        "configs/calibration/robustness.md, which `make calibration` regenerates (minutes; run it first",
+        "after a change of the rules). `make validation` does both.",
         "",
     ]
     return "\n".join(lines)

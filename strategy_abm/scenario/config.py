@@ -915,9 +915,14 @@ STRATEGY_CHECKS: list[Callable[..., None]] = []
 
 def _ids_arg(check: Callable[..., None], ids: dict) -> dict:
     """``{"ids": ids}`` for a check that takes them, else ``{}`` (a check written before actors were data)."""
+    return {"ids": ids} if _takes_ids(check) else {}
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_ids(check: Callable[..., None]) -> bool:
+    """Whether ``check`` takes ``ids`` (its signature, read once: every validation asks)."""
     params = inspect.signature(check).parameters.values()
-    takes = any(p.name == "ids" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-    return {"ids": ids} if takes else {}
+    return any(p.name == "ids" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def register_strategy_check(check: Callable[..., None]) -> None:
