@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from clitools import run_cli
 
 from strategy_abm import CompetitionModel
-from strategy_abm.engine import kernels
 from strategy_abm.engine.events import _bounded
 from strategy_abm.scenario.config import GDP_USD_BN, STATE_BOUNDS, load_scenario
 from strategy_abm.scenario.ids import HOSTS, ROUTES
@@ -67,15 +65,6 @@ def test_a_minimum_off_the_grid_with_a_wider_range():
 
 
 # ------------------------------------------------------------------------------------ the route split
-
-
-def test_a_small_logit_scale_fills_the_cheapest_routes_first():
-    """With a scale far below the cost gaps the split is cheapest-first under capacity: every
-    weight but the cheapest underflows, which divided by zero once the cheapest was full."""
-    targets = kernels.route_targets(np.array([0.0, 1000.0, 2000.0]), np.array([1.0, 5.0, 5.0]), 10.0, 0.1)
-    assert targets.tolist() == [1.0, 5.0, 4.0]
-    full = kernels.route_targets(np.array([0.0, 1000.0]), np.array([1.0, 2.0]), 10.0, 0.01)
-    assert full.tolist() == [1.0, 2.0]  # the rest is unserved
 
 
 def test_logit_scale_0_1_plays_with_finite_volumes_within_demand():

@@ -820,61 +820,6 @@ def trade_step_with(routes, trade, rl, work):
             routes[r, R_CA_EXPORT] = routes[r, R_FLOW + F_EXPORTS] / volume
 
 
-@njit
-def route_targets(costs, capacities, demand, scale):
-    """Cargo each route would carry: logit shares of demand, spilling over capacity limits to
-    the routes still open (weights re-based on the cheapest open route when they underflow)."""
-    targets = np.empty(costs.shape[0])
-    route_targets_into(costs, capacities, demand, scale, targets, np.empty(3 * costs.shape[0]))
-    return targets
-
-
-@njit_borrowing
-def route_targets_into(costs, capacities, demand, scale, targets, work):
-    """:func:`route_targets` into ``targets``, with float64 scratch ``work`` of at least 3 R."""
-    n = costs.shape[0]
-    cmin = costs[0]
-    for r in range(1, n):
-        cmin = min(cmin, costs[r])
-    weights, alloc, is_open = work[:n], work[n : 2 * n], work[2 * n : 3 * n]
-    for r in range(n):
-        weights[r] = math.exp(-(costs[r] - cmin) / scale)
-        targets[r] = 0.0
-        is_open[r] = 1.0
-    n_open = n
-    remaining = demand
-    while remaining > 1e-12 and n_open > 0:
-        wsum = 0.0
-        for r in range(n):
-            if is_open[r]:
-                wsum += weights[r]
-        if wsum < 1e-200:
-            cmin_open = math.inf
-            for r in range(n):
-                if is_open[r]:
-                    cmin_open = min(cmin_open, costs[r])
-            wsum = 0.0
-            for r in range(n):
-                if is_open[r]:
-                    weights[r] = math.exp(-(costs[r] - cmin_open) / scale)
-                    wsum += weights[r]
-        for r in range(n):
-            if is_open[r]:
-                alloc[r] = remaining * weights[r] / wsum
-        remaining = 0.0
-        for r in range(n):
-            if not is_open[r]:
-                continue
-            room = capacities[r] - targets[r]
-            if alloc[r] >= room:
-                targets[r] = capacities[r]
-                remaining += alloc[r] - room
-                is_open[r] = 0.0
-                n_open -= 1
-            else:
-                targets[r] += alloc[r]
-
-
 # ------------------------------------------------------------------------------------- influence
 
 
