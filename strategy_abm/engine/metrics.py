@@ -276,8 +276,9 @@ def _debt_service_ratio(s: MetricState, h) -> float:
     return s.debt_service_ratio[h]
 
 
-@metric("distress_{id}", "1 while the debt-service ratio is above the scenario's distress threshold", "0/1",
-        per="host", binary=True)  # fmt: skip
+@metric("distress_{id}",
+        "1 while the debt-service ratio is above the host's distress threshold (that of its debt-carrying capacity)",
+        "0/1", per="host", binary=True)  # fmt: skip
 def _distress(s: MetricState, h) -> float:
     return float(bool(s.host_rows[h][A.H_DISTRESS]))
 
