@@ -588,12 +588,6 @@ def test_bri_2_is_smaller_greener_and_more_digital_than_bri_classic(signature_ga
         assert spending_share(bri2, "china", green_digital) > spending_share(classic, "china", green_digital)
 
 
-@pytest.mark.xfail(
-    reason="issue 8 item 5: with projects valued at the return on capital (gdp_level_pct 0.05-0.15), hosts weigh a "
-    "fossil project's debt more against its growth; fossil_first's fossil share is 0.497 in one signature game "
-    "(was above 0.5); the doctrine's weights are not retuned here",
-    strict=False,
-)
 def test_fossil_first_spends_mostly_on_fossil_energy(signature_games):
     for model in signature_games("powers.us.strategy=fossil_first"):
         assert spending_share(model, "us", {"fossil_energy"}) > MAJORITY
