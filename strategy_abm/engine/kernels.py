@@ -682,20 +682,21 @@ def trade_step(routes, trade, rl):
 
 
 @njit_inline
-def flow_cost(routes, trade, r, f, x):
-    """Generalised cost (USD/t) of route ``r`` for flow ``f`` at volume/capacity ``x``: tariff and
-    time rise with congestion (BPR), the delay's spread costs reliability, risk costs, and the
-    region's exports get the route's realignment cut."""
+def route_costs(routes, trade, r, x, costs, n):
+    """Generalised cost (USD/t) of route ``r`` at volume/capacity ``x`` for every flow f, into
+    ``costs[f*n + r]``: tariff and time rise with congestion (BPR), the delay's spread costs
+    reliability, risk costs, and the region's exports get the route's realignment cut. (The
+    congestion terms are the route's, computed once for its flows.)"""
     congestion = x ** trade[T_BETA]
     slow = 1.0 + trade[T_TIME_ALPHA] * congestion
     days = (routes[r, R_TRANSIT] + routes[r, R_DELAY]) * slow
     spread = trade[T_DELAY_CV] * routes[r, R_DELAY] * slow
-    cost = (
-        routes[r, R_TARIFF] * (1.0 + trade[T_COST_ALPHA] * congestion)
-        + trade[T_FLOW_VOT + f] * (days + trade[T_RELIABILITY] * spread)
-        + trade[T_RISK_COST] * routes[r, R_RISK]
-    )
-    return cost - routes[r, R_EXPORT_CUT] if f == F_EXPORTS else cost
+    tariff = routes[r, R_TARIFF] * (1.0 + trade[T_COST_ALPHA] * congestion)
+    time = days + trade[T_RELIABILITY] * spread
+    risk = trade[T_RISK_COST] * routes[r, R_RISK]
+    for f in range(N_FLOWS):
+        cost = tariff + trade[T_FLOW_VOT + f] * time + risk
+        costs[f * n + r] = cost - routes[r, R_EXPORT_CUT] if f == F_EXPORTS else cost
 
 
 @njit_borrowing
@@ -737,9 +738,8 @@ def market_targets(routes, trade, demands, targets, work):
     for sweep in range(MSA_SWEEPS + 1):
         for r in range(n):
             x[r] = min(load[r] / routes[r, R_CAPACITY], X_MAX) if is_open[r] else X_MAX
-        for f in range(N_FLOWS):
-            for r in range(n):
-                costs[f * n + r] = flow_cost(routes, trade, r, f, x[r])
+        for r in range(n):
+            route_costs(routes, trade, r, x[r], costs, n)
         if sweep == MSA_SWEEPS:
             break
         step = 1.0 / (sweep + 1.0)
