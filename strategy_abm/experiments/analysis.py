@@ -47,7 +47,7 @@ def paired_differences(results: pd.DataFrame, metrics: list[str], factors: list[
     two independent means.
 
     Returns one row per (factor, from, to, other factors' values, metric): ``factor``, ``from``,
-    ``to``, one column per other factor (the varied factor's own column is None), ``metric``,
+    ``to``, one column per factor (the other factors' values; missing for the varied one), ``metric``,
     ``pairs``, ``diff_mean``, ``diff_lo``, ``diff_hi``."""
     columns = ["factor", "from", "to", *factors, "metric", "pairs", "diff_mean", "diff_lo", "diff_hi"]
     if results.empty or not factors:
