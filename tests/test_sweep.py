@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 import pytest
 from clitools import one_error_line, run_cli, tell_seed
 
-from strategy_abm.experiments.analysis import sensitivity, summarise
-from strategy_abm.experiments.experiment import experiments_dir, load_experiment, run_key, run_seed
+from strategy_abm import CompetitionModel
+from strategy_abm.experiments.analysis import paired_differences, sensitivity, summarise
+from strategy_abm.experiments.experiment import experiments_dir, load_experiment, replication_seed, run_key, run_seed
 from strategy_abm.experiments.results import ResultStore, load_failures, load_manifest, load_results, load_series
 from strategy_abm.experiments.sweep import _tasks, run_batch, run_sweep
 
@@ -570,13 +571,99 @@ def test_keys_and_seeds_are_a_function_of_the_file(tmp_path):
     assert sobol_a.points == sobol_b.points and sobol_a.hash == sobol_b.hash
 
 
-def test_seeds_and_keys_are_distinct_across_points_and_replications():
-    exp = load_experiment(experiments_dir() / "doctrines.toml")  # 4 points x 30 replications
+DOCTRINES = experiments_dir() / "doctrines.toml"
+
+
+def _without_crn(tmp_path: Path) -> Path:
+    """experiments/doctrines.toml with its seeds per run (common_random_numbers left to its default)."""
+    text = DOCTRINES.read_text()
+    assert "common_random_numbers = true\n" in text
+    return write(tmp_path / "doctrines_per_run.toml", text.replace("common_random_numbers = true\n", ""))
+
+
+def test_seeds_and_keys_are_distinct_across_points_and_replications(tmp_path):
+    exp = load_experiment(_without_crn(tmp_path))  # 4 points x 30 replications, a seed per run
+    assert exp.config.common_random_numbers is False
     runs = list(exp.runs())
     assert len(runs) == 120
     assert len({r.seed for r in runs}) == 120
     assert len({r.key for r in runs}) == 120
     assert all(0 <= r.seed < 2**63 for r in runs)
+    # The seed docs/experiments.md quotes for point 0, replication 0 of a per-run sweep: unchanged.
+    assert exp.run(0, 0).seed == 5941692743685634787 == run_seed(2025, 0, 0)
+
+
+def test_common_random_numbers_give_every_point_the_seeds_of_its_replications(tmp_path):
+    exp = load_experiment(DOCTRINES)  # common_random_numbers = true: the doctrines' comparison is paired
+    assert exp.config.common_random_numbers is True
+    runs = list(exp.runs())
+    assert len({r.key for r in runs}) == 120  # keys stay one per run
+    for r in runs:
+        assert r.seed == replication_seed(2025, r.replication) == exp.run(0, r.replication).seed
+    assert len({r.seed for r in runs}) == 30  # one per replication
+    assert replication_seed(2025, 0) == 7445275310668600866  # SeedSequence(2025, spawn_key=(0,)), top 63 bits
+    # Another derivation than the per-run seeds, and another experiment (hash, keys) than without the option.
+    assert not {r.seed for r in runs} & {run_seed(2025, p, r) for p in range(4) for r in range(30)}
+    per_run = load_experiment(_without_crn(tmp_path))
+    assert per_run.hash != exp.hash and not {r.key for r in runs} & {r.key for r in per_run.runs()}
+    assert load_manifest_of(exp)["experiment"]["common_random_numbers"] is True
+    assert load_experiment(SMOKE).config.common_random_numbers is False  # the default
+
+
+def load_manifest_of(exp) -> dict:
+    from strategy_abm.experiments.results import manifest_for
+
+    return manifest_for(exp)
+
+
+@pytest.mark.parametrize("value", ['"yes"', "1", "[true]"])
+def test_common_random_numbers_takes_a_boolean_only(tmp_path, value):
+    text = game_toml("crn").replace("master_seed = 5\n", f"master_seed = 5\ncommon_random_numbers = {value}\n")
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("sweep", write(tmp_path / "crn.toml", text), "--out", out, "--quiet")
+    assert code == 2
+    assert one_error_line(stderr).startswith(
+        "strategy-abm: error: common_random_numbers: Input should be a valid boolean"
+    )
+    assert not out.exists()
+
+
+def _world_events(model) -> list[tuple]:
+    """The scripted and random events of a played game: (turn, event, target)."""
+    return [(e["turn"], e["move"], e["target"]) for e in model.event_log if e["status"].endswith("_event")]
+
+
+def test_common_random_numbers_replay_the_same_shocks_at_every_point(tmp_path):
+    """Under common_random_numbers the two China doctrines play replication r on one seed: the
+    same scripted and random events (turn, event, target host) while the doctrines' games differ;
+    another replication draws other shocks. Each run is replayed from its stored seed and point."""
+    text = game_toml("crn", replications=2, turns=40, master_seed=2025, batch_size=4)
+    text = text.replace("master_seed = 2025\n", "master_seed = 2025\ncommon_random_numbers = true\n")
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("sweep", write(tmp_path / "crn.toml", text), "--out", out, "--quiet")
+    assert code == 0, stderr
+    results = load_results(out)
+    assert len(results) == 4
+    events, finals = {}, {}
+    for row in results.itertuples():
+        assert row.seed == replication_seed(2025, row.replication)
+        china = results.loc[row.Index, "powers.china.strategy"]
+        model = CompetitionModel(scenario="baseline", seed=int(row.seed), turns=40,
+                                 overrides=[f"powers.china.strategy={china}"]).run()  # fmt: skip
+        assert model.metrics["influence_china"] == row.influence_china  # the replay is the stored run
+        events[china, row.replication] = _world_events(model)
+        finals[china, row.replication] = row.influence_china
+    for rep in (0, 1):
+        assert any(e[1] for e in events["bri_classic", rep])
+        assert events["bri_classic", rep] == events["bri_2", rep]
+        assert finals["bri_classic", rep] != finals["bri_2", rep]
+    assert events["bri_classic", 0] != events["bri_classic", 1]
+    # The paired difference is the mean of the per-replication differences, bri_2 - bri_classic.
+    diff = paired_differences(results, ["influence_china"], ["powers.china.strategy"]).iloc[0]
+    assert (diff["from"], diff["to"], diff["pairs"]) == ("bri_classic", "bri_2", 2)
+    expected = sum(finals["bri_2", r] - finals["bri_classic", r] for r in (0, 1)) / 2
+    assert diff["diff_mean"] == pytest.approx(expected, rel=1e-12)
+    assert diff["diff_lo"] < diff["diff_mean"] < diff["diff_hi"]
 
 
 def _with_replications(tmp_path: Path, n: int):

@@ -3,9 +3,11 @@ master seed and what to record.
 
 An experiment file (TOML, ``experiments/*.toml``) expands into *design points* (one value per
 factor) times *replications*; each (point, replication) is one run with a seed derived from the
-master seed and that identity (never from the order of execution) and a key derived from the
-experiment's hash and that identity. Sampled designs (Latin hypercube, Sobol, Morris) come from
-SALib, seeded by the master seed, so the design too is a function of the file.
+master seed and that identity (never from the order of execution; with ``common_random_numbers``
+from the master seed and the replication alone, so that every point plays replication r on the
+same seed) and a key derived from the experiment's hash and that identity. Sampled designs
+(Latin hypercube, Sobol, Morris) come from SALib, seeded by the master seed, so the design too
+is a function of the file.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class ExperimentConfig(Strict):
     horizon_turns: Annotated[int, Field(ge=1, le=400)] | None = None
     replications: Annotated[int, Field(ge=1, le=100_000)]
     master_seed: Annotated[int, Field(ge=0, lt=2**63)]
+    # Every design point plays replication r on the same seed (replication_seed): the game's
+    # per-purpose streams then give all points the same shocks and every unchanged actor the same
+    # draws, so differences between points are paired, controlled comparisons.
+    common_random_numbers: bool = False
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 8
     design: Design = Field(default_factory=Design)
     factors: dict[str, Factor] = Field(default_factory=dict)
@@ -234,8 +240,10 @@ class Experiment:
                 yield self.run(point, rep)
 
     def run(self, point: int, replication: int) -> Run:
-        return Run(run_key(self.hash, point, replication), point, replication,
-                   run_seed(self.config.master_seed, point, replication))  # fmt: skip
+        master = self.config.master_seed
+        seed = replication_seed(master, replication) if self.config.common_random_numbers else \
+            run_seed(master, point, replication)  # fmt: skip
+        return Run(run_key(self.hash, point, replication), point, replication, seed)
 
     def point_overrides(self, point: int) -> list[str]:
         """The point's factor values as dotted overrides (values rendered as TOML)."""
@@ -249,6 +257,13 @@ class Experiment:
 def run_seed(master_seed: int, point: int, replication: int) -> int:
     """Seed of a run, from the master seed and the run's identity only (numpy SeedSequence)."""
     return int(np.random.SeedSequence(master_seed, spawn_key=(point, replication)).generate_state(1, np.uint64)[0] >> 1)
+
+
+def replication_seed(master_seed: int, replication: int) -> int:
+    """Seed of every run of a replication under ``common_random_numbers``: from the master seed
+    and the replication only (a spawn key of one word, so never a seed of :func:`run_seed`'s
+    two-word keys), the same at every design point."""
+    return int(np.random.SeedSequence(master_seed, spawn_key=(replication,)).generate_state(1, np.uint64)[0] >> 1)
 
 
 def run_key(experiment_hash: str, point: int, replication: int) -> str:
@@ -733,6 +748,7 @@ __all__ = [
     "Run",
     "design_points",
     "load_experiment",
+    "replication_seed",
     "run_key",
     "run_seed",
 ]
