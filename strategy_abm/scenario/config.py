@@ -1554,7 +1554,8 @@ def drop_ids(raw: dict, dropped: Any) -> dict:
     """``drop = ["g7"]`` in a scenario that extends another: the base's powers, hosts, routes or
     minerals of these ids are left out, with every table entry keyed by them (a host's opinion of
     a dropped power, its creditor share, a mineral's offtake, ``rules.western_split``, a strategy's
-    ``host_weights``, ...) and every list item naming them (``routes.<r>.through``). Share vectors
+    ``host_weights``, ...), every list item naming them (``routes.<r>.through``) and every
+    ``[ranges]`` entry whose path names them (``hosts.<h>.gdp_usd_bn``). Share vectors
     that lose a share no longer sum to 1: the extending file gives them again, which validation
     asks for, naming the field. Raises :class:`ConfigError` for an id the base does not have."""
     if not isinstance(dropped, list) or not all(isinstance(d, str) for d in dropped):
@@ -1572,7 +1573,10 @@ def drop_ids(raw: dict, dropped: Any) -> dict:
             return [prune(v) for v in node if not (isinstance(v, str) and v in gone)]
         return node
 
-    return {k: v if k == "events" else prune(v) for k, v in raw.items()}
+    out = {k: v if k in ("events", "ranges") else prune(v) for k, v in raw.items()}
+    if isinstance(raw.get("ranges"), dict):  # keyed by paths that name ids (hosts.tkm.gdp_usd_bn)
+        out["ranges"] = {k: v for k, v in raw["ranges"].items() if not gone & set(str(k).split("."))}
+    return out
 
 
 @functools.lru_cache(maxsize=32)
