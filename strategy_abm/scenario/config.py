@@ -330,6 +330,9 @@ class HostConfig(Strict):
     energy_exports_usd_bn: Annotated[float, within(*ENERGY_EXPORTS_USD_BN)]
     # Gas exported by pipeline, bcm/yr: its destinations move only with pipeline capacity (0: none).
     gas_exports_bcm: Annotated[float, within(*GAS_BCM)] = 0.0
+    # The most gas its fields can export by pipeline, bcm/yr: new pipelines fill up to it and carry
+    # nothing beyond (None: today's gas_exports_bcm, no room to grow, as a deposit's max_output_t).
+    gas_export_max_bcm: Annotated[float, within(*GAS_BCM)] | None = None
     renewables_share: Share
     green_tech_origin: dict[str, float]
     minerals: dict[str, Mineral] = Field(default_factory=dict)
@@ -391,6 +394,10 @@ class HostConfig(Strict):
     @model_validator(mode="after")
     def _sourced(self):
         _check_sources(self.sources, HOST_FIGURES + _given(self, HOST_OPTIONAL_FIGURES), HOST_OPTIONAL_FIGURES)
+        if self.gas_export_max_bcm is not None and self.gas_export_max_bcm < self.gas_exports_bcm:
+            raise _FieldError(
+                "gas_export_max_bcm", f"{self.gas_export_max_bcm:g} is below gas_exports_bcm {self.gas_exports_bcm:g}"
+            )
         return self
 
 
@@ -402,7 +409,7 @@ HOST_FIGURES = [
     "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp", "satellite_licence",
 ]  # fmt: skip
 # Figures a host may leave out (their defaults keep the rules as they were); given, they need a source.
-HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm"]
+HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm", "gas_export_max_bcm"]
 
 OBJECTIVES = (
     "influence",
