@@ -240,7 +240,8 @@ def draw_params(d: Draw, name: str, toolkit) -> dict:
     params = {}
     for key, (lo, hi) in cls.tunable.items():
         if d.rng.random() < 0.5:
-            params[key] = d.number(lo, hi)
+            value = d.number(lo, hi)
+            params[key] = int(round(value)) if type(cls.defaults[key]) is int else value  # a count: a whole number
     for key, default in cls.defaults.items():
         if isinstance(default, dict) and d.rng.random() < 0.3:
             top = TABLE_MAX.get(key, TABLE_MAX_DEFAULT)
