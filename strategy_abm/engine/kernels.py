@@ -645,9 +645,16 @@ def economy(hosts, o, rl, distress_events, ratios):
         growth = hosts[h, H_GROWTH_RATE] - (rl[RL_DISTRESS_PENALTY] if hosts[h, H_DISTRESS] else 0.0)
         # GDP is in current USD: real growth times the USD deflator (the price level tracks the latter).
         inflation = (1.0 + hosts[h, H_USD_DEFLATOR]) ** dt
-        hosts[h, H_PRICE_LEVEL] *= inflation
         nominal = (1.0 + growth) ** dt * inflation
-        hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * nominal)
+        old, gdp = hosts[h, H_GDP], hosts[h, H_GDP] * nominal
+        hosts[h, H_GDP] = bounded_gdp(gdp)
+        if hosts[h, H_GDP] == gdp:
+            hosts[h, H_PRICE_LEVEL] *= inflation
+        else:  # GDP's bound binds: the guard's cut is no price change of real output (real GDP keeps its
+            # real growth), and the debt rolled over with GDP follows the GDP the host got
+            got = hosts[h, H_GDP] / old
+            hosts[h, H_PRICE_LEVEL] *= inflation * got / nominal
+            nominal = got
         for c in range(n_cred):
             j = at + 4 * c
             ref = hosts[h, j + C_REFINANCED]
