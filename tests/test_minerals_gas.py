@@ -279,3 +279,22 @@ def test_a_us_playing_only_pipelines_stops_at_the_fields(compiled):
 def test_a_ceiling_below_the_exports_is_a_one_line_error():
     with pytest.raises(ConfigError, match=r"^hosts\.tkm\.gas_export_max_bcm: 40 is below gas_exports_bcm 42\.5$"):
         load_scenario("baseline", ["hosts.tkm.gas_export_max_bcm=40.0"])
+
+
+def test_the_ceiling_defaults_to_the_exports_and_events_can_raise_it():
+    """Not given, the ceiling is today's exports (no room) and needs no source; it is a state
+    variable of every host, so an event (a field developed) can raise it where it was not given."""
+    kgz_gas = ("hosts.kgz.gas_exports_bcm=5.0", "hosts.kgz.sources.gas_exports_bcm='assumption: x'")
+    sc = load_scenario("baseline", list(kgz_gas))
+    assert sc.hosts["kgz"].gas_export_max_bcm is None
+    game = Game(sc, seed=0)
+    assert game.hosts["kgz"].gas_export_max_bcm == 5.0 and game.hosts["kaz"].gas_export_max_bcm == 0.0
+    field = {"name": "field", "text": "A gas field in {host} is developed", "at": "2026Q1", "target": "kgz",
+             "effects": [{"path": "hosts.{host}.gas_export_max_bcm", "op": "add", "value": 10.0}],
+             "source": "assumption: a test"}  # fmt: skip
+    pipe = {**PIPELINE_EVENT, "target": "kgz", "at": "2027Q1"}
+    model = CompetitionModel(scenario=with_events(field, pipe, overrides=kgz_gas), seed=0)
+    while model.running:
+        model.step()
+    assert model.hosts["kgz"].gas_exports_bcm == pytest.approx(15.0)
+    assert model.hosts["kgz"].energy_export_shares["west"] == pytest.approx(10.0 / 15.0)

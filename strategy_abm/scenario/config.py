@@ -331,7 +331,7 @@ class HostConfig(Strict):
     # Gas exported by pipeline, bcm/yr: its destinations move only with pipeline capacity (0: none).
     gas_exports_bcm: Annotated[float, within(*GAS_BCM)] = 0.0
     # The most gas its fields can export by pipeline, bcm/yr: new pipelines fill up to it and carry
-    # nothing beyond (None: today's gas_exports_bcm, no room to grow, as a deposit's max_output_t).
+    # nothing beyond (not given: today's gas_exports_bcm, no room to grow, as a deposit's max_output_t).
     gas_export_max_bcm: Annotated[float, within(*GAS_BCM)] | None = None
     renewables_share: Share
     green_tech_origin: dict[str, float]
@@ -1188,6 +1188,8 @@ def _state_shape(sc: Scenario) -> dict:
     for host in data["hosts"].values():
         for k in NOT_STATE:
             host.pop(k, None)
+        if host.get("gas_export_max_bcm") is None:  # (not given: today's exports, a state variable all the same)
+            host["gas_export_max_bcm"] = host["gas_exports_bcm"]
         for c in host["creditors"].values():
             c["debt"] = c.pop("share")
     for route in data["routes"].values():
