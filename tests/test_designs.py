@@ -92,6 +92,18 @@ def test_a_float_strategy_parameter_is_not_taken_for_an_integer(tmp_path):
     assert len(set(values)) == 10 and all(type(v) is float and 0 < v < 1 for v in values)
 
 
+def test_a_count_strategy_parameter_is_sampled_as_an_integer(tmp_path):
+    """offers_per_turn is a count: a fraction was taken and cut (8.7 -> 8), so a range [6, 12]
+    reached 12 only at its very end. Now the parameter refuses fractions, and a range over it is
+    sampled over the integers 6..12, each with equal weight."""
+    head = HEAD + 'overrides = ["powers.us.strategy=parametric"]\n'
+    exp = experiment(tmp_path, '[design]\nkind = "latin_hypercube"\nsamples = 14\n'
+                     '[factors."powers.us.strategy_params.offers_per_turn"]\nrange = [6, 12]\n', head=head)  # fmt: skip
+    values = [p["powers.us.strategy_params.offers_per_turn"] for p in exp.points]
+    assert exp.factor_types == {"powers.us.strategy_params.offers_per_turn": "int"}
+    assert sorted(values) == sorted([*range(6, 13)] * 2) and all(type(v) is int for v in values)
+
+
 def _linear_morris(levels: int, low: int, high: int, slope: float, integer: bool, n: int = 30):
     """A Morris design of one factor on [low, high] (SALib), integers if asked, and y = slope x."""
     from SALib.sample import morris

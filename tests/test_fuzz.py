@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 import typing
 
 import numpy as np
@@ -38,6 +39,7 @@ from strategy_abm.scenario.config import (
     EventConfig,
     EventEffect,
     EventProject,
+    GasPipelineEvent,
     Scenario,
     _state_shape,
     load_scenario,
@@ -145,9 +147,12 @@ def _is_int(annotation) -> bool:
 
 
 def _submodel(annotation) -> type[BaseModel] | None:
-    """The config table a field holds (directly or as the values of a table keyed by id)."""
+    """The config table a field holds (directly, optionally or as the values of a table keyed by id)."""
     if typing.get_origin(annotation) is dict:
         annotation = typing.get_args(annotation)[1]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # ``Table | None``
+        tables = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        annotation = tables[0] if len(tables) == 1 else annotation
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
@@ -211,6 +216,13 @@ def draw_events(d: Draw, turns_per_year: int, horizon: int) -> list[dict]:
         if d.rng.random() < 0.5:
             event["duration_turns"] = int(d.rng.integers(1, horizon + 2)) if d.rng.random() < 0.9 else 400
             d.drawn.add((EventConfig.__name__, "duration_turns"))
+        if "duration_turns" not in event and d.rng.random() < 0.3:  # a gas export pipeline completes
+            event["target"] = event.get("target") or ["random_host", *HOSTS][int(d.rng.integers(len(HOSTS) + 1))]
+            partners = list(TEMPLATE["hosts"]["tkm"]["energy_export_shares"])
+            capacity = d.number(*number_bounds(GasPipelineEvent, "capacity_bcm"))
+            destination = partners[int(d.rng.integers(len(partners)))]
+            event["gas_pipeline"] = {"destination": destination, "capacity_bcm": capacity}
+            d.drawn.add((GasPipelineEvent.__name__, "capacity_bcm"))
         if "at" in event and "duration_turns" not in event and d.rng.random() < 0.5:  # a deal signed
             pid = POWERS[int(d.rng.integers(len(POWERS)))]
             moves = sorted(BASELINE.powers[pid].toolkit)
@@ -228,7 +240,8 @@ def draw_params(d: Draw, name: str, toolkit) -> dict:
     params = {}
     for key, (lo, hi) in cls.tunable.items():
         if d.rng.random() < 0.5:
-            params[key] = d.number(lo, hi)
+            value = d.number(lo, hi)
+            params[key] = int(round(value)) if type(cls.defaults[key]) is int else value  # a count: a whole number
     for key, default in cls.defaults.items():
         if isinstance(default, dict) and d.rng.random() < 0.3:
             top = TABLE_MAX.get(key, TABLE_MAX_DEFAULT)
@@ -245,8 +258,13 @@ def repair(raw: dict) -> dict:
         for i, c in enumerate(host["creditors"].values()):
             c["share"] = c["share"] / total if total > 0 else float(i == 0)
     for host in raw["hosts"].values():  # an optional figure, given, needs a source
-        if host.get("gas_exports_bcm"):
-            host["sources"]["gas_exports_bcm"] = "assumption: drawn"
+        if host.get("gas_export_max_bcm") is not None:  # the fields' ceiling is not below the exports
+            host["gas_exports_bcm"], host["gas_export_max_bcm"] = sorted(
+                (host.get("gas_exports_bcm", 0.0), host["gas_export_max_bcm"])
+            )
+        for figure in ("gas_exports_bcm", "gas_export_max_bcm"):
+            if host.get(figure):
+                host["sources"][figure] = "assumption: drawn"
     for host in raw["hosts"].values():  # a deposit's maximum output is not below its output
         for mineral in host["minerals"].values():
             if mineral.get("max_output_t") is not None:
@@ -435,7 +453,7 @@ def test_every_number_of_the_schema_is_bounded_and_drawn():
     assert fields - shape - drawn == set(), "numbers the fuzz never draws"
     tables = {"HostConfig", "Creditor", "Mineral", "PowerConfig", "MoveType", "Effects", "RouteConfig",
               "TradeConfig", "FlowConfig", "WorldMineral", "RulesConfig", "EventConfig", "EventEffect",
-              "EventProject"}  # fmt: skip
+              "EventProject", "GasPipelineEvent"}  # fmt: skip
     assert tables <= {t for t, _ in drawn}
 
 

@@ -37,6 +37,8 @@ from strategy_abm.scenario.config import (
     resolve_path,
     validate_scenario,
 )
+from strategy_abm.strategies import kernels as SK
+from strategy_abm.strategies.powers import estimate_gain
 
 SEEDS = range(3)
 TUNGSTEN_MAX_T = 12000.0  # ENERGYDATA_COVE: Northern Katpar 5 kt + Upper Kairakty 7 kt a year
@@ -211,3 +213,88 @@ def test_a_bad_pipeline_event_is_a_one_line_error(event, message):
     with pytest.raises(ConfigError, match=message) as err:
         with_events(bad)
     assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------ the fields' ceiling
+
+TKM_GAS_EXPORT_MAX_BCM = 72.5  # assumption (baseline): today's 42.5 bcm/yr and one 30 bcm/yr westward pipeline
+
+
+def test_a_second_pipeline_carries_only_what_the_fields_have_left():
+    """Pipelines filled with new exports without end: a US playing only the Trans-Caspian move took
+    Turkmen exports to 134 bcm/yr (more than the 77.6 bcm Turkmenistan produced in 2024), the West's
+    share to 0.68. Now exports stop at hosts.tkm.gas_export_max_bcm: a first 30 bcm/yr
+    pipeline west fills, a second (to Russia) carries nothing and moves no share."""
+    second = {**PIPELINE_EVENT, "name": "second", "at": "2031Q1",
+              "gas_pipeline": {"destination": "russia", "capacity_bcm": PIPELINE_BCM}}  # fmt: skip
+    model = CompetitionModel(scenario=with_events(PIPELINE_EVENT, second), seed=0)
+    while model.running:
+        model.step()
+    tkm = model.hosts["tkm"]
+    assert tkm.gas_exports_bcm == pytest.approx(TKM_GAS_EXPORT_MAX_BCM)
+    assert tkm.energy_export_shares["west"] == pytest.approx(PIPELINE_BCM / TKM_GAS_EXPORT_MAX_BCM)
+    assert tkm.energy_export_shares["china"] == pytest.approx(TKM_CHINA_GAS * TKM_GAS_EXPORTS_BCM / 72.5)
+
+
+def test_a_pipeline_larger_than_the_room_fills_only_the_room():
+    """A 50 bcm/yr pipeline west with 30 bcm/yr of room: 30 of new exports, all west."""
+    big = {**PIPELINE_EVENT, "gas_pipeline": {"destination": "west", "capacity_bcm": 50.0}}
+    model = CompetitionModel(scenario=with_events(big), seed=0)
+    while model.running:
+        model.step()
+    tkm = model.hosts["tkm"]
+    assert tkm.gas_exports_bcm == pytest.approx(TKM_GAS_EXPORT_MAX_BCM)
+    assert tkm.energy_export_shares["west"] == pytest.approx(30.0 / TKM_GAS_EXPORT_MAX_BCM)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_us_playing_only_pipelines_stops_at_the_fields(compiled):
+    """The two-line strategy that farmed the energy component: every offer a Trans-Caspian pipeline
+    in Turkmenistan. Exports end at the ceiling, and once it is reached the move is worth nothing
+    to a power's estimate, so a pipeline on a full host has no effect at all when it completes."""
+    sc = load_scenario(
+        "baseline",
+        [
+            "powers.us.strategy=parametric",
+            "powers.us.strategy_params={move_weights="
+            "{trans_caspian_pipeline=1.0},host_weights={tkm=1.0},default_host_weight=0.0}",
+        ],
+    )
+    game = Game(sc, seed=0, compiled=compiled)
+    while not game.over:
+        game.play_turn()
+    tkm = game.hosts["tkm"]
+    assert tkm.gas_exports_bcm == pytest.approx(TKM_GAS_EXPORT_MAX_BCM)
+    t, lay, st = game.tables, game.layout, game.state
+    k, p, h = game.move_index["trans_caspian_pipeline"], lay.powers.index("us"), game.host_index["tkm"]
+    before = st.hosts[h].copy()
+    K.complete(st.hosts, st.routes.copy(), lay.offsets, t.moves, t.power_meta, t.world_minerals, p, h, k, 5.0,
+               1.0, t.rules, t.special)  # fmt: skip
+    np.testing.assert_array_equal(st.hosts[h], before)
+    assert estimate_gain(game.observe("us"), "trans_caspian_pipeline", "tkm", 5.0) == 0.0
+    assert SK.estimate_gain(st.hosts, lay.offsets, t.moves, t.power_static, t.world_minerals, t.toolkit, p, k, h,
+                            5.0) == 0.0  # fmt: skip
+
+
+def test_a_ceiling_below_the_exports_is_a_one_line_error():
+    with pytest.raises(ConfigError, match=r"^hosts\.tkm\.gas_export_max_bcm: 40 is below gas_exports_bcm 42\.5$"):
+        load_scenario("baseline", ["hosts.tkm.gas_export_max_bcm=40.0"])
+
+
+def test_the_ceiling_defaults_to_the_exports_and_events_can_raise_it():
+    """Not given, the ceiling is today's exports (no room) and needs no source; it is a state
+    variable of every host, so an event (a field developed) can raise it where it was not given."""
+    kgz_gas = ("hosts.kgz.gas_exports_bcm=5.0", "hosts.kgz.sources.gas_exports_bcm='assumption: x'")
+    sc = load_scenario("baseline", list(kgz_gas))
+    assert sc.hosts["kgz"].gas_export_max_bcm is None
+    game = Game(sc, seed=0)
+    assert game.hosts["kgz"].gas_export_max_bcm == 5.0 and game.hosts["kaz"].gas_export_max_bcm == 0.0
+    field = {"name": "field", "text": "A gas field in {host} is developed", "at": "2026Q1", "target": "kgz",
+             "effects": [{"path": "hosts.{host}.gas_export_max_bcm", "op": "add", "value": 10.0}],
+             "source": "assumption: a test"}  # fmt: skip
+    pipe = {**PIPELINE_EVENT, "target": "kgz", "at": "2027Q1"}
+    model = CompetitionModel(scenario=with_events(field, pipe, overrides=kgz_gas), seed=0)
+    while model.running:
+        model.step()
+    assert model.hosts["kgz"].gas_exports_bcm == pytest.approx(15.0)
+    assert model.hosts["kgz"].energy_export_shares["west"] == pytest.approx(10.0 / 15.0)

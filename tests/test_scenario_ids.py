@@ -348,6 +348,19 @@ def test_dropping_a_host_removes_its_events_only_if_the_file_says_so(tmp_path):
         load_scenario(path)
 
 
+def test_dropping_a_host_drops_the_ranges_that_name_it(tmp_path):
+    """[ranges] is keyed by paths that name ids, which an extending file cannot take out of the
+    merged table: a drop leaves out the ranges naming a dropped id, as any entry keyed by it. The
+    baseline without Turkmenistan failed on ranges.hosts.tkm.gdp_usd_bn."""
+    path = tmp_path / "no_tkm.toml"
+    path.write_text('extends = "baseline"\ndrop = ["tkm"]\nname = "no_tkm"\n')
+    sc = load_scenario(path)
+    assert "tkm" not in sc.hosts
+    base = load_scenario("baseline")
+    assert set(sc.ranges) == {k for k in base.ranges if ".tkm." not in k}
+    assert sc.ranges["hosts.kaz.creditors.china.share"] == base.ranges["hosts.kaz.creditors.china.share"]
+
+
 # ------------------------------------------------------------------ ids.py keeps only fixed vocabulary
 
 

@@ -159,8 +159,9 @@ def assert_accepted_legal(model: CompetitionModel, hid: str, offers, accepted, r
 
 
 def midpoint_params(cls) -> dict:
-    """Non-default parameters: the middle of each tunable range."""
-    return {k: (lo + hi) / 2.0 for k, (lo, hi) in cls.tunable.items()}
+    """Non-default parameters: the middle of each tunable range (of a count: a whole number)."""
+    return {k: (int(lo + hi) // 2 if type(cls.defaults[k]) is int else (lo + hi) / 2.0)
+            for k, (lo, hi) in cls.tunable.items()}  # fmt: skip
 
 
 def home_power(name: str) -> str:
@@ -960,3 +961,12 @@ def test_check_offers_accepts_a_legal_offer():
 def test_bad_strategy_configs_are_config_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         load_scenario("baseline", [override])
+
+
+@pytest.mark.parametrize("value", ["2.5", "6.0"])
+def test_a_count_parameter_takes_only_whole_numbers(value):
+    """offers_per_turn = 2.5 played as 2 (int() on both paths): a count is an integer, as strict
+    integer fields of the schema are; the error names the field."""
+    overrides = ["powers.us.strategy=parametric", f"powers.us.strategy_params.offers_per_turn={value}"]
+    with pytest.raises(ConfigError, match=r"^powers\.us\.strategy_params\.offers_per_turn: must be an integer"):
+        load_scenario("baseline", overrides)

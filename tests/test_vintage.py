@@ -72,6 +72,37 @@ def test_nominal_gdp_is_real_growth_times_the_usd_deflator():
         assert hosts[i, H_GDP] / hosts[i, H_PRICE_LEVEL] == pytest.approx(cfg.gdp_usd_bn * (1 + cfg.growth_rate))
 
 
+@pytest.mark.parametrize("deflator", [0.3, -0.3])
+def test_gdp_at_its_bound_moves_neither_debt_nor_real_gdp_by_the_guard(deflator):
+    """GDP is held within the schema's bounds (USD 0.1 bn to 100 trn): when a bound binds, the
+    refinanced debt follows the GDP it got, not the growth it was denied, and real GDP keeps its
+    real growth. Kyrgyzstan with a USD deflator of +-0.3 over 400 turns (both within the schema)
+    ended with debt 2.2e8 times GDP (+0.3) or a real GDP of USD 3e14 bn (-0.3)."""
+    sc = load_scenario("baseline", [f"hosts.kgz.usd_deflator={deflator}"])
+    t, start, _ = game_start(sc)
+    lay = t.layout
+    h = lay.hosts.index("kgz")
+    hosts = start.hosts.copy()
+    bound = K.GDP_HIGH if deflator > 0 else K.GDP_LOW
+    hosts[h, H_GDP] = bound
+    debt, real = K.debt_total(hosts, lay.offsets, h), hosts[h, H_GDP] / hosts[h, H_PRICE_LEVEL]
+    events, ratios = np.zeros(len(lay.hosts), dtype=np.int64), np.zeros(len(lay.hosts))
+    for _ in range(sc.turns_per_year):
+        hosts[:, H_DISTRESS] = 0.0
+        K.economy(hosts, lay.offsets, t.rules, events, ratios)
+    growth = sc.hosts["kgz"].growth_rate
+    assert hosts[h, H_GDP] == bound
+    assert hosts[h, H_GDP] / hosts[h, H_PRICE_LEVEL] == pytest.approx(real * (1 + growth), rel=1e-12)
+    # Without the guard the refinanced debt would grow with nominal GDP; pinned, it only amortises.
+    assert K.debt_total(hosts, lay.offsets, h) <= debt
+    plan = BulkPlan(sc, turns=400)
+    end = plan.play(0)[400]
+    gdp, real, ratio = end["gdp_usd_bn_kgz"], end["real_gdp_usd_bn_kgz"], end["debt_to_gdp_kgz"]
+    print(f"\nkgz at turn 400, deflator {deflator}: GDP {gdp:.3g}, real {real:.3g}, debt/GDP {ratio:.3g}")
+    assert end["debt_to_gdp_kgz"] < 1.0
+    assert end["real_gdp_usd_bn_kgz"] < 17.1 * (1 + growth) ** 100 * 2  # real growth and project level effects
+
+
 def test_kazakhstan_2025_gdp_meets_the_imf(baseline_games):
     """Kazakhstan's nominal GDP at 2025Q4 is the IMF's 2025 estimate (USD 300.5 bn) within 2%
     (in constant USD it reached 271.6)."""

@@ -38,15 +38,15 @@ from ..scenario.ids import DOMAINS, OTHER
  H_ENERGY_EXPORTS, H_RENEWABLES, H_ENVIRONMENT, H_ABSORPTION_PCT, H_DEBT_CEILING_PCT, H_JOBS_CREATED,
  H_JOBS_TURN, H_DISTRESS, H_DISTRESS_TURNS, H_GROWTH_REALISED, H_GDP_TURN_START, H_PAYOFF, H_PAYOFF_TOTAL,
  H_ABSORPTION_ROOM, H_GAS_EXPORTS, H_USD_DEFLATOR, H_PRICE_LEVEL, H_DISTRESS_RATIO,
- H_SATELLITE_LICENCE) = range(26)  # fmt: skip
-HOST_SCALARS = 26
+ H_SATELLITE_LICENCE, H_GAS_EXPORT_MAX) = range(27)  # fmt: skip
+HOST_SCALARS = 27
 # The attribute of HostState each scalar column holds (events and views name them so).
 HOST_SCALAR_NAMES = (
     "gdp_usd_bn", "growth_rate", "revenue_share_gdp", "population_m", "labour_entrants_k", "governance",
     "satellite_coverage", "energy_exports_usd_bn", "renewables_share", "environment_damage",
     "absorption_pct_gdp", "debt_ceiling_pct_gdp", "jobs_created_k", "jobs_turn_k", "distress", "distress_turns",
     "growth_realised", "gdp_turn_start", "payoff", "payoff_total", "absorption_room", "gas_exports_bcm",
-    "usd_deflator", "price_level", "distress_service_ratio", "satellite_licence",
+    "usd_deflator", "price_level", "distress_service_ratio", "satellite_licence", "gas_export_max_bcm",
 )  # fmt: skip
 # A host holds its satellite licence when ``satellite_licence`` (a 0/1 flag events set) is at least
 # this: only then are offers of a move that requires it legal there (engine/legality.py).
@@ -361,10 +361,12 @@ def initial_state(sc: Scenario, lay: Layout) -> State:
         cfg = sc.hosts[hid]
         row = hosts[h]
         for column, name in enumerate(HOST_SCALAR_NAMES):
-            if hasattr(cfg, name):
+            if getattr(cfg, name, None) is not None:
                 row[column] = getattr(cfg, name)
         row[H_GROWTH_REALISED] = cfg.growth_rate
         row[H_GDP_TURN_START] = cfg.gdp_usd_bn
+        if cfg.gas_export_max_bcm is None:  # no room to grow
+            row[H_GAS_EXPORT_MAX] = cfg.gas_exports_bcm
         row[H_PRICE_LEVEL] = 1.0  # USD prices of the GDP vintage: real GDP = gdp / price_level
         row[H_DISTRESS_RATIO] = sc.distress_threshold(hid)
         for i, pid in enumerate(lay.powers):

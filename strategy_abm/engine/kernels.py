@@ -49,6 +49,7 @@ from .arrays import (
     H_DISTRESS_TURNS,
     H_ENERGY_EXPORTS,
     H_ENVIRONMENT,
+    H_GAS_EXPORT_MAX,
     H_GAS_EXPORTS,
     H_GDP,
     H_GDP_TURN_START,
@@ -383,8 +384,8 @@ def commit(hosts, powers, o, mv, offers, n_offers, projects, n_projects, turn, r
 @njit_borrowing
 def complete(hosts, routes, o, mv, pm, wm, p, h, k, offer_size, efficiency, rl, special):
     """A completed project's effects on its host (and its corridor effects on the routes)."""
-    if mv[k, E_GAS_PIPELINE] and hosts[h, H_GAS_EXPORTS] <= 0.0:
-        return  # a gas export pipeline where no gas is exported by pipeline carries nothing: no effect
+    if mv[k, E_GAS_PIPELINE] and gas_room(hosts[h]) <= 0.0:
+        return  # a gas export pipeline with no gas to carry (none sold by pipeline, fields full): no effect
     x = intensity(offer_size, hosts[h, H_GDP]) * efficiency
     size = offer_size * efficiency
     hosts[h, o[O_INFLUENCE] + p] += mv[k, E_INFLUENCE] * x
@@ -497,14 +498,25 @@ def mining(hosts, o, rl):
             hosts[h, tail + MD_RESOURCES] = max(0.0, left - output * dt)
 
 
+@njit_inline
+def gas_room(row):
+    """Gas (bcm/yr) a host's fields could still export by a new pipeline: up to its
+    ``gas_export_max_bcm``; none where it sells no gas by pipeline."""
+    if row[H_GAS_EXPORTS] <= 0.0:
+        return 0.0
+    return max(0.0, row[H_GAS_EXPORT_MAX] - row[H_GAS_EXPORTS])
+
+
 @njit_borrowing
 def open_gas_pipeline(row, o, key, capacity_bcm):
     """An export pipeline of ``capacity_bcm`` (bcm/yr) to destination ``key`` of the host's energy
-    exports completes and fills with new exports (the host's gas is held back by pipeline room, not
-    by fields): gas exports grow by the capacity, their value in proportion, and the destination's
-    share becomes (share E + C) / (E + C), the others' falling in proportion. Nothing happens in a
-    host with no pipeline gas exports (E = 0) or for a power with no destination there (key < 0)."""
+    exports completes and fills with new exports, as far as its fields have gas left to export
+    (:func:`gas_room`): gas exports grow by C = min(capacity, room), their value in proportion, and
+    the destination's share becomes (share E + C) / (E + C), the others' falling in proportion.
+    Nothing happens in a host with no pipeline gas exports (E = 0) or no room, or for a power with
+    no destination there (key < 0)."""
     exports = row[H_GAS_EXPORTS]
+    capacity_bcm = min(capacity_bcm, gas_room(row))
     if exports <= 0.0 or key < 0 or capacity_bcm <= 0.0:
         return
     total = exports + capacity_bcm
@@ -633,9 +645,16 @@ def economy(hosts, o, rl, distress_events, ratios):
         growth = hosts[h, H_GROWTH_RATE] - (rl[RL_DISTRESS_PENALTY] if hosts[h, H_DISTRESS] else 0.0)
         # GDP is in current USD: real growth times the USD deflator (the price level tracks the latter).
         inflation = (1.0 + hosts[h, H_USD_DEFLATOR]) ** dt
-        hosts[h, H_PRICE_LEVEL] *= inflation
         nominal = (1.0 + growth) ** dt * inflation
-        hosts[h, H_GDP] = bounded_gdp(hosts[h, H_GDP] * nominal)
+        old, gdp = hosts[h, H_GDP], hosts[h, H_GDP] * nominal
+        hosts[h, H_GDP] = bounded_gdp(gdp)
+        if hosts[h, H_GDP] == gdp:
+            hosts[h, H_PRICE_LEVEL] *= inflation
+        else:  # GDP's bound binds: the guard's cut is no price change of real output (real GDP keeps its
+            # real growth), and the debt rolled over with GDP follows the GDP the host got
+            got = hosts[h, H_GDP] / old
+            hosts[h, H_PRICE_LEVEL] *= inflation * got / nominal
+            nominal = got
         for c in range(n_cred):
             j = at + 4 * c
             ref = hosts[h, j + C_REFINANCED]

@@ -548,6 +548,7 @@ class Game:
             "energy_export_shares": FrozenMap(h.energy_export_shares),
             "energy_exports_usd_bn": h.energy_exports_usd_bn,
             "gas_exports_bcm": h.gas_exports_bcm,
+            "gas_export_max_bcm": h.gas_export_max_bcm,
             "renewables_share": h.renewables_share,
             "green_tech_origin": FrozenMap(h.green_tech_origin),
             "minerals": FrozenMap({m: FrozenMap({**v, "offtake": FrozenMap(v["offtake"])})

@@ -330,6 +330,9 @@ class HostConfig(Strict):
     energy_exports_usd_bn: Annotated[float, within(*ENERGY_EXPORTS_USD_BN)]
     # Gas exported by pipeline, bcm/yr: its destinations move only with pipeline capacity (0: none).
     gas_exports_bcm: Annotated[float, within(*GAS_BCM)] = 0.0
+    # The most gas its fields can export by pipeline, bcm/yr: new pipelines fill up to it and carry
+    # nothing beyond (not given: today's gas_exports_bcm, no room to grow, as a deposit's max_output_t).
+    gas_export_max_bcm: Annotated[float, within(*GAS_BCM)] | None = None
     renewables_share: Share
     green_tech_origin: dict[str, float]
     minerals: dict[str, Mineral] = Field(default_factory=dict)
@@ -391,6 +394,10 @@ class HostConfig(Strict):
     @model_validator(mode="after")
     def _sourced(self):
         _check_sources(self.sources, HOST_FIGURES + _given(self, HOST_OPTIONAL_FIGURES), HOST_OPTIONAL_FIGURES)
+        if self.gas_export_max_bcm is not None and self.gas_export_max_bcm < self.gas_exports_bcm:
+            raise _FieldError(
+                "gas_export_max_bcm", f"{self.gas_export_max_bcm:g} is below gas_exports_bcm {self.gas_exports_bcm:g}"
+            )
         return self
 
 
@@ -402,7 +409,7 @@ HOST_FIGURES = [
     "minerals", "environment_damage", "absorption_pct_gdp", "debt_ceiling_pct_gdp", "satellite_licence",
 ]  # fmt: skip
 # Figures a host may leave out (their defaults keep the rules as they were); given, they need a source.
-HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm"]
+HOST_OPTIONAL_FIGURES = ["usd_deflator", "debt_carrying_capacity", "gas_exports_bcm", "gas_export_max_bcm"]
 
 OBJECTIVES = (
     "influence",
@@ -1181,6 +1188,8 @@ def _state_shape(sc: Scenario) -> dict:
     for host in data["hosts"].values():
         for k in NOT_STATE:
             host.pop(k, None)
+        if host.get("gas_export_max_bcm") is None:  # (not given: today's exports, a state variable all the same)
+            host["gas_export_max_bcm"] = host["gas_exports_bcm"]
         for c in host["creditors"].values():
             c["debt"] = c.pop("share")
     for route in data["routes"].values():
@@ -1554,7 +1563,8 @@ def drop_ids(raw: dict, dropped: Any) -> dict:
     """``drop = ["g7"]`` in a scenario that extends another: the base's powers, hosts, routes or
     minerals of these ids are left out, with every table entry keyed by them (a host's opinion of
     a dropped power, its creditor share, a mineral's offtake, ``rules.western_split``, a strategy's
-    ``host_weights``, ...) and every list item naming them (``routes.<r>.through``). Share vectors
+    ``host_weights``, ...), every list item naming them (``routes.<r>.through``) and every
+    ``[ranges]`` entry whose path names them (``hosts.<h>.gdp_usd_bn``). Share vectors
     that lose a share no longer sum to 1: the extending file gives them again, which validation
     asks for, naming the field. Raises :class:`ConfigError` for an id the base does not have."""
     if not isinstance(dropped, list) or not all(isinstance(d, str) for d in dropped):
@@ -1572,7 +1582,10 @@ def drop_ids(raw: dict, dropped: Any) -> dict:
             return [prune(v) for v in node if not (isinstance(v, str) and v in gone)]
         return node
 
-    return {k: v if k == "events" else prune(v) for k, v in raw.items()}
+    out = {k: v if k in ("events", "ranges") else prune(v) for k, v in raw.items()}
+    if isinstance(raw.get("ranges"), dict):  # keyed by paths that name ids (hosts.tkm.gdp_usd_bn)
+        out["ranges"] = {k: v for k, v in raw["ranges"].items() if not gone & set(str(k).split("."))}
+    return out
 
 
 @functools.lru_cache(maxsize=32)

@@ -96,6 +96,8 @@ class Strategy:
                 lo, hi = cls.tunable[key]
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"{key}: must be a number, got {value!r}")
+                if type(cls.defaults[key]) is int and not isinstance(value, int):  # a count (offers_per_turn)
+                    raise ValueError(f"{key}: must be an integer, got {value!r}")
                 if not lo <= value <= hi:
                     raise ValueError(f"{key}: {value} is outside [{lo}, {hi}]")
             elif isinstance(cls.defaults[key], dict):

@@ -70,6 +70,7 @@ from ..engine.kernels import (
     debt_service_ratio,
     debt_total,
     deposit_room,
+    gas_room,
     intensity,
     room_next_turn,
 )
@@ -286,8 +287,9 @@ def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
     n_hosts = hosts.shape[0]
     w = PS_OBJECTIVES
     eff = toolkit[p, k]
-    if mv[k, E_GAS_PIPELINE] and hosts[h, H_GAS_EXPORTS] <= 0.0:
-        return 0.0  # a gas pipeline where no gas is exported by pipeline is never of use (kernels.complete)
+    room = gas_room(hosts[h])
+    if mv[k, E_GAS_PIPELINE] and room <= 0.0:
+        return 0.0  # a gas pipeline with no gas to carry is never of use (kernels.gas_room, kernels.complete)
     x = intensity(size, hosts[h, H_GDP]) * eff
     total_gdp, total_exports = 0.0, 0.0
     for i in range(n_hosts):
@@ -308,7 +310,7 @@ def estimate_gain(hosts, o, mv, ps, wm, toolkit, p, k, h, size):
     if gas <= 0.0:  # (gas sold by pipeline goes where the pipes go: kernels.complete)
         gain += ps[p, w + 3] * mv[k, E_ENERGY_EXPORT] * x * energy_w
     elif mv[k, E_GAS_PIPELINE]:  # the new pipeline's share of the grown exports (kernels.open_gas_pipeline)
-        capacity = mv[k, E_GAS_PIPELINE] * size * eff
+        capacity = min(mv[k, E_GAS_PIPELINE] * size * eff, room)
         gain += ps[p, w + 3] * capacity / (gas + capacity) * energy_w
     m = best_deposit(hosts[h], o, mv, wm, k)
     if m >= 0:

@@ -317,8 +317,9 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     host = hosts[host_id]
     toolkit = obs.own["toolkit"]
     w = obs.own["objectives"]
-    if e.gas_pipeline_bcm_per_bn and host["gas_exports_bcm"] <= 0.0:
-        return 0.0  # a gas pipeline where no gas is exported by pipeline is never of use (kernels.complete)
+    room = max(0.0, host["gas_export_max_bcm"] - host["gas_exports_bcm"]) if host["gas_exports_bcm"] > 0.0 else 0.0
+    if e.gas_pipeline_bcm_per_bn and room <= 0.0:
+        return 0.0  # a gas pipeline with no gas to carry is never of use (kernels.gas_room, kernels.complete)
     x = intensity(size, host["gdp_usd_bn"]) * toolkit[move_id]
     gdp_w = host["gdp_usd_bn"] / sum(h["gdp_usd_bn"] for h in hosts.values())
     stocks = sum(host["influence"].values())
@@ -332,7 +333,7 @@ def estimate_gain(obs, move_id: str, host_id: str, size: float) -> float:
     if gas <= 0.0:  # (gas sold by pipeline goes where the pipes go: kernels.complete)
         gain += w["energy"] * e.energy_export_shift * x * energy_w
     elif e.gas_pipeline_bcm_per_bn:  # the new pipeline's share of the grown exports (kernels.open_gas_pipeline)
-        capacity = e.gas_pipeline_bcm_per_bn * size * toolkit[move_id]
+        capacity = min(e.gas_pipeline_bcm_per_bn * size * toolkit[move_id], room)
         gain += w["energy"] * capacity / (gas + capacity) * energy_w
     # A venture develops the host's best deposit (rules.best_deposit, as on completion): the
     # capacity it builds there (no more than the deposit's room) as a share of world supply, which
