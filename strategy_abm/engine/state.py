@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario.config import HostConfig, PowerConfig
-from .arrays import P_BUDGET_GRANTED, P_BUDGET_PER_YEAR, P_OFFERS_ACCEPTED, P_OFFERS_MADE
+from .arrays import P_BUDGET_GRANTED, P_BUDGET_PER_YEAR
 from .views import HostView, PowerView
 
 
@@ -86,18 +86,6 @@ class PowerState(_ActorState, PowerView):
     def budget_granted(self) -> float:
         """Cumulative allowance: spending never exceeds it."""
         return float(self._row[P_BUDGET_GRANTED])
-
-    @property
-    def offers_made(self) -> int:
-        return int(self._row[P_OFFERS_MADE])
-
-    @offers_made.setter
-    def offers_made(self, value: int) -> None:
-        self._row[P_OFFERS_MADE] = value
-
-    @property
-    def offers_accepted(self) -> int:
-        return int(self._row[P_OFFERS_ACCEPTED])
 
     def remember(self, host: str, move: str, accepted: bool) -> None:
         """Count an offer of ``move`` to ``host`` and whether it was accepted."""

@@ -166,6 +166,18 @@ def _scalar(column: int):
     return property(get, set)
 
 
+def _count(column: int):
+    """A whole-number column (offers made, accepted) by name, read as an int."""
+
+    def get(self) -> int:
+        return int(self._row[column])
+
+    def set(self, value: int) -> None:
+        self._row[column] = value
+
+    return property(get, set)
+
+
 class HostView:
     """A host's state variables by name, over its row of the ``hosts`` table (see module docstring).
 
@@ -320,10 +332,5 @@ class PowerView:
     payoff = _scalar(P_PAYOFF)
     payoff_total = _scalar(P_PAYOFF_TOTAL)
 
-    @property
-    def offers_made(self) -> int:
-        return int(self._row[P_OFFERS_MADE])
-
-    @property
-    def offers_accepted(self) -> int:
-        return int(self._row[P_OFFERS_ACCEPTED])
+    offers_made = _count(P_OFFERS_MADE)
+    offers_accepted = _count(P_OFFERS_ACCEPTED)
