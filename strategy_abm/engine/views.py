@@ -156,23 +156,13 @@ class _MineralMap(ArrayMap):
         super().__setitem__(key, value)
 
 
-def _scalar(column: int):
-    def get(self) -> float:
-        return float(self._row[column])
+def _scalar(column: int, kind: type = float):
+    """A column of the actor's row by name, read as ``kind`` (float; int for counts) and settable."""
 
-    def set(self, value: float) -> None:
-        self._row[column] = value
+    def get(self):
+        return kind(self._row[column])
 
-    return property(get, set)
-
-
-def _count(column: int):
-    """A whole-number column (offers made, accepted) by name, read as an int."""
-
-    def get(self) -> int:
-        return int(self._row[column])
-
-    def set(self, value: int) -> None:
+    def set(self, value) -> None:
         self._row[column] = value
 
     return property(get, set)
@@ -332,5 +322,5 @@ class PowerView:
     payoff = _scalar(P_PAYOFF)
     payoff_total = _scalar(P_PAYOFF_TOTAL)
 
-    offers_made = _count(P_OFFERS_MADE)
-    offers_accepted = _count(P_OFFERS_ACCEPTED)
+    offers_made = _scalar(P_OFFERS_MADE, int)
+    offers_accepted = _scalar(P_OFFERS_ACCEPTED, int)
