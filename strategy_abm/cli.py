@@ -1,5 +1,5 @@
 """Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report |
-calibrate``.
+calibrate | serve | play``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -177,7 +177,34 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workers", type=_worker_count, default=1, help="local worker processes (default 1)")
     cal.add_argument("--resume", action="store_true", help="reuse the sweeps already stored in --out")
     cal.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    srv = command("serve", "the classroom: a web server for rooms of students playing the seats (one process, "
+                  "many rooms)")  # fmt: skip
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
+                     "class network, with a warning)")  # fmt: skip
+    srv.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
+    srv.add_argument("--data", type=_folder, default=None,
+                     help="folder of the rooms' file classroom.sqlite3 (default $STRATEGY_ABM_DATA, else "
+                     "$XDG_DATA_HOME/strategy_abm or ~/.local/share/strategy_abm)")  # fmt: skip
+
+    pl = command("play", "play one seat against the AI in your browser (a local server on 127.0.0.1)")
+    pl.add_argument("--as", dest="actor", required=True, metavar="ACTOR",
+                    help="the seat you play: a power (china, us, g7, russia) or a host (kaz, uzb, kgz, tjk, "
+                    "tkm)")  # fmt: skip
+    pl.add_argument("--scenario", default="baseline", help="built-in scenario (default baseline)")
+    pl.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    pl.add_argument("--port", type=_port, default=0, help="TCP port (default 0: any free port)")
+    pl.add_argument("--no-browser", action="store_true", help="print the link only, do not open a browser")
+    pl.add_argument("--data", type=_folder, default=None, help="folder of classroom.sqlite3 (as for serve)")
     return parser
+
+
+def _port(text: str) -> int:
+    value = _whole_number(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
+    return value
 
 
 def _plugin_option(parser: argparse.ArgumentParser, where: str = "") -> None:
@@ -354,6 +381,35 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .classroom.server import ServeError, serve
+
+    try:
+        return serve(args.host, args.port, args.data)
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_play(args) -> int:
+    from .classroom.room import RoomError
+    from .classroom.server import ServeError, play
+    from .scenario.config import builtin_scenarios
+
+    if args.scenario not in builtin_scenarios():
+        raise UsageError(f"argument --scenario: unknown scenario {args.scenario!r} "
+                         f"(built-in: {', '.join(builtin_scenarios())})")  # fmt: skip
+    scenario = load_scenario(args.scenario)
+    seats = (*scenario.power_ids, *scenario.host_ids)
+    if args.actor not in seats:
+        raise UsageError(f"argument --as: unknown seat {args.actor!r} (one of {', '.join(seats)})")
+    try:
+        return play(args.actor, args.scenario, args.seed, args.port, not args.no_browser, args.data)
+    except RoomError as exc:
+        raise UsageError(f"argument --as: {exc}") from None
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -363,6 +419,8 @@ COMMANDS = {
     "plot": cmd_plot,
     "validation-report": cmd_validation_report,
     "calibrate": cmd_calibrate,
+    "serve": cmd_serve,
+    "play": cmd_play,
 }
 
 
