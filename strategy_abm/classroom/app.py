@@ -40,6 +40,8 @@ from starlette.staticfiles import StaticFiles
 
 from .security import (
     BROWSER_COOKIE,
+    CSP,
+    HEADERS,
     CSRF_FIELD,
     CSRF_HEADER,
     Guard,
@@ -325,13 +327,17 @@ class _Views:
                                  message=message)  # fmt: skip
 
     async def server_error(self, request: Request, exc: Exception) -> Response:
+        """The 500 page: the exception is logged here, the browser gets one sentence. (Starlette
+        calls this outside the Guard, so the security headers are set here.)"""
         log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
         try:  # the page itself must not be able to fail: plain text if the template does
-            return self.pages.render(request, "error.html", status=500, status_code=500,
-                                     message="Something went wrong on the server. It has been logged; "
-                                     "go back and try again.")  # fmt: skip
+            response = self.pages.render(request, "error.html", status=500, status_code=500,
+                                         message="Something went wrong on the server. It has been logged; "
+                                         "go back and try again.")  # fmt: skip
         except Exception:
-            return PlainTextResponse("Internal server error (logged).", status_code=500)
+            response = PlainTextResponse("Internal server error (logged).", status_code=500)
+        response.headers.update({**HEADERS, "content-security-policy": CSP})
+        return response
 
     # ------------------------------------------------------------------ home, create, join
 
@@ -354,11 +360,11 @@ class _Views:
         return response
 
     async def create_room(self, request: Request) -> Response:
+        form = await _form(request)
+        check_browser_token(request.cookies.get(BROWSER_COOKIE), _csrf_of(request, form))
         from ..scenario.config import ConfigError, builtin_scenarios
         from .room import Room, RoomError
 
-        form = await _form(request)
-        check_browser_token(request.cookies.get(BROWSER_COOKIE), _csrf_of(request, form))
         scenario = _one(form, "scenario", "baseline")
         if scenario not in builtin_scenarios():
             raise BadInput("scenario", f"unknown scenario {scenario[:40]!r}")
@@ -643,14 +649,106 @@ def _phase_text(view: dict) -> str:
 
 
 def _legal_data(room, seat, view: dict) -> dict:
-    """What seat.js checks the form against (a JSON block in the page)."""
-    return {"kind": seat.kind}
+    """What seat.js checks the form against (a JSON block in the page): ``Game.legal`` of the
+    seat now, with the numbers a host needs to add up what it accepts. A seat that does not
+    decide now: ``{"kind": ..., "decides": false}``."""
+    game = room.game
+    legal = game.legal(seat.actor) if not game.over else {"decides": False}
+    if not legal.get("decides"):
+        return {"kind": seat.kind, "decides": False}
+    if seat.kind == "power":
+        moves = {
+            m: {
+                "label": game.moves[m].label,
+                "size_min": spec["size_min"],
+                "size_max": spec["size_max"],
+                "public_cost_share": spec["public_cost_share"],
+                "targets": {h: {"size_max": t["size_max"], "room_max": _finite(t["room_max"])}
+                            for h, t in spec["targets"].items()},
+            }
+            for m, spec in legal["moves"].items()
+        }  # fmt: skip
+        return {"kind": "power", "decides": True, "budget": legal["budget"], "max_offers": legal["max_offers"],
+                "moves": moves}  # fmt: skip
+    return {"kind": "host", "decides": True, "absorption_room": _finite(legal["absorption_room"]),
+            "debt_room": _finite(legal["debt_room"])}  # fmt: skip
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no infinity: 1e300 stands for "no limit"."""
+    return x if math.isfinite(x) else 1e300
+
+
+def _offer_value(o) -> str:
+    """The value of a host's accept checkbox: power, move and size (repr: it reads back exactly)."""
+    return f"{o.power}:{o.move}:{float(o.size_usd_bn)!r}"
 
 
 def _offers_of(room, seat, view: dict) -> list[dict]:
-    return []
+    """A host deciding now: each offer made to it, with its checkbox value, the room it takes
+    (absorption and new debt, as Headroom counts them) and whether it fits on its own."""
+    game = room.game
+    if seat.kind != "host" or game.over:
+        return []
+    legal = game.legal(seat.actor)
+    if not legal.get("decides"):
+        return []
+    acceptable = list(legal["acceptable"])
+    names = game.scenario.display_names()
+    out = []
+    for o in legal["offers"]:
+        move = game.moves[o.move]
+        out.append({
+            "value": _offer_value(o),
+            "power": o.power,
+            "power_name": names[o.power],
+            "move": o.move,
+            "label": move.label,
+            "purpose": move.purpose,
+            "size_usd_bn": o.size_usd_bn,
+            "absorption": o.size_usd_bn * move.local_absorption,
+            "debt": o.size_usd_bn * move.debt_fraction,
+            "fits": o in acceptable,
+        })  # fmt: skip
+    return out
 
 
 def _decision_of(form: dict[str, list[str]], seat, view: dict, room) -> list[dict]:
-    """The decision JSON ``Room.submit`` takes, from the seat's form; BadInput naming the field."""
-    return []
+    """The decision JSON ``Room.submit`` takes, from the seat's form; BadInput naming the field.
+
+    A power's form has rows ``move_i``, ``host_i``, ``size_i`` (i from 0; a row with no move is
+    empty); a host's form has checkboxes ``accept`` = "power:move:size" of the offers it takes."""
+    if seat.kind == "power":
+        rows = sorted({int(k.split("_")[1]) for k in form if k.split("_")[0] in ("move", "host", "size")
+                       and k.count("_") == 1 and k.split("_")[1].isdigit()})  # fmt: skip
+        most = room.game.rules.max_offers_per_turn
+        decision = []
+        for i in rows:
+            move, host, size = (_one(form, f"{f}_{i}", "") for f in ("move", "host", "size"))
+            if not move:
+                if host or size:
+                    raise BadInput(f"move_{i}", "choose a move, or clear the row")
+                continue
+            if i >= most:
+                raise BadInput(f"move_{i}", f"at most {most} offers a turn")
+            if move not in room.game.moves:
+                raise BadInput(f"move_{i}", f"unknown move {move[:40]!r}")
+            if not host:
+                raise BadInput(f"host_{i}", "choose a host")
+            if host not in room.game.host_ids:
+                raise BadInput(f"host_{i}", f"unknown host {host[:40]!r}")
+            value = _number(form, f"size_{i}", least=0.0, most=1e6)
+            decision.append({"move": move, "host": host, "size_usd_bn": value})
+        return decision
+    decision = []
+    for value in form.get("accept", []):
+        power, _, rest = value.partition(":")
+        move, _, size = rest.rpartition(":")
+        try:
+            amount = float(size)
+        except ValueError:
+            raise BadInput("accept", f"not an offer: {value[:60]!r}") from None
+        if not (power and move and math.isfinite(amount)):
+            raise BadInput("accept", f"not an offer: {value[:60]!r}")
+        decision.append({"power": power, "move": move, "size_usd_bn": amount})
+    return decision
