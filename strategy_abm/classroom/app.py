@@ -41,9 +41,9 @@ from starlette.staticfiles import StaticFiles
 from .security import (
     BROWSER_COOKIE,
     CSP,
-    HEADERS,
     CSRF_FIELD,
     CSRF_HEADER,
+    HEADERS,
     Guard,
     Limits,
     check_browser_token,
