@@ -59,6 +59,13 @@ TICK_SECONDS = 1.0  # how often the deadlines are checked
 HEARTBEAT_SECONDS = 15.0  # an SSE comment keeps proxies and browsers from closing an idle stream
 MAX_PHASE_SECONDS = 24 * 3600.0  # a deadline further than a day is a typo
 MAX_OVERRIDES = 40  # --set lines of a new room
+DEBRIEF_CACHE = 32  # debrief pages kept (each is a replay and its counterfactuals: seconds to make)
+# The debrief page is a self-contained document (its own <style>, figures as data: URIs) and runs
+# no script at all.
+DEBRIEF_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 class BadInput(HTTPException):
@@ -82,6 +89,7 @@ class Classroom:
         self.store, self.clock = store, clock
         self.rooms: dict[str, Any] = store.load_all(clock=clock) if store is not None else {}
         self._signals: dict[str, asyncio.Event] = {}
+        self._debriefs: dict[tuple, str] = {}
 
     def room(self, room_id: str):
         room = self.rooms.get(room_id)
@@ -106,6 +114,23 @@ class Classroom:
         signal = self._signals.setdefault(room_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(signal.wait(), timeout)
+
+    async def debrief(self, room, seat: str | None) -> str:
+        """The debrief page of ``room`` (``seat`` None: the class summary), made in a worker
+        thread (replays take seconds) and kept while the room does not change."""
+        from anyio import to_thread
+
+        from .debrief import debrief_html
+
+        key = (room.id, room.version, seat)
+        html = self._debriefs.get(key)
+        if html is None:
+            record = room.export()
+            html = await to_thread.run_sync(lambda: debrief_html(record, seat))
+            self._debriefs[key] = html
+            while len(self._debriefs) > DEBRIEF_CACHE:
+                self._debriefs.pop(next(iter(self._debriefs)))
+        return html
 
     def tick(self) -> None:
         """Resolve every running room's phase whose deadline has passed."""
@@ -293,6 +318,7 @@ def create_app(
         Route("/rooms/{room_id}/seat/{token}/status", views.seat_status, methods=["GET"], name="seat_status"),
         Route("/rooms/{room_id}/seat/{token}/decision", views.seat_decision, methods=["GET"], name="seat_decision"),
         Route("/rooms/{room_id}/seat/{token}/submit", views.submit, methods=["POST"], name="submit"),
+        Route("/rooms/{room_id}/debrief/{token}", views.debrief, methods=["GET"], name="debrief"),
         Route("/rooms/{room_id}/instructor/{token}", views.instructor, methods=["GET"], name="instructor"),
         Route("/rooms/{room_id}/instructor/{token}/panel", views.instructor_panel, methods=["GET"], name="panel"),
         Route("/rooms/{room_id}/instructor/{token}/export", views.export, methods=["GET"], name="export"),
@@ -455,13 +481,16 @@ class _Views:
 
     def _seat_context(self, room, seat, values: dict | None = None) -> dict:
         view = room.view(seat.actor)
+        legal = _legal_data(room, seat, view) if seat.human else {"kind": seat.kind, "decides": False}
         return {
             "room": room,
             "seat": seat,
             "view": view,
+            "names": room.game.scenario.display_names(),
             "csrf": csrf_token(seat.token),
             "base": f"/rooms/{room.id}/seat/{seat.token}",
-            "legal_json": _json_block(_legal_data(room, seat, view)),
+            "legal_data": legal,
+            "legal_json": _json_block(legal),
             "offers": _offers_of(room, seat, view),
             "values": values or {},
         }
@@ -506,6 +535,28 @@ class _Views:
         self.classroom.changed(room)
         return RedirectResponse(f"/rooms/{room.id}/seat/{seat.token}", status_code=303)
 
+    # ------------------------------------------------------------------ the debrief
+
+    async def debrief(self, request: Request) -> Response:
+        """The class summary for the instructor's token (at any time); a seat's own page for a
+        seat's token, once the game is over (before, it would show the class how others played)."""
+        from .room import SeatError
+
+        room = self.classroom.room(request.path_params["room_id"])
+        token = request.path_params["token"]
+        seat = None
+        try:
+            room.check_instructor(token)
+        except SeatError:
+            try:
+                seat = room.seat_by_token(token).actor
+            except SeatError:
+                raise HTTPException(403, "Forbidden: this link is not a seat of this room.") from None
+        if seat is not None and room.status != "over":
+            raise HTTPException(403, "Forbidden: your debrief opens when the instructor ends the game.")
+        html = await self.classroom.debrief(room, seat)
+        return HTMLResponse(html, headers={"content-security-policy": DEBRIEF_CSP, "cache-control": "no-store"})
+
     # ------------------------------------------------------------------ the instructor
 
     def _instructor(self, request: Request):
@@ -526,6 +577,7 @@ class _Views:
             "base": f"/rooms/{room.id}/instructor/{room.instructor_token}",
             "catalogue": room.catalogue(),
             "names": room.game.scenario.display_names(),
+            "flags": room.public_view().get("submitted", {}),
         }
 
     async def instructor(self, request: Request) -> Response:
