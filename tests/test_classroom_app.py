@@ -101,7 +101,7 @@ def test_creating_a_room_leads_to_its_instructor_page_with_every_seat(client):
         assert f'data-testid="seat-code-{actor}">{seat.code}<' in page.text
         assert f'href="/rooms/{room.id}/seat/{seat.token}"' in page.text
     assert room.seats["us"].human and room.seats["kaz"].human and not room.seats["china"].human
-    for testid in ("start", "end", "inject-form", "branch-form", "export-link", "human-toggle-china", "reassign-us"):
+    for testid in ("start", "end", "inject-form", "branch", "export-link", "debrief-link", "human-toggle-china", "reassign-us"):
         assert f'data-testid="{testid}"' in page.text
     assert room.status == "lobby" and room.title == "Test class"
 
@@ -191,8 +191,8 @@ def test_a_submission_without_or_with_another_seats_csrf_token_is_403(client):
     r = submit_offers(client, room, "us", [(move, host, size)], csrf=csrf_token(room.seats["kaz"].token))
     assert r.status_code == 403
     assert not room.view("us")["submitted"]["us"]
-    r = client.post(f"/rooms/{room.id}/instructor/{room.instructor_token}/start", data={})
-    assert r.status_code == 403 and room.status == "lobby"
+    r = client.post(f"/rooms/{room.id}/instructor/{room.instructor_token}/pause", data={})
+    assert r.status_code == 403 and room.status == "running"
     # The header form of the token (htmx requests) is accepted too.
     headers = {"x-csrf-token": csrf_token(room.instructor_token)}
     path = f"/rooms/{room.id}/instructor/{room.instructor_token}/pause"

@@ -38,6 +38,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..engine.projects import Offer
 from .security import (
     BROWSER_COOKIE,
     CSP,
@@ -221,6 +222,8 @@ async def _form(request: Request) -> dict[str, list[str]]:
     """The submitted form as {name: [values]}; a body that is not a form is a 400."""
     kind = request.headers.get("content-type", "").split(";")[0].strip()
     if kind not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not await request.body():  # an empty POST (a button with no fields, a token in the header)
+            return {}
         raise HTTPException(400, "body: expected a form (application/x-www-form-urlencoded)")
     form = await request.form(max_files=0, max_fields=200)
     out: dict[str, list[str]] = {}
@@ -737,31 +740,15 @@ def _offer_value(o) -> str:
 
 
 def _offers_of(room, seat, view: dict) -> list[dict]:
-    """A host deciding now: each offer made to it, with its checkbox value, the room it takes
-    (absorption and new debt, as Headroom counts them) and whether it fits on its own."""
-    game = room.game
-    if seat.kind != "host" or game.over:
+    """A host deciding now: each offer made to it as the room's view gives it (what it would
+    bring: ``Room.prospect``), with its checkbox value and its power's display name."""
+    if seat.kind != "host" or "offers" not in view:
         return []
-    legal = game.legal(seat.actor)
-    if not legal.get("decides"):
-        return []
-    acceptable = list(legal["acceptable"])
-    names = game.scenario.display_names()
+    names = room.game.scenario.display_names()
     out = []
-    for o in legal["offers"]:
-        move = game.moves[o.move]
-        out.append({
-            "value": _offer_value(o),
-            "power": o.power,
-            "power_name": names[o.power],
-            "move": o.move,
-            "label": move.label,
-            "purpose": move.purpose,
-            "size_usd_bn": o.size_usd_bn,
-            "absorption": o.size_usd_bn * move.local_absorption,
-            "debt": o.size_usd_bn * move.debt_fraction,
-            "fits": o in acceptable,
-        })  # fmt: skip
+    for o in view["offers"]:
+        offer = Offer(o["power"], o["move"], o["host"], o["size_usd_bn"])
+        out.append({**o, "value": _offer_value(offer), "power_name": names[o["power"]]})
     return out
 
 
