@@ -101,7 +101,9 @@ def test_creating_a_room_leads_to_its_instructor_page_with_every_seat(client):
         assert f'data-testid="seat-code-{actor}">{seat.code}<' in page.text
         assert f'href="/rooms/{room.id}/seat/{seat.token}"' in page.text
     assert room.seats["us"].human and room.seats["kaz"].human and not room.seats["china"].human
-    for testid in ("start", "end", "inject-form", "branch", "export-link", "debrief-link", "human-toggle-china", "reassign-us"):
+    controls = ("start", "end", "inject-form", "branch", "export-link", "debrief-link", "human-toggle-china")
+    controls += ("reassign-us", "seats", "white-cell", "log")
+    for testid in controls:
         assert f'data-testid="{testid}"' in page.text
     assert room.status == "lobby" and room.title == "Test class"
 
