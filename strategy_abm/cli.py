@@ -413,11 +413,14 @@ def cmd_replay(args) -> int:
 
 def cmd_serve(args) -> int:
     from .classroom.server import ServeError, serve
+    from .classroom.store import StoreError
 
     try:
         return serve(args.host, args.port, args.data)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
+    except StoreError as exc:  # a damaged or foreign rooms file: left as it is
+        return _error(exc, EXIT_FAULT)
 
 
 def cmd_play(args) -> int:
@@ -432,12 +435,16 @@ def cmd_play(args) -> int:
     seats = (*scenario.power_ids, *scenario.host_ids)
     if args.actor not in seats:
         raise UsageError(f"argument --as: unknown seat {args.actor!r} (one of {', '.join(seats)})")
+    from .classroom.store import StoreError
+
     try:
         return play(args.actor, args.scenario, args.seed, args.port, not args.no_browser, args.data)
     except RoomError as exc:
         raise UsageError(f"argument --as: {exc}") from None
     except ServeError as exc:
         raise UsageError(str(exc)) from None
+    except StoreError as exc:
+        return _error(exc, EXIT_FAULT)
 
 
 COMMANDS = {

@@ -412,6 +412,16 @@ def test_play_and_serve_refuse_bad_options_in_one_line(tmp_path, capsys):
     assert "argument --port: must be at most 65535" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_damaged_rooms_file_and_leaves_it(tmp_path, capsys):
+    from strategy_abm import cli
+
+    (tmp_path / "classroom.sqlite3").write_bytes(b"not a database at all")
+    assert cli.main(["serve", "--port", "0", "--data", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "classroom.sqlite3" in err
+    assert (tmp_path / "classroom.sqlite3").read_bytes() == b"not a database at all"
+
+
 def test_serve_on_loopback_prints_its_address_and_no_warning(tmp_path, monkeypatch, capsys):
     from strategy_abm import cli
     from strategy_abm.classroom import server
