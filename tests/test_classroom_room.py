@@ -395,3 +395,18 @@ def test_the_store_lives_in_the_user_data_folder(tmp_path, monkeypatch):
     store.save(room)
     store.delete(room.id)
     assert Store().load_all() == {}
+
+
+def test_a_finished_game_branched_is_paused_and_replays_its_own_future():
+    """Back to turn 2 of a game the AI played to its end: the room waits, paused; resumed, the AI
+    seats play the same turns again (the same seed: the same game), the old ones kept aside."""
+    room = _room(humans=())
+    tok = room.instructor_token
+    room.start(tok)
+    assert room.status == "over"
+    before, csvs = json.loads(json.dumps(room.record["turns"])), _csvs(room.play)
+    room.branch(tok, 2)
+    assert (room.status, room.game.turn, room.deadline) == ("paused", 2, None)
+    room.resume(tok)
+    assert room.status == "over" and room.record["turns"] == before and _csvs(room.play) == csvs
+    assert room.record["branches"] == [before[1:]]

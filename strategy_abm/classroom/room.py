@@ -469,7 +469,8 @@ class Room:
     def branch(self, token: str, turn: int) -> None:
         """Go back to the start of ``turn`` (1 to the turn being played): the record is cut there
         (the part cut off is kept under ``"branches"``) and the game is rebuilt by replay. A room
-        that was over is paused there; a running room runs on with a fresh deadline."""
+        that was over is paused there, a running one runs on with a fresh deadline; the pending
+        submissions are dropped."""
         self.check_instructor(token)
         current = self.game.turn
         if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= max(current, 1):
@@ -482,7 +483,7 @@ class Room:
         self.play = replay(self.record)
         self._pending = {}
         self._open_turn()
-        if self.status == OVER or self.status == LOBBY:
+        if self.status == OVER:
             self.status, self.deadline, self.remaining = PAUSED, None, self.phase_seconds
         elif self.status == PAUSED:
             self.remaining = self.phase_seconds
