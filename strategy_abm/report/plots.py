@@ -5,12 +5,16 @@ inspectable). ``source`` (e.g. ``"baseline, seed 0"``) goes into every figure's 
 says which game it shows.
 
 The actors and routes drawn are those of the frames (a scenario's own ids); ``names`` (actor id ->
-name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids."""
+name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids.
+
+``marks`` (turn numbers) shades, on every panel, the span from turn t-1 to t of each marked turn t:
+the turn in which someone decided (the classroom's debrief marks the turns where students did), whose
+effects the values at t and after show."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -58,8 +62,17 @@ def _lines(ax, model, columns, labels, colours, title, ylabel):
     _dates(ax, model)
 
 
-def _finish(fig, title: str, source: str | None, path: Path):
-    """Title (with the game it shows), layout, save, release from pyplot; returns the figure."""
+MARK_COLOUR = "#ffbf00"  # the shading of marked turns: amber, apart from every actor's and route's colour
+
+
+def _finish(fig, title: str, source: str | None, path, marks: Sequence[int] = ()):
+    """Title (with the game it shows), the marked turns shaded on every panel (all have turns on
+    x), layout, save (``path``: a file name or a binary file object, PNG), release from pyplot;
+    returns the figure."""
+    for ax in fig.axes if marks else ():
+        if ax.get_visible():
+            for t in marks:
+                ax.axvspan(t - 1, t, color=MARK_COLOUR, alpha=0.18, lw=0, zorder=0)
     fig.suptitle(f"{title}: {source}" if source else title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -68,7 +81,13 @@ def _finish(fig, title: str, source: str | None, path: Path):
 
 
 def plot_influence(
-    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+    model: pd.DataFrame,
+    actors: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
 ):
     """Regional influence shares and each host's influence shares over time (three panels a row)."""
     powers, hosts = _ids(model, "spent_usd_bn_"), _ids(model, "debt_to_gdp_")
@@ -91,10 +110,17 @@ def plot_influence(
         ax.set_visible(False)  # a grid's spare panels
     for ax in axes.flat:
         ax.set_ylim(0, 1)
-    return _finish(fig, "Influence shares by power", source, path)
+    return _finish(fig, "Influence shares by power", source, path, marks=marks)
 
 
-def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
+def plot_debt(
+    model: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
     """Public external debt / GDP, China's share of it, the debt-service ratio, and each host's
     turns in debt distress (one row per host, a bar for each turn in distress)."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
@@ -109,7 +135,7 @@ def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None, names:
     plot_distress(axes[3], model, names)
     _dates(axes[3], model)
     axes[0].legend(fontsize=8)
-    return _finish(fig, "Debt and distress", source, path)
+    return _finish(fig, "Debt and distress", source, path, marks=marks)
 
 
 def plot_distress(ax, model: pd.DataFrame, names: Mapping | None = None) -> None:
@@ -128,16 +154,23 @@ def plot_distress(ax, model: pd.DataFrame, names: Mapping | None = None) -> None
     ax.set_title("Debt distress: turns with debt service above the threshold (count)", fontsize=10)
 
 
-def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
+def plot_diversification(
+    model: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
     fig, ax = plt.subplots(figsize=(7, 4.6))
     hosts = _ids(model, "debt_to_gdp_")
     _lines(ax, model, [f"diversification_{h}" for h in hosts], _names(hosts, names),
            _colours(hosts, HOST_COLOURS), "1 = balanced", "0..1")  # fmt: skip
     ax.legend(fontsize=8)
-    return _finish(fig, "Supply-chain diversification", source, path)
+    return _finish(fig, "Supply-chain diversification", source, path, marks=marks)
 
 
-def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
+def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None, *, marks: Sequence[int] = ()):
     """Corridor volumes (solid) and capacities (dashed), and the Middle Corridor's cargo split."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     routes = _ids(model, "route_volume_mt_")
@@ -151,11 +184,17 @@ def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
     axes[1].set_title("Middle Corridor: Central Asian exports' share of cargo (TRIPP)", fontsize=10)
     axes[1].set_ylim(0, 1)
     _dates(axes[1], model)
-    return _finish(fig, "Corridors", source, path)
+    return _finish(fig, "Corridors", source, path, marks=marks)
 
 
 def plot_payoffs(
-    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+    model: pd.DataFrame,
+    actors: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
 ):
     """Each power's payoff each turn (a rate per year) and its cumulative payoff in payoff-years
     (payoff times the turn's length in years, summed): ``payoff_total`` of ``actors.csv`` and
@@ -170,7 +209,7 @@ def plot_payoffs(
     cum.insert(1, "date", model["date"].to_numpy())
     _lines(axes[1], cum, powers, labels, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
-    return _finish(fig, "Payoffs of the powers", source, path)
+    return _finish(fig, "Payoffs of the powers", source, path, marks=marks)
 
 
 def plot_run(
@@ -181,18 +220,20 @@ def plot_run(
     scenario: str | None = None,
     seed: int | None = None,
     names: Mapping[str, str] | None = None,
+    marks: Sequence[int] = (),
 ) -> list[Path]:
     """Write every figure of a run into ``folder``; returns their paths. ``scenario`` and
-    ``seed`` name the game in every figure's title; ``names`` label its actors."""
+    ``seed`` name the game in every figure's title; ``names`` label its actors; ``marks`` shades
+    those turns (see the module)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = ", ".join(x for x in (scenario, None if seed is None else f"seed {seed}") if x) or None
     paths = {
-        "influence.png": lambda p: plot_influence(model, actors, p, source, names),
-        "debt.png": lambda p: plot_debt(model, p, source, names),
-        "diversification.png": lambda p: plot_diversification(model, p, source, names),
-        "routes.png": lambda p: plot_routes(model, p, source),
-        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source, names),
+        "influence.png": lambda p: plot_influence(model, actors, p, source, names, marks=marks),
+        "debt.png": lambda p: plot_debt(model, p, source, names, marks=marks),
+        "diversification.png": lambda p: plot_diversification(model, p, source, names, marks=marks),
+        "routes.png": lambda p: plot_routes(model, p, source, marks=marks),
+        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source, names, marks=marks),
     }
     out = []
     for name, draw in paths.items():
