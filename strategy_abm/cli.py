@@ -1,5 +1,5 @@
 """Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report |
-calibrate``.
+calibrate | replay``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--workers", type=_worker_count, default=1, help="local worker processes (default 1)")
     cal.add_argument("--resume", action="store_true", help="reuse the sweeps already stored in --out")
     cal.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    rp = command("replay", "play a classroom game's record again and write its run folder")
+    rp.add_argument("file", help="a room's record (JSON, exported from a room)")
+    rp.add_argument("--out", type=_folder, default=None,
+                    help="output folder (default runs/replay_<scenario>_seed<seed>)")  # fmt: skip
+    rp.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    rp.add_argument("--quiet", action="store_true", help="no summary table")
     return parser
 
 
@@ -354,6 +361,29 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    from .classroom.record import RecordError, load_record, replay
+    from .report.output import check_out_dir
+
+    try:
+        record = load_record(args.file)
+    except RecordError as exc:
+        raise UsageError(str(exc)) from None
+    out = args.out or Path("runs") / f"replay_{record['scenario']}_seed{record['seed']}"
+    check_out_dir(out)  # before any work, as run --out
+    try:
+        played = replay(record)
+    except RecordError as exc:
+        raise UsageError(f"{Path(args.file).name}: {exc}") from None
+    played.write(out, plots=not args.no_plots)
+    if not args.quiet:
+        print(summary_table(played.model))
+    state = "the whole game" if played.game.over else f"of {played.game.horizon}: the game was not over"
+    print(f"replayed {_count(len(played.reports), 'turn')} ({state}); outputs: {out}/ (model.csv, actors.csv, "
+          f"events.csv, summary.json, config.toml{', plots/' if not args.no_plots else ''})")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -363,6 +393,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "validation-report": cmd_validation_report,
     "calibrate": cmd_calibrate,
+    "replay": cmd_replay,
 }
 
 

@@ -28,6 +28,7 @@ LAYERS = (
     "sim",  # the Mesa shell: model, agents, reporters
     "report",  # run folders, output files, plots of one run
     "experiments",  # experiment files, designs, sweep runner, results store, analysis
+    "classroom",  # rooms, seats, the record and its replay, the store, web app, debrief: the top layer
     "cli",  # the command line
     "api",  # strategy_abm/__init__.py: the public names, gathered from every layer
 )

@@ -111,8 +111,9 @@ class EventEngine:
             schedule.setdefault(turn, []).append((ev, hosts[target] if target >= 0 else ev.target))
         self._schedule, self._drawn_to = schedule, turns
 
-    def fire(self, ev: EventConfig, turn: int, target: str | None) -> None:
-        """Apply event ``ev`` (its target drawn by :meth:`due`) in ``turn``."""
+    def fire(self, ev: EventConfig, turn: int, target: str | None, *, status: str | None = None) -> None:
+        """Apply event ``ev`` (its target drawn by :meth:`due`) in ``turn``; ``status`` is its
+        row's status in the event log (default ``scripted_event`` or ``random_event``)."""
         layers = []
         for eff in ev.effects:
             for container, key, bound, ident in self._resolve(eff.path, target):
@@ -134,8 +135,9 @@ class EventEngine:
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
         text = ev.text.replace("{host}", self.model.display(target) if target else "")
-        kind = "scripted" if ev.at is not None else "random"
-        self.model.log(actor="world", target=target or "", status=f"{kind}_event", move=ev.name, text=text)
+        if status is None:
+            status = "scripted_event" if ev.at is not None else "random_event"
+        self.model.log(actor="world", target=target or "", status=status, move=ev.name, text=text)
 
     def _resolve(self, path: str, target: str | None) -> list[tuple[object, str, str, str]]:
         """(container, key, bound name, concrete path) of each variable a path names in the state."""
@@ -158,6 +160,19 @@ class EventEngine:
             # hosts.kgz.opinion.china is bounded as an opinion, creditors.x.rate as a rate.
             out.append((node, parts[-1], state_variable(path), ".".join(["hosts", h, *parts[2:]])))
         return out
+
+
+def target_rule(ev: EventConfig) -> tuple[str, str | None]:
+    """How an event fired by hand (``Game.inject``) takes its target, as (rule, default):
+    ``("required", None)`` for a ``random_host`` event (injecting draws nothing from the events
+    stream, so the host must be named); ``("optional", host)`` for one that acts on its target
+    (``{host}`` paths or a gas pipeline), any host, its own by default; else ``("fixed", ev.target)``:
+    its own target (a host id or None), the only one it takes."""
+    if ev.target == "random_host":
+        return "required", None
+    if ev.gas_pipeline is not None or any("{host}" in e.path for e in ev.effects):
+        return "optional", ev.target
+    return "fixed", ev.target
 
 
 @njit

@@ -36,7 +36,7 @@ from ..scenario.ids import display
 from . import kernels as K
 from . import pcg, rules
 from .arrays import initial_state, tables
-from .events import EventEngine, deal_room, grant_deal
+from .events import EventEngine, deal_room, grant_deal, target_rule
 from .legality import StrategyError, check_offers, check_responses, licensed
 from .metrics import MetricState, actor_records, metric_row
 from .projects import Headroom, Offer, Project, ProjectStatus
@@ -341,6 +341,7 @@ class Game:
         self._outcomes: list[OfferOutcome] = []
         self._decided_by: dict[str, str] = {}
         self._log_start = 0
+        self._injected: list[tuple[Any, str | None]] = []  # (event, target) to fire when the next turn opens
 
     # ------------------------------------------------------------------ public helpers
 
@@ -643,6 +644,46 @@ class Game:
             return self._resolve()
         raise StrategyError(f"the game is over (turn {self.turn} of {self.horizon})")
 
+    def inject(self, event_name: str, target: str | None = None) -> None:
+        """Queue event ``event_name`` of the scenario's ``events`` (scripted or random alike, by its
+        ``name``; the first of that name) to fire when the next turn opens, after that turn's
+        scheduled events: the White Cell of a classroom game. The current turn opens first if it
+        has not (as ``observe`` opens it), so the event always fires one turn after the one it was
+        injected in. ``target``: a host id, as :func:`events.target_rule` allows (required for a
+        ``random_host`` event, optional for one acting on ``{host}``, else its own or None).
+
+        Nothing is drawn from any random stream: the shocks and every actor's draws stay as
+        they were (common random numbers), and a game with no injection plays as before.
+
+        Raises:
+            StrategyError: unknown event, a target not allowed (not a host id, none where one is
+                needed, another where the event has its own), or no turn left to fire in; nothing
+                is queued then.
+        """
+        events = {e.name: e for e in reversed(self.scenario.events)}  # (the first of a name wins)
+        ev = events.get(event_name)
+        if ev is None:
+            known = ", ".join(sorted(events)) or "none"
+            raise StrategyError(f"inject: unknown event {event_name!r} (the scenario's events: {known})")
+        if target is not None and target not in self.hosts:
+            raise StrategyError(f"inject {event_name}: target {target!r} is not a host id ({', '.join(self.host_ids)})")
+        rule, default = target_rule(ev)
+        if rule == "required" and target is None:
+            raise StrategyError(f"inject {event_name}: it strikes a random host; name the host (target)")
+        if rule == "fixed" and target is not None and target != default:
+            own = f"its own target is {default}" if default else "it has no target"
+            raise StrategyError(f"inject {event_name}: takes no other target ({own}), got {target!r}")
+        self._open()
+        if self.phase == OVER or self.turn >= self.horizon:
+            left = f"turn {self.turn} of {self.horizon}"
+            raise StrategyError(f"inject {event_name}: no turn left for it to fire in ({left})")
+        self._injected.append((ev, target if target is not None else default))
+
+    @property
+    def injected(self) -> tuple[tuple[str, str | None], ...]:
+        """The events queued by :meth:`inject` for the next turn's opening, as (name, target)."""
+        return tuple((ev.name, target) for ev, target in self._injected)
+
     def play_turn(self) -> TurnReport:
         """Both phases with no submissions: every actor's decider decides."""
         self.advance()
@@ -661,6 +702,10 @@ class Game:
         rl = self.tables.rules
         K.open_turn(self.state.hosts, self.state.powers, rl)
         self.events.step(self.turn)
+        if self._injected:  # the White Cell's events of the last turn, after the scheduled ones
+            for ev, target in self._injected:
+                self.events.fire(ev, self.turn, target, status="injected_event")
+            self._injected = []
         K.refill_budgets(self.state.powers, rl)
         while self._cursor_turn < self.turn:  # the streams move on to this turn's region
             pcg.jump_all(self._cursors, self._jumps)
