@@ -7,9 +7,9 @@ says which game it shows.
 The actors and routes drawn are those of the frames (a scenario's own ids); ``names`` (actor id ->
 name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids.
 
-``marks`` (turn numbers) shades, on every panel, the span from turn t-1 to t of each marked turn t:
-the turn in which someone decided (the classroom's debrief marks the turns where students did), whose
-effects the values at t and after show."""
+``marks`` (turn numbers) puts an amber triangle on the turn axis of every panel at each marked turn t:
+the turns in which someone decided (the classroom's debrief marks those where students did); the
+value at t is the state after that turn's decisions."""
 
 from __future__ import annotations
 
@@ -62,17 +62,17 @@ def _lines(ax, model, columns, labels, colours, title, ylabel):
     _dates(ax, model)
 
 
-MARK_COLOUR = "#ffbf00"  # the shading of marked turns: amber, apart from every actor's and route's colour
+MARK_COLOUR = "#ffbf00"  # marked turns: amber, apart from every actor's and route's colour
 
 
 def _finish(fig, title: str, source: str | None, path, marks: Sequence[int] = ()):
-    """Title (with the game it shows), the marked turns shaded on every panel (all have turns on
-    x), layout, save (``path``: a file name or a binary file object, PNG), release from pyplot;
+    """Title (with the game it shows), the marked turns on every panel (all have turns on x),
+    layout, save (``path``: a file name or a binary file object, PNG), release from pyplot;
     returns the figure."""
     for ax in fig.axes if marks else ():
-        if ax.get_visible():
-            for t in marks:
-                ax.axvspan(t - 1, t, color=MARK_COLOUR, alpha=0.18, lw=0, zorder=0)
+        if ax.get_visible():  # a triangle on the x axis at each marked turn (x in data, y in the axes' units)
+            ax.plot(list(marks), [0.0] * len(marks), marker="^", ls="none", ms=7, color=MARK_COLOUR,
+                    markeredgecolor="#7a5a00", transform=ax.get_xaxis_transform(), clip_on=False, zorder=5)  # fmt: skip
     fig.suptitle(f"{title}: {source}" if source else title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -210,6 +210,35 @@ def plot_payoffs(
     _lines(axes[1], cum, powers, labels, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
     return _finish(fig, "Payoffs of the powers", source, path, marks=marks)
+
+
+PATH_STYLES = (("#222222", "-"), ("#d62728", "--"), ("#1f77b4", ":"), ("#2ca02c", "-."))  # first: as played
+
+
+def plot_paths(
+    model: pd.DataFrame,
+    panels: list[tuple[str, Mapping[str, object]]],
+    path,
+    title: str,
+    source: str | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
+    """Paths of one game and its variants compared, a panel each: ``panels`` is a list of (panel
+    title, {label: values by turn, one per row of ``model``}); the first series of a panel is drawn
+    solid black (the game as played), the others dashed in colour (e.g. a seat played by its AI)."""
+    cols = min(2, len(panels))
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(6.5 * cols, 3.8 * rows_n), squeeze=False)
+    for ax, (panel, series) in zip(axes.flat, panels, strict=False):
+        for (label, values), (colour, style) in zip(series.items(), PATH_STYLES, strict=False):
+            ax.plot(model["turn"], values, label=label, color=colour, ls=style)
+        ax.set_title(panel, fontsize=10)
+        _dates(ax, model)
+        ax.legend(fontsize=8)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    return _finish(fig, title, source, path, marks=marks)
 
 
 def plot_run(
