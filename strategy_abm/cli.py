@@ -1,5 +1,5 @@
 """Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report |
-calibrate | replay | serve | play``.
+calibrate | replay | debrief | serve | play``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -184,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output folder (default runs/replay_<scenario>_seed<seed>)")  # fmt: skip
     rp.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     rp.add_argument("--quiet", action="store_true", help="no summary table")
+
+    db = command("debrief", "write the debrief of a classroom game's record: HTML pages, figures, counterfactuals "
+                 "and the run folder's tables")  # fmt: skip
+    db.add_argument("file", help="a room's record (JSON, exported from a room)")
+    db.add_argument("--out", type=_folder, default=None, help="output folder (default runs/debrief_<file name>)")
+    db.add_argument("--no-counterfactuals", action="store_true",
+                    help="skip the replays with the students' seats played by their AI")  # fmt: skip
 
     srv = command("serve", "the classroom: a web server for rooms of students playing the seats (one process, "
                   "many rooms)")  # fmt: skip
@@ -411,6 +418,27 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_debrief(args) -> int:
+    from .classroom.debrief import write_debrief
+    from .classroom.record import RecordError, load_record
+    from .report.folders import check_target
+
+    try:
+        record = load_record(args.file)
+    except RecordError as exc:
+        raise UsageError(str(exc)) from None
+    out = args.out or Path("runs") / f"debrief_{Path(args.file).stem}"
+    check_target(out, "debrief")  # before any work, as run --out
+    try:
+        index = write_debrief(record, out, counterfactuals=not args.no_counterfactuals)
+    except RecordError as exc:
+        raise UsageError(f"{Path(args.file).name}: {exc}") from None
+    pages = sorted(p.name for p in out.glob("*.html"))
+    print(f"debrief: {index} ({_count(len(pages), 'page')}: {', '.join(pages)}); figures in {out}/figures/, "
+          f"the run folder's tables in {out}/run/")  # fmt: skip
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .classroom.server import ServeError, serve
     from .classroom.store import StoreError
@@ -457,6 +485,7 @@ COMMANDS = {
     "validation-report": cmd_validation_report,
     "calibrate": cmd_calibrate,
     "replay": cmd_replay,
+    "debrief": cmd_debrief,
     "serve": cmd_serve,
     "play": cmd_play,
 }

@@ -460,8 +460,8 @@ def test_every_figure_of_a_run_names_its_scenario_and_seed(tmp_path, monkeypatch
     titles = []
     finish = plots._finish
 
-    def record(fig, title, source, path):
-        fig = finish(fig, title, source, path)
+    def record(fig, title, source, path, **marks):
+        fig = finish(fig, title, source, path, **marks)
         titles.append((path.name, fig._suptitle.get_text()))
         return fig
 

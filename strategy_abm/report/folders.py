@@ -1,10 +1,11 @@
 """Folders the program writes: names that are never paths, markers that say a folder is ours,
 a lock on a sweep folder, and one-line messages for input/output faults.
 
-A run folder holds ``.strategy-abm-run`` and a sweep's results folder ``.strategy-abm-sweep``
-(small JSON: ``{"kind": ..., "format": 1}``; a run's also lists the files it wrote). Only an
-empty folder, a run folder holding nothing but what its run wrote, or a sweep folder is ever
-replaced (a run) or written into (a sweep); temporary and backup folders are made with
+A run folder holds ``.strategy-abm-run``, a sweep's results folder ``.strategy-abm-sweep`` and a
+classroom debrief's folder ``.strategy-abm-debrief`` (small JSON: ``{"kind": ..., "format": 1}``;
+a run's and a debrief's also list the files they wrote). Only an empty folder, a run or debrief
+folder holding nothing but what it wrote, or a sweep folder is ever replaced (a run, a debrief) or
+written into (a sweep); temporary and backup folders are made with
 :func:`tempfile.mkdtemp`, so the program deletes nothing it did not create. Inside the program's
 folders no symbolic link is ever followed: files are opened with ``O_NOFOLLOW`` relative to a
 descriptor of their folder (:class:`SafeFolder`), and a marker, lock, manifest or table folder
@@ -18,6 +19,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -27,7 +29,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, sweeps are not locked
     fcntl = None
 
-MARKERS = {"run": ".strategy-abm-run", "sweep": ".strategy-abm-sweep"}
+MARKERS = {"run": ".strategy-abm-run", "sweep": ".strategy-abm-sweep", "debrief": ".strategy-abm-debrief"}
+REPLACED = ("run", "debrief")  # the kinds of folder written whole elsewhere and moved into place
 LOCK_FILE = ".strategy-abm-lock"
 # What a run writes (its marker lists the files exactly; these are for a marker without the list).
 RUN_FILES = ("model.csv", "actors.csv", "events.csv", "summary.json", "config.toml")
@@ -230,16 +233,19 @@ def is_empty(folder: Path) -> bool:
         return next(entries, None) is None
 
 
-def foreign_error(out: Path, entry: str) -> OutputError:
-    return OutputError(f"--out: {str(out)!r} holds {entry!r}, which its run did not write; a run folder is replaced "
-                       "only if it holds nothing else (move that away, or choose another --out)")  # fmt: skip
+def foreign_error(out: Path, entry: str, kind: str = "run") -> OutputError:
+    return OutputError(f"--out: {str(out)!r} holds {entry!r}, which its {kind} did not write; a {kind} folder is "
+                       "replaced only if it holds nothing else (move that away, or choose another --out)")  # fmt: skip
 
 
-def foreign_entry(folder: Path) -> str | None:
+def foreign_entry(folder: Path, kind: str = "run") -> str | None:
     """The first entry (in name order; ``plots/x`` for one inside ``plots``) of a run folder
     that its run did not write, or ``None`` if it holds only the run's files: those its marker
     lists, or, for a marker without the list, :data:`RUN_FILES` and PNG files in ``plots/``.
-    A symbolic link, or a folder where a file belongs, is never the run's."""
+    A symbolic link, or a folder where a file belongs, is never the run's. ``kind="debrief"``:
+    the same for a debrief's folder, whose marker lists its files at any depth."""
+    if kind != "run":
+        return _foreign_listed(folder, kind)
     marker = read_marker(folder, "run") or {}
     listed = marker.get("files")
     if isinstance(listed, list) and all(isinstance(f, str) for f in listed):
@@ -261,6 +267,57 @@ def foreign_entry(folder: Path) -> str | None:
             continue
         return entry.name
     return None
+
+
+def _foreign_listed(folder: Path, kind: str) -> str | None:
+    """The first entry (depth first, in name order) of ``folder`` that its ``kind`` marker does
+    not list (a folder is the marker's if a listed file is inside it); all of it without a list."""
+    listed = (read_marker(folder, kind) or {}).get("files")
+    if not (isinstance(listed, list) and all(isinstance(f, str) for f in listed)):
+        listed = []
+    files = set(listed)
+    folders = {"/".join(f.split("/")[:i]) for f in files for i in range(1, f.count("/") + 1)}
+
+    def walk(path: Path, prefix: str) -> str | None:
+        with os.scandir(path) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                name = prefix + entry.name
+                if name == MARKERS[kind] or (name in files and entry.is_file(follow_symlinks=False)):
+                    continue
+                if name in folders and entry.is_dir(follow_symlinks=False):
+                    found = walk(Path(entry.path), name + "/")
+                    if found is not None:
+                        return found
+                    continue
+                return name
+        return None
+
+    return walk(Path(folder), "")
+
+
+def replace_folder(tmp: Path, out: Path, kind: str, check=None) -> None:
+    """Rename the finished ``tmp`` (made beside ``out``) to ``out``, a ``kind`` folder of
+    :data:`REPLACED`; an earlier one (or an empty folder) there goes first into a backup folder
+    made for it, deleted only once ``tmp`` is in place, and only if it holds nothing but its own
+    files (checked again once moved: a file added since is refused and the folder put back).
+    ``check(out)``: the check of the target before (default :func:`check_target` for ``kind``)."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    (check or (lambda path: check_target(path, kind)))(out)  # still empty, or ours and nothing else
+    backup = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    old = backup / out.name
+    out.rename(old)
+    try:
+        foreign = foreign_entry(old, kind) if any(old.iterdir()) else None
+        if foreign is not None:
+            raise foreign_error(out, foreign, kind)
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        backup.rmdir()
+        raise
+    shutil.rmtree(backup, ignore_errors=True)  # made above: it holds only the folder just replaced
 
 
 def check_target(out: Path, kind: str) -> None:
@@ -289,8 +346,8 @@ def _check_target(out: Path, kind: str) -> None:
     if out.is_symlink():
         raise OutputError(f"--out: {text!r} is a symbolic link; give the folder itself ({str(out.resolve())!r})")
     here = Path.cwd().resolve()
-    if kind == "run" and (out.resolve() == here or out.resolve() in here.parents):
-        raise OutputError(f"--out: {text!r} is the current folder or holds it; a run replaces its whole "
+    if kind in REPLACED and (out.resolve() == here or out.resolve() in here.parents):
+        raise OutputError(f"--out: {text!r} is the current folder or holds it; a {kind} replaces its whole "
                           "folder, so name a new one (e.g. runs/mine)")  # fmt: skip
     for parent in (out, *out.parents):
         if parent.exists() and not parent.is_dir():
@@ -302,16 +359,16 @@ def _check_target(out: Path, kind: str) -> None:
                 raise link_error(out / name)
         if found and found != kind:
             raise OutputError(f"--out: {text!r} is a strategy-abm {found} folder, not a {kind}'s; choose another")
-        if found == "run" and kind == "run":
-            foreign = foreign_entry(out)
+        if found == kind and kind in REPLACED:
+            foreign = foreign_entry(out, kind)
             if foreign is not None:
-                raise foreign_error(out, foreign)
+                raise foreign_error(out, foreign, kind)
         if found is None:
             why = f" (no {MARKERS[kind]} marker in it: delete it yourself if it is an old {kind})"
             raise OutputError(f"--out: {text!r} is a non-empty folder that is not a strategy-abm {kind}"
                               f"{why if (out / 'manifest.json').exists() or (out / 'summary.json').exists() else ''}"
                               "; choose another")  # fmt: skip
-    # A run is made beside its folder, a sweep inside it: the nearest folder there that exists
+    # A run (a debrief) is made beside its folder, a sweep inside it: the nearest folder there that exists
     # must let us make one of our own (tried, then removed).
     candidates = (out, *out.parents) if kind == "sweep" else out.parents
     base = next(p for p in candidates if p.exists())

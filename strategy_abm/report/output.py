@@ -29,9 +29,8 @@ from .folders import (
     FaultError,
     OutputError,
     check_target,
-    foreign_entry,
-    foreign_error,
     os_fault,
+    replace_folder,
     temp_prefix,
     write_marker,
 )
@@ -177,22 +176,4 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
 def _move_into_place(tmp: Path, out: Path) -> None:
     """Rename the finished ``tmp`` to ``out``; an earlier run (or empty folder) there goes first
     into a backup folder made for it, deleted only once ``tmp`` is in place."""
-    if not out.exists():
-        tmp.rename(out)
-        return
-    check_out_dir(out)  # still empty or a run of nothing but its files: nothing else appeared during the game
-    backup = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    old = backup / out.name
-    out.rename(old)
-    try:
-        # Checked again once moved (a private folder now): a file added since the check above
-        # puts the folder back and is refused, so that nothing but a run's own files is deleted.
-        foreign = foreign_entry(old) if any(old.iterdir()) else None
-        if foreign is not None:
-            raise foreign_error(out, foreign)
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        backup.rmdir()
-        raise
-    shutil.rmtree(backup, ignore_errors=True)  # made above: it holds only the run just replaced
+    replace_folder(tmp, out, "run", check_out_dir)

@@ -5,12 +5,16 @@ inspectable). ``source`` (e.g. ``"baseline, seed 0"``) goes into every figure's 
 says which game it shows.
 
 The actors and routes drawn are those of the frames (a scenario's own ids); ``names`` (actor id ->
-name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids."""
+name, e.g. ``Scenario.display_names()``) labels them, else the baseline's names, else the ids.
+
+``marks`` (turn numbers) puts an amber triangle on the turn axis of every panel at each marked turn t:
+the turns in which someone decided (the classroom's debrief marks those where students did); the
+value at t is the state after that turn's decisions."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -58,8 +62,17 @@ def _lines(ax, model, columns, labels, colours, title, ylabel):
     _dates(ax, model)
 
 
-def _finish(fig, title: str, source: str | None, path: Path):
-    """Title (with the game it shows), layout, save, release from pyplot; returns the figure."""
+MARK_COLOUR = "#ffbf00"  # marked turns: amber, apart from every actor's and route's colour
+
+
+def _finish(fig, title: str, source: str | None, path, marks: Sequence[int] = ()):
+    """Title (with the game it shows), the marked turns on every panel (all have turns on x),
+    layout, save (``path``: a file name or a binary file object, PNG), release from pyplot;
+    returns the figure."""
+    for ax in fig.axes if marks else ():
+        if ax.get_visible():  # a triangle on the x axis at each marked turn (x in data, y in the axes' units)
+            ax.plot(list(marks), [0.0] * len(marks), marker="^", ls="none", ms=7, color=MARK_COLOUR,
+                    markeredgecolor="#7a5a00", transform=ax.get_xaxis_transform(), clip_on=False, zorder=5)  # fmt: skip
     fig.suptitle(f"{title}: {source}" if source else title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -68,7 +81,13 @@ def _finish(fig, title: str, source: str | None, path: Path):
 
 
 def plot_influence(
-    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+    model: pd.DataFrame,
+    actors: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
 ):
     """Regional influence shares and each host's influence shares over time (three panels a row)."""
     powers, hosts = _ids(model, "spent_usd_bn_"), _ids(model, "debt_to_gdp_")
@@ -91,10 +110,17 @@ def plot_influence(
         ax.set_visible(False)  # a grid's spare panels
     for ax in axes.flat:
         ax.set_ylim(0, 1)
-    return _finish(fig, "Influence shares by power", source, path)
+    return _finish(fig, "Influence shares by power", source, path, marks=marks)
 
 
-def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
+def plot_debt(
+    model: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
     """Public external debt / GDP, China's share of it, the debt-service ratio, and each host's
     turns in debt distress (one row per host, a bar for each turn in distress)."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
@@ -109,7 +135,7 @@ def plot_debt(model: pd.DataFrame, path: Path, source: str | None = None, names:
     plot_distress(axes[3], model, names)
     _dates(axes[3], model)
     axes[0].legend(fontsize=8)
-    return _finish(fig, "Debt and distress", source, path)
+    return _finish(fig, "Debt and distress", source, path, marks=marks)
 
 
 def plot_distress(ax, model: pd.DataFrame, names: Mapping | None = None) -> None:
@@ -128,16 +154,23 @@ def plot_distress(ax, model: pd.DataFrame, names: Mapping | None = None) -> None
     ax.set_title("Debt distress: turns with debt service above the threshold (count)", fontsize=10)
 
 
-def plot_diversification(model: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None):
+def plot_diversification(
+    model: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
     fig, ax = plt.subplots(figsize=(7, 4.6))
     hosts = _ids(model, "debt_to_gdp_")
     _lines(ax, model, [f"diversification_{h}" for h in hosts], _names(hosts, names),
            _colours(hosts, HOST_COLOURS), "1 = balanced", "0..1")  # fmt: skip
     ax.legend(fontsize=8)
-    return _finish(fig, "Supply-chain diversification", source, path)
+    return _finish(fig, "Supply-chain diversification", source, path, marks=marks)
 
 
-def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
+def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None, *, marks: Sequence[int] = ()):
     """Corridor volumes (solid) and capacities (dashed), and the Middle Corridor's cargo split."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     routes = _ids(model, "route_volume_mt_")
@@ -151,11 +184,17 @@ def plot_routes(model: pd.DataFrame, path: Path, source: str | None = None):
     axes[1].set_title("Middle Corridor: Central Asian exports' share of cargo (TRIPP)", fontsize=10)
     axes[1].set_ylim(0, 1)
     _dates(axes[1], model)
-    return _finish(fig, "Corridors", source, path)
+    return _finish(fig, "Corridors", source, path, marks=marks)
 
 
 def plot_payoffs(
-    model: pd.DataFrame, actors: pd.DataFrame, path: Path, source: str | None = None, names: Mapping | None = None
+    model: pd.DataFrame,
+    actors: pd.DataFrame,
+    path: Path,
+    source: str | None = None,
+    names: Mapping | None = None,
+    *,
+    marks: Sequence[int] = (),
 ):
     """Each power's payoff each turn (a rate per year) and its cumulative payoff in payoff-years
     (payoff times the turn's length in years, summed): ``payoff_total`` of ``actors.csv`` and
@@ -170,7 +209,36 @@ def plot_payoffs(
     cum.insert(1, "date", model["date"].to_numpy())
     _lines(axes[1], cum, powers, labels, colours, "Cumulative payoff (payoff_total)", "payoff-years")
     axes[0].legend(fontsize=8)
-    return _finish(fig, "Payoffs of the powers", source, path)
+    return _finish(fig, "Payoffs of the powers", source, path, marks=marks)
+
+
+PATH_STYLES = (("#222222", "-"), ("#d62728", "--"), ("#1f77b4", ":"), ("#2ca02c", "-."))  # first: as played
+
+
+def plot_paths(
+    model: pd.DataFrame,
+    panels: list[tuple[str, Mapping[str, object]]],
+    path,
+    title: str,
+    source: str | None = None,
+    *,
+    marks: Sequence[int] = (),
+):
+    """Paths of one game and its variants compared, a panel each: ``panels`` is a list of (panel
+    title, {label: values by turn, one per row of ``model``}); the first series of a panel is drawn
+    solid black (the game as played), the others dashed in colour (e.g. a seat played by its AI)."""
+    cols = min(2, len(panels))
+    rows_n = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(6.5 * cols, 3.8 * rows_n), squeeze=False)
+    for ax, (panel, series) in zip(axes.flat, panels, strict=False):
+        for (label, values), (colour, style) in zip(series.items(), PATH_STYLES, strict=False):
+            ax.plot(model["turn"], values, label=label, color=colour, ls=style)
+        ax.set_title(panel, fontsize=10)
+        _dates(ax, model)
+        ax.legend(fontsize=8)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    return _finish(fig, title, source, path, marks=marks)
 
 
 def plot_run(
@@ -181,18 +249,20 @@ def plot_run(
     scenario: str | None = None,
     seed: int | None = None,
     names: Mapping[str, str] | None = None,
+    marks: Sequence[int] = (),
 ) -> list[Path]:
     """Write every figure of a run into ``folder``; returns their paths. ``scenario`` and
-    ``seed`` name the game in every figure's title; ``names`` label its actors."""
+    ``seed`` name the game in every figure's title; ``names`` label its actors; ``marks`` shades
+    those turns (see the module)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     source = ", ".join(x for x in (scenario, None if seed is None else f"seed {seed}") if x) or None
     paths = {
-        "influence.png": lambda p: plot_influence(model, actors, p, source, names),
-        "debt.png": lambda p: plot_debt(model, p, source, names),
-        "diversification.png": lambda p: plot_diversification(model, p, source, names),
-        "routes.png": lambda p: plot_routes(model, p, source),
-        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source, names),
+        "influence.png": lambda p: plot_influence(model, actors, p, source, names, marks=marks),
+        "debt.png": lambda p: plot_debt(model, p, source, names, marks=marks),
+        "diversification.png": lambda p: plot_diversification(model, p, source, names, marks=marks),
+        "routes.png": lambda p: plot_routes(model, p, source, marks=marks),
+        "payoffs.png": lambda p: plot_payoffs(model, actors, p, source, names, marks=marks),
     }
     out = []
     for name, draw in paths.items():
