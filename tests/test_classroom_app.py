@@ -332,6 +332,28 @@ def test_the_export_is_the_record_as_a_download(client):
     assert len(replay(record).reports) == room.game.turn - (0 if room.game.over else 1)
 
 
+def test_the_debrief_is_the_instructors_at_any_time_and_a_seats_once_the_game_is_over(client):
+    from strategy_abm.classroom.app import DEBRIEF_CSP
+
+    room, _ = make_room(client, humans=("us",), horizon_turns="3")
+    act(client, room, "start")
+    move, host, size = legal_offer(room, "us")
+    assert submit_offers(client, room, "us", [(move, host, size)]).status_code == 303
+    act(client, room, "force")  # us misses turn 2's offers; the AI answers
+    assert room.game.turn == 3 and room.status == "running"
+    instructor = client.get(f"/rooms/{room.id}/debrief/{room.instructor_token}")
+    assert instructor.status_code == 200 and "<html" in instructor.text.lower()
+    assert instructor.headers["content-security-policy"] == DEBRIEF_CSP and "script-src" not in DEBRIEF_CSP
+    assert "the US" in instructor.text
+    seat = client.get(f"/rooms/{room.id}/debrief/{room.seats['us'].token}")
+    assert seat.status_code == 403 and "when the instructor ends the game" in seat.text
+    assert client.get(f"/rooms/{room.id}/debrief/not-a-token").status_code == 403
+    act(client, room, "end")
+    seat = client.get(f"/rooms/{room.id}/debrief/{room.seats['us'].token}")
+    assert seat.status_code == 200 and seat.text != instructor.text
+    assert f'href="/rooms/{room.id}/debrief/{room.seats["us"].token}"' in client.get(seat_url(room, "us")).text
+
+
 # ------------------------------------------------------------------------------ persistence
 
 
