@@ -313,7 +313,7 @@ DP = "turns[0].offers.us.decision[0]"
         (_with("version", 2), "version: this program reads version 1, got 2"),
         (_with("colour", "red"), "record.colour: unknown field"),
         (_with("turns", [{"turn": 1}, {"turn": 2}]), "turns[0]: only the last turn may be unfinished"),
-        (_with("turns", [{"turn": n} for n in range(1, 5)]), "turns: 4 turns, more than the game's 3"),
+        (_with("turns", [{"turn": n} for n in range(1, 5)]), "turns: 4 turns from turn 1, more than the game's 3"),
     ],
 )  # fmt: skip
 def test_a_wrong_field_is_named_by_its_path(data, message):

@@ -171,29 +171,35 @@ def validate_record(data: Any) -> dict:
         branches = data["branches"]
         if not isinstance(branches, list):
             raise RecordError("branches: must be a list of turn lists")
-        out["branches"] = [_turns(b, f"branches[{i}]", sc) for i, b in enumerate(branches)]
+        out["branches"] = [_turns(b, f"branches[{i}]", sc, branch=True) for i, b in enumerate(branches)]
     return out
 
 
-def _turns(turns: Any, path: str, sc: Scenario) -> list[dict]:
+def _turns(turns: Any, path: str, sc: Scenario, *, branch: bool = False) -> list[dict]:
+    """A list of turn entries: the game's from turn 1, or a branch's (turns cut off by going back)
+    from the turn it was cut at."""
     if not isinstance(turns, list):
         raise RecordError(f"{path}: must be a list of turns")
-    if len(turns) > sc.horizon_turns:
-        raise RecordError(f"{path}: {len(turns)} turns, more than the game's {sc.horizon_turns}")
+    first = 1
+    if branch and turns and isinstance(turns[0], dict) and type(turns[0].get("turn")) is int:
+        first = max(1, turns[0]["turn"])
+    if first - 1 + len(turns) > sc.horizon_turns:
+        raise RecordError(f"{path}: {len(turns)} turns from turn {first}, more than the game's {sc.horizon_turns}")
     out = []
     for i, t in enumerate(turns):
         here = f"{path}[{i}]"
+        n = first + i
         _keys(t, here, _TURN, required=("turn",))
-        if type(t["turn"]) is not int or t["turn"] != i + 1:
-            raise RecordError(f"{here}.turn: must be {i + 1} (turns in order from 1), got {_short(t['turn'])}")
-        entry: dict[str, Any] = {"turn": i + 1, "injected": _injected(t.get("injected", []), f"{here}.injected", sc)}
+        if type(t["turn"]) is not int or t["turn"] != n:
+            raise RecordError(f"{here}.turn: must be {n} (turns in order from {first}), got {_short(t['turn'])}")
+        entry: dict[str, Any] = {"turn": n, "injected": _injected(t.get("injected", []), f"{here}.injected", sc)}
         if "offers" in t:
-            entry["offers"] = _seats(t["offers"], f"{here}.offers", sc, sc.power_ids, "decision", _offer_item)
+            entry["offers"] = _seats(t["offers"], f"{here}.offers", sc, sc.power_ids, "decision", offer_item)
         if "responses" in t:
             if "offers" not in t:
                 raise RecordError(f"{here}.responses: given without offers (a turn's offers come first)")
             entry["responses"] = _seats(t["responses"], f"{here}.responses", sc, sc.host_ids, "accepted",
-                                        _accepted_item)  # fmt: skip
+                                        accepted_item)  # fmt: skip
         if i < len(turns) - 1 and "responses" not in entry:
             raise RecordError(f"{here}: only the last turn may be unfinished (no responses)")
         out.append(entry)
@@ -241,7 +247,7 @@ def _seats(seats: Any, path: str, sc: Scenario, ids: tuple, what: str, item_of) 
 
 
 def parse_items(items: Any, path: str, sc: Scenario, item_of) -> list[dict]:
-    """A decision's list of items, each checked by ``item_of`` (``_offer_item``/``_accepted_item``)."""
+    """A decision's list of items, each checked by ``item_of`` (``offer_item``/``accepted_item``)."""
     if not isinstance(items, list):
         raise RecordError(f"{path}: must be a list")
     if len(items) > 1000:
@@ -249,7 +255,7 @@ def parse_items(items: Any, path: str, sc: Scenario, item_of) -> list[dict]:
     return [item_of(item, f"{path}[{k}]", sc) for k, item in enumerate(items)]
 
 
-def _offer_item(item: Any, path: str, sc: Scenario) -> dict:
+def offer_item(item: Any, path: str, sc: Scenario) -> dict:
     _keys(item, path, {"move", "host", "size_usd_bn"}, required=("move", "host", "size_usd_bn"))
     if item["move"] not in sc.moves:
         raise RecordError(f"{path}.move: {_short(item['move'])} is not a move of the scenario")
@@ -258,7 +264,7 @@ def _offer_item(item: Any, path: str, sc: Scenario) -> dict:
     return {"move": item["move"], "host": item["host"], "size_usd_bn": _size(item["size_usd_bn"], path)}
 
 
-def _accepted_item(item: Any, path: str, sc: Scenario) -> dict:
+def accepted_item(item: Any, path: str, sc: Scenario) -> dict:
     _keys(item, path, {"power", "move", "size_usd_bn"}, required=("power", "move", "size_usd_bn"))
     if item["power"] not in sc.power_ids:
         raise RecordError(f"{path}.power: {_short(item['power'])} is not a power ({', '.join(sc.power_ids)})")
