@@ -270,3 +270,10 @@ def test_an_illegal_recorded_decision_or_an_unsafe_out_is_refused(tmp_path, monk
         analyse({"format": "strategy_abm.room"})
     with pytest.raises(ValueError, match="seat: 'mars'"):
         debrief_html(loan_record, "mars", counterfactuals=False)
+
+
+def test_the_pages_escape_what_people_typed_and_show_a_game_not_yet_started():
+    record = new_record("baseline", overrides={"horizon_turns": "4"}, title='<script>alert("x")</script> & co')
+    page = debrief_html(record)  # no turn played: no figure, no counterfactual, still a page
+    assert "<script>" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in page
+    assert "no turn played yet" in page and "<img" not in page
