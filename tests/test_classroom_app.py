@@ -253,6 +253,23 @@ def test_instructor_actions_with_bad_input_are_400(client, action, fields, messa
     assert act(client, room, "warp").status_code == 404
 
 
+@pytest.mark.parametrize("digits", ["²", "①", "1²", "--1"])  # isdigit() (after a "-") says yes, int() no
+def test_whole_numbers_in_odd_digits_are_400_not_500(client, digits):
+    client.get("/")
+    for name in ("seed", "horizon_turns"):
+        data = {"csrf": client.cookies["sabm_csrf"], "scenario": "baseline", name: digits}
+        r = client.post("/rooms", data=data, follow_redirects=False)
+        assert r.status_code == 400 and f"{name}: must be a whole number" in r.text, (name, r.status_code)
+    room, _ = make_room(client)
+    act(client, room, "start")
+    r = act(client, room, "branch", turn=digits)
+    assert r.status_code == 400 and "turn: must be a whole number" in r.text
+    move, host, size = legal_offer(room, "us")  # a row numbered in such digits is no row of the form
+    r = submit_offers(client, room, "us", [], **{f"move_{digits}": move, f"host_{digits}": host,
+                                                 f"size_{digits}": repr(size)})  # fmt: skip
+    assert r.status_code == 303 and room.record["turns"][0]["offers"]["us"] == {"by": "human", "decision": []}
+
+
 # ------------------------------------------------------------------------------ the turn flow
 
 

@@ -256,9 +256,14 @@ def _number(form, name: str, *, least: float, most: float, default: str | None =
     return value
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also says yes to "²" or "①", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _whole(form, name: str, *, least: int, most: int, default: str | None = None) -> int:
     text = _one(form, name, default)
-    if not text.lstrip("-").isdigit():
+    if not _digits(text.removeprefix("-")):
         raise BadInput(name, f"must be a whole number, got {text[:40]!r}")
     value = int(text)
     if not least <= value <= most:
@@ -759,7 +764,7 @@ def _decision_of(form: dict[str, list[str]], seat, view: dict, room) -> list[dic
     empty); a host's form has checkboxes ``accept`` = "power:move:size" of the offers it takes."""
     if seat.kind == "power":
         rows = sorted({int(k.split("_")[1]) for k in form if k.split("_")[0] in ("move", "host", "size")
-                       and k.count("_") == 1 and k.split("_")[1].isdigit()})  # fmt: skip
+                       and k.count("_") == 1 and _digits(k.split("_")[1])})  # fmt: skip
         most = room.game.rules.max_offers_per_turn
         decision = []
         for i in rows:
