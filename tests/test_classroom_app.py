@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from strategy_abm.classroom.app import create_app
 from strategy_abm.classroom.security import csrf_token
+from strategy_abm.classroom.store import StoreError
 
 
 class Clock:
@@ -383,7 +384,9 @@ def test_a_new_app_on_the_same_data_folder_resumes_every_room_at_the_same_phase(
         assert submit_offers(c, room, "us", [(move, host, size)]).status_code == 303
         state = (room.id, room.game.turn, room.game.phase, room.status, room.seats["us"].token)
         record = room.export()
-    second = create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)
+        with pytest.raises(StoreError, match="in use by another program"):  # a second server meanwhile
+            create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)
+    second = create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)  # the first has stopped
     resumed = second.state.classroom.rooms[state[0]]
     assert (resumed.id, resumed.game.turn, resumed.game.phase, resumed.status, resumed.seats["us"].token) == state
     assert resumed.export()["turns"] == record["turns"]

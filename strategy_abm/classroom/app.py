@@ -291,8 +291,10 @@ def create_app(
     """The ASGI app. ``store``: a :class:`~.store.Store` (or ``data_dir``: the folder of its
     file; neither: rooms are kept in memory only). ``clock``: time for the rooms' deadlines.
     ``limits``: body size and rate limits (security.Limits). Rooms in the store are loaded now:
-    a damaged store raises its one-line error here, before anything is served."""
-    if store is None and data_dir is not None:
+    a damaged store, or one another server holds, raises its one-line error here, before anything
+    is served. A store made here from ``data_dir`` is closed (its file released) when the app stops."""
+    own_store = store is None and data_dir is not None
+    if own_store:
         from .store import Store
 
         store = Store(Path(data_dir) / "classroom.sqlite3")
@@ -314,6 +316,8 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if own_store:
+                store.close()
 
     routes = [
         Route("/", views.home, methods=["GET"], name="home"),
