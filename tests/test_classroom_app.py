@@ -454,6 +454,19 @@ def test_play_and_serve_refuse_bad_options_in_one_line(tmp_path, capsys):
     assert "argument --port: must be at most 65535" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["play", "--as", "us", "--no-browser"]])
+def test_a_data_folder_that_is_a_file_is_a_bad_argument(tmp_path, capsys, command):
+    from strategy_abm import cli
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for data in (notes, notes / "sub"):
+        assert cli.main([*command, "--data", str(data)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"strategy-abm: error: argument --data: {str(notes)!r} is a file, not a folder\n"
+    assert notes.read_text() == "keep me" and list(tmp_path.iterdir()) == [notes]
+
+
 def test_serve_refuses_a_damaged_rooms_file_and_leaves_it(tmp_path, capsys):
     from strategy_abm import cli
 
