@@ -89,6 +89,18 @@ def _folder(text: str) -> Path:
     return Path(text)
 
 
+def _data_folder(text: str) -> Path:
+    """A folder for the classroom's rooms file: it may not exist yet, but no file may stand in its
+    place or on its way (the store would fail with a confusing 'File exists')."""
+    path = _folder(text)
+    for part in (path, *path.parents):
+        if part.exists() or part.is_symlink():
+            if not part.is_dir():
+                raise argparse.ArgumentTypeError(f"{str(part)!r} is a file, not a folder")
+            break
+    return path
+
+
 def _worker_count(text: str) -> int:
     value = _positive_int(text)
     if value > MAX_WORKERS:
@@ -198,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
                      "class network, with a warning)")  # fmt: skip
     srv.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
-    srv.add_argument("--data", type=_folder, default=None,
+    srv.add_argument("--data", type=_data_folder, default=None,
                      help="folder of the rooms' file classroom.sqlite3 (default $STRATEGY_ABM_DATA, else "
                      "$XDG_DATA_HOME/strategy_abm or ~/.local/share/strategy_abm)")  # fmt: skip
 
@@ -210,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     pl.add_argument("--port", type=_port, default=0, help="TCP port (default 0: any free port)")
     pl.add_argument("--no-browser", action="store_true", help="print the link only, do not open a browser")
-    pl.add_argument("--data", type=_folder, default=None, help="folder of classroom.sqlite3 (as for serve)")
+    pl.add_argument("--data", type=_data_folder, default=None, help="folder of classroom.sqlite3 (as for serve)")
     return parser
 
 

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from strategy_abm.classroom.app import create_app
 from strategy_abm.classroom.security import csrf_token
+from strategy_abm.classroom.store import StoreError
 
 
 class Clock:
@@ -253,6 +254,23 @@ def test_instructor_actions_with_bad_input_are_400(client, action, fields, messa
     assert act(client, room, "warp").status_code == 404
 
 
+@pytest.mark.parametrize("digits", ["²", "①", "1²", "--1"])  # isdigit() (after a "-") says yes, int() no
+def test_whole_numbers_in_odd_digits_are_400_not_500(client, digits):
+    client.get("/")
+    for name in ("seed", "horizon_turns"):
+        data = {"csrf": client.cookies["sabm_csrf"], "scenario": "baseline", name: digits}
+        r = client.post("/rooms", data=data, follow_redirects=False)
+        assert r.status_code == 400 and f"{name}: must be a whole number" in r.text, (name, r.status_code)
+    room, _ = make_room(client)
+    act(client, room, "start")
+    r = act(client, room, "branch", turn=digits)
+    assert r.status_code == 400 and "turn: must be a whole number" in r.text
+    move, host, size = legal_offer(room, "us")  # a row numbered in such digits is no row of the form
+    r = submit_offers(client, room, "us", [], **{f"move_{digits}": move, f"host_{digits}": host,
+                                                 f"size_{digits}": repr(size)})  # fmt: skip
+    assert r.status_code == 303 and room.record["turns"][0]["offers"]["us"] == {"by": "human", "decision": []}
+
+
 # ------------------------------------------------------------------------------ the turn flow
 
 
@@ -366,7 +384,9 @@ def test_a_new_app_on_the_same_data_folder_resumes_every_room_at_the_same_phase(
         assert submit_offers(c, room, "us", [(move, host, size)]).status_code == 303
         state = (room.id, room.game.turn, room.game.phase, room.status, room.seats["us"].token)
         record = room.export()
-    second = create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)
+        with pytest.raises(StoreError, match="in use by another program"):  # a second server meanwhile
+            create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)
+    second = create_app(data_dir=tmp_path, clock=clock, tick_seconds=3600)  # the first has stopped
     resumed = second.state.classroom.rooms[state[0]]
     assert (resumed.id, resumed.game.turn, resumed.game.phase, resumed.status, resumed.seats["us"].token) == state
     assert resumed.export()["turns"] == record["turns"]
@@ -432,6 +452,19 @@ def test_play_and_serve_refuse_bad_options_in_one_line(tmp_path, capsys):
     assert cli.main(["play", "--as", "us", "--scenario", "nope", "--no-browser"]) == 2
     assert cli.main(["serve", "--port", "70000"]) == 2
     assert "argument --port: must be at most 65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["play", "--as", "us", "--no-browser"]])
+def test_a_data_folder_that_is_a_file_is_a_bad_argument(tmp_path, capsys, command):
+    from strategy_abm import cli
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for data in (notes, notes / "sub"):
+        assert cli.main([*command, "--data", str(data)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"strategy-abm: error: argument --data: {str(notes)!r} is a file, not a folder\n"
+    assert notes.read_text() == "keep me" and list(tmp_path.iterdir()) == [notes]
 
 
 def test_serve_refuses_a_damaged_rooms_file_and_leaves_it(tmp_path, capsys):

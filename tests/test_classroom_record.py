@@ -338,6 +338,36 @@ def test_a_valid_record_round_trips_through_its_file(tmp_path):
         load_record(tmp_path / "missing.json")
 
 
+def test_a_record_file_that_never_ends_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    """A pipe or a device (``replay /dev/zero``) has no size to check first: reading it whole
+    would exhaust the memory. At most the limit and one byte are read."""
+    import os
+    import threading
+
+    from strategy_abm.classroom import record as record_module
+
+    monkeypatch.setattr(record_module, "MAX_RECORD_BYTES", 1_000_000)
+    fifo = tmp_path / "endless.json"
+    os.mkfifo(fifo)
+    written = []
+
+    def writer():  # a bounded "endless" stream: 20 MB in 64 KiB chunks, until the reader hangs up
+        with open(fifo, "wb") as f:
+            try:
+                for _ in range(320):
+                    f.write(b" " * 65536)
+                    written.append(65536)
+            except BrokenPipeError:
+                pass
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    with pytest.raises(RecordError, match=r"^endless\.json: record: larger than 1 MB"):
+        load_record(fifo)
+    thread.join(10)
+    assert sum(written) < 3_000_000  # the reader stopped near the limit (plus the pipe's buffer)
+
+
 # ------------------------------------------------------------------------------------ the command
 
 

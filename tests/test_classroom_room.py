@@ -382,6 +382,33 @@ def test_a_damaged_or_foreign_store_file_is_refused_and_left_alone(tmp_path):
     assert good.read_bytes() == before
 
 
+def test_a_store_in_use_by_another_server_is_refused_in_one_line_and_left_alone(tmp_path):
+    """Two servers on one file would each save their own copy of the rooms over the other's
+    (students' decisions lost): the file belongs to the store that opened it until it is closed."""
+    path = tmp_path / "classroom.sqlite3"
+    first = Store(path)
+    room = _room()
+    first.save(room)
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as err:
+        Store(path)  # a second `serve` (or `play`) on the same data folder
+    message = str(err.value)
+    assert message.startswith(str(path)) and "in use" in message and "\n" not in message
+    assert "damaged" not in message
+    assert path.read_bytes() == before
+    first.close()
+    other = sqlite3.connect(path, isolation_level=None)  # any other program writing to it
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(StoreError, match="in use"):
+        Store(path)
+    other.execute("ROLLBACK")
+    other.close()
+    assert path.read_bytes() == before
+    again = Store(path)  # once the others are gone
+    assert set(again.load_all()) == {room.id}
+    again.close()
+
+
 def test_the_store_lives_in_the_user_data_folder(tmp_path, monkeypatch):
     from strategy_abm.classroom.store import default_path
 
@@ -394,6 +421,7 @@ def test_the_store_lives_in_the_user_data_folder(tmp_path, monkeypatch):
     room = _room()
     store.save(room)
     store.delete(room.id)
+    store.close()
     assert Store().load_all() == {}
 
 

@@ -256,9 +256,14 @@ def _number(form, name: str, *, least: float, most: float, default: str | None =
     return value
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also says yes to "²" or "①", which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _whole(form, name: str, *, least: int, most: int, default: str | None = None) -> int:
     text = _one(form, name, default)
-    if not text.lstrip("-").isdigit():
+    if not _digits(text.removeprefix("-")):
         raise BadInput(name, f"must be a whole number, got {text[:40]!r}")
     value = int(text)
     if not least <= value <= most:
@@ -286,8 +291,10 @@ def create_app(
     """The ASGI app. ``store``: a :class:`~.store.Store` (or ``data_dir``: the folder of its
     file; neither: rooms are kept in memory only). ``clock``: time for the rooms' deadlines.
     ``limits``: body size and rate limits (security.Limits). Rooms in the store are loaded now:
-    a damaged store raises its one-line error here, before anything is served."""
-    if store is None and data_dir is not None:
+    a damaged store, or one another server holds, raises its one-line error here, before anything
+    is served. A store made here from ``data_dir`` is closed (its file released) when the app stops."""
+    own_store = store is None and data_dir is not None
+    if own_store:
         from .store import Store
 
         store = Store(Path(data_dir) / "classroom.sqlite3")
@@ -309,6 +316,8 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if own_store:
+                store.close()
 
     routes = [
         Route("/", views.home, methods=["GET"], name="home"),
@@ -759,7 +768,7 @@ def _decision_of(form: dict[str, list[str]], seat, view: dict, room) -> list[dic
     empty); a host's form has checkboxes ``accept`` = "power:move:size" of the offers it takes."""
     if seat.kind == "power":
         rows = sorted({int(k.split("_")[1]) for k in form if k.split("_")[0] in ("move", "host", "size")
-                       and k.count("_") == 1 and k.split("_")[1].isdigit()})  # fmt: skip
+                       and k.count("_") == 1 and _digits(k.split("_")[1])})  # fmt: skip
         most = room.game.rules.max_offers_per_turn
         decision = []
         for i in rows:

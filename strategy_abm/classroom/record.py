@@ -105,7 +105,8 @@ def load_record(path: str | os.PathLike) -> dict:
             raise RecordError(f"{str(path)!r}: is a folder, not a record file")
         if path.stat().st_size > MAX_RECORD_BYTES:
             raise RecordError(f"{str(path)!r}: larger than {MAX_RECORD_BYTES // 1_000_000} MB, not a record")
-        text = path.read_bytes()
+        with open(path, "rb") as f:  # a pipe or a device has no size to check: read one byte past the limit
+            text = f.read(MAX_RECORD_BYTES + 1)
     except FileNotFoundError:
         raise RecordError(f"{str(path)!r}: no such file") from None
     except OSError as exc:

@@ -7,6 +7,10 @@ A room is stored as its :meth:`Room.state` (its record, seats, status, deadline,
 submissions and log) and rebuilt by replaying its record. The schema is versioned
 (``PRAGMA user_version``) and the file marked as ours (``PRAGMA application_id``): a corrupt or
 foreign file is a one-line :class:`StoreError` naming it, and is never changed or deleted.
+
+A store holds its file's lock until it is closed (SQLite's exclusive locking mode): a second
+server on the same data folder would save its own copies of the rooms over the first's, so it is
+refused with a one-line error instead.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FILE_NAME = "classroom.sqlite3"
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x53414252  # "SABR": marks the file as a strategy_abm classroom store
 SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_SECONDS = 2.0  # how long to wait for a lock another program holds before saying the file is in use
 
 
 class StoreError(RuntimeError):
@@ -64,6 +69,13 @@ class Store:
     def _fail(self, problem: str) -> StoreError:
         return StoreError(f"{self.path}: {problem}; the file was left as it is")
 
+    def _in_use(self, exc: sqlite3.Error) -> StoreError | None:
+        """The error for a file another program holds locked (else None)."""
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return self._fail("in use by another program (is another strategy-abm serve or play running on this "
+                              "data folder?)")  # fmt: skip
+        return None
+
     def _check_existing(self) -> None:
         if not self.path.is_file():
             raise self._fail("not a file")
@@ -75,7 +87,7 @@ class Store:
         if head != SQLITE_HEADER:
             raise self._fail("not a classroom store (not an SQLite database)")
         try:  # read-only: a damaged or foreign file is never written to
-            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
             try:
                 app = db.execute("PRAGMA application_id").fetchone()[0]
                 version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -83,7 +95,7 @@ class Store:
             finally:
                 db.close()
         except sqlite3.DatabaseError as exc:
-            raise self._fail(f"damaged or not a classroom store ({exc})") from None
+            raise self._in_use(exc) or self._fail(f"damaged or not a classroom store ({exc})") from None
         if app != APPLICATION_ID:
             raise self._fail("not a classroom store (another program's SQLite database)")
         if check != "ok":
@@ -92,10 +104,17 @@ class Store:
             raise self._fail(f"written by a newer strategy_abm (schema {version}, this one reads {SCHEMA_VERSION})")
 
     def _connect(self) -> sqlite3.Connection:
+        """The store's connection, holding the file's exclusive lock until :meth:`close`."""
+        db = None
         try:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=BUSY_SECONDS)
+            db.execute("PRAGMA locking_mode = EXCLUSIVE")
+            db.execute("BEGIN EXCLUSIVE")  # taken now and kept (exclusive mode) after the commit
+            db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise self._fail(f"cannot open it ({exc})") from None
+            if db is not None:
+                db.close()
+            raise self._in_use(exc) or self._fail(f"cannot open it ({exc})") from None
         return db
 
     def _create(self) -> sqlite3.Connection:
