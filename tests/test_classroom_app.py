@@ -486,3 +486,17 @@ def test_serve_on_loopback_prints_its_address_and_no_warning(tmp_path, monkeypat
     captured = capsys.readouterr()
     assert re.search(r"classroom: http://127\.0\.0\.1:\d+/ ", captured.out)
     assert "warning" not in captured.err
+
+
+def test_a_white_cell_event_is_the_instructors_secret_until_it_fires(client):
+    room, path = make_room(client)
+    act(client, room, "start")
+    assert act(client, room, "inject", event="commodity_slump", target="kgz").status_code == 303
+    assert "commodity_slump" in client.get(path).text  # the instructor sees it queued
+    for page in (seat_url(room, "us"), seat_url(room, "kaz"), f"/rooms/{room.id}/projector"):
+        assert "commodity_slump" not in client.get(page).text, page
+    act(client, room, "force")
+    act(client, room, "force")  # turn 2 opens: the event fires and is public news
+    assert room.game.turn == 2
+    assert any(r["status"] == "injected_event" and r["target"] == "kgz" for r in room.game.event_log)
+    assert "queued-events" not in client.get(path).text

@@ -456,8 +456,17 @@ class Room:
             raise RoomError(str(exc)) from None
         fired = self.game.injected[-1]
         self.record["turns"][-1]["injected"].append({"event": fired[0], "target": fired[1]})
-        on = f" on {self.game.display(fired[1])}" if fired[1] else ""
-        self._say(f"White Cell: {event_name}{on} takes effect when turn {self.game.turn + 1} opens")
+        # Not in the room's log, which every seat reads: the White Cell's event is a surprise until
+        # it fires (then the seats read it among last turn's events); the instructor sees it queued.
+        self.version += 1
+
+    def queued(self) -> list[str]:
+        """The White Cell's events waiting for the next turn, as sentences (the instructor's page)."""
+        out = []
+        for name, target in self.game.injected:
+            on = f" on {self.game.display(target)}" if target else ""
+            out.append(f"{name}{on}: takes effect when turn {self.game.turn + 1} opens")
+        return out
 
     def end(self, token: str) -> None:
         """End the game where it is (its record stops here)."""
