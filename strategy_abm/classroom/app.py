@@ -190,8 +190,8 @@ def _num(x, digits: int = 3) -> str:
 
 
 def _json_block(data: Any) -> str:
-    """JSON for a ``<script type="application/json">`` block: ``<`` escaped so no text in it can
-    close the element."""
+    """JSON for a page (the decision form's ``data-legal`` attribute, escaped again by the
+    template): ``<`` escaped too, so it is safe in any HTML context."""
     return json.dumps(data, sort_keys=True, allow_nan=False).replace("<", "\\u003c")
 
 
