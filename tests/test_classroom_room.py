@@ -134,6 +134,36 @@ def test_a_bad_submission_is_one_line_and_changes_nothing():
     assert room.version == version and room.view("us")["my_submission"] is None
 
 
+def test_views_are_made_once_per_room_version_and_follow_every_change():
+    """The seats' views are cached per room version (a class's pages ask many times between two
+    changes): the same until the room changes, then the new state, phase, flags and log."""
+    from strategy_abm.classroom.room import _json
+
+    clock = Clock()
+    room = _room(clock=clock)
+    room.start(room.instructor_token)
+    first = room.view("us")
+    clock.now += 10  # time alone changes only the common part: the time left
+    again = room.view("us")
+    assert again["legal"] is first["legal"] and again["hosts"] is room.public_view()["hosts"]
+    assert again["seconds_left"] == first["seconds_left"] - 10
+    room.submit(_tok(room, "china"), _offer(room, "china"))
+    assert room.view("us")["submitted"]["china"] and room.view("china")["my_submission"]
+    room.submit(_tok(room, "us"), _offer(room, "us"))  # the offers phase resolves
+    after = room.view("kaz")
+    assert after["phase"] == "responses" and after["decides"] and after["offers"]
+    assert room.view("us")["my_offers"] and not room.view("us")["decides"]
+    # every part of every seat's view is what the game gives now
+    for actor in room.seats:
+        view, obs = room.view(actor), room.game.observe(actor)
+        for part in ("hosts", "powers", "routes", "metrics", "own"):
+            assert view[part] == _json(getattr(obs, part)), (actor, part)
+        assert view["legal"] == _json(room.game.legal(actor))
+    room.force(room.instructor_token)  # the responses: turn 2 opens, last turn's fate in the views
+    assert room.view("us")["turn"] == 2 and room.view("us")["last_turn"]["turn"] == 1
+    assert room.public_view()["last_turn"]["turn"] == 1
+
+
 # ------------------------------------------------------------------------------------ the turn flow
 
 
