@@ -383,6 +383,36 @@ def test_rooms_survive_a_restart(tmp_path):
     assert _csvs(back[running.id].play) == _csvs(running.play)
 
 
+def test_a_server_killed_without_closing_its_store_loses_no_save(tmp_path):
+    """The store writes ahead (WAL, synced at checkpoints): a server process that dies without
+    closing leaves its log beside the file (owner-only, like the file) and the next one reads
+    every save from it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "classroom.sqlite3"
+    code = (
+        "import os, sys\n"
+        "from strategy_abm.classroom.room import Room\n"
+        "from strategy_abm.classroom.store import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "room = Room.create('baseline', overrides={'horizon_turns': '3'}, human_seats=('us',))\n"
+        "room.start(room.instructor_token)\n"
+        "room.force(room.instructor_token)\n"
+        "store.save(room)\n"
+        "print(room.id, room.game.turn, room.game.phase, room.version)\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)  # killed: no close, no checkpoint\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    room_id, turn, phase, version = out.stdout.split()
+    wal = path.with_name(path.name + "-wal")
+    assert wal.exists() and stat.S_IMODE(os.stat(wal).st_mode) == 0o600
+    back = Store(path).load_all()
+    assert (back[room_id].game.turn, back[room_id].game.phase) == (int(turn), phase) == (2, "offers")
+    assert back[room_id].version == int(version) and back[room_id].status == "running"
+
+
 def test_a_damaged_or_foreign_store_file_is_refused_and_left_alone(tmp_path):
     junk = tmp_path / "classroom.sqlite3"
     junk.write_bytes(b"not a database at all" * 10)

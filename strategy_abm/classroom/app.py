@@ -287,6 +287,8 @@ def create_app(
     file; neither: rooms are kept in memory only). ``clock``: time for the rooms' deadlines.
     ``limits``: body size and rate limits (security.Limits). Rooms in the store are loaded now:
     a damaged store raises its one-line error here, before anything is served."""
+    from . import room  # noqa: F401  (imports the game: about a second, paid now rather than by the first request)
+
     if store is None and data_dir is not None:
         from .store import Store
 
