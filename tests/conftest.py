@@ -12,6 +12,16 @@ from strategy_abm import CompetitionModel
 from strategy_abm.scenario.ids import HOSTS, POWERS
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--docs-screenshots",
+        action="store_true",
+        default=False,
+        help="the classroom's browser tests also write the screenshots of docs/classroom.md into "
+        "docs/img/classroom/ (PNG, palette-reduced); commit them when the pages change",
+    )
+
+
 @dataclass
 class Record:
     """What the actors decided each turn, with the limits they decided under."""

@@ -5,6 +5,7 @@ the export, the debrief, and the serve/play commands (without serving)."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -140,7 +141,7 @@ def test_a_seat_page_carries_its_own_token_and_no_other(client):
             assert seat.token not in page.text and csrf_token(seat.token) not in page.text
     assert room.instructor_token not in page.text
     # The form: one row per allowed offer, validated against the legal bounds in a JSON block.
-    legal = json.loads(re.search(r'<script type="application/json" id="legal-data">(.*?)</script>', page.text).group(1))
+    legal = json.loads(html.unescape(re.search(r'data-legal="([^"]*)"', page.text).group(1)))
     game_legal = room.game.legal("us")
     assert legal["budget"] == pytest.approx(game_legal["budget"])
     assert set(legal["moves"]) == set(game_legal["moves"])

@@ -134,6 +134,36 @@ def test_a_bad_submission_is_one_line_and_changes_nothing():
     assert room.version == version and room.view("us")["my_submission"] is None
 
 
+def test_views_are_made_once_per_room_version_and_follow_every_change():
+    """The seats' views are cached per room version (a class's pages ask many times between two
+    changes): the same until the room changes, then the new state, phase, flags and log."""
+    from strategy_abm.classroom.room import _json
+
+    clock = Clock()
+    room = _room(clock=clock)
+    room.start(room.instructor_token)
+    first = room.view("us")
+    clock.now += 10  # time alone changes only the common part: the time left
+    again = room.view("us")
+    assert again["legal"] is first["legal"] and again["hosts"] is room.public_view()["hosts"]
+    assert again["seconds_left"] == first["seconds_left"] - 10
+    room.submit(_tok(room, "china"), _offer(room, "china"))
+    assert room.view("us")["submitted"]["china"] and room.view("china")["my_submission"]
+    room.submit(_tok(room, "us"), _offer(room, "us"))  # the offers phase resolves
+    after = room.view("kaz")
+    assert after["phase"] == "responses" and after["decides"] and after["offers"]
+    assert room.view("us")["my_offers"] and not room.view("us")["decides"]
+    # every part of every seat's view is what the game gives now
+    for actor in room.seats:
+        view, obs = room.view(actor), room.game.observe(actor)
+        for part in ("hosts", "powers", "routes", "metrics", "own"):
+            assert view[part] == _json(getattr(obs, part)), (actor, part)
+        assert view["legal"] == _json(room.game.legal(actor))
+    room.force(room.instructor_token)  # the responses: turn 2 opens, last turn's fate in the views
+    assert room.view("us")["turn"] == 2 and room.view("us")["last_turn"]["turn"] == 1
+    assert room.public_view()["last_turn"]["turn"] == 1
+
+
 # ------------------------------------------------------------------------------------ the turn flow
 
 
@@ -353,6 +383,36 @@ def test_rooms_survive_a_restart(tmp_path):
     assert _csvs(back[running.id].play) == _csvs(running.play)
 
 
+def test_a_server_killed_without_closing_its_store_loses_no_save(tmp_path):
+    """The store writes ahead (WAL, synced at checkpoints): a server process that dies without
+    closing leaves its log beside the file (owner-only, like the file) and the next one reads
+    every save from it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "classroom.sqlite3"
+    code = (
+        "import os, sys\n"
+        "from strategy_abm.classroom.room import Room\n"
+        "from strategy_abm.classroom.store import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "room = Room.create('baseline', overrides={'horizon_turns': '3'}, human_seats=('us',))\n"
+        "room.start(room.instructor_token)\n"
+        "room.force(room.instructor_token)\n"
+        "store.save(room)\n"
+        "print(room.id, room.game.turn, room.game.phase, room.version)\n"
+        "sys.stdout.flush()\n"
+        "os._exit(0)  # killed: no close, no checkpoint\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    room_id, turn, phase, version = out.stdout.split()
+    wal = path.with_name(path.name + "-wal")
+    assert wal.exists() and stat.S_IMODE(os.stat(wal).st_mode) == 0o600
+    back = Store(path).load_all()
+    assert (back[room_id].game.turn, back[room_id].game.phase) == (int(turn), phase) == (2, "offers")
+    assert back[room_id].version == int(version) and back[room_id].status == "running"
+
+
 def test_a_damaged_or_foreign_store_file_is_refused_and_left_alone(tmp_path):
     junk = tmp_path / "classroom.sqlite3"
     junk.write_bytes(b"not a database at all" * 10)
@@ -389,21 +449,26 @@ def test_a_store_in_use_by_another_server_is_refused_in_one_line_and_left_alone(
     first = Store(path)
     room = _room()
     first.save(room)
-    before = path.read_bytes()
+
+    def files():  # the store and its write-ahead log (WAL mode: saves sit there until a checkpoint)
+        return [p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+
+    before = files()
     with pytest.raises(StoreError) as err:
         Store(path)  # a second `serve` (or `play`) on the same data folder
     message = str(err.value)
     assert message.startswith(str(path)) and "in use" in message and "\n" not in message
     assert "damaged" not in message
-    assert path.read_bytes() == before
-    first.close()
+    assert files() == before
+    first.close()  # (checkpoints the log into the file)
+    before = files()
     other = sqlite3.connect(path, isolation_level=None)  # any other program writing to it
     other.execute("BEGIN EXCLUSIVE")
     with pytest.raises(StoreError, match="in use"):
         Store(path)
     other.execute("ROLLBACK")
     other.close()
-    assert path.read_bytes() == before
+    assert files() == before
     again = Store(path)  # once the others are gone
     assert set(again.load_all()) == {room.id}
     again.close()

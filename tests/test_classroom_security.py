@@ -35,7 +35,7 @@ def test_home_page_has_the_forms_and_the_security_headers(client):
     assert r.headers["content-security-policy"] == CSP
     assert "script-src 'self';" in CSP and "unsafe-inline" not in CSP and "unsafe-eval" not in CSP
     assert r.headers["x-frame-options"] == "DENY"
-    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["referrer-policy"] == "same-origin"  # no token in a Referer to another site
     assert r.headers["x-content-type-options"] == "nosniff"
     # No inline script anywhere: every <script> either has a src or is a JSON data block.
     for tag in re.findall(r"<script[^>]*>", r.text):
@@ -76,6 +76,13 @@ def test_cross_origin_posts_are_refused_even_with_the_token(client):
     assert r.status_code == 403
     same = client.post("/join", data={"code": "ABCDEF", "csrf": token}, headers={"origin": "http://testserver"})
     assert same.status_code == 400  # same origin: judged on its content
+    # an opaque origin (a sandboxed frame) is refused, unless the browser itself says same-origin
+    null = {"origin": "null"}
+    assert client.post("/join", data={"code": "ABCDEF", "csrf": token}, headers=null).status_code == 403
+    r = client.post("/join", data={"code": "ABCDEF", "csrf": token}, headers={**null, "sec-fetch-site": "cross-site"})
+    assert r.status_code == 403
+    r = client.post("/join", data={"code": "ABCDEF", "csrf": token}, headers={**null, "sec-fetch-site": "same-origin"})
+    assert r.status_code == 400
 
 
 def test_an_oversize_body_is_413_whether_its_length_is_declared_or_not():

@@ -190,8 +190,8 @@ def _num(x, digits: int = 3) -> str:
 
 
 def _json_block(data: Any) -> str:
-    """JSON for a ``<script type="application/json">`` block: ``<`` escaped so no text in it can
-    close the element."""
+    """JSON for a page (the decision form's ``data-legal`` attribute, escaped again by the
+    template): ``<`` escaped too, so it is safe in any HTML context."""
     return json.dumps(data, sort_keys=True, allow_nan=False).replace("<", "\\u003c")
 
 
@@ -293,6 +293,8 @@ def create_app(
     ``limits``: body size and rate limits (security.Limits). Rooms in the store are loaded now:
     a damaged store, or one another server holds, raises its one-line error here, before anything
     is served. A store made here from ``data_dir`` is closed (its file released) when the app stops."""
+    from . import room  # noqa: F401  (imports the game: about a second, paid now rather than by the first request)
+
     own_store = store is None and data_dir is not None
     if own_store:
         from .store import Store

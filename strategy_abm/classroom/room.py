@@ -119,6 +119,9 @@ class Room:
         self.version = 0
         self.log: list[str] = []
         self._pending: dict[str, tuple[list[Offer], list[dict]]] = {}  # this phase's human submissions
+        # The seats' views of the current version, less their common part (which holds the time):
+        # a class's pages ask for them many times between two changes (benchmarks/bench_classroom.py).
+        self._views: tuple[int, dict[str | None, dict]] = (-1, {})
         try:
             self.play = replay(self.record)
         except RecordError as exc:
@@ -263,19 +266,32 @@ class Room:
         """
         if actor not in self.seats:
             raise RoomError(f"{actor!r}: not a seat of this room")
+        out = self._common()
+        out.update(self._cached(actor, self._seat_part))
+        return out
+
+    def _cached(self, key: str | None, make: Callable[[str | None], dict]) -> dict:
+        """``make(key)``, made once per room version (every change of the room or its game bumps
+        the version; the parts cached hold no time). Shared between callers: read only."""
+        version, parts = self._views
+        if version != self.version:
+            parts = {}
+            self._views = (self.version, parts)
+        if key not in parts:
+            parts[key] = make(key)
+        return parts[key]
+
+    def _seat_part(self, actor: str) -> dict:
+        """A seat's view less the common part (see :meth:`view`)."""
         game = self.game
         obs = game.observe(actor)
-        out = self._common()
         seat = self.seats[actor]
-        out.update(
+        out = dict(
             seat={"actor": actor, "kind": seat.kind, "name": seat.name, "human": seat.human, "code": seat.code},
             decides=actor in game.waiting() and self.status in (RUNNING, PAUSED),
             own=_json(obs.own),
             legal=_json(game.legal(actor)) if self.status != OVER else {"phase": game.phase, "decides": False},
-            hosts=_json(obs.hosts),
-            powers=_json(obs.powers),
-            routes=_json(obs.routes),
-            metrics=_json(obs.metrics),
+            **{k: v for k, v in self._cached(None, self._public_part).items() if k != "last_turn"},
             my_submission=self._pending[actor][1] if actor in self._pending else None,
             last_turn=self._last_turn(actor),
         )
@@ -291,12 +307,15 @@ class Room:
     def public_view(self) -> dict:
         """The projector's view: the common part, every host's public state, the routes, the
         metrics and the last turn's public events; no seat's private state or pending decision."""
+        out = self._common()
+        out.update(self._cached(None, self._public_part))
+        return out
+
+    def _public_part(self, _: None) -> dict:
         game = self.game
         obs = game.observe(game.host_ids[0])  # (the public part of any observation is the same)
-        out = self._common()
-        out.update(hosts=_json(obs.hosts), powers=_json(obs.powers), routes=_json(obs.routes),
-                   metrics=_json(obs.metrics), last_turn=self._last_turn(None))  # fmt: skip
-        return out
+        return dict(hosts=_json(obs.hosts), powers=_json(obs.powers), routes=_json(obs.routes),
+                    metrics=_json(obs.metrics), last_turn=self._last_turn(None))  # fmt: skip
 
     def _last_turn(self, actor: str | None) -> dict | None:
         """The last resolved turn as ``actor`` may know it (None: the public)."""
@@ -543,6 +562,7 @@ class Room:
         if report is not None:
             taken = sum(o.accepted for o in report.offers)
             self._say(f"Turn {report.turn} ({report.date}) resolved: {taken} of {len(report.offers)} offers accepted")
+        self.version += 1  # the game moved on (a phase with no sentence to log changes the views too)
         if game.over:
             self._finish(f"The game is over after {game.turn} turns")
             return
@@ -699,7 +719,12 @@ def _offer_json(o: Offer) -> dict:
 def _json(x: Any) -> Any:
     """An observation's values as JSON: mappings to objects, sequences to lists, offers to
     objects, numbers to floats or ints (not finite: null)."""
-    if isinstance(x, Mapping):
+    kind = type(x)  # the common exact types first: a view converts some 1,500 values
+    if kind is float:
+        return x if math.isfinite(x) else None
+    if kind is int or kind is str or kind is bool or x is None:
+        return x
+    if kind is dict or isinstance(x, Mapping):
         return {str(k): _json(v) for k, v in x.items()}
     if isinstance(x, Offer):
         return _offer_json(x)

@@ -38,8 +38,10 @@ CSP = (
 HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    # Join links carry the seat's token in the path: never send it to another site.
-    "referrer-policy": "no-referrer",
+    # Join links carry the seat's token in the path: never send it to another site. (Not
+    # "no-referrer": under it browsers send "Origin: null" on the app's own form posts, which
+    # same_origin() cannot tell from a sandboxed frame's.)
+    "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
@@ -136,12 +138,17 @@ class Guard:
 def same_origin(scope: Scope, headers: dict[str, str]) -> bool:
     """False if the browser says the request comes from another site: an ``Origin`` header that is
     not this server's scheme://host[:port], or ``Sec-Fetch-Site: cross-site``. A request with
-    neither (curl, an old browser) passes here and is judged by its CSRF token."""
-    if headers.get("sec-fetch-site", "") == "cross-site":
+    neither (curl, an old browser) passes here and is judged by its CSRF token. ``Origin: null``
+    (an opaque origin) passes only with ``Sec-Fetch-Site: same-origin``, which the browser alone
+    sets: a page still open under an older no-referrer policy posts that way."""
+    site = headers.get("sec-fetch-site", "")
+    if site == "cross-site":
         return False
     origin = headers.get("origin")
     if origin is None:
         return True
+    if origin == "null":
+        return site == "same-origin"
     host = headers.get("host", "")
     return origin == f"{scope.get('scheme', 'http')}://{host}"
 

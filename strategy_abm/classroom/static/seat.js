@@ -1,14 +1,15 @@
-// Immediate validation of a seat's decision, against the bounds the server sent with the page
-// (a JSON block #legal-data: what Game.legal gives this seat now). The server checks everything
-// again on submission; this only tells the student at once.
+// Immediate validation of a seat's decision, against the bounds the server sent with the form
+// (its data-legal attribute, JSON: what Game.legal gives this seat now). The server checks
+// everything again on submission; this only tells the student at once.
 (function () {
   "use strict";
 
   function legal() {
-    var el = document.getElementById("legal-data");
-    if (!el) return null;
+    var form = document.getElementById("decision-form");
+    var text = form && form.getAttribute("data-legal");
+    if (!text) return null;
     try {
-      return JSON.parse(el.textContent);
+      return JSON.parse(text);
     } catch (e) {
       return null;
     }
