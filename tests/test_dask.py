@@ -197,9 +197,10 @@ def test_a_dask_worker_that_dies_is_one_line_exit_3_and_resume_completes(tmp_pat
     assert "\n" not in message
     stored = len(load_results(out))
     assert f"{stored} runs are stored" in message
-    # The two batches (one run each) finished before the worker died; the second's result may
-    # still have been on the worker when it died (a game takes milliseconds on the bulk path).
-    assert 1 <= stored <= 2
+    # The batches (one run each) finished before the worker died are stored; the nanny restarts the
+    # worker (its plugin counting from zero again), so on a loaded machine a few more batches may
+    # finish before the driver sees the failure: some runs stored, never all of them.
+    assert 1 <= stored < experiment.n_runs
     code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--resume")
     assert code == 0, stderr
     code, _, stderr = run_cli("sweep", SMOKE, "--out", tmp_path / "ref", "--quiet")
