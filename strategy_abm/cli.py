@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--data", type=_data_folder, default=None,
                      help="folder of the rooms' file classroom.sqlite3 (default $STRATEGY_ABM_DATA, else "
                      "$XDG_DATA_HOME/strategy_abm or ~/.local/share/strategy_abm)")  # fmt: skip
+    srv.add_argument("--rate-limit", type=_rate, default=None, metavar="N",
+                     help="requests a second each client address may make on average, bursts of 6 times as "
+                     "many (default 20; raise it for a class whose computers reach the server through one "
+                     "address, e.g. behind NAT)")  # fmt: skip
 
     pl = command("play", "play one seat against the AI in your browser (a local server on 127.0.0.1)")
     pl.add_argument("--as", dest="actor", required=True, metavar="ACTOR",
@@ -224,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-browser", action="store_true", help="print the link only, do not open a browser")
     pl.add_argument("--data", type=_data_folder, default=None, help="folder of classroom.sqlite3 (as for serve)")
     return parser
+
+
+def _rate(text: str) -> float:
+    """--rate-limit: a whole number of requests a second, 1 to 100000."""
+    value = _whole_number(text, 1)
+    if value > 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most 100000 requests a second")
+    return float(value)
 
 
 def _port(text: str) -> int:
@@ -456,7 +468,7 @@ def cmd_serve(args) -> int:
     from .classroom.store import StoreError
 
     try:
-        return serve(args.host, args.port, args.data)
+        return serve(args.host, args.port, args.data, rate=args.rate_limit)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     except StoreError as exc:  # a damaged or foreign rooms file: left as it is

@@ -501,3 +501,16 @@ def test_a_white_cell_event_is_the_instructors_secret_until_it_fires(client):
     assert room.game.turn == 2
     assert any(r["status"] == "injected_event" and r["target"] == "kgz" for r in room.game.event_log)
     assert "queued-events" not in client.get(path).text
+
+
+def test_serve_takes_a_rate_limit_for_a_class_behind_one_address(tmp_path, monkeypatch, capsys):
+    from strategy_abm import cli
+    from strategy_abm.classroom import server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, sock: (seen.update(app=app), sock.close()))
+    assert cli.main(["serve", "--port", "0", "--data", str(tmp_path), "--rate-limit", "200"]) == 0
+    guard = next(m for m in seen["app"].user_middleware if m.cls.__name__ == "Guard")
+    assert (guard.kwargs["limits"].rate, guard.kwargs["limits"].burst) == (200.0, 1200.0)
+    assert cli.main(["serve", "--port", "0", "--rate-limit", "0"]) == 2
+    assert "argument --rate-limit: must be at least 1, got 0" in capsys.readouterr().err

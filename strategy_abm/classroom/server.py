@@ -77,15 +77,19 @@ def run(app, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve(host: str, port: int, data: Path | None) -> int:
+def serve(host: str, port: int, data: Path | None, *, rate: float | None = None) -> int:
+    """Serve every room of the store in ``data`` on ``host:port`` until stopped. ``rate``: requests a
+    second each client address may make (bursts of six times as many; default Limits.rate)."""
     from .app import create_app
+    from .security import Limits
     from .store import Store, default_path
 
     warning = host_warning(host)
     if warning:
         print(warning, file=sys.stderr)
     path = (data / "classroom.sqlite3") if data is not None else default_path()
-    app = create_app(store=Store(path))  # loads every saved room (a damaged file: one-line error)
+    limits = Limits() if rate is None else Limits(rate=rate, burst=6 * rate)
+    app = create_app(store=Store(path), limits=limits)  # loads every saved room (a damaged file: one-line error)
     sock = bind(host, port)
     print(f"classroom: {url_of(sock, host)}/ (rooms saved in {path}); Ctrl-C stops", flush=True)
     run(app, sock)
