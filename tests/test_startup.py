@@ -79,6 +79,19 @@ def test_numba_without_the_blas_probe_still_does_linear_algebra(tmp_path):
     assert _modules_after(code, tmp_path)["out"] == [False, True, [4.0, 7.0], [0.2, 0.6]]
 
 
+def test_a_two_worker_sweep_starts_no_process_but_its_workers(tmp_path):
+    """Forked workers need no resource tracker (their semaphores have no names): none is started
+    (a whole interpreter, and a process left running until the driver exits), and the workers
+    are gone when the sweep returns."""
+    code = (
+        "import psutil\nfrom strategy_abm.cli import main\n"
+        f"code = main(['sweep', {str(SMOKE)!r}, '--workers', '2', '--quiet', '--out', 'sw'])\n"
+        "out = [code, [p.cmdline() for p in psutil.Process().children(recursive=True)]]"
+    )
+    assert _modules_after(code, tmp_path)["out"] == [0, []]
+    assert len(strategy_abm.load_results(tmp_path / "sw")) == 6
+
+
 def test_importing_the_package_imports_no_mesa_nor_pandas(tmp_path):
     found = _modules_after("import strategy_abm, strategy_abm.cli\nout = strategy_abm.__version__", tmp_path)
     assert found == {"heavy": [], "out": strategy_abm.__version__}
