@@ -719,8 +719,12 @@ def main(argv: list[str] | None = None) -> int:
     print("CLI call alone; exit s: the interpreter's shutdown, which frees what the way kept; runs/s: runs / wall s;")
     print("CPU s: user + system time of the subprocess and its workers; driver MiB: peak RSS (VmHWM) of the process")
     print("that calls batch_run or the CLI; tree MiB: peak of the RSS summed over it and its descendants, polled every")
-    print(f"{POLL_S} s (forked workers' shared pages count in each); procs: most processes seen in the tree (one is")
-    print("multiprocessing's resource tracker, which tqdm's lock starts under Mesa's spawn start method); load:")
+    print(
+        f"{POLL_S} s (forked workers' shared pages count in each); procs: most processes seen in the tree (batch_run's"
+    )
+    print(
+        "second is multiprocessing's resource tracker, which tqdm's lock starts under Mesa's spawn start method); load:"
+    )
     print("1-minute load average at the end (above the way's own process count, other jobs shared the")
     print(f"{os.cpu_count()} CPUs and the wall times are inflated).")
     print()
