@@ -57,6 +57,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
+STARTED = time.time()  # epoch s: when this interpreter reached the script (the --phases table)
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "baseline"
 HORIZON = 40
@@ -176,9 +177,17 @@ def child_batch_run(runs: int, result: Path) -> None:
     result.write_text(json.dumps(out))
 
 
-def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) -> None:
+def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path, phases: Path | None = None) -> None:
     """Ways (2) and (3): the ``strategy-abm sweep`` command, called in this process (the console
-    script is ``strategy_abm.cli:main``), so that this process is the sweep's driver."""
+    script is ``strategy_abm.cli:main``), so that this process is the sweep's driver. ``phases``:
+    a file that the driver and its workers append timestamps of the sweep's phases to
+    (:func:`clock_phases`)."""
+    if phases is not None:
+        with open(phases, "a") as f:  # when the interpreter reached this script
+            f.write(f"{STARTED:.6f} {os.getpid()} started\n")
+        import numba  # noqa: F401 - first, to time its import apart from the package's
+
+        _stamp(phases, "numba imported")
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
     # mesa and the model before it: the sweep time excludes imports in every way. (Not the analysis
     # module, pandas and scipy: ``--quiet`` prints no summary, so the command never imports them.)
@@ -187,6 +196,9 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
     import strategy_abm.experiments.sweep  # noqa: F401
     from strategy_abm.cli import main
 
+    if phases is not None:
+        _stamp(phases, "imports done")
+        clock_phases(phases)
     gc_clock = GcClock()
     t0 = time.perf_counter()
     # As the console script calls it (arguments from sys.argv): the program's own way out (cli.main).
@@ -205,6 +217,49 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path) ->
     result.write_text(json.dumps(out))
 
 
+def _stamp(path: Path, name: str) -> None:
+    """Append ``epoch-seconds pid name`` to ``path`` (one line, written at once: processes share it)."""
+    with open(path, "a") as f:
+        f.write(f"{time.time():.6f} {os.getpid()} {name}\n")
+
+
+def clock_phases(path: Path) -> None:
+    """Time-stamp the sweep's phases, in this process and in the workers it forks (they inherit
+    the wrappers; ``run_batch`` is pickled by name and found as the wrapper): each wrapped call
+    appends ``NAME>`` when it starts and ``NAME<`` when it ends to ``path``. Wrapped: the command,
+    the experiment's loading (file, scenario, design), the result store's opening and its Parquet
+    parts, the sweep, the kernels' first load and the bulk plans, the preparation before the fork,
+    the workers' start, every batch and the pool's shutdown."""
+    import functools
+    from concurrent.futures import ProcessPoolExecutor
+
+    from strategy_abm import cli
+    from strategy_abm.experiments import experiment, results, sweep
+    from strategy_abm.sim import bulk
+
+    def wrap(owner, attr: str, name: str) -> None:
+        func = getattr(owner, attr)
+
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            _stamp(path, name + ">")
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _stamp(path, name + "<")
+
+        setattr(owner, attr, timed)
+
+    for owner, attr, name in (
+        (cli, "_main", "command"), (experiment, "load_experiment", "experiment"), (results.ResultStore, "__init__",
+        "store"), (results.ResultStore, "flush", "parquet"), (sweep, "run_sweep", "sweep"), (bulk, "_compile_all",
+        "kernels"), (bulk.BulkPlan, "__init__", "plan"), (sweep, "_prepare_fork", "prepare_fork"),
+        (sweep, "_worker_start", "worker_start"), (sweep, "run_batch", "batch"),
+        (ProcessPoolExecutor, "shutdown", "pool_shutdown"),
+    ):  # fmt: skip
+        wrap(owner, attr, name)
+
+
 def child_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_sweep.py --child")
     parser.add_argument("mode", choices=("batch_run", "runner"))
@@ -213,11 +268,12 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--phases", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.mode == "batch_run":
         child_batch_run(args.runs, args.result)
     else:
-        child_runner(args.experiment, args.workers, args.out, args.result)
+        child_runner(args.experiment, args.workers, args.out, args.result, args.phases)
     return 0
 
 
@@ -263,6 +319,7 @@ def measure(label: str, child_args: list[str], tmp: Path) -> dict:
     log = tmp / f"{label}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *child_args, "--result", str(result)]
     with open(log, "w") as out:
+        started_at = time.time()  # epoch seconds, for the --phases table
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
         sampler = TreeSampler(proc.pid)
@@ -282,6 +339,8 @@ def measure(label: str, child_args: list[str], tmp: Path) -> dict:
         wall_s=wall - data.get("check_s", 0.0),  # without the benchmark's own checks in the child
         wall_raw_s=wall,
         exit_s=ended_at - data["written_at"],  # interpreter shutdown: freeing what the way kept
+        started_at=started_at,
+        ended_at=ended_at,
         cpu_s=usage.ru_utime + usage.ru_stime - data.get("check_cpu_s", 0.0),
         loadavg_end=os.getloadavg()[0],
         # The sampler can miss a short spike; ru_maxrss cannot, so the tree is at least the driver.
@@ -431,7 +490,101 @@ def profile_per_run(n: int, experiment_path: Path, final: list[str]) -> dict[str
     return out
 
 
+# ------------------------------------------------------------------------ parent: where a sweep's time goes
+
+PHASES = (
+    ("start", "interpreter start, to the script"),
+    ("numba", "import numba"),
+    ("imports", "import the package, pyarrow (the rest)"),
+    ("setup", "command: arguments, BLAS probe skipped"),
+    ("experiment", "experiment: file, scenario, design"),
+    ("store", "result store: folder, manifest"),
+    ("to_kernels", "sweep start to first kernel use"),
+    ("kernels", "kernels loaded, bulk plans built"),
+    ("fork", "fork to the workers' first game"),
+    ("games", "games (first to last batch of a worker)"),
+    ("tail", "  of which the other worker idle at the end"),
+    ("after", "last batch to sweep end (last part, shutdown)"),
+    ("end", "command end"),
+    ("exit", "interpreter exit"),
+)
+
+
+def phase_times(events: Path, started_at: float, ended_at: float) -> dict:
+    """Seconds of each of :data:`PHASES` from the timestamps :func:`clock_phases` wrote (their sum
+    is the way's wall time), with the Parquet writing, the workers' busy time and their number."""
+    lines = [line.split(maxsplit=2) for line in events.read_text().splitlines()]
+    driver = lines[0][1]
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    spans: dict[tuple[str, str], list[float]] = {}  # (pid, name) -> starts and ends, in order
+    for ts, pid, name in lines:
+        t = float(ts)
+        if pid == driver:
+            first.setdefault(name, t)
+            last[name] = t
+        spans.setdefault((pid, name), []).append(t)
+    batch = {pid: (spans[(pid, "batch>")], spans[(pid, "batch<")]) for pid, name in spans if name == "batch>"}
+    kernels_from = min(v[0] for (_, name), v in spans.items() if name == "plan>")
+    kernels_to = max(v[0] for (_, name), v in spans.items() if name == "kernels<")
+    games_from = max(kernels_to, min(s[0] for s, _ in batch.values()))
+    games_to = max(e[-1] for _, e in batch.values())
+    sweep_from, pool = first["sweep>"], "prepare_fork<" in first
+    out = {
+        "start": first["started"] - started_at,
+        "numba": first["numba imported"] - first["started"],
+        "imports": first["imports done"] - first["numba imported"],
+        "experiment": last["experiment<"] - first["experiment>"],
+        "store": last["store<"] - first["store>"],
+        "to_kernels": kernels_from - sweep_from,
+        "kernels": kernels_to - kernels_from,
+        "fork": games_from - kernels_to if pool else 0.0,
+        "games": games_to - (games_from if pool else kernels_to),
+        "tail": games_to - min(e[-1] for _, e in batch.values()) if len(batch) > 1 else 0.0,
+        "after": last["sweep<"] - games_to,
+        "end": last["command<"] - last["sweep<"],
+        "exit": ended_at - last["command<"],
+    }
+    # The command's own time outside the experiment and the store: arguments, checks, the executor.
+    out["setup"] = sweep_from - first["imports done"] - out["experiment"] - out["store"]
+    flushes = zip(spans.get((driver, "parquet>"), []), spans.get((driver, "parquet<"), []), strict=True)
+    out["parquet_s"] = sum(b - a for a, b in flushes)
+    out["busy_s"] = sum(sum(b - a for a, b in zip(s, e, strict=True)) for s, e in batch.values())
+    if not pool:  # the batches in the driver: the first loaded the kernels
+        out["busy_s"] -= out["kernels"]
+    out["workers"] = len(batch)
+    out["wall_s"] = ended_at - started_at
+    return out
+
+
+def print_phases(rounds: dict[str, list[dict]], n: int) -> dict:
+    """The median of each phase over the rounds, per way; returns the medians."""
+    med = {key: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for key, rs in rounds.items()}
+    r = len(next(iter(rounds.values())))
+    print()
+    print(f"where the time goes, {n} runs (median s of {r} more rounds of each runner way, timestamps in the driver")
+    print("and the workers; the phases follow one another and add up to the wall time):")
+    keys = list(med)
+    width = max(len(k) for k in keys) + 2
+    rows = [*((label, name) for name, label in PHASES), ("wall s", "wall_s"),
+            ("(writing Parquet parts, within the above)", "parquet_s"),
+            ("(workers busy in games, s summed)", "busy_s")]  # fmt: skip
+    print(f"  {'':<48}" + "".join(f"{k:>{width}}" for k in keys))
+    for label, name in rows:
+        print(f"  {label:<48}" + "".join(f"{med[k][name]:>{width}.3f}" for k in keys))
+    return med
+
+
 # ------------------------------------------------------------------------ main
+
+
+def compile_bytecode() -> bool:
+    """Compile the package's bytecode in place (``__pycache__``, ignored by git), as installing it
+    does: a checkout run with ``PYTHONDONTWRITEBYTECODE=1`` has none and would compile every module
+    at every start (0.09 s of CPU of each way's start-up on the machine of the README)."""
+    import compileall
+
+    return bool(compileall.compile_dir(ROOT / "strategy_abm", quiet=1))
 
 
 def _verdict(ok: bool) -> str:
@@ -451,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, metavar="R",
                         help="rounds of the three ways in alternating order; each way's median round is shown "
                         "(default 1)")  # fmt: skip
+    parser.add_argument("--phases", type=int, default=0, metavar="R",
+                        help="R more rounds of each runner way with timestamps in the driver and the workers: "
+                        "where the wall time goes, phase by phase (default 0: none)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
@@ -462,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     if args.profile_runs < 0:
         parser.error("--profile-runs must be 0 or more")
+    if args.phases < 0:
+        parser.error("--phases must be 0 or more")
 
     import mesa
 
@@ -473,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.machine()} ({platform.system()}), {os.cpu_count()} CPUs")  # fmt: skip
     print(f"{n} runs of the {SCENARIO!r} scenario per way, {HORIZON}-turn horizon, {len(final)} final metrics "
           f"(those of {FINALS_FROM.relative_to(ROOT)}); each way in its own subprocess")  # fmt: skip
+    compiled = compile_bytecode()
+    print(f"bytecode of the package compiled in place, as an installed package has it: {compiled}")
     load = os.getloadavg()[0]
     busy = " (the machine is busy: wall times will be inflated)" if load > 1.0 else ""
     print(f"1-minute load average at the start: {load:.2f}{busy}", flush=True)
@@ -520,6 +680,16 @@ def main(argv: list[str] | None = None) -> int:
                                            "--out", str(tmp / "out_big1")], tmp)  # fmt: skip
             big["runner1"] = big1
 
+        phase_rounds: dict[str, list[dict]] = {"runner1": [], "runner2": []}
+        for rep in range(args.phases):
+            for key in ("runner1", "runner2") if rep % 2 == 0 else ("runner2", "runner1"):
+                print(f"  running {labels[key]} with timestamps (round {rep + 1} of {args.phases}) ...", flush=True)
+                events = tmp / f"phases_{key}_{rep}.txt"
+                out = tmp / f"out_{key}_phases_{rep}"
+                done = measure(f"{key}_phases_{rep}", ["runner", "--experiment", str(exp), "--workers", key[-1],
+                                                       "--out", str(out), "--phases", str(events)], tmp)  # fmt: skip
+                phase_rounds[key].append(phase_times(events, done["started_at"], done["ended_at"]))
+
         profile = None
         if args.profile_runs:
             print(f"  timing {args.profile_runs} runs per way in-process ...", flush=True)
@@ -549,8 +719,12 @@ def main(argv: list[str] | None = None) -> int:
     print("CLI call alone; exit s: the interpreter's shutdown, which frees what the way kept; runs/s: runs / wall s;")
     print("CPU s: user + system time of the subprocess and its workers; driver MiB: peak RSS (VmHWM) of the process")
     print("that calls batch_run or the CLI; tree MiB: peak of the RSS summed over it and its descendants, polled every")
-    print(f"{POLL_S} s (forked workers' shared pages count in each); procs: most processes seen in the tree (one is")
-    print("multiprocessing's resource tracker, which tqdm's lock starts under Mesa's spawn start method); load:")
+    print(
+        f"{POLL_S} s (forked workers' shared pages count in each); procs: most processes seen in the tree (batch_run's"
+    )
+    print(
+        "second is multiprocessing's resource tracker, which tqdm's lock starts under Mesa's spawn start method); load:"
+    )
     print("1-minute load average at the end (above the way's own process count, other jobs shared the")
     print(f"{os.cpu_count()} CPUs and the wall times are inflated).")
     print()
@@ -634,6 +808,17 @@ def main(argv: list[str] | None = None) -> int:
         same = profile["_same_game"]["runner_seed0_equals_direct_game_turn40"]
         print(f"  runner's worker on seed 0 = CompetitionModel(scenario='baseline', seed=0) at turn 40: {same}")
 
+    phases = None
+    if args.phases:
+        phases = print_phases({labels[k].split(") ")[1]: v for k, v in phase_rounds.items()}, n)
+        p1, p2 = phases["runner, --workers 1"], phases["runner, --workers 2"]
+        serial = p1["wall_s"] - p1["games"]
+        bound = p1["wall_s"] / (serial + p1["games"] / 2)
+        print(
+            f"  with 1 worker, {serial:.2f} s of the {p1['wall_s']:.2f} s are not games: were 2 workers to add "
+            f"nothing else, they would be {bound:.2f}x as fast (here {p1['wall_s'] / p2['wall_s']:.2f}x)"
+        )
+
     if args.json:
         result = {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -659,6 +844,7 @@ def main(argv: list[str] | None = None) -> int:
             "targets": {"speedup_1": TARGET_SPEEDUP_1, "speedup_2": TARGET_SPEEDUP_2, "memory": TARGET_MEMORY},
             "meets_targets": ok,
             "profile_per_run": profile,
+            "phases": {"median": phases, "rounds": phase_rounds} if phases else None,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

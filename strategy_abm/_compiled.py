@@ -138,3 +138,21 @@ def warm_up(compile_all, *, quiet: bool = False) -> float:
     compile_all()
     _WARM["done"] = True
     return time.perf_counter() - start
+
+
+def skip_blas_probe() -> None:
+    """Load numba's array library without its BLAS probe, which imports ``scipy.linalg`` (0.17 s,
+    a fifth of a sweep's start-up) whenever SciPy is installed, to know whether ``np.correlate``
+    and ``np.convolve`` on floats may call BLAS (``numba/np/arraymath.py``, ``_HAVE_BLAS``). The
+    rules use neither, nor linear algebra; numba's linear algebra still imports SciPy when a
+    function using it is compiled. Only for a process the program owns (the CLI and the sweep
+    workers it forks): elsewhere the two functions would take numba's plain loop. Does nothing
+    once numba's array library or ``scipy.linalg`` is loaded, or when the JIT is disabled."""
+    probe = "scipy.linalg.cython_blas"
+    if JIT_DISABLED or "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules[probe] = None  # importing it now raises ImportError at once, its parents untouched
+    try:
+        import numba.np.arraymath  # noqa: F401, PLC0415
+    finally:
+        del sys.modules[probe]

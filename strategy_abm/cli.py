@@ -20,6 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ._compiled import skip_blas_probe
 from .scenario.config import ConfigError, builtin_scenarios, load_scenario, read_toml
 
 EXIT_RUNS_FAILED = 1
@@ -547,6 +548,7 @@ def _main(argv: list[str]) -> int:
             parser.print_help(sys.stderr)
             return EXIT_BAD_INPUT
         args = parser.parse_args(argv)
+        skip_blas_probe()  # the program owns its process: numba without importing scipy.linalg
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
         return code

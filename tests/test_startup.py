@@ -1,6 +1,7 @@
 """The fixed cost of a command: what it imports. A sweep on the bulk path needs neither Mesa (the
 per-turn shell) nor pandas (read back only for the summary), which take about half a second to
-import; the public names that need them are imported on first use (PEP 562)."""
+import, nor scipy.linalg (numba's BLAS probe, skipped by the program); the public names that need
+them are imported on first use (PEP 562)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import strategy_abm
 from strategy_abm.experiments.experiment import experiments_dir
 
 SMOKE = experiments_dir() / "smoke.toml"
-HEAVY = ("mesa", "pandas", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib", "tqdm")
+HEAVY = ("mesa", "pandas", "scipy.linalg", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib", "tqdm")
 
 
 def _modules_after(code: str, cwd: Path) -> dict:
@@ -63,6 +64,32 @@ def test_the_program_skips_collecting_at_exit_and_a_call_does_not(tmp_path, caps
     assert done.returncode == 0, done.stderr
     assert len(strategy_abm.load_results(tmp_path / "sw")) == 6
     assert json.loads((tmp_path / "sw" / "manifest.json").read_text())["experiment_name"] == "smoke"
+
+
+def test_numba_without_the_blas_probe_still_does_linear_algebra(tmp_path):
+    """The program loads numba's array library without importing scipy.linalg; a function that
+    uses BLAS or LAPACK, compiled afterwards, imports SciPy then and computes as usual."""
+    code = (
+        "import numpy as np, numba\nfrom strategy_abm._compiled import skip_blas_probe\nskip_blas_probe()\n"
+        "before = 'scipy.linalg' in sys.modules\n"
+        "f = numba.njit(lambda a, b: (np.dot(a, b), np.linalg.solve(a, b)))\n"
+        "d, x = f(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([1.0, 2.0]))\n"
+        "out = [before, 'scipy.linalg' in sys.modules, d.tolist(), np.round(x, 12).tolist()]"
+    )
+    assert _modules_after(code, tmp_path)["out"] == [False, True, [4.0, 7.0], [0.2, 0.6]]
+
+
+def test_a_two_worker_sweep_starts_no_process_but_its_workers(tmp_path):
+    """Forked workers need no resource tracker (their semaphores have no names): none is started
+    (a whole interpreter, and a process left running until the driver exits), and the workers
+    are gone when the sweep returns."""
+    code = (
+        "import psutil\nfrom strategy_abm.cli import main\n"
+        f"code = main(['sweep', {str(SMOKE)!r}, '--workers', '2', '--quiet', '--out', 'sw'])\n"
+        "out = [code, [p.cmdline() for p in psutil.Process().children(recursive=True)]]"
+    )
+    assert _modules_after(code, tmp_path)["out"] == [0, []]
+    assert len(strategy_abm.load_results(tmp_path / "sw")) == 6
 
 
 def test_importing_the_package_imports_no_mesa_nor_pandas(tmp_path):

@@ -362,7 +362,7 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
             for task in tasks:
                 # The workers start at the first submit: Ctrl-C is held back meanwhile, so that none
                 # starts without its initializer (which makes it ignore Ctrl-C: the driver handles it).
-                with _sigint_deferred() if not seen else contextlib.nullcontext():
+                with _sigint_deferred(tracker=method != "fork") if not seen else contextlib.nullcontext():
                     in_flight.add(pool.submit(run_batch, task))
                     seen.update(getattr(pool, "_processes", None) or {})
                 if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
@@ -421,17 +421,22 @@ def _stop_workers(pool: ProcessPoolExecutor, processes: dict) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_deferred():
+def _sigint_deferred(*, tracker: bool = True):
     """Hold Ctrl-C (SIGINT) back from this thread, and from the processes and threads it starts
-    meanwhile, which inherit the blocked signal; it is delivered when the block ends."""
+    meanwhile, which inherit the blocked signal; it is delivered when the block ends.
+
+    ``tracker``: start multiprocessing's resource tracker first (it is needed by processes that
+    are spawned, whose semaphores have names; a fork pool's have none, and the tracker would be
+    one more interpreter started, 20 ms of CPU taken from the workers)."""
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
         yield
         return
-    # multiprocessing starts its resource tracker on first need and then unblocks SIGINT in the
-    # thread that started it (which goes on to start worker processes): start it beforehand.
-    from multiprocessing import resource_tracker
+    if tracker:
+        # multiprocessing starts its resource tracker on first need and then unblocks SIGINT in
+        # the thread that started it (which goes on to start worker processes): start it beforehand.
+        from multiprocessing import resource_tracker
 
-    resource_tracker.ensure_running()
+        resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
