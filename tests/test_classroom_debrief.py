@@ -9,6 +9,7 @@ import html
 import json
 import re
 
+import classroomtools
 import pytest
 from clitools import one_error_line, run_cli
 
@@ -16,12 +17,9 @@ from strategy_abm import Game, load_scenario
 from strategy_abm.classroom.debrief import KEY_METRICS, analyse, debrief_html, key_metrics, write_debrief
 from strategy_abm.classroom.record import (
     RecordError,
-    accepted_items,
     dumps,
     new_record,
-    offer_items,
     replay,
-    validate_record,
 )
 from strategy_abm.engine.projects import Offer
 from strategy_abm.report.folders import MARKERS
@@ -30,27 +28,8 @@ LOAN = Offer("china", "policy_bank_loan", "tkm", 2.5)  # far above what Turkmeni
 
 
 def play_record(humans: dict, *, turns: int = 8, seed: int = 0) -> dict:
-    """Play a game as a room does: ``humans`` maps a seat to ``choose(game, seat) -> decision``,
-    submitted for it; every other seat is its AI. Returns the record (as exported)."""
-    record = new_record("baseline", seed=seed, overrides={"horizon_turns": str(turns)})
-    play = replay(record)
-    game = play.game
-    while not game.over:
-        game.waiting()
-        entry = {"turn": game.turn, "injected": []}
-        record["turns"].append(entry)
-        for phase, items in (("offers", offer_items), ("responses", accepted_items)):
-            seats = {}
-            for seat in game.waiting():
-                if seat in humans:
-                    decision = humans[seat](game, seat)
-                    game.submit(seat, decision)
-                    seats[seat] = {"by": "human", ("decision" if phase == "offers" else "accepted"): items(decision)}
-                else:
-                    seats[seat] = {"by": "ai"}
-            entry[phase] = seats
-            play.advance()
-    return validate_record(json.loads(dumps(record)))
+    """A game played as a room plays it (tests/classroomtools.py); returns the record."""
+    return classroomtools.play_record(seed, humans, turns=turns)[0]
 
 
 def own(game: Game, seat: str) -> list:

@@ -14,18 +14,16 @@ import json
 import pickle
 
 import pytest
+from classroomtools import play_record
 from clitools import one_error_line, run_cli
 
 from strategy_abm import CompetitionModel, Game, load_scenario
 from strategy_abm.classroom.record import (
     Fallback,
     RecordError,
-    accepted_items,
     dumps,
     load_record,
     loads,
-    new_record,
-    offer_items,
     replay,
     validate_record,
 )
@@ -54,34 +52,6 @@ def _smallest_first_move(game: Game, power: str) -> list:
 
 def _accept_all_that_fit(game: Game, host: str) -> list:
     return list(game.legal(host)["acceptable"])[:1]
-
-
-def play_record(seed: int, humans: dict, *, turns: int = 4, inject=None) -> tuple[dict, object]:
-    """Play a game as a room does: ``humans`` maps a seat to ``choose(game, seat) -> decision``,
-    submitted for it; everyone else is AI. ``inject``: turn -> [(event, target)]. Returns the
-    record and the play (a Replay driven live)."""
-    record = new_record("baseline", seed=seed, overrides={"horizon_turns": str(turns)})
-    play = replay(record)
-    game = play.game
-    while not game.over:
-        game.waiting()
-        entry = {"turn": game.turn, "injected": []}
-        record["turns"].append(entry)
-        for event, target in (inject or {}).get(game.turn, []):
-            game.inject(event, target)
-            entry["injected"].append({"event": event, "target": target})
-        for phase, items in (("offers", offer_items), ("responses", accepted_items)):
-            seats = {}
-            for seat in game.waiting():
-                if seat in humans:
-                    decision = humans[seat](game, seat)
-                    game.submit(seat, decision)
-                    seats[seat] = {"by": "human", ("decision" if phase == "offers" else "accepted"): items(decision)}
-                else:
-                    seats[seat] = {"by": "ai"}
-            entry[phase] = seats
-            play.advance()
-    return validate_record(json.loads(dumps(record))), play
 
 
 def _csvs(play) -> dict[str, str]:

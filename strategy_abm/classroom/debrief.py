@@ -30,7 +30,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +41,14 @@ import pandas as pd
 
 from .._version import __version__
 from ..engine.turn import TurnReport
-from ..report.folders import FaultError, OutputError, check_target, os_fault, replace_folder, temp_prefix, write_marker
+from ..report.folders import (
+    FaultError,
+    check_target,
+    os_fault,
+    replace_folder,
+    staging_folder,
+    write_marker,
+)
 from ..scenario.config import Scenario
 from ..scenario.ids import display
 from .record import HUMAN, TIMEOUT, Fallback, RecordError, record_scenario, replay, validate_record
@@ -655,13 +661,8 @@ def write_debrief(record: Mapping, out_dir: str | os.PathLike, *, counterfactual
     out = Path(out_dir)
     check_target(out, "debrief")  # before any work: a bad --out costs nothing
     debrief = analyse(record, counterfactuals=counterfactuals)
+    tmp = staging_folder(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a debrief is for sharing
         (tmp / "figures").mkdir()
         _run_folder(debrief, tmp / "run")
         pages = [None, *debrief.human_seats]

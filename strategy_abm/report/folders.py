@@ -204,6 +204,19 @@ def temp_prefix(out: Path) -> str:
     return f".{out.name[:40]}.tmp-"
 
 
+def staging_folder(out: Path) -> Path:
+    """A new temporary folder beside ``out`` (readable by all: what is written there is for
+    sharing), where a folder's files are written before they replace ``out`` whole
+    (:func:`replace_folder`). Raises OutputError when it cannot be made."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
+    tmp.chmod(0o755)  # mkdtemp makes it private
+    return tmp
+
+
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}")
 
 

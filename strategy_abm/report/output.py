@@ -16,7 +16,6 @@ import os
 import platform
 import shlex
 import shutil
-import tempfile
 from pathlib import Path
 
 import mesa
@@ -27,11 +26,10 @@ from ..scenario.config import scenario_to_toml
 from ..sim.agents import HostAgent, PowerAgent
 from .folders import (
     FaultError,
-    OutputError,
     check_target,
     os_fault,
     replace_folder,
-    temp_prefix,
+    staging_folder,
     write_marker,
 )
 
@@ -129,13 +127,8 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
     out = Path(out)
     check_out_dir(out)
     existed = out.exists()
+    tmp = staging_folder(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(out), dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from None
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; a run folder is for sharing
         mdf = model_frame(model)
         mdf.to_csv(tmp / "model.csv", index=False)
         adf = actors_frame(model)
