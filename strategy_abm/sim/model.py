@@ -116,8 +116,7 @@ class CompetitionModel(mesa.Model):
         """Play one turn: the game's offers phase, then its responses and resolution, every actor
         decided by its configured strategy; then the DataCollector records the turn."""
         game = self.game
-        game.advance()
-        self.last_report = game.advance()
+        self.last_report = game.play_turn()
         if self.datacollector is not None:
             self.datacollector.collect(self)
         if game.over:
@@ -151,6 +150,10 @@ class _AskAgent:
         if method in agent.__dict__ or getattr(type(agent), method) is not _DEFAULTS[method]:
             return None  # a caller wraps the agent: it decides
         return getattr(self.configured, name, None)
+
+    def kernel_spec(self, game):
+        hook = self._hook("kernel_spec", "propose" if self.agent.kind == "power" else "respond")
+        return None if hook is None else hook(game)
 
     def compiled_offers(self, game):
         hook = self._hook("compiled_offers", "propose")
