@@ -332,7 +332,8 @@ def tables(sc: Scenario) -> Tables:
     through = np.array([[float(pid in sc.routes[r].through) for r in lay.routes] for pid in lay.powers])
     westward = sc.trade.westward_route
     special = np.array([lay.powers.index("china") if "china" in lay.powers else -1,
-                        lay.routes.index(westward) if westward in lay.routes else -1], dtype=np.int64)  # fmt: skip
+                        lay.routes.index(westward) if westward in lay.routes else -1,
+                        lay.creditors.index("china") if "china" in lay.creditors else -1], dtype=np.int64)  # fmt: skip
     for a in (mv, toolkit, static, meta, rules, world, through, special):
         a.flags.writeable = False
     return Tables(lay, mv, toolkit, static, meta, rules, world, through, special)

@@ -202,7 +202,8 @@ RUNNING, COMPLETED, FAILED = 0.0, 1.0, 2.0
 
 # Special indices (``special`` int array): the power of id ``china`` (its own mining counts in the
 # minerals it secures) and the westward route (``trade.westward_route``: the Middle Corridor); -1: none.
-S_CHINA, S_WESTWARD = range(2)
+# S_CHINA_CREDITOR: the creditor of id ``china`` (the debt metrics' China), -1: none.
+S_CHINA, S_WESTWARD, S_CHINA_CREDITOR = range(3)
 
 
 # ------------------------------------------------------------------------------------- scalar rules
@@ -928,21 +929,27 @@ def influence(hosts, o, pm, ps, rl, routes, through):
 # ------------------------------------------------------------------------------------- metrics and payoffs
 
 # Sections of the ``derived`` vector a turn's metrics read (see :func:`derived_size`).
-D_GDP_W, D_ROUTE_SHARES, D_SHARES, D_REGIONAL, D_DIVERSIFICATION, D_MINERALS, D_DSR = range(7)
+(D_GDP_W, D_ROUTE_SHARES, D_SHARES, D_REGIONAL, D_DIVERSIFICATION, D_MINERALS, D_DSR, D_DEBT_TOTAL, D_DEBT_TO_GDP,
+ D_CHINA_DEBT_SHARE, D_DISTRESS, D_DISTRESS_TURNS, D_REAL_GDP, D_DEBT_SHARES) = range(14)  # fmt: skip
+N_DERIVED = 14
 
 
 @njit
 def derived_offsets(n_hosts, n_powers, n_routes):
     """Start of each section of ``derived``: GDP weights [H], route shares [R], influence shares
     [H, P], regional influence [P], diversification [H], secured mineral supply [P],
-    debt-service ratio [H]; the last entry is the length."""
-    out = np.empty(8, dtype=np.int64)
-    sizes = (n_hosts, n_routes, n_hosts * n_powers, n_powers, n_hosts, n_powers, n_hosts)
+    debt-service ratio [H], then the hosts' values that metrics and records report: debt total
+    (USD bn), debt / GDP, China's share of the debt, distress (1/0), turns in distress, GDP at the
+    start's prices [H each], and each power's share of each host's debt [H, P]; the last entry
+    is the length."""
+    out = np.empty(N_DERIVED + 1, dtype=np.int64)
+    sizes = (n_hosts, n_routes, n_hosts * n_powers, n_powers, n_hosts, n_powers, n_hosts, n_hosts, n_hosts, n_hosts,
+             n_hosts, n_hosts, n_hosts, n_hosts * n_powers)  # fmt: skip
     at = 0
-    for i in range(7):
+    for i in range(N_DERIVED):
         out[i] = at
         at += sizes[i]
-    out[7] = at
+    out[N_DERIVED] = at
     return out
 
 
@@ -956,6 +963,28 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
     work = np.empty(metrics_scratch(hosts.shape[0], o[O_N_CREDITORS]))
     metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
                              derived, d, work)  # fmt: skip
+
+
+@njit_inline
+def reported_values(hosts, o, pm, special, derived, d):
+    """The hosts' values the metrics and the actors' records report, each as metrics.py words it:
+    debt total (the creditors in order), debt / GDP, China's share of the debt (0 without debt or
+    without China among the creditors), distress as 1/0, whole turns in distress, GDP over the
+    price level, and each power's share of the debt (0 without debt)."""
+    n_powers = o[O_N_POWERS]
+    china = special[S_CHINA_CREDITOR]
+    for h in range(hosts.shape[0]):
+        total = debt_total(hosts, o, h)
+        derived[d[D_DEBT_TOTAL] + h] = total
+        derived[d[D_DEBT_TO_GDP] + h] = total / hosts[h, H_GDP]
+        owed = hosts[h, o[O_CREDITORS] + 4 * china + C_DEBT] if china >= 0 else 0.0
+        derived[d[D_CHINA_DEBT_SHARE] + h] = owed / total if total > 0 else 0.0
+        derived[d[D_DISTRESS] + h] = 1.0 if hosts[h, H_DISTRESS] != 0.0 else 0.0
+        derived[d[D_DISTRESS_TURNS] + h] = float(int(hosts[h, H_DISTRESS_TURNS]))
+        derived[d[D_REAL_GDP] + h] = hosts[h, H_GDP] / hosts[h, H_PRICE_LEVEL]
+        for p in range(n_powers):
+            owed = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
+            derived[d[D_DEBT_SHARES] + h * n_powers + p] = owed / total if total != 0.0 else 0.0
 
 
 @njit_inline
@@ -1007,6 +1036,7 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
             + diversification(derived[d[D_ROUTE_SHARES] :], n_routes)
         ) / 4.0
         derived[d[D_DSR] + h] = debt_service_ratio(hosts, o, h)
+    reported_values(hosts, o, pm, special, derived, d)
     mineral_shares(hosts, o, pm, wm, special, initial_output, derived[d[D_MINERALS] :])
 
     # Corridor interests: who captures the corridors' value. China: the share of its transit

@@ -59,9 +59,11 @@ def register_decider_factory(factory: Callable[[Game], Mapping[str, Decider]]) -
     _DECIDER_FACTORIES[:] = [factory]
 
 
-# Plays an opened turn's decisions and resolution in compiled code when every actor's decider is a
-# strategy kernel (the strategies package registers one): ``play(game)`` -> ``CompiledTurn`` or
-# None (an actor has no kernel: the turn is played phase by phase).
+# Plays a turn's decisions and resolution in compiled code when every actor's decider is a strategy
+# kernel (the strategies package registers one): ``play(game, opening)`` -> ``CompiledTurn`` or None
+# (an actor has no kernel: the turn is played phase by phase, the game left as it was). ``opening``:
+# the turn is not opened yet and no event fires or ends in it, so the compiled code opens it too
+# (kernels.open_turn, the budgets, the streams moved on to its region), as ``Game._open`` would.
 _COMPILED_TURNS: list[Callable[[Game], Any]] = []
 
 
@@ -79,7 +81,7 @@ class CompiledTurn:
     log's order); ``refusal`` per offer ``[why, USD bn needed, USD bn of room left]`` (why: 0
     accepted, 1 absorption, 2 debt ceiling, 3 the strategy's choice); ``ended``, ``entering``,
     ``ratios`` as the rules give them (kernels.progress, kernels.economy); ``strategy_names`` each
-    host's strategy name (a refusal's reason)."""
+    host's strategy name (a refusal's reason); ``opened``: the compiled code opened the turn."""
 
     rows: list
     accepted: list
@@ -90,6 +92,7 @@ class CompiledTurn:
     entering: Any
     ratios: Any
     strategy_names: Mapping[str, str]
+    opened: bool = False
 
 
 @dataclass(frozen=True)
@@ -429,7 +432,7 @@ class Game:
         self._log, self._log_read = rows, 0
 
     def _row_of(self, entry: tuple) -> dict:
-        """The event-log row of a compact entry: ``(turn, date, offer, accepted)`` of an answer,
+        """The event-log row of a compact entry: ``(turn, date, offer or its row, accepted)`` of an answer,
         ``(turn, date, project number, failed)`` of a project's end."""
         turn, date, what, flag = entry
         if type(what) is int:  # a project's end
@@ -445,7 +448,7 @@ class Game:
             return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
                     "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
                     "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"}  # fmt: skip
-        o = self._offer_of(what) if type(what) is tuple else what
+        o = self._offer_of(what) if type(what) is list else what
         head, tail, domain = self._offer_texts.get((o.power, o.host, o.move)) or self._offer_text(o.power, o.host,
                                                                                                   o.move)  # fmt: skip
         status = "accepted" if flag else "rejected"
@@ -453,15 +456,25 @@ class Game:
                 "size_usd_bn": o.size_usd_bn, "status": status,
                 "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"}  # fmt: skip
 
-    def _offer_of(self, row: tuple) -> Offer:
+    def _offer_of(self, row: list) -> Offer:
         """The offer of a row ``(power, move, host, size)`` (layout indices, as floats)."""
         lay = self.layout
         return Offer(lay.powers[int(row[0])], lay.moves[int(row[1])], lay.hosts[int(row[2])], row[3])
 
+    def commitments(self, start: int = 0) -> list[tuple[str, str, str, float, float]]:
+        """The accepted offers and signed deals from number ``start`` on, in commitment order, as
+        ``(power, move, domain, size USD bn, public cost share)`` (what the powers' ledgers sum)."""
+        moves, out = self.moves, []
+        for j in range(start, len(self._offers_of_projects)):
+            o = self._project_offer(j)
+            move = moves[o.move]
+            out.append((o.power, o.move, move.domain, o.size_usd_bn, move.public_cost_share))
+        return out
+
     def _project_offer(self, j: int) -> Offer:
         """The offer project ``j`` was committed from (kept as a row by a compiled turn until read)."""
         o = self._offers_of_projects[j]
-        if type(o) is tuple:
+        if type(o) is list:
             o = self._offers_of_projects[j] = self._offer_of(o)
         return o
 
@@ -698,8 +711,10 @@ class Game:
         played in compiled code, and the same report, event log and state follow (the offers,
         outcomes and log rows are built from compact records when read)."""
         if self.phase == OFFERS and not self._pending and self.compiled and _COMPILED_TURNS:
-            self._open()
-            played = _COMPILED_TURNS[0](self)
+            opening = not self._opened and self.events.quiet(self.turn + 1)
+            if not opening:
+                self._open()
+            played = _COMPILED_TURNS[0](self, opening)
             if played is not None:
                 return self._resolve_compiled(played)
         self.advance()
@@ -822,22 +837,20 @@ class Game:
         as ``_offers`` .. ``_update_metrics`` record theirs: who decided, each power's ledger and
         the projects' offers, the event log's rows (answers, projects' ends, distress), the
         metrics, and the report, whose outcomes are built when read."""
+        if played.opened:  # (what _open does besides the rules, which the compiled code applied)
+            self._opened = True
+            self.turn += 1
+            self._log_start = len(self._log)
+            self._pending, self._decided_by = {}, {}
+            self._cursor_turn = self.turn
         rows, lay = played.rows, self.layout
         self._decided_by.update(dict.fromkeys(self.power_ids, "strategy"))
         answered = {int(r[2]) for r in rows}
         self._decided_by.update((hid, "strategy") for h, hid in enumerate(lay.hosts) if h in answered)
-        moves, powers, committed = self.moves, self.powers, self._offers_of_projects
-        for i in played.answers:  # each power's ledger, in commitment order (as _commit)
-            row = rows[i]
-            mid = lay.moves[int(row[1])]
-            move, ledger, size = moves[mid], powers[lay.powers[int(row[0])]].ledger, row[3]
-            cost = size * move.public_cost_share
-            ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
-            ledger.by_move[mid] = ledger.by_move.get(mid, 0.0) + size
-            committed.append(tuple(row))
+        self._offers_of_projects.extend([rows[i] for i in played.answers])  # (the ledgers sum them when read)
         if self.record:  # the answers' rows, hosts in order, then the projects' ends (as _responses, _progress)
             turn, date, accepted = self.turn, self.date, played.accepted
-            self._log.extend([(turn, date, tuple(rows[i]), accepted[i]) for i in played.by_host])
+            self._log.extend([(turn, date, rows[i], accepted[i]) for i in played.by_host])
             self._log_ended(played.ended)
         self._log_distress(played.entering, played.ratios)
         self._metrics_after_rules()
@@ -952,13 +965,7 @@ class Game:
         self._n_projects = K.commit(self.state.hosts, self.state.powers, self.layout.offsets, t.moves, rows,
                                     len(accepted), self._project_table, self._n_projects, self.turn,
                                     t.rules)  # fmt: skip
-        for o in accepted:
-            move = self.moves[o.move]
-            ledger = self.powers[o.power].ledger
-            cost = o.size_usd_bn * move.public_cost_share
-            ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
-            ledger.by_move[o.move] = ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
-        self._offers_of_projects.extend(accepted)
+        self._offers_of_projects.extend(accepted)  # (the powers' ledgers sum them when read: commitments)
 
     def reserve_projects(self, more: int) -> np.ndarray:
         """The projects table, grown if needed to hold ``more`` projects than it has (its rows:
@@ -1002,8 +1009,11 @@ class Game:
 
     def _log_ended(self, ended: np.ndarray) -> None:
         """The event log's rows of the projects that ended (``ended[j]``: kernels.progress's code)."""
+        at = ended.nonzero()[0]
+        if not len(at):
+            return
         turn, date, rows = self.turn, self.date, self._log
-        for j, how in zip(np.flatnonzero(ended).tolist(), ended[ended != 0].tolist(), strict=True):
+        for j, how in zip(at.tolist(), ended[at].tolist(), strict=True):
             rows.append((turn, date, j, how == K.FAILED))  # (its row is built when the log is read: _row_of)
 
     def _economy(self) -> None:
@@ -1083,7 +1093,7 @@ class _CompactOutcomes:
         game, played = self.game, self.played
         out = []
         for row, ok, (why, need, left) in zip(played.rows, played.accepted, played.refusal, strict=True):
-            offer = game._offer_of(tuple(row))
+            offer = game._offer_of(row)
             if ok:
                 out.append((offer, True, ""))
             elif why == 1:

@@ -288,14 +288,44 @@ class TradeView(ArrayMap):
 class Ledger:
     """A power's spending: ``total`` and ``private_mobilised`` (USD bn, in the state arrays), and
     ``by_domain`` (public money) and ``by_move`` (project size accepted), which list only what
-    was spent on (kept by the turn as it charges projects)."""
+    was spent on. In a game, the last two are summed from the game's commitments when read
+    (``follow``), in commitment order: each accepted offer adds ``size x public_cost_share`` to its
+    move's domain and its size to its move."""
 
-    __slots__ = ("_power", "by_domain", "by_move")
+    __slots__ = ("_power", "_by_domain", "_by_move", "_commitments", "_seen")
 
     def __init__(self, power: PowerView):
         self._power = power
-        self.by_domain: dict[str, float] = {}
-        self.by_move: dict[str, float] = {}
+        self._by_domain: dict[str, float] = {}
+        self._by_move: dict[str, float] = {}
+        self._commitments = None
+        self._seen = 0
+
+    def follow(self, commitments) -> None:
+        """Sum the spending from ``commitments(start)``: the game's commitments from number
+        ``start`` on, as ``(power id, move id, domain, size, public cost share)``."""
+        self._commitments = commitments
+
+    def _catch_up(self) -> None:
+        if self._commitments is None:
+            return
+        me, by_domain, by_move = self._power.actor_id, self._by_domain, self._by_move
+        new = self._commitments(self._seen)
+        for power, move, domain, size, share in new:
+            if power == me:
+                by_domain[domain] = by_domain.get(domain, 0.0) + size * share
+                by_move[move] = by_move.get(move, 0.0) + size
+        self._seen += len(new)
+
+    @property
+    def by_domain(self) -> dict[str, float]:
+        self._catch_up()
+        return self._by_domain
+
+    @property
+    def by_move(self) -> dict[str, float]:
+        self._catch_up()
+        return self._by_move
 
     @property
     def total(self) -> float:

@@ -404,9 +404,9 @@ class ConfiguredDecider:
         return None if spec is None else spec.answer(game, self.state, made)
 
 
-def compiled_turn(game):
+def compiled_turn(game, opening: bool = False):
     """A whole turn of ``game`` in compiled code when every actor decides by a kernel (the engine's
     ``register_compiled_turn``; kernels.play_compiled_turn), else None."""
     from . import kernels  # noqa: PLC0415  (numba compiles on first use)
 
-    return kernels.play_compiled_turn(game)
+    return kernels.play_compiled_turn(game, opening)

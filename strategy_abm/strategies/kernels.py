@@ -700,11 +700,12 @@ def spec_of(strategy, actor, game) -> KernelSpec | None:
     return None if found is None else KernelSpec(*found, actor, game)
 
 
-def play_compiled_turn(game):
-    """Play ``game``'s opened turn in compiled code (:func:`play_turn`) when every actor's decider
+def play_compiled_turn(game, opening: bool = False):
+    """Play ``game``'s turn in compiled code (:func:`play_turn`) when every actor's decider
     decides by a kernel (its ``kernel_spec(game)``) and no host strategy words its own refusals
     (``refusal_reason``); returns the turn's ``CompiledTurn`` for the game to record, or None
-    (the game then plays the turn phase by phase)."""
+    (the game then plays the turn phase by phase). ``opening``: open the turn too (no event
+    fires or ends in it: ``Game._open``'s rules, in compiled code)."""
     specs = []
     deciders = game.deciders
     for aid in game.actor_order:
@@ -722,7 +723,7 @@ def play_compiled_turn(game):
     plan = game.__dict__.get("_turn_plan")
     if plan is None or not plan.serves(specs):
         plan = game._turn_plan = _TurnPlan(game, specs)
-    return plan.play(game, names)
+    return plan.play(game, names, opening)
 
 
 class _TurnPlan:
@@ -761,8 +762,10 @@ class _TurnPlan:
     def serves(self, specs: list[KernelSpec]) -> bool:
         return all(a is b for a, b in zip(self.specs, specs, strict=True))
 
-    def play(self, game, names: dict):
+    def play(self, game, names: dict, opening: bool):
         t, st, lay = game.tables, game.state, game.layout
+        turn = game.turn + 1 if opening else game.turn
+        n_jumps = turn - game._cursor_turn if opening else 0
         projects = game.reserve_projects(self.size)
         n_projects = self.n_projects
         n_projects[0], n_projects[1] = game._n_projects, game._first_running
@@ -770,13 +773,14 @@ class _TurnPlan:
         play_turn(st.hosts, st.powers, st.routes, st.trade, st.acceptance, projects, n_projects, lay.offsets, t.moves,
                   t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals, game.special, t.through,
                   game.initial_output, game.derived, self.kinds, self.params, self.memory, game._cursors,
-                  self.toolkit_sorted, self.n_toolkit, self.host_rank, game.turn, self.offers, self.is_accepted,
-                  self.answers, self.order, self.refusal, ended, self.entering, self.ratios, self.counts)  # fmt: skip
+                  self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, self.offers, self.is_accepted,
+                  self.answers, self.order, self.refusal, ended, self.entering, self.ratios, self.counts, game._jumps,
+                  n_jumps)  # fmt: skip
         game._n_projects, game._first_running = int(n_projects[0]), int(n_projects[1])
         n, n_answers = int(self.counts[0]), int(self.counts[1])
         return CompiledTurn(self.offers[:n].tolist(), self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
                             self.order[:n].tolist(), self.refusal[:n].tolist(), ended[: game._n_projects],
-                            self.entering.copy(), self.ratios.copy(), names)  # fmt: skip
+                            self.entering.copy(), self.ratios.copy(), names, opening)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- a whole turn
@@ -891,10 +895,20 @@ def turn_with(hosts, powers, routes, trade, acceptance, projects, n_projects, o,
 @njit
 def play_turn(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
               through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted, n_toolkit, host_rank,
-              turn, offers, is_accepted, answers, order, refusal, ended, entering, ratios, counts):  # fmt: skip
+              turn, offers, is_accepted, answers, order, refusal, ended, entering, ratios, counts, jumps,
+              n_jumps):  # fmt: skip
     """:func:`turn_with` of a per-turn ``Game`` (with its scratch, explained): the turn's outputs
     in ``offers`` .. ``counts``, each sized for the most offers a turn can have
-    (powers x ``max_offers_per_turn``; ``ended``: the projects after commitment)."""
+    (powers x ``max_offers_per_turn``; ``ended``: the projects after commitment). With
+    ``n_jumps`` > 0 it opens the turn first, as ``Game._open`` does when no event fires or ends:
+    the hosts note their GDP, the budgets refill, and every stream moves on by ``n_jumps``
+    regions (``jumps``: each one's jump by a region)."""
+    if n_jumps > 0:
+        K.open_turn(hosts, powers, rl)
+        K.refill_budgets(powers, rl)
+        for _ in range(n_jumps):
+            for i in range(cursors.shape[0]):
+                pcg.apply_jump(cursors[i], jumps[i])
     n_powers, n_hosts, n_routes = powers.shape[0], hosts.shape[0], routes.shape[0]
     size = n_powers * int(rl[RL_MAX_OFFERS])
     floats, ints = scratch_sizes(n_powers, n_hosts, mv.shape[0], int(rl[RL_MAX_OFFERS]))
