@@ -55,10 +55,10 @@ class Metric:
     ``per``: ``None``, ``"power"``, ``"host"`` or ``"route"``; ``compute(state, id)``: the value
     (a float) from a :class:`MetricState`, ``id`` being ``None`` for a single metric;
     ``binary``: a 0/1 state (summarised over runs as the share of runs in the state).
-    ``reads``: for a family whose value is a number the rules left as it is, where:
-    ``("derived", section)`` (the id's entry of a section of the rules' ``derived``,
-    kernels.D_*) or ``("hosts" | "powers" | "routes", column)`` (the id's row of that table);
-    :func:`metric_row` then reads it directly (``compute`` gives the same number: a test checks)."""
+    ``reads``: for a metric whose value is a number the rules left as it is, where:
+    ``("derived", section)`` (the section of the rules' ``derived``, kernels.D_*: a family's
+    entry for the id) or, for a family, ``("hosts" | "powers" | "routes", column)`` (the id's row
+    of that table); :func:`metric_row` then reads it directly (``compute`` reads the same number)."""
 
     name: str
     description: str
@@ -144,8 +144,8 @@ def register_metric(m: Metric) -> Metric:
             description is empty, or one of its columns is already a metric."""
     if m.per is not None and m.per not in FAMILY_IDS:
         raise ValueError(f"metric {m.name!r}: per must be one of {sorted(FAMILY_IDS)} or None, not {m.per!r}")
-    if m.reads is not None and (m.per is None or m.reads[0] not in ("derived", "hosts", "powers", "routes")):
-        raise ValueError(f"metric {m.name!r}: reads is for a family, from 'derived' or a state table")
+    if m.reads is not None and m.reads[0] not in ("derived", *([] if m.per is None else ["hosts", "powers", "routes"])):
+        raise ValueError(f"metric {m.name!r}: reads is from 'derived' or, for a family, a state table")
     if (m.per is not None) != ("{id}" in m.name):
         raise ValueError(f"metric {m.name!r}: a family's name (and only a family's) has an {{id}} placeholder")
     if not m.description.strip():
@@ -264,15 +264,9 @@ class MetricState:
         self.__dict__[name] = value
         return value
 
-    def column(self, table: str, column: int) -> list[float]:
-        """A column of a state table (``"hosts"``, ``"powers"``, ``"routes"``) after the turn, by row."""
-        if "values" not in self.__dict__:  # (a state built with MetricState.of)
-            rows = {"hosts": self.host_rows, "powers": self.power_rows, "routes": self.route_rows}[table]
-            return [row[column] for row in rows.values()]
-        t = ("hosts", "powers", "routes").index(table)
-        at = len(self.derived) + sum(math.prod(shape) for shape in self.shapes[:t])
-        n, width = self.shapes[t]
-        return self.values[at + column : at + n * width : width].tolist()
+    def scalar(self, section: int) -> float:
+        """The one value of a section of the rules' ``derived`` (kernels.reported_scalars)."""
+        return self.derived[self.offsets[section]].item()
 
     def creditor_debt(self, host: str, creditor: str) -> float:
         """USD bn ``host`` owes ``creditor`` (0 if the scenario has no such creditor)."""
@@ -356,40 +350,32 @@ def _route_capacity(s: MetricState, r) -> float:
     return s.route_rows[r][A.R_CAPACITY]
 
 
+# Regional values the rules compute (kernels.reported_scalars), each as its description says.
 @metric("middle_ca_export_share", "share of Middle Corridor cargo that is Central Asian exports (the TRIPP question)",
-        "share 0..1")  # fmt: skip
+        "share 0..1", reads=("derived", K.D_MIDDLE_CA_EXPORTS))  # fmt: skip
 def _middle_ca_export_share(s: MetricState, _) -> float:
     # The Middle Corridor is the scenario's westward route (trade.westward_route).
-    return s.column("routes", A.R_CA_EXPORT)[s.layout.routes.index(s.model.scenario.trade.westward_route)]
+    return s.scalar(K.D_MIDDLE_CA_EXPORTS)
 
 
 @metric("west_secured_mineral_share", "world critical-mineral supply secured by the US and G7 from the region "
-        "(mean over minerals)", "share 0..1")  # fmt: skip
+        "(mean over minerals)", "share 0..1", reads=("derived", K.D_WEST_MINERALS))  # fmt: skip
 def _west_secured_mineral_share(s: MetricState, _) -> float:
     # The US and the G7: the powers of the western bloc (powers.<id>.bloc).
-    return sum(s.minerals[p] for p, power in s.model.powers.items() if power.bloc == "western")
+    return s.scalar(K.D_WEST_MINERALS)
 
 
-@metric("tungsten_non_china_share", "share of world tungsten supply outside China", "share 0..1")
+@metric("tungsten_non_china_share", "share of world tungsten supply outside China", "share 0..1",
+        reads=("derived", K.D_TUNGSTEN_NON_CHINA))  # fmt: skip
 def _tungsten_non_china_share(s: MetricState, _) -> float:
-    model = s.model
-    if "tungsten" not in model.world_minerals:  # a scenario without tungsten
-        return math.nan
-    tung = model.world_minerals["tungsten"]
-    output = s.layout.mineral(s.layout.minerals.index("tungsten"), A.M_OUTPUT)  # (the hosts' minerals["tungsten"])
-    region_w = sum(s.column("hosts", output))
-    # (world supply moves with the region's output, as in kernels.mineral_shares)
-    world_w = max(tung["world_output_t"] + region_w - model.initial_region_output["tungsten"], 1e-9)
-    return 1.0 - tung["china_share"] * tung["world_output_t"] / world_w
+    # NaN in a scenario without tungsten; world supply moves with the region's output (kernels.mineral_shares).
+    return s.scalar(K.D_TUNGSTEN_NON_CHINA)
 
 
-@metric("china_overland_energy_usd_bn", "the region's energy exports going to China", "USD bn/yr")
+@metric("china_overland_energy_usd_bn", "the region's energy exports going to China", "USD bn/yr",
+        reads=("derived", K.D_CHINA_ENERGY))  # fmt: skip
 def _china_overland_energy(s: MetricState, _) -> float:
-    at, keys = s.layout.vectors["energy_export_shares"]
-    if "china" not in keys:
-        return 0.0
-    china = at + keys.index("china")
-    return sum(e * c for e, c in zip(s.column("hosts", A.H_ENERGY_EXPORTS), s.column("hosts", china), strict=True))
+    return s.scalar(K.D_CHINA_ENERGY)
 
 
 @metric(
@@ -462,7 +448,7 @@ def _value_at(s: MetricState, reads: tuple[str, int], per: str, actor: str) -> i
     """Where ``s.values`` holds a family's value for ``actor`` (its ``reads``: module docstring)."""
     where, section = reads
     lay = s.layout
-    index = {"host": lay.hosts, "power": lay.powers, "route": lay.routes}[per].index(actor)
+    index = 0 if per is None else {"host": lay.hosts, "power": lay.powers, "route": lay.routes}[per].index(actor)
     if where == "derived":
         return s.offsets[section] + index
     table = ("hosts", "powers", "routes").index(where)

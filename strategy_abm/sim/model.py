@@ -22,7 +22,7 @@ from ..engine.metrics import metric_columns
 from ..engine.turn import Game
 from ..scenario.config import Scenario, load_scenario
 from .agents import HostAgent, PowerAgent
-from .reporters import actor_reporters
+from .reporters import GameCollector, actor_reporters
 
 
 class CompetitionModel(mesa.Model):
@@ -84,10 +84,9 @@ class CompetitionModel(mesa.Model):
         self.last_report = None
         self.datacollector = None
         if record:
-            self.datacollector = mesa.DataCollector(
-                model_reporters={c: _metric_reader(c) for c in metric_columns(self.scenario)},
-                agenttype_reporters=actor_reporters(),
-            )
+            columns = metric_columns(self.scenario)
+            self.datacollector = GameCollector(columns, model_reporters={c: _metric_reader(c) for c in columns},
+                                               agenttype_reporters=actor_reporters())  # fmt: skip
             self.datacollector.collect(self)
 
     def __getattr__(self, name: str):
