@@ -464,15 +464,14 @@ def actor_records(model, s: MetricState) -> dict[str, dict]:
     """Each actor's row of ``actors.csv`` after the turn, by actor id, from the state's rows and
     what the rules computed (``kernels.metrics_and_payoffs``: payoffs, shares, the hosts'
     reported values), gathered from ``s.values`` (:meth:`MetricState.of_derived`) in one step."""
-    keys, at, spans, counts = _record_plan(model, s)
+    keys, at, spans = _record_plan(model, s)
     values = s.values.take(at).tolist()
     out: dict[str, dict] = {}
     for actor, kind, start, end in spans:
-        row = values[start:end]
-        if kind == "power":
-            for j in counts:  # (the offer counts are whole numbers: ints, as the state's views give them)
-                row[j] = int(row[j])
-        out[actor] = dict(zip(keys[kind], (actor, kind, *row), strict=True))
+        values[start], values[start + 1] = actor, kind  # (in place of two 0.0s)
+        if kind == "power":  # (the offer counts are whole numbers: ints, as the state's views give them)
+            values[start + 6], values[start + 7] = int(values[start + 6]), int(values[start + 7])
+        out[actor] = dict(zip(keys[kind], values[start:end], strict=True))
     return out
 
 
@@ -480,9 +479,9 @@ _RECORD_PLANS: dict = {}
 
 
 def _record_plan(model, s: MetricState) -> tuple:
-    """(the records' keys by kind, where each value is in ``s.values``, each actor's (id, kind,
-    first, end) in that list, the offer counts' positions in a power's values), built once per
-    layout: the records are built every turn. The keys are those of the records, in their order."""
+    """(the records' keys by kind, where each value is in ``s.values`` (0.0 for the id and kind),
+    each actor's (id, kind, first, end) in that list), built once per layout: the records are
+    built every turn. The keys are those of the records, in their order."""
     lay = s.layout
     key = (id(lay), tuple(model.power_ids), tuple(model.host_ids), len(s.values))
     entry = _RECORD_PLANS.get(key)
@@ -523,13 +522,14 @@ def _record_plan(model, s: MetricState) -> tuple:
     n_powers = len(powers)
     for p, pid in enumerate(lay.powers):
         first = len(at)
+        at += [zero, zero]  # (the actor's id and kind)
         at += [power(p, c) for c in (A.P_BUDGET_AVAILABLE, A.P_SPENT_TURN, A.P_SPENT_TOTAL, A.P_PRIVATE_MOBILISED,
                                      A.P_OFFERS_MADE, A.P_OFFERS_ACCEPTED, A.P_PAYOFF, A.P_PAYOFF_TOTAL)]  # fmt: skip
         at += [derived(K.D_REGIONAL, p), *(power(p, c) for _, c in components)]
         spans.append((pid, "power", first, len(at)))
     for h, hid in enumerate(lay.hosts):
         first = len(at)
-        at += [host(h, A.H_GDP), host(h, A.H_GROWTH_REALISED)]
+        at += [zero, zero, host(h, A.H_GDP), host(h, A.H_GROWTH_REALISED)]
         at += [derived(section, h) for section in (K.D_DEBT_TOTAL, K.D_DEBT_TO_GDP, K.D_CHINA_DEBT_SHARE, K.D_DSR,
                                                    K.D_DISTRESS)]  # fmt: skip
         at += [host(h, c) for c in (A.H_GOVERNANCE, A.H_ENVIRONMENT, A.H_JOBS_CREATED)]
@@ -545,7 +545,7 @@ def _record_plan(model, s: MetricState) -> tuple:
         spans.append((hid, "host", first, len(at)))
     by_id = {actor: span for span in spans for actor in [span[0]]}
     spans = [by_id[a] for a in (*model.power_ids, *model.host_ids)]  # (the records in the game's order)
-    plan = ({"power": power_keys, "host": host_keys}, np.array(at, dtype=np.int64), spans, (4, 5))
+    plan = ({"power": power_keys, "host": host_keys}, np.array(at, dtype=np.int64), spans)
     if len(_RECORD_PLANS) >= 16:
         _RECORD_PLANS.clear()
     _RECORD_PLANS[key] = (lay, plan)

@@ -151,8 +151,11 @@ class _AskAgent:
         return getattr(self.configured, name, None)
 
     def kernel_spec(self, game):
-        hook = self._hook("kernel_spec", "propose" if self.agent.kind == "power" else "respond")
-        return None if hook is None else hook(game)
+        agent = self.agent
+        method = _METHODS[agent.kind]  # (asked every turn: _hook's check, inlined)
+        if method in agent.__dict__ or getattr(type(agent), method) is not _DEFAULTS[method]:
+            return None  # a caller wraps the agent: it decides
+        return self.configured.kernel_spec(game) if self.configured is not None else None
 
     def compiled_offers(self, game):
         hook = self._hook("compiled_offers", "propose")
@@ -164,6 +167,7 @@ class _AskAgent:
 
 
 _DEFAULTS = {"propose": PowerAgent.propose, "respond": HostAgent.respond}
+_METHODS = {"power": "propose", "host": "respond"}
 
 
 def read_metric(model, name: str) -> float:

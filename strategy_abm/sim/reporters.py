@@ -45,6 +45,10 @@ class GameCollector(mesa.DataCollector):
         steps = model.steps
         by_type = self._agenttype_records[steps] = {}
         for agent_type, reporters in self.agenttype_reporters.items():
-            funcs = tuple(reporters.values())
             agents = model.agents_by_type[agent_type]
-            by_type[agent_type] = [(steps, a.unique_id, *(f(a) for f in funcs)) for a in agents]
+            if len(reporters) == 1:  # (the model's own: one record per agent)
+                (f,) = reporters.values()
+                by_type[agent_type] = [(steps, a.unique_id, f(a)) for a in agents]
+            else:
+                funcs = tuple(reporters.values())
+                by_type[agent_type] = [(steps, a.unique_id, *(f(a) for f in funcs)) for a in agents]

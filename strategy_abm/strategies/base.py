@@ -391,6 +391,9 @@ class ConfiguredDecider:
 
     def kernel_spec(self, game):
         """The kernel the actor's strategy decides by in ``game`` (kernels.KernelSpec), or None."""
+        kernel = self._kernel
+        if kernel is not None and kernel[0] is self.state.strategy:
+            return kernel[1]
         return self._spec(game)
 
     def compiled_offers(self, game) -> list[Offer] | None:

@@ -706,24 +706,19 @@ def play_compiled_turn(game, opening: bool = False):
     (``refusal_reason``); returns the turn's ``CompiledTurn`` for the game to record, or None
     (the game then plays the turn phase by phase). ``opening``: open the turn too (no event
     fires or ends in it: ``Game._open``'s rules, in compiled code)."""
-    specs = []
-    deciders = game.deciders
-    for aid in game.actor_order:
-        get = getattr(deciders.get(aid), "kernel_spec", None)
-        spec = None if get is None else get(game)
-        if spec is None:
-            return None
-        specs.append(spec)
-    names = {}
-    for hid, host in game.hosts.items():
-        strategy = host.strategy
-        if getattr(strategy, "refusal_reason", None) is not None:
-            return None
-        names[hid] = getattr(strategy, "name", "") or host.cfg.strategy
+    try:  # (asked every turn: a caller may wrap an agent or set a strategy between turns)
+        specs = [decider.kernel_spec(game) for decider in map(game.deciders.get, game.actor_order)]
+    except AttributeError:  # a decider of no kernel (a plain function, or none)
+        return None
+    if None in specs:
+        return None
     plan = game.__dict__.get("_turn_plan")
-    if plan is None or not plan.serves(specs):
-        plan = game._turn_plan = _TurnPlan(game, specs)
-    return plan.play(game, names, opening)
+    if plan is None or plan.specs != specs:
+        plan = _TurnPlan(game, specs)
+        if plan.names is None:  # a host strategy words its own refusals: its turns are played phase by phase
+            return None
+        game._turn_plan = plan
+    return plan.play(game, opening)
 
 
 class _TurnPlan:
@@ -735,6 +730,14 @@ class _TurnPlan:
         lay = game.layout
         n_powers = len(lay.powers)
         self.specs = specs
+        # Each host's strategy name (a refusal's reason), None if a strategy words its own refusals.
+        self.names = {}
+        for hid, host in game.hosts.items():
+            strategy = host.strategy
+            if getattr(strategy, "refusal_reason", None) is not None:
+                self.names = None
+                return
+            self.names[hid] = getattr(strategy, "name", "") or host.cfg.strategy
         self.kinds = np.array([spec.kind for spec in specs], dtype=np.int64)
         self.params = np.zeros((len(specs), max(len(spec.params) for spec in specs)))
         self.memory = np.zeros((len(specs), max(len(spec.memory) for spec in specs)))
@@ -758,18 +761,18 @@ class _TurnPlan:
         self.ratios = np.zeros(len(lay.hosts))
         self.counts = np.zeros(2, dtype=np.int64)
         self.n_projects = np.zeros(2, dtype=np.int64)
+        self.ended = np.zeros(0)
 
-    def serves(self, specs: list[KernelSpec]) -> bool:
-        return all(a is b for a, b in zip(self.specs, specs, strict=True))
-
-    def play(self, game, names: dict, opening: bool):
+    def play(self, game, opening: bool):
         t, st, lay = game.tables, game.state, game.layout
         turn = game.turn + 1 if opening else game.turn
         n_jumps = turn - game._cursor_turn if opening else 0
         projects = game.reserve_projects(self.size)
         n_projects = self.n_projects
         n_projects[0], n_projects[1] = game._n_projects, game._first_running
-        ended = np.zeros(len(projects))
+        ended = self.ended
+        if len(ended) < len(projects):
+            ended = self.ended = np.zeros(len(projects))
         play_turn(st.hosts, st.powers, st.routes, st.trade, st.acceptance, projects, n_projects, lay.offsets, t.moves,
                   t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals, game.special, t.through,
                   game.initial_output, game.derived, self.kinds, self.params, self.memory, game._cursors,
@@ -780,7 +783,7 @@ class _TurnPlan:
         n, n_answers = int(self.counts[0]), int(self.counts[1])
         return CompiledTurn(self.offers[:n].tolist(), self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
                             self.order[:n].tolist(), self.refusal[:n].tolist(), ended[: game._n_projects],
-                            self.entering.copy(), self.ratios.copy(), names, opening)  # fmt: skip
+                            self.entering.copy(), self.ratios.copy(), self.names, opening)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- a whole turn
@@ -903,6 +906,7 @@ def play_turn(hosts, powers, routes, trade, acceptance, projects, n_projects, o,
     ``n_jumps`` > 0 it opens the turn first, as ``Game._open`` does when no event fires or ends:
     the hosts note their GDP, the budgets refill, and every stream moves on by ``n_jumps``
     regions (``jumps``: each one's jump by a region)."""
+    ended[:] = 0.0  # (reused from turn to turn: progress writes the projects still running only)
     if n_jumps > 0:
         K.open_turn(hosts, powers, rl)
         K.refill_budgets(powers, rl)
