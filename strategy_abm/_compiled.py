@@ -114,17 +114,20 @@ def njit_wrapping(fn, inline: bool = False, borrowing: bool = False):
     return quiet
 
 
-_WARM = {"done": False, "noticed": False}
+_WARM = {"done": False, "noticed": False, "filled": False}
 
 
 def notice_if_cold(*, quiet: bool = False) -> bool:
     """Print a line to stderr (once per process) if the compile cache is empty, so that the first
     run's compilation (about 20 s) does not look like a hang. Returns whether it is empty."""
+    if _WARM["filled"]:  # (a cache seen filled stays so: no folder scan for every game)
+        return False
     folder = Path(numba.config.CACHE_DIR)
     cold = not JIT_DISABLED and not (folder.exists() and any(folder.glob("**/*.nbi")))
     if cold and not quiet and not _WARM["noticed"]:
         print(f"strategy_abm: compiling the game's rules (first run only; cache in {folder})", file=sys.stderr)
         _WARM["noticed"] = True
+    _WARM["filled"] = not cold
     return cold
 
 
