@@ -87,7 +87,11 @@ def metric_columns(scenario=None) -> list[str]:
     """The model-level metric columns of a scenario's games (``model.csv``, ``summary.json``'s
     ``final``, what a sweep may record), in registry order; the baseline's for ``None``."""
     ids = family_ids(scenario)
-    return [c for m in REGISTRY for c in m.columns(ids)]
+    key = ("columns", _VERSION[0], tuple(ids.items()))
+    columns = _PLANS.get(key)
+    if columns is None:
+        columns = _PLANS[key] = [c for m in REGISTRY for c in m.columns(ids)]
+    return list(columns)
 
 
 def binary_metrics(scenario=None) -> set[str]:

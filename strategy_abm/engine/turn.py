@@ -342,11 +342,8 @@ class Game:
         self._first_running = 0  # no project before it still runs (a compiled turn's progress starts there)
         # Each power's hazard stream and each actor's strategy stream, at the start of the current
         # turn's region (engine/streams.py): moved on by one region a turn.
-        self._cursors = np.zeros((len(lay.powers) + len(self.actor_order), 4), dtype=np.uint64)
-        for a in range(len(lay.powers)):
-            self._cursors[a] = self.streams.words(HAZARDS, a)
-        for a in range(len(self.actor_order)):
-            self._cursors[len(lay.powers) + a] = self.streams.words(STRATEGIES, a)
+        self._cursors = self.streams.words_rows([*((HAZARDS, a) for a in range(len(lay.powers))),
+                                                 *((STRATEGIES, a) for a in range(len(self.actor_order)))])  # fmt: skip
         self._jumps = pcg.region_jumps(self._cursors)
         self._cursor_turn = 0
         # The event log: rows as dicts, or as compact tuples (an offer's answer, a project's end) that
