@@ -25,12 +25,13 @@ class GameCollector(mesa.DataCollector):
     and data frames, collected in one pass while its reporters are the model's own ones
     (:func:`game_reporters`), each metric read from the game's row of the turn, each actor type's
     records as Mesa records them (``(step, unique id, record)``). Mesa's generic ``collect``
-    (which calls each reporter and deep-copies its value: the same float) does the first collect,
-    which validates the reporters, and every collect once a caller has changed them."""
+    (which calls each reporter and deep-copies its value: the same float) does every collect
+    once a caller has changed the reporters."""
 
     def __init__(self, metric_names: list[str], model_reporters: dict, agenttype_reporters: dict):
         super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
         self._names = tuple(metric_names)
+        self._validated = True  # (Mesa's check of a user's reporters: these are the model's own, known to work)
         self._own = (dict(model_reporters), {t: dict(r) for t, r in agenttype_reporters.items()})
 
     def collect(self, model) -> None:
