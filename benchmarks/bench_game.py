@@ -56,12 +56,16 @@ N_AGENTS = 9  # four powers and five hosts
 # ---------------------------------------------------------------------------- (a) the game
 
 
+_CPU: dict[str, list[float]] = {"a": [], "b": [], "c": []}  # each timed game's CPU seconds (process_time)
+
+
 def full_game(seed: int = SEED) -> float:
     """Seconds to construct and play a baseline game to its horizon (with data collection)."""
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model = CompetitionModel(scenario=SCENARIO, seed=seed)
     model.run()
     elapsed = time.perf_counter() - t0
+    _CPU["a"].append(time.process_time() - c0)
     _release(model)
     return elapsed
 
@@ -120,9 +124,11 @@ class BareModel(mesa.Model):
 def bulk_game(plan, seed: int = SEED) -> float:
     """Seconds to play a baseline game on the bulk path (compiled rules and strategy kernels),
     recording the metrics of its last turn (as a sweep does); the plan is built once per scenario."""
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     plan.play(seed)
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    _CPU["c"].append(time.process_time() - c0)
+    return elapsed
 
 
 def compile_times() -> dict[str, float]:
@@ -144,11 +150,12 @@ def compile_times() -> dict[str, float]:
 
 
 def bare_game(turns: int) -> float:
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model = BareModel(turns=turns)
     while model.running:
         model.step()
     elapsed = time.perf_counter() - t0
+    _CPU["b"].append(time.process_time() - c0)
     _release(model)
     return elapsed
 
@@ -203,15 +210,19 @@ def breakdown(games: int) -> dict[str, float]:
               "_update_metrics", "_resolve_compiled", "_metrics_after_rules", "actor_record")  # fmt: skip
     timers = {name: _Timer(getattr(Game, name)) for name in phases}
     whole = _Timer(turn_module._COMPILED_TURNS[0]) if turn_module._COMPILED_TURNS else None
+    from strategy_abm.sim.reporters import GameCollector  # noqa: PLC0415
+
     collect = _Timer(mesa.DataCollector.collect)
+    own_collect = _Timer(GameCollector.collect)
     construct_s = total_s = 0.0
     for name, timer in timers.items():
         setattr(Game, name, lambda self, *a, _t=timer: _t(self, *a))
     if whole is not None:
         turn_module._COMPILED_TURNS[:] = [whole]
     mesa.DataCollector.collect = lambda self, model: collect(self, model)
+    GameCollector.collect = lambda self, model: own_collect(self, model)
     try:
-        every = [*timers.values(), collect, *([whole] if whole is not None else [])]
+        every = [*timers.values(), collect, own_collect, *([whole] if whole is not None else [])]
         for _ in range(games):
             counted = sum(t.seconds for t in every)
             t0 = time.perf_counter()
@@ -224,6 +235,7 @@ def breakdown(games: int) -> dict[str, float]:
             _release(model)
     finally:
         mesa.DataCollector.collect = collect.func
+        GameCollector.collect = own_collect.func
         for name, timer in timers.items():
             setattr(Game, name, timer.func)
         if whole is not None:
@@ -232,7 +244,8 @@ def breakdown(games: int) -> dict[str, float]:
     if whole is not None:
         parts["compiled turn (decisions and rules)"] = whole.seconds
     parts.update({f"Game.{name}": t.seconds for name, t in timers.items()})
-    parts["DataCollector.collect (Mesa's own)"] = collect.seconds
+    parts["GameCollector.collect (the model's DataCollector)"] = own_collect.seconds
+    parts["mesa.DataCollector.collect (when reporters changed)"] = collect.seconds
     parts["the rest of step"] = total_s - sum(parts.values())
     return {k: v / games for k, v in parts.items()}
 
@@ -317,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     a_times: list[float] = []
     b_times: list[float] = []
     c_times: list[float] = []
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    for cpu in _CPU.values():
+        cpu.clear()
     for r in range(args.rounds):
         order = ("a", "b", "c") if r % 2 == 0 else ("c", "b", "a")
         for which in order:
@@ -328,9 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 c_times.append(bulk_game(plan, seed=r))
 
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     a, b, c = _stats(a_times), _stats(b_times), _stats(c_times)
     ratio = a["median"] / b["median"]
     bulk_ratio = c["median"] / b["median"]
+    cpu = {k: statistics.median(v) for k, v in _CPU.items()}
+    cpu_ratio, cpu_bulk_ratio = cpu["a"] / cpu["b"], cpu["c"] / cpu["b"]
     games_per_s = 1.0 / c["median"]
     compiled = compile_times() if args.compile else {}
     parts = breakdown(args.breakdown_games) if args.breakdown_games > 0 else {}
@@ -339,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     ms = 1000.0
     print(f"strategy_abm {strategy_abm.__version__}, mesa {mesa.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()} ({platform.processor() or platform.system()})")  # fmt: skip
-    print(f"{args.rounds} interleaved rounds; {turns} turns; {len(METRIC_COLUMNS)} model reporters; {N_AGENTS} agents")
+    print(f"{args.rounds} interleaved rounds; {turns} turns; {len(METRIC_COLUMNS)} model reporters; {N_AGENTS} agents; "
+          f"1-minute load average {load_start:.2f} at the start, {load_end:.2f} at the end")  # fmt: skip
     print()
     print(f"{'':<44}{'median ms':>10}{'q1 ms':>9}{'q3 ms':>9}{'min ms':>9}")
     rows = [
@@ -356,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     bulk_verdict = "meets" if bulk_ratio <= BULK_TARGET_RATIO else "ABOVE"
     print(f"ratio median(c) / median(b) = {bulk_ratio:.2f}  (bulk path; target <= {BULK_TARGET_RATIO:g}: "
           f"{bulk_verdict} target)")  # fmt: skip
+    print(
+        f"the same on CPU time (process_time: less disturbed by other jobs): (a) {cpu['a'] * ms:.2f} ms, "
+        f"(b) {cpu['b'] * ms:.2f} ms, (c) {cpu['c'] * ms:.2f} ms; ratios {cpu_ratio:.1f} and {cpu_bulk_ratio:.2f}"
+    )
     print(f"bulk path: {games_per_s:.0f} games/s per core ({turns}-turn {SCENARIO} games, one process)")
     if compiled:
         print(f"compile: first run {compiled['first_run_s']:.1f} s (empty cache), "
@@ -391,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
             "game_s": a | {"samples": a_times},
             "bare_mesa_s": b | {"samples": b_times},
             "ratio": ratio,
+            "cpu_median_s": cpu,
+            "cpu_ratio": cpu_ratio,
+            "cpu_bulk_ratio": cpu_bulk_ratio,
+            "load_average": [load_start, load_end],
             "bulk_s": c | {"samples": c_times},
             "bulk_ratio": bulk_ratio,
             "bulk_target_ratio": BULK_TARGET_RATIO,
