@@ -983,7 +983,7 @@ class Game:
         if self.record:  # a commitment in the log, as every accepted offer is (status "deal": no offer was made)
             m = self.moves[move]
             purpose = f" {m.purpose}" if m.purpose else ""
-            self.event_log.append({
+            self._log.append({  # (not through event_log, which would build every row so far)
                 "turn": self.turn, "date": self.date, "actor": power, "target": host, "domain": m.domain, "move": move,
                 "size_usd_bn": size_usd_bn, "status": "deal",
                 "text": f"{self.display(power, start=True)} signs with {self.display(host)} a USD {size_usd_bn:.2f} bn "
