@@ -75,7 +75,7 @@ def register_compiled_turn(play: Callable[[Game], Any]) -> None:
 @dataclass(frozen=True)
 class CompiledTurn:
     """What a turn played in compiled code (``register_compiled_turn``) left to record, as plain
-    lists: ``rows`` the offers in the order made, each ``[power, move, host, size]`` (layout
+    lists: ``rows`` the offers in the order made, each ``(power, move, host, size)`` (layout
     indices as floats, USD bn); ``accepted`` a flag per offer; ``answers`` the accepted offers'
     positions in commitment order; ``by_host`` every offer's position, hosts in order (the event
     log's order); ``refusal`` per offer ``[why, USD bn needed, USD bn of room left]`` (why: 0
@@ -445,7 +445,7 @@ class Game:
             return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
                     "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
                     "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"}  # fmt: skip
-        o = self._offer_of(what) if type(what) is list else what
+        o = self._offer_of(what) if type(what) is tuple else what
         head, tail, domain = self._offer_texts.get((o.power, o.host, o.move)) or self._offer_text(o.power, o.host,
                                                                                                   o.move)  # fmt: skip
         status = "accepted" if flag else "rejected"
@@ -453,7 +453,7 @@ class Game:
                 "size_usd_bn": o.size_usd_bn, "status": status,
                 "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"}  # fmt: skip
 
-    def _offer_of(self, row: list) -> Offer:
+    def _offer_of(self, row: tuple) -> Offer:
         """The offer of a row ``(power, move, host, size)`` (layout indices, as floats)."""
         lay = self.layout
         return Offer(lay.powers[int(row[0])], lay.moves[int(row[1])], lay.hosts[int(row[2])], row[3])
@@ -471,7 +471,7 @@ class Game:
     def _project_offer(self, j: int) -> Offer:
         """The offer project ``j`` was committed from (kept as a row by a compiled turn until read)."""
         o = self._offers_of_projects[j]
-        if type(o) is list:
+        if type(o) is tuple:
             o = self._offers_of_projects[j] = self._offer_of(o)
         return o
 

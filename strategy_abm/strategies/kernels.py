@@ -781,7 +781,10 @@ class _TurnPlan:
                   n_jumps)  # fmt: skip
         game._n_projects, game._first_running = int(n_projects[0]), int(n_projects[1])
         n, n_answers = int(self.counts[0]), int(self.counts[1])
-        return CompiledTurn(self.offers[:n].tolist(), self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
+        # (rows as tuples of floats: the event log keeps them, and the garbage collector stops tracking
+        # tuples of plain numbers, and the log's rows holding only those)
+        rows = list(map(tuple, self.offers[:n].tolist()))
+        return CompiledTurn(rows, self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
                             self.order[:n].tolist(), self.refusal[:n].tolist(), ended[: game._n_projects],
                             self.entering.copy(), self.ratios.copy(), self.names, opening)  # fmt: skip
 
