@@ -79,8 +79,9 @@ class CompiledTurn:
     indices as floats, USD bn); ``accepted`` a flag per offer; ``answers`` the accepted offers'
     positions in commitment order; ``by_host`` every offer's position, hosts in order (the event
     log's order); ``refusal`` per offer ``[why, USD bn needed, USD bn of room left]`` (why: 0
-    accepted, 1 absorption, 2 debt ceiling, 3 the strategy's choice); ``ended``, ``entering``,
-    ``ratios`` as the rules give them (kernels.progress, kernels.economy); ``strategy_names`` each
+    accepted, 1 absorption, 2 debt ceiling, 3 the strategy's choice); ``ended`` the projects that
+    ended, as (number, kernels.progress's code); ``entering``, ``ratios`` as kernels.economy gives
+    them; ``strategy_names`` each
     host's strategy name (a refusal's reason); ``opened``: the compiled code opened the turn."""
 
     rows: list
@@ -88,7 +89,7 @@ class CompiledTurn:
     answers: list
     by_host: list
     refusal: list
-    ended: Any
+    ended: list
     entering: Any
     ratios: Any
     strategy_names: Mapping[str, str]
@@ -848,7 +849,7 @@ class Game:
         if self.record:  # the answers' rows, hosts in order, then the projects' ends (as _responses, _progress)
             turn, date, accepted = self.turn, self.date, played.accepted
             self._log.extend([(turn, date, rows[i], accepted[i]) for i in played.by_host])
-            self._log_ended(played.ended)
+            self._log.extend([(turn, date, j, how == K.FAILED) for j, how in played.ended])
         self._log_distress(played.entering, played.ratios)
         self._metrics_after_rules()
         return self._close(_CompactOutcomes(self, played))

@@ -759,9 +759,9 @@ class _TurnPlan:
         self.refusal = np.zeros((size, 3))
         self.entering = np.zeros(len(lay.hosts), dtype=np.int64)
         self.ratios = np.zeros(len(lay.hosts))
-        self.counts = np.zeros(2, dtype=np.int64)
         self.n_projects = np.zeros(2, dtype=np.int64)
-        self.ended = np.zeros(0)
+        self.ended, self.ends = np.zeros(0), np.zeros(0, dtype=np.int64)
+        self.counts = np.zeros(3, dtype=np.int64)
 
     def play(self, game, opening: bool):
         t, st, lay = game.tables, game.state, game.layout
@@ -770,22 +770,23 @@ class _TurnPlan:
         projects = game.reserve_projects(self.size)
         n_projects = self.n_projects
         n_projects[0], n_projects[1] = game._n_projects, game._first_running
-        ended = self.ended
+        ended, ends = self.ended, self.ends
         if len(ended) < len(projects):
-            ended = self.ended = np.zeros(len(projects))
+            ended, ends = self.ended, self.ends = np.zeros(len(projects)), np.zeros(len(projects), dtype=np.int64)
         play_turn(st.hosts, st.powers, st.routes, st.trade, st.acceptance, projects, n_projects, lay.offsets, t.moves,
                   t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals, game.special, t.through,
                   game.initial_output, game.derived, self.kinds, self.params, self.memory, game._cursors,
                   self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, self.offers, self.is_accepted,
-                  self.answers, self.order, self.refusal, ended, self.entering, self.ratios, self.counts, game._jumps,
-                  n_jumps)  # fmt: skip
+                  self.answers, self.order, self.refusal, ended, ends, self.entering, self.ratios, self.counts,
+                  game._jumps, n_jumps)  # fmt: skip
         game._n_projects, game._first_running = int(n_projects[0]), int(n_projects[1])
         n, n_answers = int(self.counts[0]), int(self.counts[1])
         # (rows as tuples of floats: the event log keeps them, and the garbage collector stops tracking
         # tuples of plain numbers, and the log's rows holding only those)
         rows = list(map(tuple, self.offers[:n].tolist()))
         return CompiledTurn(rows, self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
-                            self.order[:n].tolist(), self.refusal[:n].tolist(), ended[: game._n_projects],
+                            self.order[:n].tolist(), self.refusal[:n].tolist(),
+                            [(j, ended[j]) for j in ends[: self.counts[2]].tolist()] if self.counts[2] else [],
                             self.entering.copy(), self.ratios.copy(), self.names, opening)  # fmt: skip
 
 
@@ -901,11 +902,12 @@ def turn_with(hosts, powers, routes, trade, acceptance, projects, n_projects, o,
 @njit
 def play_turn(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
               through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted, n_toolkit, host_rank,
-              turn, offers, is_accepted, answers, order, refusal, ended, entering, ratios, counts, jumps,
+              turn, offers, is_accepted, answers, order, refusal, ended, ends, entering, ratios, counts, jumps,
               n_jumps):  # fmt: skip
     """:func:`turn_with` of a per-turn ``Game`` (with its scratch, explained): the turn's outputs
     in ``offers`` .. ``counts``, each sized for the most offers a turn can have
-    (powers x ``max_offers_per_turn``; ``ended``: the projects after commitment). With
+    (powers x ``max_offers_per_turn``; ``ended``: the projects after commitment, and ``ends[:counts[2]]``
+    the numbers of those that ended this turn). With
     ``n_jumps`` > 0 it opens the turn first, as ``Game._open`` does when no event fires or ends:
     the hosts note their GDP, the budgets refill, and every stream moves on by ``n_jumps``
     regions (``jumps``: each one's jump by a region)."""
@@ -931,3 +933,9 @@ def play_turn(hosts, powers, routes, trade, acceptance, projects, n_projects, o,
               words[3][:2], np.empty((n_hosts, 5)), np.empty(floats), np.empty(ints, dtype=np.int64),
               np.empty(n_powers, dtype=np.int64), rule_work[:n_trade], rule_work[n_trade:],
               K.derived_offsets(n_hosts, n_powers, n_routes), True, order, refusal, counts)  # fmt: skip
+    n_ended = 0  # the projects that ended, at the start of ``ended``'s scratch twin ``ends``
+    for j in range(n_projects[0]):
+        if ended[j] != 0.0:
+            ends[n_ended] = j
+            n_ended += 1
+    counts[2] = n_ended
