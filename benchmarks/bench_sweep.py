@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = {"batch_run": "(1) mesa.batch_run, 1 process", "runner1": "(2) runner, --workers 1",
                   "runner2": "(3) runner, --workers 2"}  # fmt: skip
         if args.python_strategies:
-            labels["batch_run_py"] = "(1p) batch_run, compiled=False"
+            labels["batch_run_py"] = "(1p) batch_run compiled=False"
         samples: dict[str, list[dict]] = {k: [] for k in labels}
         for rep in range(args.repeat):
             runner = ["runner", "--experiment", str(exp), "--workers"]

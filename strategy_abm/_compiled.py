@@ -114,7 +114,7 @@ def njit_wrapping(fn, inline: bool = False, borrowing: bool = False):
     return quiet
 
 
-_WARM = {"done": False, "noticed": False, "filled": False}
+_WARM = {"done": False, "noticed": False, "filled": False, "seen": set()}
 
 
 def notice_if_cold(*, quiet: bool = False) -> bool:
@@ -129,6 +129,19 @@ def notice_if_cold(*, quiet: bool = False) -> bool:
         _WARM["noticed"] = True
     _WARM["filled"] = not cold
     return cold
+
+
+def notice_if_uncached(function: str) -> None:
+    """Print the compiling line (once per process) if the cache holds no machine code of
+    ``function`` (``"kernels.play_turn"``: a module's last name and the function's) while it holds
+    others': a kernel that only some paths use compiles on its first use (a few seconds)."""
+    if JIT_DISABLED or _WARM["noticed"] or function in _WARM["seen"]:
+        return
+    _WARM["seen"].add(function)
+    folder = Path(numba.config.CACHE_DIR)
+    if folder.exists() and not any(folder.glob(f"**/{function}-*.nbi")):
+        print(f"strategy_abm: compiling {function.rsplit('.', 1)[-1]} (first use only; cache in {folder})",
+              file=sys.stderr)  # fmt: skip
 
 
 def warm_up(compile_all, *, quiet: bool = False) -> float:

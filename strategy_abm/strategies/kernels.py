@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .._compiled import njit, njit_borrowing, njit_inline
+from .._compiled import njit, njit_borrowing, njit_inline, notice_if_uncached
 from ..engine import kernels as K
 from ..engine import pcg
 from ..engine.arrays import (
@@ -764,6 +764,7 @@ class _TurnPlan:
         self.counts = np.zeros(3, dtype=np.int64)
 
     def play(self, game, opening: bool):
+        notice_if_uncached("kernels.play_turn")
         t, st, lay = game.tables, game.state, game.layout
         turn = game.turn + 1 if opening else game.turn
         n_jumps = turn - game._cursor_turn if opening else 0
