@@ -763,6 +763,13 @@ class _TurnPlan:
         self.ended, self.ends = np.zeros(0), np.zeros(0, dtype=np.int64)
         self.counts = np.zeros(3, dtype=np.int64)
 
+    def __setstate__(self, state: dict) -> None:
+        # A copied or unpickled plan's specs get their memory as views of the plan's again (a view
+        # is copied as an array of its own: the two would drift apart).
+        self.__dict__.update(state)
+        for a, spec in enumerate(self.specs):
+            spec.memory = self.memory[a, : len(spec.memory)]
+
     def play(self, game, opening: bool):
         notice_if_uncached("kernels.play_turn")
         t, st, lay = game.tables, game.state, game.layout
