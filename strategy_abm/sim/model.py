@@ -178,7 +178,8 @@ def read_metric(model, name: str) -> float:
 
 def _read_metric(name: str, model) -> float:
     # (read_metric with the name first: a partial binds it positionally, cheaper to call; the game's
-    # row of the turn directly, not through the model's ``metrics`` property: Mesa calls it 57 times a turn)
+    # row of the turn directly. GameCollector reads the row itself; Mesa's collect, if a caller
+    # changed the reporters, calls this once per column and turn)
     return model.__dict__["game"].metrics[name]
 
 
