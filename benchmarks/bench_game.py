@@ -56,12 +56,16 @@ N_AGENTS = 9  # four powers and five hosts
 # ---------------------------------------------------------------------------- (a) the game
 
 
+_CPU: dict[str, list[float]] = {"a": [], "b": [], "c": []}  # each timed game's CPU seconds (process_time)
+
+
 def full_game(seed: int = SEED) -> float:
     """Seconds to construct and play a baseline game to its horizon (with data collection)."""
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model = CompetitionModel(scenario=SCENARIO, seed=seed)
     model.run()
     elapsed = time.perf_counter() - t0
+    _CPU["a"].append(time.process_time() - c0)
     _release(model)
     return elapsed
 
@@ -120,9 +124,11 @@ class BareModel(mesa.Model):
 def bulk_game(plan, seed: int = SEED) -> float:
     """Seconds to play a baseline game on the bulk path (compiled rules and strategy kernels),
     recording the metrics of its last turn (as a sweep does); the plan is built once per scenario."""
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     plan.play(seed)
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    _CPU["c"].append(time.process_time() - c0)
+    return elapsed
 
 
 def compile_times() -> dict[str, float]:
@@ -144,11 +150,12 @@ def compile_times() -> dict[str, float]:
 
 
 def bare_game(turns: int) -> float:
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     model = BareModel(turns=turns)
     while model.running:
         model.step()
     elapsed = time.perf_counter() - t0
+    _CPU["b"].append(time.process_time() - c0)
     _release(model)
     return elapsed
 
@@ -162,7 +169,10 @@ def _release(model) -> None:
 
 
 class _Timer:
-    """Wraps a callable and adds up the seconds spent in it."""
+    """Wraps a callable and adds up the seconds spent in it, less those of the timers it calls
+    (each second is counted once, in the innermost timer)."""
+
+    _running: list[_Timer] = []
 
     def __init__(self, func):
         self.func = func
@@ -171,45 +181,72 @@ class _Timer:
 
     def __call__(self, *args, **kwargs):
         t0 = time.perf_counter()
+        outer = _Timer._running[-1] if _Timer._running else None
+        _Timer._running.append(self)
         try:
             return self.func(*args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - t0
+            _Timer._running.pop()
+            elapsed = time.perf_counter() - t0
+            self.seconds += elapsed
+            if outer is not None:
+                outer.seconds -= elapsed
             self.calls += 1
 
 
 def breakdown(games: int) -> dict[str, float]:
     """Seconds per game in construction, each phase of the game's turn and DataCollector.collect,
-    timed by wrappers on the ``Game`` methods (``_open``: events and budgets; ``_offers``,
-    ``_responses``: decisions, the turn report and the event log; ``_commit`` .. ``_influence``:
-    the compiled rules; ``_update_metrics``: payoffs and the metric registry)."""
+    timed by wrappers on the ``Game`` methods (``_open``: events and budgets; a turn played whole
+    in compiled code: the compiled turn (decisions and rules), ``_resolve_compiled`` (its records:
+    ledgers, event log, report); a turn played phase by phase: ``_offers``, ``_responses``
+    (decisions, the turn report and the event log), ``_commit`` .. ``_influence`` (the compiled
+    rules), ``_update_metrics`` (payoffs); ``_metrics_after_rules``: the metric registry;
+    ``actor_record``: the actors' records the DataCollector reads). Each second counts once, in
+    the innermost wrapper."""
+    from strategy_abm.engine import turn as turn_module  # noqa: PLC0415
     from strategy_abm.engine.turn import Game  # noqa: PLC0415
 
     phases = ("_open", "_offers", "_responses", "_commit", "_progress", "_economy", "_trade", "_influence",
-              "_update_metrics")  # fmt: skip
+              "_update_metrics", "_resolve_compiled", "_metrics_after_rules", "actor_record")  # fmt: skip
     timers = {name: _Timer(getattr(Game, name)) for name in phases}
+    whole = _Timer(turn_module._COMPILED_TURNS[0]) if turn_module._COMPILED_TURNS else None
+    from strategy_abm.sim.reporters import GameCollector  # noqa: PLC0415
+
     collect = _Timer(mesa.DataCollector.collect)
-    construct_s = run_s = 0.0
+    own_collect = _Timer(GameCollector.collect)
+    construct_s = total_s = 0.0
     for name, timer in timers.items():
         setattr(Game, name, lambda self, *a, _t=timer: _t(self, *a))
+    if whole is not None:
+        turn_module._COMPILED_TURNS[:] = [whole]
     mesa.DataCollector.collect = lambda self, model: collect(self, model)
+    GameCollector.collect = lambda self, model: own_collect(self, model)
     try:
+        every = [*timers.values(), collect, own_collect, *([whole] if whole is not None else [])]
         for _ in range(games):
+            counted = sum(t.seconds for t in every)
             t0 = time.perf_counter()
             model = CompetitionModel(scenario=SCENARIO, seed=SEED)
             t1 = time.perf_counter()
+            # (construction's own time: its metrics and first collect count in their wrappers)
+            construct_s += t1 - t0 - (sum(t.seconds for t in every) - counted)
             model.run()
-            run_s += time.perf_counter() - t1
-            construct_s += t1 - t0
+            total_s += time.perf_counter() - t0
             _release(model)
     finally:
         mesa.DataCollector.collect = collect.func
+        GameCollector.collect = own_collect.func
         for name, timer in timers.items():
             setattr(Game, name, timer.func)
-    parts = {"construct (with its first metrics and collect)": construct_s}
+        if whole is not None:
+            turn_module._COMPILED_TURNS[:] = [whole.func]
+    parts = {"construct (its own: metrics and first collect below)": construct_s}
+    if whole is not None:
+        parts["compiled turn (decisions and rules)"] = whole.seconds
     parts.update({f"Game.{name}": t.seconds for name, t in timers.items()})
-    parts["DataCollector.collect"] = collect.seconds
-    parts["the rest of step"] = run_s + construct_s - sum(parts.values())
+    parts["GameCollector.collect (the model's DataCollector)"] = own_collect.seconds
+    parts["mesa.DataCollector.collect (when reporters changed)"] = collect.seconds
+    parts["the rest of step"] = total_s - sum(parts.values())
     return {k: v / games for k, v in parts.items()}
 
 
@@ -293,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     a_times: list[float] = []
     b_times: list[float] = []
     c_times: list[float] = []
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    for cpu in _CPU.values():
+        cpu.clear()
     for r in range(args.rounds):
         order = ("a", "b", "c") if r % 2 == 0 else ("c", "b", "a")
         for which in order:
@@ -304,9 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 c_times.append(bulk_game(plan, seed=r))
 
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     a, b, c = _stats(a_times), _stats(b_times), _stats(c_times)
     ratio = a["median"] / b["median"]
     bulk_ratio = c["median"] / b["median"]
+    cpu = {k: statistics.median(v) for k, v in _CPU.items()}
+    cpu_ratio, cpu_bulk_ratio = cpu["a"] / cpu["b"], cpu["c"] / cpu["b"]
     games_per_s = 1.0 / c["median"]
     compiled = compile_times() if args.compile else {}
     parts = breakdown(args.breakdown_games) if args.breakdown_games > 0 else {}
@@ -315,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     ms = 1000.0
     print(f"strategy_abm {strategy_abm.__version__}, mesa {mesa.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()} ({platform.processor() or platform.system()})")  # fmt: skip
-    print(f"{args.rounds} interleaved rounds; {turns} turns; {len(METRIC_COLUMNS)} model reporters; {N_AGENTS} agents")
+    print(f"{args.rounds} interleaved rounds; {turns} turns; {len(METRIC_COLUMNS)} model reporters; {N_AGENTS} agents; "
+          f"1-minute load average {load_start:.2f} at the start, {load_end:.2f} at the end")  # fmt: skip
     print()
     print(f"{'':<44}{'median ms':>10}{'q1 ms':>9}{'q3 ms':>9}{'min ms':>9}")
     rows = [
@@ -332,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     bulk_verdict = "meets" if bulk_ratio <= BULK_TARGET_RATIO else "ABOVE"
     print(f"ratio median(c) / median(b) = {bulk_ratio:.2f}  (bulk path; target <= {BULK_TARGET_RATIO:g}: "
           f"{bulk_verdict} target)")  # fmt: skip
+    print(
+        f"the same on CPU time (process_time: less disturbed by other jobs): (a) {cpu['a'] * ms:.2f} ms, "
+        f"(b) {cpu['b'] * ms:.2f} ms, (c) {cpu['c'] * ms:.2f} ms; ratios {cpu_ratio:.1f} and {cpu_bulk_ratio:.2f}"
+    )
     print(f"bulk path: {games_per_s:.0f} games/s per core ({turns}-turn {SCENARIO} games, one process)")
     if compiled:
         print(f"compile: first run {compiled['first_run_s']:.1f} s (empty cache), "
@@ -341,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"where (a)'s time goes (timing wrappers, mean of {args.breakdown_games} games):")
         for label, sec in parts.items():
-            print(f"  {label:<42}{sec * ms:>9.2f} ms {100 * sec / total:>6.1f}%")
-        print(f"  {'total':<42}{total * ms:>9.2f} ms")
+            print(f"  {label:<54}{sec * ms:>9.2f} ms {100 * sec / total:>6.1f}%")
+        print(f"  {'total':<54}{total * ms:>9.2f} ms")
     if prof_text:
         print()
         order = "own" if args.sort == "tottime" else "cumulative"
@@ -367,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
             "game_s": a | {"samples": a_times},
             "bare_mesa_s": b | {"samples": b_times},
             "ratio": ratio,
+            "cpu_median_s": cpu,
+            "cpu_ratio": cpu_ratio,
+            "cpu_bulk_ratio": cpu_bulk_ratio,
+            "load_average": [load_start, load_end],
             "bulk_s": c | {"samples": c_times},
             "bulk_ratio": bulk_ratio,
             "bulk_target_ratio": BULK_TARGET_RATIO,

@@ -109,8 +109,9 @@ class GcClock:
             self.seconds += time.process_time() - self._start
 
 
-def child_batch_run(runs: int, result: Path) -> None:
-    """Way (1): mesa.batch_run in this process; writes timings and what was played to ``result``."""
+def child_batch_run(runs: int, result: Path, compiled: bool = True) -> None:
+    """Way (1): mesa.batch_run in this process; writes timings and what was played to ``result``.
+    ``compiled=False``: the model's strategies decide by their Python code (way (1p))."""
     import mesa
     import mesa.batchrunner
 
@@ -141,7 +142,7 @@ def child_batch_run(runs: int, result: Path) -> None:
     t0 = time.perf_counter()
     rows = mesa.batch_run(
         Tracked,
-        {"seed": list(range(runs)), "scenario": [SCENARIO]},
+        {"seed": list(range(runs)), "scenario": [SCENARIO], **({} if compiled else {"compiled": [False]})},
         max_steps=HORIZON,
         number_processes=1,
         data_collection_period=-1,
@@ -266,12 +267,13 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--experiment", type=Path)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--python-strategies", action="store_true")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--phases", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.mode == "batch_run":
-        child_batch_run(args.runs, args.result)
+        child_batch_run(args.runs, args.result, compiled=not args.python_strategies)
     else:
         child_runner(args.experiment, args.workers, args.out, args.result, args.phases)
     return 0
@@ -608,6 +610,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="R more rounds of each runner way with timestamps in the driver and the workers: "
                         "where the wall time goes, phase by phase (default 0: none)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--python-strategies",
+        action="store_true",
+        help="also run batch_run with compiled=False (the strategies' Python code deciding, "
+        "as before their kernels; the rules stay compiled) and compare the runner with it",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -642,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
         exp = write_experiment(tmp, n, final)
         labels = {"batch_run": "(1) mesa.batch_run, 1 process", "runner1": "(2) runner, --workers 1",
                   "runner2": "(3) runner, --workers 2"}  # fmt: skip
+        if args.python_strategies:
+            labels["batch_run_py"] = "(1p) batch_run compiled=False"
         samples: dict[str, list[dict]] = {k: [] for k in labels}
         for rep in range(args.repeat):
             runner = ["runner", "--experiment", str(exp), "--workers"]
@@ -650,6 +660,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("runner1", [*runner, "1", "--out", str(tmp / f"out_w1_{rep}")]),
                 ("runner2", [*runner, "2", "--out", str(tmp / f"out_w2_{rep}")]),
             ]
+            if args.python_strategies:
+                plan.insert(1, ("batch_run_py", ["batch_run", "--runs", str(n), "--python-strategies"]))
             for key, child_args in plan if rep % 2 == 0 else plan[::-1]:  # alternate the order against drift
                 print(f"  running {labels[key]}{f' (round {rep + 1} of {args.repeat})' if args.repeat > 1 else ''} ...",
                       flush=True)  # fmt: skip
@@ -705,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
         "runner1": _runner_turns(checks["runner1"]),
         "runner2": _runner_turns(checks["runner2"]),
     }
+    if "batch_run_py" in ways:
+        bp = ways["batch_run_py"]
+        played, step, turn = _counts(bp["turns_played"]), _counts(bp["reported_step"]), _counts(bp["reported_turn"])
+        turns["batch_run_py"] = f"plays {played} turns, reports Step {step} = metrics of turn {turn}"
     print()
     if args.repeat > 1:
         print(f"each way: its round of median wall time, of {args.repeat} rounds run in alternating order")
@@ -749,8 +765,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"runner-1 / runner-2, wall  = {r2:.2f}x   target >= {TARGET_SPEEDUP_2:g}x: {_verdict(ok2)}"
           f"   (sweep s {r2_work:.2f}x; runner-2 kept {w2['cpu_s'] / w2['wall_s']:.2f} CPUs busy, "
           f"used {w2['cpu_s'] / w1['cpu_s']:.2f}x runner-1's CPU s)")  # fmt: skip
+    if "batch_run_py" in ways:
+        bp = ways["batch_run_py"]
+        print(f"batch_run with compiled=False (the strategies' Python code) / runner-1, wall = "
+              f"{bp['wall_s'] / w1['wall_s']:.2f}x   (sweep s {bp['work_s'] / w1['work_s']:.2f}x, "
+              f"CPU s {bp['cpu_s'] / w1['cpu_s']:.2f}x)")  # fmt: skip
     print("games per second per core (runs / CPU s): " + ", ".join(
-        f"{w['label'].split(') ')[1]} {n / w['cpu_s']:.0f}" for w in (br, w1, w2)))  # fmt: skip
+        f"{w['label'].split(') ')[1]} {n / w['cpu_s']:.0f}" for w in ways.values()))  # fmt: skip
     ok = ok1 and ok2
     per_run = br["run_cpu_s"]
     tenth = max(1, len(per_run) // 10)
@@ -835,6 +856,9 @@ def main(argv: list[str] | None = None) -> int:
             "runner_checks": checks,
             "runner_results_identical_1_vs_2_workers": identical,
             "ratio_batch_run_over_runner1": r1,
+            "ratio_batch_run_python_strategies_over_runner1": (
+                ways["batch_run_py"]["wall_s"] / w1["wall_s"] if "batch_run_py" in ways else None
+            ),
             "ratio_runner1_over_runner2": r2,
             "ratio_batch_run_over_runner1_sweep_s": r1_work,
             "ratio_runner1_over_runner2_sweep_s": r2_work,

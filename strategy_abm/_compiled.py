@@ -114,18 +114,34 @@ def njit_wrapping(fn, inline: bool = False, borrowing: bool = False):
     return quiet
 
 
-_WARM = {"done": False, "noticed": False}
+_WARM = {"done": False, "noticed": False, "filled": False, "seen": set()}
 
 
 def notice_if_cold(*, quiet: bool = False) -> bool:
     """Print a line to stderr (once per process) if the compile cache is empty, so that the first
     run's compilation (about 20 s) does not look like a hang. Returns whether it is empty."""
+    if _WARM["filled"]:  # (a cache seen filled stays so: no folder scan for every game)
+        return False
     folder = Path(numba.config.CACHE_DIR)
     cold = not JIT_DISABLED and not (folder.exists() and any(folder.glob("**/*.nbi")))
     if cold and not quiet and not _WARM["noticed"]:
         print(f"strategy_abm: compiling the game's rules (first run only; cache in {folder})", file=sys.stderr)
         _WARM["noticed"] = True
+    _WARM["filled"] = not cold
     return cold
+
+
+def notice_if_uncached(function: str) -> None:
+    """Print the compiling line (once per process) if the cache holds no machine code of
+    ``function`` (``"kernels.play_turn"``: a module's last name and the function's) while it holds
+    others': a kernel that only some paths use compiles on its first use (a few seconds)."""
+    if JIT_DISABLED or _WARM["noticed"] or function in _WARM["seen"]:
+        return
+    _WARM["seen"].add(function)
+    folder = Path(numba.config.CACHE_DIR)
+    if folder.exists() and not any(folder.glob(f"**/{function}-*.nbi")):
+        print(f"strategy_abm: compiling {function.rsplit('.', 1)[-1]} (first use only; cache in {folder})",
+              file=sys.stderr)  # fmt: skip
 
 
 def warm_up(compile_all, *, quiet: bool = False) -> float:

@@ -162,6 +162,9 @@ def test_stream_start_words_equal_numpys_seeding(seed):
     from strategy_abm.engine import pcg  # noqa: PLC0415
 
     streams = Streams(seed)
-    for key in [(0,), (1, 0), (1, 3), (2, 8), (2, 2**33 + 5), (), (5, 6, 7, 8, 9)]:
+    keys = [(0,), (1, 0), (1, 3), (2, 8), (2, 2**33 + 5), (), (5, 6, 7, 8, 9)]
+    for key in keys:
         expected = pcg.words(streams.generator(*key))
         assert streams.words(*key).tolist() == expected.tolist(), key
+    # Many streams in one call (how a game starts its streams): the same words, row by row.
+    assert streams.words_rows(keys).tolist() == [streams.words(*key).tolist() for key in keys]

@@ -123,3 +123,57 @@ def test_the_readme_lists_every_metric_as_the_registry_declares_it():
     table = "\n".join(["| column | meaning | unit |", "|---|---|---|", *rows])
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert table in readme, "README.md's model.csv table differs from the registry:\n" + table
+
+
+def _reference_values(model) -> dict[str, float]:
+    """The metrics the rules compute (kernels.reported_values, reported_scalars), by the formulas
+    their descriptions give, in Python over the game's state (as the registry computed them
+    before the rules did): the same numbers bit for bit."""
+    game = model.game
+    out = {}
+    for hid, host in game.hosts.items():
+        total = 0.0
+        for c in host.creditors.values():
+            total += c["debt"]
+        china = host.creditors["china"]["debt"] if "china" in host.creditors else 0.0
+        out[f"debt_to_gdp_{hid}"] = total / host.gdp_usd_bn
+        out[f"china_debt_share_{hid}"] = china / total if total > 0 else 0.0
+        out[f"distress_{hid}"] = float(bool(host.distress))
+        out[f"distress_turns_{hid}"] = float(int(host.distress_turns))
+        out[f"real_gdp_usd_bn_{hid}"] = host.gdp_usd_bn / host.price_level
+    westward = game.scenario.trade.westward_route
+    out["middle_ca_export_share"] = game.routes[westward]["ca_export_share"]
+    minerals = game.metric_state().minerals
+    out["west_secured_mineral_share"] = sum(minerals[p] for p, s in game.powers.items() if s.bloc == "western")
+    tung = game.world_minerals["tungsten"]
+    region = sum(h.minerals["tungsten"]["output_t"] for h in game.hosts.values())
+    world = max(tung["world_output_t"] + region - game.initial_region_output["tungsten"], 1e-9)
+    out["tungsten_non_china_share"] = 1.0 - tung["china_share"] * tung["world_output_t"] / world
+    out["china_overland_energy_usd_bn"] = sum(
+        h.energy_exports_usd_bn * h.energy_export_shares["china"] for h in game.hosts.values()
+    )
+    return out
+
+
+@pytest.mark.parametrize("scenario,seed", [("baseline", 3), ("bri_classic", 0), ("hindcast_2022", 1)])
+def test_metrics_the_rules_compute_equal_their_formulas(scenario, seed):
+    """Every turn, the metrics read from the rules' results (``reads``) equal their formulas, and
+    each metric's function gives what metric_row gathered."""
+    from strategy_abm import CompetitionModel  # noqa: PLC0415
+
+    model = CompetitionModel(scenario=scenario, seed=seed, turns=24)
+    checked = 0
+    while True:
+        row = model.metrics
+        for column, value in _reference_values(model).items():
+            assert row[column] == value or (value != value and row[column] != row[column]), column
+            checked += 1
+        s = model.game.metric_state()
+        ids = metrics.family_ids(model.game)
+        for m in REGISTRY:
+            for column, i in zip(m.columns(ids), metrics._ids(m, ids), strict=True):
+                assert m.compute(s, i) == row[column] or row[column] != row[column], column
+        if not model.running:
+            break
+        model.step()
+    assert checked > 24 * 25

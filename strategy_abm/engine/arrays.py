@@ -273,8 +273,17 @@ PRESENCE_KEYS = ("trade", "debt", "digital", "energy", "minerals")  # then "corr
 HOST_PAYOFF_KEYS = ("growth", "autonomy", "debt", "jobs")
 CORRIDOR_CODES = {"chinese_transit": 0, "ca_exports_west": 1, "northern_share": 2}
 (PM_TELECOM, PM_CLOUD, PM_LOGISTICS, PM_GREEN, PM_TRADE, PM_ENERGY, PM_CORRIDOR, PM_CREDITOR,
- PM_OFFTAKER) = range(9)  # fmt: skip
+ PM_OFFTAKER, PM_WESTERN) = range(10)  # fmt: skip
 PS_CREDIT, PS_OBJECTIVES = 0, 1
+
+
+def _tungsten_and_china_energy(lay: Layout) -> tuple[int, int, int]:
+    """(tungsten's mineral index, its output column, the column of the hosts' energy-export share
+    to China), -1 for what the scenario lacks: the metrics kernels.reported_scalars computes."""
+    tungsten = lay.minerals.index("tungsten") if "tungsten" in lay.minerals else -1
+    at, keys = lay.vectors["energy_export_shares"]
+    return (tungsten, lay.mineral(tungsten, M_OUTPUT) if tungsten >= 0 else -1,
+            at + keys.index("china") if "china" in keys else -1)  # fmt: skip
 
 
 def tables(sc: Scenario) -> Tables:
@@ -301,7 +310,7 @@ def tables(sc: Scenario) -> Tables:
             mv[k, MOVE_SCALARS + 2 * len(lay.routes) + i] = e.mineral_output_t_per_bn.get(mineral, 0.0)
     toolkit = np.zeros((len(lay.powers), len(lay.moves)))
     static = np.zeros((len(lay.powers), 1 + len(OBJECTIVES)))
-    meta = np.zeros((len(lay.powers), 9), dtype=np.int64)
+    meta = np.zeros((len(lay.powers), 10), dtype=np.int64)
     r = sc.rules
 
     def index(keys, key):
@@ -320,6 +329,7 @@ def tables(sc: Scenario) -> Tables:
             index(keys["logistics_platform_shares"], bloc), index(keys["green_tech_origin"], bloc),
             index(keys["trade_shares"], partner), index(keys["energy_export_shares"], partner),
             CORRIDOR_CODES[cfg.corridor_interest], lay.creditors.index(pid), lay.offtakers.index(pid),
+            int(bloc == "western"),
         )  # fmt: skip
     rules = np.array(
         [float(getattr(r, name)) for name in RULE_FIELDS]
@@ -332,7 +342,9 @@ def tables(sc: Scenario) -> Tables:
     through = np.array([[float(pid in sc.routes[r].through) for r in lay.routes] for pid in lay.powers])
     westward = sc.trade.westward_route
     special = np.array([lay.powers.index("china") if "china" in lay.powers else -1,
-                        lay.routes.index(westward) if westward in lay.routes else -1], dtype=np.int64)  # fmt: skip
+                        lay.routes.index(westward) if westward in lay.routes else -1,
+                        lay.creditors.index("china") if "china" in lay.creditors else -1,
+                        *_tungsten_and_china_energy(lay)], dtype=np.int64)  # fmt: skip
     for a in (mv, toolkit, static, meta, rules, world, through, special):
         a.flags.writeable = False
     return Tables(lay, mv, toolkit, static, meta, rules, world, through, special)

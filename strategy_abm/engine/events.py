@@ -59,6 +59,10 @@ class EventEngine:
         for ev, target in self.due(turn):
             self.fire(ev, turn, target)
 
+    def quiet(self, turn: int) -> bool:
+        """Whether ``turn`` has no event firing and no temporary effect ending (``step`` would do nothing)."""
+        return not self.due(turn) and not any(turn >= expiry for expiry, _, _ in self.active)
+
     def expire(self, turn: int) -> None:
         """End the temporary effects whose time is up at ``turn``."""
         model = self.model

@@ -128,6 +128,7 @@ from .arrays import (
     PM_OFFTAKER,
     PM_TELECOM,
     PM_TRADE,
+    PM_WESTERN,
     PS_CREDIT,
     PS_OBJECTIVES,
     R_CA_EXPORT,
@@ -202,7 +203,10 @@ RUNNING, COMPLETED, FAILED = 0.0, 1.0, 2.0
 
 # Special indices (``special`` int array): the power of id ``china`` (its own mining counts in the
 # minerals it secures) and the westward route (``trade.westward_route``: the Middle Corridor); -1: none.
-S_CHINA, S_WESTWARD = range(2)
+# S_CHINA_CREDITOR: the creditor of id ``china`` (the debt metrics' China); S_TUNGSTEN, S_TUNGSTEN_OUTPUT:
+# the mineral ``tungsten`` and its output column; S_CHINA_ENERGY: the column of the hosts' share of
+# energy exports to China (-1: none).
+S_CHINA, S_WESTWARD, S_CHINA_CREDITOR, S_TUNGSTEN, S_TUNGSTEN_OUTPUT, S_CHINA_ENERGY = range(6)
 
 
 # ------------------------------------------------------------------------------------- scalar rules
@@ -928,21 +932,28 @@ def influence(hosts, o, pm, ps, rl, routes, through):
 # ------------------------------------------------------------------------------------- metrics and payoffs
 
 # Sections of the ``derived`` vector a turn's metrics read (see :func:`derived_size`).
-D_GDP_W, D_ROUTE_SHARES, D_SHARES, D_REGIONAL, D_DIVERSIFICATION, D_MINERALS, D_DSR = range(7)
+(D_GDP_W, D_ROUTE_SHARES, D_SHARES, D_REGIONAL, D_DIVERSIFICATION, D_MINERALS, D_DSR, D_DEBT_TOTAL, D_DEBT_TO_GDP,
+ D_CHINA_DEBT_SHARE, D_DISTRESS, D_DISTRESS_TURNS, D_REAL_GDP, D_DEBT_SHARES, D_MIDDLE_CA_EXPORTS, D_WEST_MINERALS,
+ D_TUNGSTEN_NON_CHINA, D_CHINA_ENERGY) = range(18)  # fmt: skip
+N_DERIVED = 18
 
 
 @njit
 def derived_offsets(n_hosts, n_powers, n_routes):
     """Start of each section of ``derived``: GDP weights [H], route shares [R], influence shares
     [H, P], regional influence [P], diversification [H], secured mineral supply [P],
-    debt-service ratio [H]; the last entry is the length."""
-    out = np.empty(8, dtype=np.int64)
-    sizes = (n_hosts, n_routes, n_hosts * n_powers, n_powers, n_hosts, n_powers, n_hosts)
+    debt-service ratio [H], then the hosts' values that metrics and records report: debt total
+    (USD bn), debt / GDP, China's share of the debt, distress (1/0), turns in distress, GDP at the
+    start's prices [H each], each power's share of each host's debt [H, P], and four regional
+    values (kernels.reported_scalars) [1 each]; the last entry is the length."""
+    out = np.empty(N_DERIVED + 1, dtype=np.int64)
+    sizes = (n_hosts, n_routes, n_hosts * n_powers, n_powers, n_hosts, n_powers, n_hosts, n_hosts, n_hosts, n_hosts,
+             n_hosts, n_hosts, n_hosts, n_hosts * n_powers, 1, 1, 1, 1)  # fmt: skip
     at = 0
-    for i in range(7):
+    for i in range(N_DERIVED):
         out[i] = at
         at += sizes[i]
-    out[7] = at
+    out[N_DERIVED] = at
     return out
 
 
@@ -956,6 +967,60 @@ def metrics_and_payoffs(hosts, powers, routes, trade, o, pm, ps, wm, rl, special
     work = np.empty(metrics_scratch(hosts.shape[0], o[O_N_CREDITORS]))
     metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output, turn,
                              derived, d, work)  # fmt: skip
+
+
+@njit_inline
+def reported_values(hosts, o, pm, special, derived, d):
+    """The hosts' values the metrics and the actors' records report, each as metrics.py words it:
+    debt total (the creditors in order), debt / GDP, China's share of the debt (0 without debt or
+    without China among the creditors), distress as 1/0, whole turns in distress, GDP over the
+    price level, and each power's share of the debt (0 without debt)."""
+    n_powers = o[O_N_POWERS]
+    china = special[S_CHINA_CREDITOR]
+    for h in range(hosts.shape[0]):
+        total = debt_total(hosts, o, h)
+        derived[d[D_DEBT_TOTAL] + h] = total
+        derived[d[D_DEBT_TO_GDP] + h] = total / hosts[h, H_GDP]
+        owed = hosts[h, o[O_CREDITORS] + 4 * china + C_DEBT] if china >= 0 else 0.0
+        derived[d[D_CHINA_DEBT_SHARE] + h] = owed / total if total > 0 else 0.0
+        derived[d[D_DISTRESS] + h] = 1.0 if hosts[h, H_DISTRESS] != 0.0 else 0.0
+        derived[d[D_DISTRESS_TURNS] + h] = float(int(hosts[h, H_DISTRESS_TURNS]))
+        derived[d[D_REAL_GDP] + h] = hosts[h, H_GDP] / hosts[h, H_PRICE_LEVEL]
+        for p in range(n_powers):
+            owed = hosts[h, o[O_CREDITORS] + 4 * pm[p, PM_CREDITOR] + C_DEBT]
+            derived[d[D_DEBT_SHARES] + h * n_powers + p] = owed / total if total != 0.0 else 0.0
+
+
+@njit_inline
+def reported_scalars(hosts, routes, o, pm, wm, special, initial_output, derived, d):
+    """The regional values metrics.py reports, each summed as it words it: the Central Asian
+    exports' share of the westward route's cargo; the world mineral supply the western bloc
+    secures (its powers' in order); the share of world tungsten supply outside China (world
+    supply moving with the region's output, as in :func:`mineral_shares`; NaN without tungsten);
+    the region's energy exports going to China (USD bn/yr; 0 without China as a destination)."""
+    mid = special[S_WESTWARD]
+    derived[d[D_MIDDLE_CA_EXPORTS]] = routes[mid, R_CA_EXPORT] if mid >= 0 else np.nan
+    secured = 0.0
+    for p in range(o[O_N_POWERS]):
+        if pm[p, PM_WESTERN] == 1:
+            secured += derived[d[D_MINERALS] + p]
+    derived[d[D_WEST_MINERALS]] = secured
+    m, column = special[S_TUNGSTEN], special[S_TUNGSTEN_OUTPUT]
+    if m >= 0:
+        region = 0.0
+        for h in range(hosts.shape[0]):
+            region += hosts[h, column]
+        world = wm[m, 0] + region - initial_output[m]
+        world = 1e-9 if world < 1e-9 else world  # (Python's max(world, 1e-9), NaN included)
+        derived[d[D_TUNGSTEN_NON_CHINA]] = 1.0 - wm[m, 1] * wm[m, 0] / world
+    else:
+        derived[d[D_TUNGSTEN_NON_CHINA]] = np.nan
+    china = special[S_CHINA_ENERGY]
+    energy = 0.0
+    if china >= 0:
+        for h in range(hosts.shape[0]):
+            energy += hosts[h, H_ENERGY_EXPORTS] * hosts[h, china]
+    derived[d[D_CHINA_ENERGY]] = energy
 
 
 @njit_inline
@@ -1007,7 +1072,9 @@ def metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, sp
             + diversification(derived[d[D_ROUTE_SHARES] :], n_routes)
         ) / 4.0
         derived[d[D_DSR] + h] = debt_service_ratio(hosts, o, h)
+    reported_values(hosts, o, pm, special, derived, d)
     mineral_shares(hosts, o, pm, wm, special, initial_output, derived[d[D_MINERALS] :])
+    reported_scalars(hosts, routes, o, pm, wm, special, initial_output, derived, d)
 
     # Corridor interests: who captures the corridors' value. China: the share of its transit
     # demand served; the West: the share of the region's exports on the westward route.

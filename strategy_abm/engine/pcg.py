@@ -184,6 +184,14 @@ def _mix(x, y):
 
 
 @njit
+def seeded_words_rows(entropy, starts, out):
+    """:func:`seeded_words` of many streams in one call: stream ``i``'s assembled entropy is
+    ``entropy[starts[i]:starts[i + 1]]``, its words go to ``out[i]``."""
+    for i in range(out.shape[0]):
+        seeded_words(entropy[starts[i] : starts[i + 1]], out[i])
+
+
+@njit
 def seeded_words(entropy, out):
     """Into ``out``: the start words of ``PCG64(SeedSequence(...))`` whose assembled entropy (run
     entropy padded to the pool size, then the spawn key, as uint32 words in a uint64 array) is

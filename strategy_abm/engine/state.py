@@ -74,6 +74,7 @@ class PowerState(_ActorState, PowerView):
     def __init__(self, game, actor_id: str, cfg: PowerConfig, index: int):
         PowerView.__init__(self, game.state.powers, index, game.layout, actor_id)
         self._init_actor(game, actor_id, cfg, index)
+        self.ledger.follow(game.commitments)
         self.bloc = cfg.bloc
         self.partner = cfg.partner
         self.toolkit = dict(cfg.toolkit)

@@ -59,6 +59,43 @@ def register_decider_factory(factory: Callable[[Game], Mapping[str, Decider]]) -
     _DECIDER_FACTORIES[:] = [factory]
 
 
+# Plays a turn's decisions and resolution in compiled code when every actor's decider is a strategy
+# kernel (the strategies package registers one): ``play(game, opening)`` -> ``CompiledTurn`` or None
+# (an actor has no kernel: the turn is played phase by phase, the game left as it was). ``opening``:
+# the turn is not opened yet and no event fires or ends in it, so the compiled code opens it too
+# (kernels.open_turn, the budgets, the streams moved on to its region), as ``Game._open`` would.
+_COMPILED_TURNS: list[Callable[[Game], Any]] = []
+
+
+def register_compiled_turn(play: Callable[[Game], Any]) -> None:
+    """Make ``play(game)`` the way ``Game.play_turn`` plays a whole turn in compiled code."""
+    _COMPILED_TURNS[:] = [play]
+
+
+@dataclass(frozen=True)
+class CompiledTurn:
+    """What a turn played in compiled code (``register_compiled_turn``) left to record, as plain
+    lists: ``rows`` the offers in the order made, each ``(power, move, host, size)`` (layout
+    indices as floats, USD bn); ``accepted`` a flag per offer; ``answers`` the accepted offers'
+    positions in commitment order; ``by_host`` every offer's position, hosts in order (the event
+    log's order); ``refusal`` per offer ``[why, USD bn needed, USD bn of room left]`` (why: 0
+    accepted, 1 absorption, 2 debt ceiling, 3 the strategy's choice); ``ended`` the projects that
+    ended, as (number, kernels.progress's code); ``entering``, ``ratios`` as kernels.economy gives
+    them; ``strategy_names`` each
+    host's strategy name (a refusal's reason); ``opened``: the compiled code opened the turn."""
+
+    rows: list
+    accepted: list
+    answers: list
+    by_host: list
+    refusal: list
+    ended: list
+    entering: Any
+    ratios: Any
+    strategy_names: Mapping[str, str]
+    opened: bool = False
+
+
 @dataclass(frozen=True)
 class OfferOutcome:
     """One offer of the turn and its fate: ``reason`` says why a refused offer was refused."""
@@ -108,7 +145,10 @@ class _LazyTurnReport(TurnReport):
     def offers(self) -> tuple[OfferOutcome, ...]:
         made = self.__dict__.get("_offers")
         if made is None:
-            made = self.__dict__["_offers"] = tuple(OfferOutcome(*o) for o in self.__dict__.pop("_outcomes"))
+            outcomes = self.__dict__.pop("_outcomes")
+            if callable(outcomes):  # (a turn played in compiled code: its outcomes from compact records)
+                outcomes = outcomes()
+            made = self.__dict__["_offers"] = tuple(OfferOutcome(*o) for o in outcomes)
         return made
 
     @property
@@ -300,13 +340,11 @@ class Game:
         self._offers_of_projects: list[Offer] = []  # by project number (the rows of the projects table)
         self._project_table = np.zeros((64, K.PROJECT_COLUMNS))
         self._n_projects = 0
+        self._first_running = 0  # no project before it still runs (a compiled turn's progress starts there)
         # Each power's hazard stream and each actor's strategy stream, at the start of the current
         # turn's region (engine/streams.py): moved on by one region a turn.
-        self._cursors = np.zeros((len(lay.powers) + len(self.actor_order), 4), dtype=np.uint64)
-        for a in range(len(lay.powers)):
-            self._cursors[a] = self.streams.words(HAZARDS, a)
-        for a in range(len(self.actor_order)):
-            self._cursors[len(lay.powers) + a] = self.streams.words(STRATEGIES, a)
+        self._cursors = self.streams.words_rows([*((HAZARDS, a) for a in range(len(lay.powers))),
+                                                 *((STRATEGIES, a) for a in range(len(self.actor_order)))])  # fmt: skip
         self._jumps = pcg.region_jumps(self._cursors)
         self._cursor_turn = 0
         # The event log: rows as dicts, or as compact tuples (an offer's answer, a project's end) that
@@ -393,11 +431,11 @@ class Game:
         self._log, self._log_read = rows, 0
 
     def _row_of(self, entry: tuple) -> dict:
-        """The event-log row of a compact entry: ``(turn, date, offer, accepted)`` of an answer,
+        """The event-log row of a compact entry: ``(turn, date, offer or its row, accepted)`` of an answer,
         ``(turn, date, project number, failed)`` of a project's end."""
         turn, date, what, flag = entry
         if type(what) is int:  # a project's end
-            o = self._offers_of_projects[what]
+            o = self._project_offer(what)
             key = (o.power, o.host, o.move)
             named = self._project_texts.get(key)
             if named is None:  # (the project's name around its size, and the move's domain)
@@ -409,13 +447,35 @@ class Game:
             return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": named[2],
                     "move": o.move, "size_usd_bn": o.size_usd_bn, "status": status,
                     "text": f"{named[0]}{o.size_usd_bn:.2f}{named[1]}{verb}"}  # fmt: skip
-        o = what
+        o = self._offer_of(what) if type(what) is tuple else what
         head, tail, domain = self._offer_texts.get((o.power, o.host, o.move)) or self._offer_text(o.power, o.host,
                                                                                                   o.move)  # fmt: skip
         status = "accepted" if flag else "rejected"
         return {"turn": turn, "date": date, "actor": o.power, "target": o.host, "domain": domain, "move": o.move,
                 "size_usd_bn": o.size_usd_bn, "status": status,
                 "text": f"{head}{o.size_usd_bn:.2f}{tail}{status}"}  # fmt: skip
+
+    def _offer_of(self, row: tuple) -> Offer:
+        """The offer of a row ``(power, move, host, size)`` (layout indices, as floats)."""
+        lay = self.layout
+        return Offer(lay.powers[int(row[0])], lay.moves[int(row[1])], lay.hosts[int(row[2])], row[3])
+
+    def commitments(self, start: int = 0) -> list[tuple[str, str, str, float, float]]:
+        """The accepted offers and signed deals from number ``start`` on, in commitment order, as
+        ``(power, move, domain, size USD bn, public cost share)`` (what the powers' ledgers sum)."""
+        moves, out = self.moves, []
+        for j in range(start, len(self._offers_of_projects)):
+            o = self._project_offer(j)
+            move = moves[o.move]
+            out.append((o.power, o.move, move.domain, o.size_usd_bn, move.public_cost_share))
+        return out
+
+    def _project_offer(self, j: int) -> Offer:
+        """The offer project ``j`` was committed from (kept as a row by a compiled turn until read)."""
+        o = self._offers_of_projects[j]
+        if type(o) is tuple:
+            o = self._offers_of_projects[j] = self._offer_of(o)
+        return o
 
     def log(self, *, actor: str, target: str = "", domain: str = "", move: str = "",
             size: float = float("nan"), status: str, text: str) -> None:  # fmt: skip
@@ -434,9 +494,9 @@ class Game:
                   K.FAILED: ProjectStatus.FAILED}  # fmt: skip
         table = self._project_table
         return [
-            Project(j, o, int(table[j, K.J_COMMITTED]), int(table[j, K.J_REMAINING]), status[table[j, K.J_STATUS]],
-                    int(table[j, K.J_DELAYS]))
-            for j, o in enumerate(self._offers_of_projects)
+            Project(j, self._project_offer(j), int(table[j, K.J_COMMITTED]), int(table[j, K.J_REMAINING]),
+                    status[table[j, K.J_STATUS]], int(table[j, K.J_DELAYS]))
+            for j in range(len(self._offers_of_projects))
         ]  # fmt: skip
 
     @property
@@ -685,7 +745,17 @@ class Game:
         return tuple((ev.name, target) for ev, target in self._injected)
 
     def play_turn(self) -> TurnReport:
-        """Both phases with no submissions: every actor's decider decides."""
+        """Both phases with no submissions: every actor's decider decides. When each decider is a
+        strategy kernel (``compiled``, built-in strategies, nothing submitted), the whole turn is
+        played in compiled code, and the same report, event log and state follow (the offers,
+        outcomes and log rows are built from compact records when read)."""
+        if self.phase == OFFERS and not self._pending and self.compiled and _COMPILED_TURNS:
+            opening = not self._opened and self.events.quiet(self.turn + 1)
+            if not opening:
+                self._open()
+            played = _COMPILED_TURNS[0](self, opening)
+            if played is not None:
+                return self._resolve_compiled(played)
         self.advance()
         return self.advance()
 
@@ -793,14 +863,41 @@ class Game:
         self._trade()
         self._influence()
         self._update_metrics()
+        outcomes, self._outcomes = self._outcomes, []
+        return self._close(outcomes)
+
+    def _close(self, outcomes) -> TurnReport:
+        """End the turn: the next turn's offers phase (or the end) and the turn's report."""
         self._opened = False
         self._pending = {}
         self._public = None
         self.phase = OVER if self.turn >= self.horizon else OFFERS
-        report = _LazyTurnReport.of(self.turn, self.date, FrozenMap(self._decided_by), FrozenMap(self.metrics),
-                                    self._outcomes, self, self._log_start, len(self._log))  # fmt: skip
-        self._outcomes = []
-        return report
+        return _LazyTurnReport.of(self.turn, self.date, FrozenMap(self._decided_by), FrozenMap(self.metrics),
+                                  outcomes, self, self._log_start, len(self._log))  # fmt: skip
+
+    def _resolve_compiled(self, played: CompiledTurn) -> TurnReport:
+        """Record a turn the compiled code played (decisions, rules, payoffs: ``_COMPILED_TURNS``)
+        as ``_offers`` .. ``_update_metrics`` record theirs: who decided, each power's ledger and
+        the projects' offers, the event log's rows (answers, projects' ends, distress), the
+        metrics, and the report, whose outcomes are built when read."""
+        if played.opened:  # (what _open does besides the rules, which the compiled code applied)
+            self._opened = True
+            self.turn += 1
+            self._log_start = len(self._log)
+            self._pending, self._decided_by = {}, {}
+            self._cursor_turn = self.turn
+        rows, lay = played.rows, self.layout
+        self._decided_by.update(dict.fromkeys(self.power_ids, "strategy"))
+        answered = {int(r[2]) for r in rows}
+        self._decided_by.update((hid, "strategy") for h, hid in enumerate(lay.hosts) if h in answered)
+        self._offers_of_projects.extend([rows[i] for i in played.answers])  # (the ledgers sum them when read)
+        if self.record:  # the answers' rows, hosts in order, then the projects' ends (as _responses, _progress)
+            turn, date, accepted = self.turn, self.date, played.accepted
+            self._log.extend([(turn, date, rows[i], accepted[i]) for i in played.by_host])
+            self._log.extend([(turn, date, j, how == K.FAILED) for j, how in played.ended])
+        self._log_distress(played.entering, played.ratios)
+        self._metrics_after_rules()
+        return self._close(_CompactOutcomes(self, played))
 
     def _responses(self) -> list[Offer]:
         accepted_all = []
@@ -886,10 +983,9 @@ class Game:
         move = self.moves[o.move]
         need_abs, need_debt = o.size_usd_bn * move.local_absorption, o.size_usd_bn * move.debt_fraction
         if need_abs > room.absorption + 1e-12:
-            return (f"no absorption room: needs USD {need_abs:.3f} bn, "
-                    f"{max(room.absorption, 0.0):.3f} bn left")  # fmt: skip
+            return _no_absorption_room(need_abs, room.absorption)
         if need_debt > room.debt + 1e-12:
-            return f"debt ceiling: adds USD {need_debt:.3f} bn of debt, {max(room.debt, 0.0):.3f} bn of room left"
+            return _debt_ceiling(need_debt, room.debt)
         if self._decided_by.get(host.actor_id) == "submitted":
             return "refused by the submitted decision"
         strategy = host.strategy
@@ -907,22 +1003,22 @@ class Game:
             return
         rows = np.array([(self.power_index[o.power], self.move_index[o.move], self.host_index[o.host], o.size_usd_bn)
                          for o in accepted])  # fmt: skip
-        need = self._n_projects + len(accepted)
-        if need > len(self._project_table):
-            grown = np.zeros((max(need, 2 * len(self._project_table)), K.PROJECT_COLUMNS))
-            grown[: self._n_projects] = self._project_table[: self._n_projects]
-            self._project_table = grown
+        self.reserve_projects(len(accepted))
         t = self.tables
         self._n_projects = K.commit(self.state.hosts, self.state.powers, self.layout.offsets, t.moves, rows,
                                     len(accepted), self._project_table, self._n_projects, self.turn,
                                     t.rules)  # fmt: skip
-        for o in accepted:
-            move = self.moves[o.move]
-            ledger = self.powers[o.power].ledger
-            cost = o.size_usd_bn * move.public_cost_share
-            ledger.by_domain[move.domain] = ledger.by_domain.get(move.domain, 0.0) + cost
-            ledger.by_move[o.move] = ledger.by_move.get(o.move, 0.0) + o.size_usd_bn
-        self._offers_of_projects.extend(accepted)
+        self._offers_of_projects.extend(accepted)  # (the powers' ledgers sum them when read: commitments)
+
+    def reserve_projects(self, more: int) -> np.ndarray:
+        """The projects table, grown if needed to hold ``more`` projects than it has (its rows:
+        kernels.PROJECT_COLUMNS; the first ``_n_projects`` are the game's projects)."""
+        need = self._n_projects + more
+        if need > len(self._project_table):
+            grown = np.zeros((max(need, 2 * len(self._project_table)), K.PROJECT_COLUMNS))
+            grown[: self._n_projects] = self._project_table[: self._n_projects]
+            self._project_table = grown
+        return self._project_table
 
     def commit_deal(self, power: str, move: str, host: str, size_usd_bn: float) -> None:
         """A deal an event signs (``[[events]] projects``): committed as an accepted offer, its
@@ -933,7 +1029,7 @@ class Game:
         if self.record:  # a commitment in the log, as every accepted offer is (status "deal": no offer was made)
             m = self.moves[move]
             purpose = f" {m.purpose}" if m.purpose else ""
-            self.event_log.append({
+            self._log.append({  # (not through event_log, which would build every row so far)
                 "turn": self.turn, "date": self.date, "actor": power, "target": host, "domain": m.domain, "move": move,
                 "size_usd_bn": size_usd_bn, "status": "deal",
                 "text": f"{self.display(power, start=True)} signs with {self.display(host)} a USD {size_usd_bn:.2f} bn "
@@ -951,10 +1047,16 @@ class Game:
         K.progress(self.state.hosts, self.state.routes, self.state.powers, lay.offsets, t.moves, t.power_meta,
                    t.world_minerals, t.toolkit, self._project_table, n, self.turn, t.rules, self.special,
                    self._cursors[: len(self.power_ids)], buffer, ended)  # fmt: skip
-        if not self.record:
+        if self.record:
+            self._log_ended(ended)
+
+    def _log_ended(self, ended: np.ndarray) -> None:
+        """The event log's rows of the projects that ended (``ended[j]``: kernels.progress's code)."""
+        at = ended.nonzero()[0]
+        if not len(at):
             return
         turn, date, rows = self.turn, self.date, self._log
-        for j, how in zip(np.flatnonzero(ended).tolist(), ended[ended != 0].tolist(), strict=True):
+        for j, how in zip(at.tolist(), ended[at].tolist(), strict=True):
             rows.append((turn, date, j, how == K.FAILED))  # (its row is built when the log is read: _row_of)
 
     def _economy(self) -> None:
@@ -965,6 +1067,10 @@ class Game:
         ratios = np.zeros(len(self.host_ids))
         K.economy(self.state.hosts, self.layout.offsets, self.tables.rules, entering, ratios)
         K.mining(self.state.hosts, self.layout.offsets, self.tables.rules)  # mines ramp up and deplete
+        self._log_distress(entering, ratios)
+
+    def _log_distress(self, entering: np.ndarray, ratios: np.ndarray) -> None:
+        """The event log's rows of the hosts entering distress (kernels.economy's outputs)."""
         for i in np.flatnonzero(entering >= 0).tolist():
             hid = self.host_ids[i]
             creditor = self.power_ids[entering[i] - 1] if entering[i] > 0 else None
@@ -990,6 +1096,10 @@ class Game:
         K.metrics_and_payoffs(st.hosts, st.powers, st.routes, st.trade, self.layout.offsets, t.power_meta,
                               t.power_static, t.world_minerals, t.rules, self.special, t.through, self.initial_output,
                               self.turn, self.derived)  # fmt: skip
+        self._metrics_after_rules()
+
+    def _metrics_after_rules(self) -> None:
+        """Every registered metric of the state the rules and payoffs left (``derived``)."""
         s = self._metric_state = self.metric_state()
         self._records = None  # each actor's row of actors.csv: built when first read (Game.actor_record)
         self.metrics = metric_row(s)
@@ -1003,6 +1113,39 @@ class Game:
     def metric_state(self) -> MetricState:
         """What the metrics of the state after the last turn read (computed by the rules)."""
         return MetricState.of_derived(self, self.derived)
+
+
+def _no_absorption_room(need: float, left: float) -> str:
+    return f"no absorption room: needs USD {need:.3f} bn, {max(left, 0.0):.3f} bn left"
+
+
+def _debt_ceiling(need: float, left: float) -> str:
+    return f"debt ceiling: adds USD {need:.3f} bn of debt, {max(left, 0.0):.3f} bn of room left"
+
+
+class _CompactOutcomes:
+    """A compiled turn's outcomes, built when its report's ``offers`` are read: (offer, accepted,
+    reason) in the order made, the reasons worded as ``Game._refusal`` words them."""
+
+    __slots__ = ("game", "played")
+
+    def __init__(self, game: Game, played: CompiledTurn):
+        self.game, self.played = game, played
+
+    def __call__(self) -> list[tuple]:
+        game, played = self.game, self.played
+        out = []
+        for row, ok, (why, need, left) in zip(played.rows, played.accepted, played.refusal, strict=True):
+            offer = game._offer_of(row)
+            if ok:
+                out.append((offer, True, ""))
+            elif why == 1:
+                out.append((offer, False, _no_absorption_room(need, left)))
+            elif why == 2:
+                out.append((offer, False, _debt_ceiling(need, left)))
+            else:
+                out.append((offer, False, f"refused by its strategy ({played.strategy_names[offer.host]})"))
+        return out
 
 
 _STARTS: dict[int, tuple] = {}  # id(scenario) -> (scenario, tables, state at turn 0, region's mineral output)

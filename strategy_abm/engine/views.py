@@ -180,20 +180,31 @@ class HostView:
         self._hosts, self._h, self._o = hosts, h, layout.offsets
         self._power_ids = layout.powers
         self.actor_id = actor_id
-        lay = layout
-        self.opinion = ArrayMap(self._row, lay.opinion, lay.powers)
-        self.opinion_anchor = ArrayMap(self._row, lay.anchor, lay.powers)
-        self.influence = ArrayMap(self._row, lay.influence, lay.powers)
-        for name, (at, keys) in lay.vectors.items():
-            setattr(self, name, ArrayMap(self._row, at, keys))
-        self.creditors = _Table(
-            {c: ArrayMap(self._row, lay.creditors_at + 4 * i, CREDITOR_FIELDS) for i, c in enumerate(lay.creditors)}
-        )
-        self.minerals = _Table(
-            {m: _MineralMap(self._row, lay.minerals_at + lay.mineral_stride * i, lay.offtakers)
-             for i, m in enumerate(lay.minerals)}
-        )  # fmt: skip
+        self._layout = lay = layout
         self._creditor_debt = [lay.creditors_at + 4 * i + C_DEBT for i in range(len(lay.creditors))]
+
+    def __getattr__(self, name: str):
+        # The maps and tables, each built on first use (most games never read most of them).
+        lay = self.__dict__.get("_layout")
+        if lay is None:
+            raise AttributeError(name)
+        row = self._row
+        if name in ("opinion", "opinion_anchor", "influence"):
+            at = {"opinion": lay.opinion, "opinion_anchor": lay.anchor, "influence": lay.influence}[name]
+            value = ArrayMap(row, at, lay.powers)
+        elif name in lay.vectors:
+            at, keys = lay.vectors[name]
+            value = ArrayMap(row, at, keys)
+        elif name == "creditors":
+            value = _Table({c: ArrayMap(row, lay.creditors_at + 4 * i, CREDITOR_FIELDS)
+                            for i, c in enumerate(lay.creditors)})  # fmt: skip
+        elif name == "minerals":
+            value = _Table({m: _MineralMap(row, lay.minerals_at + lay.mineral_stride * i, lay.offtakers)
+                            for i, m in enumerate(lay.minerals)})  # fmt: skip
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__[name] = value
+        return value
 
     def open_gas_pipeline(self, destination: str, capacity_bcm: float) -> None:
         """A gas export pipeline of ``capacity_bcm`` (bcm/yr) to ``destination`` (a key of
@@ -288,14 +299,44 @@ class TradeView(ArrayMap):
 class Ledger:
     """A power's spending: ``total`` and ``private_mobilised`` (USD bn, in the state arrays), and
     ``by_domain`` (public money) and ``by_move`` (project size accepted), which list only what
-    was spent on (kept by the turn as it charges projects)."""
+    was spent on. In a game, the last two are summed from the game's commitments when read
+    (``follow``), in commitment order: each accepted offer adds ``size x public_cost_share`` to its
+    move's domain and its size to its move."""
 
-    __slots__ = ("_power", "by_domain", "by_move")
+    __slots__ = ("_power", "_by_domain", "_by_move", "_commitments", "_seen")
 
     def __init__(self, power: PowerView):
         self._power = power
-        self.by_domain: dict[str, float] = {}
-        self.by_move: dict[str, float] = {}
+        self._by_domain: dict[str, float] = {}
+        self._by_move: dict[str, float] = {}
+        self._commitments = None
+        self._seen = 0
+
+    def follow(self, commitments) -> None:
+        """Sum the spending from ``commitments(start)``: the game's commitments from number
+        ``start`` on, as ``(power id, move id, domain, size, public cost share)``."""
+        self._commitments = commitments
+
+    def _catch_up(self) -> None:
+        if self._commitments is None:
+            return
+        me, by_domain, by_move = self._power.actor_id, self._by_domain, self._by_move
+        new = self._commitments(self._seen)
+        for power, move, domain, size, share in new:
+            if power == me:
+                by_domain[domain] = by_domain.get(domain, 0.0) + size * share
+                by_move[move] = by_move.get(move, 0.0) + size
+        self._seen += len(new)
+
+    @property
+    def by_domain(self) -> dict[str, float]:
+        self._catch_up()
+        return self._by_domain
+
+    @property
+    def by_move(self) -> dict[str, float]:
+        self._catch_up()
+        return self._by_move
 
     @property
     def total(self) -> float:

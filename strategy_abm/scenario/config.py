@@ -1300,8 +1300,17 @@ def _field_error(field: str, problem: str) -> _FieldError:
 
 def builtin_scenarios() -> dict[str, Path]:
     """Built-in scenario names and files (every ``configs/*.toml`` but the data files of
-    ``NOT_SCENARIOS``: the source ids and the dated observations)."""
-    return {p.stem: p for p in sorted(configs_dir().glob("*.toml")) if p.stem not in NOT_SCENARIOS}
+    ``NOT_SCENARIOS``: the source ids and the dated observations). Listed again whenever the
+    folder changes (a file added, removed or renamed changes its modification time)."""
+    folder = configs_dir()
+    key = (str(folder), os.stat(folder).st_mtime_ns)
+    if _BUILTINS.get("key") != key:
+        found = {p.stem: p for p in sorted(folder.glob("*.toml")) if p.stem not in NOT_SCENARIOS}
+        _BUILTINS.update(key=key, found=found)
+    return dict(_BUILTINS["found"])
+
+
+_BUILTINS: dict = {}
 
 
 NOT_SCENARIOS = ("sources", "observations")
@@ -1609,7 +1618,8 @@ def load_scenario(
     path = resolve_path(name_or_path)
     # The cache key holds the modification times of the file's folder and of the built-in configs,
     # so editing a base that a scenario extends is seen too.
-    stamp = max(p.stat().st_mtime for folder in {path.parent, configs_dir()} for p in folder.glob("*.toml"))
+    stamp = max(e.stat().st_mtime for folder in {path.parent, configs_dir()} for e in os.scandir(folder)
+                if e.name.endswith(".toml") and not e.name.startswith("."))  # fmt: skip
     return _load_cached(str(path.resolve()), stamp, tuple(overrides or ()))
 
 

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .._compiled import njit, njit_borrowing, njit_inline, warm_up
+from .._compiled import njit, njit_borrowing, warm_up
 from ..engine import kernels as K
 from ..engine import pcg
-from ..engine.arrays import O_N_CREDITORS, P_OFFERS_MADE, RL_MAX_OFFERS
+from ..engine.arrays import O_N_CREDITORS, RL_MAX_OFFERS
 from ..engine.events import EventEngine, deal_room, grant_deal
 from ..engine.metrics import MetricState, metric_row
 from ..engine.streams import HAZARDS, STRATEGIES, Streams
@@ -253,20 +253,20 @@ def _play(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv,
                 np.empty((n_hosts, 5)),
                 np.empty(floats), np.empty(ints, dtype=np.int64), np.empty(n_powers, dtype=np.int64),
                 np.empty(K.trade_scratch(n_routes) + K.metrics_scratch(n_hosts, o[O_N_CREDITORS])),
-                K.derived_offsets(n_hosts, n_powers, n_routes))  # fmt: skip
+                K.derived_offsets(n_hosts, n_powers, n_routes), np.zeros(2, dtype=np.int64))  # fmt: skip
 
 
 @njit_borrowing
 def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm,
                 special, through, initial_output, derived, kinds, params, memory, cursors, jumps, cursor_turn,
                 toolkit_sorted, n_toolkit, host_rank, turn_from, turn_to, opened, rows, indices, is_accepted, buffer,
-                ended, entering, ratios, words, room, work, keys, lows, rule_work, d):  # fmt: skip
+                ended, entering, ratios, words, room, work, keys, lows, rule_work, d, counts):  # fmt: skip
     """The turns of :func:`_play`: the per-turn path's order of design.md, each step a rule of
     engine/kernels.py. ``cursors``: the hazard streams of the powers, then the strategy streams of
     the actors, at the start of turn ``cursor_turn[0]``'s region; ``jumps``: each one's jump by a
-    region. The arguments after ``opened`` are scratch (this allocates nothing)."""
-    n_powers, n_hosts = powers.shape[0], hosts.shape[0]
-    size = n_powers * int(rl[RL_MAX_OFFERS])
+    region. The arguments after ``opened`` are scratch (this allocates nothing). Each turn is
+    strategies/kernels.py's ``turn_with``, as a per-turn ``Game`` plays it in compiled code."""
+    size = powers.shape[0] * int(rl[RL_MAX_OFFERS])
     offers, commits, scratch = rows[:size], rows[size : 2 * size], rows[2 * size :]
     made, accepted, answers = indices[:size], indices[size : 2 * size], indices[2 * size :]
     stream, hazard_words, draw_buffer = words[0], words[1:3], words[3][:2]
@@ -280,67 +280,8 @@ def _play_turns(hosts, powers, routes, trade, acceptance, projects, n_projects, 
         if not (opened and turn == turn_from):
             K.open_turn(hosts, powers, rl)
         K.refill_budgets(powers, rl)
-        # Offers: every power decides on the state before anyone's offers.
-        n_offers = 0
-        for p in range(n_powers):
-            if kinds[p] == S.RANDOM:
-                _copy_words(cursors[n_powers + p], stream)
-            n = S.propose_with(kinds[p], hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted[p],
-                               n_toolkit[p], host_rank, p, params[p], memory[p], stream, scratch, room, work, keys,
-                               draw_buffer)  # fmt: skip
-            powers[p, P_OFFERS_MADE] += n
-            for i in range(n):
-                _copy_row(scratch, i, offers, n_offers)
-                n_offers += 1
-        K.refill_absorption(hosts, rl)
-        # Responses: every host answers the offers made to it, all answers before any is applied.
-        n_commits = 0
-        for i in range(n_offers):
-            is_accepted[i] = False
-        n_answers = 0
-        for h in range(n_hosts):
-            n_made = 0
-            for i in range(n_offers):
-                if int(offers[i, 2]) == h:
-                    made[n_made] = i
-                    n_made += 1
-            if n_made == 0:
-                continue
-            a = n_powers + h
-            if kinds[a] == S.RANDOM:
-                _copy_words(cursors[n_powers + a], stream)
-            n_acc = S.respond_with(kinds[a], hosts, o, mv, toolkit, rl, h, params[a], offers, made, n_made, stream,
-                                   accepted, work, keys)  # fmt: skip
-            for j in range(n_acc):
-                answers[n_answers] = accepted[j]
-                is_accepted[accepted[j]] = True
-                n_answers += 1
-        for i in range(n_offers):
-            p, k, h = int(offers[i, 0]), int(offers[i, 1]), int(offers[i, 2])
-            acceptance[p, h, k, 0] += 1.0 if is_accepted[i] else 0.0
-            acceptance[p, h, k, 1] += 1.0
-        for j in range(n_answers):
-            _copy_row(offers, answers[j], commits, n_commits)
-            n_commits += 1
-        n_projects[0] = K.commit(hosts, powers, o, mv, commits, n_commits, projects, n_projects[0], turn, rl)
-        n_projects[1] = K.progress_from(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[1],
-                                        n_projects[0], turn, rl, special, cursors[:n_powers], buffer, ended, lows,
-                                        hazard_words)  # fmt: skip
-        K.economy(hosts, o, rl, entering, ratios)
-        K.mining(hosts, o, rl)
-        K.trade_step_with(routes, trade, rl, trade_work)
-        K.influence(hosts, o, pm, ps, rl, routes, through)
-        K.metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output,
-                                   turn, derived, d, metrics_work)  # fmt: skip
-
-
-@njit_inline
-def _copy_words(source, target):
-    for i in range(4):
-        target[i] = source[i]
-
-
-@njit_inline
-def _copy_row(source, i, target, j):
-    for c in range(4):
-        target[j, c] = source[i, c]
+        S.turn_with(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm,
+                    special, through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted,
+                    n_toolkit, host_rank, turn, offers, commits, scratch, made, accepted, answers, is_accepted, buffer,
+                    ended, entering, ratios, stream, hazard_words, draw_buffer, room, work, keys, lows, trade_work,
+                    metrics_work, d, False, made, scratch, counts)  # fmt: skip

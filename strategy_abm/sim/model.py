@@ -22,7 +22,7 @@ from ..engine.metrics import metric_columns
 from ..engine.turn import Game
 from ..scenario.config import Scenario, load_scenario
 from .agents import HostAgent, PowerAgent
-from .reporters import actor_reporters
+from .reporters import GameCollector, actor_reporters
 
 
 class CompetitionModel(mesa.Model):
@@ -84,10 +84,9 @@ class CompetitionModel(mesa.Model):
         self.last_report = None
         self.datacollector = None
         if record:
-            self.datacollector = mesa.DataCollector(
-                model_reporters={c: _metric_reader(c) for c in metric_columns(self.scenario)},
-                agenttype_reporters=actor_reporters(),
-            )
+            columns = metric_columns(self.scenario)
+            self.datacollector = GameCollector(columns, model_reporters={c: _metric_reader(c) for c in columns},
+                                               agenttype_reporters=actor_reporters())  # fmt: skip
             self.datacollector.collect(self)
 
     def __getattr__(self, name: str):
@@ -116,8 +115,7 @@ class CompetitionModel(mesa.Model):
         """Play one turn: the game's offers phase, then its responses and resolution, every actor
         decided by its configured strategy; then the DataCollector records the turn."""
         game = self.game
-        game.advance()
-        self.last_report = game.advance()
+        self.last_report = game.play_turn()
         if self.datacollector is not None:
             self.datacollector.collect(self)
         if game.over:
@@ -152,6 +150,13 @@ class _AskAgent:
             return None  # a caller wraps the agent: it decides
         return getattr(self.configured, name, None)
 
+    def kernel_spec(self, game):
+        agent = self.agent
+        method = _METHODS[agent.kind]  # (asked every turn: _hook's check, inlined)
+        if method in agent.__dict__ or getattr(type(agent), method) is not _DEFAULTS[method]:
+            return None  # a caller wraps the agent: it decides
+        return self.configured.kernel_spec(game) if self.configured is not None else None
+
     def compiled_offers(self, game):
         hook = self._hook("compiled_offers", "propose")
         return None if hook is None else hook(game)
@@ -162,6 +167,7 @@ class _AskAgent:
 
 
 _DEFAULTS = {"propose": PowerAgent.propose, "respond": HostAgent.respond}
+_METHODS = {"power": "propose", "host": "respond"}
 
 
 def read_metric(model, name: str) -> float:
@@ -172,7 +178,8 @@ def read_metric(model, name: str) -> float:
 
 def _read_metric(name: str, model) -> float:
     # (read_metric with the name first: a partial binds it positionally, cheaper to call; the game's
-    # row of the turn directly, not through the model's ``metrics`` property: Mesa calls it 57 times a turn)
+    # row of the turn directly. GameCollector reads the row itself; Mesa's collect, if a caller
+    # changed the reporters, calls this once per column and turn)
     return model.__dict__["game"].metrics[name]
 
 

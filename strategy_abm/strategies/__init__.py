@@ -7,7 +7,7 @@ extend (``--plugin FILE_OR_MODULE``, :func:`load_plugin`, or the entry-point gro
 ['bri_2', 'bri_classic', 'greedy', 'parametric', 'random']
 """
 
-from ..engine.turn import register_decider_factory
+from ..engine.turn import register_compiled_turn, register_decider_factory
 from ..scenario.config import register_strategy_check
 from . import generic, hosts, powers  # noqa: F401  (registers the strategies)
 from .base import (
@@ -20,6 +20,7 @@ from .base import (
     check_offers,
     check_responses,
     check_strategy,
+    compiled_turn,
     configured_deciders,
     get_strategy,
     make_strategy,
@@ -29,6 +30,7 @@ from .plugins import PluginError, load_plugin  # and the registry's first read l
 
 register_strategy_check(check_strategy)  # every scenario validation checks the actors' strategies
 register_decider_factory(configured_deciders)  # a Game's actors are decided by their configured strategies
+register_compiled_turn(compiled_turn)  # ... in compiled code, a whole turn at once, when all have kernels
 
 __all__ = [
     "REGISTRY",

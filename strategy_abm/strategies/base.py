@@ -389,6 +389,13 @@ class ConfiguredDecider:
             self._kernel = (strategy, kernels.spec_of(strategy, self.state, game), None)
         return self._kernel[1]
 
+    def kernel_spec(self, game):
+        """The kernel the actor's strategy decides by in ``game`` (kernels.KernelSpec), or None."""
+        kernel = self._kernel
+        if kernel is not None and kernel[0] is self.state.strategy:
+            return kernel[1]
+        return self._spec(game)
+
     def compiled_offers(self, game) -> list[Offer] | None:
         """The power's offers by its strategy's kernel, or None if it has none."""
         spec = self._spec(game)
@@ -398,3 +405,11 @@ class ConfiguredDecider:
         """The host's accepted offers among ``made`` by its strategy's kernel, or None if it has none."""
         spec = self._spec(game)
         return None if spec is None else spec.answer(game, self.state, made)
+
+
+def compiled_turn(game, opening: bool = False):
+    """A whole turn of ``game`` in compiled code when every actor decides by a kernel (the engine's
+    ``register_compiled_turn``; kernels.play_compiled_turn), else None."""
+    from . import kernels  # noqa: PLC0415  (numba compiles on first use)
+
+    return kernels.play_compiled_turn(game, opening)

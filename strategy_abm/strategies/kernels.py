@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 
-from .._compiled import njit, njit_borrowing, njit_inline
+from .._compiled import njit, njit_borrowing, njit_inline, notice_if_uncached
+from ..engine import kernels as K
 from ..engine import pcg
 from ..engine.arrays import (
     C_DEBT,
@@ -56,9 +57,11 @@ from ..engine.arrays import (
     O_CREDITORS,
     O_INFLUENCE,
     O_MINERAL_OUTPUT,
+    O_N_CREDITORS,
     O_N_POWERS,
     O_OPINION,
     P_BUDGET_AVAILABLE,
+    P_OFFERS_MADE,
     PM_CREDITOR,
     PS_OBJECTIVES,
     RL_DT,
@@ -75,6 +78,7 @@ from ..engine.kernels import (
     room_next_turn,
 )
 from ..engine.projects import Offer as _Offer
+from ..engine.turn import CompiledTurn
 
 NONE, PORTFOLIO, RANDOM, GREEDY, SCORING = range(5)
 
@@ -694,3 +698,252 @@ def spec_of(strategy, actor, game) -> KernelSpec | None:
     """The kernel of ``actor``'s ``strategy`` in ``game`` (None if the strategy has none)."""
     found = strategy.kernel(actor.kind, actor.actor_id, game.scenario, game.layout)
     return None if found is None else KernelSpec(*found, actor, game)
+
+
+def play_compiled_turn(game, opening: bool = False):
+    """Play ``game``'s turn in compiled code (:func:`play_turn`) when every actor's decider
+    decides by a kernel (its ``kernel_spec(game)``) and no host strategy words its own refusals
+    (``refusal_reason``); returns the turn's ``CompiledTurn`` for the game to record, or None
+    (the game then plays the turn phase by phase). ``opening``: open the turn too (no event
+    fires or ends in it: ``Game._open``'s rules, in compiled code)."""
+    try:  # (asked every turn: a caller may wrap an agent or set a strategy between turns)
+        specs = [decider.kernel_spec(game) for decider in map(game.deciders.get, game.actor_order)]
+    except AttributeError:  # a decider of no kernel (a plain function, or none)
+        return None
+    if None in specs:
+        return None
+    plan = game.__dict__.get("_turn_plan")
+    if plan is None or plan.specs != specs:
+        plan = _TurnPlan(game, specs)
+        if plan.names is None:  # a host strategy words its own refusals: its turns are played phase by phase
+            return None
+        game._turn_plan = plan
+    return plan.play(game, opening)
+
+
+class _TurnPlan:
+    """The kernels' arrays of a game's actors (kinds, parameters, memory, toolkits) and the turn's
+    output buffers, built once for a set of kernel specs. The specs' memory becomes rows of the
+    plan's, so that turns played phase by phase and in compiled code share it."""
+
+    def __init__(self, game, specs: list[KernelSpec]):
+        lay = game.layout
+        n_powers = len(lay.powers)
+        self.specs = specs
+        # Each host's strategy name (a refusal's reason), None if a strategy words its own refusals.
+        self.names = {}
+        for hid, host in game.hosts.items():
+            strategy = host.strategy
+            if getattr(strategy, "refusal_reason", None) is not None:
+                self.names = None
+                return
+            self.names[hid] = getattr(strategy, "name", "") or host.cfg.strategy
+        self.kinds = np.array([spec.kind for spec in specs], dtype=np.int64)
+        self.params = np.zeros((len(specs), max(len(spec.params) for spec in specs)))
+        self.memory = np.zeros((len(specs), max(len(spec.memory) for spec in specs)))
+        for a, spec in enumerate(specs):
+            self.params[a, : len(spec.params)] = spec.params
+            self.memory[a, : len(spec.memory)] = spec.memory
+            spec.memory = self.memory[a, : len(spec.memory)]
+        self.toolkit_sorted = np.zeros((n_powers, len(lay.moves)), dtype=np.int64)
+        self.n_toolkit = np.zeros(n_powers, dtype=np.int64)
+        for p, spec in enumerate(specs[:n_powers]):
+            self.toolkit_sorted[p, : spec.n_toolkit] = spec.toolkit_sorted
+            self.n_toolkit[p] = spec.n_toolkit
+        self.host_rank = specs[0].host_rank if n_powers else np.zeros(len(lay.hosts), dtype=np.int64)
+        self.size = size = n_powers * int(game.tables.rules[RL_MAX_OFFERS])
+        self.offers = np.zeros((size, 4))
+        self.is_accepted = np.zeros(size, dtype=np.bool_)
+        self.answers = np.zeros(size, dtype=np.int64)
+        self.order = np.zeros(size, dtype=np.int64)
+        self.refusal = np.zeros((size, 3))
+        self.entering = np.zeros(len(lay.hosts), dtype=np.int64)
+        self.ratios = np.zeros(len(lay.hosts))
+        self.n_projects = np.zeros(2, dtype=np.int64)
+        self.ended, self.ends = np.zeros(0), np.zeros(0, dtype=np.int64)
+        self.counts = np.zeros(3, dtype=np.int64)
+
+    def __setstate__(self, state: dict) -> None:
+        # A copied or unpickled plan's specs get their memory as views of the plan's again (a view
+        # is copied as an array of its own: the two would drift apart).
+        self.__dict__.update(state)
+        for a, spec in enumerate(self.specs):
+            spec.memory = self.memory[a, : len(spec.memory)]
+
+    def play(self, game, opening: bool):
+        notice_if_uncached("kernels.play_turn")
+        t, st, lay = game.tables, game.state, game.layout
+        turn = game.turn + 1 if opening else game.turn
+        n_jumps = turn - game._cursor_turn if opening else 0
+        projects = game.reserve_projects(self.size)
+        n_projects = self.n_projects
+        n_projects[0], n_projects[1] = game._n_projects, game._first_running
+        ended, ends = self.ended, self.ends
+        if len(ended) < len(projects):
+            ended, ends = self.ended, self.ends = np.zeros(len(projects)), np.zeros(len(projects), dtype=np.int64)
+        play_turn(st.hosts, st.powers, st.routes, st.trade, st.acceptance, projects, n_projects, lay.offsets, t.moves,
+                  t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals, game.special, t.through,
+                  game.initial_output, game.derived, self.kinds, self.params, self.memory, game._cursors,
+                  self.toolkit_sorted, self.n_toolkit, self.host_rank, turn, self.offers, self.is_accepted,
+                  self.answers, self.order, self.refusal, ended, ends, self.entering, self.ratios, self.counts,
+                  game._jumps, n_jumps)  # fmt: skip
+        game._n_projects, game._first_running = int(n_projects[0]), int(n_projects[1])
+        n, n_answers = int(self.counts[0]), int(self.counts[1])
+        # (rows as tuples of floats: the event log keeps them, and the garbage collector stops tracking
+        # tuples of plain numbers, and the log's rows holding only those)
+        rows = list(map(tuple, self.offers[:n].tolist()))
+        return CompiledTurn(rows, self.is_accepted[:n].tolist(), self.answers[:n_answers].tolist(),
+                            self.order[:n].tolist(), self.refusal[:n].tolist(),
+                            [(j, ended[j]) for j in ends[: self.counts[2]].tolist()] if self.counts[2] else [],
+                            self.entering.copy(), self.ratios.copy(), self.names, opening)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------- a whole turn
+
+# What a recorded turn says of each offer refused (turn_with's ``refusal[i, 0]``): beyond the
+# host's absorption room, beyond its debt ceiling, or its strategy's choice (0: accepted).
+REFUSED_ABSORPTION, REFUSED_DEBT, REFUSED_STRATEGY = 1, 2, 3
+
+
+@njit_borrowing
+def turn_with(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
+              through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted, n_toolkit, host_rank,
+              turn, offers, commits, scratch, made, accepted, answers, is_accepted, buffer, ended, entering, ratios,
+              stream, hazard_words, draw_buffer, room, work, keys, lows, trade_work, metrics_work, d, explain, order,
+              refusal, counts):  # fmt: skip
+    """A turn after its opening (events, budgets, streams at the turn's region), every actor decided
+    by its kernel ``kinds[a]``: the powers' offers, the hosts' answers, the acceptance memory, then
+    the rules (commitment, projects, economy, mining, trade, influence, metrics and payoffs), in the
+    order of design.md that ``Game`` plays phase by phase. ``cursors``: the powers' hazard streams,
+    then every actor's strategy stream. ``n_projects``: int64[2], the number of projects and the
+    first that may still run. The arguments after ``turn`` are scratch and outputs (this
+    allocates nothing): ``offers[:counts[0]]`` the turn's offers in the order made,
+    ``is_accepted``, ``answers[:counts[1]]`` the accepted offers' indices in commitment order,
+    ``ended`` the projects' ends (kernels.progress), ``entering`` and ``ratios`` the distress
+    (kernels.economy); with ``explain``, ``order[:counts[0]]`` the offers by host (each host's in
+    the order made: the event log's order) and ``refusal[i]`` = (why, USD bn needed, USD bn of room
+    left) for each refused offer ``i`` (:data:`REFUSED_ABSORPTION` ...; the room after the offers
+    the host accepted, as ``Game._refusal`` reads it)."""
+    n_powers, n_hosts = powers.shape[0], hosts.shape[0]
+    # Offers: every power decides on the state before anyone's offers.
+    n_offers = 0
+    for p in range(n_powers):
+        if kinds[p] == RANDOM:
+            for w in range(4):
+                stream[w] = cursors[n_powers + p, w]
+        n = propose_with(kinds[p], hosts, powers, acceptance, o, mv, pm, ps, wm, toolkit, rl, toolkit_sorted[p],
+                         n_toolkit[p], host_rank, p, params[p], memory[p], stream, scratch, room, work, keys,
+                         draw_buffer)  # fmt: skip
+        powers[p, P_OFFERS_MADE] += n
+        for i in range(n):
+            for c in range(4):
+                offers[n_offers, c] = scratch[i, c]
+            n_offers += 1
+    K.refill_absorption(hosts, rl)
+    # Responses: every host answers the offers made to it, all answers before any is applied.
+    n_commits = 0
+    for i in range(n_offers):
+        is_accepted[i] = False
+    n_answers = 0
+    n_ordered = 0
+    for h in range(n_hosts):
+        n_made = 0
+        for i in range(n_offers):
+            if int(offers[i, 2]) == h:
+                made[n_made] = i
+                n_made += 1
+        if n_made == 0:
+            continue
+        a = n_powers + h
+        if kinds[a] == RANDOM:
+            for w in range(4):
+                stream[w] = cursors[n_powers + a, w]
+        n_acc = respond_with(kinds[a], hosts, o, mv, toolkit, rl, h, params[a], offers, made, n_made, stream,
+                             accepted, work, keys)  # fmt: skip
+        for j in range(n_acc):
+            answers[n_answers] = accepted[j]
+            is_accepted[accepted[j]] = True
+            n_answers += 1
+        if explain:
+            left_absorption = hosts[h, H_ABSORPTION_ROOM]
+            left_debt = debt_room(hosts, o, h)
+            for j in range(n_acc):
+                k, size = int(offers[accepted[j], 1]), offers[accepted[j], 3]
+                left_absorption -= size * mv[k, MV_ABSORPTION]
+                left_debt -= size * mv[k, MV_DEBT_FRACTION]
+            for j in range(n_made):
+                i = made[j]
+                order[n_ordered] = i
+                n_ordered += 1
+                refusal[i, 0] = 0.0
+                if is_accepted[i]:
+                    continue
+                k, size = int(offers[i, 1]), offers[i, 3]
+                need_absorption, need_debt = size * mv[k, MV_ABSORPTION], size * mv[k, MV_DEBT_FRACTION]
+                if need_absorption > left_absorption + 1e-12:
+                    refusal[i, 0], refusal[i, 1], refusal[i, 2] = REFUSED_ABSORPTION, need_absorption, left_absorption
+                elif need_debt > left_debt + 1e-12:
+                    refusal[i, 0], refusal[i, 1], refusal[i, 2] = REFUSED_DEBT, need_debt, left_debt
+                else:
+                    refusal[i, 0] = REFUSED_STRATEGY
+    for i in range(n_offers):
+        p, k, h = int(offers[i, 0]), int(offers[i, 1]), int(offers[i, 2])
+        acceptance[p, h, k, 0] += 1.0 if is_accepted[i] else 0.0
+        acceptance[p, h, k, 1] += 1.0
+    for j in range(n_answers):
+        for c in range(4):
+            commits[n_commits, c] = offers[answers[j], c]
+        n_commits += 1
+    n_projects[0] = K.commit(hosts, powers, o, mv, commits, n_commits, projects, n_projects[0], turn, rl)
+    n_projects[1] = K.progress_from(hosts, routes, powers, o, mv, pm, wm, toolkit, projects, n_projects[1],
+                                    n_projects[0], turn, rl, special, cursors[:n_powers], buffer, ended, lows,
+                                    hazard_words)  # fmt: skip
+    K.economy(hosts, o, rl, entering, ratios)
+    K.mining(hosts, o, rl)
+    K.trade_step_with(routes, trade, rl, trade_work)
+    K.influence(hosts, o, pm, ps, rl, routes, through)
+    K.metrics_and_payoffs_with(hosts, powers, routes, trade, o, pm, ps, wm, rl, special, through, initial_output,
+                               turn, derived, d, metrics_work)  # fmt: skip
+    counts[0], counts[1] = n_offers, n_answers
+
+
+@njit
+def play_turn(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
+              through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted, n_toolkit, host_rank,
+              turn, offers, is_accepted, answers, order, refusal, ended, ends, entering, ratios, counts, jumps,
+              n_jumps):  # fmt: skip
+    """:func:`turn_with` of a per-turn ``Game`` (with its scratch, explained): the turn's outputs
+    in ``offers`` .. ``counts``, each sized for the most offers a turn can have
+    (powers x ``max_offers_per_turn``; ``ended``: the projects after commitment, and ``ends[:counts[2]]``
+    the numbers of those that ended this turn). With
+    ``n_jumps`` > 0 it opens the turn first, as ``Game._open`` does when no event fires or ends:
+    the hosts note their GDP, the budgets refill, and every stream moves on by ``n_jumps``
+    regions (``jumps``: each one's jump by a region)."""
+    ended[:] = 0.0  # (reused from turn to turn: progress writes the projects still running only)
+    if n_jumps > 0:
+        K.open_turn(hosts, powers, rl)
+        K.refill_budgets(powers, rl)
+        for _ in range(n_jumps):
+            for i in range(cursors.shape[0]):
+                pcg.apply_jump(cursors[i], jumps[i])
+    n_powers, n_hosts, n_routes = powers.shape[0], hosts.shape[0], routes.shape[0]
+    size = n_powers * int(rl[RL_MAX_OFFERS])
+    floats, ints = scratch_sizes(n_powers, n_hosts, mv.shape[0], int(rl[RL_MAX_OFFERS]))
+    rows = np.zeros((2 * size, 4))
+    indices = np.empty(2 * size, dtype=np.int64)
+    words = np.zeros((4, 4), dtype=np.uint64)
+    rule_work = np.empty(K.trade_scratch(n_routes) + K.metrics_scratch(n_hosts, o[O_N_CREDITORS]))
+    n_trade = K.trade_scratch(n_routes)
+    turn_with(hosts, powers, routes, trade, acceptance, projects, n_projects, o, mv, toolkit, pm, ps, rl, wm, special,
+              through, initial_output, derived, kinds, params, memory, cursors, toolkit_sorted, n_toolkit, host_rank,
+              turn, offers, rows[:size], rows[size:], indices[:size], indices[size:], answers, is_accepted,
+              np.empty(n_powers * 2 * (projects.shape[0] + 1)), ended, entering, ratios, words[0], words[1:3],
+              words[3][:2], np.empty((n_hosts, 5)), np.empty(floats), np.empty(ints, dtype=np.int64),
+              np.empty(n_powers, dtype=np.int64), rule_work[:n_trade], rule_work[n_trade:],
+              K.derived_offsets(n_hosts, n_powers, n_routes), True, order, refusal, counts)  # fmt: skip
+    n_ended = 0  # the projects that ended, at the start of ``ended``'s scratch twin ``ends``
+    for j in range(n_projects[0]):
+        if ended[j] != 0.0:
+            ends[n_ended] = j
+            n_ended += 1
+    counts[2] = n_ended
