@@ -218,6 +218,43 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path, ph
     result.write_text(json.dumps(out))
 
 
+def child_warm(experiment: Path, warm_experiment: Path, rounds: int, out_dir: Path, result: Path) -> None:
+    """Way (4): one Python session, as a notebook or the strategy lab calls the runner again and
+    again: after a first small sweep with 1 and with 2 workers (kernels loaded, plans cached, the
+    fork pool's modules imported) and a few batch_run games, ``rounds`` alternating rounds of the
+    N-run sweep with 1 worker, with 2 workers, and mesa.batch_run of the same N runs, each timed
+    from its call to its return."""
+    import mesa
+
+    from strategy_abm.experiments.experiment import load_experiment
+    from strategy_abm.experiments.results import ResultStore
+    from strategy_abm.experiments.sweep import run_sweep
+    from strategy_abm.sim.model import CompetitionModel
+
+    exp, warm = load_experiment(experiment), load_experiment(warm_experiment)
+    runs = exp.n_runs
+
+    def sweep(e, workers: int, name: str) -> float:
+        t0 = time.perf_counter()
+        run_sweep(e, ResultStore(out_dir / name, e), workers=workers, progress=False)
+        return time.perf_counter() - t0
+
+    def batch(n: int) -> float:
+        t0 = time.perf_counter()
+        mesa.batch_run(CompetitionModel, {"seed": list(range(n)), "scenario": [SCENARIO]}, max_steps=HORIZON,
+                       number_processes=1, data_collection_period=-1, display_progress=False)  # fmt: skip
+        return time.perf_counter() - t0
+
+    sweep(warm, 1, "warm1"), sweep(warm, 2, "warm2"), batch(4)
+    times: dict[str, list[float]] = {"runner1": [], "runner2": [], "batch_run": []}
+    for rep in range(rounds):
+        order = ("runner1", "runner2", "batch_run") if rep % 2 == 0 else ("batch_run", "runner2", "runner1")
+        for key in order:
+            seconds = batch(runs) if key == "batch_run" else sweep(exp, int(key[-1]), f"{key}_{rep}")
+            times[key].append(seconds)
+    result.write_text(json.dumps({"times": times, "runs": runs, "written_at": time.time()}))
+
+
 def _stamp(path: Path, name: str) -> None:
     """Append ``epoch-seconds pid name`` to ``path`` (one line, written at once: processes share it)."""
     with open(path, "a") as f:
@@ -263,7 +300,9 @@ def clock_phases(path: Path) -> None:
 
 def child_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_sweep.py --child")
-    parser.add_argument("mode", choices=("batch_run", "runner"))
+    parser.add_argument("mode", choices=("batch_run", "runner", "warm"))
+    parser.add_argument("--warm-experiment", type=Path)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--runs", type=int, default=0)
     parser.add_argument("--experiment", type=Path)
     parser.add_argument("--workers", type=int, default=1)
@@ -274,6 +313,8 @@ def child_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.mode == "batch_run":
         child_batch_run(args.runs, args.result, compiled=not args.python_strategies)
+    elif args.mode == "warm":
+        child_warm(args.experiment, args.warm_experiment, args.rounds, args.out, args.result)
     else:
         child_runner(args.experiment, args.workers, args.out, args.result, args.phases)
     return 0
@@ -609,6 +650,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", type=int, default=0, metavar="R",
                         help="R more rounds of each runner way with timestamps in the driver and the workers: "
                         "where the wall time goes, phase by phase (default 0: none)")  # fmt: skip
+    parser.add_argument("--warm", type=int, default=0, metavar="R",
+                        help="R rounds, in one Python session after a first sweep (as a notebook or the lab "
+                        "calls the runner), of the runner with 1 and 2 workers and of batch_run (default 0: "
+                        "none)")  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
     parser.add_argument(
         "--python-strategies",
@@ -628,6 +673,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--profile-runs must be 0 or more")
     if args.phases < 0:
         parser.error("--phases must be 0 or more")
+    if args.warm < 0:
+        parser.error("--warm must be 0 or more")
 
     import mesa
 
@@ -701,6 +748,15 @@ def main(argv: list[str] | None = None) -> int:
                 done = measure(f"{key}_phases_{rep}", ["runner", "--experiment", str(exp), "--workers", key[-1],
                                                        "--out", str(out), "--phases", str(events)], tmp)  # fmt: skip
                 phase_rounds[key].append(phase_times(events, done["started_at"], done["ended_at"]))
+
+        warm = None
+        if args.warm:
+            print(f"  running the runner (1 and 2 workers) and batch_run in one session, {args.warm} rounds ...",
+                  flush=True)  # fmt: skip
+            small = write_experiment(tmp, 16, final)
+            (tmp / "out_warm").mkdir()
+            warm = measure("warm", ["warm", "--experiment", str(exp), "--warm-experiment", str(small), "--rounds",
+                                    str(args.warm), "--out", str(tmp / "out_warm")], tmp)["times"]  # fmt: skip
 
         profile = None
         if args.profile_runs:
@@ -840,6 +896,15 @@ def main(argv: list[str] | None = None) -> int:
             f"nothing else, they would be {bound:.2f}x as fast (here {p1['wall_s'] / p2['wall_s']:.2f}x)"
         )
 
+    if warm is not None:
+        med = {k: statistics.median(v) for k, v in warm.items()}
+        print(f"\nin one Python session, after a first sweep ({args.warm} rounds, medians; each call to its return):")
+        names = {"runner1": "runner, 1 worker", "runner2": "runner, 2 workers", "batch_run": "batch_run"}
+        for key, label in names.items():
+            print(f"  {label:<20}{med[key]:>8.3f} s   rounds: {', '.join(f'{t:.3f}' for t in warm[key])}")
+        print(f"  batch_run / runner with 1 worker: {med['batch_run'] / med['runner1']:.1f}x; "
+              f"2 workers / 1 worker: {med['runner1'] / med['runner2']:.2f}x")  # fmt: skip
+
     if args.json:
         result = {
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -855,6 +920,7 @@ def main(argv: list[str] | None = None) -> int:
             "ways": ways,
             "runner_checks": checks,
             "runner_results_identical_1_vs_2_workers": identical,
+            "warm_session_s": warm,
             "ratio_batch_run_over_runner1": r1,
             "ratio_batch_run_python_strategies_over_runner1": (
                 ways["batch_run_py"]["wall_s"] / w1["wall_s"] if "batch_run_py" in ways else None
