@@ -252,7 +252,18 @@ def child_warm(experiment: Path, warm_experiment: Path, rounds: int, out_dir: Pa
         for key in order:
             seconds = batch(runs) if key == "batch_run" else sweep(exp, int(key[-1]), f"{key}_{rep}")
             times[key].append(seconds)
-    result.write_text(json.dumps({"times": times, "runs": runs, "written_at": time.time()}))
+    result.write_text(
+        json.dumps(
+            {
+                "times": times,
+                "runs": runs,
+                "driver_maxrss": _peak_rss_self(),
+                "workers_maxrss": 0,
+                "work_s": sum(map(sum, times.values())),
+                "written_at": time.time(),
+            }
+        )
+    )
 
 
 def _stamp(path: Path, name: str) -> None:
