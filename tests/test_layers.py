@@ -29,10 +29,13 @@ LAYERS = (
     "report",  # run folders, output files, plots of one run
     "experiments",  # experiment files, designs, sweep runner, results store, analysis
     "classroom",  # rooms, seats, the record and its replay, the store, web app, debrief: the top layer
+    "lab",  # tournaments, meta-game analysis, tuning, the PettingZoo env: a top layer beside classroom
     "cli",  # the command line
     "api",  # strategy_abm/__init__.py: the public names, gathered from every layer
 )
 TOP_LEVEL = {"_version": "version", "_compiled": "version", "cli": "cli", "": "api"}
+# Layers at the same level as another: neither may import the other (classroom and lab are peers).
+PEERS = {"lab": "classroom"}
 # Modules that live in a folder but belong to a higher layer (none now: the strategies' test kit
 # plays bare engine games, so it sits in the strategies' own layer).
 PLACED: dict[str, str] = {}
@@ -118,13 +121,16 @@ def package_graph(root: Path = ROOT) -> dict[str, list[tuple[str, int]]]:
 
 
 def upward_imports(graph: dict[str, list[tuple[str, int]]]) -> list[str]:
-    """Imports of a module of a higher layer, as ``module:line imports target (a -> b)``."""
+    """Imports of a module of a higher layer or of a peer layer (``PEERS``), as
+    ``module:line imports target (a -> b)``."""
     rank = {name: i for i, name in enumerate(LAYERS)}
+    rank.update({name: rank[peer] for name, peer in PEERS.items()})
     out = []
     for module, targets in graph.items():
         here = layer_of(module)
         for target, line in targets:
-            if target in graph and rank[layer_of(target)] > rank[here]:
+            there = layer_of(target) if target in graph else here
+            if rank[there] > rank[here] or (rank[there] == rank[here] and there != here):
                 out.append(f"{module}:{line} imports {target} ({here} -> {layer_of(target)})")
     return out
 
@@ -255,6 +261,21 @@ def test_an_upward_import_is_found_absolute_relative_or_inside_a_function(tmp_pa
     ]
 
 
+def test_the_lab_and_the_classroom_do_not_import_each_other(tmp_path):
+    root = _fake_package(tmp_path, {
+        "experiments/__init__.py": "",
+        "classroom/__init__.py": "",
+        "classroom/room.py": "from ..lab import metagame\n",
+        "lab/__init__.py": "",
+        "lab/metagame.py": "from strategy_abm.experiments import runner\n",
+        "lab/tournament.py": "from strategy_abm.classroom.room import Room\nfrom .metagame import MetaGame\n",
+    })  # fmt: skip
+    assert upward_imports(package_graph(root)) == [
+        "strategy_abm.classroom.room:1 imports strategy_abm.lab.metagame (classroom -> lab)",
+        "strategy_abm.lab.tournament:1 imports strategy_abm.classroom.room (lab -> classroom)",
+    ]
+
+
 def test_a_cycle_is_found(tmp_path):
     root = _fake_package(tmp_path, {
         "sim/__init__.py": "",
@@ -282,6 +303,6 @@ def test_mesa_or_io_in_the_engine_is_found(tmp_path):
 
 def test_a_module_outside_the_layers_is_refused():
     with pytest.raises(AssertionError, match="has no layer"):
-        layer_of("strategy_abm.lab.tournament")
+        layer_of("strategy_abm.gui.window")
     with pytest.raises(AssertionError, match="top-level module with no layer"):
         layer_of("strategy_abm.helpers")
