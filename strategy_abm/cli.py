@@ -1,5 +1,5 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | sensitivity | plot | validation-report |
-calibrate | replay | debrief | serve | play``.
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | tournament | sensitivity | plot |
+validation-report | calibrate | replay | debrief | serve | play``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
 field and the problem and exits with code 2, before anything is written. Exit codes: 0 done,
@@ -169,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
+
+    # The strategy lab: tournaments by role (strategy_abm/lab/tournament.py), on the sweep runner.
+    tour = command("tournament", "play every profile of a tournament file over common seeds and rank the strategies")
+    tour.add_argument("file", help="tournament TOML file (roles, strategies, design, seeds)")
+    tour.add_argument("--out", type=_folder, default=None, help="results folder (default runs/tournaments/<name>)")
+    tour.add_argument("--workers", type=_worker_count, default=1,
+                      help=f"local worker processes (default 1, at most {MAX_WORKERS})")  # fmt: skip
+    _plugin_option(tour, " and in every worker")
+    tour.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
+    tour.add_argument("--quiet", action="store_true", help="no progress bar or rankings")
 
     sens = command("sensitivity", "Sobol or Morris indices (SALib) of a sweep's results")
     sens.add_argument("results", type=_results_folder, help="results folder of a sobol or morris sweep")
@@ -378,6 +388,39 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_tournament(args) -> int:
+    from .experiments.results import ResultStore
+    from .experiments.sweep import open_executor, run_sweep
+    from .lab.tournament import format_rankings, load_tournament, tournament_results, write_outputs
+    from .report.folders import check_target
+
+    load_plugins(args)  # before the file: it may name their strategies, and the hash covers them
+    tournament = load_tournament(args.file)
+    experiment = tournament.experiment
+    out = args.out or Path("runs") / "tournaments" / tournament.config.name
+    check_target(out, "sweep")
+    with open_executor(args.workers) as executor:
+        store = ResultStore(out, experiment, resume=args.resume)
+        try:
+            report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
+        except KeyboardInterrupt as exc:  # run_sweep has written the buffered runs
+            what, code = _interrupted(exc)
+            print(f"strategy-abm: {what}; finished runs are stored in {out}/ and --resume continues",
+                  file=sys.stderr)  # fmt: skip
+            return code
+    results = tournament_results(tournament, out)
+    written = write_outputs(results, out)
+    if not args.quiet:
+        print(format_rankings(results))
+    print(f"{tournament.config.name}: {_count(len(experiment.points), 'profile')} x {_count(experiment.config.replications, 'seed')}: "
+          f"{_count(report.done, 'run')} done, {report.skipped} already stored, {report.failed} failed, of {report.total}; "
+          f"tables and plots in {written}/")  # fmt: skip
+    if report.failed:
+        print(f"strategy-abm: {_count(report.failed, 'run')} failed (errors in {out}/failures/)", file=sys.stderr)
+        return EXIT_RUNS_FAILED
+    return 0
+
+
 def cmd_sensitivity(args) -> int:
     from .experiments.analysis import plot_sensitivity, sensitivity
     from .report.folders import file_in, subfolder
@@ -505,6 +548,7 @@ COMMANDS = {
     "scenarios": cmd_scenarios,
     "validate": cmd_validate,
     "sweep": cmd_sweep,
+    "tournament": cmd_tournament,
     "sensitivity": cmd_sensitivity,
     "plot": cmd_plot,
     "validation-report": cmd_validation_report,

@@ -1,0 +1,493 @@
+"""Tournaments by role: every profile of the roles' strategies (a grid), or each role deviating
+alone from a reference profile, played over common seeds on the sweep runner.
+
+A tournament file (TOML) names a scenario, the roles (powers of the scenario) with the strategies
+each may play, a design and a number of seeds. It becomes an :class:`~..experiments.experiment.Experiment`
+whose design points are the profiles (each sets ``powers.<role>.strategy`` and
+``powers.<role>.strategy_params``, the experiments' own overrides) and whose replications are the
+seeds, with common random numbers: seed index r is the same game seed in every profile, so
+differences between profiles are paired comparisons. Workers, Parquet results, ``--resume`` and
+the bulk path are the sweep runner's.
+
+A role's payoff is its ``payoff_total`` at the horizon (payoff-years, docs/model.md 7.10): the
+sum over turns 1..H of the per-turn ``payoff_<role>`` metric times the turn's length in years,
+added in turn order as the engine adds it, so it is the engine's number to the last bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from ..experiments.experiment import Design, Experiment, ExperimentConfig, Factor, Record, _toml_value
+from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml
+from ..scenario.names import check_name
+from .metagame import MetaGame
+
+OUTPUT_FOLDER = "tournament"  # inside the results folder, beside the sweep's tables
+MAX_PROFILES = 100_000
+
+
+class StrategyEntry(Strict):
+    """A strategy with parameters: ``{ name = "parametric", label = "minerals_heavy", params = {...} }``."""
+
+    name: str
+    label: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v):
+        if v is not None and (not v or any(c in v for c in ":,/\\\n")):
+            raise ValueError(f"{v!r}: a label is a non-empty name without ':', ',', '/' or line breaks")
+        return v
+
+
+class Role(Strict):
+    """The strategies a role (a power) may play."""
+
+    strategies: Annotated[list[str | StrategyEntry], Field(min_length=1, max_length=1000)]
+
+
+class TournamentConfig(Strict):
+    """A tournament file."""
+
+    name: str
+    description: str = ""
+    scenario: str = "baseline"
+    horizon_turns: Annotated[int, Field(ge=1, le=400)] | None = None
+    seeds: Annotated[int, Field(ge=1, le=100_000)]
+    master_seed: Annotated[int, Field(ge=0, lt=2**63)]
+    design: Literal["grid", "deviations"] = "grid"
+    reference: dict[str, str] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 8
+    roles: dict[str, Role]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return check_name(v)  # it names the default results folder: never a path
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, v):
+        if not v:
+            raise ValueError("name at least one role, e.g. [roles.us] strategies = [...]")
+        return v
+
+    @model_validator(mode="after")
+    def _reference(self):
+        if self.design == "deviations":
+            if self.reference is None:
+                raise ValueError("reference: a deviations design needs a reference profile (role = label)")
+            for role in self.roles:
+                if role not in self.reference:
+                    raise ValueError(f"reference.{role}: missing (the reference gives every role a strategy)")
+            for role in self.reference:
+                if role not in self.roles:
+                    raise ValueError(f"reference.{role}: not a role of the tournament ({', '.join(self.roles)})")
+        elif self.reference is not None:
+            raise ValueError("reference: only a deviations design takes a reference profile")
+        return self
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One strategy of a role: its label (unique in the role), registered name and parameters."""
+
+    label: str
+    name: str
+    params: dict
+
+
+class TournamentExperiment(Experiment):
+    """The experiment a tournament runs: one design point per profile, the seeds as replications
+    with common random numbers. ``profiles[i]`` is point i's tuple of entry indices, in roles' order."""
+
+    def __init__(self, config: ExperimentConfig, path, source_text: str, roles, entries, profiles):
+        super().__init__(config, path, source_text)
+        self.roles: tuple[str, ...] = roles
+        self.entries: dict[str, tuple[Entry, ...]] = entries
+        self.profiles: list[tuple[int, ...]] = profiles
+        self.points = [_profile_point(roles, entries, p) for p in profiles]
+        self.points_checked = len(self.points)  # each entry was validated alone (roles do not interact in config)
+        # The profiles (with their parameters) determine the runs: a part of the hash, so that run keys
+        # and --resume never mix two tournaments that share the strategy names.
+        extra = json.dumps({"profiles": self.points}, sort_keys=True)
+        self.hash = hashlib.sha256(f"{self.hash}\n{extra}".encode()).hexdigest()
+
+    def point_overrides(self, point: int) -> list[str]:
+        return [f"{k}={_toml_inline(v)}" for k, v in self.points[point].items()]
+
+
+@dataclass
+class Tournament:
+    """A validated tournament file and the experiment that plays it."""
+
+    config: TournamentConfig
+    experiment: TournamentExperiment
+    path: Path | None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return self.experiment.roles
+
+    def labels(self, role: str) -> tuple[str, ...]:
+        return tuple(e.label for e in self.experiment.entries[role])
+
+    def profile_labels(self) -> list[tuple[str, ...]]:
+        """Each profile as the roles' strategy labels, in the design's order."""
+        ents = self.experiment.entries
+        return [tuple(ents[r][i].label for r, i in zip(self.roles, p, strict=True)) for p in self.experiment.profiles]
+
+
+def _profile_point(roles, entries, profile) -> dict[str, Any]:
+    point: dict[str, Any] = {}
+    for role, i in zip(roles, profile, strict=True):
+        entry = entries[role][i]
+        point[f"powers.{role}.strategy"] = entry.name
+        point[f"powers.{role}.strategy_params"] = entry.params
+    return point
+
+
+def _toml_inline(v: Any) -> str:
+    """A value as TOML for a ``KEY=VALUE`` override: inline tables and arrays nested."""
+    if isinstance(v, dict):
+        items = ", ".join(f"{json.dumps(str(k))} = {_toml_inline(x)}" for k, x in v.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_inline(x) for x in v) + "]"
+    return _toml_value(v)
+
+
+def grid_profiles(sizes: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every profile of roles with ``sizes`` strategies each, the first role slowest."""
+    return list(itertools.product(*(range(n) for n in sizes)))
+
+
+def deviation_profiles(sizes: Sequence[int], reference: Sequence[int]) -> list[tuple[int, ...]]:
+    """The reference profile, then for each role in order each of its other strategies with the
+    other roles at the reference: ``1 + sum(n_r - 1)`` profiles."""
+    out = [tuple(reference)]
+    for r, n in enumerate(sizes):
+        for i in range(n):
+            if i != reference[r]:
+                out.append(tuple(i if k == r else reference[k] for k in range(len(sizes))))
+    return out
+
+
+def load_tournament(path: str | os.PathLike) -> Tournament:
+    """Read and validate a tournament file (one-line :class:`ConfigError` naming the field on bad input)."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"tournament: {str(path)!r} is a folder, not a TOML file")
+    if not path.is_file():
+        raise ConfigError(f"tournament: file {str(path)!r} does not exist")
+    try:
+        raw = read_toml(path)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("scenario:", "tournament:", 1)) from None
+    try:
+        config = TournamentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+    return build_tournament(config, path, path.read_text(encoding="utf-8-sig"))
+
+
+def build_tournament(config: TournamentConfig, path: Path | None = None, source_text: str = "") -> Tournament:
+    """The tournament of a validated config: every role checked against the scenario, every
+    strategy entry validated (its name registered, its parameters accepted), the profiles expanded."""
+    name = config.scenario
+    if path is not None and (path.parent / name).is_file():  # a scenario file beside the tournament
+        name = str(path.parent / name)
+    horizon = [f"horizon_turns={config.horizon_turns}"] if config.horizon_turns is not None else []
+    try:
+        base = load_scenario(name, horizon)
+    except ConfigError as exc:
+        raise ConfigError(f"scenario: {str(exc).removeprefix('scenario: ')}") from None
+    roles = tuple(config.roles)
+    entries: dict[str, tuple[Entry, ...]] = {}
+    for role in roles:
+        if role not in base.power_ids:
+            raise ConfigError(f"roles.{role}: not a power of scenario {config.scenario!r} "
+                              f"(roles are powers: {', '.join(base.power_ids)})")  # fmt: skip
+        found: list[Entry] = []
+        for i, item in enumerate(config.roles[role].strategies):
+            where = f"roles.{role}.strategies.{i}"
+            entry = _entry(item)
+            if any(e.label == entry.label for e in found):
+                raise ConfigError(f"{where}: label {entry.label!r} is used twice in the role (give each a label)")
+            try:
+                load_scenario(base, [f"powers.{role}.strategy={_toml_inline(entry.name)}",
+                                     f"powers.{role}.strategy_params={_toml_inline(entry.params)}"])  # fmt: skip
+            except ConfigError as exc:
+                message = str(exc).removeprefix("scenario: ").removeprefix(f"powers.{role}.")
+                raise ConfigError(f"{where}: {message}") from None
+            found.append(entry)
+        entries[role] = tuple(found)
+    sizes = [len(entries[r]) for r in roles]
+    if config.design == "grid":
+        if math.prod(sizes) > MAX_PROFILES:
+            raise ConfigError(f"roles: a grid of {' x '.join(map(str, sizes))} = {math.prod(sizes):,} profiles, "
+                              f"more than {MAX_PROFILES:,}; use design = \"deviations\"")  # fmt: skip
+        profiles = grid_profiles(sizes)
+    else:
+        reference = []
+        for r in roles:
+            labels = [e.label for e in entries[r]]
+            if config.reference[r] not in labels:
+                raise ConfigError(f"reference.{r}: {config.reference[r]!r} is not a strategy of the role "
+                                  f"({', '.join(labels)})")  # fmt: skip
+            reference.append(labels.index(config.reference[r]))
+        profiles = deviation_profiles(sizes, reference)
+    payoffs = [f"payoff_{r}" for r in roles]
+    experiment_config = ExperimentConfig(
+        name=config.name, description=config.description, scenario=config.scenario,
+        horizon_turns=config.horizon_turns, replications=config.seeds, master_seed=config.master_seed,
+        common_random_numbers=True, batch_size=config.batch_size, design=Design(kind="full_factorial"),
+        factors={f"powers.{r}.strategy": Factor(values=list(dict.fromkeys(e.name for e in entries[r]))) for r in roles},
+        # The per-turn payoffs: their sum times the turn length is the role's payoff_total.
+        record=Record(final=payoffs, series=payoffs),
+    )  # fmt: skip
+    try:
+        experiment = TournamentExperiment(experiment_config, path, source_text, roles, entries, profiles)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("factors.powers.", "roles.", 1)) from None
+    return Tournament(config, experiment, path)
+
+
+def _entry(item: str | StrategyEntry) -> Entry:
+    if isinstance(item, str):
+        return Entry(item, item, {})
+    label = item.name if item.label is None else f"{item.name}:{item.label}"
+    return Entry(label, item.name, dict(item.params))
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+@dataclass
+class TournamentResults:
+    """A tournament's payoffs.
+
+    Attributes:
+        roles: the roles, in the file's order.
+        labels: role -> its strategy labels, in the file's order.
+        profiles: each profile as the roles' label indices (design order).
+        design: ``"grid"`` or ``"deviations"``; ``reference``: the reference profile's indices.
+        samples: role -> payoff-years, shape (profiles, seeds); NaN where a run failed or is missing.
+        seeds: the game seed of each seed index (the same in every profile: common random numbers).
+    """
+
+    roles: tuple[str, ...]
+    labels: dict[str, tuple[str, ...]]
+    profiles: list[tuple[int, ...]]
+    design: str
+    reference: tuple[int, ...] | None
+    samples: dict[str, np.ndarray]
+    seeds: np.ndarray
+
+    def profile_table(self):
+        """One row per profile: the roles' labels, and for each role the mean payoff over seeds,
+        its 95% interval (Student t over the seeds) and the number of seeds."""
+        import pandas as pd
+
+        rows = []
+        for i, prof in enumerate(self.profiles):
+            row: dict[str, Any] = {"profile": i}
+            for r, k in zip(self.roles, prof, strict=True):
+                row[r] = self.labels[r][k]
+            for r in self.roles:
+                mean, low, high, n = mean_interval(self.samples[r][i])
+                row.update({f"payoff_{r}": mean, f"payoff_{r}_low": low, f"payoff_{r}_high": high, f"n_{r}": n})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def ranking(self, role: str):
+        """The role's strategies ranked by mean payoff. Grid: the mean over every profile of the
+        other roles (each equally weighted), its interval over seeds. Deviations: the payoff when
+        the role alone plays it (the others at the reference), and ``gain`` over the reference
+        with its paired interval (same seeds)."""
+        import pandas as pd
+
+        r = self.roles.index(role)
+        x = self.samples[role]
+        rows = []
+        for k, label in enumerate(self.labels[role]):
+            if self.design == "grid":
+                rows_k = [i for i, p in enumerate(self.profiles) if p[r] == k]
+                per_seed = np.nanmean(x[rows_k], axis=0) if len(rows_k) > 1 else x[rows_k[0]]
+                mean, low, high, n = mean_interval(per_seed)
+                rows.append({"strategy": label, "payoff": mean, "payoff_low": low, "payoff_high": high, "n": n})
+            else:
+                ref = self.profiles.index(self.reference)
+                dev = tuple(k if j == r else self.reference[j] for j in range(len(self.roles)))
+                i = self.profiles.index(dev)
+                mean, low, high, n = mean_interval(x[i])
+                gain, glow, ghigh, _ = mean_interval(x[i] - x[ref])
+                rows.append({"strategy": label, "payoff": mean, "payoff_low": low, "payoff_high": high, "n": n,
+                             "gain": gain, "gain_low": glow, "gain_high": ghigh})  # fmt: skip
+        table = pd.DataFrame(rows).sort_values("payoff", ascending=False, kind="stable").reset_index(drop=True)
+        table.insert(0, "rank", range(1, len(table) + 1))
+        table.insert(0, "role", role)
+        return table
+
+
+def mean_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean of the finite values of ``x`` and its two-sided Student-t interval: (mean, low, high, n);
+    with one value the interval is the value itself, with none all NaN."""
+    from scipy import stats
+
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(x.mean())
+    if n == 1:
+        return mean, mean, mean, 1
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> TournamentResults:
+    """The payoffs of ``tournament`` stored in its results ``folder`` (a sweep folder).
+
+    Each role's payoff-years: sum over turns 1..H of ``payoff_<role>`` x the turn length (years)."""
+    from ..experiments.results import load_results, load_series
+
+    exp = tournament.experiment
+    dt = exp.scenario.dt
+    n_prof, n_seeds = len(exp.profiles), exp.config.replications
+    samples = {r: np.full((n_prof, n_seeds), np.nan) for r in exp.roles}
+    results = load_results(folder)
+    series = load_series(folder)
+    mine = {run.key for run in exp.runs()}
+    done = set(results["key"]) & mine if not results.empty else set()
+    if done:
+        series = series[series["key"].isin(done) & (series["turn"] >= 1)].sort_values(["key", "turn"])
+        for key, rows in series.groupby("key", sort=False):
+            point = int(rows["point"].iloc[0])
+            rep = int(rows["replication"].iloc[0])
+            for r in exp.roles:
+                total = 0.0
+                for v in rows[f"payoff_{r}"].to_numpy():
+                    total += float(v) * dt  # in the engine's order: the engine's float
+                samples[r][point, rep] = total
+    ref = None
+    if tournament.config.design == "deviations":
+        ref = exp.profiles[0]
+    seeds = np.array([exp.run(0, k).seed for k in range(n_seeds)], dtype=np.int64)
+    return TournamentResults(
+        roles=exp.roles, labels={r: tournament.labels(r) for r in exp.roles}, profiles=list(exp.profiles),
+        design=tournament.config.design, reference=ref, samples=samples, seeds=seeds,
+    )  # fmt: skip
+
+
+def tournament_metagame(results: TournamentResults) -> MetaGame:
+    """The meta-game of a grid tournament: each role's mean payoff over seeds as a tensor of shape
+    ``(n_1, ..., n_R)`` in roles' order, with the per-seed payoffs as ``samples`` (last axis: seeds).
+
+    Raises:
+        ValueError: a deviations design (it does not fill the tensor), or a run failed or missing.
+    """
+    if results.design != "grid":
+        raise ValueError("design: a deviations tournament does not fill the payoff tensor; play a grid")
+    shape = tuple(len(results.labels[r]) for r in results.roles)
+    index = {p: i for i, p in enumerate(results.profiles)}
+    order = [index[p] for p in itertools.product(*(range(n) for n in shape))]
+    samples = {r: results.samples[r][order].reshape(*shape, -1) for r in results.roles}
+    for r, x in samples.items():
+        if not np.isfinite(x).all():
+            raise ValueError(f"samples.{r}: {int((~np.isfinite(x)).sum())} runs failed or are missing; resume first")
+    return MetaGame(
+        roles=results.roles, strategies=dict(results.labels),
+        payoffs={r: x.mean(axis=-1) for r, x in samples.items()}, samples=samples,
+    )  # fmt: skip
+
+
+def write_outputs(results: TournamentResults, folder: str | os.PathLike, *, plots: bool = True) -> Path:
+    """Write ``<folder>/tournament/``: ``profiles.csv``/``.parquet`` (each profile's mean payoff
+    per role with 95% intervals), ``rankings.csv``/``.parquet`` (per role), ``samples.parquet``
+    (payoff per profile, seed and role) and ``payoffs_<role>.png`` (bars with intervals). Returns
+    the folder written."""
+    import pandas as pd
+
+    out = Path(folder) / OUTPUT_FOLDER
+    out.mkdir(exist_ok=True)
+    table = results.profile_table()
+    table.to_csv(out / "profiles.csv", index=False)
+    table.to_parquet(out / "profiles.parquet", index=False)
+    ranks = pd.concat([results.ranking(r) for r in results.roles], ignore_index=True)
+    ranks.to_csv(out / "rankings.csv", index=False)
+    ranks.to_parquet(out / "rankings.parquet", index=False)
+    long = []
+    for i, prof in enumerate(results.profiles):
+        labels = {r: results.labels[r][k] for r, k in zip(results.roles, prof, strict=True)}
+        for s, seed in enumerate(results.seeds):
+            long.append({"profile": i, **labels, "seed_index": s, "seed": int(seed),
+                         **{f"payoff_{r}": results.samples[r][i, s] for r in results.roles}})  # fmt: skip
+    pd.DataFrame(long).to_parquet(out / "samples.parquet", index=False)
+    if plots:
+        for role in results.roles:
+            plot_role(results, table, role, out / f"payoffs_{role}.png")
+    return out
+
+
+def plot_role(results: TournamentResults, table, role: str, path: Path) -> None:
+    """Horizontal bars: the role's mean payoff in each profile, with its 95% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [" / ".join(f"{r}={row[r]}" for r in results.roles) for _, row in table.iterrows()]
+    mean = table[f"payoff_{role}"].to_numpy()
+    err = np.vstack([mean - table[f"payoff_{role}_low"].to_numpy(), table[f"payoff_{role}_high"].to_numpy() - mean])
+    order = np.argsort(mean)
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(names) + 1.5))
+    ax.barh(np.arange(len(names)), mean[order], xerr=err[:, order], color="#4c72b0", ecolor="#333333", capsize=2)
+    ax.set_yticks(np.arange(len(names)), [names[i] for i in order], fontsize=7)
+    ax.set_xlabel(f"payoff of {role} (payoff-years), mean over seeds with 95% interval")
+    ax.set_title(f"{role}: payoff by profile")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def format_rankings(results: TournamentResults) -> str:
+    """The rankings as text, one block per role."""
+    lines = []
+    for role in results.roles:
+        table = results.ranking(role)
+        lines.append(f"{role}:")
+        for _, row in table.iterrows():
+            gain = f"  gain {row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]" if "gain" in row else ""
+            lines.append(f"  {row['rank']:>2}. {row['strategy']:<28}{row['payoff']:>10.3f} "
+                         f"[{row['payoff_low']:.3f}, {row['payoff_high']:.3f}]{gain}")  # fmt: skip
+    return "\n".join(lines)
+
+
+__all__ = [
+    "Tournament",
+    "TournamentConfig",
+    "TournamentResults",
+    "build_tournament",
+    "deviation_profiles",
+    "grid_profiles",
+    "load_tournament",
+    "mean_interval",
+    "tournament_metagame",
+    "tournament_results",
+    "write_outputs",
+]
