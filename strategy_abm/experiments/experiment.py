@@ -245,6 +245,15 @@ class Experiment:
             run_seed(master, point, replication)  # fmt: skip
         return Run(run_key(self.hash, point, replication), point, replication, seed)
 
+    # A design whose points the program lists (a tournament's profiles: strategy_abm/lab/tournament.py),
+    # rather than one the factors imply: the manifest then records them as they are.
+    listed = False
+
+    def point_values(self, point: int) -> dict[str, Any]:
+        """What the point sets in the scenario, dotted key -> value: its factor values (the stored
+        columns), and for a listed design, values that are not columns (a strategy's parameter table)."""
+        return self.points[point]
+
     def point_overrides(self, point: int) -> list[str]:
         """The point's factor values as dotted overrides (values rendered as TOML)."""
         return [f"{k}={_toml_value(v)}" for k, v in self.points[point].items()]

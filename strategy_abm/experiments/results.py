@@ -92,6 +92,9 @@ def manifest_for(experiment) -> dict:
             "factors": list(experiment.config.factors),
             "factor_types": experiment.factor_types,
             "points": experiment.points,
+            # A listed design (a tournament's profiles): each point's full settings, parameter tables included.
+            **({"listed": True, "settings": [experiment.point_values(i) for i in range(len(experiment.points))]}
+               if getattr(experiment, "listed", False) else {}),
         },
         "runs": {
             "key": [r.key for r in runs],
@@ -519,7 +522,10 @@ def _design_problem(exp: dict, design: dict) -> str | None:
         return f"design.factors {design['factors']} are not experiment.factors {names}"
     if design.get("kind", exp["design"]["kind"]) != exp["design"]["kind"]:
         return f"design.kind {design['kind']!r} is not experiment.design.kind {exp['design']['kind']!r}"
-    implied = _implied_points(exp)
+    if design.get("listed") is True:  # points listed by the program: as many as their settings
+        implied = len(design["settings"]) if isinstance(design.get("settings"), list) else "design.settings: missing"
+    else:
+        implied = _implied_points(exp)
     if isinstance(implied, str):
         return implied
     if len(points) != implied:

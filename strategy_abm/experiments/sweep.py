@@ -135,7 +135,7 @@ def run_batch(task: dict) -> list[tuple[str, list[dict]]]:
                 values = {"y": ishigami(factors["x1"], factors["x2"], factors["x3"])}
                 out.append(("results", [{**ident, **factors, **{m: values[m] for m in final}}]))
                 continue
-            scenario = _point_scenario(task, run["point"], run["overrides"], factors)
+            scenario = _point_scenario(task, run["point"], run["overrides"], run.get("values", factors))
             plan = _point_plan(task, run["point"], scenario)
             if plan is not None:
                 out.extend(_bulk_run(plan, run, ident, factors, final, series))
@@ -186,6 +186,7 @@ def _tasks(experiment, pending: Iterable, scenario_text: str | None) -> Iterator
         batch.append({
             "key": run.key, "point": run.point, "replication": run.replication, "seed": run.seed,
             "factors": experiment.points[run.point], "overrides": experiment.point_overrides(run.point),
+            **({"values": experiment.point_values(run.point)} if experiment.listed else {}),
         })  # fmt: skip
         if len(batch) >= cfg.batch_size:
             yield _task(experiment, batch, scenario_text)

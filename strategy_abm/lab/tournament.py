@@ -119,15 +119,22 @@ class TournamentExperiment(Experiment):
         self.roles: tuple[str, ...] = roles
         self.entries: dict[str, tuple[Entry, ...]] = entries
         self.profiles: list[tuple[int, ...]] = profiles
-        self.points = [_profile_point(roles, entries, p) for p in profiles]
+        self.settings = [_profile_point(roles, entries, p) for p in profiles]
+        # The stored columns: each role's strategy name (labels and parameters are in the manifest's settings).
+        self.points = [{k: v for k, v in point.items() if k.endswith(".strategy")} for point in self.settings]
         self.points_checked = len(self.points)  # each entry was validated alone (roles do not interact in config)
         # The profiles (with their parameters) determine the runs: a part of the hash, so that run keys
         # and --resume never mix two tournaments that share the strategy names.
-        extra = json.dumps({"profiles": self.points}, sort_keys=True)
+        extra = json.dumps({"profiles": self.settings}, sort_keys=True)
         self.hash = hashlib.sha256(f"{self.hash}\n{extra}".encode()).hexdigest()
 
+    listed = True
+
+    def point_values(self, point: int) -> dict[str, Any]:
+        return self.settings[point]
+
     def point_overrides(self, point: int) -> list[str]:
-        return [f"{k}={_toml_inline(v)}" for k, v in self.points[point].items()]
+        return [f"{k}={_toml_inline(v)}" for k, v in self.settings[point].items()]
 
 
 @dataclass
