@@ -412,9 +412,9 @@ def cmd_tournament(args) -> int:
     written = write_outputs(results, out)
     if not args.quiet:
         print(format_rankings(results))
-    print(f"{tournament.config.name}: {_count(len(experiment.points), 'profile')} x {_count(experiment.config.replications, 'seed')}: "
-          f"{_count(report.done, 'run')} done, {report.skipped} already stored, {report.failed} failed, of {report.total}; "
-          f"tables and plots in {written}/")  # fmt: skip
+    size = f"{_count(len(experiment.points), 'profile')} x {_count(experiment.config.replications, 'seed')}"
+    print(f"{tournament.config.name}: {size}: {_count(report.done, 'run')} done, {report.skipped} already stored, "
+          f"{report.failed} failed, of {report.total}; tables and plots in {written}/")  # fmt: skip
     if report.failed:
         print(f"strategy-abm: {_count(report.failed, 'run')} failed (errors in {out}/failures/)", file=sys.stderr)
         return EXIT_RUNS_FAILED

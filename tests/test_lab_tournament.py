@@ -40,7 +40,10 @@ strategies = ["bri_2", "greedy"]
 [roles.us]
 strategies = ["pgii_asymmetric", {MINERALS}]
 """
-PARAMS = "{ move_weights = { critical_minerals = 0.8, training = 0.2 }, host_weights = { kaz = 0.6, uzb = 0.4 }, spend_share = 1.0 }"
+PARAMS = (
+    "{ move_weights = { critical_minerals = 0.8, training = 0.2 }, host_weights = { kaz = 0.6, uzb = 0.4 }, "
+    "spend_share = 1.0 }"
+)
 SETTINGS = {
     "bri_2": ["powers.china.strategy=bri_2", "powers.china.strategy_params={}"],
     "greedy": ["powers.china.strategy=greedy", "powers.china.strategy_params={}"],
@@ -79,8 +82,9 @@ def test_payoffs_are_those_of_the_games_played_directly(tiny):
     path, out = tiny
     tournament = load_tournament(path)
     results = tournament_results(tournament, out)
-    assert tournament.profile_labels() == [("bri_2", "pgii_asymmetric"), ("bri_2", "parametric:minerals"),
-                                           ("greedy", "pgii_asymmetric"), ("greedy", "parametric:minerals")]  # fmt: skip
+    expected = [("bri_2", "pgii_asymmetric"), ("bri_2", "parametric:minerals"),
+                ("greedy", "pgii_asymmetric"), ("greedy", "parametric:minerals")]  # fmt: skip
+    assert tournament.profile_labels() == expected
     for i, labels in enumerate(tournament.profile_labels()):
         for k, seed in enumerate(results.seeds):
             direct = direct_payoffs(labels, int(seed))
@@ -128,11 +132,12 @@ def test_seeds_are_common_across_profiles_and_so_are_the_events(tiny):
 
 def test_the_deviations_design_plays_the_reference_and_each_role_deviating_alone(tmp_path):
     assert deviation_profiles((3, 2, 2), (1, 0, 1)) == [(1, 0, 1), (0, 0, 1), (2, 0, 1), (1, 1, 1), (1, 0, 0)]
-    text = TINY.replace('name = "tiny"', 'name = "dev"\ndesign = "deviations"\nreference = { china = "bri_2", '
-                        'us = "parametric:minerals" }').replace('"bri_2", "greedy"', '"bri_2", "greedy", "bri_classic"')  # fmt: skip
+    reference = 'name = "dev"\ndesign = "deviations"\nreference = { china = "bri_2", us = "parametric:minerals" }'
+    text = TINY.replace('name = "tiny"', reference).replace('"bri_2", "greedy"', '"bri_2", "greedy", "bri_classic"')
     tournament = load_tournament(write(tmp_path, text))
-    assert tournament.profile_labels() == [("bri_2", "parametric:minerals"), ("greedy", "parametric:minerals"),
-                                           ("bri_classic", "parametric:minerals"), ("bri_2", "pgii_asymmetric")]  # fmt: skip
+    expected = [("bri_2", "parametric:minerals"), ("greedy", "parametric:minerals"),
+                ("bri_classic", "parametric:minerals"), ("bri_2", "pgii_asymmetric")]  # fmt: skip
+    assert tournament.profile_labels() == expected
     with pytest.raises(ValueError, match="deviations"):
         tournament_metagame(tournament_results(tournament, _played(tournament, tmp_path / "out")))
 
@@ -173,10 +178,12 @@ def test_resume_completes_an_interrupted_tournament_with_the_same_results(tiny, 
         (("spend_share = 1.0", "spend_share = 7.0"), "roles.us.strategies.1"),
         (('"bri_2", "greedy"', '"bri_2", "bri_2"'), "label 'bri_2' is used twice"),
         (('name = "tiny"', 'name = "tiny"\ndesign = "deviations"'), "reference"),
-        (('name = "tiny"', 'name = "tiny"\ndesign = "deviations"\nreference = { china = "bri_2", us = "x" }'),
-         "reference.us: 'x' is not a strategy"),
+        (
+            ('name = "tiny"', 'name = "tiny"\ndesign = "deviations"\nreference = { china = "bri_2", us = "x" }'),
+            "reference.us: 'x' is not a strategy",
+        ),
         (('scenario = "baseline"', 'scenario = "nowhere"'), "scenario"),
-        (('design', 'design'), None),
+        (("design", "design"), None),
     ],
 )
 def test_a_bad_file_is_one_line_and_exit_2_and_writes_nothing(tmp_path, change, expected):

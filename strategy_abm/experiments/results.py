@@ -93,8 +93,11 @@ def manifest_for(experiment) -> dict:
             "factor_types": experiment.factor_types,
             "points": experiment.points,
             # A listed design (a tournament's profiles): each point's full settings, parameter tables included.
-            **({"listed": True, "settings": [experiment.point_values(i) for i in range(len(experiment.points))]}
-               if getattr(experiment, "listed", False) else {}),
+            **(
+                {"listed": True, "settings": [experiment.point_values(i) for i in range(len(experiment.points))]}
+                if getattr(experiment, "listed", False)
+                else {}
+            ),
         },
         "runs": {
             "key": [r.key for r in runs],

@@ -383,7 +383,7 @@ def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> Tou
     done = set(results["key"]) & mine if not results.empty else set()
     if done:
         series = series[series["key"].isin(done) & (series["turn"] >= 1)].sort_values(["key", "turn"])
-        for key, rows in series.groupby("key", sort=False):
+        for _, rows in series.groupby("key", sort=False):
             point = int(rows["point"].iloc[0])
             rep = int(rows["replication"].iloc[0])
             for r in exp.roles:
@@ -479,7 +479,9 @@ def format_rankings(results: TournamentResults) -> str:
         table = results.ranking(role)
         lines.append(f"{role}:")
         for _, row in table.iterrows():
-            gain = f"  gain {row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]" if "gain" in row else ""
+            gain = (
+                f"  gain {row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]" if "gain" in row else ""
+            )
             lines.append(f"  {row['rank']:>2}. {row['strategy']:<28}{row['payoff']:>10.3f} "
                          f"[{row['payoff_low']:.3f}, {row['payoff_high']:.3f}]{gain}")  # fmt: skip
     return "\n".join(lines)
