@@ -197,3 +197,16 @@ def test_a_bad_file_is_one_line_and_exit_2_and_writes_nothing(tmp_path, change, 
     assert code == 2
     assert expected in one_error_line(stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tournament_file_given_to_sweep_and_an_unsafe_out_are_one_line(tiny, tmp_path):
+    path, _ = tiny
+    code, _, stderr = run_cli("sweep", path, "--out", tmp_path / "s")
+    assert code == 2 and "is a tournament file" in one_error_line(stderr)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    code, _, stderr = run_cli("tournament", path, "--out", mine)
+    assert code == 2 and "not a strategy-abm sweep" in one_error_line(stderr)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert not (tmp_path / "s").exists()

@@ -743,6 +743,9 @@ def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
         raw = read_toml(path)
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("scenario:", "experiment:", 1)) from None
+    if isinstance(raw, dict) and "roles" in raw and "factors" not in raw:  # the strategy lab's kind of file
+        raise ConfigError(f"experiment: {str(path)!r} is a tournament file ([roles]); run it with "
+                          "strategy-abm tournament FILE")  # fmt: skip
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
