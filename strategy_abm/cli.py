@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu = command("tune", "tune one role's parametric strategy against an opponent pool with Optuna (a tuning file)")
     tu.add_argument("file", help="tuning file (TOML; see experiments/tune_us.toml)")
     tu.add_argument("--out", type=_folder, default=None,
-                    help="output folder (default runs/tune/<name>); running again adds trials to its study")  # fmt: skip
+                    help="output folder (default runs/tune/<name>); running again adds trials")  # fmt: skip
     tu.add_argument("--trials", type=_positive_int, default=None, help="trials to add (default: the file's trials)")
     tu.add_argument("--resume", action="store_true", help="continue the study in --out (refused if there is none)")
     tu.add_argument("--quiet", action="store_true", help="no progress line")
@@ -513,6 +513,7 @@ def cmd_play(args) -> int:
 def cmd_tune(args) -> int:
     from .lab.tune import load_tuning, run_study, write_outputs
     from .report.folders import check_target
+
     load_plugins(args)  # before the file: its pools may name their strategies
     tuning = load_tuning(args.file)
     out = args.out or Path("runs") / "tune" / tuning.config.name
@@ -536,8 +537,10 @@ def cmd_tune(args) -> int:
           f"{states.count('pruned')} pruned); best trial {report['best_trial']}")  # fmt: skip
     for metric, s in report["objectives"].items():
         lo, hi = s["difference_ci95"]
-        print(f"held out ({s['instances']} games): {metric} tuned {s['tuned_mean']:.4f} vs {report['doctrine']} "
-              f"{s['doctrine_mean']:.4f}, difference {s['difference_mean']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f})")
+        print(
+            f"held out ({s['instances']} games): {metric} tuned {s['tuned_mean']:.4f} vs {report['doctrine']} "
+            f"{s['doctrine_mean']:.4f}, difference {s['difference_mean']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f})"
+        )
     print(f"outputs: {out}/ (best.toml, evaluation.csv, evaluation.json, trials.csv, {', '.join(report['plots'])}, "
           "study.journal)")  # fmt: skip
     return 0

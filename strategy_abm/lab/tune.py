@@ -481,7 +481,8 @@ def best_toml(tuning: Tuning, params: dict[str, Any], scenario_ref: str) -> str:
                                                                               "strategy_params": params}}})  # fmt: skip
     head = (f"# Tuned by `strategy-abm tune` ({tuning.config.name}): {tuning.role}'s parametric strategy, best of "
             f"the study, at a horizon of {tuning.config.horizon_turns} turns.\n"
-            f"# Use it as a scenario (it extends {scenario_ref}) or copy the [powers.{tuning.role}] tables into one.\n")  # fmt: skip
+            f"# Use it as a scenario (it extends {scenario_ref}) or copy the [powers.{tuning.role}] tables "
+            "into one.\n")  # fmt: skip
     return head + body
 
 
