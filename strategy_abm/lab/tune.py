@@ -451,6 +451,8 @@ def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if resume and not (out / JOURNAL).exists():  # (before anything is written)
+        raise OutputError(f"--resume: {str(out)!r} holds no study ({JOURNAL} missing)")
     out.mkdir(parents=True, exist_ok=True)
     write_marker(out, "tune")
     study = open_study(tuning, out, create=not resume)
@@ -568,18 +570,24 @@ def write_plots(tuning: Tuning, study, out: Path) -> list[str]:
     plots.mkdir(exist_ok=True)
     metric = tuning.objectives[0][0]
     target = None if len(tuning.objectives) == 1 else (lambda t: t.values[0])
+    # PED-ANOVA ranks what it takes to reach *low* values of an explicit target: a maximised first
+    # objective is negated for it (one objective: Optuna reads the study's direction itself).
+    sign = -1.0 if tuning.objectives[0][1] == "maximize" else 1.0
+    importance_target = None if target is None else (lambda t: sign * t.values[0])
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     made = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")  # (handled: sign)
         figures = [("history.png", lambda: ovm.plot_optimization_history(study, target=target, target_name=metric))]
         if len(done) >= 2 and len(tuning.space) >= 1:
-            figures.append(("importance.png",
-                            lambda: ovm.plot_param_importances(study, target=target, target_name=metric)))  # fmt: skip
+            # Optuna's default evaluator, PED-ANOVA: deterministic, no scikit-learn (fANOVA needs it).
+            figures.append(("importance.png", lambda: ovm.plot_param_importances(study, target=importance_target,
+                                                                                 target_name=metric)))  # fmt: skip
         for name, draw in figures:
             ax = draw()
             fig = ax.figure
-            fig.set_size_inches(8, 5)
+            fig.set_size_inches(8, max(5.0, 1.5 + 0.28 * len(tuning.space)))
             fig.tight_layout()
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)
