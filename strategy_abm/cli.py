@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output folder (default runs/tune/<name>); running again adds trials")  # fmt: skip
     tu.add_argument("--trials", type=_positive_int, default=None, help="trials to add (default: the file's trials)")
     tu.add_argument("--resume", action="store_true", help="continue the study in --out (refused if there is none)")
+    tu.add_argument("--worker", type=_non_negative_int, default=0,
+                    help="this process's number when several share one --out study (default 0; give each its "
+                    "own, so that their samplers propose different candidates)")  # fmt: skip
     tu.add_argument("--quiet", action="store_true", help="no progress line")
     _plugin_option(tu)
     return parser
@@ -523,7 +526,9 @@ def cmd_tune(args) -> int:
         print(f"\rtrial {number} {state}   ", end="", file=sys.stderr, flush=True)
 
     try:
-        study = run_study(tuning, out, args.trials, progress=None if args.quiet else progress, resume=args.resume)
+        study = run_study(
+            tuning, out, args.trials, progress=None if args.quiet else progress, resume=args.resume, worker=args.worker
+        )
     except KeyboardInterrupt as exc:
         what, code = _interrupted(exc)
         print(f"strategy-abm: {what}; finished trials are stored in {out}/{'study.journal'} and running again "

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import subprocess
+import sys
 
 import optuna
 import pytest
@@ -94,6 +96,8 @@ def test_running_again_continues_the_same_study(tmp_path):
     assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet", "--resume"]) == 0
     study = open_study(load_tuning(path), out)
     assert len(study.trials) == 6 and [t.number for t in study.trials] == list(range(6))
+    # A later session's sampler is seeded apart: it does not propose the first session's candidates again.
+    assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 6
     with open(out / "trials.csv") as f:
         assert len(list(csv.DictReader(f))) == 6
 
@@ -211,3 +215,30 @@ def test_an_out_folder_that_is_not_a_tuners_is_refused(tmp_path, capsys):
     changed = tiny(tmp_path, "changed.toml", extra="max_profiles = 1\n")
     assert main(["tune", str(changed), "--out", str(tmp_path / "t"), "--trials", "1", "--quiet"]) == 2
     assert "different version" in capsys.readouterr().err
+
+
+def test_two_processes_share_one_study(tmp_path):
+    path = tiny(tmp_path)
+    out = tmp_path / "out"
+    assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet"]) == 0
+    command = [
+        sys.executable,
+        "-m",
+        "strategy_abm.cli",
+        "tune",
+        str(path),
+        "--out",
+        str(out),
+        "--trials",
+        "3",
+        "--quiet",
+    ]
+    procs = [subprocess.Popen([*command, "--worker", str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for w in (1, 2)]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    study = open_study(load_tuning(path), out)
+    assert len(study.trials) == 7 and sorted(t.number for t in study.trials) == list(range(7))
+    assert all(t.state.is_finished() for t in study.trials)
+    assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 7

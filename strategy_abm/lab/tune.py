@@ -391,18 +391,32 @@ def objective_function(tuning: Tuning) -> Callable:
     return objective
 
 
-def make_sampler(tuning: Tuning):
+def sampler_seed(seed: int, done: int, worker: int) -> int:
+    """The sampler's seed for a session that starts on a study of ``done`` trials, as process
+    ``worker``: a fresh study on worker 0 uses the file's seed itself; a later session (or another
+    worker) draws from its own stream, so it does not repeat the candidates of the first (a sampler
+    seeded alike proposes the same random start-up points again)."""
+    if done == 0 and worker == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:{done}:{worker}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def make_sampler(tuning: Tuning, done: int = 0, worker: int = 0):
+    """The file's sampler, seeded by :func:`sampler_seed`."""
     import optuna
 
     kind = tuning.config.sampler.kind or ("tpe" if len(tuning.objectives) == 1 else "nsga2")
-    seed = tuning.config.sampler.seed
+    seed = sampler_seed(tuning.config.sampler.seed, done, worker)
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def open_study(tuning: Tuning, out: Path, *, create: bool = True):
-    """The tuning's study in ``out/study.journal`` (created if missing and ``create``).
+def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 0):
+    """The tuning's study in ``out/study.journal`` (created if missing and ``create``), its sampler
+    seeded for this session (:func:`sampler_seed`; ``worker``: this process's number among those
+    sharing the study).
 
     Raises:
         OutputError: the journal holds a study of another tuning file, or none when ``create`` is False.
@@ -423,7 +437,9 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True):
         with warnings.catch_warnings():  # (experimental in Optuna's eyes; its interface is pinned with optuna)
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             pruner = optuna.pruners.WilcoxonPruner(p_threshold=pc.p_threshold, n_startup_steps=pc.n_startup_steps)
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage)]
+    summaries = optuna.study.get_all_study_summaries(storage)
+    names = [s.study_name for s in summaries]
+    done = sum(s.n_trials for s in summaries if s.study_name == tuning.config.name)
     if names and tuning.config.name not in names:
         raise OutputError(f"--out: {str(out)!r} holds the study {names[0]!r}, not {tuning.config.name!r}; "
                           "choose another folder")  # fmt: skip
@@ -431,7 +447,7 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True):
         storage=storage,
         study_name=tuning.config.name,
         directions=[d for _, d in tuning.objectives],
-        sampler=make_sampler(tuning),
+        sampler=make_sampler(tuning, done, worker),
         pruner=pruner,
         load_if_exists=True,
     )
@@ -445,9 +461,10 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True):
 
 
 def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress: Callable | None = None,
-              resume: bool = False):  # fmt: skip
+              resume: bool = False, worker: int = 0):  # fmt: skip
     """Add ``trials`` (default: the file's) trials to the tuning's study in ``out`` and return it.
-    ``progress(trial_number, state)`` is called after each trial."""
+    ``progress(trial_number, state)`` is called after each trial; ``resume``: the study must exist;
+    ``worker``: this process's number among processes sharing the study (each its own)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -455,7 +472,7 @@ def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress:
         raise OutputError(f"--resume: {str(out)!r} holds no study ({JOURNAL} missing)")
     out.mkdir(parents=True, exist_ok=True)
     write_marker(out, "tune")
-    study = open_study(tuning, out, create=not resume)
+    study = open_study(tuning, out, create=not resume, worker=worker)
     callbacks = [lambda s, t: progress(t.number, t.state.name.lower())] if progress else []
     study.optimize(objective_function(tuning), n_trials=trials or tuning.config.trials, callbacks=callbacks)
     return study
