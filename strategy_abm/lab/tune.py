@@ -425,6 +425,7 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # (our own progress line, one-line errors)
     journal = out / JOURNAL
     if journal.is_symlink():
         raise OutputError(f"--out: {str(journal)!r} is a symbolic link; refusing to write through it")
@@ -604,7 +605,8 @@ def write_plots(tuning: Tuning, study, out: Path) -> list[str]:
         for name, draw in figures:
             ax = draw()
             fig = ax.figure
-            fig.set_size_inches(8, max(5.0, 1.5 + 0.28 * len(tuning.space)))
+            tall = name == "importance.png"  # (a bar per parameter)
+            fig.set_size_inches(8, max(5.0, 1.5 + 0.28 * len(tuning.space)) if tall else 5.0)
             fig.tight_layout()
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)
