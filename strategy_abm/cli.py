@@ -238,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--port", type=_port, default=0, help="TCP port (default 0: any free port)")
     pl.add_argument("--no-browser", action="store_true", help="print the link only, do not open a browser")
     pl.add_argument("--data", type=_data_folder, default=None, help="folder of classroom.sqlite3 (as for serve)")
+
+    # The strategy lab's tuner (issue 10, item 3).
+    tu = command("tune", "tune one role's parametric strategy against an opponent pool with Optuna (a tuning file)")
+    tu.add_argument("file", help="tuning file (TOML; see experiments/tune_us.toml)")
+    tu.add_argument("--out", type=_folder, default=None,
+                    help="output folder (default runs/tune/<name>); running again adds trials")  # fmt: skip
+    tu.add_argument("--trials", type=_positive_int, default=None, help="trials to add (default: the file's trials)")
+    tu.add_argument("--resume", action="store_true", help="continue the study in --out (refused if there is none)")
+    tu.add_argument("--worker", type=_non_negative_int, default=0,
+                    help="this process's number when several share one --out study (default 0; give each its "
+                    "own, so that their samplers propose different candidates)")  # fmt: skip
+    tu.add_argument("--quiet", action="store_true", help="no progress line")
+    _plugin_option(tu)
     return parser
 
 
@@ -543,6 +556,44 @@ def cmd_play(args) -> int:
         return _error(exc, EXIT_FAULT)
 
 
+def cmd_tune(args) -> int:
+    from .lab.tune import load_tuning, run_study, write_outputs
+    from .report.folders import check_target
+
+    load_plugins(args)  # before the file: its pools may name their strategies
+    tuning = load_tuning(args.file)
+    out = args.out or Path("runs") / "tune" / tuning.config.name
+    check_target(out, "tune")
+
+    def progress(number: int, state: str) -> None:
+        print(f"\rtrial {number} {state}   ", end="", file=sys.stderr, flush=True)
+
+    try:
+        study = run_study(
+            tuning, out, args.trials, progress=None if args.quiet else progress, resume=args.resume, worker=args.worker
+        )
+    except KeyboardInterrupt as exc:
+        what, code = _interrupted(exc)
+        print(f"strategy-abm: {what}; finished trials are stored in {out}/{'study.journal'} and running again "
+              "continues", file=sys.stderr)  # fmt: skip
+        return code
+    if not args.quiet:
+        print(file=sys.stderr)
+    report = write_outputs(tuning, study, out)
+    states = [t.state.name.lower() for t in study.trials]
+    print(f"{tuning.config.name}: {_count(len(states), 'trial')} in the study ({states.count('complete')} complete, "
+          f"{states.count('pruned')} pruned); best trial {report['best_trial']}")  # fmt: skip
+    for metric, s in report["objectives"].items():
+        lo, hi = s["difference_ci95"]
+        print(
+            f"held out ({s['instances']} games): {metric} tuned {s['tuned_mean']:.4f} vs {report['doctrine']} "
+            f"{s['doctrine_mean']:.4f}, difference {s['difference_mean']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f})"
+        )
+    print(f"outputs: {out}/ (best.toml, evaluation.csv, evaluation.json, trials.csv, {', '.join(report['plots'])}, "
+          "study.journal)")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -557,6 +608,7 @@ COMMANDS = {
     "debrief": cmd_debrief,
     "serve": cmd_serve,
     "play": cmd_play,
+    "tune": cmd_tune,
 }
 
 

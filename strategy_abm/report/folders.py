@@ -29,7 +29,12 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, sweeps are not locked
     fcntl = None
 
-MARKERS = {"run": ".strategy-abm-run", "sweep": ".strategy-abm-sweep", "debrief": ".strategy-abm-debrief"}
+MARKERS = {
+    "run": ".strategy-abm-run",
+    "sweep": ".strategy-abm-sweep",
+    "debrief": ".strategy-abm-debrief",
+    "tune": ".strategy-abm-tune",
+}
 REPLACED = ("run", "debrief")  # the kinds of folder written whole elsewhere and moved into place
 LOCK_FILE = ".strategy-abm-lock"
 # What a run writes (its marker lists the files exactly; these are for a marker without the list).
