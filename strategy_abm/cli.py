@@ -1,4 +1,4 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | tournament | sensitivity | plot |
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | tournament | tune | sensitivity | plot |
 validation-report | calibrate | replay | debrief | serve | play``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
