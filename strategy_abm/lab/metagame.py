@@ -592,3 +592,95 @@ def payoff_intervals(game: MetaGame, n_boot: int = 1000, level: float = 0.95, se
     with arrays of shape ``(n_1, ..., n_R)`` (payoff-years). Raises as :func:`bootstrap`."""
     both = bootstrap(game, lambda g: g.payoff_array(), n_boot=n_boot, level=level, seed=seed)
     return {r: Interval(both.estimate[k], both.low[k], both.high[k], level) for k, r in enumerate(game.roles)}
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def plot_payoff_heatmap(
+    game: MetaGame, role: str, row_role: str, col_role: str, fixed: dict[str, str] | None = None, path=None
+):
+    """Heatmap of ``role``'s mean payoff (payoff-years) over the strategies of ``row_role`` (rows)
+    and ``col_role`` (columns), the other roles held at ``fixed`` (role -> label); each cell is
+    annotated with its value. Saved to ``path`` when given. Returns the matplotlib Figure.
+    Raises ValueError as :func:`slice_game`, or when ``role`` is not a role of the game."""
+    if role not in game.roles:
+        raise ValueError(f"role: {role!r} is not a role of the game {list(game.roles)}")
+    fixed = dict(fixed or {})
+    sub = slice_game(game, (row_role, col_role), fixed)
+    take = tuple(game.strategies[r].index(fixed[r]) if r in fixed else slice(None) for r in game.roles)
+    table = game.payoffs[role][take]
+    if game.roles.index(row_role) > game.roles.index(col_role):
+        table = table.T
+    plt = _pyplot()
+    rows, cols = sub.strategies[row_role], sub.strategies[col_role]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(cols), 1.0 + 0.6 * len(rows)), layout="constrained")
+    image = ax.imshow(table, cmap="viridis", aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{table[i, j]:.3g}", ha="center", va="center", color="w", fontsize=8)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel(col_role)
+    ax.set_ylabel(row_role)
+    held = ", ".join(f"{r}={s}" for r, s in fixed.items())
+    ax.set_title(f"payoff of {role} (payoff-years)" + (f"\n{held}" if held else ""), fontsize=9)
+    fig.colorbar(image, ax=ax)
+    return _save(fig, path)
+
+
+def plot_alpharank(result: AlphaRank, path=None):
+    """Bar chart of each role's alpha-rank marginal mass per strategy, one panel per role, strategies
+    in ranking order. Saved to ``path`` when given. Returns the matplotlib Figure."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(result.roles), figsize=(3.2 * len(result.roles), 3.0), layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, role in zip(axes, result.roles, strict=True):
+        labels = result.rankings[role]
+        mass = [result.marginals[role][result.strategies[role].index(s)] for s in labels]
+        ax.bar(range(len(labels)), mass, color="tab:blue")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_ylim(0, 1)
+        ax.set_title(role)
+        ax.set_ylabel("stationary mass")
+    fig.suptitle("alpha-rank")
+    return _save(fig, path)
+
+
+def plot_replicator(game: MetaGame, trajectory: dict[str, np.ndarray], dt: float = 0.01, path=None):
+    """Each role's strategy shares along a :func:`replicator` trajectory (role -> shape
+    ``(steps + 1, n_r)``), one panel per role, time = step x ``dt``. Saved to ``path`` when given.
+    Returns the matplotlib Figure. Raises ValueError when a trajectory does not fit the game."""
+    for role, n in zip(game.roles, game.shape, strict=True):
+        if role not in trajectory or np.ndim(trajectory[role]) != 2 or np.shape(trajectory[role])[1] != n:
+            raise ValueError(f"trajectory.{role}: expected shape (steps + 1, {n})")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(game.roles), figsize=(3.6 * len(game.roles), 3.0), layout="constrained")
+    axes = np.atleast_1d(axes)
+    for ax, role in zip(axes, game.roles, strict=True):
+        traj = np.asarray(trajectory[role])
+        time = np.arange(len(traj)) * dt
+        for i, label in enumerate(game.strategies[role]):
+            ax.plot(time, traj[:, i], label=label)
+        ax.set_ylim(0, 1)
+        ax.set_title(role)
+        ax.set_xlabel("time")
+        ax.set_ylabel("share")
+        ax.legend(fontsize=7)
+    fig.suptitle("replicator dynamics")
+    return _save(fig, path)
