@@ -243,6 +243,17 @@ def test_alpharank_concentrates_on_mutual_defection_for_large_alpha():
     assert masses[-1] == pytest.approx(1.0, abs=1e-12)
 
 
+def test_alpharank_splits_the_battle_of_the_sexes_evenly_between_its_strict_equilibria():
+    """Swapping the roles and the strategies maps the game onto itself, (r0, c0) onto (r1, c1), so
+    both equilibria get the same mass. Their exits have probabilities near e^(-2 (m-1) alpha) =
+    e^-98 here: an eigen-solver sees eigenvalue 1 twice and returns one of them; state reduction
+    keeps the tiny numbers exact enough."""
+    result = alpharank(BATTLE, alpha=1.0, m=50)
+    assert result.mass((0, 0)) == pytest.approx(0.5, rel=1e-9) and result.mass((1, 1)) == pytest.approx(0.5, rel=1e-9)
+    with pytest.raises(ValueError, match=r"^alpha: the chain has 2 closed classes"):
+        alpharank(BATTLE, alpha=10.0, m=50)  # exits underflow to 0: no unique answer left
+
+
 @pytest.mark.parametrize("game", [PENNIES, ROCK_PAPER_SCISSORS], ids=["pennies", "rps"])
 def test_alpharank_is_uniform_on_cyclic_games(game):
     result = alpharank(game, alpha=5.0, m=20)

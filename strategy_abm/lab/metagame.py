@@ -341,11 +341,36 @@ def alpharank(game: MetaGame, alpha: float = 10.0, m: int = 50) -> AlphaRank:
 
 
 def _stationary(transitions: np.ndarray) -> np.ndarray:
-    """pi with pi P = pi, sum pi = 1: the eigenvector of P^T for the eigenvalue nearest 1."""
+    """pi with pi P = pi, sum pi = 1, by the Grassmann-Taksar-Heyman state reduction: it uses no
+    subtraction, so transition probabilities as small as 1e-300 (large alpha x m) keep their
+    relative accuracy where an eigen-solver sees several eigenvalues 1 and returns any mix of the
+    absorbing states. When a probability underflows to 0 the reduction can stop; then the
+    eigenvector of eigenvalue 1 is used if that eigenvalue is simple, else ValueError."""
+    n = transitions.shape[0]
+    work = transitions.astype(np.float64, copy=True)
+    for k in range(n - 1, 0, -1):
+        out = work[k, :k].sum()
+        if out <= 0.0:
+            return _stationary_eig(transitions)
+        work[:k, k] /= out
+        work[:k, :k] += np.outer(work[:k, k], work[k, :k])
+    pi = np.zeros(n)
+    pi[0] = 1.0
+    for k in range(1, n):
+        pi[k] = pi[:k] @ work[:k, k]
+    return pi / pi.sum()
+
+
+def _stationary_eig(transitions: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eig(transitions.T)
-    vec = np.real(vectors[:, int(np.argmin(np.abs(values - 1.0)))])
-    vec = vec / vec.sum()
-    vec = np.clip(vec, 0.0, None)  # round-off below zero
+    near_one = np.abs(values - 1.0) < 1e-9
+    if near_one.sum() != 1:
+        raise ValueError(
+            f"alpha: the chain has {int(near_one.sum())} closed classes at this alpha x m (transition "
+            "probabilities underflow to 0), so its stationary distribution is not unique: lower alpha or m"
+        )
+    vec = np.real(vectors[:, int(np.argmax(near_one))])
+    vec = np.clip(vec / vec.sum(), 0.0, None)  # round-off below zero
     return vec / vec.sum()
 
 
