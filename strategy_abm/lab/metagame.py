@@ -480,7 +480,8 @@ def bimatrix_equilibria(game: MetaGame, tol: float = 1e-9) -> list[Equilibrium]:
     Returns the equilibria, pure ones first, duplicates removed. A degenerate game (e.g. ties in
     payoffs) may have continua of equilibria, of which only the vertices found this way are
     returned. Raises ValueError unless the game has exactly two roles (see :func:`slice_game`).
-    The enumeration visits sum_k C(n_1, k) C(n_2, k) support pairs: fine up to ~12 strategies a role."""
+    The enumeration visits sum_k C(n_1, k) C(n_2, k) = C(n_1 + n_2, n_1) - 1 support pairs: 8 x 8
+    takes about 2 s, 10 x 10 about 30 s."""
     if len(game.roles) != 2:
         raise ValueError(f"game: support enumeration needs exactly two roles, got {len(game.roles)} (slice it first)")
     from itertools import combinations
