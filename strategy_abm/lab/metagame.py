@@ -250,7 +250,7 @@ class AlphaRank:
         stationary: the chain's stationary distribution over ``profiles``, shape ``(P,)``, sums to 1.
         transitions: the Markov chain's row-stochastic matrix, shape ``(P, P)``.
         marginals: role -> mass of each of its strategies (summed over profiles), shape ``(n_r,)``.
-        rankings: role -> its strategy labels by decreasing mass (ties in label order).
+        rankings: role -> its strategy labels by decreasing mass (ties in the role's strategy order).
     """
 
     roles: tuple[str, ...]
