@@ -14,6 +14,7 @@ from strategy_abm.lab.metagame import (
     bimatrix_equilibria,
     bootstrap,
     fixation_probability,
+    mixed_regret,
     payoff_intervals,
     plot_alpharank,
     plot_payoff_heatmap,
@@ -23,6 +24,7 @@ from strategy_abm.lab.metagame import (
     regrets,
     replicator,
     slice_game,
+    strategy_values,
 )
 
 
@@ -210,6 +212,24 @@ def test_regret_matching_finds_the_mixed_equilibrium_of_a_skewed_matching_pennie
     (exact,) = bimatrix_equilibria(skew)
     np.testing.assert_allclose(exact.mix["a"], [0.5, 0.5], atol=1e-12)
     np.testing.assert_allclose(exact.mix["b"], [0.4, 0.6], atol=1e-12)
+
+
+def test_mixed_regret_and_strategy_values_in_matching_pennies():
+    half = {"a": np.array([0.5, 0.5]), "b": np.array([0.5, 0.5])}
+    assert mixed_regret(PENNIES, half) == {"a": 0.0, "b": 0.0}
+    pure = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0])}  # a matches and wins 1; b loses 1
+    assert mixed_regret(PENNIES, pure) == {"a": 0.0, "b": 2.0}  # b switching to c1 wins 1 instead
+    values = strategy_values(PENNIES, {"a": np.array([0.25, 0.75]), "b": np.array([1.0, 0.0])})
+    np.testing.assert_allclose(values["a"], [1.0, -1.0])  # against c0 for sure
+    np.testing.assert_allclose(values["b"], [0.25 * -1 + 0.75 * 1, 0.25 * 1 + 0.75 * -1])
+    with pytest.raises(ValueError, match=r"^mix\.a: not a probability vector"):
+        mixed_regret(PENNIES, {"a": np.array([0.7, 0.7]), "b": np.array([1.0, 0.0])})
+    with pytest.raises(ValueError, match=r"^mix\.b: shape \(3,\) is not \(2,\)"):
+        strategy_values(PENNIES, {"a": np.array([1.0, 0.0]), "b": np.ones(3) / 3})
+    with pytest.raises(ValueError, match=r"^dt: must be a positive number"):
+        replicator(PENNIES, dt=0.0)
+    with pytest.raises(ValueError, match=r"^method: 'fictitious' is not"):
+        approximate_equilibrium(PENNIES, method="fictitious")
 
 
 # --- alpha-rank -----------------------------------------------------------------------------------
