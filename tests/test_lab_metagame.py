@@ -354,3 +354,29 @@ def test_plots_are_written(tmp_path):
     assert (tmp_path / "rank.png").stat().st_size > 0 and (tmp_path / "rep.png").stat().st_size > 0
     with pytest.raises(ValueError, match=r"^trajectory\.china: expected shape"):
         plot_replicator(game, {"china": np.zeros((3, 5))})
+
+
+def test_the_baseline_example_plays_real_games_and_writes_its_figures(tmp_path, capsys):
+    """docs/examples/metagame_baseline.py on one seed: 9 real games of the baseline, the analysis
+    printed and the three figures written into the chosen folder, nothing else."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "examples" / "metagame_baseline.py"
+    spec = importlib.util.spec_from_file_location("metagame_baseline", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    game = example.play(1, china=("bri_2", "greedy"), us=("pgii_asymmetric", "greedy"))
+    assert game.shape == (2, 2) and game.n_seeds == 1
+    assert np.all(game.payoffs["china"] > 0)  # payoff-years summed over the horizon
+    again = example.play(1, china=("bri_2", "greedy"), us=("pgii_asymmetric", "greedy"))
+    np.testing.assert_array_equal(again.payoffs["us"], game.payoffs["us"])  # same seeds, same games
+    assert example.main([str(tmp_path), "--seeds", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "metagame_alpharank.png",
+        "metagame_replicator.png",
+        "metagame_us_payoff.png",
+    ]
+    assert "equilibrium {'china':" in capsys.readouterr().out
+    assert example.main([str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith("out: ")
