@@ -1,0 +1,1 @@
+"""The strategy lab: tournaments, meta-game analysis, tuning and the PettingZoo environment."""
