@@ -29,6 +29,7 @@ LAYERS = (
     "report",  # run folders, output files, plots of one run
     "experiments",  # experiment files, designs, sweep runner, results store, analysis
     "classroom",  # rooms, seats, the record and its replay, the store, web app, debrief: the top layer
+    "lab",  # tournaments, meta-games, tuning, the PettingZoo env: beside classroom (see test_lab_and_classroom_apart)
     "cli",  # the command line
     "api",  # strategy_abm/__init__.py: the public names, gathered from every layer
 )
@@ -282,6 +283,19 @@ def test_mesa_or_io_in_the_engine_is_found(tmp_path):
 
 def test_a_module_outside_the_layers_is_refused():
     with pytest.raises(AssertionError, match="has no layer"):
-        layer_of("strategy_abm.lab.tournament")
+        layer_of("strategy_abm.workshop.tournament")
     with pytest.raises(AssertionError, match="top-level module with no layer"):
         layer_of("strategy_abm.helpers")
+
+
+def test_lab_and_classroom_apart():
+    """The lab and the classroom are siblings at the top: neither imports the other."""
+    graph = package_graph()
+    crossing = [
+        f"{mod} imports {target}"
+        for mod, targets in graph.items()
+        for target, _ in targets
+        for a, b in (("lab", "classroom"), ("classroom", "lab"))
+        if mod.startswith(f"{PACKAGE}.{a}") and target.startswith(f"{PACKAGE}.{b}")
+    ]
+    assert not crossing, crossing

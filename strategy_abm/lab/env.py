@@ -20,7 +20,6 @@ always safe: see :meth:`StrategyEnv.decode`.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -103,7 +102,9 @@ class StrategyEnv(ParallelEnv):
         sc = self.scenario
         most = sc.rules.max_offers_per_turn
         if isinstance(max_offers, bool) or not isinstance(max_offers, int) or not 1 <= max_offers <= most:
-            raise ValueError(f"max_offers: must be an integer from 1 to rules.max_offers_per_turn = {most}, got {max_offers!r}")
+            raise ValueError(
+                f"max_offers: must be an integer from 1 to rules.max_offers_per_turn = {most}, got {max_offers!r}"
+            )
         if isinstance(size_buckets, bool) or not isinstance(size_buckets, int) or size_buckets < 1:
             raise ValueError(f"size_buckets: must be an integer of 1 or more, got {size_buckets!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -120,6 +121,9 @@ class StrategyEnv(ParallelEnv):
         self.game: Game | None = None
         self._rng = np.random.default_rng(seed)
         self._paid: dict[str, float] = {}
+        self._decoded: dict[str, list] = {}
+        self._observation_spaces: dict[str, spaces.Box] = {}
+        self._action_spaces: dict[str, spaces.MultiDiscrete] = {}
 
     def _buckets(self, move) -> list[float]:
         lo, hi, b = move.size_min_usd_bn, move.size_max_usd_bn, self.size_buckets
@@ -129,18 +133,33 @@ class StrategyEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ spaces
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 (PettingZoo requires the same object per agent)
-    def observation_space(self, agent: str) -> spaces.Box:
-        return spaces.Box(-np.inf, np.inf, shape=(self.observation_size(agent),), dtype=np.float32)
+    # Built once per agent: PettingZoo requires the same object on every call (a seeded space stays seeded).
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    def observation_space(self, agent: str) -> spaces.Box:
+        """A flat float32 Box of :meth:`observation_size` (the layout in docs/lab.md)."""
+        space = self._observation_spaces.get(agent)
+        if space is None:
+            self._known(agent)
+            space = spaces.Box(-np.inf, np.inf, shape=(self.observation_size(agent),), dtype=np.float32)
+            self._observation_spaces[agent] = space
+        return space
+
     def action_space(self, agent: str) -> spaces.MultiDiscrete:
-        if agent in self.power_ids:
-            slot = [len(self.toolkits[agent]) + 1, len(self.host_ids), self.size_buckets]
-            return spaces.MultiDiscrete(slot * self.max_offers)
-        if agent in self.host_ids and self.hosts_as_agents:
-            return spaces.MultiDiscrete([2] * self.host_slots)
-        raise KeyError(f"unknown agent {agent!r} (agents: {', '.join(self.possible_agents)})")
+        """A power: ``[n_moves + 1, n_hosts, size_buckets] * max_offers``; a host: ``[2] * n_powers * max_offers``."""
+        space = self._action_spaces.get(agent)
+        if space is None:
+            self._known(agent)
+            if agent in self.power_ids:
+                slot = [len(self.toolkits[agent]) + 1, len(self.host_ids), self.size_buckets]
+                space = spaces.MultiDiscrete(slot * self.max_offers)
+            else:
+                space = spaces.MultiDiscrete([2] * self.host_slots)
+            self._action_spaces[agent] = space
+        return space
+
+    def _known(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise KeyError(f"unknown agent {agent!r} (agents: {', '.join(self.possible_agents)})")
 
     def observation_size(self, agent: str) -> int:
         """Length of ``agent``'s observation (the layout in docs/lab.md)."""
