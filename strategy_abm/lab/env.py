@@ -122,6 +122,7 @@ class StrategyEnv(ParallelEnv):
         self._rng = np.random.default_rng(seed)
         self._paid: dict[str, float] = {}
         self._decoded: dict[str, list] = {}
+        self._legal_now: dict[str, Mapping[str, Any]] = {}
         self._observation_spaces: dict[str, spaces.Box] = {}
         self._action_spaces: dict[str, spaces.MultiDiscrete] = {}
 
@@ -157,6 +158,14 @@ class StrategyEnv(ParallelEnv):
             self._action_spaces[agent] = space
         return space
 
+    def _legal(self, agent: str) -> Mapping[str, Any]:
+        """``game.legal(agent)`` for the current phase, asked once (the mask and the decoding of the
+        next step read the same answer; ``step`` and ``reset`` forget it)."""
+        legal = self._legal_now.get(agent)
+        if legal is None:
+            legal = self._legal_now[agent] = self.game.legal(agent)
+        return legal
+
     def _known(self, agent: str) -> None:
         if agent not in self.possible_agents:
             raise KeyError(f"unknown agent {agent!r} (agents: {', '.join(self.possible_agents)})")
@@ -183,7 +192,7 @@ class StrategyEnv(ParallelEnv):
         self.game = Game(self.scenario, int(game_seed), record=False)
         self.agents = list(self.possible_agents)
         self._paid = {a: 0.0 for a in self.agents}
-        self._decoded: dict[str, list] = {}
+        self._decoded, self._legal_now = {}, {}
         return self._observations(), self._infos()
 
     def step(self, actions: Mapping[str, Any]):
@@ -206,6 +215,7 @@ class StrategyEnv(ParallelEnv):
                     self._decoded[h] = accepted
                     game.submit(h, accepted)
             game.advance()
+        self._legal_now = {}
         rewards = {}
         for a in self.agents:
             total = game.actor(a).payoff_total
@@ -234,7 +244,7 @@ class StrategyEnv(ParallelEnv):
         if agent in self.power_ids:
             if game.phase != OFFERS:
                 return []
-            legal = game.legal(agent)
+            legal = self._legal(agent)
             if not legal["decides"]:
                 return []
             moves, budget = legal["moves"], legal["budget"]
@@ -262,7 +272,7 @@ class StrategyEnv(ParallelEnv):
         if game.phase != RESPONSES or agent not in game.waiting():
             return []
         state = game.hosts[agent]
-        made = game.legal(agent)["offers"]
+        made = self._legal(agent)["offers"]
         room = Headroom(state.absorption_room, state.debt_room())
         kept = []
         for k, o in enumerate(made[: self.host_slots]):
@@ -280,7 +290,7 @@ class StrategyEnv(ParallelEnv):
         game = self.game
         if agent in self.power_ids:
             mask = np.zeros((len(self.toolkits[agent]), len(self.host_ids), self.size_buckets), np.int8)
-            legal = game.legal(agent) if game.phase == OFFERS else {"decides": False}
+            legal = self._legal(agent) if game.phase == OFFERS else {"decides": False}
             if legal["decides"]:
                 for mi, m in enumerate(self.toolkits[agent]):
                     move = legal["moves"].get(m)
@@ -293,7 +303,7 @@ class StrategyEnv(ParallelEnv):
             return mask
         mask = np.zeros(self.host_slots, np.int8)
         if game.phase == RESPONSES and agent in game.waiting():
-            legal = game.legal(agent)
+            legal = self._legal(agent)
             ok = legal["acceptable"]
             for k, o in enumerate(legal["offers"][: self.host_slots]):
                 mask[k] = o in ok
