@@ -6,7 +6,9 @@ The US plays ``parametric`` with weights drawn from a Gaussian over
              spend_share, offer_size (both clipped to [0, 1]))
 
 centred at first on the ``pgii_asymmetric`` doctrine's own parameters (moves it does not name at 0), so
-that the first mean is the doctrine itself (the script prints both to show it). Each iteration draws ``--population`` candidates, scores each by the
+that the first mean is the doctrine itself (the script prints both to show it).
+
+Each iteration draws ``--population`` candidates, scores each by the
 US's mean ``payoff_total`` (payoff-years at the horizon, docs/model.md 7.10) over the same training
 seeds (common random numbers), and refits the Gaussian to the ``--elite`` best. The other powers and
 the hosts play the baseline's configured strategies. Games run in compiled code (``BulkPlan``).
