@@ -42,6 +42,11 @@ def test_parallel_api_and_seed_tests_pass_with_hosts_as_agents():
     assert all(rewards[a] == 0.0 for a in env.agents)  # nothing resolved yet
     waiting = env.game.waiting()
     assert waiting and all(infos[h]["action_mask"].any() or h not in waiting for h in env.host_ids)
+    rng = np.random.default_rng(0)
+    for h in waiting:  # a host's masked sample is kept whole too
+        for _ in range(20):
+            action = env.masked_sample(h, rng)
+            assert len(env.decode(h, action)) == int(action.sum())
     _, rewards, *_ = env.step({a: env.masked_sample(a) for a in env.agents})
     assert env.game.phase == "offers" and env.game.turn == 2  # (observing opens the next turn)
     assert rewards["china"] == env.game.powers["china"].payoff_total != 0.0

@@ -315,8 +315,17 @@ class StrategyEnv(ParallelEnv):
         keeps every slot. ``rng``: default the agent's action space's generator."""
         rng = rng if rng is not None else self.action_space(agent).np_random
         mask = self.action_mask(agent)
-        if agent not in self.power_ids:
-            return (mask * rng.integers(0, 2, mask.shape)).astype(np.int64)
+        if agent not in self.power_ids:  # each offer that still fits the room, accepted with probability 1/2
+            action = np.zeros(self.host_slots, np.int64)
+            if mask.any():
+                state, made = self.game.hosts[agent], self._legal(agent)["offers"]
+                room = Headroom(state.absorption_room, state.debt_room())
+                for k in np.flatnonzero(mask):
+                    move, size = self.game.moves[made[k].move], made[k].size_usd_bn
+                    if rng.integers(2) and room.fits(move, size, 1e-12):
+                        room.take(move, size)
+                        action[k] = 1
+            return action
         game, action = self.game, np.zeros(3 * self.max_offers, np.int64)
         if not mask.any():
             return action
