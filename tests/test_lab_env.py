@@ -13,6 +13,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test  # noqa: E402
 
 from strategy_abm.engine.legality import StrategyError, check_offers  # noqa: E402
 from strategy_abm.engine.projects import Offer  # noqa: E402
+from strategy_abm.engine.turn import Game  # noqa: E402
 from strategy_abm.lab.env import parallel_env  # noqa: E402
 from strategy_abm.sim.model import CompetitionModel  # noqa: E402
 
@@ -50,6 +51,26 @@ def test_parallel_api_and_seed_tests_pass_with_hosts_as_agents():
     _, rewards, *_ = env.step({a: env.masked_sample(a) for a in env.agents})
     assert env.game.phase == "offers" and env.game.turn == 2  # (observing opens the next turn)
     assert rewards["china"] == env.game.powers["china"].payoff_total != 0.0
+
+
+def test_one_power_as_agent_the_others_by_their_strategies():
+    env = parallel_env(powers=["us"], horizon_turns=TURNS)
+    parallel_api_test(env, num_cycles=TURNS + 2)
+    assert env.possible_agents == ["us"]
+    env.reset(seed=4)
+    total = 0.0
+    while env.agents:
+        _, rewards, *_ = env.step({"us": np.zeros(12, np.int64)})  # the US offers nothing
+        total += rewards["us"]
+    # The same game played by the contract: the US submits nothing, the rest decide by their strategies.
+    game = Game(env.scenario, 4, record=False, deciders={"us": lambda obs: []})
+    while not game.over:
+        report = game.play_turn()
+    assert report.decided_by["china"] == "strategy" and any(o.offer.power == "china" for o in report.offers)
+    assert total == pytest.approx(game.powers["us"].payoff_total, rel=1e-12, abs=1e-12)
+    hosts = parallel_env(powers=["us"], hosts_as_agents=True, horizon_turns=TURNS)
+    assert hosts.host_slots == 4 + 3 * 12  # K from the US, the world's bound from each other power
+    parallel_api_test(hosts, num_cycles=2 * TURNS + 2)
 
 
 def test_spaces_are_cached_and_observations_fit_them():
@@ -168,3 +189,5 @@ def test_bad_arguments_name_the_field():
         parallel_env(size_buckets=0)
     with pytest.raises(ValueError, match="seed"):
         parallel_env(seed=-1)
+    with pytest.raises(ValueError, match="powers"):
+        parallel_env(powers=["usa"])

@@ -10,8 +10,9 @@ Spaces (docs/lab.md, "The PettingZoo environment", lists every slice):
 - observation: a flat ``float32`` Box per agent, the seat's view (``Game.observe``) as numbers;
 - action of a power: ``MultiDiscrete([n_moves + 1, n_hosts, size_buckets] * max_offers)``, one
   offer per slot (move index in the power's toolkit + 1, or 0 for none; host index; size bucket);
-- action of a host: ``MultiDiscrete([2] * n_powers * max_offers)``, accept (1) the offer in that
-  slot (the offers made to it this turn, in the order made);
+- action of a host: ``MultiDiscrete([2] * host_slots)``, accept (1) the offer in that slot (the
+  offers made to it this turn, in the order made; ``host_slots`` = K per power that is an agent plus
+  ``rules.max_offers_per_turn`` per power that plays its configured strategy);
 - action mask: ``infos[agent]["action_mask"]`` (not in the observation: see :data:`MASK_NOTE`).
 
 A slot that is illegal now is dropped (a no-op), so sampling the action space without the mask is
@@ -21,7 +22,7 @@ always safe: see :meth:`StrategyEnv.decode`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,7 @@ def parallel_env(
     max_offers: int = 4,
     size_buckets: int = 4,
     seed: int | None = None,
+    powers: Sequence[str] | None = None,
     **overrides: Any,
 ) -> StrategyEnv:
     """The ``strategy_abm_v0`` environment.
@@ -76,6 +78,8 @@ def parallel_env(
             to its ``size_max_usd_bn``, evenly spaced on a log scale (B = 1: the minimum).
         seed: the game seed of the first ``reset()`` that gives none (later ones draw from the
             env's generator); ``reset(seed=...)`` overrides it.
+        powers: the powers that are agents (default: all); the others play their configured
+            strategies, as the hosts do (to train one role against the doctrines).
         overrides: scenario overrides as dotted keys, e.g. ``horizon_turns=8`` or
             ``**{"powers.china.strategy": "bri_2"}`` (values as TOML reads them).
 
@@ -83,7 +87,7 @@ def parallel_env(
         ValueError: a one-line message naming the bad argument.
     """
     return StrategyEnv(scenario, hosts_as_agents=hosts_as_agents, max_offers=max_offers,
-                       size_buckets=size_buckets, seed=seed, overrides=overrides)  # fmt: skip
+                       size_buckets=size_buckets, seed=seed, powers=powers, overrides=overrides)  # fmt: skip
 
 
 def _override(key: str, value: Any) -> str:
@@ -97,7 +101,7 @@ class StrategyEnv(ParallelEnv):
     metadata = {"name": "strategy_abm_v0", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, scenario="baseline", *, hosts_as_agents=False, max_offers=4, size_buckets=4, seed=None,
-                 overrides: Mapping[str, Any] | None = None):  # fmt: skip
+                 powers=None, overrides: Mapping[str, Any] | None = None):  # fmt: skip
         self.scenario = load_scenario(scenario, [_override(k, v) for k, v in (overrides or {}).items()])
         sc = self.scenario
         most = sc.rules.max_offers_per_turn
@@ -112,12 +116,20 @@ class StrategyEnv(ParallelEnv):
         self.hosts_as_agents = bool(hosts_as_agents)
         self.max_offers, self.size_buckets, self._next_seed = max_offers, size_buckets, seed
         self.power_ids, self.host_ids = tuple(sc.power_ids), tuple(sc.host_ids)
-        self.possible_agents = [*self.power_ids, *(self.host_ids if self.hosts_as_agents else ())]
+        if powers is None:
+            powers = self.power_ids
+        if isinstance(powers, str) or not all(p in self.power_ids for p in powers) or not powers:
+            known = ", ".join(self.power_ids)
+            raise ValueError(f"powers: must be a non-empty list of the scenario's powers ({known}), got {powers!r}")
+        self.power_agents = tuple(p for p in self.power_ids if p in powers)  # (in the scenario's order)
+        self.possible_agents = [*self.power_agents, *(self.host_ids if self.hosts_as_agents else ())]
         self.agents: list[str] = []
         self.toolkits = {p: tuple(sc.powers[p].toolkit) for p in self.power_ids}
         # sizes[p][m, b]: USD bn of bucket b of the power's move m (log-spaced between the bounds).
         self.sizes = {p: np.array([self._buckets(sc.moves[m]) for m in self.toolkits[p]]) for p in self.power_ids}
-        self.host_slots = len(self.power_ids) * max_offers
+        # The offers a host may receive in a turn: K from each power that is an agent, the world's
+        # bound from each that plays its configured strategy.
+        self.host_slots = sum(max_offers if p in self.power_agents else most for p in self.power_ids)
         self.game: Game | None = None
         self._rng = np.random.default_rng(seed)
         self._paid: dict[str, float] = {}
@@ -146,7 +158,7 @@ class StrategyEnv(ParallelEnv):
         return space
 
     def action_space(self, agent: str) -> spaces.MultiDiscrete:
-        """A power: ``[n_moves + 1, n_hosts, size_buckets] * max_offers``; a host: ``[2] * n_powers * max_offers``."""
+        """A power: ``[n_moves + 1, n_hosts, size_buckets] * max_offers``; a host: ``[2] * host_slots``."""
         space = self._action_spaces.get(agent)
         if space is None:
             self._known(agent)
@@ -201,7 +213,7 @@ class StrategyEnv(ParallelEnv):
             raise RuntimeError("step: the game is over or not started; call reset()")
         self._decoded = {}
         if game.phase == OFFERS:
-            for p in self.power_ids:
+            for p in self.power_agents:  # (the other powers: their configured strategies, in advance())
                 offers = self.decode(p, actions[p]) if p in actions else []
                 self._decoded[p] = offers
                 game.submit(p, offers)
@@ -285,7 +297,7 @@ class StrategyEnv(ParallelEnv):
         """``int8`` mask of what ``agent`` may do now, from ``Game.legal``. A power: shape
         ``(n_moves, n_hosts, size_buckets)``, 1 where that single offer is legal now (the move
         affordable, the host a target, the size within the target's ``size_max``). A host: shape
-        ``(n_powers * max_offers,)``, 1 where the slot holds an offer that fits its limits on its
+        ``(host_slots,)``, 1 where the slot holds an offer that fits its limits on its
         own (``legal()["acceptable"]``). All zeros when the agent does not decide in this phase."""
         game = self.game
         if agent in self.power_ids:
