@@ -36,19 +36,24 @@ def test_parallel_api_and_seed_tests_pass_with_hosts_as_agents():
     assert set(obs) == {"china", "us", "g7", "russia", "kaz", "uzb", "kgz", "tjk", "tkm"}
     # Two steps a turn: the offers phase (hosts' masks empty), then the responses phase.
     assert not infos["kaz"]["action_mask"].any() and infos["us"]["action_mask"].any()
-    actions = {a: env.masked_sample(a) for a in env.agents}
+    rng = np.random.default_rng(0)
+    actions = {a: env.masked_sample(a, rng) for a in env.agents}
     obs, rewards, *_, infos = env.step(actions)
     assert env.game.phase == "responses" and env.game.turn == 1
     assert not any(infos[p]["action_mask"].any() for p in env.power_ids)
     assert all(rewards[a] == 0.0 for a in env.agents)  # nothing resolved yet
     waiting = env.game.waiting()
-    assert waiting and all(infos[h]["action_mask"].any() or h not in waiting for h in env.host_ids)
-    rng = np.random.default_rng(0)
+    assert waiting
+    for h in env.host_ids:  # 1 where the slot holds an offer the host could accept on its own
+        legal = env.game.legal(h)
+        expected = [o in legal["acceptable"] for o in legal["offers"]] if h in waiting else []
+        assert infos[h]["action_mask"].tolist() == [*expected, *[0] * (env.host_slots - len(expected))]
+    assert any(infos[h]["action_mask"].any() for h in waiting)
     for h in waiting:  # a host's masked sample is kept whole too
         for _ in range(20):
             action = env.masked_sample(h, rng)
             assert len(env.decode(h, action)) == int(action.sum())
-    _, rewards, *_ = env.step({a: env.masked_sample(a) for a in env.agents})
+    _, rewards, *_ = env.step({a: env.masked_sample(a, rng) for a in env.agents})
     assert env.game.phase == "offers" and env.game.turn == 2  # (observing opens the next turn)
     assert rewards["china"] == env.game.powers["china"].payoff_total != 0.0
 
