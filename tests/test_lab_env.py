@@ -41,7 +41,7 @@ def test_parallel_api_and_seed_tests_pass_with_hosts_as_agents():
     obs, rewards, *_, infos = env.step(actions)
     assert env.game.phase == "responses" and env.game.turn == 1
     assert not any(infos[p]["action_mask"].any() for p in env.power_ids)
-    assert all(rewards[a] == 0.0 for a in env.agents)  # nothing resolved yet
+    assert all(rewards[a] == 0.0 for a in env.agents), rewards  # nothing resolved yet
     waiting = env.game.waiting()
     assert waiting
     for h in env.host_ids:  # 1 where the slot holds an offer the host could accept on its own

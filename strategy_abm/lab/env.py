@@ -203,7 +203,8 @@ class StrategyEnv(ParallelEnv):
         self._next_seed = None
         self.game = Game(self.scenario, int(game_seed), record=False)
         self.agents = list(self.possible_agents)
-        self._paid = {a: 0.0 for a in self.agents}
+        # (what each agent's payoff_total is at the start: 0 in a game from turn 0; read, not assumed)
+        self._paid = {a: self.game.actor(a).payoff_total for a in self.agents}
         self._decoded, self._legal_now = {}, {}
         return self._observations(), self._infos()
 
