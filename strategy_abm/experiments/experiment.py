@@ -27,18 +27,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..engine.metrics import metric_columns
 from ..scenario.config import (
     ConfigError,
     Scenario,
     Strict,
-    _format_validation_error,
     load_scenario,
-    read_toml,
+    read_config,
     scenario_ids,
     scenario_to_toml,
+    validate_config,
 )
 from ..scenario.names import check_name
 from ..strategies.plugins import loaded_plugins
@@ -739,17 +739,11 @@ def resolve_experiment_path(name_or_path: str | os.PathLike) -> Path:
 def load_experiment(name_or_path: str | os.PathLike) -> Experiment:
     """Read, validate and expand an experiment file (one-line :class:`ConfigError` on bad input)."""
     path = resolve_experiment_path(name_or_path)
-    try:
-        raw = read_toml(path)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("scenario:", "experiment:", 1)) from None
+    raw = read_config(path, "experiment")
     if isinstance(raw, dict) and "roles" in raw and "factors" not in raw:  # the strategy lab's kind of file
         raise ConfigError(f"experiment: {str(path)!r} is a tournament file ([roles]); run it with "
                           "strategy-abm tournament FILE")  # fmt: skip
-    try:
-        config = ExperimentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
+    config = validate_config(ExperimentConfig, raw)
     return Experiment(config, path, path.read_text(encoding="utf-8-sig"))
 
 

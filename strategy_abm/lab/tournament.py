@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..experiments.experiment import Design, Experiment, ExperimentConfig, Factor, Record, _toml_value
-from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml
+from ..scenario.config import ConfigError, Strict, load_scenario, read_config, validate_config
 from ..scenario.names import check_name
 from .metagame import MetaGame
 
@@ -200,14 +200,7 @@ def load_tournament(path: str | os.PathLike) -> Tournament:
         raise ConfigError(f"tournament: {str(path)!r} is a folder, not a TOML file")
     if not path.is_file():
         raise ConfigError(f"tournament: file {str(path)!r} does not exist")
-    try:
-        raw = read_toml(path)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("scenario:", "tournament:", 1)) from None
-    try:
-        config = TournamentConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
+    config = validate_config(TournamentConfig, read_config(path, "tournament"))
     return build_tournament(config, path, path.read_text(encoding="utf-8-sig"))
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..engine.metrics import metric_columns
 from ..report.folders import OutputError, write_atomically, write_marker
@@ -47,11 +47,11 @@ from ..scenario.config import (
     ConfigError,
     Scenario,
     Strict,
-    _format_validation_error,
     builtin_scenarios,
     load_scenario,
-    read_toml,
+    read_config,
     resolve_path,
+    validate_config,
     validate_scenario,
 )
 from ..sim.bulk import BulkPlan, NotCompiled
@@ -210,14 +210,7 @@ class Tuning:
 def load_tuning(path: str | Path) -> Tuning:
     """Read and validate a tuning file against its scenario (one-line :class:`ConfigError`)."""
     path = Path(path)
-    try:
-        raw = read_toml(path)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("scenario:", "tuning file:", 1)) from None
-    try:
-        config = TuneConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
+    config = validate_config(TuneConfig, read_config(path, "tuning file"))
     return resolve(config, base=path.parent)
 
 

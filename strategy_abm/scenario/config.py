@@ -1459,6 +1459,23 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
     return data
 
 
+def read_config(path: Path, kind: str) -> dict:
+    """:func:`read_toml` for a file of another ``kind`` ("experiment", "tournament", ...): its
+    one-line errors name that kind instead of "scenario"."""
+    try:
+        return read_toml(path)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("scenario:", f"{kind}:", 1)) from None
+
+
+def validate_config(model: type[BaseModel], raw: dict):
+    """``model.model_validate(raw)``, its errors as one :class:`ConfigError` line naming the field."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+
+
 def _format_validation_error(exc: ValidationError) -> str:
     """One line for pydantic's errors: the first unknown key (usually a typo of a required one)
     or else the first problem, then up to three required keys missing beside that unknown key
