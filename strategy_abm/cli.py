@@ -476,14 +476,21 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def cmd_replay(args) -> int:
-    from .classroom.record import RecordError, load_record, replay
-    from .report.output import check_out_dir
+def _record_of(path: str) -> dict:
+    """A room's record file, loaded and checked; a bad one is a usage error (one line, exit 2)."""
+    from .classroom.record import RecordError, load_record
 
     try:
-        record = load_record(args.file)
+        return load_record(path)
     except RecordError as exc:
         raise UsageError(str(exc)) from None
+
+
+def cmd_replay(args) -> int:
+    from .classroom.record import RecordError, replay
+    from .report.output import check_out_dir
+
+    record = _record_of(args.file)
     out = args.out or Path("runs") / f"replay_{record['scenario']}_seed{record['seed']}"
     check_out_dir(out)  # before any work, as run --out
     try:
@@ -501,13 +508,10 @@ def cmd_replay(args) -> int:
 
 def cmd_debrief(args) -> int:
     from .classroom.debrief import write_debrief
-    from .classroom.record import RecordError, load_record
+    from .classroom.record import RecordError
     from .report.folders import check_target
 
-    try:
-        record = load_record(args.file)
-    except RecordError as exc:
-        raise UsageError(str(exc)) from None
+    record = _record_of(args.file)
     out = args.out or Path("runs") / f"debrief_{Path(args.file).stem}"
     check_target(out, "debrief")  # before any work, as run --out
     try:

@@ -493,6 +493,14 @@ class _Views:
             raise HTTPException(403, "Forbidden: this link is not a seat of this room (or was reassigned).") from None
         return room, seat
 
+    def _refused(self, request: Request, exc: Exception, page: str, context: Callable[[], dict]) -> Response:
+        """400 for a bad form or a refused action: its one-line message as text to an htmx request,
+        else ``page`` drawn again with the message (and the form's values, in ``context``)."""
+        message = exc.detail if isinstance(exc, HTTPException) else " ".join(str(exc).split())
+        if _wants_fragment(request):
+            return PlainTextResponse(message, status_code=400)
+        return self.pages.render(request, page, status=400, error=message, **context())
+
     def _seat_context(self, room, seat, values: dict | None = None) -> dict:
         view = room.view(seat.actor)
         legal = _legal_data(room, seat, view) if seat.human else {"kind": seat.kind, "decides": False}
@@ -541,11 +549,7 @@ class _Views:
         except SeatError:
             raise HTTPException(403, "Forbidden: this link is no longer a seat of this room.") from None
         except (BadInput, RoomError) as exc:
-            message = exc.detail if isinstance(exc, HTTPException) else " ".join(str(exc).split())
-            if _wants_fragment(request):
-                return PlainTextResponse(message, status_code=400)
-            context = self._seat_context(room, seat, values=form)
-            return self.pages.render(request, "seat.html", status=400, error=message, **context)
+            return self._refused(request, exc, "seat.html", lambda: self._seat_context(room, seat, values=form))
         self.classroom.changed(room)
         return RedirectResponse(f"/rooms/{room.id}/seat/{seat.token}", status_code=303)
 
@@ -624,11 +628,7 @@ class _Views:
         except SeatError:
             raise HTTPException(403, "Forbidden: this is not the instructor's link of this room.") from None
         except (BadInput, RoomError) as exc:
-            message = exc.detail if isinstance(exc, HTTPException) else " ".join(str(exc).split())
-            if _wants_fragment(request):
-                return PlainTextResponse(message, status_code=400)
-            return self.pages.render(request, "instructor.html", status=400, error=message,
-                                     **self._instructor_context(room))  # fmt: skip
+            return self._refused(request, exc, "instructor.html", lambda: self._instructor_context(room))
         self.classroom.changed(room)
         if _wants_fragment(request):
             return self.pages.render(request, "_instructor_panel.html", notice=notice, **self._instructor_context(room))

@@ -34,10 +34,10 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ..scenario.config import ConfigError, Strict, _format_validation_error, load_scenario, read_toml
-from ..scenario.names import check_name
+from ..scenario.names import FolderName
 from .experiment import Experiment, ExperimentConfig, code_fingerprint, problem_of_ranges
 from .observations import Observation, load_observations, metric_terms, observation_turns, values_from_sweep
 
@@ -97,7 +97,7 @@ class Compare(Strict):
 class CalibrationConfig(Strict):
     """A history-matching file (``experiments/calibration/*.toml``)."""
 
-    name: str
+    name: FolderName  # it names the default results folder: never a path
     description: str = ""
     observations: list[str] | None = None  # ids; default every observation of the file
     observations_file: str | None = None  # default configs/observations.toml
@@ -109,11 +109,6 @@ class CalibrationConfig(Strict):
     variances: Variances = Field(default_factory=Variances)
     factors: dict[str, RangeFactor] = Field(min_length=1)
     compare: Compare | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return check_name(v)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from ..scenario.config import (
     scenario_to_toml,
     validate_config,
 )
-from ..scenario.names import check_name
+from ..scenario.names import FolderName
 from ..strategies.plugins import loaded_plugins
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris")
@@ -116,7 +116,7 @@ class Record(Strict):
 class ExperimentConfig(Strict):
     """An experiment file."""
 
-    name: str
+    name: FolderName  # it names the default results folder: never a path
     description: str = ""
     model: Literal["competition", "ishigami"] = "competition"
     scenario: str = "baseline"
@@ -132,11 +132,6 @@ class ExperimentConfig(Strict):
     design: Design = Field(default_factory=Design)
     factors: dict[str, Factor] = Field(default_factory=dict)
     record: Record
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return check_name(v)  # it names the default results folder: never a path
 
     @field_validator("factors")
     @classmethod

@@ -31,7 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..experiments.experiment import Design, Experiment, ExperimentConfig, Factor, Record, _toml_value
 from ..scenario.config import ConfigError, Strict, load_scenario, read_config, validate_config
-from ..scenario.names import check_name
+from ..scenario.names import FolderName
 from .metagame import MetaGame
 
 OUTPUT_FOLDER = "tournament"  # inside the results folder, beside the sweep's tables
@@ -62,7 +62,7 @@ class Role(Strict):
 class TournamentConfig(Strict):
     """A tournament file."""
 
-    name: str
+    name: FolderName  # it names the default results folder: never a path
     description: str = ""
     scenario: str = "baseline"
     horizon_turns: Annotated[int, Field(ge=1, le=400)] | None = None
@@ -72,11 +72,6 @@ class TournamentConfig(Strict):
     reference: dict[str, str] | None = None
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 8
     roles: dict[str, Role]
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return check_name(v)  # it names the default results folder: never a path
 
     @field_validator("roles")
     @classmethod

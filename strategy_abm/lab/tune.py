@@ -54,6 +54,7 @@ from ..scenario.config import (
     validate_config,
     validate_scenario,
 )
+from ..scenario.names import FolderName
 from ..sim.bulk import BulkPlan, NotCompiled
 from ..strategies.powers import Parametric
 
@@ -93,7 +94,7 @@ Seeds = list[int]
 class TuneConfig(Strict):
     """A tuning file, validated (see the module)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=100)
+    name: FolderName  # it names the default results folder: never a path
     description: str = ""
     scenario: str
     horizon_turns: int = Field(ge=1, le=400)

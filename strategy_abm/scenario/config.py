@@ -36,7 +36,7 @@ from pydantic.fields import FieldInfo
 
 from .frozen import FrozenMap, frozen_dicts
 from .ids import DOMAINS, NON_POWER_CREDITORS, OTHER, RESERVED_IDS
-from .names import check_name
+from .names import FolderName
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -945,7 +945,7 @@ def register_strategy_check(check: Callable[..., None]) -> None:
 class Scenario(Strict):
     """A whole game: the nine actors, the move catalogue, routes, rules, events and horizon."""
 
-    name: str
+    name: FolderName  # it names the default output folder: never a path
     description: str
     start: str
     turns_per_year: Literal[1, 2, 4, 12]
@@ -961,11 +961,6 @@ class Scenario(Strict):
     # Plausible range [low, high] of an uncertain figure, by its --set path ("hosts.tkm.public_external_debt_usd_bn"),
     # for calibration and sensitivity runs; the figure's own source says why the range is what it is.
     ranges: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v):
-        return check_name(v)  # it names the default output folder: never a path
 
     @field_validator("start", mode="before")
     @classmethod

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 # A scenario or experiment name names its default output folder: letters, digits, spaces, "_",
 # "-" and ".", starting with a letter or digit, so never a path, "." or "..", nor hidden.
@@ -18,3 +21,7 @@ def check_name(value: str) -> str:
     if not NAME_PATTERN.fullmatch(value):
         raise ValueError(f"{NAME_RULE} (it names the output folder)")
     return value
+
+
+# The ``name`` field of a scenario, experiment, calibration, tournament or tuning file.
+FolderName = Annotated[str, AfterValidator(check_name)]
