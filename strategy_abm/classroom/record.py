@@ -256,22 +256,33 @@ def parse_items(items: Any, path: str, sc: Scenario, item_of) -> list[dict]:
     return [item_of(item, f"{path}[{k}]", sc) for k, item in enumerate(items)]
 
 
+# An item's id fields: field -> (the ids it may take, what to say when it is not one of them).
+_ITEM_IDS = {
+    "move": (lambda sc: sc.moves, lambda sc: "is not a move of the scenario"),
+    "host": (lambda sc: sc.host_ids, lambda sc: f"is not a host ({', '.join(sc.host_ids)})"),
+    "power": (lambda sc: sc.power_ids, lambda sc: f"is not a power ({', '.join(sc.power_ids)})"),
+}
+
+
+def _item(item: Any, path: str, sc: Scenario, ids: tuple[str, ...]) -> dict:
+    """An item with the id fields ``ids`` (each one of the scenario's) and a ``size_usd_bn``."""
+    fields = (*ids, "size_usd_bn")
+    _keys(item, path, set(fields), required=fields)
+    for key in ids:
+        known, why = _ITEM_IDS[key]
+        if item[key] not in known(sc):
+            raise RecordError(f"{path}.{key}: {_short(item[key])} {why(sc)}")
+    return {**{key: item[key] for key in ids}, "size_usd_bn": _size(item["size_usd_bn"], path)}
+
+
 def offer_item(item: Any, path: str, sc: Scenario) -> dict:
-    _keys(item, path, {"move", "host", "size_usd_bn"}, required=("move", "host", "size_usd_bn"))
-    if item["move"] not in sc.moves:
-        raise RecordError(f"{path}.move: {_short(item['move'])} is not a move of the scenario")
-    if item["host"] not in sc.host_ids:
-        raise RecordError(f"{path}.host: {_short(item['host'])} is not a host ({', '.join(sc.host_ids)})")
-    return {"move": item["move"], "host": item["host"], "size_usd_bn": _size(item["size_usd_bn"], path)}
+    """An offer a power made: ``move``, ``host``, ``size_usd_bn``."""
+    return _item(item, path, sc, ("move", "host"))
 
 
 def accepted_item(item: Any, path: str, sc: Scenario) -> dict:
-    _keys(item, path, {"power", "move", "size_usd_bn"}, required=("power", "move", "size_usd_bn"))
-    if item["power"] not in sc.power_ids:
-        raise RecordError(f"{path}.power: {_short(item['power'])} is not a power ({', '.join(sc.power_ids)})")
-    if item["move"] not in sc.moves:
-        raise RecordError(f"{path}.move: {_short(item['move'])} is not a move of the scenario")
-    return {"power": item["power"], "move": item["move"], "size_usd_bn": _size(item["size_usd_bn"], path)}
+    """An offer a host accepted: ``power``, ``move``, ``size_usd_bn``."""
+    return _item(item, path, sc, ("power", "move"))
 
 
 def _size(value: Any, path: str) -> float:
