@@ -177,3 +177,24 @@ def test_metrics_the_rules_compute_equal_their_formulas(scenario, seed):
             break
         model.step()
     assert checked > 24 * 25
+
+
+def test_payoff_total_is_the_running_sum_of_payoffs_times_the_turn_length(tmp_path):
+    """``payoff_total_<p>`` (what a tuner or a tournament scores a power by) is, after each turn,
+    the sum of ``payoff_<p>`` x dt over turns 1.. so far (turn 0 counts nothing), the same number as
+    actors.csv's ``payoff_total``."""
+    out = tmp_path / "run"
+    code, _, stderr = run_cli("run", "--out", out, "--turns", "12", "--seed", "4", "--no-plots", "--quiet")
+    assert code == 0, stderr
+    model = pd.read_csv(out / "model.csv")
+    actors = pd.read_csv(out / "actors.csv")
+    dt = 0.25  # the baseline's quarterly turns
+    for p in ("china", "us", "g7", "russia"):
+        running, expected = 0.0, []
+        for turn, payoff in zip(model["turn"], model[f"payoff_{p}"], strict=True):
+            running += payoff * dt if turn >= 1 else 0.0
+            expected.append(running)
+        assert model[f"payoff_total_{p}"].tolist() == pytest.approx(expected, rel=1e-12, abs=1e-15)
+        assert model[f"payoff_total_{p}"].iloc[-1] > 0.0
+        mine = actors[actors["actor"] == p].sort_values("turn")
+        assert model[f"payoff_total_{p}"].tolist() == mine["payoff_total"].tolist()

@@ -294,6 +294,12 @@ def _payoff(s: MetricState, p) -> float:
     return s.power_rows[p][A.P_PAYOFF]
 
 
+@metric("payoff_total_{id}", "the power's payoffs so far, each times its turn's length in years (7.10: what a "
+        "game's payoff is)", "payoff-years", per="power", reads=("powers", A.P_PAYOFF_TOTAL))  # fmt: skip
+def _payoff_total(s: MetricState, p) -> float:
+    return s.power_rows[p][A.P_PAYOFF_TOTAL]
+
+
 @metric("spent_usd_bn_{id}", "cumulative public money committed", "USD bn", per="power",
         reads=("powers", A.P_SPENT_TOTAL))  # fmt: skip
 def _spent(s: MetricState, p) -> float:
