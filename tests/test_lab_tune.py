@@ -52,7 +52,7 @@ def tiny(tmp_path, name="tiny.toml", horizon=4, extra="", pruner=""):
 
 
 def payoff_direct(role_params: dict, china: str, seed: int, horizon: int) -> float:
-    """The US's payoff at the horizon of one game played on the per-turn (Mesa) path."""
+    """The US's payoff_total (payoff-years) at the horizon of one game played on the per-turn (Mesa) path."""
     raw = load_scenario("baseline").model_dump(mode="python")
     raw["horizon_turns"] = horizon
     raw["powers"]["us"].update(strategy="parametric", strategy_params=role_params)
@@ -60,7 +60,7 @@ def payoff_direct(role_params: dict, china: str, seed: int, horizon: int) -> flo
     model = CompetitionModel(scenario=validate_scenario(raw), seed=seed, record=False)
     while model.running:
         model.step()
-    return model.metrics["payoff_us"]
+    return model.metrics["payoff_total_us"]
 
 
 def test_a_study_is_reproducible_from_its_sampler_seed(tmp_path):
@@ -138,16 +138,16 @@ def test_best_toml_is_a_scenario_that_reproduces_the_reported_evaluation(tmp_pat
     assert sc.powers["us"].strategy == "parametric"
     assert sc.powers["us"].strategy_params == tuning.params_of(study.best_trial.params)
     plan = BulkPlan(sc)
-    tuned = [plan.play(seed)[4]["payoff_us"] for seed in (7, 8)]
+    tuned = [plan.play(seed)[4]["payoff_total_us"] for seed in (7, 8)]
     with open(out / "evaluation.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["profile"] for r in rows] == ["china=bri_classic,g7=pgii_asymmetric"] * 2
-    assert [float(r["payoff_us_tuned"]) for r in rows] == tuned
+    assert [float(r["payoff_total_us_tuned"]) for r in rows] == tuned
     doctrine = BulkPlan(load_scenario("baseline", ["horizon_turns=4", "powers.china.strategy=bri_classic",
                                                    "powers.g7.strategy=pgii_asymmetric"]))  # fmt: skip
-    base = [doctrine.play(seed)[4]["payoff_us"] for seed in (7, 8)]
-    assert [float(r["payoff_us_doctrine"]) for r in rows] == base
-    s = evaluation["objectives"]["payoff_us"]
+    base = [doctrine.play(seed)[4]["payoff_total_us"] for seed in (7, 8)]
+    assert [float(r["payoff_total_us_doctrine"]) for r in rows] == base
+    s = evaluation["objectives"]["payoff_total_us"]
     diffs = [a - b for a, b in zip(tuned, base, strict=True)]
     assert s["difference_mean"] == pytest.approx(sum(diffs) / 2, abs=1e-15)
     half = 12.706204736174698 * (abs(diffs[0] - diffs[1]) / math.sqrt(2)) / math.sqrt(2)  # t(0.975, 1) * sd / sqrt(n)

@@ -6,8 +6,8 @@ the strategy's tunable numbers, ``move_weights.<move>`` and ``host_weights.<host
 opponent pool (``[opponents]``: per other role, the strategies it may play; the profiles are
 their combinations, at most ``max_profiles`` of them drawn with the sampler's seed), training
 ``seeds``, held-out ``eval_seeds`` and ``[eval_opponents]``, the ``objectives`` (default: the
-role's mean payoff), the ``[sampler]`` (TPE, or NSGA-II for several objectives, seeded), the
-number of ``trials`` and the ``[pruner]``.
+role's mean ``payoff_total_<role>``, its payoff-years over the whole game), the ``[sampler]``
+(TPE, or NSGA-II for several objectives, seeded), the number of ``trials`` and the ``[pruner]``.
 
 A candidate is scored on every (opponent profile, seed) *instance*: one whole game on the bulk
 path (sim/bulk.py), a block of seeds per call, the same seeds for every candidate (common random
@@ -66,7 +66,7 @@ TABLE_BOUNDS = (0.0, 1000.0)  # a weight's bounds (strategies/base.py's TABLE_MA
 
 
 class Objective(Strict):
-    """One objective: a model-level metric at the horizon (``payoff_us``, ``debt_to_gdp_kgz``), and
+    """One objective: a model-level metric at the horizon (``payoff_total_us``, ``debt_to_gdp_kgz``), and
     whether to maximise or minimise its mean over the instances."""
 
     metric: str
@@ -267,11 +267,11 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
     eval_profiles = _profiles(config, scenario, eval_pools, "eval_opponents")
     columns = set(metric_columns(scenario))
     objectives = tuple((o.metric, o.direction) for o in config.objectives or [])
-    objectives = objectives or ((f"payoff_{role}", "maximize"),)
+    objectives = objectives or ((f"payoff_total_{role}", "maximize"),)
     for i, (metric, _) in enumerate(objectives):
         if metric not in columns:
             raise ConfigError(f"objectives.{i}.metric: {metric!r} is not a metric of {scenario.name}'s games "
-                              f"(e.g. payoff_{role}, debt_to_gdp_{next(iter(scenario.hosts))})")  # fmt: skip
+                              f"(e.g. payoff_total_{role}, debt_to_gdp_{next(iter(scenario.hosts))})")  # fmt: skip
     if config.sampler.kind == "nsga2" and len(objectives) == 1:
         raise ConfigError("sampler.kind: nsga2 is for several objectives; use tpe for one")
     # Every profile must play on the bulk path (the tuned role and the opponents all compiled).
