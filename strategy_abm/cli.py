@@ -272,7 +272,8 @@ def _executor_options(parser: argparse.ArgumentParser) -> None:
                         help="this client's certificate for a tls:// scheduler")  # fmt: skip
     parser.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
     parser.add_argument("--verbose", action="store_true",
-                        help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by default")  # fmt: skip
+                        help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by "
+                        "default")  # fmt: skip
 
 
 def _check_executor_options(args):
