@@ -278,6 +278,13 @@ def test_reference_deviations_by_hand():
     none = reference_deviations(TournamentResults(**{**results.__dict__, "samples": {"a": a2, "b": b2}}))
     assert none.regret == (0.0, 0.0, 0.0, 3) and none.regret_role is None
     assert "no role gains by leaving the reference" in none.verdict()
+    # A failed run: the gain is paired over the seeds where both games finished.
+    a3 = a.copy()
+    a3[1, 2] = np.nan
+    gap = reference_deviations(TournamentResults(**{**results.__dict__, "samples": {"a": a3, "b": b}}))
+    half1 = math.tan(math.pi * 0.475) * math.sqrt(0.5) / math.sqrt(2)  # y - x = (1, 2): t with 1 dof
+    assert gap.roles["a"].gains["y"] == pytest.approx((1.5, 1.5 - half1, 1.5 + half1, 2))
+    assert gap.roles["a"].payoffs["y"].n == 2 and gap.roles["a"].value.n == 3
 
 
 DEV_TEXT = TINY.replace('name = "tiny"', 'name = "dev"\ndesign = "deviations"\n'

@@ -505,28 +505,7 @@ def reference_deviations(
             deviation profile the tournament did not play.
     """
     roles = results.roles
-    if reference is None:
-        if results.reference is None:
-            raise ValueError("reference: a grid has no reference profile of its own; name one (role -> label)")
-        ref = tuple(results.reference)
-    elif isinstance(reference, dict):
-        for r in reference:
-            if r not in roles:
-                raise ValueError(f"reference.{r}: not a role of the tournament ({', '.join(roles)})")
-        ref = []
-        for r in roles:
-            if r not in reference:
-                raise ValueError(f"reference.{r}: missing (the reference gives every role a strategy)")
-            if reference[r] not in results.labels[r]:
-                raise ValueError(f"reference.{r}: {reference[r]!r} is not a strategy of the role "
-                                 f"({', '.join(results.labels[r])})")  # fmt: skip
-            ref.append(results.labels[r].index(reference[r]))
-        ref = tuple(ref)
-    else:
-        ref = tuple(int(i) for i in reference)
-        sizes = [len(results.labels[r]) for r in roles]
-        if len(ref) != len(roles) or any(not 0 <= i < n for i, n in zip(ref, sizes, strict=True)):
-            raise ValueError(f"reference: {ref} is not a profile of the roles {roles}")
+    ref = _reference_profile(results, reference)
     index = {p: i for i, p in enumerate(results.profiles)}
 
     def played(profile: tuple[int, ...]) -> int:
@@ -540,34 +519,60 @@ def reference_deviations(
     m = sum(len(results.labels[r]) - 1 for r in roles)
     joint = 1.0 - (1.0 - level) / max(m, 1)  # Bonferroni: the bounds below hold together
     found: dict[str, RoleDeviations] = {}
-    bounds: dict[str, Estimate] = {}
     for j, role in enumerate(roles):
         x = results.samples[role]
+        own = results.labels[role][ref[j]]
         payoffs, gains, lows, highs = {}, {}, [0.0], [0.0]
         for k, label in enumerate(results.labels[role]):
-            i = played(tuple(k if q == j else ref[q] for q in range(len(roles))))
-            payoffs[label] = mean_interval(x[i], level)
-            gains[label] = mean_interval(x[i] - x[at_ref], level)
-            if k != ref[j] and gains[label].n:
-                wide = mean_interval(x[i] - x[at_ref], joint)
+            alone = x[played((*ref[:j], k, *ref[j + 1 :]))]  # the role alone on strategy k
+            change = alone - x[at_ref]
+            payoffs[label] = mean_interval(alone, level)
+            gains[label] = mean_interval(change, level)
+            if label != own and gains[label].n:
+                wide = mean_interval(change, joint)
                 lows.append(wide.low)
                 highs.append(wide.high)
-        own = results.labels[role][ref[j]]
         means = {label: g.mean for label, g in gains.items() if label != own and g.n}
-        best = max(means, key=lambda label: means[label], default=own)  # the first label of the largest gain
+        best = max(means, key=means.__getitem__, default=own)  # the first label of the largest mean gain
         if means.get(best, 0.0) <= 0.0:
             best = own
-        n = gains[own].n
-        found[role] = RoleDeviations(role, own, payoffs, gains, best,
-                                     Estimate(max(means.get(best, 0.0), 0.0), max(lows), max(highs), n))  # fmt: skip
-        bounds[role] = found[role].best_gain
-    top = max(roles, key=lambda r: bounds[r].mean)  # the first role of the largest gain
-    regret = Estimate(bounds[top].mean, max(b.low for b in bounds.values()), max(b.high for b in bounds.values()),
-                      bounds[top].n)  # fmt: skip
+        gain = Estimate(means.get(best, 0.0), max(lows), max(highs), gains[best].n)
+        found[role] = RoleDeviations(role, own, payoffs, gains, best, gain)
+    top = max(roles, key=lambda r: found[r].best_gain.mean)  # the first role of the largest gain
+    bounds = [d.best_gain for d in found.values()]
+    regret = Estimate(found[top].best_gain.mean, max(b.low for b in bounds), max(b.high for b in bounds),
+                      found[top].best_gain.n)  # fmt: skip
     return ReferenceDeviations(
         reference={r: results.labels[r][k] for r, k in zip(roles, ref, strict=True)}, roles=found, regret=regret,
         regret_role=top if regret.mean > 0.0 else None, level=level,
     )  # fmt: skip
+
+
+def _reference_profile(results: TournamentResults, reference) -> tuple[int, ...]:
+    """The reference as label indices in roles' order (see :func:`reference_deviations`)."""
+    roles = results.roles
+    if reference is None:
+        if results.reference is None:
+            raise ValueError("reference: a grid has no reference profile of its own; name one (role -> label)")
+        return tuple(results.reference)
+    if isinstance(reference, dict):
+        for r in reference:
+            if r not in roles:
+                raise ValueError(f"reference.{r}: not a role of the tournament ({', '.join(roles)})")
+        out = []
+        for r in roles:
+            if r not in reference:
+                raise ValueError(f"reference.{r}: missing (the reference gives every role a strategy)")
+            if reference[r] not in results.labels[r]:
+                raise ValueError(f"reference.{r}: {reference[r]!r} is not a strategy of the role "
+                                 f"({', '.join(results.labels[r])})")  # fmt: skip
+            out.append(results.labels[r].index(reference[r]))
+        return tuple(out)
+    out = tuple(int(i) for i in reference)
+    sizes = [len(results.labels[r]) for r in roles]
+    if len(out) != len(roles) or any(not 0 <= i < n for i, n in zip(out, sizes, strict=True)):
+        raise ValueError(f"reference: {out} is not a profile of the roles {roles}")
+    return out
 
 
 def tournament_metagame(results: TournamentResults) -> MetaGame:
