@@ -285,6 +285,16 @@ def test_reference_deviations_by_hand():
     half1 = math.tan(math.pi * 0.475) * math.sqrt(0.5) / math.sqrt(2)  # y - x = (1, 2): t with 1 dof
     assert gap.roles["a"].gains["y"] == pytest.approx((1.5, 1.5 - half1, 1.5 + half1, 2))
     assert gap.roles["a"].payoffs["y"].n == 2 and gap.roles["a"].value.n == 3
+    # A switch with no seed played: its role's best gain and the regret are unknown, not 0.
+    b4 = b.copy()
+    b4[3] = np.nan
+    lost = reference_deviations(TournamentResults(**{**results.__dict__, "samples": {"a": a2, "b": b4}}))
+    assert lost.roles["a"].best_gain == (0.0, 0.0, 0.0, 3)
+    assert lost.roles["b"].best_gain.n == 0 and math.isnan(lost.roles["b"].best_gain.mean)
+    assert lost.regret.n == 0 and math.isnan(lost.regret.high) and lost.regret_role is None
+    assert lost.summary()["regret"] == {"mean": None, "low": None, "high": None, "n": 0}
+    assert lost.verdict() == ("regret unknown: no seed where both games finished for b=q (runs failed or "
+                              "missing; --resume tries them again)")  # fmt: skip
 
 
 DEV_TEXT = TINY.replace('name = "tiny"', 'name = "dev"\ndesign = "deviations"\n'

@@ -410,7 +410,8 @@ class RoleDeviations:
         best: the strategy of the largest mean gain (the reference's when none gains; ties to
             the reference, then to the first label), as :func:`.metagame.best_deviations` picks it.
         best_gain: the best gain, ``max(0, max mean gain)``, with bounds that hold together with
-            the regret's (:class:`ReferenceDeviations`).
+            the regret's (:class:`ReferenceDeviations`); all NaN (n 0) when a strategy has no seed
+            where both its game and the reference's finished.
     """
 
     role: str
@@ -437,8 +438,9 @@ class ReferenceDeviations:
             pure equilibrium of the seeds' mean game). Its bounds and each role's ``best_gain``
             bounds are ``[max(0, max low), max(0, max high)]`` over the deviations' intervals taken
             at the Bonferroni level ``1 - (1 - level) / m`` (m deviations in all), so all of them
-            hold together with probability at least ``level`` (Student t over seeds).
-        regret_role: the role that gains most (None when no role gains on average).
+            hold together with probability at least ``level`` (Student t over seeds). All NaN
+            (n 0) when some role's best gain is.
+        regret_role: the role that gains most (None when no role gains on average, or unknown).
         level: the intervals' level (0.95).
     """
 
@@ -465,10 +467,12 @@ class ReferenceDeviations:
         return pd.DataFrame(rows)
 
     def summary(self) -> dict[str, Any]:
-        """The reference, each role's value and best deviation, and the regret, as plain data (JSON)."""
+        """The reference, each role's value and best deviation, and the regret, as plain data (JSON;
+        an unknown number is None)."""
 
         def est(e: Estimate) -> dict[str, Any]:
-            return {"mean": e.mean, "low": e.low, "high": e.high, "n": e.n}
+            known = {k: None if math.isnan(v) else v for k, v in zip(("mean", "low", "high"), e[:3], strict=True)}
+            return {**known, "n": e.n}
 
         return {
             "reference": dict(self.reference), "level": self.level,
@@ -480,6 +484,10 @@ class ReferenceDeviations:
     def verdict(self) -> str:
         """One line: the regret, and who gains most or that no deviation gains significantly."""
         reg = self.regret
+        if reg.n == 0:
+            unknown = [f"{r}={label}" for r, d in self.roles.items() for label, g in d.gains.items() if g.n == 0]
+            return (f"regret unknown: no seed where both games finished for {', '.join(unknown)} "
+                    "(runs failed or missing; --resume tries them again)")  # fmt: skip
         line = f"regret {reg.mean:.3f} [{reg.low:.3f}, {reg.high:.3f}] payoff-years"
         if self.regret_role is None:
             return f"{line}: no role gains by leaving the reference (an equilibrium of the seeds' mean game)"
@@ -536,12 +544,18 @@ def reference_deviations(
         best = max(means, key=means.__getitem__, default=own)  # the first label of the largest mean gain
         if means.get(best, 0.0) <= 0.0:
             best = own
-        gain = Estimate(means.get(best, 0.0), max(lows), max(highs), gains[best].n)
+        if any(g.n == 0 for g in gains.values()):  # a switch never paired with the reference: unknown
+            gain = Estimate(math.nan, math.nan, math.nan, 0)
+        else:
+            gain = Estimate(means.get(best, 0.0), max(lows), max(highs), gains[best].n)
         found[role] = RoleDeviations(role, own, payoffs, gains, best, gain)
-    top = max(roles, key=lambda r: found[r].best_gain.mean)  # the first role of the largest gain
     bounds = [d.best_gain for d in found.values()]
-    regret = Estimate(found[top].best_gain.mean, max(b.low for b in bounds), max(b.high for b in bounds),
-                      found[top].best_gain.n)  # fmt: skip
+    if any(b.n == 0 for b in bounds):
+        regret, top = Estimate(math.nan, math.nan, math.nan, 0), None
+    else:
+        top = max(roles, key=lambda r: found[r].best_gain.mean)  # the first role of the largest gain
+        regret = Estimate(found[top].best_gain.mean, max(b.low for b in bounds), max(b.high for b in bounds),
+                          found[top].best_gain.n)  # fmt: skip
     return ReferenceDeviations(
         reference={r: results.labels[r][k] for r, k in zip(roles, ref, strict=True)}, roles=found, regret=regret,
         regret_role=top if regret.mean > 0.0 else None, level=level,
@@ -627,7 +641,7 @@ def write_outputs(results: TournamentResults, folder: str | os.PathLike, *, plot
         dev = analysis.table()
         dev.to_csv(out / "deviations.csv", index=False)
         dev.to_parquet(out / "deviations.parquet", index=False)
-        text = json.dumps(analysis.summary(), indent=2, allow_nan=True)
+        text = json.dumps(analysis.summary(), indent=2, allow_nan=False)
         (out / "deviations.json").write_text(text + "\n", encoding="utf-8")
     if plots:
         for role in results.roles:
