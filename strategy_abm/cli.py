@@ -153,19 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw = command("sweep", "run every (design point, replication) of an experiment")
     sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
     sw.add_argument("--out", type=_folder, default=None, help="results folder (default runs/sweeps/<experiment>)")
-    sw.add_argument("--workers", type=_worker_count, default=1,
-                    help=f"local worker processes (default 1, at most {MAX_WORKERS})")  # fmt: skip
-    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="a Dask scheduler (tcp://HOST:PORT or tls://HOST:PORT), or 'local' for a LocalCluster of "
-                    "--workers on this machine (loopback, TLS, no dashboard)")  # fmt: skip
-    sw.add_argument("--tls-ca-file", default=None, metavar="FILE", help="CA certificate of a tls:// scheduler (PEM)")
-    sw.add_argument("--tls-cert", default=None, metavar="FILE", help="this client's certificate for a tls:// scheduler")
-    sw.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
+    _executor_options(sw)
     _plugin_option(sw, " and in every worker (its source is part of the experiment's hash)")
     sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
-    sw.add_argument("--verbose", action="store_true",
-                    help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by default")  # fmt: skip
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
@@ -174,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     tour = command("tournament", "play every profile of a tournament file over common seeds and rank the strategies")
     tour.add_argument("file", help="tournament TOML file (roles, strategies, design, seeds)")
     tour.add_argument("--out", type=_folder, default=None, help="results folder (default runs/tournaments/<name>)")
-    tour.add_argument("--workers", type=_worker_count, default=1,
-                      help=f"local worker processes (default 1, at most {MAX_WORKERS})")  # fmt: skip
+    _executor_options(tour)
     _plugin_option(tour, " and in every worker")
     tour.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
     tour.add_argument("--quiet", action="store_true", help="no progress bar or rankings")
@@ -269,6 +259,51 @@ def _port(text: str) -> int:
     return value
 
 
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    """Where a sweep's runs are played: --workers, and a Dask --scheduler with its certificates."""
+    parser.add_argument("--workers", type=_worker_count, default=1,
+                        help=f"local worker processes (default 1, at most {MAX_WORKERS})")  # fmt: skip
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="a Dask scheduler (tcp://HOST:PORT or tls://HOST:PORT), or 'local' for a LocalCluster "
+                        "of --workers on this machine (loopback, TLS, no dashboard)")  # fmt: skip
+    parser.add_argument("--tls-ca-file", default=None, metavar="FILE",
+                        help="CA certificate of a tls:// scheduler (PEM)")  # fmt: skip
+    parser.add_argument("--tls-cert", default=None, metavar="FILE",
+                        help="this client's certificate for a tls:// scheduler")  # fmt: skip
+    parser.add_argument("--tls-key", default=None, metavar="FILE", help="its private key (if not in --tls-cert)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Dask's own log messages (also STRATEGY_ABM_VERBOSE=1); hidden by "
+                        "default")  # fmt: skip
+
+
+def _check_executor_options(args):
+    """The certificate files of --tls-* (or None) once the options agree with --scheduler; a bad
+    address or missing file is a one-line error before anything is written."""
+    from .experiments.sweep import TLSFiles, check_scheduler
+
+    tls = None
+    if args.tls_ca_file or args.tls_cert or args.tls_key:
+        if not (args.tls_ca_file and args.tls_cert):
+            raise UsageError("argument --tls-ca-file/--tls-cert: a tls:// scheduler needs both")
+        tls = TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
+        if args.scheduler is None:
+            raise UsageError("argument --tls-ca-file: certificates go with --scheduler tls://HOST:PORT")
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler, tls)
+    return tls
+
+
+def _open_executor(stack: contextlib.ExitStack, args, tls):
+    """The executor of --workers / --scheduler, entered on ``stack``. Opened before the results
+    store, so that an unreachable scheduler writes nothing."""
+    from .experiments.sweep import open_executor, quiet_dask_logs
+
+    quiet = not (args.verbose or os.environ.get("STRATEGY_ABM_VERBOSE", "") not in ("", "0"))
+    if args.scheduler is not None:  # Dask's log lines would bury the one-line messages
+        stack.enter_context(quiet_dask_logs(quiet))
+    return stack.enter_context(open_executor(args.workers, args.scheduler, tls=tls, quiet=quiet))
+
+
 def _plugin_option(parser: argparse.ArgumentParser, where: str = "") -> None:
     parser.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="FILE_OR_MODULE",
                         help="import your strategies from a .py file or an importable module before anything "
@@ -350,7 +385,7 @@ def summary_table(model) -> str:
 def cmd_sweep(args) -> int:
     from .experiments.experiment import load_experiment
     from .experiments.results import ResultStore, load_results
-    from .experiments.sweep import TLSFiles, check_scheduler, open_executor, quiet_dask_logs, run_sweep
+    from .experiments.sweep import run_sweep
     from .report.folders import check_target
 
     load_plugins(args)  # before the experiment: its scenario may name their strategies, its hash covers them
@@ -359,23 +394,11 @@ def cmd_sweep(args) -> int:
         print(f"strategy-abm: note: {experiment.points_checked:,} of the {len(experiment.points):,} design points "
               "(every corner and a sample) were checked against the scenario; a point it refuses will fail its runs",
               file=sys.stderr)  # fmt: skip
-    tls = None
-    if args.tls_ca_file or args.tls_cert or args.tls_key:
-        if not (args.tls_ca_file and args.tls_cert):
-            raise UsageError("argument --tls-ca-file/--tls-cert: a tls:// scheduler needs both")
-        tls = TLSFiles(args.tls_ca_file, args.tls_cert, args.tls_key)
-        if args.scheduler is None:
-            raise UsageError("argument --tls-ca-file: certificates go with --scheduler tls://HOST:PORT")
-    if args.scheduler is not None:
-        check_scheduler(args.scheduler, tls)
+    tls = _check_executor_options(args)
     out = args.out or Path("runs") / "sweeps" / experiment.config.name
     check_target(out, "sweep")
-    quiet = not (args.verbose or os.environ.get("STRATEGY_ABM_VERBOSE", "") not in ("", "0"))
     with contextlib.ExitStack() as stack:
-        if args.scheduler is not None:  # Dask's log lines would bury the one-line messages
-            stack.enter_context(quiet_dask_logs(quiet))
-        # Opened first, so that an unreachable scheduler writes nothing.
-        executor = stack.enter_context(open_executor(args.workers, args.scheduler, tls=tls, quiet=quiet))
+        executor = _open_executor(stack, args, tls)
         store = ResultStore(out, experiment, resume=args.resume, flush_rows=args.flush_rows)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)
@@ -403,16 +426,18 @@ def cmd_sweep(args) -> int:
 
 def cmd_tournament(args) -> int:
     from .experiments.results import ResultStore
-    from .experiments.sweep import open_executor, run_sweep
+    from .experiments.sweep import run_sweep
     from .lab.tournament import format_rankings, load_tournament, tournament_results, write_outputs
     from .report.folders import check_target
 
     load_plugins(args)  # before the file: it may name their strategies, and the hash covers them
     tournament = load_tournament(args.file)
     experiment = tournament.experiment
+    tls = _check_executor_options(args)
     out = args.out or Path("runs") / "tournaments" / tournament.config.name
     check_target(out, "sweep")
-    with open_executor(args.workers) as executor:
+    with contextlib.ExitStack() as stack:
+        executor = _open_executor(stack, args, tls)
         store = ResultStore(out, experiment, resume=args.resume)
         try:
             report = run_sweep(experiment, store, progress=not args.quiet, executor=executor)

@@ -1,7 +1,8 @@
 """Dask: the local cluster listens on loopback only, with no dashboard and TLS (a process without
 its throwaway certificate cannot join it and run code on the workers); a shared cluster can
 require certificates (``tls://`` with ``--tls-ca-file/--tls-cert/--tls-key``); bad addresses and
-certificate options are one-line errors."""
+certificate options are one-line errors, for a sweep as for a tournament (which runs on a cluster
+as a sweep does, with the same results)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,21 @@ from strategy_abm.experiments.results import load_results, load_series
 from strategy_abm.experiments.sweep import _dask_client, local_cluster
 
 SMOKE = experiments_dir() / "smoke.toml"
+TOURNAMENT = experiments_dir() / "tournament_us_vs_china.toml"
+# A small tournament (2 x 3 profiles x 3 seeds of 6 turns) for the runs on a cluster.
+SMALL_TOURNAMENT = """
+name = "small"
+horizon_turns = 6
+seeds = 3
+master_seed = 5
+batch_size = 2
+
+[roles.china]
+strategies = ["bri_2", "greedy"]
+
+[roles.us]
+strategies = ["pgii_asymmetric", "random", { name = "parametric", label = "all_in", params = { spend_share = 1.0 } }]
+"""
 
 
 def _listening(pids: set[int]) -> list[tuple[str, int]]:
@@ -84,7 +100,48 @@ def test_sweep_on_a_tls_cluster_with_certificates_equals_a_local_sweep(tls_clust
     assert load_series(tmp_path / "here").equals(load_series(tmp_path / "tls"))
 
 
-def test_a_tls_cluster_refuses_a_certificate_it_did_not_issue(tls_cluster, tmp_path):
+def test_a_tournament_on_a_dask_cluster_equals_one_on_local_workers(tls_cluster, tmp_path):
+    import pandas as pd
+
+    address, certs = tls_cluster
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL_TOURNAMENT)
+    before = _batches_computed(address, certs)
+    code, stdout, stderr = run_cli("tournament", path, "--out", tmp_path / "dask", "--quiet", "--scheduler", address,
+                                   "--tls-ca-file", certs / "ca.pem", "--tls-cert", certs / "client.pem",
+                                   "--tls-key", certs / "client.key")  # fmt: skip
+    assert code == 0, stderr
+    assert "6 profiles x 3 seeds: 18 runs done, 0 already stored, 0 failed, of 18" in stdout
+    assert _batches_computed(address, certs) - before == 9  # every batch of 2 runs played on the cluster
+    code, _, stderr = run_cli("tournament", path, "--out", tmp_path / "here", "--quiet", "--workers", "2")
+    assert code == 0, stderr
+    here, there = tmp_path / "here", tmp_path / "dask"
+    assert len(load_results(here)) == 18
+    assert load_results(here).equals(load_results(there))
+    assert load_series(here).equals(load_series(there))
+    for table in ("samples", "profiles", "rankings"):  # the tournament's own tables, bit for bit
+        a, b = (pd.read_parquet(folder / "tournament" / f"{table}.parquet") for folder in (here, there))
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def _batches_computed(address: str, certs) -> int:
+    """How many batches (``run_batch`` tasks) the cluster's workers have finished so far."""
+    from distributed import Client
+    from distributed.security import Security
+
+    security = Security(tls_ca_file=str(certs / "ca.pem"), tls_client_cert=str(certs / "client.pem"),
+                        tls_client_key=str(certs / "client.key"), require_encryption=True)  # fmt: skip
+
+    def finished(dask_scheduler) -> int:
+        prefix = dask_scheduler.task_prefixes.get("run_batch")
+        return 0 if prefix is None else int(prefix.state_counts["memory"])
+
+    with Client(address, security=security, timeout=10) as client:
+        return client.run_on_scheduler(finished)
+
+
+@pytest.mark.parametrize("command", [("sweep", SMOKE), ("tournament", TOURNAMENT)], ids=["sweep", "tournament"])
+def test_a_tls_cluster_refuses_a_certificate_it_did_not_issue(tls_cluster, tmp_path, command):
     from distributed.security import Security
 
     address, certs = tls_cluster
@@ -93,7 +150,7 @@ def test_a_tls_cluster_refuses_a_certificate_it_did_not_issue(tls_cluster, tmp_p
     (tmp_path / "c.pem").write_text(other.tls_client_cert)
     (tmp_path / "c.key").write_text(other.tls_client_key)
     out = tmp_path / "out"
-    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", "--scheduler", address,
+    code, _, stderr = run_cli(*command, "--out", out, "--quiet", "--scheduler", address,
                               "--tls-ca-file", tmp_path / "ca.pem", "--tls-cert", tmp_path / "c.pem",
                               "--tls-key", tmp_path / "c.key")  # fmt: skip
     assert code == 2
@@ -133,12 +190,13 @@ def test_a_tls_cluster_refuses_a_certificate_it_did_not_issue(tls_cluster, tmp_p
         "certs_with_tcp",
     ],  # fmt: skip
 )
-def test_bad_scheduler_and_certificate_options_are_one_line_errors(tmp_path, options, field):
+@pytest.mark.parametrize("command", [("sweep", SMOKE), ("tournament", TOURNAMENT)], ids=["sweep", "tournament"])
+def test_bad_scheduler_and_certificate_options_are_one_line_errors(tmp_path, options, field, command):
     cert = tmp_path / "cert.pem"
     cert.write_text("not really a certificate\n")
     options = [o.replace("@CERT", str(cert)).replace("@TMP", str(tmp_path)) for o in options]
     out = tmp_path / "out"
-    code, _, stderr = run_cli("sweep", SMOKE, "--out", out, "--quiet", *options)
+    code, _, stderr = run_cli(*command, "--out", out, "--quiet", *options)
     assert code == 2
     assert field in one_error_line(stderr)
     assert not out.exists()

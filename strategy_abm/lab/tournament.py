@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -315,21 +315,20 @@ class TournamentResults:
         with its paired interval (same seeds)."""
         import pandas as pd
 
-        r = self.roles.index(role)
-        x = self.samples[role]
         rows = []
-        for k, label in enumerate(self.labels[role]):
-            if self.design == "grid":
+        if self.design == "grid":
+            r = self.roles.index(role)
+            x = self.samples[role]
+            for k, label in enumerate(self.labels[role]):
                 rows_k = [i for i, p in enumerate(self.profiles) if p[r] == k]
                 per_seed = np.nanmean(x[rows_k], axis=0) if len(rows_k) > 1 else x[rows_k[0]]
                 mean, low, high, n = mean_interval(per_seed)
                 rows.append({"strategy": label, "payoff": mean, "payoff_low": low, "payoff_high": high, "n": n})
-            else:
-                ref = self.profiles.index(self.reference)
-                dev = tuple(k if j == r else self.reference[j] for j in range(len(self.roles)))
-                i = self.profiles.index(dev)
-                mean, low, high, n = mean_interval(x[i])
-                gain, glow, ghigh, _ = mean_interval(x[i] - x[ref])
+        else:
+            alone = reference_deviations(self).roles[role]
+            for label in self.labels[role]:
+                mean, low, high, n = alone.payoffs[label]
+                gain, glow, ghigh, _ = alone.gains[label]
                 rows.append({"strategy": label, "payoff": mean, "payoff_low": low, "payoff_high": high, "n": n,
                              "gain": gain, "gain_low": glow, "gain_high": ghigh})  # fmt: skip
         table = pd.DataFrame(rows).sort_values("payoff", ascending=False, kind="stable").reset_index(drop=True)
@@ -338,7 +337,16 @@ class TournamentResults:
         return table
 
 
-def mean_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float, int]:
+class Estimate(NamedTuple):
+    """A mean over seeds and its interval (payoff-years), and the number of seeds it rests on."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     """Mean of the finite values of ``x`` and its two-sided Student-t interval: (mean, low, high, n);
     with one value the interval is the value itself, with none all NaN."""
     from scipy import stats
@@ -347,12 +355,12 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, flo
     x = x[np.isfinite(x)]
     n = len(x)
     if n == 0:
-        return math.nan, math.nan, math.nan, 0
+        return Estimate(math.nan, math.nan, math.nan, 0)
     mean = float(x.mean())
     if n == 1:
-        return mean, mean, mean, 1
+        return Estimate(mean, mean, mean, 1)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
+    return Estimate(mean, mean - half, mean + half, n)
 
 
 def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> TournamentResults:
@@ -389,6 +397,198 @@ def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> Tou
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RoleDeviations:
+    """One role at a reference profile: what it gets there and what each unilateral switch changes.
+
+    Attributes:
+        role: the role; ``reference``: its strategy (label) in the reference profile.
+        payoffs: each of its strategies (label) -> its payoff when it alone plays it (the others
+            at the reference), mean over seeds with the 95% Student-t interval.
+        gains: each strategy -> its payoff change over the reference's, paired seed by seed over
+            the seeds where both games finished (the reference's own: exactly 0).
+        best: the strategy of the largest mean gain (the reference's when none gains; ties to
+            the reference, then to the first label), as :func:`.metagame.best_deviations` picks it.
+        best_gain: the best gain, ``max(0, max mean gain)``, with bounds that hold together with
+            the regret's (:class:`ReferenceDeviations`); all NaN (n 0) when a strategy has no seed
+            where both its game and the reference's finished.
+    """
+
+    role: str
+    reference: str
+    payoffs: dict[str, Estimate]
+    gains: dict[str, Estimate]
+    best: str
+    best_gain: Estimate
+
+    @property
+    def value(self) -> Estimate:
+        """The role's payoff at the reference profile."""
+        return self.payoffs[self.reference]
+
+
+@dataclass(frozen=True)
+class ReferenceDeviations:
+    """Is a reference profile an equilibrium, as far as the seeds tell, and who gains most by leaving it.
+
+    Attributes:
+        reference: role -> its strategy label in the reference profile.
+        roles: role -> :class:`RoleDeviations`, in the tournament's order of roles.
+        regret: the reference's regret, the largest best gain of any role (payoff-years; 0 at a
+            pure equilibrium of the seeds' mean game). Its bounds and each role's ``best_gain``
+            bounds are ``[max(0, max low), max(0, max high)]`` over the deviations' intervals taken
+            at the Bonferroni level ``1 - (1 - level) / m`` (m deviations in all), so all of them
+            hold together with probability at least ``level`` (Student t over seeds). All NaN
+            (n 0) when some role's best gain is.
+        regret_role: the role that gains most (None when no role gains on average, or unknown).
+        level: the intervals' level (0.95).
+    """
+
+    reference: dict[str, str]
+    roles: dict[str, RoleDeviations]
+    regret: Estimate
+    regret_role: str | None
+    level: float
+
+    def table(self):
+        """One row per (role, strategy): ``role``, ``strategy``, ``reference`` (its strategy in the
+        reference), ``is_reference``, ``payoff`` (``_low``, ``_high``), ``gain`` (``_low``,
+        ``_high``), ``n`` (paired seeds) and ``best`` (the role's best deviation)."""
+        import pandas as pd
+
+        rows = []
+        for role, dev in self.roles.items():
+            for label, pay in dev.payoffs.items():
+                gain = dev.gains[label]
+                rows.append({"role": role, "strategy": label, "reference": dev.reference,
+                             "is_reference": label == dev.reference, "payoff": pay.mean, "payoff_low": pay.low,
+                             "payoff_high": pay.high, "gain": gain.mean, "gain_low": gain.low,
+                             "gain_high": gain.high, "n": gain.n, "best": label == dev.best})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def summary(self) -> dict[str, Any]:
+        """The reference, each role's value and best deviation, and the regret, as plain data (JSON;
+        an unknown number is None)."""
+
+        def est(e: Estimate) -> dict[str, Any]:
+            known = {k: None if math.isnan(v) else v for k, v in zip(("mean", "low", "high"), e[:3], strict=True)}
+            return {**known, "n": e.n}
+
+        return {
+            "reference": dict(self.reference), "level": self.level,
+            "roles": {r: {"value": est(d.value), "best": d.best, "best_gain": est(d.best_gain)}
+                      for r, d in self.roles.items()},
+            "regret": est(self.regret), "regret_role": self.regret_role,
+        }  # fmt: skip
+
+    def verdict(self) -> str:
+        """One line: the regret, and who gains most or that no deviation gains significantly."""
+        reg = self.regret
+        if reg.n == 0:
+            unknown = [f"{r}={label}" for r, d in self.roles.items() for label, g in d.gains.items() if g.n == 0]
+            return (f"regret unknown: no seed where both games finished for {', '.join(unknown)} "
+                    "(runs failed or missing; --resume tries them again)")  # fmt: skip
+        line = f"regret {reg.mean:.3f} [{reg.low:.3f}, {reg.high:.3f}] payoff-years"
+        if self.regret_role is None:
+            return f"{line}: no role gains by leaving the reference (an equilibrium of the seeds' mean game)"
+        role = self.roles[self.regret_role]
+        line += f": {self.regret_role} gains most, switching to {role.best}"
+        if reg.low > 0:
+            return line
+        return f"{line}; no gain is significant at {self.level:.0%} (an equilibrium within the seeds' precision)"
+
+
+def reference_deviations(
+    results: TournamentResults, reference: dict[str, str] | Sequence[int] | None = None, level: float = 0.95
+) -> ReferenceDeviations:
+    """Each role's payoff at a reference profile and the change of each unilateral deviation from
+    it, paired over the common seeds; each role's best deviation; the reference's regret.
+
+    ``reference``: role -> label, or the labels' indices in roles' order; by default the
+    deviations design's own reference. A grid holds every unilateral deviation from each of its
+    profiles, so any reference works there; a deviations design only its own.
+
+    Raises:
+        ValueError (one line): a grid without a reference, an unknown role or label, or a
+            deviation profile the tournament did not play.
+    """
+    roles = results.roles
+    ref = _reference_profile(results, reference)
+    index = {p: i for i, p in enumerate(results.profiles)}
+
+    def played(profile: tuple[int, ...]) -> int:
+        if profile not in index:
+            names = ", ".join(f"{r}={results.labels[r][k]}" for r, k in zip(roles, profile, strict=True))
+            raise ValueError(f"reference: the profile {names} was not played (a deviations design plays "
+                             "its own reference's deviations only)")  # fmt: skip
+        return index[profile]
+
+    at_ref = played(ref)
+    m = sum(len(results.labels[r]) - 1 for r in roles)
+    joint = 1.0 - (1.0 - level) / max(m, 1)  # Bonferroni: the bounds below hold together
+    found: dict[str, RoleDeviations] = {}
+    for j, role in enumerate(roles):
+        x = results.samples[role]
+        own = results.labels[role][ref[j]]
+        payoffs, gains, lows, highs = {}, {}, [0.0], [0.0]
+        for k, label in enumerate(results.labels[role]):
+            alone = x[played((*ref[:j], k, *ref[j + 1 :]))]  # the role alone on strategy k
+            change = alone - x[at_ref]
+            payoffs[label] = mean_interval(alone, level)
+            gains[label] = mean_interval(change, level)
+            if label != own and gains[label].n:
+                wide = mean_interval(change, joint)
+                lows.append(wide.low)
+                highs.append(wide.high)
+        means = {label: g.mean for label, g in gains.items() if label != own and g.n}
+        best = max(means, key=means.__getitem__, default=own)  # the first label of the largest mean gain
+        if means.get(best, 0.0) <= 0.0:
+            best = own
+        if any(g.n == 0 for g in gains.values()):  # a switch never paired with the reference: unknown
+            gain = Estimate(math.nan, math.nan, math.nan, 0)
+        else:
+            gain = Estimate(means.get(best, 0.0), max(lows), max(highs), gains[best].n)
+        found[role] = RoleDeviations(role, own, payoffs, gains, best, gain)
+    bounds = [d.best_gain for d in found.values()]
+    if any(b.n == 0 for b in bounds):
+        regret, top = Estimate(math.nan, math.nan, math.nan, 0), None
+    else:
+        top = max(roles, key=lambda r: found[r].best_gain.mean)  # the first role of the largest gain
+        regret = Estimate(found[top].best_gain.mean, max(b.low for b in bounds), max(b.high for b in bounds),
+                          found[top].best_gain.n)  # fmt: skip
+    return ReferenceDeviations(
+        reference={r: results.labels[r][k] for r, k in zip(roles, ref, strict=True)}, roles=found, regret=regret,
+        regret_role=top if regret.mean > 0.0 else None, level=level,
+    )  # fmt: skip
+
+
+def _reference_profile(results: TournamentResults, reference) -> tuple[int, ...]:
+    """The reference as label indices in roles' order (see :func:`reference_deviations`)."""
+    roles = results.roles
+    if reference is None:
+        if results.reference is None:
+            raise ValueError("reference: a grid has no reference profile of its own; name one (role -> label)")
+        return tuple(results.reference)
+    if isinstance(reference, dict):
+        for r in reference:
+            if r not in roles:
+                raise ValueError(f"reference.{r}: not a role of the tournament ({', '.join(roles)})")
+        out = []
+        for r in roles:
+            if r not in reference:
+                raise ValueError(f"reference.{r}: missing (the reference gives every role a strategy)")
+            if reference[r] not in results.labels[r]:
+                raise ValueError(f"reference.{r}: {reference[r]!r} is not a strategy of the role "
+                                 f"({', '.join(results.labels[r])})")  # fmt: skip
+            out.append(results.labels[r].index(reference[r]))
+        return tuple(out)
+    out = tuple(int(i) for i in reference)
+    sizes = [len(results.labels[r]) for r in roles]
+    if len(out) != len(roles) or any(not 0 <= i < n for i, n in zip(out, sizes, strict=True)):
+        raise ValueError(f"reference: {out} is not a profile of the roles {roles}")
+    return out
+
+
 def tournament_metagame(results: TournamentResults) -> MetaGame:
     """The meta-game of a grid tournament: each role's mean payoff over seeds as a tensor of shape
     ``(n_1, ..., n_R)`` in roles' order, with the per-seed payoffs as ``samples`` (last axis: seeds).
@@ -397,7 +597,9 @@ def tournament_metagame(results: TournamentResults) -> MetaGame:
         ValueError: a deviations design (it does not fill the tensor), or a run failed or missing.
     """
     if results.design != "grid":
-        raise ValueError("design: a deviations tournament does not fill the payoff tensor; play a grid")
+        raise ValueError("design: a deviations tournament plays its reference and each role's unilateral "
+                         "deviations, not the whole payoff tensor: read it with reference_deviations(results), "
+                         "or play design = \"grid\" for a MetaGame")  # fmt: skip
     shape = tuple(len(results.labels[r]) for r in results.roles)
     index = {p: i for i, p in enumerate(results.profiles)}
     order = [index[p] for p in itertools.product(*(range(n) for n in shape))]
@@ -414,8 +616,9 @@ def tournament_metagame(results: TournamentResults) -> MetaGame:
 def write_outputs(results: TournamentResults, folder: str | os.PathLike, *, plots: bool = True) -> Path:
     """Write ``<folder>/tournament/``: ``profiles.csv``/``.parquet`` (each profile's mean payoff
     per role with 95% intervals), ``rankings.csv``/``.parquet`` (per role), ``samples.parquet``
-    (payoff per profile, seed and role) and ``payoffs_<role>.png`` (bars with intervals). Returns
-    the folder written."""
+    (payoff per profile, seed and role), ``payoffs_<role>.png`` (bars with intervals), and for a
+    deviations design ``deviations.csv``/``.parquet`` (:meth:`ReferenceDeviations.table`) and
+    ``deviations.json`` (its :meth:`~ReferenceDeviations.summary`). Returns the folder written."""
     import pandas as pd
 
     out = Path(folder) / OUTPUT_FOLDER
@@ -433,6 +636,13 @@ def write_outputs(results: TournamentResults, folder: str | os.PathLike, *, plot
             long.append({"profile": i, **labels, "seed_index": s, "seed": int(seed),
                          **{f"payoff_{r}": results.samples[r][i, s] for r in results.roles}})  # fmt: skip
     pd.DataFrame(long).to_parquet(out / "samples.parquet", index=False)
+    if results.design == "deviations":
+        analysis = reference_deviations(results)
+        dev = analysis.table()
+        dev.to_csv(out / "deviations.csv", index=False)
+        dev.to_parquet(out / "deviations.parquet", index=False)
+        text = json.dumps(analysis.summary(), indent=2, allow_nan=False)
+        (out / "deviations.json").write_text(text + "\n", encoding="utf-8")
     if plots:
         for role in results.roles:
             plot_role(results, table, role, out / f"payoffs_{role}.png")
@@ -472,10 +682,24 @@ def format_rankings(results: TournamentResults) -> str:
             )
             lines.append(f"  {row['rank']:>2}. {row['strategy']:<28}{row['payoff']:>10.3f} "
                          f"[{row['payoff_low']:.3f}, {row['payoff_high']:.3f}]{gain}")  # fmt: skip
+    if results.design == "deviations":
+        analysis = reference_deviations(results)
+        level = f"{analysis.level:.0%}"
+        lines.append("reference " + ", ".join(f"{r}={s}" for r, s in analysis.reference.items())
+                     + f" (best gains and regret: bounds holding together at {level}):")  # fmt: skip
+        for role, dev in analysis.roles.items():
+            v, g = dev.value, dev.best_gain
+            best = f"best deviation {dev.best}" if dev.best != dev.reference else "no deviation gains"
+            lines.append(f"  {role:<8} value {v.mean:.3f} [{v.low:.3f}, {v.high:.3f}]; {best}, "
+                         f"gain {g.mean:.3f} [{g.low:.3f}, {g.high:.3f}]")  # fmt: skip
+        lines.append(f"  {analysis.verdict()}")
     return "\n".join(lines)
 
 
 __all__ = [
+    "Estimate",
+    "ReferenceDeviations",
+    "RoleDeviations",
     "Tournament",
     "TournamentConfig",
     "TournamentResults",
@@ -484,6 +708,7 @@ __all__ = [
     "grid_profiles",
     "load_tournament",
     "mean_interval",
+    "reference_deviations",
     "tournament_metagame",
     "tournament_results",
     "write_outputs",
