@@ -35,11 +35,19 @@ max_iterations = {iterations}
 
 [roles.china]
 strategies = ["bri_2", "greedy"]
-params = {{ spend_share = [0.2, 1.0], "move_weights.policy_bank_loan" = [0.0, 1.0], "move_weights.training" = [0.0, 1.0] }}
+
+[roles.china.params]
+spend_share = [0.2, 1.0]
+"move_weights.policy_bank_loan" = [0.0, 1.0]
+"move_weights.training" = [0.0, 1.0]
 
 [roles.us]
 strategies = ["pgii_asymmetric", "random"]
-params = {{ spend_share = [0.2, 1.0], "move_weights.critical_minerals" = [0.0, 1.0], "move_weights.training" = [0.0, 1.0] }}
+
+[roles.us.params]
+spend_share = [0.3, 1.0]
+"move_weights.critical_minerals" = [0.0, 1.0]
+"move_weights.training" = [0.0, 1.0]
 
 [sampler]
 seed = 1
@@ -239,11 +247,11 @@ EDITS = [
     (('strategies = ["bri_2", "greedy"]', 'strategies = ["bri_9"]'), "roles.china.strategies.0"),
     (('strategies = ["bri_2", "greedy"]', 'strategies = ["bri_2", { name = "parametric", label = "br_china_1" }]'),
      "roles.china.strategies.1.label"),
-    (('params = { spend_share = [0.2, 1.0], "move_weights.policy_bank_loan"',
-      'params = { spend_share = [0.2, 1.0], "move_weights.route_realignment"'),
+    (('"move_weights.policy_bank_loan" = [0.0, 1.0]', '"move_weights.route_realignment" = [0.0, 1.0]'),
      "roles.china.params.move_weights.route_realignment"),
-    (("spend_share = [0.2, 1.0], \"move_weights.critical", "spend_share = [0.2, 3.0], \"move_weights.critical"),
-     "roles.us.params.spend_share"),
+    (("spend_share = [0.3, 1.0]", "spend_share = [0.3, 3.0]"), "roles.us.params.spend_share"),
+    (("[roles.us.params]", "[roles.us.start]\nmove_weights = { tanks = 1.0 }\n[roles.us.params]"),
+     "roles.us.start.move_weights.tanks"),
     (("[sampler]", "[roles.kaz]\nstrategies = [\"greedy\"]\nparams = { spend_share = [0, 1] }\n[sampler]"),
      "roles.kaz"),
     (('scenario = "baseline"', 'scenario = "atlantis"'), "scenario"),
