@@ -17,7 +17,7 @@ from clitools import one_error_line, run_cli
 from strategy_abm.experiments.experiment import replication_seed
 from strategy_abm.lab.metagame import MetaGame, bimatrix_equilibria, mixed_regret, strategy_values
 from strategy_abm.lab.psro import load_psro, run_psro, solve
-from strategy_abm.lab.tournament import load_tournament, tournament_metagame, tournament_results
+from strategy_abm.lab.tournament import load_tournament, mean_interval, tournament_metagame, tournament_results
 from strategy_abm.lab.tune import objective_function, weighted
 from strategy_abm.scenario.config import load_scenario, validate_scenario
 from strategy_abm.sim.model import CompetitionModel
@@ -91,6 +91,16 @@ def test_the_trace_is_the_loop_and_its_exploitability_the_sum_of_positive_gains(
             assert float(r["sigma_value"]) == pytest.approx(float(values[r["role"]] @ it.mix[r["role"]]), abs=1e-12)
             assert int(r["pool_size"]) == it.game.shape[it.game.roles.index(r["role"])]
         assert it.meta_regret == pytest.approx(max(mixed_regret(it.game, it.mix).values()), abs=1e-12)
+        # The gain's interval is over the seeds' paired gains: the BR's games against sigma_-r
+        # minus sigma's own, seed by seed.
+        for role, resp in it.responses.items():
+            br = sum(w * x for _, w, x in resp.opponents)
+            sigma = sum(math.prod(it.mix[r][i] for r, i in zip(it.game.roles, idx, strict=True))
+                        * it.game.samples[role][idx] for idx in np.ndindex(*it.game.shape))  # fmt: skip
+            mean, low, high, n = mean_interval(br - sigma)
+            assert n == 3 and mean == pytest.approx(resp.gain, abs=1e-12)
+            assert resp.gain_interval == pytest.approx((low, high), abs=1e-12)
+        assert [float(r["gain_low"]) for r in mine] == [it.responses[r["role"]].gain_interval[0] for r in mine]
     # One printed line per iteration, then the summary.
     lines = stdout.splitlines()
     assert [ln.split(":")[0] for ln in lines[: len(result.iterations)]] == [

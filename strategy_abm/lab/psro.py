@@ -69,6 +69,7 @@ from .tournament import (
     TournamentResults,
     _toml_inline,
     build_tournament,
+    mean_interval,
     payoff_years,
     tournament_metagame,
 )
@@ -367,9 +368,11 @@ class Response:
 
     ``train_value``: the tuner's best objective (sigma-weighted payoff-years on the training seeds);
     ``value``: V(BR, sigma_-r) on the meta-game's seeds; ``sigma_value``: V(sigma_r, sigma_-r);
-    ``gain`` = value - sigma_value; ``added``: it joined the pool (gain > epsilon, and the loop went
-    on); ``opponents``: per opponent profile (role -> label of the other roles), its weight in
-    sigma_-r and the BR's per-seed payoffs (payoff-years, shape (seeds,))."""
+    ``gain`` = value - sigma_value, and ``gain_interval`` the 95% Student-t interval of the gain
+    over the seeds (paired: each seed's BR value against sigma_-r minus sigma's, the same games'
+    seeds); ``added``: it joined the pool (gain > epsilon, and the loop went on); ``opponents``:
+    per opponent profile (role -> label of the other roles), its weight in sigma_-r and the BR's
+    per-seed payoffs (payoff-years, shape (seeds,))."""
 
     role: str
     entry: Entry
@@ -377,6 +380,7 @@ class Response:
     value: float
     sigma_value: float
     gain: float
+    gain_interval: tuple[float, float]
     added: bool = False
     opponents: list[tuple[dict[str, str], float, np.ndarray]] = field(default_factory=list)
     trials: list[dict] = field(default_factory=list)
@@ -453,6 +457,14 @@ def best_response(psro: Psro, role: str, game: MetaGame, mix, pools, iteration: 
     return tuning.params_of(best.params), dict(best.params), float(best.value), rows
 
 
+def _mixed_samples(game: MetaGame, mix, role: str) -> np.ndarray:
+    """``role``'s payoff on each seed when every role plays its mix: shape (seeds,)."""
+    x = game.samples[role]
+    for j in reversed(range(len(game.roles))):  # the last axis first: the axes before keep their places
+        x = np.tensordot(x, mix[game.roles[j]], axes=([j], [0]))
+    return x
+
+
 def run_psro(psro: Psro, iterations: int | None = None, *, progress: Callable | None = None,
              on_iteration: Callable | None = None) -> PsroResult:  # fmt: skip
     """Run the loop (see the module) for at most ``iterations`` (default: the file's
@@ -480,16 +492,18 @@ def run_psro(psro: Psro, iterations: int | None = None, *, progress: Callable | 
             warm[role] = tuned
             entry = Entry(f"parametric:{BR_LABEL.format(role=role, k=k)}", "parametric", params)
             others = [r for r in psro.roles if r != role]
-            value, opponents = 0.0, []
+            value, opponents, per_seed = 0.0, [], np.zeros(len(psro.seeds))
             for combo in itertools.product(*(range(len(pools[r])) for r in others)):
                 w = math.prod(float(mix[r][i]) for r, i in zip(others, combo, strict=True))
                 opp = dict(zip(others, combo, strict=True))
                 profile = tuple((r, entry if r == role else pools[r][opp[r]]) for r in psro.roles)
                 x = games.payoffs(profile)[role]
                 value += w * float(x.mean())
+                per_seed += w * x
                 opponents.append(({r: pools[r][i].label for r, i in opp.items()}, w, x))
             sigma_value = float(values[role] @ mix[role])
-            responses[role] = Response(role, entry, train_value, value, sigma_value, value - sigma_value,
+            _, low, high, _ = mean_interval(per_seed - _mixed_samples(game, mix, role))
+            responses[role] = Response(role, entry, train_value, value, sigma_value, value - sigma_value, (low, high),
                                        opponents=opponents, trials=rows)  # fmt: skip
         it = Iteration(k, game, mix, how, meta_regret, responses, games.played - before,
                        n_profiles * len(psro.seeds) - tournament_games)  # fmt: skip
@@ -520,6 +534,7 @@ def trace_rows(result: PsroResult) -> list[dict]:
             rows.append({
                 "iteration": it.number, "role": role, "pool_size": it.game.shape[it.game.roles.index(role)],
                 "sigma_value": resp.sigma_value, "br_value": resp.value, "gain": resp.gain,
+                "gain_low": resp.gain_interval[0], "gain_high": resp.gain_interval[1],
                 "exploitability": it.exploitability, "br_label": resp.entry.label, "br_train_value": resp.train_value,
                 "added": resp.added, "meta_regret": it.meta_regret, "solver": it.solver,
             })  # fmt: skip
@@ -665,7 +680,8 @@ def format_iteration(it: Iteration) -> str:
         f"{r} " + " ".join(f"{s} {it.mix[r][i]:.2f}" for i, s in enumerate(g.strategies[r]) if it.mix[r][i] > 1e-9)
         for r in g.roles
     )
-    gains = ", ".join(f"{r} {resp.gain:+.4f}" for r, resp in it.responses.items())
+    gains = ", ".join(f"{r} {resp.gain:+.4f} [{resp.gain_interval[0]:+.4f}, {resp.gain_interval[1]:+.4f}]"
+                      for r, resp in it.responses.items())  # fmt: skip
     return (f"iteration {it.number}: pools {pools}; sigma: {support}; gains {gains}; exploitability "
             f"{it.exploitability:.4f} ({it.games_played} games played, {it.games_reused} reused)")  # fmt: skip
 
