@@ -653,13 +653,21 @@ def plot_exploitability(result: PsroResult, out: Path) -> str:
     x = [it.number for it in result.iterations]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(x, [it.exploitability for it in result.iterations], "o-", color="black", label="exploitability")
-    for role in result.psro.roles:
-        ax.plot(x, [it.responses[role].gain for it in result.iterations], "s--", label=f"gain {role}")
-    ax.axhline(result.psro.config.epsilon, color="grey", lw=0.8, ls=":", label="epsilon")
+    for j, role in enumerate(result.psro.roles):
+        resp = [it.responses[role] for it in result.iterations]
+        gain = np.array([r.gain for r in resp])
+        err = np.array([[r.gain - r.gain_interval[0] for r in resp], [r.gain_interval[1] - r.gain for r in resp]])
+        shift = 0.06 * (j - (len(result.psro.roles) - 1) / 2)  # (side by side, the bars readable)
+        ax.errorbar(np.array(x) + shift, gain, yerr=err, fmt="s--", capsize=3, label=f"gain {role} (95% interval)")
+    eps = result.psro.config.epsilon
+    ax.axhline(eps, color="grey", lw=0.8, ls=":", label="epsilon")
     ax.axhline(0.0, color="grey", lw=0.5)
+    # Linear near zero (up to epsilon, or 0.01), logarithmic beyond: the first gains and the last
+    # ones near epsilon both readable.
+    ax.set_yscale("symlog", linthresh=max(eps, 0.01))
     ax.set_xticks(x)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("payoff-years")
+    ax.set_ylabel("payoff-years (symlog)")
     ax.set_title(f"PSRO {result.psro.config.name}: exploitability (sum of positive gains)")
     ax.legend(fontsize=8)
     fig.tight_layout()
