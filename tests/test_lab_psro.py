@@ -188,10 +188,16 @@ def test_a_huge_epsilon_stops_after_one_iteration_with_the_pools_unchanged(tmp_p
 
 
 def test_iterations_cap_the_loop_and_the_last_responses_are_not_added(tmp_path):
-    result = run_psro(load_psro(tiny(tmp_path)), iterations=1)
-    assert len(result.iterations) == 1
-    assert not any(resp.added for resp in result.iterations[0].responses.values())
-    assert {r: len(p) for r, p in result.pools.items()} == {"china": 2, "us": 2}
+    # The tiny loop's first iteration gains (the module's run adds its best responses), but
+    # --iterations 1 stops there: nothing is added, the pools stay the initial ones.
+    code, stdout, stderr = run_cli("psro", tiny(tmp_path), "--out", tmp_path / "out", "--iterations", "1", "--quiet")
+    assert code == 0, stderr
+    assert "stopped at the iteration limit after 1 iteration;" in stdout
+    rows = read_csv(tmp_path / "out" / "trace.csv")
+    assert [r["iteration"] for r in rows] == ["1", "1"] and all(r["added"] == "False" for r in rows)
+    assert max(float(r["gain"]) for r in rows) > 0
+    pools = tomllib.loads((tmp_path / "out" / "pools.toml").read_text())["roles"]
+    assert pools == {"china": {"strategies": ["bri_2", "greedy"]}, "us": {"strategies": ["pgii_asymmetric", "random"]}}
 
 
 def payoff_total(china: tuple, us: tuple, seed: int, horizon: int) -> float:
