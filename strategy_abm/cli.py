@@ -1,4 +1,4 @@
-"""Command line: ``strategy-abm run | scenarios | validate | sweep | tournament | tune | sensitivity | plot |
+"""Command line: ``strategy-abm run | scenarios | validate | sweep | tournament | tune | psro | sensitivity | plot |
 validation-report | calibrate | replay | debrief | serve | play``.
 
 Bad input (a wrong scenario, config, override or option) prints one line on stderr naming the
@@ -241,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "own, so that their samplers propose different candidates)")  # fmt: skip
     tu.add_argument("--quiet", action="store_true", help="no progress line")
     _plugin_option(tu)
+
+    # The strategy lab's best-response loop (issue 10, item 4).
+    ps = command("psro", "policy-space response oracles: tournament, meta-game solution, a tuned best response per "
+                 "role, until no role gains more than epsilon (a PSRO file)")  # fmt: skip
+    ps.add_argument("file", help="PSRO file (TOML; see experiments/psro_us_china.toml)")
+    ps.add_argument("--out", type=_folder, default=None, help="output folder (default runs/psro/<name>)")
+    ps.add_argument("--iterations", type=_positive_int, default=None,
+                    help="at most this many iterations (default: the file's max_iterations)")  # fmt: skip
+    _plugin_option(ps)
+    ps.add_argument("--quiet", action="store_true", help="no progress or per-iteration lines")
     return parser
 
 
@@ -623,6 +633,41 @@ def cmd_tune(args) -> int:
     return 0
 
 
+def cmd_psro(args) -> int:
+    from .lab.psro import format_iteration, load_psro, run_folder
+    from .report.folders import check_target
+
+    load_plugins(args)  # before the file: its pools may name their strategies
+    psro = load_psro(args.file)
+    out = args.out or Path("runs") / "psro" / psro.config.name
+    check_target(out, "psro")
+
+    def progress(iteration: int, role: str, trial: int) -> None:
+        line = f"iteration {iteration}: best response of {role}, trial {trial}"
+        print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
+
+    def report(it) -> None:
+        print(f"\r{'':<60}\r", end="", file=sys.stderr, flush=True)  # (the progress line cleared)
+        print(format_iteration(it), flush=True)
+
+    quiet = args.quiet
+    try:
+        result = run_folder(psro, out, args.iterations, progress=None if quiet else progress,
+                            report=None if quiet else report)  # fmt: skip
+    except KeyboardInterrupt as exc:
+        what, code = _interrupted(exc)
+        print(f"\nstrategy-abm: {what}; the iterations finished are in {out}/trace.csv", file=sys.stderr)
+        return code
+    last = result.iterations[-1]
+    state = "converged" if result.converged else "stopped at the iteration limit"
+    print(f"{psro.config.name}: {state} after {_count(len(result.iterations), 'iteration')}; exploitability "
+          f"{last.exploitability:.4f} (epsilon {psro.config.epsilon:g}); pools "
+          f"{', '.join(f'{r} {len(p)}' for r, p in result.pools.items())}")  # fmt: skip
+    print(f"outputs: {out}/ (trace.csv, mixes.csv, trials.csv, pools.toml, responses.toml, metagame.json, "
+          "metagame.csv, plots/exploitability.png)")  # fmt: skip
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "scenarios": cmd_scenarios,
@@ -638,6 +683,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "play": cmd_play,
     "tune": cmd_tune,
+    "psro": cmd_psro,
 }
 
 

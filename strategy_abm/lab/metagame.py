@@ -470,7 +470,7 @@ def slice_game(game: MetaGame, roles: tuple[str, ...], fixed: dict[str, str]) ->
     return MetaGame(tuple(roles), {r: game.strategies[r] for r in roles}, payoffs, samples)
 
 
-def bimatrix_equilibria(game: MetaGame, tol: float = 1e-9) -> list[Equilibrium]:
+def bimatrix_equilibria(game: MetaGame, tol: float = 1e-9, limit: int | None = None) -> list[Equilibrium]:
     """All Nash equilibria of a two-role game by support enumeration (exact for nondegenerate games).
 
     For every pair of supports of equal size k (a nondegenerate game has no other equilibria),
@@ -479,7 +479,9 @@ def bimatrix_equilibria(game: MetaGame, tol: float = 1e-9) -> list[Equilibrium]:
     no strategy outside the supports pays more than ``tol`` (payoff-years) above the support's value.
     Returns the equilibria, pure ones first, duplicates removed. A degenerate game (e.g. ties in
     payoffs) may have continua of equilibria, of which only the vertices found this way are
-    returned. Raises ValueError unless the game has exactly two roles (see :func:`slice_game`).
+    returned. ``limit``: stop once that many are found (``limit=1``: the first equilibrium of the
+    smallest support, as ``[0]`` of the full list, without visiting the larger supports). Raises
+    ValueError unless the game has exactly two roles (see :func:`slice_game`).
     The enumeration visits sum_k C(n_1, k) C(n_2, k) = C(n_1 + n_2, n_1) - 1 support pairs: 8 x 8
     takes about 2 s, 10 x 10 about 30 s."""
     if len(game.roles) != 2:
@@ -505,6 +507,8 @@ def bimatrix_equilibria(game: MetaGame, tol: float = 1e-9) -> list[Equilibrium]:
                     np.allclose(px, e.mix[row], atol=1e-7) and np.allclose(py, e.mix[col], atol=1e-7) for e in found
                 ):
                     found.append(eq)
+                    if limit is not None and len(found) >= limit:
+                        return found
     return found
 
 

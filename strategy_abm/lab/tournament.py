@@ -21,7 +21,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -363,6 +363,16 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     return Estimate(mean, mean - half, mean + half, n)
 
 
+def payoff_years(per_turn: Iterable[float], dt: float) -> float:
+    """A power's ``payoff_total`` at the horizon (payoff-years) from its per-turn ``payoff_<power>``
+    metric of turns 1..H in turn order and the turn length ``dt`` (years): each turn's payoff times
+    ``dt``, added in the engine's order, so the result is the engine's float to the last bit."""
+    total = 0.0
+    for v in per_turn:
+        total += float(v) * dt
+    return total
+
+
 def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> TournamentResults:
     """The payoffs of ``tournament`` stored in its results ``folder`` (a sweep folder).
 
@@ -383,10 +393,7 @@ def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> Tou
             point = int(rows["point"].iloc[0])
             rep = int(rows["replication"].iloc[0])
             for r in exp.roles:
-                total = 0.0
-                for v in rows[f"payoff_{r}"].to_numpy():
-                    total += float(v) * dt  # in the engine's order: the engine's float
-                samples[r][point, rep] = total
+                samples[r][point, rep] = payoff_years(rows[f"payoff_{r}"].to_numpy(), dt)
     ref = None
     if tournament.config.design == "deviations":
         ref = exp.profiles[0]
@@ -709,6 +716,7 @@ __all__ = [
     "load_tournament",
     "mean_interval",
     "reference_deviations",
+    "payoff_years",
     "tournament_metagame",
     "tournament_results",
     "write_outputs",

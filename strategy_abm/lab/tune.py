@@ -26,6 +26,7 @@ and opponents, paired by instance: mean difference and its 95% interval), ``tria
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -57,12 +58,16 @@ from ..scenario.config import (
 from ..scenario.names import FolderName
 from ..sim.bulk import BulkPlan, NotCompiled
 from ..strategies.powers import Parametric
+from .tournament import payoff_years
 
 JOURNAL = "study.journal"
 MAX_TRIALS = 100_000
 MAX_SEEDS = 10_000
 TABLES = {"move_weights": "moves", "host_weights": "hosts"}
 TABLE_BOUNDS = (0.0, 1000.0)  # a weight's bounds (strategies/base.py's TABLE_MAX_DEFAULT)
+# An objective beside the model's metrics: the power's payoff_total at the horizon (payoff-years),
+# the payoff of tournaments and meta-games (the metric payoff_<power> is the last turn's payoff only).
+PAYOFF_TOTAL = "payoff_total_"
 
 
 class Objective(Strict):
@@ -91,6 +96,19 @@ class PrunerConfig(Strict):
 Seeds = list[int]
 
 
+def check_seeds(v: list[int]) -> list[int]:
+    """A list of game seeds: at least one, at most MAX_SEEDS, each in [0, 2**63), none twice."""
+    if not v:
+        raise ValueError("give at least one seed")
+    if len(v) > MAX_SEEDS:
+        raise ValueError(f"{len(v):,} seeds, more than {MAX_SEEDS:,}")
+    if any(s < 0 or s >= 2**63 for s in v):
+        raise ValueError("seeds are whole numbers from 0 to 2**63 - 1")
+    if len(set(v)) != len(v):
+        raise ValueError("a seed is listed twice")
+    return v
+
+
 class TuneConfig(Strict):
     """A tuning file, validated (see the module)."""
 
@@ -114,15 +132,7 @@ class TuneConfig(Strict):
     @field_validator("seeds", "eval_seeds")
     @classmethod
     def _seeds(cls, v):
-        if not v:
-            raise ValueError("give at least one seed")
-        if len(v) > MAX_SEEDS:
-            raise ValueError(f"{len(v):,} seeds, more than {MAX_SEEDS:,}")
-        if any(s < 0 or s >= 2**63 for s in v):
-            raise ValueError("seeds are whole numbers from 0 to 2**63 - 1")
-        if len(set(v)) != len(v):
-            raise ValueError("a seed is listed twice")
-        return v
+        return check_seeds(v)
 
     @field_validator("params")
     @classmethod
@@ -165,12 +175,15 @@ class Tuning:
         scenario: the scenario at the tuning horizon, the role playing ``parametric`` with ``start``.
         space: parameter name -> (low, high, is_integer); names as in the file (``move_weights.X``).
         start: the parametric parameters the tuned ones are laid over.
-        profiles, eval_profiles: opponent profiles, each a tuple of (role, strategy) pairs.
+        profiles, eval_profiles: opponent profiles, each a tuple of (actor, strategy) pairs, played
+            with the strategy's defaults, or (actor, strategy, params) triples.
         objectives: (metric, direction) pairs.
         doctrine: the role's configured strategy and parameters in the scenario (the baseline of
             the held-out evaluation).
         fingerprint: hash of the file's settings except ``trials`` (a study belongs to one file).
         scenario_ref: how ``best.toml`` names the scenario it extends (a built-in name, else a path).
+        weights: each training profile's weight in the objective (summing to 1), or None: every
+            instance alike (see :func:`weighted`).
     """
 
     config: TuneConfig
@@ -183,10 +196,17 @@ class Tuning:
     doctrine: tuple[str, dict]
     fingerprint: str
     scenario_ref: str
+    weights: tuple[float, ...] | None = None
 
     @property
     def role(self) -> str:
         return self.config.role
+
+    @property
+    def prunes(self) -> bool:
+        """Whether the Wilcoxon pruner runs: one objective, the file's pruner on, and no weights
+        (its signed-rank test counts every instance alike, so it cannot judge a weighted mean)."""
+        return len(self.objectives) == 1 and self.config.pruner.wilcoxon and self.weights is None
 
     def instances(self) -> list[tuple[int, int]]:
         """The training instances as (profile index, seed index), in the fixed shuffled order of
@@ -268,6 +288,7 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
     columns = set(metric_columns(scenario))
     objectives = tuple((o.metric, o.direction) for o in config.objectives or [])
     objectives = objectives or ((f"payoff_total_{role}", "maximize"),)
+    columns |= {f"{PAYOFF_TOTAL}{p}" for p in scenario.powers}
     for i, (metric, _) in enumerate(objectives):
         if metric not in columns:
             raise ConfigError(f"objectives.{i}.metric: {metric!r} is not a metric of {scenario.name}'s games "
@@ -286,7 +307,31 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
 
 
 def _opponent_table(profile) -> dict[str, tuple[str, dict]]:
-    return {actor: (strategy, {}) for actor, strategy in profile}
+    """A profile's actors -> (strategy, parameters): an item (actor, strategy) plays the strategy's
+    defaults, an item (actor, strategy, params) its params."""
+    return {item[0]: (item[1], dict(item[2]) if len(item) > 2 else {}) for item in profile}
+
+
+def weighted(tuning: Tuning, profiles, weights) -> Tuning:
+    """``tuning`` trained against ``profiles`` (each a tuple of (actor, strategy, params) or
+    (actor, strategy) items) with ``weights``: the objective becomes the weighted mean over the
+    profiles of each profile's mean over the training seeds, e.g. a role's expected payoff against
+    the others' mixed strategy (lab/psro.py). The weights are normalised to sum to 1; the Wilcoxon
+    pruner is off for a weighted tuning (:attr:`Tuning.prunes`).
+
+    Raises:
+        ValueError: no profile, a length mismatch, or a weight that is not a finite positive number.
+        ConfigError: a profile that cannot play on the bulk path.
+    """
+    profiles = tuple(tuple(p) for p in profiles)
+    w = np.asarray(weights, dtype=float)
+    if not profiles or w.shape != (len(profiles),):
+        raise ValueError(f"weights: {w.size} weights for {len(profiles)} profiles (give one per profile, at least one)")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError("weights: every weight must be a finite positive number (leave out a profile of weight 0)")
+    for profile in profiles:
+        _check_compiled(_with_strategies(tuning.scenario, _opponent_table(profile)), "opponents", profile)
+    return dataclasses.replace(tuning, profiles=profiles, weights=tuple(float(x) for x in w / w.sum()))
 
 
 def _profiles(config: TuneConfig, scenario: Scenario, pools: dict[str, list[str]], field: str):
@@ -314,7 +359,7 @@ def _check_compiled(scenario: Scenario, field: str, profile) -> None:
     try:
         BulkPlan(scenario)
     except NotCompiled as exc:
-        named = ", ".join(f"{a}={s}" for a, s in profile)
+        named = ", ".join(f"{item[0]}={item[1]}" for item in profile)
         raise ConfigError(f"{field}: {exc}{f' (profile {named})' if named else ''}: the tuner plays on the bulk "
                           "path") from None  # fmt: skip
 
@@ -339,27 +384,38 @@ class Evaluator:
 
     def block(self, params: dict | None, profile, seeds, metrics) -> np.ndarray:
         """``metrics`` at the horizon of the games of ``profile`` on ``seeds``, the role playing
-        ``parametric`` with ``params`` (None: its configured doctrine); shape (seeds, metrics)."""
+        ``parametric`` with ``params`` (None: its configured doctrine); shape (seeds, metrics).
+        A ``payoff_total_<power>`` is the power's payoff-years summed over every turn."""
         t = self.tuning
         role_entry = {t.role: t.doctrine if params is None else ("parametric", params)}
         sc = _with_strategies(t.scenario, {**_opponent_table(profile), **role_entry})
         plan = BulkPlan(sc)
-        rows = plan.play_block(seeds)
-        return np.array([[row[plan.horizon][m] for m in metrics] for row in rows], dtype=float)
+        turns = range(1, plan.horizon + 1)
+        totals = any(m.startswith(PAYOFF_TOTAL) for m in metrics)
+        rows = plan.play_block(seeds, record=turns if totals else None)
+
+        def value(row, m):
+            if m.startswith(PAYOFF_TOTAL):
+                power = m.removeprefix(PAYOFF_TOTAL)
+                return payoff_years([row[k][f"payoff_{power}"] for k in turns], sc.dt)
+            return row[plan.horizon][m]
+
+        return np.array([[value(row, m) for m in metrics] for row in rows], dtype=float)
 
 
 def objective_function(tuning: Tuning) -> Callable:
     """Optuna's objective for ``tuning``: the candidate's mean of each objective over the training
-    instances (a float for one objective, a tuple for several). With one objective and the pruner
-    on, each instance's value is reported as step ``profile * n_seeds + seed`` (its identity, so
-    the Wilcoxon test pairs instances across trials) and the trial stops when pruned."""
+    instances (a float for one objective, a tuple for several; with ``weights``, the weighted mean
+    over profiles of each profile's mean). When the pruner runs (:attr:`Tuning.prunes`), each
+    instance's value is reported as step ``profile * n_seeds + seed`` (its identity, so the
+    Wilcoxon test pairs instances across trials) and the trial stops when pruned."""
     import optuna
 
     evaluator = Evaluator(tuning)
     seeds = tuning.config.seeds
     metrics = [m for m, _ in tuning.objectives]
     single = len(metrics) == 1
-    prune = single and tuning.config.pruner.wilcoxon
+    prune = tuning.prunes
     order = tuning.instances()
     profiles_in_order = list(dict.fromkeys(p for p, _ in order))
 
@@ -379,7 +435,10 @@ def objective_function(tuning: Tuning) -> Callable:
                     trial.report(float(v), p * len(seeds) + s)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
-        means = np.concatenate(seen).mean(axis=0)
+        if tuning.weights is None:
+            means = np.concatenate(seen).mean(axis=0)
+        else:
+            means = sum(tuning.weights[p] * got.mean(axis=0) for p, got in zip(profiles_in_order, seen, strict=True))
         return float(means[0]) if single else tuple(float(v) for v in means)
 
     return objective
@@ -427,7 +486,7 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 
         raise OutputError(f"--resume: {str(out)!r} holds no study ({JOURNAL} missing)")
     storage = JournalStorage(JournalFileBackend(str(journal)))
     pruner = optuna.pruners.NopPruner()
-    if len(tuning.objectives) == 1 and tuning.config.pruner.wilcoxon:
+    if tuning.prunes:
         pc = tuning.config.pruner
         with warnings.catch_warnings():  # (experimental in Optuna's eyes; its interface is pinned with optuna)
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -519,7 +578,7 @@ def evaluate(tuning: Tuning, params: dict[str, Any]) -> tuple[list[dict], dict]:
     for profile in tuning.eval_profiles:
         tuned = evaluator.block(params, profile, seeds, metrics)
         doctrine = evaluator.block(None, profile, seeds, metrics)
-        label = ",".join(f"{a}={s}" for a, s in profile) or "scenario"
+        label = ",".join(f"{a}={s}" for a, s, *_ in profile) or "scenario"
         for i, seed in enumerate(seeds):
             row = {"profile": label, "seed": seed}
             for j, m in enumerate(metrics):
@@ -553,7 +612,7 @@ def write_outputs(tuning: Tuning, study, out: Path) -> dict:
     report = {"name": tuning.config.name, "role": tuning.role, "best_trial": trial.number,
               "best_values": list(trial.values), "params": params, "doctrine": doctrine,
               "doctrine_params": doctrine_params, "eval_seeds": tuning.config.eval_seeds,
-              "eval_profiles": [",".join(f"{a}={s}" for a, s in p) for p in tuning.eval_profiles],
+              "eval_profiles": [",".join(f"{a}={s}" for a, s, *_ in p) for p in tuning.eval_profiles],
               "trials": len(study.trials), "objectives": summary}  # fmt: skip
     write_atomically(out, "evaluation.json", (json.dumps(report, indent=2) + "\n").encode())
     frame = study.trials_dataframe()
@@ -621,5 +680,6 @@ __all__ = [
     "objective_function",
     "open_study",
     "run_study",
+    "weighted",
     "write_outputs",
 ]

@@ -34,6 +34,7 @@ MARKERS = {
     "sweep": ".strategy-abm-sweep",
     "debrief": ".strategy-abm-debrief",
     "tune": ".strategy-abm-tune",
+    "psro": ".strategy-abm-psro",
 }
 REPLACED = ("run", "debrief")  # the kinds of folder written whole elsewhere and moved into place
 LOCK_FILE = ".strategy-abm-lock"
