@@ -70,7 +70,6 @@ from .tournament import (
     _toml_inline,
     build_tournament,
     mean_interval,
-    payoff_years,
     tournament_metagame,
 )
 from .tune import (
@@ -306,12 +305,10 @@ class Games:
         if key not in self._store:
             scenario = _profile_scenario(self.psro.base, profile)
             plan = BulkPlan(scenario)
-            turns = range(1, plan.horizon + 1)
-            rows = plan.play_block([int(s) for s in self.psro.seeds], record=turns)
+            rows = plan.play_block([int(s) for s in self.psro.seeds])
             self.played += len(rows)
             self._store[key] = {
-                r: np.array([payoff_years([row[t][f"payoff_{r}"] for t in turns], scenario.dt) for row in rows])
-                for r in self.psro.roles
+                r: np.array([row[plan.horizon][f"payoff_total_{r}"] for row in rows]) for r in self.psro.roles
             }
         return self._store[key]
 

@@ -9,9 +9,8 @@ seeds, with common random numbers: seed index r is the same game seed in every p
 differences between profiles are paired comparisons. Workers, Parquet results, ``--resume`` and
 the bulk path are the sweep runner's.
 
-A role's payoff is its ``payoff_total`` at the horizon (payoff-years, docs/model.md 7.10): the
-sum over turns 1..H of the per-turn ``payoff_<role>`` metric times the turn's length in years,
-added in turn order as the engine adds it, so it is the engine's number to the last bit.
+A role's payoff is its ``payoff_total_<role>`` metric at the horizon (payoff-years, docs/model.md
+7.10): the sum over turns 1..H of its payoff times the turn's length in years, as the engine keeps it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -245,14 +244,14 @@ def build_tournament(config: TournamentConfig, path: Path | None = None, source_
                                   f"({', '.join(labels)})")  # fmt: skip
             reference.append(labels.index(config.reference[r]))
         profiles = deviation_profiles(sizes, reference)
-    payoffs = [f"payoff_{r}" for r in roles]
+    payoffs = [f"payoff_total_{r}" for r in roles]
     experiment_config = ExperimentConfig(
         name=config.name, description=config.description, scenario=config.scenario,
         horizon_turns=config.horizon_turns, replications=config.seeds, master_seed=config.master_seed,
         common_random_numbers=True, batch_size=config.batch_size, design=Design(kind="full_factorial"),
         factors={f"powers.{r}.strategy": Factor(values=list(dict.fromkeys(e.name for e in entries[r]))) for r in roles},
-        # The per-turn payoffs: their sum times the turn length is the role's payoff_total.
-        record=Record(final=payoffs, series=payoffs),
+        # Each role's payoff_total at the horizon (payoff-years): one value a game, no series.
+        record=Record(final=payoffs),
     )  # fmt: skip
     try:
         experiment = TournamentExperiment(experiment_config, path, source_text, roles, entries, profiles)
@@ -363,37 +362,22 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     return Estimate(mean, mean - half, mean + half, n)
 
 
-def payoff_years(per_turn: Iterable[float], dt: float) -> float:
-    """A power's ``payoff_total`` at the horizon (payoff-years) from its per-turn ``payoff_<power>``
-    metric of turns 1..H in turn order and the turn length ``dt`` (years): each turn's payoff times
-    ``dt``, added in the engine's order, so the result is the engine's float to the last bit."""
-    total = 0.0
-    for v in per_turn:
-        total += float(v) * dt
-    return total
-
-
 def tournament_results(tournament: Tournament, folder: str | os.PathLike) -> TournamentResults:
-    """The payoffs of ``tournament`` stored in its results ``folder`` (a sweep folder).
-
-    Each role's payoff-years: sum over turns 1..H of ``payoff_<role>`` x the turn length (years)."""
-    from ..experiments.results import load_results, load_series
+    """The payoffs of ``tournament`` stored in its results ``folder`` (a sweep folder): each
+    role's ``payoff_total_<role>`` at the horizon (payoff-years); NaN for a game not finished."""
+    from ..experiments.results import load_results
 
     exp = tournament.experiment
-    dt = exp.scenario.dt
     n_prof, n_seeds = len(exp.profiles), exp.config.replications
     samples = {r: np.full((n_prof, n_seeds), np.nan) for r in exp.roles}
     results = load_results(folder)
-    series = load_series(folder)
     mine = {run.key for run in exp.runs()}
-    done = set(results["key"]) & mine if not results.empty else set()
-    if done:
-        series = series[series["key"].isin(done) & (series["turn"] >= 1)].sort_values(["key", "turn"])
-        for _, rows in series.groupby("key", sort=False):
-            point = int(rows["point"].iloc[0])
-            rep = int(rows["replication"].iloc[0])
-            for r in exp.roles:
-                samples[r][point, rep] = payoff_years(rows[f"payoff_{r}"].to_numpy(), dt)
+    if not results.empty:
+        rows = results[results["key"].isin(mine)]
+        point = rows["point"].to_numpy(dtype=int)
+        rep = rows["replication"].to_numpy(dtype=int)
+        for r in exp.roles:
+            samples[r][point, rep] = rows[f"payoff_total_{r}"].to_numpy(dtype=float)
     ref = None
     if tournament.config.design == "deviations":
         ref = exp.profiles[0]
@@ -716,7 +700,6 @@ __all__ = [
     "load_tournament",
     "mean_interval",
     "reference_deviations",
-    "payoff_years",
     "tournament_metagame",
     "tournament_results",
     "write_outputs",

@@ -58,16 +58,12 @@ from ..scenario.config import (
 from ..scenario.names import FolderName
 from ..sim.bulk import BulkPlan, NotCompiled
 from ..strategies.powers import Parametric
-from .tournament import payoff_years
 
 JOURNAL = "study.journal"
 MAX_TRIALS = 100_000
 MAX_SEEDS = 10_000
 TABLES = {"move_weights": "moves", "host_weights": "hosts"}
 TABLE_BOUNDS = (0.0, 1000.0)  # a weight's bounds (strategies/base.py's TABLE_MAX_DEFAULT)
-# An objective beside the model's metrics: the power's payoff_total at the horizon (payoff-years),
-# the payoff of tournaments and meta-games (the metric payoff_<power> is the last turn's payoff only).
-PAYOFF_TOTAL = "payoff_total_"
 
 
 class Objective(Strict):
@@ -288,7 +284,6 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
     columns = set(metric_columns(scenario))
     objectives = tuple((o.metric, o.direction) for o in config.objectives or [])
     objectives = objectives or ((f"payoff_total_{role}", "maximize"),)
-    columns |= {f"{PAYOFF_TOTAL}{p}" for p in scenario.powers}
     for i, (metric, _) in enumerate(objectives):
         if metric not in columns:
             raise ConfigError(f"objectives.{i}.metric: {metric!r} is not a metric of {scenario.name}'s games "
@@ -390,17 +385,8 @@ class Evaluator:
         role_entry = {t.role: t.doctrine if params is None else ("parametric", params)}
         sc = _with_strategies(t.scenario, {**_opponent_table(profile), **role_entry})
         plan = BulkPlan(sc)
-        turns = range(1, plan.horizon + 1)
-        totals = any(m.startswith(PAYOFF_TOTAL) for m in metrics)
-        rows = plan.play_block(seeds, record=turns if totals else None)
-
-        def value(row, m):
-            if m.startswith(PAYOFF_TOTAL):
-                power = m.removeprefix(PAYOFF_TOTAL)
-                return payoff_years([row[k][f"payoff_{power}"] for k in turns], sc.dt)
-            return row[plan.horizon][m]
-
-        return np.array([[value(row, m) for m in metrics] for row in rows], dtype=float)
+        rows = plan.play_block(seeds)
+        return np.array([[row[plan.horizon][m] for m in metrics] for row in rows], dtype=float)
 
 
 def objective_function(tuning: Tuning) -> Callable:
