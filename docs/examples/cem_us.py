@@ -57,9 +57,7 @@ def payoffs(base, strategy: str, params: dict | None, seeds) -> np.ndarray:
         for name, v in leaves:
             overrides.append(f"powers.{POWER}.strategy_params.{key}{'' if name is None else '.' + name}={v!r}")
     plan = BulkPlan(load_scenario(base, overrides))
-    dt, turns = plan.scenario.dt, range(1, plan.horizon + 1)
-    # model.csv's payoff_<p> is the payoff of a turn; payoff_total sums it x dt (payoff-years).
-    return np.array([sum(rows[t][f"payoff_{POWER}"] for t in turns) * dt for rows in plan.play_block(seeds, turns)])
+    return np.array([rows[plan.horizon][f"payoff_total_{POWER}"] for rows in plan.play_block(seeds)])
 
 
 def main(argv: list[str] | None = None) -> int:
