@@ -52,6 +52,24 @@ class EventEngine:
         self._words = None
         self._schedule: dict[int, list[tuple[EventConfig, str | None]]] = {}
         self._drawn_to = 0
+        self._draw_inputs: tuple | None = None  # what _draw passes that the seed does not change
+
+    def restart(self, words: np.ndarray | None = None) -> None:
+        """Back to a game's start, for the next game on the same model (the bulk path plays its
+        games one after another on one engine, the scenario's events read once). ``words``: the
+        events stream's start, if the caller has it (``Streams.words(EVENTS)``), else drawn when
+        the schedule is."""
+        self.active = []
+        self.layered = {}
+        self._words = words
+        self._schedule = {}
+        self._drawn_to = 0
+
+    def schedule(self) -> dict[int, list[tuple[EventConfig, str | None]]]:
+        """Every turn's :meth:`due` events up to the model's horizon, as ``{turn: due(turn)}``
+        with only the turns where some event fires (the dict is the engine's own: read, do not change)."""
+        self.due(1)
+        return self._schedule
 
     def step(self, turn: int) -> None:
         """The events of ``turn``: temporary effects that run out end, then the events due fire."""
@@ -98,17 +116,18 @@ class EventEngine:
             return
         if self._words is None:  # the events stream's start (it is drawn from nowhere else)
             self._words = self.model.streams.words(EVENTS)
-        hosts = tuple(self.model.hosts)
-        scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
-        rows = _draw(
-            self._words.copy(),
-            np.array([1.0 - (1.0 - ev.probability_per_year) ** self.model.dt for ev in self.random]),
-            np.array([ev.target == "random_host" for ev in self.random], dtype=np.bool_),
-            np.array([t for t, _ in scripted], dtype=np.int64),
-            np.array([ev.target == "random_host" for _, ev in scripted], dtype=np.bool_),
-            len(hosts),
-            turns,
-        )
+        if self._draw_inputs is None:  # (the same for every game of the scenario: made once)
+            hosts = tuple(self.model.hosts)
+            scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
+            arrays = (
+                np.array([1.0 - (1.0 - ev.probability_per_year) ** self.model.dt for ev in self.random]),
+                np.array([ev.target == "random_host" for ev in self.random], dtype=np.bool_),
+                np.array([t for t, _ in scripted], dtype=np.int64),
+                np.array([ev.target == "random_host" for _, ev in scripted], dtype=np.bool_),
+            )
+            self._draw_inputs = (hosts, scripted, arrays)
+        hosts, scripted, arrays = self._draw_inputs
+        rows = _draw(self._words.copy(), *arrays, len(hosts), turns)
         schedule: dict[int, list] = {}
         for turn, kind, index, target in rows.tolist():
             ev = scripted[index][1] if kind == 0 else self.random[index]
