@@ -20,7 +20,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ._compiled import skip_blas_probe
+from ._compiled import skip_blas_probe, skip_cffi_support
 from .scenario.config import ConfigError, builtin_scenarios, load_scenario, read_toml
 
 EXIT_RUNS_FAILED = 1
@@ -649,6 +649,7 @@ def _main(argv: list[str]) -> int:
             return EXIT_BAD_INPUT
         args = parser.parse_args(argv)
         skip_blas_probe()  # the program owns its process: numba without importing scipy.linalg
+        skip_cffi_support()  # nor building a CFFI parser
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
         return code
