@@ -355,6 +355,10 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     if method == "fork":
         _prepare_fork(first)
     tasks = itertools.chain([first], tasks)
+    if method == "fork" and first["hash"] in _BASES:
+        # Forked workers inherit the base scenario (and run this sweep's tasks only, so it stays in
+        # their cache): its text (70 kB for the baseline) need not be pickled and sent with each batch.
+        tasks = ({**task, "scenario_text": None} for task in tasks)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
                                initargs=(os.getpid(),))  # fmt: skip
     in_flight: set = set()
