@@ -189,8 +189,15 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path, ph
     if phases is not None:
         with open(phases, "a") as f:  # when the interpreter reached this script
             f.write(f"{STARTED:.6f} {os.getpid()} started\n")
-        import numba  # noqa: F401 - first, to time its import apart from the package's
+        # First, to time its import apart from the package's; as the package imports it (without
+        # PyYAML when there is no numba config file to read: strategy_abm/_compiled.py).
+        no_yaml = "yaml" not in sys.modules and not os.path.exists(".numba_config.yaml")
+        if no_yaml:
+            sys.modules["yaml"] = None
+        import numba  # noqa: F401
 
+        if no_yaml:
+            del sys.modules["yaml"]
         _stamp(phases, "numba imported")
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
     # mesa and the model before it: the sweep time excludes imports in every way. (Not the analysis
