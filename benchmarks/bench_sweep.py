@@ -904,6 +904,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{steady['bound_2']:.2f}x were 2 workers to halve the games and add nothing "
               f"({steady['bound_2_big']:.2f}x on {big['runs']} runs; {TARGET_SPEEDUP_2:g}x needs games >= 8 F, "
               f"i.e. at least {steady['runs_for_target_2']:,.0f} runs)")  # fmt: skip
+        print(f"  the same on CPU time (less disturbed by other jobs): F = {steady['fixed_cpu_s']:.2f} s, runner-1 "
+              f"{steady['runner1_cpu_s'] * 1e3:.2f} ms a run, batch_run {steady['batch_run_cpu_s'] * 1e3:.2f} ms a "
+              f"run: {steady['ratio_cpu']:.2f}x")  # fmt: skip
         big["steady_state"] = steady
 
     if profile is not None:
@@ -986,13 +989,20 @@ def steady_state(br: dict, w1: dict, b1: dict, n: int, big_n: int) -> dict:
     cost per run is the median wall time of its runs, its first tenth (imports and caches
     warming) left out. Bounds: batch_run / runner-1 <= batch_run's wall / F, reached only if
     games cost nothing; runner-1 / runner-2 <= (F + n g) / (F + n g / 2), reached only if 2
-    workers halve the games and add nothing, so 1.8 needs n g >= 8 F."""
+    workers halve the games and add nothing, so 1.8 needs n g >= 8 F. The ``*_cpu_s`` figures are
+    the same from CPU time (of the process tree; batch_run's per run from its wrapper)."""
     g = (b1["wall_s"] - w1["wall_s"]) / (big_n - n)
     fixed = w1["wall_s"] - n * g
     runs = br["run_wall_s"]
     skipped = max(1, len(runs) // 10)
     per_run = statistics.median(runs[skipped:])
+    g_cpu = (b1["cpu_s"] - w1["cpu_s"]) / (big_n - n)
+    per_run_cpu = statistics.median(br["run_cpu_s"][skipped:])
     return {
+        "fixed_cpu_s": w1["cpu_s"] - n * g_cpu,
+        "runner1_cpu_s": g_cpu,
+        "batch_run_cpu_s": per_run_cpu,
+        "ratio_cpu": per_run_cpu / g_cpu,
         "batch_run_s": per_run,
         "runner1_s": g,
         "skipped": skipped,
