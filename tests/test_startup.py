@@ -207,3 +207,16 @@ def test_numba_reads_its_config_file_when_there_is_one(tmp_path):
     code = "import strategy_abm, numba\nout = [numba.config.COLOR_SCHEME == 'light_bg', 'yaml' in sys.modules]"
     assert _modules_after(code, tmp_path)["out"] == [True, True]
     assert _modules_after("import strategy_abm\nout = 'yaml' in sys.modules", tmp_path.parent)["out"] is False
+
+
+def test_the_program_freezes_what_its_imports_made_before_the_command_runs(tmp_path):
+    """Run as the program, the command starts with the imports' objects frozen (the collections
+    it triggers, and its forked workers', skip them); called with arguments, it does not."""
+    code = (
+        "import gc\nfrom strategy_abm import cli\nseen = []\n"
+        "cli.COMMANDS['validate'] = lambda args: seen.append(gc.get_freeze_count()) or 0\n"
+        "sys.argv = ['strategy-abm', 'validate', 'baseline']\n"
+        "out = [cli.main(['validate', 'baseline']), cli.main()]\n"
+        "out += [seen[0] == 0, seen[1] > 10000]"
+    )
+    assert _modules_after(code, tmp_path)["out"] == [0, 0, True, True]
