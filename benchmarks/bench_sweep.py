@@ -891,7 +891,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{w1['wall_s'] - n * (b1['wall_s'] - w1['wall_s']) / extra:.2f} s")  # fmt: skip
         steady = steady_state(br, w1, b1, n, big["runs"])
         need = steady["fixed_for_target_1"]
-        need_text = (f"F <= {need:.2f} s at this game rate" if need > 0 else
+        need_text = (f"F <= {need:.3f} s at this game rate" if need > 0 else
                      f"games under {br['wall_s'] / TARGET_SPEEDUP_1:.2f} s: out of reach even with F = 0")  # fmt: skip
         print(f"per run, start-up excluded: batch_run {steady['batch_run_s'] * 1e3:.2f} ms (median wall of its runs "
               f"after the first {steady['skipped']}), runner-1 {steady['runner1_s'] * 1e3:.2f} ms (marginal rate); "
