@@ -53,6 +53,8 @@ class EventEngine:
         self._schedule: dict[int, list[tuple[EventConfig, str | None]]] = {}
         self._drawn_to = 0
         self._draw_inputs: tuple | None = None  # what _draw passes that the seed does not change
+        # Whether the model keeps an event log (the bulk path's does not: no sentences to write).
+        self._logs = getattr(model, "keeps_log", True)
 
     def restart(self, words: np.ndarray | None = None) -> None:
         """Back to a game's start, for the next game on the same model (the bulk path plays its
@@ -91,11 +93,12 @@ class EventEngine:
                     variable.remove(layer)
                     if not variable.layers:
                         del self.layered[variable.ident]
-                model.log(
-                    actor="world",
-                    status="event_end",
-                    text=f"End of: {ev.text.replace('{host}', 'the host')}",
-                )
+                if self._logs:
+                    model.log(
+                        actor="world",
+                        status="event_end",
+                        text=f"End of: {ev.text.replace('{host}', 'the host')}",
+                    )
             else:
                 still.append((expiry, ev, layers))
         self.active = still
@@ -157,6 +160,8 @@ class EventEngine:
             self.model.commit_deal(pr.power, pr.move, pr.host, pr.size_usd_bn)
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
+        if not self._logs:
+            return
         text = ev.text.replace("{host}", self.model.display(target) if target else "")
         if status is None:
             status = "scripted_event" if ev.at is not None else "random_event"
@@ -337,12 +342,23 @@ def grant_deal(powers: np.ndarray, p: int, cost: float) -> None:
     powers[p, P_OFFERS_MADE] += 1.0
 
 
+_MAPPING: dict[type, bool] = {}  # container type -> whether it is a Mapping (an ABC check is slow)
+
+
+def _is_mapping(container) -> bool:
+    kind = type(container)
+    found = _MAPPING.get(kind)
+    if found is None:
+        found = _MAPPING[kind] = isinstance(container, Mapping)
+    return found
+
+
 def _get(container, key):
-    return container[key] if isinstance(container, Mapping) else getattr(container, key)
+    return container[key] if _is_mapping(container) else getattr(container, key)
 
 
 def _set(container, key, value):
-    if isinstance(container, Mapping):
+    if _is_mapping(container):
         container[key] = value
     else:
         setattr(container, key, value)
@@ -375,6 +391,6 @@ def _apply(container, key: str, op: str, value: float, bound: str, old: float | 
 
 def _floor(container, key: str, value: float) -> float:
     """A route's delay never falls below what paperwork cannot remove (its min_delay_days)."""
-    if key == "delay_days" and isinstance(container, Mapping) and "min_delay_days" in container:
+    if key == "delay_days" and _is_mapping(container) and "min_delay_days" in container:
         return max(value, container["min_delay_days"])
     return value

@@ -162,7 +162,8 @@ class BulkPlan:
             if turn in schedule or turn >= ends:
                 K.open_turn(state.hosts, state.powers, t.rules)
                 world.turn = turn
-                events.expire(turn)
+                if turn >= ends:  # (expire changes nothing before the first end)
+                    events.expire(turn)
                 for ev, target in schedule.get(turn, ()):
                     events.fire(ev, turn, target)
                 ends = min((expiry for expiry, _, _ in events.active), default=math.inf)
@@ -211,6 +212,8 @@ class _World:
         self.trade = TradeView(state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in plan.scenario.world.minerals.items()}
         self.initial_region_output = dict(zip(lay.minerals, plan.initial_output.tolist(), strict=True))
+
+    keeps_log = False  # (the events engine writes no log rows for it)
 
     def log(self, **_) -> None:
         """The bulk path keeps no event log."""
