@@ -117,17 +117,19 @@ def child_batch_run(runs: int, result: Path, compiled: bool = True) -> None:
 
     from strategy_abm.sim.model import CompetitionModel
 
-    # CPU time of each run: batch_run looks its per-run function up when called, so a wrapper
-    # (one process_time call per run) sees every run without touching the model or batch_run.
+    # CPU and wall time of each run: batch_run looks its per-run function up when called, so a
+    # wrapper (two clock reads per run) sees every run without touching the model or batch_run.
     per_run: list[float] = []
+    per_run_wall: list[float] = []
     run_func = mesa.batchrunner._model_run_func
 
     def timed_run_func(*args, **kwargs):
-        c0 = time.process_time()
+        c0, t0 = time.process_time(), time.perf_counter()
         try:
             return run_func(*args, **kwargs)
         finally:
             per_run.append(time.process_time() - c0)
+            per_run_wall.append(time.perf_counter() - t0)
 
     mesa.batchrunner._model_run_func = timed_run_func
     # What each run played, for the check below (models are freed when batch_run drops them).
@@ -171,6 +173,7 @@ def child_batch_run(runs: int, result: Path, compiled: bool = True) -> None:
         "models_alive_at_end": alive,
         "gc_s": gc_s,
         "run_cpu_s": per_run,
+        "run_wall_s": per_run_wall,
     }
     # The parent takes the benchmark's own checks off the way's wall and CPU time.
     out["check_s"], out["check_cpu_s"] = time.perf_counter() - check_start, time.process_time() - check_cpu
@@ -186,8 +189,15 @@ def child_runner(experiment: Path, workers: int, out_dir: Path, result: Path, ph
     if phases is not None:
         with open(phases, "a") as f:  # when the interpreter reached this script
             f.write(f"{STARTED:.6f} {os.getpid()} started\n")
-        import numba  # noqa: F401 - first, to time its import apart from the package's
+        # First, to time its import apart from the package's; as the package imports it (without
+        # PyYAML when there is no numba config file to read: strategy_abm/_compiled.py).
+        no_yaml = "yaml" not in sys.modules and not os.path.exists(".numba_config.yaml")
+        if no_yaml:
+            sys.modules["yaml"] = None
+        import numba  # noqa: F401
 
+        if no_yaml:
+            del sys.modules["yaml"]
         _stamp(phases, "numba imported")
     # The modules ``cmd_sweep`` imports lazily, imported before the clock starts as way (1) imports
     # mesa and the model before it: the sweep time excludes imports in every way. (Not the analysis
@@ -879,6 +889,25 @@ def main(argv: list[str] | None = None) -> int:
               f"{big['wall_s']:.2f} s, {big['runs'] / big['cpu_s']:.0f} games/s per core)")  # fmt: skip
         print(f"fixed cost of a runner-1 sweep (its wall s minus {n} runs at the marginal rate of 1 worker): "
               f"{w1['wall_s'] - n * (b1['wall_s'] - w1['wall_s']) / extra:.2f} s")  # fmt: skip
+        steady = steady_state(br, w1, b1, n, big["runs"])
+        need = steady["fixed_for_target_1"]
+        need_text = (f"F <= {need:.3f} s at this game rate" if need > 0 else
+                     f"games under {br['wall_s'] / TARGET_SPEEDUP_1:.2f} s: out of reach even with F = 0")  # fmt: skip
+        print(f"per run, start-up excluded: batch_run {steady['batch_run_s'] * 1e3:.2f} ms (median wall of its runs "
+              f"after the first {steady['skipped']}), runner-1 {steady['runner1_s'] * 1e3:.2f} ms (marginal rate); "
+              f"batch_run / runner-1 = {steady['ratio']:.2f}x   target >= {TARGET_SPEEDUP_1:g}x: "
+              f"{_verdict(steady['ratio'] >= TARGET_SPEEDUP_1)}")  # fmt: skip
+        print(f"bounds on {n} runs from the runner's fixed cost F = {steady['fixed_s']:.2f} s (paid once, whatever the "
+              f"workers) and its {steady['games_s']:.2f} s of games: batch_run / runner-1 at most "
+              f"{steady['bound_1']:.1f}x were the games free ({TARGET_SPEEDUP_1:g}x needs {need_text}); "
+              f"runner-1 / runner-2 at most "
+              f"{steady['bound_2']:.2f}x were 2 workers to halve the games and add nothing "
+              f"({steady['bound_2_big']:.2f}x on {big['runs']} runs; {TARGET_SPEEDUP_2:g}x needs games >= 8 F, "
+              f"i.e. at least {steady['runs_for_target_2']:,.0f} runs)")  # fmt: skip
+        print(f"  the same on CPU time (less disturbed by other jobs): F = {steady['fixed_cpu_s']:.2f} s, runner-1 "
+              f"{steady['runner1_cpu_s'] * 1e3:.2f} ms a run, batch_run {steady['batch_run_cpu_s'] * 1e3:.2f} ms a "
+              f"run: {steady['ratio_cpu']:.2f}x")  # fmt: skip
+        big["steady_state"] = steady
 
     if profile is not None:
         print()
@@ -951,6 +980,41 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nresults: {args.json}")
     return 1 if args.check and not ok else 0
+
+
+def steady_state(br: dict, w1: dict, b1: dict, n: int, big_n: int) -> dict:
+    """The two speed targets with the start-up set apart. The runner's fixed cost F (interpreter,
+    imports, compiled kernels loaded, experiment, store: the same for 1 and 2 workers) and its
+    cost per run g come from its 1-worker sweeps of ``n`` and ``big_n`` runs (wall s); batch_run's
+    cost per run is the median wall time of its runs, its first tenth (imports and caches
+    warming) left out. Bounds: batch_run / runner-1 <= batch_run's wall / F, reached only if
+    games cost nothing; runner-1 / runner-2 <= (F + n g) / (F + n g / 2), reached only if 2
+    workers halve the games and add nothing, so 1.8 needs n g >= 8 F. The ``*_cpu_s`` figures are
+    the same from CPU time (of the process tree; batch_run's per run from its wrapper)."""
+    g = (b1["wall_s"] - w1["wall_s"]) / (big_n - n)
+    fixed = w1["wall_s"] - n * g
+    runs = br["run_wall_s"]
+    skipped = max(1, len(runs) // 10)
+    per_run = statistics.median(runs[skipped:])
+    g_cpu = (b1["cpu_s"] - w1["cpu_s"]) / (big_n - n)
+    per_run_cpu = statistics.median(br["run_cpu_s"][skipped:])
+    return {
+        "fixed_cpu_s": w1["cpu_s"] - n * g_cpu,
+        "runner1_cpu_s": g_cpu,
+        "batch_run_cpu_s": per_run_cpu,
+        "ratio_cpu": per_run_cpu / g_cpu,
+        "batch_run_s": per_run,
+        "runner1_s": g,
+        "skipped": skipped,
+        "ratio": per_run / g,
+        "fixed_s": fixed,
+        "games_s": n * g,
+        "bound_1": br["wall_s"] / fixed,
+        "fixed_for_target_1": br["wall_s"] / TARGET_SPEEDUP_1 - n * g,
+        "bound_2": (fixed + n * g) / (fixed + n * g / 2),
+        "bound_2_big": (fixed + big_n * g) / (fixed + big_n * g / 2),
+        "runs_for_target_2": 8 * fixed / g,
+    }
 
 
 def _counts(counter: dict) -> str:

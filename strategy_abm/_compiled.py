@@ -55,6 +55,19 @@ def _claim(folder: Path) -> None:
         pass
 
 
+def _import_numba() -> None:
+    """Import numba without PyYAML when there is no numba config file to read: numba imports
+    PyYAML (15-30 ms) only to read ``.numba_config.yaml`` from the working folder, at its import.
+    With such a file, or PyYAML already imported, numba is imported as usual."""
+    if "numba" in sys.modules or "yaml" in sys.modules or os.path.exists(".numba_config.yaml"):
+        return
+    sys.modules["yaml"] = None  # importing it now raises ImportError at once
+    try:
+        import numba  # noqa: F401, PLC0415
+    finally:
+        del sys.modules["yaml"]
+
+
 def _configure() -> None:
     # numba reads NUMBA_CACHE_DIR when it is imported; if it was imported already, its config is set directly.
     if "NUMBA_CACHE_DIR" not in os.environ:
@@ -67,6 +80,7 @@ def _configure() -> None:
         numba.config.CACHE_DIR = folder
 
 
+_import_numba()
 _configure()
 
 import numba  # noqa: E402
@@ -172,3 +186,20 @@ def skip_blas_probe() -> None:
         import numba.np.arraymath  # noqa: F401, PLC0415
     finally:
         del sys.modules[probe]
+
+
+def skip_cffi_support() -> None:
+    """Load numba's typing of CFFI functions as if CFFI were not installed: numba builds a
+    ``cffi.FFI()`` (parsing C declarations, 25-70 ms) when it first loads a compiled function,
+    to type calls of CFFI functions, which the rules never make. Only for a process the program
+    owns (the CLI and the sweep workers it forks; a user's own numba code calling CFFI functions
+    would not compile there). Does nothing once CFFI or numba's CFFI support is loaded, or when
+    the JIT is disabled."""
+    support = "numba.core.typing.cffi_utils"
+    if JIT_DISABLED or support in sys.modules or "cffi" in sys.modules:
+        return
+    sys.modules["cffi"] = None  # importing it now raises ImportError at once: numba then has no FFI
+    try:
+        import numba.core.typing.cffi_utils  # noqa: F401, PLC0415
+    finally:
+        del sys.modules["cffi"]

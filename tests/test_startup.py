@@ -1,7 +1,8 @@
 """The fixed cost of a command: what it imports. A sweep on the bulk path needs neither Mesa (the
 per-turn shell) nor pandas (read back only for the summary), which take about half a second to
-import, nor scipy.linalg (numba's BLAS probe, skipped by the program); the public names that need
-them are imported on first use (PEP 562)."""
+import, nor scipy.linalg (numba's BLAS probe, skipped by the program), nor PyYAML (numba reads no
+config file) nor CFFI (numba's typing of CFFI functions, skipped by the program); the public names
+that need them are imported on first use (PEP 562)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import strategy_abm
 from strategy_abm.experiments.experiment import experiments_dir
 
 SMOKE = experiments_dir() / "smoke.toml"
-HEAVY = ("mesa", "pandas", "scipy.linalg", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib", "tqdm")
+HEAVY = ("mesa", "pandas", "scipy.linalg", "scipy.spatial", "matplotlib", "dask", "distributed", "SALib", "tqdm",
+         "yaml", "cffi")  # fmt: skip
 
 
 def _modules_after(code: str, cwd: Path) -> dict:
@@ -196,3 +198,25 @@ def test_any_rows_give_what_from_pylist_gives(rows):
     schema = pa.schema([("s", pa.string()), ("i", pa.int64()), ("f", pa.float64()), ("b", pa.bool_())])
     built, reference = _both(rows, schema)
     assert built == reference
+
+
+def test_numba_reads_its_config_file_when_there_is_one(tmp_path):
+    """The package imports numba without PyYAML only when there is no ``.numba_config.yaml`` to
+    read: with one in the working folder, numba reads it as usual."""
+    (tmp_path / ".numba_config.yaml").write_text("COLOR_SCHEME: light_bg\n")
+    code = "import strategy_abm, numba\nout = [numba.config.COLOR_SCHEME == 'light_bg', 'yaml' in sys.modules]"
+    assert _modules_after(code, tmp_path)["out"] == [True, True]
+    assert _modules_after("import strategy_abm\nout = 'yaml' in sys.modules", tmp_path.parent)["out"] is False
+
+
+def test_the_program_freezes_what_its_imports_made_before_the_command_runs(tmp_path):
+    """Run as the program, the command starts with the imports' objects frozen (the collections
+    it triggers, and its forked workers', skip them); called with arguments, it does not."""
+    code = (
+        "import gc\nfrom strategy_abm import cli\nseen = []\n"
+        "cli.COMMANDS['validate'] = lambda args: seen.append(gc.get_freeze_count()) or 0\n"
+        "sys.argv = ['strategy-abm', 'validate', 'baseline']\n"
+        "out = [cli.main(['validate', 'baseline']), cli.main()]\n"
+        "out += [seen[0] == 0, seen[1] > 10000]"
+    )
+    assert _modules_after(code, tmp_path)["out"] == [0, 0, True, True]

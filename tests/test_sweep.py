@@ -773,3 +773,22 @@ def test_a_points_scenario_is_the_one_its_overrides_give_without_reloading(tmp_p
     with ResultStore(tmp_path / "out", exp) as store:
         report = run_sweep(exp, store, workers=1)
     assert report.done == 4 and report.failed == 0
+
+
+def test_the_driver_plays_on_its_own_base_scenario_the_one_the_tasks_text_gives(tmp_path, monkeypatch):
+    """Runs played in the driver (one worker, or workers forked from it) start from the
+    experiment's base scenario the driver loaded, not from parsing the task's text again: the
+    text reads back to that very scenario, so the results are the same either way."""
+    from strategy_abm.experiments import sweep as sweep_mod
+
+    exp = load_experiment(experiments_dir() / "smoke.toml")
+    task = next(_tasks(exp, exp.runs(), exp.resolved_scenario))
+    assert sweep_mod._from_text(task).model_dump() == exp.scenario.model_dump()
+    parsed = pd.DataFrame([row for table, rows in run_batch(task) if table == "results" for row in rows])
+    monkeypatch.setattr(sweep_mod, "_from_text", lambda task: pytest.fail("the base scenario was parsed again"))
+    monkeypatch.setattr(sweep_mod, "_BASES", type(sweep_mod._BASES)())
+    monkeypatch.setattr(sweep_mod, "_SCENARIOS", type(sweep_mod._SCENARIOS)())
+    with ResultStore(tmp_path / "out", exp) as store:
+        assert run_sweep(exp, store, workers=1, progress=False).done == exp.n_runs
+    stored = load_results(tmp_path / "out").set_index("key").loc[parsed["key"]].reset_index()
+    pd.testing.assert_frame_equal(stored[parsed.columns], parsed, check_exact=True)

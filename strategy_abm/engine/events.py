@@ -52,6 +52,26 @@ class EventEngine:
         self._words = None
         self._schedule: dict[int, list[tuple[EventConfig, str | None]]] = {}
         self._drawn_to = 0
+        self._draw_inputs: tuple | None = None  # what _draw passes that the seed does not change
+        # Whether the model keeps an event log (the bulk path's does not: no sentences to write).
+        self._logs = getattr(model, "keeps_log", True)
+
+    def restart(self, words: np.ndarray | None = None) -> None:
+        """Back to a game's start, for the next game on the same model (the bulk path plays its
+        games one after another on one engine, the scenario's events read once). ``words``: the
+        events stream's start, if the caller has it (``Streams.words(EVENTS)``), else drawn when
+        the schedule is."""
+        self.active = []
+        self.layered = {}
+        self._words = words
+        self._schedule = {}
+        self._drawn_to = 0
+
+    def schedule(self) -> dict[int, list[tuple[EventConfig, str | None]]]:
+        """Every turn's :meth:`due` events up to the model's horizon, as ``{turn: due(turn)}``
+        with only the turns where some event fires (the dict is the engine's own: read, do not change)."""
+        self.due(1)
+        return self._schedule
 
     def step(self, turn: int) -> None:
         """The events of ``turn``: temporary effects that run out end, then the events due fire."""
@@ -73,11 +93,12 @@ class EventEngine:
                     variable.remove(layer)
                     if not variable.layers:
                         del self.layered[variable.ident]
-                model.log(
-                    actor="world",
-                    status="event_end",
-                    text=f"End of: {ev.text.replace('{host}', 'the host')}",
-                )
+                if self._logs:
+                    model.log(
+                        actor="world",
+                        status="event_end",
+                        text=f"End of: {ev.text.replace('{host}', 'the host')}",
+                    )
             else:
                 still.append((expiry, ev, layers))
         self.active = still
@@ -98,17 +119,18 @@ class EventEngine:
             return
         if self._words is None:  # the events stream's start (it is drawn from nowhere else)
             self._words = self.model.streams.words(EVENTS)
-        hosts = tuple(self.model.hosts)
-        scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
-        rows = _draw(
-            self._words.copy(),
-            np.array([1.0 - (1.0 - ev.probability_per_year) ** self.model.dt for ev in self.random]),
-            np.array([ev.target == "random_host" for ev in self.random], dtype=np.bool_),
-            np.array([t for t, _ in scripted], dtype=np.int64),
-            np.array([ev.target == "random_host" for _, ev in scripted], dtype=np.bool_),
-            len(hosts),
-            turns,
-        )
+        if self._draw_inputs is None:  # (the same for every game of the scenario: made once)
+            hosts = tuple(self.model.hosts)
+            scripted = [(t, ev) for t in sorted(self.scripted) for ev in self.scripted[t]]
+            arrays = (
+                np.array([1.0 - (1.0 - ev.probability_per_year) ** self.model.dt for ev in self.random]),
+                np.array([ev.target == "random_host" for ev in self.random], dtype=np.bool_),
+                np.array([t for t, _ in scripted], dtype=np.int64),
+                np.array([ev.target == "random_host" for _, ev in scripted], dtype=np.bool_),
+            )
+            self._draw_inputs = (hosts, scripted, arrays)
+        hosts, scripted, arrays = self._draw_inputs
+        rows = _draw(self._words.copy(), *arrays, len(hosts), turns)
         schedule: dict[int, list] = {}
         for turn, kind, index, target in rows.tolist():
             ev = scripted[index][1] if kind == 0 else self.random[index]
@@ -138,6 +160,8 @@ class EventEngine:
             self.model.commit_deal(pr.power, pr.move, pr.host, pr.size_usd_bn)
         if ev.duration_turns:
             self.active.append((turn + ev.duration_turns, ev, layers))
+        if not self._logs:
+            return
         text = ev.text.replace("{host}", self.model.display(target) if target else "")
         if status is None:
             status = "scripted_event" if ev.at is not None else "random_event"
@@ -318,12 +342,23 @@ def grant_deal(powers: np.ndarray, p: int, cost: float) -> None:
     powers[p, P_OFFERS_MADE] += 1.0
 
 
+_MAPPING: dict[type, bool] = {}  # container type -> whether it is a Mapping (an ABC check is slow)
+
+
+def _is_mapping(container) -> bool:
+    kind = type(container)
+    found = _MAPPING.get(kind)
+    if found is None:
+        found = _MAPPING[kind] = isinstance(container, Mapping)
+    return found
+
+
 def _get(container, key):
-    return container[key] if isinstance(container, Mapping) else getattr(container, key)
+    return container[key] if _is_mapping(container) else getattr(container, key)
 
 
 def _set(container, key, value):
-    if isinstance(container, Mapping):
+    if _is_mapping(container):
         container[key] = value
     else:
         setattr(container, key, value)
@@ -356,6 +391,6 @@ def _apply(container, key: str, op: str, value: float, bound: str, old: float | 
 
 def _floor(container, key: str, value: float) -> float:
     """A route's delay never falls below what paperwork cannot remove (its min_delay_days)."""
-    if key == "delay_days" and isinstance(container, Mapping) and "min_delay_days" in container:
+    if key == "delay_days" and _is_mapping(container) and "min_delay_days" in container:
         return max(value, container["min_delay_days"])
     return value

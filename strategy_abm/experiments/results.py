@@ -11,6 +11,7 @@ part: a part exists whole or not at all, and a resumed sweep reruns exactly what
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -48,6 +49,10 @@ TABLES = ("series", "results", "failures")  # flush order: series first (see Res
 KEY_PACKAGES = ("mesa", "numpy", "pandas", "pydantic", "pyarrow", "SALib", "dask", "distributed")
 
 
+# The versions and the commit a manifest records are read once per process (a `git` process and
+# nine package look-ups, 10-20 ms of each sweep called again in a session): the code a process
+# runs is the code it imported, whatever is installed or checked out after.
+@functools.cache
 def _versions() -> dict[str, str | None]:
     out = {"python": platform.python_version()}
     for name in ("strategy_abm", *KEY_PACKAGES):
@@ -58,6 +63,7 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
+@functools.cache
 def _git_commit() -> str | None:
     here = Path(__file__).resolve().parent
     try:
@@ -85,7 +91,7 @@ def manifest_for(experiment) -> dict:
         "resolved_scenario": experiment.resolved_scenario,
         # The plugins the runs were played with (their source is in the hash): what --resume needs again.
         "plugins": [p.manifest_entry() for p in getattr(experiment, "plugins", ())],
-        "versions": _versions(),
+        "versions": dict(_versions()),  # (a copy: the cached one stays as read)
         "git_commit": _git_commit(),
         "design": {
             "kind": experiment.config.design.kind,

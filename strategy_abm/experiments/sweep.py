@@ -96,6 +96,17 @@ def _point_plan(task: dict, point: int, scenario):
     return _PLANS[key]
 
 
+def _know_base(experiment) -> None:
+    """The experiment's base scenario, as the batches run in this process (or in workers forked
+    from it) would parse it from the task's text: the driver has it already, and the text is
+    that scenario written out (``scenario_to_toml``, which reads back identical: test_config.py),
+    so parsing and validating it again (tens of milliseconds of a sweep's start) is skipped."""
+    if experiment.scenario is not None and experiment.resolved_scenario and experiment.hash not in _BASES:
+        _BASES[experiment.hash] = experiment.scenario
+        while len(_BASES) > 4:
+            _BASES.popitem(last=False)
+
+
 def _from_text(task: dict):
     import tomllib
 
@@ -229,10 +240,13 @@ def run_sweep(
             return run_sweep(experiment, store, progress=progress, executor=opened)
     # Only this experiment's runs count (a folder resumed with fewer replications keeps the others).
     try:
-        done_keys = store.done_keys() & {r.key for r in experiment.runs()}
+        done_keys = store.done_keys()
+        if done_keys:  # (a new folder has none: no need to list the runs' keys)
+            done_keys &= {r.key for r in experiment.runs()}
     except BaseException:
         store.close()
         raise
+    _know_base(experiment)
     report = SweepReport(total=experiment.n_runs, skipped=len(done_keys))
     pending = (r for r in experiment.runs() if r.key not in done_keys)
     tasks = _tasks(experiment, pending, experiment.resolved_scenario or None)
@@ -341,6 +355,10 @@ def _run_processes(tasks: Iterator[dict], collect, workers: int) -> None:
     if method == "fork":
         _prepare_fork(first)
     tasks = itertools.chain([first], tasks)
+    if method == "fork" and first["hash"] in _BASES:
+        # Forked workers inherit the base scenario (and run this sweep's tasks only, so it stays in
+        # their cache): its text (70 kB for the baseline) need not be pickled and sent with each batch.
+        tasks = ({**task, "scenario_text": None} for task in tasks)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start,
                                initargs=(os.getpid(),))  # fmt: skip
     in_flight: set = set()

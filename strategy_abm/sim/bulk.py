@@ -15,6 +15,7 @@ kept. A game gives the metrics the per-turn path gives, bit for bit (tests/test_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..engine import pcg
 from ..engine.arrays import O_N_CREDITORS, RL_MAX_OFFERS
 from ..engine.events import EventEngine, deal_room, grant_deal
 from ..engine.metrics import MetricState, metric_row
-from ..engine.streams import HAZARDS, STRATEGIES, Streams
+from ..engine.streams import EVENTS, HAZARDS, STRATEGIES, Streams
 from ..engine.turn import game_start
 from ..engine.views import HostView, PowerView, RouteView, TradeView
 from ..scenario.config import Scenario, format_date, load_scenario, parse_date
@@ -97,6 +98,13 @@ class BulkPlan:
         self._projects = np.zeros((capacity, K.PROJECT_COLUMNS))
         self._memory = np.zeros((n_actors, self.memory_width))
         self._cursors = np.zeros((len(lay.powers) + n_actors, 4), dtype=np.uint64)
+        random_actors = [int(a) for a in np.flatnonzero(self.stochastic)]
+        self._stream_keys = [(EVENTS,), *((HAZARDS, a) for a in range(len(lay.powers))),
+                             *((STRATEGIES, a) for a in random_actors)]  # fmt: skip
+        self._cursor_rows = np.array([*range(len(lay.powers)), *(len(lay.powers) + a for a in random_actors)],
+                                     dtype=np.int64)  # fmt: skip
+        # One events engine for the plan's games, restarted for each (the scenario's events read once).
+        self._events = EventEngine(sc.events, self._world)
 
     def date_of(self, turn: int) -> str:
         """Label of turn ``turn``'s period (as ``Game.date_of``)."""
@@ -126,15 +134,16 @@ class BulkPlan:
             np.copyto(mine, start)
         streams = world.streams = Streams(seed)
         world.turn = 0
-        events = EventEngine(self.scenario.events, world)
-        schedule = {turn: events.due(turn) for turn in range(1, self.horizon + 1)}
+        # The streams' words at their starts, in one compiled call: the events stream's, then each
+        # power's hazards and each random actor's strategy (the others draw nothing).
+        words = streams.words_rows(self._stream_keys)
+        events = self._events
+        events.restart(words[0])
+        schedule = events.schedule()  # {turn: its events} where some fire
         # Each stream's words at the start of turn 0's region, moved on a region a turn (engine/streams.py).
         cursors = self._cursors
         cursors[:] = 0
-        for a in range(len(lay.powers)):
-            cursors[a] = streams.words(HAZARDS, a)
-        for a in np.flatnonzero(self.stochastic):
-            cursors[len(lay.powers) + a] = streams.words(STRATEGIES, int(a))
+        cursors[self._cursor_rows] = words[1:]
         jumps = pcg.region_jumps(cursors)
         cursor_turn = np.zeros(1, dtype=np.int64)
         projects = self._projects
@@ -147,19 +156,22 @@ class BulkPlan:
         if 0 in turns:
             out[0] = world.metrics(derived, 0)
         turn = 1
+        ends = math.inf  # the first turn at which a temporary effect ends (none active)
         while turn <= self.horizon:
             opened = False
-            if schedule[turn] or _expiring(events, turn):
+            if turn in schedule or turn >= ends:
                 K.open_turn(state.hosts, state.powers, t.rules)
                 world.turn = turn
-                events.expire(turn)
-                for ev, target in schedule[turn]:
+                if turn >= ends:  # (expire changes nothing before the first end)
+                    events.expire(turn)
+                for ev, target in schedule.get(turn, ()):
                     events.fire(ev, turn, target)
+                ends = min((expiry for expiry, _, _ in events.active), default=math.inf)
                 opened = True
             # Play up to the next turn with events (firing or ending: the ones just fired count),
             # or the end of a recorded turn.
             stop = turn + 1
-            while stop <= self.horizon and not schedule[stop] and not _expiring(events, stop) and stop - 1 not in turns:
+            while stop <= self.horizon and stop not in schedule and stop < ends and stop - 1 not in turns:
                 stop += 1
             _play(state.hosts, state.powers, state.routes, state.trade, state.acceptance, projects, n_projects,
                   lay.offsets, t.moves, t.toolkit, t.power_meta, t.power_static, t.rules, t.world_minerals,
@@ -170,10 +182,6 @@ class BulkPlan:
             if turn - 1 in turns:
                 out[turn - 1] = world.metrics(derived, turn - 1)
         return dict(sorted(out.items()))
-
-
-def _expiring(events: EventEngine, turn: int) -> bool:
-    return any(turn >= expiry for expiry, _, _ in events.active)
 
 
 class _World:
@@ -204,6 +212,8 @@ class _World:
         self.trade = TradeView(state.trade)
         self.world_minerals = {m: v.model_dump() for m, v in plan.scenario.world.minerals.items()}
         self.initial_region_output = dict(zip(lay.minerals, plan.initial_output.tolist(), strict=True))
+
+    keeps_log = False  # (the events engine writes no log rows for it)
 
     def log(self, **_) -> None:
         """The bulk path keeps no event log."""
