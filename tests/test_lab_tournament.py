@@ -176,6 +176,24 @@ def test_resume_completes_an_interrupted_tournament_with_the_same_results(tiny, 
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_worker_processes_play_the_first_profile_with_its_parameters(tiny, tmp_path):
+    # The pool's workers are forked from a driver that prepared the first batch's points: with
+    # the profile's parameter tables, not only the strategy names stored as its factors (the US
+    # would play parametric with the scenario's own parameters, and --workers 2 or a --resume
+    # would give other numbers than --workers 1).
+    path, whole = tiny
+    text = TINY.replace(f'["pgii_asymmetric", {MINERALS}]', f'[{MINERALS}, "pgii_asymmetric"]')
+    code, _, stderr = run_cli("tournament", write(tmp_path, text), "--out", tmp_path / "out", "--quiet",
+                              "--workers", "2")  # fmt: skip
+    assert code == 0, stderr
+    two = pd.read_parquet(tmp_path / "out" / "tournament" / "samples.parquet")
+    one = pd.read_parquet(whole / "tournament" / "samples.parquet")  # the same games, played here, in another order
+    key = ["china", "us", "seed_index"]
+    two = two.drop(columns="profile").sort_values(key).reset_index(drop=True)
+    one = one.drop(columns="profile").sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, two)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
