@@ -282,7 +282,7 @@ def test_a_bad_psro_file_is_one_line_naming_the_field(tmp_path, edit, message):
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(edit[0], edit[1], 1))
     code, _, stderr = run_cli("psro", path, "--out", tmp_path / "out", "--quiet")
-    assert code == 2 and message in one_error_line(stderr)
+    assert code == 2 and one_error_line(stderr).startswith(f"strategy-abm: error: {message}")  # the field first
     assert not (tmp_path / "out").exists()
 
 

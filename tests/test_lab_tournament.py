@@ -202,7 +202,7 @@ def test_worker_processes_play_the_first_profile_with_its_parameters(tiny, tmp_p
         (('"bri_2", "greedy"', '"bri_2", "no_such"'), "roles.china.strategies.1"),
         (("[roles.us]", "[roles.kaz]"), "roles.kaz: not a power"),
         (("spend_share = 1.0", "spend_share = 7.0"), "roles.us.strategies.1"),
-        (('"bri_2", "greedy"', '"bri_2", "bri_2"'), "label 'bri_2' is used twice"),
+        (('"bri_2", "greedy"', '"bri_2", "bri_2"'), "roles.china.strategies.1: label 'bri_2' is used twice"),
         (('name = "tiny"', 'name = "tiny"\ndesign = "deviations"'), "reference"),
         (
             ('name = "tiny"', 'name = "tiny"\ndesign = "deviations"\nreference = { china = "bri_2", us = "x" }'),
@@ -221,7 +221,7 @@ def test_a_bad_file_is_one_line_and_exit_2_and_writes_nothing(tmp_path, change, 
     path = write(tmp_path, TINY.replace(*change))
     code, _, stderr = run_cli("tournament", path, "--out", tmp_path / "out")
     assert code == 2
-    assert expected in one_error_line(stderr)
+    assert one_error_line(stderr).startswith(f"strategy-abm: error: {expected}")  # the field first
     assert not (tmp_path / "out").exists()
 
 

@@ -1521,6 +1521,8 @@ def _format_error(err: dict) -> str:
         msg = f"{msg} (got {_shown(err['input'])})"
     # Messages that name a sub-field ("sources.x: ...") already say where they point.
     m = re.match(r"^([a-z_]+\.[a-z_.0-9]+): (.*)$", msg)
+    if not m and not loc:  # a rule of the whole file ("eval_seeds: ...") names its field itself
+        m = re.match(r"^([a-z_][a-z_0-9]*): (.*)$", msg)
     if m:
         loc, msg = [*loc, m.group(1)], m.group(2)
     field = ".".join(loc) if loc else "scenario"
