@@ -14,6 +14,7 @@ import optuna
 import pytest
 from clitools import one_error_line, run_cli
 
+from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import replication_seed
 from strategy_abm.lab.metagame import MetaGame, bimatrix_equilibria, mixed_regret, strategy_values
 from strategy_abm.lab.psro import load_psro, run_psro, solve
@@ -198,6 +199,51 @@ def test_iterations_cap_the_loop_and_the_last_responses_are_not_added(tmp_path):
     assert max(float(r["gain"]) for r in rows) > 0
     pools = tomllib.loads((tmp_path / "out" / "pools.toml").read_text())["roles"]
     assert pools == {"china": {"strategies": ["bri_2", "greedy"]}, "us": {"strategies": ["pgii_asymmetric", "random"]}}
+
+
+def interrupt_in_iteration(monkeypatch, iteration: int) -> None:
+    """Ctrl-C in the first best-response study of ``iteration`` (its second trial)."""
+    import strategy_abm.lab.psro as psro
+
+    real, made = psro.objective_function, []
+
+    def objective_function(tuning):
+        made.append(tuning)
+        objective, calls = real(tuning), []
+
+        def wrapped(trial):
+            calls.append(trial.number)
+            if len(made) == 2 * iteration - 1 and len(calls) == 2:
+                raise KeyboardInterrupt
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(psro, "objective_function", objective_function)
+
+
+def test_ctrl_c_leaves_the_finished_iterations_and_says_so_in_one_line(tmp_path, capfd, caplog, monkeypatch):
+    path, out = tiny(tmp_path), tmp_path / "out"
+    interrupt_in_iteration(monkeypatch, 2)
+    assert cli_main(["psro", str(path), "--out", str(out), "--quiet"]) == 130
+    err = capfd.readouterr().err
+    assert err == f"strategy-abm: interrupted; iteration 1 is in {out}/trace.csv\n"
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]  # its log: a traceback
+    assert [r["iteration"] for r in read_csv(out / "trace.csv")] == ["1", "1"]
+
+
+def test_ctrl_c_in_the_first_iteration_leaves_no_older_runs_outputs(loop, tmp_path, capfd, monkeypatch):
+    # A psro folder run again: until this run's first iteration ends, the last run's files must
+    # not stand in the folder as if they were this run's.
+    folder, path, _, _ = loop
+    out = tmp_path / "out"
+    assert run_cli("psro", path, "--out", out, "--iterations", "1", "--quiet")[0] == 0
+    capfd.readouterr()
+    interrupt_in_iteration(monkeypatch, 1)
+    assert cli_main(["psro", str(path), "--out", str(out), "--quiet"]) == 130
+    assert capfd.readouterr().err == "strategy-abm: interrupted in iteration 1; no iteration finished\n"
+    assert sorted(p.name for p in out.iterdir()) == [".strategy-abm-psro", "plots"]
+    assert list((out / "plots").iterdir()) == []
 
 
 def payoff_total(china: tuple, us: tuple, seed: int, horizon: int) -> float:

@@ -219,6 +219,35 @@ def test_an_out_folder_that_is_not_a_tuners_is_refused(tmp_path, capsys):
     assert "different version" in capsys.readouterr().err
 
 
+def test_ctrl_c_mid_study_is_one_line_and_keeps_the_finished_trials(tmp_path, capfd, caplog, monkeypatch):
+    # Optuna logs a trial that raised, with its traceback: for Ctrl-C the user sees one line only.
+    import strategy_abm.lab.tune as tune
+
+    real = tune.objective_function
+
+    def interrupted_at_third(tuning):
+        objective = real(tuning)
+        calls = []
+
+        def wrapped(trial):
+            calls.append(trial.number)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(tune, "objective_function", interrupted_at_third)
+    path, out = tiny(tmp_path), tmp_path / "out"
+    assert main(["tune", str(path), "--out", str(out), "--trials", "5", "--quiet"]) == 130
+    err = capfd.readouterr().err
+    assert err == (f"strategy-abm: interrupted; finished trials are stored in {out}/study.journal and running "
+                   "again continues\n")  # fmt: skip
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]  # its log: a traceback
+    states = [t.state.name for t in open_study(load_tuning(path), out).trials]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+
+
 def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"

@@ -83,6 +83,7 @@ from .tune import (
     check_seeds,
     objective_function,
     resolve,
+    unlogged_interrupts,
     weighted,
 )
 
@@ -447,7 +448,8 @@ def best_response(psro: Psro, role: str, game: MetaGame, mix, pools, iteration: 
     if warm is not None:  # the role's last best response, a fair start against the new mix
         study.enqueue_trial(warm)
     callbacks = [lambda s, t: progress(role, t.number)] if progress else []
-    study.optimize(objective_function(tuning), n_trials=psro.config.trials, callbacks=callbacks)
+    with unlogged_interrupts():
+        study.optimize(objective_function(tuning), n_trials=psro.config.trials, callbacks=callbacks)
     best = study.best_trial
     rows = [{"iteration": iteration, "role": role, "trial": t.number, "value": t.value, **t.params}
             for t in study.trials]  # fmt: skip
@@ -610,6 +612,18 @@ def metagame_rows(result: PsroResult) -> list[dict]:
     return rows
 
 
+OUTPUTS = (  # what write_outputs writes, besides the plot
+    "trace.csv",
+    "mixes.csv",
+    "trials.csv",
+    "pools.toml",
+    "responses.toml",
+    "metagame.json",
+    "metagame.csv",
+)
+PLOT = "plots/exploitability.png"
+
+
 def write_outputs(result: PsroResult, out: Path, *, plots: bool = True) -> list[str]:
     """Write the loop's outputs into ``out`` (a folder marked as a psro folder): trace.csv,
     mixes.csv, trials.csv, pools.toml, responses.toml, metagame.json, metagame.csv and
@@ -674,7 +688,7 @@ def plot_exploitability(result: PsroResult, out: Path) -> str:
         fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     write_atomically(plots, "exploitability.png", buf.getvalue())
-    return "plots/exploitability.png"
+    return PLOT
 
 
 def format_iteration(it: Iteration) -> str:
@@ -698,6 +712,10 @@ def run_folder(psro: Psro, out: Path, iterations: int | None = None, *, progress
     leaves the iterations it finished. ``report(iteration)`` after each iteration."""
     out.mkdir(parents=True, exist_ok=True)
     write_marker(out, "psro")
+    # A psro folder run again: the last run's outputs go now, so that what the folder holds after
+    # a Ctrl-C is this run's finished iterations only (a link at one of these names goes, not its target).
+    for name in (*OUTPUTS, *(() if (out / "plots").is_symlink() else (PLOT,))):  # (never through a link)
+        (out / name).unlink(missing_ok=True)
 
     def each(result: PsroResult) -> None:
         write_outputs(result, out, plots=False)

@@ -26,13 +26,16 @@ and opponents, paired by instance: mean difference and its 95% interval), ``tria
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import itertools
 import json
+import logging
 import math
 import random
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -500,6 +503,37 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 
     return study
 
 
+class _InterruptedTrials(logging.Filter):
+    """Drops Optuna's log of a trial that Ctrl-C (or SIGTERM) stopped: the warning and its
+    traceback, then its "failed with value None" line. The command says it in one line."""
+
+    def __init__(self):
+        super().__init__()
+        self.numbers: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        number = re.match(r"Trial (\d+) failed", record.getMessage())
+        if number is None:
+            return True
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.numbers.add(number.group(1))
+            return False
+        return number.group(1) not in self.numbers
+
+
+@contextlib.contextmanager
+def unlogged_interrupts():
+    """While a study optimises, Optuna does not log a trial stopped by Ctrl-C (see
+    :class:`_InterruptedTrials`); a trial that fails otherwise is logged as Optuna logs it."""
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs a failed trial
+    quiet = _InterruptedTrials()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress: Callable | None = None,
               resume: bool = False, worker: int = 0):  # fmt: skip
     """Add ``trials`` (default: the file's) trials to the tuning's study in ``out`` and return it.
@@ -514,7 +548,8 @@ def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress:
     write_marker(out, "tune")
     study = open_study(tuning, out, create=not resume, worker=worker)
     callbacks = [lambda s, t: progress(t.number, t.state.name.lower())] if progress else []
-    study.optimize(objective_function(tuning), n_trials=trials or tuning.config.trials, callbacks=callbacks)
+    with unlogged_interrupts():
+        study.optimize(objective_function(tuning), n_trials=trials or tuning.config.trials, callbacks=callbacks)
     return study
 
 
