@@ -21,6 +21,7 @@ from strategy_abm.lab.metagame import best_deviations, regret, regrets
 from strategy_abm.lab.tournament import (
     TournamentResults,
     deviation_profiles,
+    format_rankings,
     load_tournament,
     mean_interval,
     reference_deviations,
@@ -313,6 +314,21 @@ def test_reference_deviations_by_hand():
     assert lost.summary()["regret"] == {"mean": None, "low": None, "high": None, "n": 0}
     assert lost.verdict() == ("regret unknown: no seed where both games finished for b=q (runs failed or "
                               "missing; --resume tries them again)")  # fmt: skip
+    # One seed: the gains are known, their spread is not. No interval (NaN), never a point that
+    # would claim the gain certain at 95%.
+    one = TournamentResults(**{**results.__dict__, "samples": {"a": a[:, :1], "b": b[:, :1]}, "seeds": np.array([1])})
+    single = reference_deviations(one)
+    assert single.roles["a"].gains["y"][::3] == (1.0, 1) and math.isnan(single.roles["a"].gains["y"].low)
+    assert single.regret.mean == 1.0 and single.regret_role == "a"
+    assert math.isnan(single.regret.low) and math.isnan(single.regret.high)
+    assert single.summary()["regret"] == {"mean": 1.0, "low": None, "high": None, "n": 1}
+    assert single.verdict() == ("regret 1.000 [no interval: 1 seed] payoff-years: a gains most, switching to y; "
+                                "one seed cannot tell whether a gain is significant (play 2 or more)")  # fmt: skip
+    printed = format_rankings(one)
+    assert (
+        "nan" not in printed
+        and "a        value 10.000 [no interval: 1 seed]; best deviation y, gain 1.000 [no interval: 1 seed]" in printed
+    )
 
 
 DEV_TEXT = TINY.replace('name = "tiny"', 'name = "dev"\ndesign = "deviations"\n'

@@ -69,6 +69,7 @@ from .tournament import (
     TournamentResults,
     _toml_inline,
     build_tournament,
+    interval_text,
     mean_interval,
     tournament_metagame,
 )
@@ -699,7 +700,8 @@ def format_iteration(it: Iteration) -> str:
         f"{r} " + " ".join(f"{s} {it.mix[r][i]:.2f}" for i, s in enumerate(g.strategies[r]) if it.mix[r][i] > 1e-9)
         for r in g.roles
     )
-    gains = ", ".join(f"{r} {resp.gain:+.4f} [{resp.gain_interval[0]:+.4f}, {resp.gain_interval[1]:+.4f}]"
+    n = g.samples[g.roles[0]].shape[-1]  # the meta-game's seeds
+    gains = ", ".join(f"{r} {resp.gain:+.4f} {interval_text(*resp.gain_interval, n, '+.4f')}"
                       for r, resp in it.responses.items())  # fmt: skip
     return (f"iteration {it.number}: pools {pools}; sigma: {support}; gains {gains}; exploitability "
             f"{it.exploitability:.4f} ({it.games_played} games played, {it.games_reused} reused)")  # fmt: skip
