@@ -332,6 +332,22 @@ def test_a_bad_psro_file_is_one_line_naming_the_field(tmp_path, edit, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_plots_link_in_a_psro_folder_is_refused_before_the_loop_runs(tmp_path):
+    # Refused up front, not after every iteration was played (the loop never writes through a link).
+    from strategy_abm.report.folders import write_marker
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    write_marker(out, "psro")
+    (out / "trace.csv").write_text("the last run's\n")
+    (out / "plots").symlink_to(elsewhere)
+    code, _, stderr = run_cli("psro", tiny(tmp_path), "--out", out, "--quiet")
+    assert code == 2 and "plots' is a symbolic link" in one_error_line(stderr)
+    assert sorted(p.name for p in out.iterdir()) == [".strategy-abm-psro", "plots", "trace.csv"]
+    assert (out / "trace.csv").read_text() == "the last run's\n" and list(elsewhere.iterdir()) == []
+
+
 def test_an_out_folder_that_is_not_a_psro_folder_is_refused(tmp_path):
     path = tiny(tmp_path)
     other = tmp_path / "mine"

@@ -248,6 +248,22 @@ def test_ctrl_c_mid_study_is_one_line_and_keeps_the_finished_trials(tmp_path, ca
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
 
 
+def test_a_plots_link_in_a_tuners_folder_is_refused_before_any_trial(tmp_path, capsys):
+    path = tiny(tmp_path)
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    elsewhere.mkdir()
+    for png in (out / "plots").iterdir():
+        png.unlink()
+    (out / "plots").rmdir()
+    (out / "plots").symlink_to(elsewhere)
+    assert main(["tune", str(path), "--out", str(out), "--trials", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "plots' is a symbolic link" in err, err
+    assert len(open_study(load_tuning(path), out).trials) == 1 and list(elsewhere.iterdir()) == []
+
+
 def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"
