@@ -348,6 +348,46 @@ def test_a_plots_link_in_a_psro_folder_is_refused_before_the_loop_runs(tmp_path)
     assert (out / "trace.csv").read_text() == "the last run's\n" and list(elsewhere.iterdir()) == []
 
 
+@pytest.fixture
+def python_only():
+    """``test_psro_python_only``: a strategy any power may play that has no compiled kernel (its
+    decision is Python's), registered for the test only."""
+    from strategy_abm.strategies.base import REGISTRY
+    from strategy_abm.strategies.powers import Parametric
+
+    class PythonOnly(Parametric):
+        name = "test_psro_python_only"
+
+        def propose(self, obs):
+            return super().propose(obs)[:1]
+
+    yield PythonOnly.name
+    REGISTRY.pop(PythonOnly.name, None)
+
+
+def test_a_strategy_without_a_kernel_is_blamed_where_it_is(tmp_path, python_only):
+    # Outside the roles (the scenario's Russia): the scenario is named, not the first role's pool.
+    (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.russia]\nstrategy = "{python_only}"\n')
+    text = TINY.format(epsilon=0.0, iterations=1).replace('scenario = "baseline"', 'scenario = "mine.toml"')
+    (tmp_path / "p.toml").write_text(text)
+    code, _, stderr = run_cli("psro", tmp_path / "p.toml", "--out", tmp_path / "out", "--quiet")
+    assert code == 2 and one_error_line(stderr).startswith(
+        f"strategy-abm: error: scenario: powers.russia.strategy: '{python_only}' has no compiled kernel"
+    )
+    # In a role's pool: that entry is named.
+    pool = TINY.format(epsilon=0.0, iterations=1).replace(
+        '"pgii_asymmetric", "random"', f'"pgii_asymmetric", "{python_only}"'
+    )
+    (tmp_path / "q.toml").write_text(pool)
+    code, _, stderr = run_cli("psro", tmp_path / "q.toml", "--out", tmp_path / "out", "--quiet")
+    assert code == 2 and f"error: roles.us.strategies.1: powers.us.strategy: '{python_only}'" in one_error_line(stderr)
+    assert not (tmp_path / "out").exists()
+    # A role's own strategy in the scenario is never played (its pool's are), so it is no obstacle.
+    (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.us]\nstrategy = "{python_only}"\n')
+    code, _, stderr = run_cli("psro", tmp_path / "p.toml", "--out", tmp_path / "out", "--quiet", "--iterations", "1")
+    assert code == 0, stderr
+
+
 def test_an_out_folder_that_is_not_a_psro_folder_is_refused(tmp_path):
     path = tiny(tmp_path)
     other = tmp_path / "mine"

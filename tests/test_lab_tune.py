@@ -264,6 +264,28 @@ def test_a_plots_link_in_a_tuners_folder_is_refused_before_any_trial(tmp_path, c
     assert len(open_study(load_tuning(path), out).trials) == 1 and list(elsewhere.iterdir()) == []
 
 
+def test_a_scenario_actor_without_a_kernel_is_blamed_on_the_scenario(tmp_path, capsys):
+    from strategy_abm.strategies.base import REGISTRY
+    from strategy_abm.strategies.powers import Parametric
+
+    class PythonOnly(Parametric):  # its decision is Python's: no compiled kernel
+        name = "test_tune_python_only"
+
+        def propose(self, obs):
+            return super().propose(obs)[:1]
+
+    try:
+        (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.russia]\nstrategy = "{PythonOnly.name}"\n')
+        path = tiny(tmp_path)
+        path.write_text(path.read_text().replace('scenario = "baseline"', 'scenario = "mine.toml"'))
+        assert main(["tune", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"strategy-abm: error: scenario: powers.russia.strategy: '{PythonOnly.name}' has no compiled "
+                       "kernel: the tuner plays on the bulk path\n")  # fmt: skip
+    finally:
+        REGISTRY.pop(PythonOnly.name, None)
+
+
 def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"

@@ -202,12 +202,17 @@ def resolve_psro(config: PsroConfig, path: Path | None = None) -> Psro:
     roles = tournament.roles
     initial = {r: tournament.experiment.entries[r] for r in roles}
     base = tournament.experiment.scenario
+    # Every entry against the other roles' first entries (a role's own strategy in the scenario is
+    # never played); the message names the actor whose strategy has no kernel, so blame goes to it.
+    first = {r: initial[r][0] for r in roles}
     for role in roles:
         for i, entry in enumerate(initial[role]):
             try:
-                BulkPlan(_profile_scenario(base, ((role, entry),)))
+                BulkPlan(_profile_scenario(base, tuple((r, entry if r == role else first[r]) for r in roles)))
             except NotCompiled as exc:
-                raise ConfigError(f"roles.{role}.strategies.{i}: {exc}: the loop plays on the bulk path") from None
+                culprit = next((r for r in roles if str(exc).startswith(f"powers.{r}.")), None)
+                where = "scenario" if culprit is None else f"roles.{culprit}.strategies.{i if culprit == role else 0}"
+                raise ConfigError(f"{where}: {exc}: the loop plays on the bulk path") from None
     seeds = np.array([replication_seed(config.master_seed, k) for k in range(config.seeds)], dtype=np.int64)
     shared = sorted(set(config.train_seeds) & {int(s) for s in seeds})
     if shared:
@@ -263,7 +268,7 @@ def _tuning(config: PsroConfig, role: str, path: Path | None) -> Tuning:
     }  # fmt: skip
     try:
         tune_config = validate_config(TuneConfig, raw)
-        return resolve(tune_config, base=None if path is None else path.parent)
+        return resolve(tune_config, base=None if path is None else path.parent, compiled=False)
     except ConfigError as exc:
         text = str(exc)
         for key in ("params", "start"):

@@ -234,8 +234,10 @@ def load_tuning(path: str | Path) -> Tuning:
     return resolve(config, base=path.parent)
 
 
-def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
-    """Check a :class:`TuneConfig` against its scenario and the strategy registry."""
+def resolve(config: TuneConfig, base: Path | None = None, *, compiled: bool = True) -> Tuning:
+    """Check a :class:`TuneConfig` against its scenario and the strategy registry; ``compiled``:
+    also that its training and held-out games play on the bulk path (lab/psro.py, whose profiles
+    come from :func:`weighted`, checks its own)."""
     where = config.scenario
     if base is not None and not Path(where).is_absolute() and (base / where).exists():
         where = str(base / where)
@@ -293,11 +295,13 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
                               f"(e.g. payoff_total_{role}, debt_to_gdp_{next(iter(scenario.hosts))})")  # fmt: skip
     if config.sampler.kind == "nsga2" and len(objectives) == 1:
         raise ConfigError("sampler.kind: nsga2 is for several objectives; use tpe for one")
-    # Every profile must play on the bulk path (the tuned role and the opponents all compiled).
+    # Every profile must play on the bulk path (the tuned role, the opponents and the scenario's
+    # other actors all compiled), and so must the role's doctrine, the held-out baseline.
     for field, group in (("opponents", profiles), ("eval_opponents", eval_profiles)):
-        for profile in group:
+        for profile in group if compiled else ():
             _check_compiled(_with_strategies(base_sc, dict(_opponent_table(profile))), field, profile)
-    _check_compiled(_with_strategies(scenario, {}), f"scenario: powers.{role}.strategy", ())
+    if compiled:
+        _check_compiled(_with_strategies(scenario, {}), "scenario", ())
     dump = config.model_dump(mode="json", exclude={"trials"})
     fingerprint = hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
     ref = config.scenario if config.scenario in builtin_scenarios() else str(resolve_path(where).resolve())
@@ -354,9 +358,13 @@ def _profiles(config: TuneConfig, scenario: Scenario, pools: dict[str, list[str]
 
 
 def _check_compiled(scenario: Scenario, field: str, profile) -> None:
+    """Refuse ``scenario`` if a strategy of it has no kernel: blamed on ``field`` when the actor
+    is one of ``profile``'s, else on the scenario (whose actor it is)."""
     try:
         BulkPlan(scenario)
     except NotCompiled as exc:
+        if not any(str(exc).startswith(f"{kind}.{item[0]}.") for item in profile for kind in ("powers", "hosts")):
+            field, profile = "scenario", ()
         named = ", ".join(f"{item[0]}={item[1]}" for item in profile)
         raise ConfigError(f"{field}: {exc}{f' (profile {named})' if named else ''}: the tuner plays on the bulk "
                           "path") from None  # fmt: skip
