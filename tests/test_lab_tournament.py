@@ -210,6 +210,11 @@ def test_worker_processes_play_the_first_profile_with_its_parameters(tiny, tmp_p
             "reference.us: 'x' is not a strategy",
         ),
         (('scenario = "baseline"', 'scenario = "nowhere"'), "scenario"),
+        # A table entry: the table's own problem, named by the file's keys (not the union's branches).
+        (('label = "minerals"', 'label = ""'), "roles.us.strategies.1.label: '': a label is a non-empty name"),
+        (('label = "minerals"', 'label = "minerals", colour = 1'), "roles.us.strategies.1.colour: unknown key"),
+        (('{ name = "parametric", label', "{ label"), "roles.us.strategies.1.name: missing (required)"),
+        (('"bri_2", "greedy"', '"bri_2", 7'), "roles.china.strategies.1: Input should be a valid string"),
         (("design", "design"), None),
     ],
 )
