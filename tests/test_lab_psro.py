@@ -312,6 +312,7 @@ EDITS = [
     (('"move_weights.policy_bank_loan" = [0.0, 1.0]', '"move_weights.route_realignment" = [0.0, 1.0]'),
      "roles.china.params.move_weights.route_realignment"),
     (("spend_share = [0.3, 1.0]", "spend_share = [0.3, 3.0]"), "roles.us.params.spend_share"),
+    (("spend_share = [0.3, 1.0]", "spend_share = [1.0, 0.3]"), "roles.us.params.spend_share: bounds must be"),
     (("[roles.us.params]", "[roles.us.start]\nmove_weights = { tanks = 1.0 }\n[roles.us.params]"),
      "roles.us.start.move_weights.tanks"),
     (("[sampler]", "[roles.kaz]\nstrategies = [\"greedy\"]\nparams = { spend_share = [0, 1] }\n[sampler]"),

@@ -49,6 +49,7 @@ from ..engine.metrics import metric_columns
 from ..report.folders import OutputError, write_atomically, write_marker
 from ..scenario.config import (
     ConfigError,
+    FieldError,
     Scenario,
     Strict,
     builtin_scenarios,
@@ -140,7 +141,7 @@ class TuneConfig(Strict):
             raise ValueError("declare at least one parameter to tune, as NAME = [low, high]")
         for key, bounds in v.items():
             if len(bounds) != 2 or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]:
-                raise ValueError(f"{key}: bounds must be [low, high], two finite numbers with low < high")
+                raise FieldError(key, "bounds must be [low, high], two finite numbers with low < high")
         return v
 
     @field_validator("opponents", "eval_opponents")
@@ -148,9 +149,9 @@ class TuneConfig(Strict):
     def _pools(cls, v):
         for role, pool in (v or {}).items():
             if not pool:
-                raise ValueError(f"{role}: list at least one strategy")
+                raise FieldError(role, "list at least one strategy")
             if len(set(pool)) != len(pool):
-                raise ValueError(f"{role}: a strategy is listed twice")
+                raise FieldError(role, "a strategy is listed twice")
         return v
 
     @model_validator(mode="after")

@@ -115,6 +115,9 @@ class _FieldError(ValueError):
         self.problem = problem
 
 
+FieldError = _FieldError  # for the validators of other files' models (lab/tune.py): same one-line naming
+
+
 def _check_keys(value: dict, keys: tuple[str, ...], what: str, *, complete: bool = True) -> None:
     """Every key of ``value`` is one of ``keys`` (and, if ``complete``, every one is there)."""
     for k in value:
