@@ -189,6 +189,7 @@ def test_several_objectives_use_nsga2_and_write_the_pareto_front(tmp_path):
         (("seed = 3", 'seed = 3\nkind = "nsga2"'), "sampler.kind"),
         (("trials = 4", '[[objectives]]\nmetric = "payoff_mars"\n'), "objectives.0.metric"),
         (('scenario = "baseline"', 'scenario = "atlantis"'), "scenario"),
+        (('scenario = "baseline"', 'scenario = "."'), "scenario: '"),  # a folder: named once, not "scenario: scenario:"
     ],
 )
 def test_a_bad_tuning_file_is_one_line_naming_the_field(tmp_path, capsys, edit, message):

@@ -245,7 +245,7 @@ def resolve(config: TuneConfig, base: Path | None = None, *, compiled: bool = Tr
     try:
         scenario = load_scenario(where, [f"horizon_turns={config.horizon_turns}"])
     except ConfigError as exc:
-        raise ConfigError(f"scenario: {exc}") from None
+        raise ConfigError(f"scenario: {str(exc).removeprefix('scenario: ')}") from None
     role = config.role
     if role not in scenario.powers:
         raise ConfigError(f"role: {role!r} is not a power of {scenario.name} ({', '.join(scenario.powers)})")
