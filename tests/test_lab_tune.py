@@ -288,6 +288,30 @@ def test_a_scenario_actor_without_a_kernel_is_blamed_on_the_scenario(tmp_path, c
         REGISTRY.pop(PythonOnly.name, None)
 
 
+def test_a_study_is_not_continued_against_an_edited_scenario_or_other_code(tmp_path, capsys, monkeypatch):
+    # Trials scored in other games would be compared as if in the same ones: the study's
+    # fingerprint covers the scenario the file names (its content) and the code that plays it.
+    import strategy_abm.lab.tune as tune
+
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n')
+    path = tiny(tmp_path)
+    path.write_text(path.read_text().replace('scenario = "baseline"', 'scenario = "mine.toml"'))
+    out = str(tmp_path / "out")
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0  # unchanged: continues
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n[powers.us]\nbudget_usd_bn_per_year = 3.0\n')
+    capsys.readouterr()
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 2
+    assert "different version" in capsys.readouterr().err
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n')
+    monkeypatch.setattr(tune, "code_fingerprint", lambda: "other rules")
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 2
+    assert "different version" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0
+    assert len(open_study(load_tuning(path), tmp_path / "out").trials) == 3
+
+
 def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"

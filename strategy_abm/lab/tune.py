@@ -46,6 +46,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..engine.metrics import metric_columns
+from ..experiments.experiment import code_fingerprint
 from ..report.folders import OutputError, write_atomically, write_marker
 from ..scenario.config import (
     ConfigError,
@@ -56,11 +57,13 @@ from ..scenario.config import (
     load_scenario,
     read_config,
     resolve_path,
+    scenario_to_toml,
     validate_config,
     validate_scenario,
 )
 from ..scenario.names import FolderName
 from ..sim.bulk import BulkPlan, NotCompiled
+from ..strategies.plugins import loaded_plugins
 from ..strategies.powers import Parametric
 
 JOURNAL = "study.journal"
@@ -180,7 +183,8 @@ class Tuning:
         objectives: (metric, direction) pairs.
         doctrine: the role's configured strategy and parameters in the scenario (the baseline of
             the held-out evaluation).
-        fingerprint: hash of the file's settings except ``trials`` (a study belongs to one file).
+        fingerprint: hash of the file's settings except ``trials``, of its scenario as read, of
+            the package's code and of the loaded plugins (a study belongs to one file and one game).
         scenario_ref: how ``best.toml`` names the scenario it extends (a built-in name, else a path).
         weights: each training profile's weight in the objective (summing to 1), or None: every
             instance alike (see :func:`weighted`).
@@ -303,7 +307,12 @@ def resolve(config: TuneConfig, base: Path | None = None, *, compiled: bool = Tr
             _check_compiled(_with_strategies(base_sc, dict(_opponent_table(profile))), field, profile)
     if compiled:
         _check_compiled(_with_strategies(scenario, {}), "scenario", ())
+    # What scores a trial: the file's settings (not how many trials), the games' scenario as read
+    # (a scenario file may be edited), the rules and the plugins' code (as a sweep's hash).
     dump = config.model_dump(mode="json", exclude={"trials"})
+    dump["scenario_resolved"] = scenario_to_toml(scenario)
+    dump["code"] = code_fingerprint()
+    dump["plugins"] = sorted(p.sha256 for p in loaded_plugins())
     fingerprint = hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
     ref = config.scenario if config.scenario in builtin_scenarios() else str(resolve_path(where).resolve())
     return Tuning(config, base_sc, space, start, profiles, eval_profiles, objectives, doctrine, fingerprint, ref)
@@ -508,7 +517,8 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 
         study.set_user_attr("fingerprint", tuning.fingerprint)
     elif stored != tuning.fingerprint:
         raise OutputError(f"--out: {str(out)!r} holds a study of a different version of tuning file "
-                          f"{tuning.config.name!r} (its settings changed); choose another folder")  # fmt: skip
+                          f"{tuning.config.name!r} (its settings, its scenario, the strategies' code or a plugin "
+                          "changed); choose another folder")  # fmt: skip
     return study
 
 
