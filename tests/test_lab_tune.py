@@ -316,6 +316,8 @@ def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"
     assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet"]) == 0
+    marker = out / ".strategy-abm-tune"
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "seen": "by this test"}))
     command = [
         sys.executable,
         "-m",
@@ -335,5 +337,8 @@ def test_two_processes_share_one_study(tmp_path):
         assert proc.returncode == 0, err.decode()
     study = open_study(load_tuning(path), out)
     assert len(study.trials) == 7 and sorted(t.number for t in study.trials) == list(range(7))
+    # Sessions on a marked folder leave its marker alone: two of them rewriting it at once raced on
+    # its temporary file (one failed with 'No such file or directory').
+    assert json.loads(marker.read_text())["seen"] == "by this test"
     assert all(t.state.is_finished() for t in study.trials)
     assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 7

@@ -47,7 +47,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..engine.metrics import metric_columns
 from ..experiments.experiment import code_fingerprint
-from ..report.folders import OutputError, write_atomically, write_marker
+from ..report.folders import OutputError, read_marker, write_atomically, write_marker
 from ..scenario.config import (
     ConfigError,
     FieldError,
@@ -564,7 +564,8 @@ def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress:
     if resume and not (out / JOURNAL).exists():  # (before anything is written)
         raise OutputError(f"--resume: {str(out)!r} holds no study ({JOURNAL} missing)")
     out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "tune")
+    if read_marker(out, "tune") is None:  # (processes sharing a study would race rewriting it)
+        write_marker(out, "tune")
     study = open_study(tuning, out, create=not resume, worker=worker)
     callbacks = [lambda s, t: progress(t.number, t.state.name.lower())] if progress else []
     with unlogged_interrupts():
