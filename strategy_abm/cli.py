@@ -646,17 +646,26 @@ def cmd_psro(args) -> int:
         line = f"iteration {iteration}: best response of {role}, trial {trial}"
         print(f"\r{line:<60}", end="", file=sys.stderr, flush=True)
 
-    def report(it) -> None:
-        print(f"\r{'':<60}\r", end="", file=sys.stderr, flush=True)  # (the progress line cleared)
-        print(format_iteration(it), flush=True)
-
     quiet = args.quiet
+    finished: list[int] = []
+
+    def report(it) -> None:
+        finished.append(it.number)
+        if not quiet:
+            print(f"\r{'':<60}\r", end="", file=sys.stderr, flush=True)  # (the progress line cleared)
+            print(format_iteration(it), flush=True)
+
     try:
-        result = run_folder(psro, out, args.iterations, progress=None if quiet else progress,
-                            report=None if quiet else report)  # fmt: skip
+        result = run_folder(psro, out, args.iterations, progress=None if quiet else progress, report=report)
     except KeyboardInterrupt as exc:
         what, code = _interrupted(exc)
-        print(f"\nstrategy-abm: {what}; the iterations finished are in {out}/trace.csv", file=sys.stderr)
+        if not quiet:
+            print(f"\r{'':<60}\r", end="", file=sys.stderr, flush=True)
+        if not finished:
+            print(f"strategy-abm: {what} in iteration 1; no iteration finished", file=sys.stderr)
+        else:
+            done = "iteration 1 is" if len(finished) == 1 else f"iterations 1 to {len(finished)} are"
+            print(f"strategy-abm: {what}; {done} in {out}/trace.csv", file=sys.stderr)
         return code
     last = result.iterations[-1]
     state = "converged" if result.converged else "stopped at the iteration limit"

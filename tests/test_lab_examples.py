@@ -46,6 +46,16 @@ def test_under_the_baselines_cost_weight_spending_is_a_loss_and_below_break_even
     assert [r[2] for r in pays.values()] == [r[2] for r in rows.values()]  # same games, same gross
 
 
+def test_a_best_toml_not_yet_written_is_one_line_before_any_game(example, tmp_path, capsys):
+    # docs/lab.md shows the script before the second tuning: run early, it says what to run first.
+    with pytest.raises(SystemExit) as stopped:
+        example.main([str(tmp_path / "best.toml")])
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 2  # argparse: its usage line, then the error
+    assert f"{tmp_path / 'best.toml'}: no such file (run strategy-abm tune on its tuning file first" in captured.err
+
+
 def test_a_mix_is_the_accepted_offers_of_the_recorded_game(example, tmp_path):
     """The mix of one game equals what ``strategy-abm run`` logs as the US's accepted offers."""
     example.SEEDS = range(101, 102)

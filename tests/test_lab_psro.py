@@ -14,6 +14,7 @@ import optuna
 import pytest
 from clitools import one_error_line, run_cli
 
+from strategy_abm.cli import main as cli_main
 from strategy_abm.experiments.experiment import replication_seed
 from strategy_abm.lab.metagame import MetaGame, bimatrix_equilibria, mixed_regret, strategy_values
 from strategy_abm.lab.psro import load_psro, run_psro, solve
@@ -200,6 +201,51 @@ def test_iterations_cap_the_loop_and_the_last_responses_are_not_added(tmp_path):
     assert pools == {"china": {"strategies": ["bri_2", "greedy"]}, "us": {"strategies": ["pgii_asymmetric", "random"]}}
 
 
+def interrupt_in_iteration(monkeypatch, iteration: int) -> None:
+    """Ctrl-C in the first best-response study of ``iteration`` (its second trial)."""
+    import strategy_abm.lab.psro as psro
+
+    real, made = psro.objective_function, []
+
+    def objective_function(tuning):
+        made.append(tuning)
+        objective, calls = real(tuning), []
+
+        def wrapped(trial):
+            calls.append(trial.number)
+            if len(made) == 2 * iteration - 1 and len(calls) == 2:
+                raise KeyboardInterrupt
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(psro, "objective_function", objective_function)
+
+
+def test_ctrl_c_leaves_the_finished_iterations_and_says_so_in_one_line(tmp_path, capfd, caplog, monkeypatch):
+    path, out = tiny(tmp_path), tmp_path / "out"
+    interrupt_in_iteration(monkeypatch, 2)
+    assert cli_main(["psro", str(path), "--out", str(out), "--quiet"]) == 130
+    err = capfd.readouterr().err
+    assert err == f"strategy-abm: interrupted; iteration 1 is in {out}/trace.csv\n"
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]  # its log: a traceback
+    assert [r["iteration"] for r in read_csv(out / "trace.csv")] == ["1", "1"]
+
+
+def test_ctrl_c_in_the_first_iteration_leaves_no_older_runs_outputs(loop, tmp_path, capfd, monkeypatch):
+    # A psro folder run again: until this run's first iteration ends, the last run's files must
+    # not stand in the folder as if they were this run's.
+    folder, path, _, _ = loop
+    out = tmp_path / "out"
+    assert run_cli("psro", path, "--out", out, "--iterations", "1", "--quiet")[0] == 0
+    capfd.readouterr()
+    interrupt_in_iteration(monkeypatch, 1)
+    assert cli_main(["psro", str(path), "--out", str(out), "--quiet"]) == 130
+    assert capfd.readouterr().err == "strategy-abm: interrupted in iteration 1; no iteration finished\n"
+    assert sorted(p.name for p in out.iterdir()) == [".strategy-abm-psro", "plots"]
+    assert list((out / "plots").iterdir()) == []
+
+
 def payoff_total(china: tuple, us: tuple, seed: int, horizon: int) -> float:
     """The US's payoff_total at the horizon of one game on the per-turn (Mesa) path."""
     raw = load_scenario("baseline").model_dump(mode="python")
@@ -266,6 +312,7 @@ EDITS = [
     (('"move_weights.policy_bank_loan" = [0.0, 1.0]', '"move_weights.route_realignment" = [0.0, 1.0]'),
      "roles.china.params.move_weights.route_realignment"),
     (("spend_share = [0.3, 1.0]", "spend_share = [0.3, 3.0]"), "roles.us.params.spend_share"),
+    (("spend_share = [0.3, 1.0]", "spend_share = [1.0, 0.3]"), "roles.us.params.spend_share: bounds must be"),
     (("[roles.us.params]", "[roles.us.start]\nmove_weights = { tanks = 1.0 }\n[roles.us.params]"),
      "roles.us.start.move_weights.tanks"),
     (("[sampler]", "[roles.kaz]\nstrategies = [\"greedy\"]\nparams = { spend_share = [0, 1] }\n[sampler]"),
@@ -282,8 +329,64 @@ def test_a_bad_psro_file_is_one_line_naming_the_field(tmp_path, edit, message):
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(edit[0], edit[1], 1))
     code, _, stderr = run_cli("psro", path, "--out", tmp_path / "out", "--quiet")
-    assert code == 2 and message in one_error_line(stderr)
+    assert code == 2 and one_error_line(stderr).startswith(f"strategy-abm: error: {message}")  # the field first
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plots_link_in_a_psro_folder_is_refused_before_the_loop_runs(tmp_path):
+    # Refused up front, not after every iteration was played (the loop never writes through a link).
+    from strategy_abm.report.folders import write_marker
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    write_marker(out, "psro")
+    (out / "trace.csv").write_text("the last run's\n")
+    (out / "plots").symlink_to(elsewhere)
+    code, _, stderr = run_cli("psro", tiny(tmp_path), "--out", out, "--quiet")
+    assert code == 2 and "plots' is a symbolic link" in one_error_line(stderr)
+    assert sorted(p.name for p in out.iterdir()) == [".strategy-abm-psro", "plots", "trace.csv"]
+    assert (out / "trace.csv").read_text() == "the last run's\n" and list(elsewhere.iterdir()) == []
+
+
+@pytest.fixture
+def python_only():
+    """``test_psro_python_only``: a strategy any power may play that has no compiled kernel (its
+    decision is Python's), registered for the test only."""
+    from strategy_abm.strategies.base import REGISTRY
+    from strategy_abm.strategies.powers import Parametric
+
+    class PythonOnly(Parametric):
+        name = "test_psro_python_only"
+
+        def propose(self, obs):
+            return super().propose(obs)[:1]
+
+    yield PythonOnly.name
+    REGISTRY.pop(PythonOnly.name, None)
+
+
+def test_a_strategy_without_a_kernel_is_blamed_where_it_is(tmp_path, python_only):
+    # Outside the roles (the scenario's Russia): the scenario is named, not the first role's pool.
+    (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.russia]\nstrategy = "{python_only}"\n')
+    text = TINY.format(epsilon=0.0, iterations=1).replace('scenario = "baseline"', 'scenario = "mine.toml"')
+    (tmp_path / "p.toml").write_text(text)
+    code, _, stderr = run_cli("psro", tmp_path / "p.toml", "--out", tmp_path / "out", "--quiet")
+    assert code == 2 and one_error_line(stderr).startswith(
+        f"strategy-abm: error: scenario: powers.russia.strategy: '{python_only}' has no compiled kernel"
+    )
+    # In a role's pool: that entry is named.
+    pool = TINY.format(epsilon=0.0, iterations=1).replace(
+        '"pgii_asymmetric", "random"', f'"pgii_asymmetric", "{python_only}"'
+    )
+    (tmp_path / "q.toml").write_text(pool)
+    code, _, stderr = run_cli("psro", tmp_path / "q.toml", "--out", tmp_path / "out", "--quiet")
+    assert code == 2 and f"error: roles.us.strategies.1: powers.us.strategy: '{python_only}'" in one_error_line(stderr)
+    assert not (tmp_path / "out").exists()
+    # A role's own strategy in the scenario is never played (its pool's are), so it is no obstacle.
+    (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.us]\nstrategy = "{python_only}"\n')
+    code, _, stderr = run_cli("psro", tmp_path / "p.toml", "--out", tmp_path / "out", "--quiet", "--iterations", "1")
+    assert code == 0, stderr
 
 
 def test_an_out_folder_that_is_not_a_psro_folder_is_refused(tmp_path):

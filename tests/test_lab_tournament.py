@@ -21,6 +21,7 @@ from strategy_abm.lab.metagame import best_deviations, regret, regrets
 from strategy_abm.lab.tournament import (
     TournamentResults,
     deviation_profiles,
+    format_rankings,
     load_tournament,
     mean_interval,
     reference_deviations,
@@ -176,6 +177,24 @@ def test_resume_completes_an_interrupted_tournament_with_the_same_results(tiny, 
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_worker_processes_play_the_first_profile_with_its_parameters(tiny, tmp_path):
+    # The pool's workers are forked from a driver that prepared the first batch's points: with
+    # the profile's parameter tables, not only the strategy names stored as its factors (the US
+    # would play parametric with the scenario's own parameters, and --workers 2 or a --resume
+    # would give other numbers than --workers 1).
+    path, whole = tiny
+    text = TINY.replace(f'["pgii_asymmetric", {MINERALS}]', f'[{MINERALS}, "pgii_asymmetric"]')
+    code, _, stderr = run_cli("tournament", write(tmp_path, text), "--out", tmp_path / "out", "--quiet",
+                              "--workers", "2")  # fmt: skip
+    assert code == 0, stderr
+    two = pd.read_parquet(tmp_path / "out" / "tournament" / "samples.parquet")
+    one = pd.read_parquet(whole / "tournament" / "samples.parquet")  # the same games, played here, in another order
+    key = ["china", "us", "seed_index"]
+    two = two.drop(columns="profile").sort_values(key).reset_index(drop=True)
+    one = one.drop(columns="profile").sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, two)
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
@@ -184,13 +203,18 @@ def test_resume_completes_an_interrupted_tournament_with_the_same_results(tiny, 
         (('"bri_2", "greedy"', '"bri_2", "no_such"'), "roles.china.strategies.1"),
         (("[roles.us]", "[roles.kaz]"), "roles.kaz: not a power"),
         (("spend_share = 1.0", "spend_share = 7.0"), "roles.us.strategies.1"),
-        (('"bri_2", "greedy"', '"bri_2", "bri_2"'), "label 'bri_2' is used twice"),
+        (('"bri_2", "greedy"', '"bri_2", "bri_2"'), "roles.china.strategies.1: label 'bri_2' is used twice"),
         (('name = "tiny"', 'name = "tiny"\ndesign = "deviations"'), "reference"),
         (
             ('name = "tiny"', 'name = "tiny"\ndesign = "deviations"\nreference = { china = "bri_2", us = "x" }'),
             "reference.us: 'x' is not a strategy",
         ),
         (('scenario = "baseline"', 'scenario = "nowhere"'), "scenario"),
+        # A table entry: the table's own problem, named by the file's keys (not the union's branches).
+        (('label = "minerals"', 'label = ""'), "roles.us.strategies.1.label: '': a label is a non-empty name"),
+        (('label = "minerals"', 'label = "minerals", colour = 1'), "roles.us.strategies.1.colour: unknown key"),
+        (('{ name = "parametric", label', "{ label"), "roles.us.strategies.1.name: missing (required)"),
+        (('"bri_2", "greedy"', '"bri_2", 7'), "roles.china.strategies.1: Input should be a valid string"),
         (("design", "design"), None),
     ],
 )
@@ -203,7 +227,7 @@ def test_a_bad_file_is_one_line_and_exit_2_and_writes_nothing(tmp_path, change, 
     path = write(tmp_path, TINY.replace(*change))
     code, _, stderr = run_cli("tournament", path, "--out", tmp_path / "out")
     assert code == 2
-    assert expected in one_error_line(stderr)
+    assert one_error_line(stderr).startswith(f"strategy-abm: error: {expected}")  # the field first
     assert not (tmp_path / "out").exists()
 
 
@@ -295,6 +319,21 @@ def test_reference_deviations_by_hand():
     assert lost.summary()["regret"] == {"mean": None, "low": None, "high": None, "n": 0}
     assert lost.verdict() == ("regret unknown: no seed where both games finished for b=q (runs failed or "
                               "missing; --resume tries them again)")  # fmt: skip
+    # One seed: the gains are known, their spread is not. No interval (NaN), never a point that
+    # would claim the gain certain at 95%.
+    one = TournamentResults(**{**results.__dict__, "samples": {"a": a[:, :1], "b": b[:, :1]}, "seeds": np.array([1])})
+    single = reference_deviations(one)
+    assert single.roles["a"].gains["y"][::3] == (1.0, 1) and math.isnan(single.roles["a"].gains["y"].low)
+    assert single.regret.mean == 1.0 and single.regret_role == "a"
+    assert math.isnan(single.regret.low) and math.isnan(single.regret.high)
+    assert single.summary()["regret"] == {"mean": 1.0, "low": None, "high": None, "n": 1}
+    assert single.verdict() == ("regret 1.000 [no interval: 1 seed] payoff-years: a gains most, switching to y; "
+                                "one seed cannot tell whether a gain is significant (play 2 or more)")  # fmt: skip
+    printed = format_rankings(one)
+    assert (
+        "nan" not in printed
+        and "a        value 10.000 [no interval: 1 seed]; best deviation y, gain 1.000 [no interval: 1 seed]" in printed
+    )
 
 
 DEV_TEXT = TINY.replace('name = "tiny"', 'name = "dev"\ndesign = "deviations"\n'

@@ -176,17 +176,20 @@ def test_several_objectives_use_nsga2_and_write_the_pareto_front(tmp_path):
         (("trials = 4", "trials = 0"), "trials"),
         (('role = "us"', 'role = "kaz"'), "role: 'kaz' is not a power"),
         (("spend_share = [0.2, 1.0]", "spend_share = [0.2, 2.0]"), "params.spend_share: bounds"),
-        (("spend_share = [0.2, 1.0]", "spend_share = [0.9, 0.2]"), "spend_share: bounds must be"),
+        (("spend_share = [0.2, 1.0]", "spend_share = [0.9, 0.2]"), "params.spend_share: bounds must be"),
         (("spend_share = [0.2, 1.0]", "boldness = [0, 1]"), "params.boldness: not a tunable parameter"),
         (("spend_share = [0.2, 1.0]", '"move_weights.tanks" = [0, 1]'), "params.move_weights.tanks"),
         (("offers_per_turn = [2, 12]", "offers_per_turn = [2.5, 12]"), "params.offers_per_turn"),
         (('china = ["bri_2", "bri_classic"]', 'china = ["bri_9"]'), "opponents.china"),
         (('china = ["bri_2", "bri_classic"]', 'us = ["bri_2"]'), "opponents.us"),
         (("eval_seeds = [7, 8]", "eval_seeds = [1, 8]"), "eval_seeds: seed 1"),
+        (("trials = 4", "trials = 4\nobjectives = []"), "objectives: list at least one"),
+        (("trials = 4", "trials = 4\n[eval_opponents]\nchina = []"), "eval_opponents.china: list at least one"),
         (("seeds = [0, 1]", "seeds = []"), "seeds"),
         (("seed = 3", 'seed = 3\nkind = "nsga2"'), "sampler.kind"),
         (("trials = 4", '[[objectives]]\nmetric = "payoff_mars"\n'), "objectives.0.metric"),
         (('scenario = "baseline"', 'scenario = "atlantis"'), "scenario"),
+        (('scenario = "baseline"', 'scenario = "."'), "scenario: '"),  # a folder: named once, not "scenario: scenario:"
     ],
 )
 def test_a_bad_tuning_file_is_one_line_naming_the_field(tmp_path, capsys, edit, message):
@@ -196,7 +199,8 @@ def test_a_bad_tuning_file_is_one_line_naming_the_field(tmp_path, capsys, edit, 
     path.write_text(text.replace(edit[0], edit[1], 1))
     assert main(["tune", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("strategy-abm: error: ") and message in err, err
+    # One line that starts with the field the message names (a rule of the whole file too: never "scenario").
+    assert err.count("\n") == 1 and err.startswith(f"strategy-abm: error: {message}"), err
     assert not (tmp_path / "out").exists()
 
 
@@ -217,10 +221,103 @@ def test_an_out_folder_that_is_not_a_tuners_is_refused(tmp_path, capsys):
     assert "different version" in capsys.readouterr().err
 
 
+def test_ctrl_c_mid_study_is_one_line_and_keeps_the_finished_trials(tmp_path, capfd, caplog, monkeypatch):
+    # Optuna logs a trial that raised, with its traceback: for Ctrl-C the user sees one line only.
+    import strategy_abm.lab.tune as tune
+
+    real = tune.objective_function
+
+    def interrupted_at_third(tuning):
+        objective = real(tuning)
+        calls = []
+
+        def wrapped(trial):
+            calls.append(trial.number)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return objective(trial)
+
+        return wrapped
+
+    monkeypatch.setattr(tune, "objective_function", interrupted_at_third)
+    path, out = tiny(tmp_path), tmp_path / "out"
+    assert main(["tune", str(path), "--out", str(out), "--trials", "5", "--quiet"]) == 130
+    err = capfd.readouterr().err
+    assert err == (f"strategy-abm: interrupted; finished trials are stored in {out}/study.journal and running "
+                   "again continues\n")  # fmt: skip
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("optuna")]  # its log: a traceback
+    states = [t.state.name for t in open_study(load_tuning(path), out).trials]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL"]
+
+
+def test_a_plots_link_in_a_tuners_folder_is_refused_before_any_trial(tmp_path, capsys):
+    path = tiny(tmp_path)
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    elsewhere.mkdir()
+    for png in (out / "plots").iterdir():
+        png.unlink()
+    (out / "plots").rmdir()
+    (out / "plots").symlink_to(elsewhere)
+    assert main(["tune", str(path), "--out", str(out), "--trials", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "plots' is a symbolic link" in err, err
+    assert len(open_study(load_tuning(path), out).trials) == 1 and list(elsewhere.iterdir()) == []
+
+
+def test_a_scenario_actor_without_a_kernel_is_blamed_on_the_scenario(tmp_path, capsys):
+    from strategy_abm.strategies.base import REGISTRY
+    from strategy_abm.strategies.powers import Parametric
+
+    class PythonOnly(Parametric):  # its decision is Python's: no compiled kernel
+        name = "test_tune_python_only"
+
+        def propose(self, obs):
+            return super().propose(obs)[:1]
+
+    try:
+        (tmp_path / "mine.toml").write_text(f'extends = "baseline"\n[powers.russia]\nstrategy = "{PythonOnly.name}"\n')
+        path = tiny(tmp_path)
+        path.write_text(path.read_text().replace('scenario = "baseline"', 'scenario = "mine.toml"'))
+        assert main(["tune", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"strategy-abm: error: scenario: powers.russia.strategy: '{PythonOnly.name}' has no compiled "
+                       "kernel: the tuner plays on the bulk path\n")  # fmt: skip
+    finally:
+        REGISTRY.pop(PythonOnly.name, None)
+
+
+def test_a_study_is_not_continued_against_an_edited_scenario_or_other_code(tmp_path, capsys, monkeypatch):
+    # Trials scored in other games would be compared as if in the same ones: the study's
+    # fingerprint covers the scenario the file names (its content) and the code that plays it.
+    import strategy_abm.lab.tune as tune
+
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n')
+    path = tiny(tmp_path)
+    path.write_text(path.read_text().replace('scenario = "baseline"', 'scenario = "mine.toml"'))
+    out = str(tmp_path / "out")
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0  # unchanged: continues
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n[powers.us]\nbudget_usd_bn_per_year = 3.0\n')
+    capsys.readouterr()
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 2
+    assert "different version" in capsys.readouterr().err
+    (tmp_path / "mine.toml").write_text('extends = "baseline"\n')
+    monkeypatch.setattr(tune, "code_fingerprint", lambda: "other rules")
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 2
+    assert "different version" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["tune", str(path), "--out", out, "--trials", "1", "--quiet"]) == 0
+    assert len(open_study(load_tuning(path), tmp_path / "out").trials) == 3
+
+
 def test_two_processes_share_one_study(tmp_path):
     path = tiny(tmp_path)
     out = tmp_path / "out"
     assert main(["tune", str(path), "--out", str(out), "--trials", "1", "--quiet"]) == 0
+    marker = out / ".strategy-abm-tune"
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "seen": "by this test"}))
     command = [
         sys.executable,
         "-m",
@@ -240,5 +337,8 @@ def test_two_processes_share_one_study(tmp_path):
         assert proc.returncode == 0, err.decode()
     study = open_study(load_tuning(path), out)
     assert len(study.trials) == 7 and sorted(t.number for t in study.trials) == list(range(7))
+    # Sessions on a marked folder leave its marker alone: two of them rewriting it at once raced on
+    # its temporary file (one failed with 'No such file or directory').
+    assert json.loads(marker.read_text())["seen"] == "by this test"
     assert all(t.state.is_finished() for t in study.trials)
     assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == 7

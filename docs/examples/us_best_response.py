@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("best", nargs="*", type=Path, help="best.toml files written by strategy-abm tune")
     args = parser.parse_args(argv)
+    for path in args.best:
+        if not path.is_file():
+            first = "experiments/tune_us_vs_bri2.toml, experiments/tune_us_vs_bri2_spending_pays.toml"
+            parser.error(f"{path}: no such file (run strategy-abm tune on its tuning file first: {first})")
     parents = {path: parent_of(path) for path in args.best}
     for scenario in dict.fromkeys(["baseline", *parents.values()]):
         spending_table(scenario)

@@ -414,7 +414,9 @@ def _prepare_fork(task: dict) -> None:
         ensure_plugins(task.get("plugins", ()))
         plans = []
         for run in task["runs"]:
-            scenario = _point_scenario(task, run["point"], run["overrides"], run["factors"])
+            # A listed design's values (a tournament's parameter tables), as run_batch sets them:
+            # the scenario is cached under the point, so the workers forked from here play it.
+            scenario = _point_scenario(task, run["point"], run["overrides"], run.get("values", run["factors"]))
             plans.append(_point_plan(task, run["point"], scenario))
         if any(plan is not None for plan in plans):
             from .._compiled import warm_up

@@ -69,6 +69,7 @@ from .tournament import (
     TournamentResults,
     _toml_inline,
     build_tournament,
+    interval_text,
     mean_interval,
     tournament_metagame,
 )
@@ -83,6 +84,7 @@ from .tune import (
     check_seeds,
     objective_function,
     resolve,
+    unlogged_interrupts,
     weighted,
 )
 
@@ -200,12 +202,17 @@ def resolve_psro(config: PsroConfig, path: Path | None = None) -> Psro:
     roles = tournament.roles
     initial = {r: tournament.experiment.entries[r] for r in roles}
     base = tournament.experiment.scenario
+    # Every entry against the other roles' first entries (a role's own strategy in the scenario is
+    # never played); the message names the actor whose strategy has no kernel, so blame goes to it.
+    first = {r: initial[r][0] for r in roles}
     for role in roles:
         for i, entry in enumerate(initial[role]):
             try:
-                BulkPlan(_profile_scenario(base, ((role, entry),)))
+                BulkPlan(_profile_scenario(base, tuple((r, entry if r == role else first[r]) for r in roles)))
             except NotCompiled as exc:
-                raise ConfigError(f"roles.{role}.strategies.{i}: {exc}: the loop plays on the bulk path") from None
+                culprit = next((r for r in roles if str(exc).startswith(f"powers.{r}.")), None)
+                where = "scenario" if culprit is None else f"roles.{culprit}.strategies.{i if culprit == role else 0}"
+                raise ConfigError(f"{where}: {exc}: the loop plays on the bulk path") from None
     seeds = np.array([replication_seed(config.master_seed, k) for k in range(config.seeds)], dtype=np.int64)
     shared = sorted(set(config.train_seeds) & {int(s) for s in seeds})
     if shared:
@@ -261,7 +268,7 @@ def _tuning(config: PsroConfig, role: str, path: Path | None) -> Tuning:
     }  # fmt: skip
     try:
         tune_config = validate_config(TuneConfig, raw)
-        return resolve(tune_config, base=None if path is None else path.parent)
+        return resolve(tune_config, base=None if path is None else path.parent, compiled=False)
     except ConfigError as exc:
         text = str(exc)
         for key in ("params", "start"):
@@ -447,7 +454,8 @@ def best_response(psro: Psro, role: str, game: MetaGame, mix, pools, iteration: 
     if warm is not None:  # the role's last best response, a fair start against the new mix
         study.enqueue_trial(warm)
     callbacks = [lambda s, t: progress(role, t.number)] if progress else []
-    study.optimize(objective_function(tuning), n_trials=psro.config.trials, callbacks=callbacks)
+    with unlogged_interrupts():
+        study.optimize(objective_function(tuning), n_trials=psro.config.trials, callbacks=callbacks)
     best = study.best_trial
     rows = [{"iteration": iteration, "role": role, "trial": t.number, "value": t.value, **t.params}
             for t in study.trials]  # fmt: skip
@@ -610,6 +618,18 @@ def metagame_rows(result: PsroResult) -> list[dict]:
     return rows
 
 
+OUTPUTS = (  # what write_outputs writes, besides the plot
+    "trace.csv",
+    "mixes.csv",
+    "trials.csv",
+    "pools.toml",
+    "responses.toml",
+    "metagame.json",
+    "metagame.csv",
+)
+PLOT = "plots/exploitability.png"
+
+
 def write_outputs(result: PsroResult, out: Path, *, plots: bool = True) -> list[str]:
     """Write the loop's outputs into ``out`` (a folder marked as a psro folder): trace.csv,
     mixes.csv, trials.csv, pools.toml, responses.toml, metagame.json, metagame.csv and
@@ -674,7 +694,7 @@ def plot_exploitability(result: PsroResult, out: Path) -> str:
         fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
     write_atomically(plots, "exploitability.png", buf.getvalue())
-    return "plots/exploitability.png"
+    return PLOT
 
 
 def format_iteration(it: Iteration) -> str:
@@ -685,7 +705,8 @@ def format_iteration(it: Iteration) -> str:
         f"{r} " + " ".join(f"{s} {it.mix[r][i]:.2f}" for i, s in enumerate(g.strategies[r]) if it.mix[r][i] > 1e-9)
         for r in g.roles
     )
-    gains = ", ".join(f"{r} {resp.gain:+.4f} [{resp.gain_interval[0]:+.4f}, {resp.gain_interval[1]:+.4f}]"
+    n = g.samples[g.roles[0]].shape[-1]  # the meta-game's seeds
+    gains = ", ".join(f"{r} {resp.gain:+.4f} {interval_text(*resp.gain_interval, n, '+.4f')}"
                       for r, resp in it.responses.items())  # fmt: skip
     return (f"iteration {it.number}: pools {pools}; sigma: {support}; gains {gains}; exploitability "
             f"{it.exploitability:.4f} ({it.games_played} games played, {it.games_reused} reused)")  # fmt: skip
@@ -698,6 +719,10 @@ def run_folder(psro: Psro, out: Path, iterations: int | None = None, *, progress
     leaves the iterations it finished. ``report(iteration)`` after each iteration."""
     out.mkdir(parents=True, exist_ok=True)
     write_marker(out, "psro")
+    # A psro folder run again: the last run's outputs go now, so that what the folder holds after
+    # a Ctrl-C is this run's finished iterations only (a link at one of these names goes, not its target).
+    for name in (*OUTPUTS, *(() if (out / "plots").is_symlink() else (PLOT,))):  # (never through a link)
+        (out / name).unlink(missing_ok=True)
 
     def each(result: PsroResult) -> None:
         write_outputs(result, out, plots=False)

@@ -347,7 +347,8 @@ class Estimate(NamedTuple):
 
 def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     """Mean of the finite values of ``x`` and its two-sided Student-t interval: (mean, low, high, n);
-    with one value the interval is the value itself, with none all NaN."""
+    with one value the interval is unknown (low and high NaN: one seed says nothing of the spread,
+    and a point would claim the mean certain), with none all NaN."""
     from scipy import stats
 
     x = np.asarray(x, dtype=float)
@@ -357,7 +358,7 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
         return Estimate(math.nan, math.nan, math.nan, 0)
     mean = float(x.mean())
     if n == 1:
-        return Estimate(mean, mean, mean, 1)
+        return Estimate(mean, math.nan, math.nan, 1)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return Estimate(mean, mean - half, mean + half, n)
 
@@ -479,11 +480,13 @@ class ReferenceDeviations:
             unknown = [f"{r}={label}" for r, d in self.roles.items() for label, g in d.gains.items() if g.n == 0]
             return (f"regret unknown: no seed where both games finished for {', '.join(unknown)} "
                     "(runs failed or missing; --resume tries them again)")  # fmt: skip
-        line = f"regret {reg.mean:.3f} [{reg.low:.3f}, {reg.high:.3f}] payoff-years"
+        line = f"regret {reg.mean:.3f} {interval_text(reg.low, reg.high, reg.n)} payoff-years"
         if self.regret_role is None:
             return f"{line}: no role gains by leaving the reference (an equilibrium of the seeds' mean game)"
         role = self.roles[self.regret_role]
         line += f": {self.regret_role} gains most, switching to {role.best}"
+        if math.isnan(reg.low):
+            return f"{line}; one seed cannot tell whether a gain is significant (play 2 or more)"
         if reg.low > 0:
             return line
         return f"{line}; no gain is significant at {self.level:.0%} (an equilibrium within the seeds' precision)"
@@ -538,19 +541,31 @@ def reference_deviations(
         if any(g.n == 0 for g in gains.values()):  # a switch never paired with the reference: unknown
             gain = Estimate(math.nan, math.nan, math.nan, 0)
         else:
-            gain = Estimate(means.get(best, 0.0), max(lows), max(highs), gains[best].n)
+            gain = Estimate(means.get(best, 0.0), _largest(lows), _largest(highs), gains[best].n)
         found[role] = RoleDeviations(role, own, payoffs, gains, best, gain)
     bounds = [d.best_gain for d in found.values()]
     if any(b.n == 0 for b in bounds):
         regret, top = Estimate(math.nan, math.nan, math.nan, 0), None
     else:
         top = max(roles, key=lambda r: found[r].best_gain.mean)  # the first role of the largest gain
-        regret = Estimate(found[top].best_gain.mean, max(b.low for b in bounds), max(b.high for b in bounds),
-                          found[top].best_gain.n)  # fmt: skip
+        regret = Estimate(found[top].best_gain.mean, _largest([b.low for b in bounds]),
+                          _largest([b.high for b in bounds]), found[top].best_gain.n)  # fmt: skip
     return ReferenceDeviations(
         reference={r: results.labels[r][k] for r, k in zip(roles, ref, strict=True)}, roles=found, regret=regret,
         regret_role=top if regret.mean > 0.0 else None, level=level,
     )  # fmt: skip
+
+
+def _largest(bounds: list[float]) -> float:
+    """The largest of ``bounds``, or NaN if one is unknown (a deviation played on one seed only)."""
+    return math.nan if any(math.isnan(b) for b in bounds) else max(bounds)
+
+
+def interval_text(low: float, high: float, n: int, fmt: str = ".3f") -> str:
+    """``[low, high]`` as text, or ``[no interval: 1 seed]`` when the bounds are unknown."""
+    if math.isnan(low) or math.isnan(high):
+        return f"[no interval: {n} seed{'' if n == 1 else 's'}]"
+    return f"[{low:{fmt}}, {high:{fmt}}]"
 
 
 def _reference_profile(results: TournamentResults, reference) -> tuple[int, ...]:
@@ -668,11 +683,14 @@ def format_rankings(results: TournamentResults) -> str:
         table = results.ranking(role)
         lines.append(f"{role}:")
         for _, row in table.iterrows():
+            n = int(row["n"])
             gain = (
-                f"  gain {row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]" if "gain" in row else ""
+                f"  gain {row['gain']:+.3f} {interval_text(row['gain_low'], row['gain_high'], n, '+.3f')}"
+                if "gain" in row
+                else ""
             )
             lines.append(f"  {row['rank']:>2}. {row['strategy']:<28}{row['payoff']:>10.3f} "
-                         f"[{row['payoff_low']:.3f}, {row['payoff_high']:.3f}]{gain}")  # fmt: skip
+                         f"{interval_text(row['payoff_low'], row['payoff_high'], n)}{gain}")  # fmt: skip
     if results.design == "deviations":
         analysis = reference_deviations(results)
         level = f"{analysis.level:.0%}"
@@ -681,8 +699,8 @@ def format_rankings(results: TournamentResults) -> str:
         for role, dev in analysis.roles.items():
             v, g = dev.value, dev.best_gain
             best = f"best deviation {dev.best}" if dev.best != dev.reference else "no deviation gains"
-            lines.append(f"  {role:<8} value {v.mean:.3f} [{v.low:.3f}, {v.high:.3f}]; {best}, "
-                         f"gain {g.mean:.3f} [{g.low:.3f}, {g.high:.3f}]")  # fmt: skip
+            lines.append(f"  {role:<8} value {v.mean:.3f} {interval_text(v.low, v.high, v.n)}; {best}, "
+                         f"gain {g.mean:.3f} {interval_text(g.low, g.high, g.n)}")  # fmt: skip
         lines.append(f"  {analysis.verdict()}")
     return "\n".join(lines)
 

@@ -26,13 +26,16 @@ and opponents, paired by instance: mean difference and its 95% interval), ``tria
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
 import itertools
 import json
+import logging
 import math
 import random
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,20 +46,24 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..engine.metrics import metric_columns
-from ..report.folders import OutputError, write_atomically, write_marker
+from ..experiments.experiment import code_fingerprint
+from ..report.folders import OutputError, read_marker, write_atomically, write_marker
 from ..scenario.config import (
     ConfigError,
+    FieldError,
     Scenario,
     Strict,
     builtin_scenarios,
     load_scenario,
     read_config,
     resolve_path,
+    scenario_to_toml,
     validate_config,
     validate_scenario,
 )
 from ..scenario.names import FolderName
 from ..sim.bulk import BulkPlan, NotCompiled
+from ..strategies.plugins import loaded_plugins
 from ..strategies.powers import Parametric
 
 JOURNAL = "study.journal"
@@ -137,7 +144,7 @@ class TuneConfig(Strict):
             raise ValueError("declare at least one parameter to tune, as NAME = [low, high]")
         for key, bounds in v.items():
             if len(bounds) != 2 or not all(math.isfinite(b) for b in bounds) or not bounds[0] < bounds[1]:
-                raise ValueError(f"{key}: bounds must be [low, high], two finite numbers with low < high")
+                raise FieldError(key, "bounds must be [low, high], two finite numbers with low < high")
         return v
 
     @field_validator("opponents", "eval_opponents")
@@ -145,9 +152,9 @@ class TuneConfig(Strict):
     def _pools(cls, v):
         for role, pool in (v or {}).items():
             if not pool:
-                raise ValueError(f"{role}: list at least one strategy")
+                raise FieldError(role, "list at least one strategy")
             if len(set(pool)) != len(pool):
-                raise ValueError(f"{role}: a strategy is listed twice")
+                raise FieldError(role, "a strategy is listed twice")
         return v
 
     @model_validator(mode="after")
@@ -176,7 +183,8 @@ class Tuning:
         objectives: (metric, direction) pairs.
         doctrine: the role's configured strategy and parameters in the scenario (the baseline of
             the held-out evaluation).
-        fingerprint: hash of the file's settings except ``trials`` (a study belongs to one file).
+        fingerprint: hash of the file's settings except ``trials``, of its scenario as read, of
+            the package's code and of the loaded plugins (a study belongs to one file and one game).
         scenario_ref: how ``best.toml`` names the scenario it extends (a built-in name, else a path).
         weights: each training profile's weight in the objective (summing to 1), or None: every
             instance alike (see :func:`weighted`).
@@ -231,15 +239,17 @@ def load_tuning(path: str | Path) -> Tuning:
     return resolve(config, base=path.parent)
 
 
-def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
-    """Check a :class:`TuneConfig` against its scenario and the strategy registry."""
+def resolve(config: TuneConfig, base: Path | None = None, *, compiled: bool = True) -> Tuning:
+    """Check a :class:`TuneConfig` against its scenario and the strategy registry; ``compiled``:
+    also that its training and held-out games play on the bulk path (lab/psro.py, whose profiles
+    come from :func:`weighted`, checks its own)."""
     where = config.scenario
     if base is not None and not Path(where).is_absolute() and (base / where).exists():
         where = str(base / where)
     try:
         scenario = load_scenario(where, [f"horizon_turns={config.horizon_turns}"])
     except ConfigError as exc:
-        raise ConfigError(f"scenario: {exc}") from None
+        raise ConfigError(f"scenario: {str(exc).removeprefix('scenario: ')}") from None
     role = config.role
     if role not in scenario.powers:
         raise ConfigError(f"role: {role!r} is not a power of {scenario.name} ({', '.join(scenario.powers)})")
@@ -290,12 +300,19 @@ def resolve(config: TuneConfig, base: Path | None = None) -> Tuning:
                               f"(e.g. payoff_total_{role}, debt_to_gdp_{next(iter(scenario.hosts))})")  # fmt: skip
     if config.sampler.kind == "nsga2" and len(objectives) == 1:
         raise ConfigError("sampler.kind: nsga2 is for several objectives; use tpe for one")
-    # Every profile must play on the bulk path (the tuned role and the opponents all compiled).
+    # Every profile must play on the bulk path (the tuned role, the opponents and the scenario's
+    # other actors all compiled), and so must the role's doctrine, the held-out baseline.
     for field, group in (("opponents", profiles), ("eval_opponents", eval_profiles)):
-        for profile in group:
+        for profile in group if compiled else ():
             _check_compiled(_with_strategies(base_sc, dict(_opponent_table(profile))), field, profile)
-    _check_compiled(_with_strategies(scenario, {}), f"scenario: powers.{role}.strategy", ())
+    if compiled:
+        _check_compiled(_with_strategies(scenario, {}), "scenario", ())
+    # What scores a trial: the file's settings (not how many trials), the games' scenario as read
+    # (a scenario file may be edited), the rules and the plugins' code (as a sweep's hash).
     dump = config.model_dump(mode="json", exclude={"trials"})
+    dump["scenario_resolved"] = scenario_to_toml(scenario)
+    dump["code"] = code_fingerprint()
+    dump["plugins"] = sorted(p.sha256 for p in loaded_plugins())
     fingerprint = hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]
     ref = config.scenario if config.scenario in builtin_scenarios() else str(resolve_path(where).resolve())
     return Tuning(config, base_sc, space, start, profiles, eval_profiles, objectives, doctrine, fingerprint, ref)
@@ -351,9 +368,13 @@ def _profiles(config: TuneConfig, scenario: Scenario, pools: dict[str, list[str]
 
 
 def _check_compiled(scenario: Scenario, field: str, profile) -> None:
+    """Refuse ``scenario`` if a strategy of it has no kernel: blamed on ``field`` when the actor
+    is one of ``profile``'s, else on the scenario (whose actor it is)."""
     try:
         BulkPlan(scenario)
     except NotCompiled as exc:
+        if not any(str(exc).startswith(f"{kind}.{item[0]}.") for item in profile for kind in ("powers", "hosts")):
+            field, profile = "scenario", ()
         named = ", ".join(f"{item[0]}={item[1]}" for item in profile)
         raise ConfigError(f"{field}: {exc}{f' (profile {named})' if named else ''}: the tuner plays on the bulk "
                           "path") from None  # fmt: skip
@@ -496,8 +517,40 @@ def open_study(tuning: Tuning, out: Path, *, create: bool = True, worker: int = 
         study.set_user_attr("fingerprint", tuning.fingerprint)
     elif stored != tuning.fingerprint:
         raise OutputError(f"--out: {str(out)!r} holds a study of a different version of tuning file "
-                          f"{tuning.config.name!r} (its settings changed); choose another folder")  # fmt: skip
+                          f"{tuning.config.name!r} (its settings, its scenario, the strategies' code or a plugin "
+                          "changed); choose another folder")  # fmt: skip
     return study
+
+
+class _InterruptedTrials(logging.Filter):
+    """Drops Optuna's log of a trial that Ctrl-C (or SIGTERM) stopped: the warning and its
+    traceback, then its "failed with value None" line. The command says it in one line."""
+
+    def __init__(self):
+        super().__init__()
+        self.numbers: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        number = re.match(r"Trial (\d+) failed", record.getMessage())
+        if number is None:
+            return True
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.numbers.add(number.group(1))
+            return False
+        return number.group(1) not in self.numbers
+
+
+@contextlib.contextmanager
+def unlogged_interrupts():
+    """While a study optimises, Optuna does not log a trial stopped by Ctrl-C (see
+    :class:`_InterruptedTrials`); a trial that fails otherwise is logged as Optuna logs it."""
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs a failed trial
+    quiet = _InterruptedTrials()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress: Callable | None = None,
@@ -511,10 +564,12 @@ def run_study(tuning: Tuning, out: Path, trials: int | None = None, *, progress:
     if resume and not (out / JOURNAL).exists():  # (before anything is written)
         raise OutputError(f"--resume: {str(out)!r} holds no study ({JOURNAL} missing)")
     out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "tune")
+    if read_marker(out, "tune") is None:  # (processes sharing a study would race rewriting it)
+        write_marker(out, "tune")
     study = open_study(tuning, out, create=not resume, worker=worker)
     callbacks = [lambda s, t: progress(t.number, t.state.name.lower())] if progress else []
-    study.optimize(objective_function(tuning), n_trials=trials or tuning.config.trials, callbacks=callbacks)
+    with unlogged_interrupts():
+        study.optimize(objective_function(tuning), n_trials=trials or tuning.config.trials, callbacks=callbacks)
     return study
 
 

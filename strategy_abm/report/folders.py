@@ -43,6 +43,8 @@ RUN_FILES = ("model.csv", "actors.csv", "events.csv", "summary.json", "config.to
 RUN_PLOTS = "plots"  # holds the run's PNG files, nothing else
 # What a sweep folder holds that must never be a symbolic link (its files are written through them).
 SWEEP_ENTRIES = ("manifest.json", "results", "series", "failures", "plots", "analysis")
+# The same for the lab's folders: refused before any work, not after a study or a loop has run.
+LINKLESS = {"sweep": SWEEP_ENTRIES, "tune": ("plots", "study.journal"), "psro": ("plots",)}
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # 0 on Windows, which has no symbolic links to speak of
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -373,7 +375,7 @@ def _check_target(out: Path, kind: str) -> None:
             raise OutputError(f"--out: {str(parent)!r} is a file, not a folder")
     if out.is_dir() and not is_empty(out):
         found = folder_kind(out)
-        for name in (*MARKERS.values(), LOCK_FILE, *(SWEEP_ENTRIES if found == "sweep" else ())):
+        for name in (*MARKERS.values(), LOCK_FILE, *LINKLESS.get(found, ())):
             if (out / name).is_symlink():
                 raise link_error(out / name)
         if found and found != kind:

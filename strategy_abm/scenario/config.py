@@ -115,6 +115,9 @@ class _FieldError(ValueError):
         self.problem = problem
 
 
+FieldError = _FieldError  # for the validators of other files' models (lab/tune.py): same one-line naming
+
+
 def _check_keys(value: dict, keys: tuple[str, ...], what: str, *, complete: bool = True) -> None:
     """Every key of ``value`` is one of ``keys`` (and, if ``complete``, every one is there)."""
     for k in value:
@@ -1471,11 +1474,40 @@ def validate_config(model: type[BaseModel], raw: dict):
         raise ConfigError(_format_validation_error(exc)) from None
 
 
+# How pydantic names the branches of a union in an error's location (``str | StrategyEntry``: "str"
+# and, for a model of this package, its wrap validator): not keys of the file.
+_UNION_BRANCH = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\]|function-[a-z-]+\[.*\])$")
+
+
+def _branch_at(err: dict) -> int | None:
+    """The index in ``err``'s location of a union branch's name, if any."""
+    return next((i for i, p in enumerate(err["loc"]) if isinstance(p, str) and _UNION_BRANCH.match(p)), None)
+
+
+def _fitting_branches(errors: list[dict]) -> list[dict]:
+    """``errors`` without those of a union's branch that does not take the input's type at all
+    ("Input should be a valid string" for a table) when another branch says what is wrong with it."""
+
+    def took_it(o: dict, at: int) -> bool:  # the branch took the input: its problem is inside it
+        return len(o["loc"]) > at + 1 or not o["type"].endswith("_type")
+
+    keep = []
+    for e in errors:
+        at = _branch_at(e)
+        if at is not None and not took_it(e, at):
+            where, branch = e["loc"][:at], e["loc"][at]
+            if any(_branch_at(o) == at and o["loc"][:at] == where and o["loc"][at] != branch and took_it(o, at)
+                   for o in errors):  # fmt: skip
+                continue
+        keep.append(e)
+    return keep
+
+
 def _format_validation_error(exc: ValidationError) -> str:
     """One line for pydantic's errors: the first unknown key (usually a typo of a required one)
     or else the first problem, then up to three required keys missing beside that unknown key
     (the closest name first, offered as "did you mean"), then a count of the rest."""
-    errors = exc.errors()
+    errors = _fitting_branches(exc.errors())
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     shown = [err]
     line = _format_error(err)
@@ -1505,7 +1537,7 @@ def _shown(value: Any) -> str:
 
 def _format_error(err: dict) -> str:
     """One pydantic error as ``field: problem``."""
-    loc = [str(p) for p in err["loc"]]
+    loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and _UNION_BRANCH.match(p))]
     msg = err["msg"]
     ctx = err.get("ctx") or {}
     inner = ctx.get("error")
@@ -1521,6 +1553,8 @@ def _format_error(err: dict) -> str:
         msg = f"{msg} (got {_shown(err['input'])})"
     # Messages that name a sub-field ("sources.x: ...") already say where they point.
     m = re.match(r"^([a-z_]+\.[a-z_.0-9]+): (.*)$", msg)
+    if not m and not loc:  # a rule of the whole file ("eval_seeds: ...") names its field itself
+        m = re.match(r"^([a-z_][a-z_0-9]*): (.*)$", msg)
     if m:
         loc, msg = [*loc, m.group(1)], m.group(2)
     field = ".".join(loc) if loc else "scenario"
