@@ -349,7 +349,7 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     """Mean of the finite values of ``x`` and its two-sided Student-t interval: (mean, low, high, n);
     with one value the interval is unknown (low and high NaN: one seed says nothing of the spread,
     and a point would claim the mean certain), with none all NaN."""
-    from scipy import stats
+    from scipy.special import stdtrit  # (scipy.stats.t.ppf's own function; scipy.stats takes 0.5 s to import)
 
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -359,7 +359,7 @@ def mean_interval(x: np.ndarray, level: float = 0.95) -> Estimate:
     mean = float(x.mean())
     if n == 1:
         return Estimate(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(n))
     return Estimate(mean, mean - half, mean + half, n)
 
 
