@@ -196,3 +196,5 @@ def test_bad_arguments_name_the_field():
         parallel_env(seed=-1)
     with pytest.raises(ValueError, match="powers"):
         parallel_env(powers=["usa"])
+    with pytest.raises(ValueError, match="^hosts_as_agents: must be True or False, got 'no'$"):
+        parallel_env(hosts_as_agents="no")  # (a string would be taken as true)

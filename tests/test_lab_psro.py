@@ -399,3 +399,9 @@ def test_an_out_folder_that_is_not_a_psro_folder_is_refused(tmp_path):
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
     code, _, stderr = run_cli("psro", tmp_path / "missing.toml", "--quiet")
     assert code == 2 and "does not exist" in one_error_line(stderr)
+
+
+def test_an_iteration_line_counts_games_in_words():
+    from strategy_abm.lab.psro import _games  # noqa: PLC0415
+
+    assert (_games(0), _games(1), _games(300)) == ("0 games", "1 game", "300 games")

@@ -113,7 +113,9 @@ class StrategyEnv(ParallelEnv):
             raise ValueError(f"size_buckets: must be an integer of 1 or more, got {size_buckets!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"seed: must be an integer of 0 or more, got {seed!r}")
-        self.hosts_as_agents = bool(hosts_as_agents)
+        if not isinstance(hosts_as_agents, bool):  # ("no" would be true)
+            raise ValueError(f"hosts_as_agents: must be True or False, got {hosts_as_agents!r}")
+        self.hosts_as_agents = hosts_as_agents
         self.max_offers, self.size_buckets, self._next_seed = max_offers, size_buckets, seed
         self.power_ids, self.host_ids = tuple(sc.power_ids), tuple(sc.host_ids)
         if powers is None:

@@ -697,6 +697,10 @@ def plot_exploitability(result: PsroResult, out: Path) -> str:
     return PLOT
 
 
+def _games(n: int) -> str:
+    return f"{n} game" if n == 1 else f"{n} games"
+
+
 def format_iteration(it: Iteration) -> str:
     """One line: the pools, the mix's support, each role's gain, the exploitability."""
     g = it.game
@@ -709,7 +713,7 @@ def format_iteration(it: Iteration) -> str:
     gains = ", ".join(f"{r} {resp.gain:+.4f} {interval_text(*resp.gain_interval, n, '+.4f')}"
                       for r, resp in it.responses.items())  # fmt: skip
     return (f"iteration {it.number}: pools {pools}; sigma: {support}; gains {gains}; exploitability "
-            f"{it.exploitability:.4f} ({it.games_played} games played, {it.games_reused} reused)")  # fmt: skip
+            f"{it.exploitability:.4f} ({_games(it.games_played)} played, {it.games_reused} reused)")  # fmt: skip
 
 
 def run_folder(psro: Psro, out: Path, iterations: int | None = None, *, progress: Callable | None = None,
