@@ -256,3 +256,35 @@ def test_the_pages_escape_what_people_typed_and_show_a_game_not_yet_started():
     page = debrief_html(record)  # no turn played: no figure, no counterfactual, still a page
     assert "<script>" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in page
     assert "no turn played yet" in page and "<img" not in page
+
+
+def test_disk_full_while_writing_a_debrief_keeps_the_earlier_one_and_leaves_nothing_else(tmp_path, monkeypatch,
+                                                                                         loan_record):  # fmt: skip
+    """A debrief is written whole or not at all (report.folders.written_whole, as a run folder):
+    a write failing part-way is one line, exit 3, and the earlier debrief stays as it was."""
+    import errno
+    import os
+
+    from strategy_abm.classroom import debrief as module
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "game.json"
+    path.write_text(json.dumps(loan_record))
+    out = tmp_path / "debrief"
+    assert run_cli("debrief", path, "--out", out)[0] == 0
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    pages = []
+
+    def render(*args, **kwargs):
+        pages.append(args)
+        if len(pages) == 2:  # the instructor's page made, a seat's fails
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return "<html></html>"
+
+    monkeypatch.setattr(module, "render", render)
+    code, stdout, stderr = run_cli("debrief", path, "--out", out)
+    assert code == 3 and len(pages) == 2
+    line = one_error_line(stderr)
+    assert f"cannot write the debrief to {str(out)!r}: No space left on device" in line
+    assert "the earlier debrief there is unchanged" in line and "free some disk space" in line
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

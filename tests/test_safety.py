@@ -132,7 +132,7 @@ def test_a_file_added_while_the_game_runs_is_not_deleted(tmp_path, monkeypatch):
     def check_then_add(out):
         real_check(out)
         calls.append(out)
-        if len(calls) == 3:  # the cli's check, write_run's, then _move_into_place's
+        if len(calls) == 3:  # the cli's check, write_run's, then replace_folder's
             (Path(out) / "late.txt").write_text("added during the game\n")
 
     monkeypatch.setattr(output_mod, "check_out_dir", check_then_add)

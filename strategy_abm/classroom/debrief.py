@@ -29,7 +29,6 @@ import base64
 import io
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,12 +41,8 @@ import pandas as pd
 from .._version import __version__
 from ..engine.turn import TurnReport
 from ..report.folders import (
-    FaultError,
     check_target,
-    os_fault,
-    replace_folder,
-    staging_folder,
-    write_marker,
+    written_whole,
 )
 from ..scenario.config import Scenario
 from ..scenario.ids import display
@@ -661,26 +656,13 @@ def write_debrief(record: Mapping, out_dir: str | os.PathLike, *, counterfactual
     out = Path(out_dir)
     check_target(out, "debrief")  # before any work: a bad --out costs nothing
     debrief = analyse(record, counterfactuals=counterfactuals)
-    tmp = staging_folder(out)
-    try:
+    with written_whole(out, "debrief", "debrief") as tmp:
         (tmp / "figures").mkdir()
         _run_folder(debrief, tmp / "run")
         pages = [None, *debrief.human_seats]
         for seat in pages:
             html = render(debrief, seat, figures="files", folder=tmp)
             (tmp / page_name(seat)).write_text(html, encoding="utf-8")
-        written = [str(p.relative_to(tmp)).replace(os.sep, "/") for p in tmp.rglob("*") if p.is_file()]
-        write_marker(tmp, "debrief", files=written)
-        replace_folder(tmp, out, "debrief")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        fix = os_fault(exc, "write").fix
-        raise FaultError(
-            f"cannot write the debrief to {str(out)!r}: {exc.strerror or exc}; nothing was left", fix
-        ) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / "index.html"
 
 

@@ -316,6 +316,37 @@ def _foreign_listed(folder: Path, kind: str) -> str | None:
     return walk(Path(folder), "")
 
 
+@contextlib.contextmanager
+def written_whole(out: Path, kind: str, what: str, check=None):
+    """Write a ``kind`` folder whole: yields a fresh staging folder beside ``out``
+    (:func:`staging_folder`) for the caller to fill; then marks it with the files written and
+    moves it into place (:func:`replace_folder`, ``check`` as there). On any failure the staging
+    folder is deleted and ``out`` is as it was.
+
+    Raises:
+        OutputError: the staging folder cannot be made.
+        FaultError: writing failed part-way (``cannot write the <what> to <out>: <reason>; the
+            earlier <what> there is unchanged`` or ``no partial <what> was left``, and the fix).
+    """
+    existed = out.exists()
+    tmp = staging_folder(out)
+    try:
+        yield tmp
+        written = [str(p.relative_to(tmp)).replace(os.sep, "/") for p in tmp.rglob("*") if p.is_file()]
+        write_marker(tmp, kind, files=written)
+        replace_folder(tmp, out, kind, check)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        fix = os_fault(exc, "write").fix
+        kept = f"the earlier {what} there is unchanged" if existed else f"no partial {what} was left"
+        then = f"{fix}, then run again" if fix else "run again"
+        raise FaultError(f"cannot write the {what} to {str(out)!r}: {exc.strerror or exc}; {kept}; {then}",
+                         fix) from None  # fmt: skip
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def replace_folder(tmp: Path, out: Path, kind: str, check=None) -> None:
     """Rename the finished ``tmp`` (made beside ``out``) to ``out``, a ``kind`` folder of
     :data:`REPLACED`; an earlier one (or an empty folder) there goes first into a backup folder

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shlex
-import shutil
 from pathlib import Path
 
 import mesa
@@ -25,12 +24,8 @@ from ..engine.metrics import metric_columns
 from ..scenario.config import scenario_to_toml
 from ..sim.agents import HostAgent, PowerAgent
 from .folders import (
-    FaultError,
     check_target,
-    os_fault,
-    replace_folder,
-    staging_folder,
-    write_marker,
+    written_whole,
 )
 
 EVENT_COLUMNS = ["turn", "date", "actor", "target", "domain", "move", "size_usd_bn", "status", "text"]
@@ -126,9 +121,7 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
     """
     out = Path(out)
     check_out_dir(out)
-    existed = out.exists()
-    tmp = staging_folder(out)
-    try:
+    with written_whole(out, "run", "run", check_out_dir) as tmp:
         mdf = model_frame(model)
         mdf.to_csv(tmp / "model.csv", index=False)
         adf = actors_frame(model)
@@ -151,22 +144,4 @@ def write_run(model, out: str | os.PathLike, *, plots: bool = True) -> Path:
                 seed=model.seed,
                 names=model.scenario.display_names(),
             )
-        written = [str(p.relative_to(tmp)).replace(os.sep, "/") for p in tmp.rglob("*") if p.is_file()]
-        write_marker(tmp, "run", files=written)
-        _move_into_place(tmp, out)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        fix = os_fault(exc, "write").fix
-        kept = "the earlier run there is unchanged" if existed else "no partial run was left"
-        then = f"{fix}, then run again" if fix else "run again"
-        raise FaultError(f"cannot write the run to {str(out)!r}: {exc.strerror or exc}; {kept}; {then}", fix) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished ``tmp`` to ``out``; an earlier run (or empty folder) there goes first
-    into a backup folder made for it, deleted only once ``tmp`` is in place."""
-    replace_folder(tmp, out, "run", check_out_dir)
