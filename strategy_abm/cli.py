@@ -152,11 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = command("sweep", "run every (design point, replication) of an experiment")
     sw.add_argument("experiment", help="built-in experiment name or path to an experiment TOML file")
-    sw.add_argument("--out", type=_folder, default=None, help="results folder (default runs/sweeps/<experiment>)")
-    _executor_options(sw)
-    _plugin_option(sw, " and in every worker (its source is part of the experiment's hash)")
-    sw.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    _runner_options(sw, "runs/sweeps/<experiment>",
+                    " and in every worker (its source is part of the experiment's hash)",
+                    "no progress bar or summary table")  # fmt: skip
     sw.add_argument("--flush-rows", type=_positive_int, default=256, metavar="N",
                     help="rows per Parquet part (runs, for the results table): at most this many "
                     "finished runs are redone after a crash")  # fmt: skip
@@ -164,11 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The strategy lab: tournaments by role (strategy_abm/lab/tournament.py), on the sweep runner.
     tour = command("tournament", "play every profile of a tournament file over common seeds and rank the strategies")
     tour.add_argument("file", help="tournament TOML file (roles, strategies, design, seeds)")
-    tour.add_argument("--out", type=_folder, default=None, help="results folder (default runs/tournaments/<name>)")
-    _executor_options(tour)
-    _plugin_option(tour, " and in every worker")
-    tour.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
-    tour.add_argument("--quiet", action="store_true", help="no progress bar or rankings")
+    _runner_options(tour, "runs/tournaments/<name>", " and in every worker", "no progress bar or rankings")
 
     sens = command("sensitivity", "Sobol or Morris indices (SALib) of a sweep's results")
     sens.add_argument("results", type=_results_folder, help="results folder of a sobol or morris sweep")
@@ -267,6 +261,16 @@ def _port(text: str) -> int:
     if value > 65535:
         raise argparse.ArgumentTypeError(f"must be at most 65535, got {value}")
     return value
+
+
+def _runner_options(p: argparse.ArgumentParser, default_out: str, plugin_note: str, quiet: str) -> None:
+    """The options of a command that plays on the sweep runner (``sweep``, ``tournament``): its
+    results folder, workers or Dask, plugins, ``--resume`` and ``--quiet``."""
+    p.add_argument("--out", type=_folder, default=None, help=f"results folder (default {default_out})")
+    _executor_options(p)
+    _plugin_option(p, plugin_note)
+    p.add_argument("--resume", action="store_true", help="skip runs already stored in --out and run the rest")
+    p.add_argument("--quiet", action="store_true", help=quiet)
 
 
 def _executor_options(parser: argparse.ArgumentParser) -> None:
