@@ -514,3 +514,23 @@ def test_serve_takes_a_rate_limit_for_a_class_behind_one_address(tmp_path, monke
     assert (guard.kwargs["limits"].rate, guard.kwargs["limits"].burst) == (200.0, 1200.0)
     assert cli.main(["serve", "--port", "0", "--rate-limit", "0"]) == 2
     assert "argument --rate-limit: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_each_pages_live_panel_listens_to_its_room_and_fetches_its_own_fragment(client):
+    """Instructor, projector and seat pages each hold one element on the room's event stream
+    whose panel is refetched, on each update, from the page's own fragment URL, which answers."""
+    import re
+
+    room, path = make_room(client)
+    pages = {
+        path: ("instructor-panel", f"{path}/panel"),
+        f"/rooms/{room.id}/projector": ("projector-panel", f"/rooms/{room.id}/projector/panel"),
+        seat_url(room, "us"): ("status-panel", f"{seat_url(room, 'us')}/status"),
+    }
+    for page_path, (panel, fragment) in pages.items():
+        text = client.get(page_path).text
+        assert text.count(f'sse-connect="/rooms/{room.id}/events?v={room.version}"') == 1, page_path
+        tag = re.search(rf'<\w+[^>]* id="{panel}" data-testid="{panel}"[^>]*>', text)
+        assert tag, page_path
+        assert f'hx-get="{fragment}"' in tag.group(0) and 'hx-trigger="sse:update"' in tag.group(0)
+        assert client.get(fragment).status_code == 200, fragment
